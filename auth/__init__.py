@@ -1,0 +1,1 @@
+"""OAuth authorization server, principals, scopes and permissions."""

@@ -1,0 +1,21 @@
+"""The per-request context every resolver sees through `info.context`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auth.principal import Principal
+from infra.database import Database
+from loyalty.program import Program
+from resolvers.dataloaders import Loaders
+
+
+@dataclass(slots=True)
+class Context:
+    db: Database
+    program: Program
+    principal: Principal
+    loaders: Loaders
+    request: Any = None
+    response: Any = None

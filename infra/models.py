@@ -1,0 +1,162 @@
+"""Tables. Alembic migrations create them; a test checks the migrations match these definitions."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+
+from infra.types import Id, Money, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ZERO = text("0")
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False, server_default="ACTIVE"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("display_name", String(200), nullable=False),
+    Column("tier", String(16), nullable=False, server_default="SILVER"),
+    Column("status", String(16), nullable=False, server_default="ACTIVE"),
+    Column("enrolled_at", UtcDateTime, nullable=False),
+    # The enrollment's idempotency key and a hash of its input, to answer replays.
+    Column("enrollment_key", String(200), nullable=True, unique=True),
+    Column("request_hash", String(64), nullable=True),
+)
+Index("ix_members_tier_id", members.c.tier, members.c.id)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("linked_at", UtcDateTime, nullable=False),
+    UniqueConstraint("kind", "value", name="uq_identities_kind_value"),
+)
+
+# Accounts are named as DESIGN.md writes them: member:<id>, program:issuance,
+# partner:<id>:clearing. Only member accounts keep running totals (locked per row); program and
+# partner totals are aggregated from transfers so no single row serialises every writer.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=True, unique=True),
+    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
+    Column("posted_debits", BigInteger, nullable=False, server_default=ZERO),
+    Column("posted_credits", BigInteger, nullable=False, server_default=ZERO),
+    Column("pending_debits", BigInteger, nullable=False, server_default=ZERO),
+    Column("pending_credits", BigInteger, nullable=False, server_default=ZERO),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("debit_account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("credit_account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    # SINGLE (posted at once), PENDING (held), POST or VOID (finishing the PENDING in pending_id).
+    Column("phase", String(8), nullable=False),
+    # Unique: a pending transfer is posted or voided, never both and never twice.
+    Column("pending_id", Id, ForeignKey("transfers.id"), nullable=True, unique=True),
+    Column("reason", String(32), nullable=False),
+    Column("reference", String(200), nullable=True),
+    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+)
+Index("ix_transfers_debit_account_id_id", transfers.c.debit_account_id, transfers.c.id)
+Index("ix_transfers_credit_account_id_id", transfers.c.credit_account_id, transfers.c.id)
+
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("external_order_id", String(200), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("points_earned", BigInteger, nullable=False),
+    Column("refunded_amount", Money, nullable=False, server_default=ZERO),
+    # Points the refunds so far were due to reverse (some may have been unrecoverable).
+    Column("points_reversed", BigInteger, nullable=False, server_default=ZERO),
+    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
+    Column("purchased_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    UniqueConstraint("source", "external_order_id", name="uq_purchases_source_order"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("refunded_amount <= amount", name="refund_within_amount"),
+)
+Index("ix_purchases_member_id_id", purchases.c.member_id, purchases.c.id)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("purchase_id", Id, ForeignKey("purchases.id"), nullable=False, index=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("amount", Money, nullable=False),
+    Column("points_reversed", BigInteger, nullable=False),
+    Column("points_unrecovered", BigInteger, nullable=False),
+    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("points", BigInteger, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
+    Column("reference", String(200), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=False),
+    Column("cancel_transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+)
+
+# The program's own accounts exist from the first migration on.
+PROGRAM_ACCOUNTS = ("program:issuance", "program:redemption", "program:expired")

@@ -1,0 +1,82 @@
+"""OpenTelemetry providers, chosen the way the SDK's environment variables describe:
+OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER = none (default) | console | otlp; the service
+name, resource attributes and OTLP endpoint are read by the SDK itself (OTEL_SERVICE_NAME,
+OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_ENDPOINT)."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_configured = False
+
+
+def _span_exporter(name: str) -> SpanExporter | None:
+    if name == "console":
+        return ConsoleSpanExporter()
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if name == "none":
+        return None
+    raise ValueError(f"unsupported OTEL_TRACES_EXPORTER {name!r} (none, console or otlp)")
+
+
+def _metric_reader(name: str) -> Any:
+    if name == "console":
+        return PeriodicExportingMetricReader(ConsoleMetricExporter())
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        return PeriodicExportingMetricReader(OTLPMetricExporter())
+    if name == "none":
+        return None
+    raise ValueError(f"unsupported OTEL_METRICS_EXPORTER {name!r} (none, console or otlp)")
+
+
+def configure_providers(traces_exporter: str, metrics_exporter: str) -> None:
+    """Install global tracer and meter providers once per process. With both exporters "none"
+    nothing is installed and the API's no-op providers keep instrumentation nearly free."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    resource = Resource.create({"service.name": "pointgate"})
+    exporter = _span_exporter(traces_exporter)
+    if exporter is not None:
+        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(tracer_provider)
+    reader = _metric_reader(metrics_exporter)
+    if reader is not None:
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+
+
+_instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def instrument_engine(engine: AsyncEngine) -> None:
+    """A span per SQL statement, once per engine. SQLAlchemyInstrumentor().instrument() is a
+    process-wide singleton that would instrument only the first engine (and it declares
+    sqlalchemy<2.1, though it works on 2.1), so its per-engine tracer is attached directly."""
+    if engine.sync_engine in _instrumented:
+        return
+    _instrumented.add(engine.sync_engine)
+    connections = metrics.get_meter(
+        "opentelemetry.instrumentation.sqlalchemy"
+    ).create_up_down_counter("db.client.connections.usage", unit="connections")
+    EngineTracer(
+        trace.get_tracer("opentelemetry.instrumentation.sqlalchemy"),
+        engine.sync_engine,
+        connections,
+    )

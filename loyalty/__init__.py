@@ -1,0 +1,1 @@
+"""Domain core: ledger, members, earning and redemption. Knows nothing about GraphQL."""

@@ -1,0 +1,39 @@
+"""Expected failures. Each carries a stable code; the GraphQL layer exposes `extensions` as is
+(graphql-core copies an exception's `extensions` dict onto the error), so no GraphQL import here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = {"code": self.code, **details}
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class ValidationFailed(DomainError):
+    code = "VALIDATION"
+
+
+class InsufficientPoints(DomainError):
+    code = "INSUFFICIENT_POINTS"
+
+
+class IdempotencyConflict(DomainError):
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+class IdentityTaken(DomainError):
+    code = "IDENTITY_TAKEN"
+
+
+class InvalidState(DomainError):
+    code = "INVALID_STATE"

@@ -1,0 +1,37 @@
+"""Replays: a request repeated with the same key gets the first answer; with other content, an
+IDEMPOTENCY_CONFLICT. A request is identified by a hash of its meaningful fields."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+
+from loyalty.errors import IdempotencyConflict
+
+T = TypeVar("T")
+
+
+def request_hash(**fields: Any) -> str:
+    payload = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def check_replay(stored_hash: str | None, incoming_hash: str, key: str) -> None:
+    if stored_hash != incoming_hash:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used for a different request", key=key
+        )
+
+
+async def retry_on_race(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run `operation` (which owns its transaction) and, if a concurrent request with the same
+    key won the race to a unique index, run it once more: the second run finds that request's
+    row and answers as a replay. A second integrity error is real and propagates."""
+    try:
+        return await operation()
+    except IntegrityError:
+        return await operation()

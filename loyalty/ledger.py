@@ -1,0 +1,378 @@
+"""Double-entry points ledger.
+
+Every movement is a transfer of a positive integer number of points from a debit account to a
+credit account, identified by an idempotency key. Transfers are never edited: a two-phase
+transfer is a PENDING row followed by exactly one POST or VOID row (a unique index on
+`pending_id` makes "both" impossible). Member accounts carry running totals, updated in the same
+transaction under a row lock taken in account-id order; program and partner accounts carry none,
+so the many writers that share them never queue on one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, func, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import insert_unless_exists
+from infra.models import accounts, transfers
+from loyalty.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
+from loyalty.idempotency import check_replay, request_hash
+
+ISSUANCE = "program:issuance"
+REDEMPTION = "program:redemption"
+EXPIRED = "program:expired"
+MEMBER_PREFIX = "member:"
+
+
+class Phase(StrEnum):
+    SINGLE = "SINGLE"
+    PENDING = "PENDING"
+    POST = "POST"
+    VOID = "VOID"
+
+
+def member_account(member_id: int) -> str:
+    return f"{MEMBER_PREFIX}{member_id}"
+
+
+def partner_clearing_account(partner_id: int) -> str:
+    return f"partner:{partner_id}:clearing"
+
+
+def is_member_account(account_id: str) -> bool:
+    return account_id.startswith(MEMBER_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    member_id: int
+    posted: int
+    # Points held by pending transfers out of the account: not available to spend.
+    held: int
+    # Points on their way in (pending transfers into the account): not yet available.
+    incoming: int
+
+    @property
+    def available(self) -> int:
+        return self.posted - self.held
+
+
+def balance_from_row(row: Any) -> Balance:
+    return Balance(
+        member_id=row.member_id,
+        posted=row.posted_credits - row.posted_debits,
+        held=row.pending_debits,
+        incoming=row.pending_credits,
+    )
+
+
+# (debit side, credit side) column deltas per phase, as (column, sign) pairs.
+_EFFECTS: dict[Phase, tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]] = {
+    Phase.SINGLE: ((("posted_debits", 1),), (("posted_credits", 1),)),
+    Phase.PENDING: ((("pending_debits", 1),), (("pending_credits", 1),)),
+    Phase.POST: (
+        (("pending_debits", -1), ("posted_debits", 1)),
+        (("pending_credits", -1), ("posted_credits", 1)),
+    ),
+    Phase.VOID: ((("pending_debits", -1),), (("pending_credits", -1),)),
+}
+
+
+async def _apply_to_member_accounts(
+    conn: AsyncConnection,
+    *,
+    debit: str,
+    credit: str,
+    amount: int,
+    phase: Phase,
+    overdraft: int,
+) -> None:
+    debit_effect, credit_effect = _EFFECTS[phase]
+    sides = [(debit, debit_effect, True), (credit, credit_effect, False)]
+    # A fixed lock order (by account id) means two opposite transfers never deadlock.
+    for account_id, effect, is_debit in sorted(sides, key=lambda side: side[0]):
+        if not is_member_account(account_id):
+            continue
+        statement = (
+            update(accounts)
+            .where(accounts.c.id == account_id)
+            .values({column: accounts.c[column] + sign * amount for column, sign in effect})
+            .returning(accounts.c.id)
+        )
+        # Only new spending (a single or a pending debit) needs cover; a POST or VOID moves
+        # points that a PENDING already held.
+        needs_cover = is_debit and phase in (Phase.SINGLE, Phase.PENDING)
+        if needs_cover:
+            available = (
+                accounts.c.posted_credits - accounts.c.posted_debits - accounts.c.pending_debits
+            )
+            statement = statement.where(available + overdraft >= amount)
+        if (await conn.execute(statement)).first() is None:
+            exists = await conn.scalar(select(accounts.c.id).where(accounts.c.id == account_id))
+            if exists is None:
+                raise NotFound(f"account {account_id} does not exist")
+            raise InsufficientPoints(
+                f"account {account_id} does not have {amount} points available",
+                account=account_id,
+                requested=amount,
+            )
+
+
+async def transfer(
+    conn: AsyncConnection,
+    *,
+    idempotency_key: str,
+    debit: str,
+    credit: str,
+    amount: int,
+    reason: str,
+    reference: str | None = None,
+    partner_id: int | None = None,
+    pending: bool = False,
+    overdraft: int = 0,
+    now: datetime | None = None,
+) -> Any:
+    """Move `amount` points from `debit` to `credit`, posted at once or held as PENDING.
+
+    The debit of a member account must be covered by its available balance (plus `overdraft`,
+    which only refund reversals use). Replaying the key returns the first transfer; replaying it
+    with other contents raises IDEMPOTENCY_CONFLICT. Runs inside the caller's transaction."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValidationFailed("a transfer moves a positive whole number of points")
+    if debit == credit:
+        raise ValidationFailed("a transfer needs two different accounts")
+    phase = Phase.PENDING if pending else Phase.SINGLE
+    fingerprint = request_hash(
+        debit=debit, credit=credit, amount=amount, phase=phase, reason=reason,
+        reference=reference, partner_id=partner_id,
+    )  # fmt: skip
+    row = await insert_unless_exists(
+        conn,
+        transfers,
+        {
+            "idempotency_key": idempotency_key,
+            "debit_account_id": debit,
+            "credit_account_id": credit,
+            "amount": amount,
+            "phase": phase,
+            "reason": reason,
+            "reference": reference,
+            "partner_id": partner_id,
+            "request_hash": fingerprint,
+            "created_at": now or datetime.now(UTC),
+        },
+    )
+    if row is None:
+        return await _replay(conn, idempotency_key, fingerprint)
+    await _apply_to_member_accounts(
+        conn, debit=debit, credit=credit, amount=amount, phase=phase, overdraft=overdraft
+    )
+    return row
+
+
+async def post_pending(
+    conn: AsyncConnection, pending_id: int, *, idempotency_key: str, now: datetime | None = None
+) -> Any:
+    """Complete a PENDING transfer: the held points move for good."""
+    return await _finish_pending(conn, pending_id, Phase.POST, idempotency_key, now)
+
+
+async def void_pending(
+    conn: AsyncConnection, pending_id: int, *, idempotency_key: str, now: datetime | None = None
+) -> Any:
+    """Cancel a PENDING transfer: the held points become available to the debit account again."""
+    return await _finish_pending(conn, pending_id, Phase.VOID, idempotency_key, now)
+
+
+async def _finish_pending(
+    conn: AsyncConnection,
+    pending_id: int,
+    phase: Phase,
+    idempotency_key: str,
+    now: datetime | None,
+) -> Any:
+    pending = (await conn.execute(select(transfers).where(transfers.c.id == pending_id))).first()
+    if pending is None:
+        raise NotFound(f"transfer {pending_id} does not exist")
+    if pending.phase != Phase.PENDING:
+        raise ValidationFailed(f"transfer {pending_id} is not a pending transfer")
+    fingerprint = request_hash(pending_id=pending_id, phase=phase)
+    row = await insert_unless_exists(
+        conn,
+        transfers,
+        {
+            "idempotency_key": idempotency_key,
+            "debit_account_id": pending.debit_account_id,
+            "credit_account_id": pending.credit_account_id,
+            "amount": pending.amount,
+            "phase": phase,
+            "pending_id": pending_id,
+            "reason": pending.reason,
+            "reference": pending.reference,
+            "partner_id": pending.partner_id,
+            "request_hash": fingerprint,
+            "created_at": now or datetime.now(UTC),
+        },
+    )
+    if row is None:
+        by_key = (
+            await conn.execute(
+                select(transfers).where(transfers.c.idempotency_key == idempotency_key)
+            )
+        ).first()
+        if by_key is not None:
+            check_replay(by_key.request_hash, fingerprint, idempotency_key)
+            return by_key
+        raise InvalidState(f"transfer {pending_id} was already posted or voided")
+    await _apply_to_member_accounts(
+        conn,
+        debit=pending.debit_account_id,
+        credit=pending.credit_account_id,
+        amount=pending.amount,
+        phase=phase,
+        overdraft=0,
+    )
+    return row
+
+
+async def _replay(conn: AsyncConnection, idempotency_key: str, fingerprint: str) -> Any:
+    existing = (
+        await conn.execute(select(transfers).where(transfers.c.idempotency_key == idempotency_key))
+    ).one()
+    check_replay(existing.request_hash, fingerprint, idempotency_key)
+    return existing
+
+
+async def lock_member_balance(conn: AsyncConnection, member_id: int) -> Balance:
+    """Read a member's balance holding its row lock until the transaction ends."""
+    row = (
+        await conn.execute(
+            select(accounts).where(accounts.c.id == member_account(member_id)).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"member {member_id} has no account")
+    return balance_from_row(row)
+
+
+async def member_balances(conn: AsyncConnection, member_ids: Iterable[int]) -> list[Any]:
+    """Rows of member accounts (member_id and the four totals) for the given members."""
+    return list(
+        await conn.execute(
+            select(
+                accounts.c.member_id,
+                accounts.c.posted_debits,
+                accounts.c.posted_credits,
+                accounts.c.pending_debits,
+                accounts.c.pending_credits,
+            ).where(accounts.c.member_id.in_(list(member_ids)))
+        )
+    )
+
+
+def entries_for_accounts(account_ids: list[str]) -> Any:
+    """Transfers touching the given accounts, one row per (account, transfer), with the signed
+    effect on that account: the union of the two indexed sides (debit, credit)."""
+    columns = (
+        transfers.c.id,
+        transfers.c.phase,
+        transfers.c.reason,
+        transfers.c.reference,
+        transfers.c.pending_id,
+        transfers.c.created_at,
+    )
+    debits = select(
+        transfers.c.debit_account_id.label("account_id"),
+        (-transfers.c.amount).label("points"),
+        transfers.c.credit_account_id.label("counterparty"),
+        *columns,
+    ).where(transfers.c.debit_account_id.in_(account_ids))
+    credits = select(
+        transfers.c.credit_account_id.label("account_id"),
+        transfers.c.amount.label("points"),
+        transfers.c.debit_account_id.label("counterparty"),
+        *columns,
+    ).where(transfers.c.credit_account_id.in_(account_ids))
+    return union_all(debits, credits).subquery("entries")
+
+
+async def verify(conn: AsyncConnection, *, negative_limit: int = 0) -> list[str]:
+    """The ledger's invariants; returns the violations found (an empty list when sound).
+
+    Posted debits equal posted credits, outstanding pending likewise; every member account's
+    stored totals equal the sum of its transfers; no member balance below -negative_limit."""
+    problems: list[str] = []
+    finished = select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
+
+    sides = union_all(
+        select(
+            transfers.c.debit_account_id.label("account_id"),
+            transfers.c.amount.label("debit"),
+            (transfers.c.amount * 0).label("credit"),
+            transfers.c.phase,
+            transfers.c.id,
+        ),
+        select(
+            transfers.c.credit_account_id.label("account_id"),
+            (transfers.c.amount * 0).label("debit"),
+            transfers.c.amount.label("credit"),
+            transfers.c.phase,
+            transfers.c.id,
+        ),
+    ).subquery()
+    posted = sides.c.phase.in_([Phase.SINGLE, Phase.POST])
+    open_pending = and_(sides.c.phase == Phase.PENDING, sides.c.id.not_in(finished))
+
+    def total(column: Any, condition: Any) -> Any:
+        return func.coalesce(func.sum(column).filter(condition), 0)
+
+    totals = (
+        await conn.execute(
+            select(
+                total(sides.c.debit, posted),
+                total(sides.c.credit, posted),
+                total(sides.c.debit, open_pending),
+                total(sides.c.credit, open_pending),
+            )
+        )
+    ).one()
+    if totals[0] != totals[1]:
+        problems.append(f"posted debits {totals[0]} != posted credits {totals[1]}")
+    if totals[2] != totals[3]:
+        problems.append(f"pending debits {totals[2]} != pending credits {totals[3]}")
+
+    per_account = (
+        select(
+            sides.c.account_id,
+            total(sides.c.debit, posted).label("posted_debits"),
+            total(sides.c.credit, posted).label("posted_credits"),
+            total(sides.c.debit, open_pending).label("pending_debits"),
+            total(sides.c.credit, open_pending).label("pending_credits"),
+        )
+        .group_by(sides.c.account_id)
+        .subquery()
+    )
+    stored = await conn.execute(
+        select(accounts, per_account)
+        .select_from(accounts.outerjoin(per_account, per_account.c.account_id == accounts.c.id))
+        .where(accounts.c.member_id.is_not(None))
+    )
+    names = ("posted_debits", "posted_credits", "pending_debits", "pending_credits")
+    for row in stored:
+        mapping = row._mapping
+        for name in names:
+            derived = mapping[per_account.c[name]] or 0
+            if mapping[accounts.c[name]] != derived:
+                problems.append(
+                    f"{row.id}: stored {name} {mapping[accounts.c[name]]} != transfers {derived}"
+                )
+        available = row.posted_credits - row.posted_debits - row.pending_debits
+        if available < -negative_limit:
+            problems.append(f"{row.id}: available balance {available} below the limit")
+    return problems

@@ -1,0 +1,222 @@
+"""Members and their cross-channel identities."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database, insert_unless_exists
+from infra.models import accounts, identities, members
+from loyalty import ledger
+from loyalty.errors import IdentityTaken, InvalidState, NotFound, ValidationFailed
+from loyalty.idempotency import check_replay, request_hash, retry_on_race
+
+
+class IdentityKind(StrEnum):
+    ONLINE_ACCOUNT = "ONLINE_ACCOUNT"
+    LOYALTY_CARD = "LOYALTY_CARD"
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+    PARTNER_ACCOUNT = "PARTNER_ACCOUNT"
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    MERGED = "MERGED"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRef:
+    kind: IdentityKind
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRef:
+    """How a caller names a member: by id, or by one of its identities (a card at a POS)."""
+
+    member_id: int | None = None
+    identity: IdentityRef | None = None
+
+    def __post_init__(self) -> None:
+        if (self.member_id is None) == (self.identity is None):
+            raise ValidationFailed("name the member by exactly one of id or identity")
+
+    def fingerprint(self) -> object:
+        if self.identity is not None:
+            return [self.identity.kind, normalize_identity(self.identity.kind, self.identity.value)]
+        return self.member_id
+
+
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+
+
+def normalize_identity(kind: IdentityKind, value: str) -> str:
+    """One spelling per identity, so '+1 555-0100' at a POS finds '+15550100' linked online."""
+    value = value.strip()
+    if kind is IdentityKind.PHONE:
+        value = _PHONE_PUNCTUATION.sub("", value)
+        if not re.fullmatch(r"\+?[0-9]{4,20}", value):
+            raise ValidationFailed("a phone number has 4 to 20 digits, optionally after a +")
+    elif kind is IdentityKind.EMAIL:
+        value = value.lower()
+        if "@" not in value[1:-1]:
+            raise ValidationFailed("an email address needs a local part and a domain")
+    if not value or len(value) > 255:
+        raise ValidationFailed("an identity value has 1 to 255 characters")
+    return value
+
+
+async def enroll(
+    db: Database,
+    *,
+    display_name: str,
+    idempotency_key: str,
+    identities_to_link: list[IdentityRef] | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Enroll a member with its ledger account and first identities, all or nothing.
+    The same key with the same input answers with the same member."""
+    display_name = display_name.strip()
+    if not display_name or len(display_name) > 200:
+        raise ValidationFailed("a display name has 1 to 200 characters")
+    links = [
+        (ref.kind, normalize_identity(ref.kind, ref.value)) for ref in identities_to_link or []
+    ]
+    fingerprint = request_hash(display_name=display_name, identities=sorted(links))
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            row = await insert_unless_exists(
+                conn,
+                members,
+                {
+                    "display_name": display_name,
+                    "enrolled_at": now,
+                    "enrollment_key": idempotency_key,
+                    "request_hash": fingerprint,
+                },
+            )
+            if row is None:
+                existing = (
+                    await conn.execute(
+                        select(members).where(members.c.enrollment_key == idempotency_key)
+                    )
+                ).one()
+                check_replay(existing.request_hash, fingerprint, idempotency_key)
+                return existing
+            await conn.execute(
+                insert(accounts).values(id=ledger.member_account(row.id), member_id=row.id)
+            )
+            for kind, value in links:
+                await _link(conn, row.id, kind, value, now)
+            return row
+
+    return await retry_on_race(attempt)
+
+
+async def link_identity(
+    db: Database, *, member_id: int, kind: IdentityKind, value: str, now: datetime | None = None
+) -> Any:
+    """Link an identity to a member. Linking it again to the same member is a no-op that answers
+    the same; an identity already linked to another member is IDENTITY_TAKEN."""
+    value = normalize_identity(kind, value)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            await active_member(conn, member_id)
+            return await _link(conn, member_id, kind, value, now or datetime.now(UTC))
+
+    return await retry_on_race(attempt)
+
+
+async def _link(
+    conn: AsyncConnection, member_id: int, kind: IdentityKind, value: str, now: datetime
+) -> Any:
+    row = await insert_unless_exists(
+        conn, identities, {"member_id": member_id, "kind": kind, "value": value, "linked_at": now}
+    )
+    if row is not None:
+        return row
+    existing = (
+        await conn.execute(
+            select(identities).where(identities.c.kind == kind, identities.c.value == value)
+        )
+    ).one()
+    if existing.member_id != member_id:
+        raise IdentityTaken(f"this {kind} identity belongs to another member", kind=kind)
+    return existing
+
+
+async def active_member(conn: AsyncConnection, member_id: int) -> Any:
+    row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
+    if row is None:
+        raise NotFound(f"member {member_id} does not exist")
+    if row.status != MemberStatus.ACTIVE:
+        raise InvalidState(f"member {member_id} is {row.status}")
+    return row
+
+
+async def resolve(conn: AsyncConnection, ref: MemberRef) -> Any:
+    """The active member a reference names, or NOT_FOUND."""
+    if ref.member_id is not None:
+        return await active_member(conn, ref.member_id)
+    assert ref.identity is not None
+    value = normalize_identity(ref.identity.kind, ref.identity.value)
+    member_id = await conn.scalar(
+        select(identities.c.member_id).where(
+            identities.c.kind == ref.identity.kind, identities.c.value == value
+        )
+    )
+    if member_id is None:
+        raise NotFound(f"no member has this {ref.identity.kind} identity")
+    return await active_member(conn, member_id)
+
+
+async def find_by_identity(db: Database, kind: IdentityKind, value: str) -> Any | None:
+    async with db.read() as conn:
+        member_id = await conn.scalar(
+            select(identities.c.member_id).where(
+                identities.c.kind == kind, identities.c.value == normalize_identity(kind, value)
+            )
+        )
+        if member_id is None:
+            return None
+        return (await conn.execute(select(members).where(members.c.id == member_id))).first()
+
+
+async def list_members(
+    db: Database,
+    *,
+    limit: int,
+    after_id: int | None = None,
+    tier: str | None = None,
+    enrolled_from: datetime | None = None,
+    enrolled_before: datetime | None = None,
+    identity_kind: IdentityKind | None = None,
+) -> list[Any]:
+    """Members in id order after `after_id`, filtered in SQL."""
+    query = select(members).order_by(members.c.id).limit(limit)
+    if after_id is not None:
+        query = query.where(members.c.id > after_id)
+    if tier is not None:
+        query = query.where(members.c.tier == tier)
+    if enrolled_from is not None:
+        query = query.where(members.c.enrolled_at >= enrolled_from)
+    if enrolled_before is not None:
+        query = query.where(members.c.enrolled_at < enrolled_before)
+    if identity_kind is not None:
+        query = query.where(
+            select(identities.c.id)
+            .where(identities.c.member_id == members.c.id, identities.c.kind == identity_kind)
+            .exists()
+        )
+    async with db.read() as conn:
+        return list(await conn.execute(query))

@@ -1,0 +1,211 @@
+"""Purchases from every channel, each earning points once, and refunds that reverse them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database, insert_unless_exists
+from infra.models import partners, purchases, refunds
+from loyalty import ledger, member
+from loyalty.earning import base_points, check_amount, points_due_back
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
+from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.program import Program
+
+
+class Channel(StrEnum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+    PARTNER = "PARTNER"
+
+
+async def check_partner_active(conn: AsyncConnection, partner_id: int) -> None:
+    status = await conn.scalar(select(partners.c.status).where(partners.c.id == partner_id))
+    if status is None:
+        raise NotFound(f"partner {partner_id} does not exist")
+    if status != "ACTIVE":
+        raise InvalidState(f"partner {partner_id} is {status}")
+
+
+def earning_account(partner_id: int | None) -> str:
+    """Where earned points come from: the partner pays for points earned at the partner."""
+    return ledger.ISSUANCE if partner_id is None else ledger.partner_clearing_account(partner_id)
+
+
+def _check_partner(channel: Channel, partner_id: int | None) -> None:
+    if channel is Channel.PARTNER and partner_id is None:
+        raise ValidationFailed("a PARTNER channel operation names its partner")
+    if channel is not Channel.PARTNER and partner_id is not None:
+        raise ValidationFailed("only a PARTNER channel operation names a partner")
+
+
+async def record_purchase(
+    db: Database,
+    program: Program,
+    *,
+    member_ref: member.MemberRef,
+    channel: Channel,
+    source: str,
+    external_order_id: str,
+    amount: Decimal,
+    currency: str | None = None,
+    partner_id: int | None = None,
+    purchased_at: datetime | None = None,
+    now: datetime | None = None,
+) -> tuple[Any, bool]:
+    """Record a purchase and credit what it earns, once per (source, external order id).
+
+    Returns the purchase and whether this call was a replay. Points come from the partner's
+    clearing account for partner purchases (the partner pays for them) and from program
+    issuance otherwise."""
+    check_amount(amount, program)
+    currency = (currency or program.currency).upper()
+    if currency != program.currency:
+        raise ValidationFailed(f"purchases are recorded in {program.currency}")
+    source, external_order_id = source.strip(), external_order_id.strip()
+    if not source or len(source) > 100 or not external_order_id or len(external_order_id) > 200:
+        raise ValidationFailed("source (1-100) and external order id (1-200) are required")
+    _check_partner(channel, partner_id)
+    now = now or datetime.now(UTC)
+    purchased_at = purchased_at or now
+    if purchased_at > now:
+        raise ValidationFailed("a purchase cannot be in the future")
+    fingerprint = request_hash(
+        member=member_ref.fingerprint(), channel=channel, amount=amount, currency=currency,
+        partner_id=partner_id, purchased_at=purchased_at if purchased_at != now else None,
+    )  # fmt: skip
+
+    async def attempt() -> tuple[Any, bool]:
+        async with db.transaction() as conn:
+            buyer = await member.resolve(conn, member_ref)
+            if partner_id is not None:
+                await check_partner_active(conn, partner_id)
+            points = base_points(amount, program)
+            row = await insert_unless_exists(
+                conn,
+                purchases,
+                {
+                    "member_id": buyer.id, "channel": channel, "source": source,
+                    "external_order_id": external_order_id, "amount": amount,
+                    "currency": currency, "points_earned": points, "partner_id": partner_id,
+                    "purchased_at": purchased_at, "recorded_at": now,
+                    "request_hash": fingerprint,
+                },
+            )  # fmt: skip
+            if row is None:
+                existing = (
+                    await conn.execute(
+                        select(purchases).where(
+                            purchases.c.source == source,
+                            purchases.c.external_order_id == external_order_id,
+                        )
+                    )
+                ).one()
+                check_replay(existing.request_hash, fingerprint, f"{source}/{external_order_id}")
+                return existing, True
+            if points:
+                await ledger.transfer(
+                    conn,
+                    idempotency_key=f"purchase:{row.id}:earn",
+                    debit=earning_account(partner_id),
+                    credit=ledger.member_account(buyer.id),
+                    amount=points,
+                    reason="EARN",
+                    reference=f"purchase:{row.id}",
+                    partner_id=partner_id,
+                    now=now,
+                )
+            return row, False
+
+    return await retry_on_race(attempt)
+
+
+async def refund_purchase(
+    db: Database,
+    program: Program,
+    *,
+    purchase_id: int,
+    amount: Decimal,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> Any:
+    """Refund part or all of a purchase and take back the points that part earned.
+
+    Points the member has already spent are taken back only down to the program's negative
+    balance limit; what could not be taken back is recorded on the refund as unrecovered."""
+    check_amount(amount, program)
+    fingerprint = request_hash(purchase_id=purchase_id, amount=amount)
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            existing = (
+                await conn.execute(
+                    select(refunds).where(refunds.c.idempotency_key == idempotency_key)
+                )
+            ).first()
+            if existing is not None:
+                check_replay(existing.request_hash, fingerprint, idempotency_key)
+                return existing
+            # The conditional update locks the purchase and refuses refunding more than is left.
+            purchase = (
+                await conn.execute(
+                    update(purchases)
+                    .where(
+                        purchases.c.id == purchase_id,
+                        purchases.c.amount - purchases.c.refunded_amount >= amount,
+                    )
+                    .values(refunded_amount=purchases.c.refunded_amount + amount)
+                    .returning(*purchases.c)
+                )
+            ).first()
+            if purchase is None:
+                if await conn.scalar(select(purchases.c.id).where(purchases.c.id == purchase_id)):
+                    raise ValidationFailed("the refund is larger than what is left to refund")
+                raise NotFound(f"purchase {purchase_id} does not exist")
+            due = points_due_back(purchase.points_earned, purchase.amount, purchase.refunded_amount)
+            to_reverse = due - purchase.points_reversed
+            recovered = 0
+            reversal_id = None
+            if to_reverse > 0:
+                balance = await ledger.lock_member_balance(conn, purchase.member_id)
+                limit = program.negative_balance_limit
+                recovered = max(0, min(to_reverse, balance.available + limit))
+                await conn.execute(
+                    update(purchases)
+                    .where(purchases.c.id == purchase_id)
+                    .values(points_reversed=due)
+                )
+            if recovered:
+                reversal = await ledger.transfer(
+                    conn,
+                    idempotency_key=f"refund:{idempotency_key}",
+                    debit=ledger.member_account(purchase.member_id),
+                    credit=earning_account(purchase.partner_id),
+                    amount=recovered,
+                    reason="REFUND",
+                    reference=f"purchase:{purchase_id}",
+                    partner_id=purchase.partner_id,
+                    overdraft=program.negative_balance_limit,
+                    now=now,
+                )
+                reversal_id = reversal.id
+            return (
+                await conn.execute(
+                    insert(refunds)
+                    .values(
+                        purchase_id=purchase_id, idempotency_key=idempotency_key, amount=amount,
+                        points_reversed=recovered, points_unrecovered=to_reverse - recovered,
+                        transfer_id=reversal_id, request_hash=fingerprint, created_at=now,
+                    )
+                    .returning(*refunds.c)
+                )
+            ).one()  # fmt: skip
+
+    return await retry_on_race(attempt)

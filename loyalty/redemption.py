@@ -1,0 +1,129 @@
+"""Spending points as payment in a store, online or at a partner, and giving them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from infra.database import Database
+from infra.models import redemptions
+from loyalty import ledger, member
+from loyalty.errors import NotFound, ValidationFailed
+from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.purchase import Channel, check_partner_active
+
+
+def _redemption_account(partner_id: int | None) -> str:
+    """Points spent at a partner go to its clearing account (the program owes the partner for
+    them); points spent in our own channels go to program redemption."""
+    return ledger.REDEMPTION if partner_id is None else ledger.partner_clearing_account(partner_id)
+
+
+async def redeem_points(
+    db: Database,
+    *,
+    member_ref: member.MemberRef,
+    points: int,
+    channel: Channel,
+    idempotency_key: str,
+    partner_id: int | None = None,
+    reference: str | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Spend points; never more than the member's available balance, however many run at once."""
+    if points <= 0:
+        raise ValidationFailed("redeem a positive number of points")
+    if channel is Channel.PARTNER and partner_id is None:
+        raise ValidationFailed("a PARTNER channel redemption names its partner")
+    if channel is not Channel.PARTNER and partner_id is not None:
+        raise ValidationFailed("only a PARTNER channel redemption names a partner")
+    if reference is not None and len(reference) > 200:
+        raise ValidationFailed("a reference has at most 200 characters")
+    fingerprint = request_hash(
+        member=member_ref.fingerprint(), points=points, channel=channel,
+        partner_id=partner_id, reference=reference,
+    )  # fmt: skip
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            existing = (
+                await conn.execute(
+                    select(redemptions).where(redemptions.c.idempotency_key == idempotency_key)
+                )
+            ).first()
+            if existing is not None:
+                check_replay(existing.request_hash, fingerprint, idempotency_key)
+                return existing
+            spender = await member.resolve(conn, member_ref)
+            if partner_id is not None:
+                await check_partner_active(conn, partner_id)
+            spend = await ledger.transfer(
+                conn,
+                idempotency_key=f"redemption:{idempotency_key}",
+                debit=ledger.member_account(spender.id),
+                credit=_redemption_account(partner_id),
+                amount=points,
+                reason="REDEEM",
+                reference=reference,
+                partner_id=partner_id,
+                now=now,
+            )
+            return (
+                await conn.execute(
+                    insert(redemptions)
+                    .values(
+                        member_id=spender.id, idempotency_key=idempotency_key, points=points,
+                        channel=channel, partner_id=partner_id, reference=reference,
+                        status="ACTIVE", transfer_id=spend.id, request_hash=fingerprint,
+                        created_at=now,
+                    )
+                    .returning(*redemptions.c)
+                )
+            ).one()  # fmt: skip
+
+    return await retry_on_race(attempt)
+
+
+async def cancel_redemption(
+    db: Database, *, redemption_id: int, now: datetime | None = None
+) -> Any:
+    """Give a redemption's points back. Cancelling a cancelled redemption answers the same."""
+    now = now or datetime.now(UTC)
+    async with db.transaction() as conn:
+        cancelled = (
+            await conn.execute(
+                update(redemptions)
+                .where(redemptions.c.id == redemption_id, redemptions.c.status == "ACTIVE")
+                .values(status="CANCELLED", cancelled_at=now)
+                .returning(*redemptions.c)
+            )
+        ).first()
+        if cancelled is None:
+            current = (
+                await conn.execute(select(redemptions).where(redemptions.c.id == redemption_id))
+            ).first()
+            if current is None:
+                raise NotFound(f"redemption {redemption_id} does not exist")
+            return current
+        refund = await ledger.transfer(
+            conn,
+            idempotency_key=f"redemption:{redemption_id}:cancel",
+            debit=_redemption_account(cancelled.partner_id),
+            credit=ledger.member_account(cancelled.member_id),
+            amount=cancelled.points,
+            reason="REDEMPTION_CANCEL",
+            reference=cancelled.reference,
+            partner_id=cancelled.partner_id,
+            now=now,
+        )
+        return (
+            await conn.execute(
+                update(redemptions)
+                .where(redemptions.c.id == redemption_id)
+                .values(cancel_transfer_id=refund.id)
+                .returning(*redemptions.c)
+            )
+        ).one()

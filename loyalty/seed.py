@@ -1,0 +1,167 @@
+"""Bulk demo and benchmark data that keeps every ledger invariant: each purchase has its
+earning transfer and each member account's totals equal the sum of its transfers."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database
+from infra.models import accounts, identities, members, purchases, transfers
+from loyalty import ledger
+from loyalty.earning import base_points
+from loyalty.program import Program
+from loyalty.purchase import Channel, earning_account
+from partners.registry import create_partner
+
+CHUNK = 5_000
+DEMO_PARTNERS = (("acme-coffee", "Acme Coffee"), ("skyway-air", "Skyway Air"))
+FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia")
+LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Perlman")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    members: int
+    purchases: int
+    first_member_id: int
+
+
+def _chunks(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]
+
+
+async def _insert(conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        await conn.execute(insert(table), list(chunk))
+
+
+async def _next_id(conn: AsyncConnection, table: Any) -> int:
+    return int(await conn.scalar(select(func.coalesce(func.max(table.c.id), 0)))) + 1
+
+
+async def _sync_sequence(conn: AsyncConnection, table: Any) -> None:
+    # Explicit ids bypass PostgreSQL's sequence; move it past them for later inserts.
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"(SELECT max(id) FROM {table.name}))"
+            )
+        )
+
+
+async def seed(
+    db: Database,
+    program: Program,
+    *,
+    member_count: int,
+    purchase_count: int,
+    random_seed: int = 42,
+    now: datetime | None = None,
+) -> SeedReport:
+    """Add `member_count` members (with card, email and phone identities) and `purchase_count`
+    purchases spread over them and the last year, each with its earning transfer."""
+    now = now or datetime.now(UTC)
+    rng = random.Random(random_seed)
+    partner_ids = [
+        (await create_partner(db, code=code, name=name)).id for code, name in DEMO_PARTNERS
+    ]
+    async with db.transaction() as conn:
+        first_member = await _next_id(conn, members)
+        member_ids = list(range(first_member, first_member + member_count))
+        member_rows, account_rows, identity_rows = [], [], []
+        for member_id in member_ids:
+            name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+            member_rows.append(
+                {
+                    "id": member_id,
+                    "display_name": name,
+                    "enrolled_at": now - timedelta(days=rng.randint(0, 900)),
+                }
+            )
+            account_rows.append({"id": ledger.member_account(member_id), "member_id": member_id})
+            linked = now - timedelta(days=1)
+            identity_rows.append(
+                {"member_id": member_id, "kind": "LOYALTY_CARD",
+                 "value": f"CARD-{member_id:08d}", "linked_at": linked}
+            )  # fmt: skip
+            identity_rows.append(
+                {"member_id": member_id, "kind": "EMAIL",
+                 "value": f"member{member_id}@example.com", "linked_at": linked}
+            )  # fmt: skip
+            if member_id % 2 == 0:
+                identity_rows.append(
+                    {"member_id": member_id, "kind": "PHONE",
+                     "value": f"+1555{member_id:07d}", "linked_at": linked}
+                )  # fmt: skip
+        await _insert(conn, members, member_rows)
+        await _sync_sequence(conn, members)
+        await _insert(conn, accounts, account_rows)
+        await _insert(conn, identities, identity_rows)
+
+        first_purchase = await _next_id(conn, purchases)
+        first_transfer = await _next_id(conn, transfers)
+        purchase_rows, transfer_rows = [], []
+        earned: dict[int, int] = defaultdict(int)
+        for offset in range(purchase_count if member_ids else 0):
+            purchase_id = first_purchase + offset
+            member_id = rng.choice(member_ids)
+            channel = rng.choice((Channel.ONLINE, Channel.OFFLINE, Channel.PARTNER))
+            partner_id = rng.choice(partner_ids) if channel is Channel.PARTNER else None
+            amount = Decimal(rng.randint(500, 30_000)).scaleb(-2)
+            points = base_points(amount, program)
+            purchased_at = now - timedelta(minutes=rng.randint(1, 365 * 24 * 60))
+            if channel is Channel.OFFLINE:
+                source = f"store-{rng.randint(1, 40):03d}"
+            else:
+                source = "web-shop" if partner_id is None else f"partner-{partner_id}"
+            purchase_rows.append(
+                {
+                    "id": purchase_id, "member_id": member_id, "channel": channel,
+                    "source": source, "external_order_id": f"seed-{purchase_id}",
+                    "amount": amount, "currency": program.currency, "points_earned": points,
+                    "partner_id": partner_id, "purchased_at": purchased_at,
+                    "recorded_at": purchased_at, "request_hash": "seed",
+                }
+            )  # fmt: skip
+            transfer_rows.append(
+                {
+                    "id": first_transfer + offset,
+                    "idempotency_key": f"purchase:{purchase_id}:earn",
+                    "debit_account_id": earning_account(partner_id),
+                    "credit_account_id": ledger.member_account(member_id),
+                    "amount": points, "phase": ledger.Phase.SINGLE, "reason": "EARN",
+                    "reference": f"purchase:{purchase_id}", "partner_id": partner_id,
+                    "request_hash": "seed", "created_at": purchased_at,
+                }
+            )  # fmt: skip
+            earned[member_id] += points
+        await _insert(conn, purchases, purchase_rows)
+        await _insert(conn, transfers, transfer_rows)
+        await _sync_sequence(conn, purchases)
+        await _sync_sequence(conn, transfers)
+        credits = [{"account": ledger.member_account(m), "points": p} for m, p in earned.items()]
+        credit_account = (
+            update(accounts)
+            .where(accounts.c.id == bindparam("account"))
+            .values(posted_credits=accounts.c.posted_credits + bindparam("points"))
+        )
+        for chunk in _chunks(credits):
+            await conn.execute(credit_account, list(chunk))
+    return SeedReport(members=member_count, purchases=purchase_count, first_member_id=first_member)
+
+
+async def has_members(db: Database) -> bool:
+    async with db.read() as conn:
+        return await conn.scalar(select(members.c.id).limit(1)) is not None
+

@@ -1,0 +1,1 @@
+"""Partner brands: registry, connectors, exchanges and settlement."""

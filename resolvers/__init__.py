@@ -1,0 +1,1 @@
+"""Thin resolvers (parse, authorize, call one domain function, map) and the dataloaders."""

@@ -1,0 +1,24 @@
+"""From GraphQL inputs to the domain's plain values."""
+
+from __future__ import annotations
+
+from loyalty.errors import ValidationFailed
+from loyalty.member import IdentityKind, IdentityRef, MemberRef
+from schema.inputs import IdentityInput, MemberRefInput
+from schema.types import parse_id
+
+
+def identity_ref(value: IdentityInput) -> IdentityRef:
+    return IdentityRef(kind=IdentityKind(value.kind), value=value.value)
+
+
+def member_ref(value: MemberRefInput) -> MemberRef:
+    if value.id:
+        return MemberRef(member_id=parse_id(value.id))
+    if value.identity:
+        return MemberRef(identity=identity_ref(value.identity))
+    raise ValidationFailed("name the member by id or by identity")
+
+
+def optional_id(value: str | None) -> int | None:
+    return None if value is None else parse_id(value)

@@ -1,0 +1,161 @@
+"""Per-request dataloaders: each batch is one SQL statement over a short read-only connection,
+whatever the number of keys, with results in key order. Named <Thing>By<Key>Loader."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from aiodataloader import DataLoader
+from opentelemetry import trace
+from sqlalchemy import BigInteger, Select, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database
+from infra.models import identities, members, partners, purchases
+from loyalty import ledger
+
+tracer = trace.get_tracer("pointgate.dataloaders")
+
+
+class BatchLoader(DataLoader):  # type: ignore[misc]
+    """A loader whose batch runs in its own read connection and its own span."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.db = db
+
+    async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
+        name = type(self).__name__
+        with tracer.start_as_current_span(f"dataloader {name}") as span:
+            span.set_attribute("dataloader.batch_size", len(keys))
+            async with self.db.read() as conn:
+                return await self.load_batch(conn, keys)
+
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+def in_key_order(rows: Any, keys: Sequence[Hashable], key_of: str) -> list[Any]:
+    by_key = {getattr(row, key_of): row for row in rows}
+    return [by_key.get(key) for key in keys]
+
+
+def grouped_in_key_order(rows: Any, keys: Sequence[Hashable], key_of: str) -> list[list[Any]]:
+    groups: dict[Hashable, list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[getattr(row, key_of)].append(row)
+    return [groups.get(key, []) for key in keys]
+
+
+MEMBER_COLUMNS = (
+    members.c.id, members.c.display_name, members.c.tier, members.c.status, members.c.enrolled_at,
+)  # fmt: skip
+PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")
+
+
+class MemberByIdLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        rows = await conn.execute(select(*MEMBER_COLUMNS).where(members.c.id.in_(keys)))
+        return in_key_order(rows, keys, "id")
+
+
+class PartnerByIdLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        rows = await conn.execute(select(partners).where(partners.c.id.in_(keys)))
+        return in_key_order(rows, keys, "id")
+
+
+class PurchaseByIdLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        rows = await conn.execute(select(*PURCHASE_COLUMNS).where(purchases.c.id.in_(keys)))
+        return in_key_order(rows, keys, "id")
+
+
+class IdentitiesByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        rows = await conn.execute(
+            select(identities.c.member_id, identities.c.kind, identities.c.value,
+                   identities.c.linked_at)
+            .where(identities.c.member_id.in_(keys))
+            .order_by(identities.c.id)
+        )  # fmt: skip
+        return grouped_in_key_order(rows, keys, "member_id")
+
+
+class BalanceByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        rows = await ledger.member_balances(conn, keys)
+        by_member = {row.member_id: ledger.balance_from_row(row) for row in rows}
+        return [by_member.get(key) for key in keys]
+
+
+# Page keys are (owner id, first, after id or None). A batch issues one windowed query per
+# distinct (first, after) pair, which in practice is one query for the whole list.
+PageKey = tuple[int, int, int | None]
+
+
+async def load_pages(
+    conn: AsyncConnection,
+    keys: Sequence[PageKey],
+    page_query: Any,
+) -> list[list[Any]]:
+    by_shape: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+    for owner, first, after in keys:
+        by_shape[(first, after)].append(owner)
+    pages: dict[PageKey, list[Any]] = {}
+    for (first, after), owners in by_shape.items():
+        grouped = defaultdict(list)
+        for row in await conn.execute(page_query(owners, first + 1, after)):
+            grouped[row.owner].append(row)
+        for owner in owners:
+            pages[(owner, first, after)] = grouped.get(owner, [])
+    return [pages[key] for key in keys]
+
+
+def _top_n_per_owner(inner: Select[Any], owner: Any, order_key: Any, limit: int) -> Select[Any]:
+    ranked = inner.add_columns(
+        func.row_number().over(partition_by=owner, order_by=order_key.desc()).label("rank")
+    ).subquery()
+    return select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.owner, ranked.c.id.desc())
+
+
+class PurchasesByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
+        def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
+            inner = select(purchases.c.member_id.label("owner"), *PURCHASE_COLUMNS).where(
+                purchases.c.member_id.in_(owners)
+            )
+            if after is not None:
+                inner = inner.where(purchases.c.id < after)
+            return _top_n_per_owner(inner, purchases.c.member_id, purchases.c.id, limit)
+
+        return await load_pages(conn, keys, page_query)
+
+
+class LedgerEntriesByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
+        def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
+            entries = ledger.entries_for_accounts([ledger.member_account(o) for o in owners])
+            member_id = func.substr(entries.c.account_id, len(ledger.MEMBER_PREFIX) + 1)
+            owner = cast(member_id, BigInteger)
+            inner = select(owner.label("owner"), *[c for c in entries.c if c.name != "account_id"])
+            if after is not None:
+                inner = inner.where(entries.c.id < after)
+            return _top_n_per_owner(inner, entries.c.account_id, entries.c.id, limit)
+
+        return await load_pages(conn, keys, page_query)
+
+
+class Loaders:
+    """Built once per request: a loader caches and batches within one request only."""
+
+    def __init__(self, db: Database) -> None:
+        self.member_by_id = MemberByIdLoader(db)
+        self.partner_by_id = PartnerByIdLoader(db)
+        self.purchase_by_id = PurchaseByIdLoader(db)
+        self.identities_by_member = IdentitiesByMemberLoader(db)
+        self.balance_by_member = BalanceByMemberLoader(db)
+        self.purchases_by_member = PurchasesByMemberLoader(db)
+        self.ledger_entries_by_member = LedgerEntriesByMemberLoader(db)

@@ -1,0 +1,1 @@
+"""GraphQL types, inputs, enums and errors. No I/O: related objects come through loaders."""

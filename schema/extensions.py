@@ -1,0 +1,88 @@
+"""Schema extensions: stable error codes with unexpected errors masked, and one span plus
+counters per GraphQL operation (no per-field hooks: those cost on every field)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from opentelemetry import metrics, trace
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from loyalty.errors import DomainError
+
+logger = logging.getLogger("pointgate.errors")
+tracer = trace.get_tracer("pointgate.graphql")
+meter = metrics.get_meter("pointgate.graphql")
+operations_counter = meter.create_counter(
+    "pointgate.graphql.operations", description="GraphQL operations executed"
+)
+errors_counter = meter.create_counter(
+    "pointgate.graphql.errors", description="GraphQL errors returned, by code"
+)
+
+INTERNAL = "INTERNAL_SERVER_ERROR"
+
+
+def _trace_id() -> str:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else ""
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    # Errors raised while executing fields (they have a path) are bugs unless the domain raised
+    # them on purpose; errors before execution (syntax, validation, variables) are the client's.
+    return error.path is not None and not isinstance(error.original_error, DomainError)
+
+
+def _client_error_code(error: GraphQLError) -> str:
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.original_error is not None or error.message.startswith("Variable "):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+class ErrorCodes(MaskErrors):
+    """Every error leaves with `extensions.code`. Unexpected ones are logged with the trace id
+    and replaced by a message that tells the client nothing but that id."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        trace_id = _trace_id()
+        logger.error(
+            "unexpected error in %s (trace_id=%s)",
+            ".".join(str(part) for part in error.path or ()),
+            trace_id,
+            exc_info=error.original_error or error,
+        )
+        return GraphQLError(
+            message=self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": INTERNAL, "traceId": trace_id},
+        )
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if "code" not in (error.extensions or {}):
+                error.extensions = {**(error.extensions or {}), "code": _client_error_code(error)}
+            errors_counter.add(1, {"code": error.extensions["code"]})
+        return processed
+
+
+class OperationTelemetry(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        name = self.execution_context.operation_name or "anonymous"
+        with tracer.start_as_current_span(f"graphql {name}") as span:
+            yield
+            operation_type = self.execution_context.operation_type.value
+            span.set_attribute("graphql.operation.name", name)
+            span.set_attribute("graphql.operation.type", operation_type)
+            operations_counter.add(1, {"graphql.operation.type": operation_type})
