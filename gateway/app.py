@@ -27,20 +27,26 @@ from infra.telemetry import configure_providers, instrument_engine
 from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
-from schema.extensions import ErrorCodes, OperationTelemetry
+from schema.extensions import MaskUnexpectedErrors, OperationTelemetry, add_error_codes
 
 # Composes with both Apollo's and The Guild's composition (the latter accepts up to 2.9).
 FEDERATION_VERSION = "2.9"
 
 
-def build_schema() -> strawberry.federation.Schema:
-    return strawberry.federation.Schema(
+class Schema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
+        """Client errors are answers, not incidents: only the unexpected ones are logged, with
+        their trace id, by MaskUnexpectedErrors."""
+
+
+def build_schema() -> Schema:
+    return Schema(
         query=Query,
         mutation=Mutation,
         federation_version=FEDERATION_VERSION,
         extensions=[
             OperationTelemetry,
-            ErrorCodes,
+            MaskUnexpectedErrors,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
@@ -62,6 +68,10 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        add_error_codes(result.errors or [])
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

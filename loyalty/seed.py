@@ -164,4 +164,3 @@ async def seed(
 async def has_members(db: Database) -> bool:
     async with db.read() as conn:
         return await conn.scalar(select(members.c.id).limit(1)) is not None
-

@@ -44,9 +44,9 @@ def _client_error_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
-class ErrorCodes(MaskErrors):
-    """Every error leaves with `extensions.code`. Unexpected ones are logged with the trace id
-    and replaced by a message that tells the client nothing but that id."""
+class MaskUnexpectedErrors(MaskErrors):
+    """Unexpected errors are logged with the trace id and replaced by a message that tells the
+    client nothing but that id."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error")
@@ -68,21 +68,28 @@ class ErrorCodes(MaskErrors):
             extensions={"code": INTERNAL, "traceId": trace_id},
         )
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = super()._process_errors(errors)
-        for error in processed:
-            if "code" not in (error.extensions or {}):
-                error.extensions = {**(error.extensions or {}), "code": _client_error_code(error)}
-            errors_counter.add(1, {"code": error.extensions["code"]})
-        return processed
+
+def add_error_codes(errors: list[GraphQLError]) -> None:
+    """Give every error without a code the code of its class, and count errors by code. Called
+    on the final result, since parse errors can leave before operation hooks see them."""
+    for error in errors:
+        if "code" not in (error.extensions or {}):
+            error.extensions = {**(error.extensions or {}), "code": _client_error_code(error)}
+        errors_counter.add(1, {"code": error.extensions["code"]})
 
 
 class OperationTelemetry(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
-        name = self.execution_context.operation_name or "anonymous"
-        with tracer.start_as_current_span(f"graphql {name}") as span:
+        with tracer.start_as_current_span("graphql operation") as span:
             yield
-            operation_type = self.execution_context.operation_type.value
+            # The name and type are known once the document is parsed.
+            context = self.execution_context
+            name = context.operation_name or "anonymous"
+            try:
+                operation_type = context.operation_type.value
+            except RuntimeError:  # the document did not parse
+                operation_type = "unknown"
+            span.update_name(f"graphql {name}")
             span.set_attribute("graphql.operation.name", name)
             span.set_attribute("graphql.operation.type", operation_type)
             operations_counter.add(1, {"graphql.operation.type": operation_type})

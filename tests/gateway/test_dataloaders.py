@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from loyalty import purchase
+from loyalty.member import MemberRef
+from loyalty.purchase import Channel
+from tests.conftest import graphql
+from tests.factories import a_member
+
+NESTED = """
+query Nested($first: Int!) {
+  members(first: $first) {
+    edges { node {
+      id identities { kind value } balance { available pending }
+      purchases(first: 10) { edges { node { id amount pointsEarned member { id } } } }
+    } }
+  }
+}"""
+
+
+async def given_members_with_purchases(db, program, members: int, purchases_each: int) -> None:
+    for number in range(members):
+        buyer = await a_member(db, card=f"CARD-{number}")
+        for order in range(purchases_each):
+            await purchase.record_purchase(
+                db, program, member_ref=MemberRef(member_id=buyer.id), channel=Channel.ONLINE,
+                source="web", external_order_id=f"{number}-{order}", amount=Decimal("10.00"),
+            )  # fmt: skip
+
+
+async def test_nested_lists_cost_the_same_sql_statements_for_5_or_50_members(
+    client, db, program, sql_statements
+):
+    await given_members_with_purchases(db, program, members=50, purchases_each=11)
+
+    sql_statements.count = 0
+    small = await graphql(client, NESTED, {"first": 5})
+    statements_for_5 = sql_statements.count
+    sql_statements.count = 0
+    large = await graphql(client, NESTED, {"first": 50})
+    statements_for_50 = sql_statements.count
+
+    assert "errors" not in small and "errors" not in large
+    nodes = [edge["node"] for edge in large["data"]["members"]["edges"]]
+    assert len(nodes) == 50
+    assert all(len(node["purchases"]["edges"]) == 10 for node in nodes)
+    assert all(node["balance"]["available"] == 110 for node in nodes)
+    # one each for members, identities, balances, purchases and purchase.member
+    assert statements_for_50 == statements_for_5 == 5
