@@ -158,6 +158,10 @@ async def seed(
         )
         for chunk in _chunks(credits):
             await conn.execute(credit_account, list(chunk))
+    if db.dialect == "postgresql":
+        # Fresh planner statistics: right after a bulk load the planner would guess blindly.
+        async with db.read() as conn:
+            await conn.execute(text("ANALYZE"))
     return SeedReport(members=member_count, purchases=purchase_count, first_member_id=first_member)
 
 

@@ -7,7 +7,9 @@ from tests.factories import a_member_with_points, a_partner
 
 ENROLL = """
 mutation Enroll($input: EnrollMemberInput!) {
-  enrollMember(input: $input) { id displayName tier identities { kind value } balance { available } }
+  enrollMember(input: $input) {
+    id displayName tier identities { kind value } balance { available }
+  }
 }"""
 RECORD_PURCHASE = """
 mutation Record($input: RecordPurchaseInput!) {
@@ -17,7 +19,9 @@ mutation Record($input: RecordPurchaseInput!) {
 }"""
 REFUND = """
 mutation Refund($input: RefundPurchaseInput!) {
-  refundPurchase(input: $input) { amount pointsReversed pointsUnrecovered purchase { refundedAmount } }
+  refundPurchase(input: $input) {
+    amount pointsReversed pointsUnrecovered purchase { refundedAmount }
+  }
 }"""
 REDEEM = """
 mutation Redeem($input: RedeemPointsInput!) {

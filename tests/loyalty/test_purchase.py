@@ -39,10 +39,11 @@ async def test_an_offline_purchase_finds_the_member_by_card_or_phone(db, program
     buyer = await a_member(db, card="CARD-7")
     await member.link_identity(db, member_id=buyer.id, kind=IdentityKind.PHONE, value="+1 555-0100")
 
-    by_card, _ = await buy(db, program, MemberRef(identity=IdentityRef(IdentityKind.LOYALTY_CARD,
-                           "CARD-7")), "10.00", "pos-1", Channel.OFFLINE, source="store-1")  # fmt: skip
-    by_phone, _ = await buy(db, program, MemberRef(identity=IdentityRef(IdentityKind.PHONE,
-                            "+15550100")), "20.00", "pos-2", Channel.OFFLINE, source="store-1")  # fmt: skip
+    card = MemberRef(identity=IdentityRef(IdentityKind.LOYALTY_CARD, "CARD-7"))
+    phone = MemberRef(identity=IdentityRef(IdentityKind.PHONE, "+15550100"))
+
+    by_card, _ = await buy(db, program, card, "10.00", "pos-1", Channel.OFFLINE, source="s1")
+    by_phone, _ = await buy(db, program, phone, "20.00", "pos-2", Channel.OFFLINE, source="s1")
 
     assert by_card.member_id == by_phone.member_id == buyer.id
     assert (await balance_of(db, buyer.id)).available == 30
