@@ -38,7 +38,8 @@ def earning_account(partner_id: int | None) -> str:
     return ledger.ISSUANCE if partner_id is None else ledger.partner_clearing_account(partner_id)
 
 
-def _check_partner(channel: Channel, partner_id: int | None) -> None:
+def check_channel_partner(channel: Channel, partner_id: int | None) -> None:
+    """A partner is named exactly when the channel is PARTNER."""
     if channel is Channel.PARTNER and partner_id is None:
         raise ValidationFailed("a PARTNER channel operation names its partner")
     if channel is not Channel.PARTNER and partner_id is not None:
@@ -71,7 +72,7 @@ async def record_purchase(
     source, external_order_id = source.strip(), external_order_id.strip()
     if not source or len(source) > 100 or not external_order_id or len(external_order_id) > 200:
         raise ValidationFailed("source (1-100) and external order id (1-200) are required")
-    _check_partner(channel, partner_id)
+    check_channel_partner(channel, partner_id)
     now = now or datetime.now(UTC)
     purchased_at = purchased_at or now
     if purchased_at > now:

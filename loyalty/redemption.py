@@ -12,7 +12,7 @@ from infra.models import redemptions
 from loyalty import ledger, member
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
-from loyalty.purchase import Channel, check_partner_active
+from loyalty.purchase import Channel, check_channel_partner, check_partner_active
 
 
 def _redemption_account(partner_id: int | None) -> str:
@@ -35,10 +35,7 @@ async def redeem_points(
     """Spend points; never more than the member's available balance, however many run at once."""
     if points <= 0:
         raise ValidationFailed("redeem a positive number of points")
-    if channel is Channel.PARTNER and partner_id is None:
-        raise ValidationFailed("a PARTNER channel redemption names its partner")
-    if channel is not Channel.PARTNER and partner_id is not None:
-        raise ValidationFailed("only a PARTNER channel redemption names a partner")
+    check_channel_partner(channel, partner_id)
     if reference is not None and len(reference) > 200:
         raise ValidationFailed("a reference has at most 200 characters")
     fingerprint = request_hash(

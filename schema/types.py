@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 
+from loyalty.errors import NotFound
 from schema.enums import Channel, IdentityKind, MemberStatus, RedemptionStatus, Tier, TransferPhase
 from schema.info import Info
 from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
@@ -16,8 +17,6 @@ from schema.pagination import Connection, build_connection, check_page_size, dec
 
 def parse_id(value: strawberry.ID | str) -> int:
     """Database id from a GraphQL ID; a malformed id is answered like a missing one."""
-    from loyalty.errors import NotFound
-
     try:
         parsed = int(value)
     except (TypeError, ValueError):

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from gateway.settings import Settings
+
+
+def test_settings_default_to_embedded_sqlite_in_production_mode():
+    settings = Settings.from_env({})
+
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.environment == "production"
+    assert settings.program.point_value == Decimal("0.01")
+
+
+def test_a_program_file_overrides_the_rules_exactly(tmp_path):
+    program_file = tmp_path / "program.toml"
+    program_file.write_text('[program]\ncurrency = "EUR"\npoint_value = 0.005\n')
+
+    settings = Settings.from_env({"POINTGATE_PROGRAM": str(program_file)})
+
+    assert settings.program.currency == "EUR"
+    assert settings.program.point_value == Decimal("0.005")
+
+
+def test_a_misspelt_program_setting_is_an_error_not_a_silent_default(tmp_path):
+    program_file = tmp_path / "program.toml"
+    program_file.write_text("[program]\npoint_valu = 0.02\n")
+
+    with pytest.raises(ValueError, match="point_valu"):
+        Settings.from_env({"POINTGATE_PROGRAM": str(program_file)})
