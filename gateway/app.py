@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import strawberry
@@ -30,7 +30,7 @@ from resolvers.queries import Query
 from schema.extensions import MaskUnexpectedErrors, OperationTelemetry, add_error_codes
 
 # Composes with both Apollo's and The Guild's composition (the latter accepts up to 2.9).
-FEDERATION_VERSION = "2.9"
+FEDERATION_VERSION: Final = "2.9"
 
 
 class Schema(strawberry.federation.Schema):

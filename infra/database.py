@@ -72,9 +72,8 @@ async def insert_unless_exists(
 ) -> Any | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING *: the new row, or None when a unique key
     (an idempotency key) already holds one. Both backends support this statement."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(values).on_conflict_do_nothing().returning(*table.c)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(table).values(values).on_conflict_do_nothing().returning(*table.c)
     return (await conn.execute(statement)).first()

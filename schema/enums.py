@@ -6,13 +6,16 @@ from enum import StrEnum
 
 import strawberry
 
-from loyalty.member import IdentityKind as DomainIdentityKind
-from loyalty.member import MemberStatus as DomainMemberStatus
-from loyalty.purchase import Channel as DomainChannel
+from loyalty.member import IdentityKind, MemberStatus
+from loyalty.purchase import Channel
 
-IdentityKind = strawberry.enum(DomainIdentityKind, name="IdentityKind")
-MemberStatus = strawberry.enum(DomainMemberStatus, name="MemberStatus")
-Channel = strawberry.enum(DomainChannel, name="Channel")
+# Registered in place: the GraphQL enums are the domain's classes themselves.
+for domain_enum in (IdentityKind, MemberStatus, Channel):
+    strawberry.enum(domain_enum)
+
+__all__ = [
+    "Channel", "IdentityKind", "MemberStatus", "RedemptionStatus", "Tier", "TransferPhase",
+]  # fmt: skip
 
 
 @strawberry.enum

@@ -73,9 +73,10 @@ def add_error_codes(errors: list[GraphQLError]) -> None:
     """Give every error without a code the code of its class, and count errors by code. Called
     on the final result, since parse errors can leave before operation hooks see them."""
     for error in errors:
-        if "code" not in (error.extensions or {}):
-            error.extensions = {**(error.extensions or {}), "code": _client_error_code(error)}
-        errors_counter.add(1, {"code": error.extensions["code"]})
+        extensions = error.extensions or {}
+        if "code" not in extensions:
+            extensions = error.extensions = {**extensions, "code": _client_error_code(error)}
+        errors_counter.add(1, {"code": extensions["code"]})
 
 
 class OperationTelemetry(SchemaExtension):
