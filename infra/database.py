@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -43,8 +42,6 @@ class Database:
                 raise ValueError("use a file for SQLite: every connection needs the same database")
         else:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
-        if url.startswith("postgresql") and pool_size == 0:
-            options = {"echo": echo, "poolclass": NullPool}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":
