@@ -25,6 +25,13 @@ async def move(db: Database, key: str, debit: str, credit: str, amount: int, **o
         )  # fmt: skip
 
 
+async def a_member_with_30_of_100_points_held(db: Database):
+    holder = await a_member_with_points(db, 100)
+    held = await move(db, "hold", ledger.member_account(holder.id), ledger.REDEMPTION, 30,
+                      pending=True)  # fmt: skip
+    return holder, held
+
+
 async def test_a_transfer_moves_points_between_member_accounts(db):
     giver = await a_member_with_points(db, 100)
     taker = await a_member(db)
@@ -85,9 +92,7 @@ async def test_a_pending_transfer_holds_points_until_it_is_posted(db):
 
 
 async def test_a_voided_pending_transfer_gives_the_points_back(db):
-    holder = await a_member_with_points(db, 100)
-    held = await move(db, "hold", ledger.member_account(holder.id), ledger.REDEMPTION, 30,
-                      pending=True)  # fmt: skip
+    holder, held = await a_member_with_30_of_100_points_held(db)
 
     async with db.transaction() as conn:
         await ledger.void_pending(conn, held.id, idempotency_key="hold:void")
@@ -97,9 +102,7 @@ async def test_a_voided_pending_transfer_gives_the_points_back(db):
 
 
 async def test_a_pending_transfer_is_posted_or_voided_never_both(db):
-    holder = await a_member_with_points(db, 100)
-    held = await move(db, "hold", ledger.member_account(holder.id), ledger.REDEMPTION, 30,
-                      pending=True)  # fmt: skip
+    holder, held = await a_member_with_30_of_100_points_held(db)
     async with db.transaction() as conn:
         posted = await ledger.post_pending(conn, held.id, idempotency_key="hold:post")
 

@@ -122,6 +122,12 @@ async def test_a_purchase_for_an_unknown_card_is_not_found(db, program):
         await buy(db, program, unknown, "10.00")
 
 
+async def a_member_who_bought(db, program, amount):
+    buyer = await a_member(db)
+    bought, _ = await buy(db, program, MemberRef(member_id=buyer.id), amount)
+    return buyer, bought
+
+
 async def refund(db, program, purchase_id, amount, key):
     return await purchase.refund_purchase(
         db, program, purchase_id=purchase_id, amount=Decimal(amount), idempotency_key=key
@@ -143,8 +149,7 @@ async def test_partial_refunds_reverse_points_in_proportion_and_a_full_refund_re
 
 
 async def test_proportional_reversal_floors_and_the_last_refund_takes_the_rest(db, program):
-    buyer = await a_member(db)
-    bought, _ = await buy(db, program, MemberRef(member_id=buyer.id), "10.00")
+    _buyer, bought = await a_member_who_bought(db, program, "10.00")
 
     first = await refund(db, program, bought.id, "3.33", "r1")
     rest = await refund(db, program, bought.id, "6.67", "r2")
@@ -153,8 +158,7 @@ async def test_proportional_reversal_floors_and_the_last_refund_takes_the_rest(d
 
 
 async def test_refunding_more_than_is_left_is_refused(db, program):
-    buyer = await a_member(db)
-    bought, _ = await buy(db, program, MemberRef(member_id=buyer.id), "10.00")
+    buyer, bought = await a_member_who_bought(db, program, "10.00")
     await refund(db, program, bought.id, "8.00", "r1")
 
     with pytest.raises(ValidationFailed):
@@ -164,8 +168,7 @@ async def test_refunding_more_than_is_left_is_refused(db, program):
 
 
 async def test_a_refund_replay_answers_the_same_and_a_changed_replay_conflicts(db, program):
-    buyer = await a_member(db)
-    bought, _ = await buy(db, program, MemberRef(member_id=buyer.id), "10.00")
+    buyer, bought = await a_member_who_bought(db, program, "10.00")
 
     first = await refund(db, program, bought.id, "5.00", "r1")
     again = await refund(db, program, bought.id, "5.00", "r1")
