@@ -25,8 +25,21 @@ async def upgrade(db: Database, revision: str = "head") -> None:
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 
-    async with db.transaction() as conn:
-        await conn.run_sync(run)
+    if db.dialect != "sqlite":
+        async with db.transaction() as conn:
+            await conn.run_sync(run)
+        return
+    # SQLite: table rebuilds need foreign keys off (they cannot be switched inside a
+    # transaction), so migrate on a connection opened without them, then check every key.
+    migrating = Database(db.url, foreign_keys=False)
+    try:
+        async with migrating.transaction() as conn:
+            await conn.run_sync(run)
+            broken = list(await conn.exec_driver_sql("PRAGMA foreign_key_check"))
+            if broken:
+                raise RuntimeError(f"the migration left broken foreign keys: {broken[:5]}")
+    finally:
+        await migrating.dispose()
 
 
 async def current_revision(db: Database) -> str | None:

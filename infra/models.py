@@ -50,8 +50,43 @@ members = Table(
     # The enrollment's idempotency key and a hash of its input, to answer replays.
     Column("enrollment_key", String(200), nullable=True, unique=True),
     Column("request_hash", String(64), nullable=True),
+    Column("referral_code", String(16), nullable=True, unique=True),
+    Column("referred_by", Id, ForeignKey("members.id"), nullable=True, index=True),
+    Column("referred_at", UtcDateTime, nullable=True),
+    # The last membership anniversary at which the tier was re-evaluated.
+    Column("tier_reviewed_at", UtcDateTime, nullable=True),
+    # A merged member is a tombstone pointing at the member that absorbed it.
+    Column("merged_into", Id, ForeignKey("members.id"), nullable=True),
+    Column("merged_at", UtcDateTime, nullable=True),
 )
 Index("ix_members_tier_id", members.c.tier, members.c.id)
+
+# Growth value from interactions (a review, a check-in, ...), once per idempotency key.
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("growth_value", BigInteger, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("request_hash", String(64), nullable=False),
+)
+Index("ix_interactions_member_id_occurred_at", interactions.c.member_id, interactions.c.occurred_at)
+
+tier_changes = Table(
+    "tier_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
+    Column("from_tier", String(16), nullable=False),
+    Column("to_tier", String(16), nullable=False),
+    # UPGRADE (threshold reached), DOWNGRADE (anniversary review) or MERGE.
+    Column("reason", String(16), nullable=False),
+    Column("growth_value", BigInteger, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+)
 
 identities = Table(
     "identities",
@@ -116,6 +151,15 @@ purchases = Table(
     Column("refunded_amount", Money, nullable=False, server_default=ZERO),
     # Points the refunds so far were due to reverse (some may have been unrecoverable).
     Column("points_reversed", BigInteger, nullable=False, server_default=ZERO),
+    # Of points_earned, the tier bonus; the tier in force when the purchase was recorded.
+    Column("bonus_points", BigInteger, nullable=False, server_default=ZERO),
+    Column("tier", String(16), nullable=True),
+    Column("growth_value", BigInteger, nullable=False, server_default=ZERO),
+    Column("growth_reversed", BigInteger, nullable=False, server_default=ZERO),
+    # The referrer's share of this purchase, and how much of it refunds took back.
+    Column("referrer_id", Id, ForeignKey("members.id"), nullable=True),
+    Column("referral_points", BigInteger, nullable=False, server_default=ZERO),
+    Column("referral_points_reversed", BigInteger, nullable=False, server_default=ZERO),
     Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
     Column("purchased_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
@@ -125,6 +169,7 @@ purchases = Table(
     CheckConstraint("refunded_amount <= amount", name="refund_within_amount"),
 )
 Index("ix_purchases_member_id_id", purchases.c.member_id, purchases.c.id)
+Index("ix_purchases_member_id_purchased_at", purchases.c.member_id, purchases.c.purchased_at)
 
 refunds = Table(
     "refunds",
@@ -136,8 +181,59 @@ refunds = Table(
     Column("points_reversed", BigInteger, nullable=False),
     Column("points_unrecovered", BigInteger, nullable=False),
     Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
+    Column("referral_points_reversed", BigInteger, nullable=False, server_default=ZERO),
     Column("request_hash", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+rewards = Table(
+    "rewards",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", String(2000), nullable=False, server_default=""),
+    Column("point_cost", BigInteger, nullable=False),
+    # NULL: unlimited. Decremented by a conditional UPDATE, so never below zero.
+    Column("stock", BigInteger, nullable=True),
+    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
+    Column("status", String(16), nullable=False, server_default="ACTIVE"),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("point_cost > 0", name="point_cost_positive"),
+    CheckConstraint("stock >= 0", name="stock_not_negative"),
+)
+
+# Expiry lots: every posted credit to a member opens one; debits draw them down oldest first
+# (recorded per lot in lot_draws, so voiding a held debit puts the points back in their lots).
+point_lots = Table(
+    "point_lots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    # The credit that opened the lot (none for balances carried over by a migration).
+    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
+    Column("points", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("earned_at", UtcDateTime, nullable=False),
+    CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_within_points"),
+)
+Index(
+    "ix_point_lots_member_id_earned_at",
+    point_lots.c.member_id,
+    point_lots.c.earned_at,
+    point_lots.c.id,
+)
+Index("ix_point_lots_earned_at", point_lots.c.earned_at)
+
+lot_draws = Table(
+    "lot_draws",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("lot_id", Id, ForeignKey("point_lots.id"), nullable=False),
+    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=False, index=True),
+    Column("points", BigInteger, nullable=False),
 )
 
 redemptions = Table(
@@ -151,6 +247,8 @@ redemptions = Table(
     Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
     Column("reference", String(200), nullable=True),
     Column("status", String(16), nullable=False),
+    Column("reward_id", Id, ForeignKey("rewards.id"), nullable=True),
+    Column("quantity", BigInteger, nullable=False, server_default=text("1")),
     Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=False),
     Column("cancel_transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
     Column("request_hash", String(64), nullable=False),

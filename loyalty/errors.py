@@ -37,3 +37,11 @@ class IdentityTaken(DomainError):
 
 class InvalidState(DomainError):
     code = "INVALID_STATE"
+
+
+class OutOfStock(DomainError):
+    code = "OUT_OF_STOCK"
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"

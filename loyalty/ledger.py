@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.models import accounts, transfers
+from loyalty import lot
 from loyalty.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash
 
@@ -86,15 +87,20 @@ _EFFECTS: dict[Phase, tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], 
 
 async def _apply_to_member_accounts(
     conn: AsyncConnection,
+    entry: Any,
     *,
-    debit: str,
-    credit: str,
-    amount: int,
-    phase: Phase,
     overdraft: int,
+    carry_lots: bool,
 ) -> None:
+    """Change the member accounts' totals for transfer row `entry`, and their expiry lots."""
+    phase = Phase(entry.phase)
+    amount = entry.amount
     debit_effect, credit_effect = _EFFECTS[phase]
-    sides = [(debit, debit_effect, True), (credit, credit_effect, False)]
+    sides = [
+        (entry.debit_account_id, debit_effect, True),
+        (entry.credit_account_id, credit_effect, False),
+    ]
+    available = accounts.c.posted_credits - accounts.c.posted_debits - accounts.c.pending_debits
     # A fixed lock order (by account id) means two opposite transfers never deadlock.
     for account_id, effect, is_debit in sorted(sides, key=lambda side: side[0]):
         if not is_member_account(account_id):
@@ -103,17 +109,15 @@ async def _apply_to_member_accounts(
             update(accounts)
             .where(accounts.c.id == account_id)
             .values({column: accounts.c[column] + sign * amount for column, sign in effect})
-            .returning(accounts.c.id)
+            .returning(accounts.c.member_id, available.label("available"))
         )
         # Only new spending (a single or a pending debit) needs cover; a POST or VOID moves
         # points that a PENDING already held.
         needs_cover = is_debit and phase in (Phase.SINGLE, Phase.PENDING)
         if needs_cover:
-            available = (
-                accounts.c.posted_credits - accounts.c.posted_debits - accounts.c.pending_debits
-            )
             statement = statement.where(available + overdraft >= amount)
-        if (await conn.execute(statement)).first() is None:
+        changed = (await conn.execute(statement)).first()
+        if changed is None:
             exists = await conn.scalar(select(accounts.c.id).where(accounts.c.id == account_id))
             if exists is None:
                 raise NotFound(f"account {account_id} does not exist")
@@ -122,6 +126,26 @@ async def _apply_to_member_accounts(
                 account=account_id,
                 requested=amount,
             )
+        if carry_lots:
+            await _carry_lots(conn, entry, changed.member_id, changed.available, is_debit)
+
+
+async def _carry_lots(
+    conn: AsyncConnection, entry: Any, member_id: int, available_after: int, is_debit: bool
+) -> None:
+    phase = Phase(entry.phase)
+    if is_debit and phase in (Phase.SINGLE, Phase.PENDING):
+        await lot.draw(conn, member_id=member_id, transfer_id=entry.id, points=entry.amount)
+    elif is_debit and phase is Phase.VOID:
+        await lot.put_back(conn, transfer_id=entry.pending_id)
+    elif not is_debit and phase in (Phase.SINGLE, Phase.POST):
+        # Points that only pay back a negative balance open no lot.
+        opened = min(entry.amount, max(0, available_after))
+        if opened:
+            await lot.open_lot(
+                conn, member_id=member_id, transfer_id=entry.id, points=opened,
+                earned_at=entry.created_at,
+            )  # fmt: skip
 
 
 async def transfer(
@@ -136,13 +160,16 @@ async def transfer(
     partner_id: int | None = None,
     pending: bool = False,
     overdraft: int = 0,
+    carry_lots: bool = True,
     now: datetime | None = None,
 ) -> Any:
     """Move `amount` points from `debit` to `credit`, posted at once or held as PENDING.
 
     The debit of a member account must be covered by its available balance (plus `overdraft`,
-    which only refund reversals use). Replaying the key returns the first transfer; replaying it
-    with other contents raises IDEMPOTENCY_CONFLICT. Runs inside the caller's transaction."""
+    which only refund reversals use). A member's debit draws its oldest lots, a posted credit
+    opens a lot; `carry_lots=False` leaves lots alone for a caller that moves them itself (a
+    merge). Replaying the key returns the first transfer; replaying it with other contents
+    raises IDEMPOTENCY_CONFLICT. Runs inside the caller's transaction."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValidationFailed("a transfer moves a positive whole number of points")
     if debit == credit:
@@ -170,9 +197,7 @@ async def transfer(
     )
     if row is None:
         return await _replay(conn, idempotency_key, fingerprint)
-    await _apply_to_member_accounts(
-        conn, debit=debit, credit=credit, amount=amount, phase=phase, overdraft=overdraft
-    )
+    await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
     return row
 
 
@@ -230,14 +255,7 @@ async def _finish_pending(
             check_replay(by_key.request_hash, fingerprint, idempotency_key)
             return by_key
         raise InvalidState(f"transfer {pending_id} was already posted or voided")
-    await _apply_to_member_accounts(
-        conn,
-        debit=pending.debit_account_id,
-        credit=pending.credit_account_id,
-        amount=pending.amount,
-        phase=phase,
-        overdraft=0,
-    )
+    await _apply_to_member_accounts(conn, row, overdraft=0, carry_lots=True)
     return row
 
 
@@ -306,7 +324,8 @@ async def verify(conn: AsyncConnection, *, negative_limit: int = 0) -> list[str]
     """The ledger's invariants; returns the violations found (an empty list when sound).
 
     Posted debits equal posted credits, outstanding pending likewise; every member account's
-    stored totals equal the sum of its transfers; no member balance below -negative_limit."""
+    stored totals equal the sum of its transfers; no member balance below -negative_limit; a
+    member's open expiry lots add up to its available balance (zero when it is negative)."""
     problems: list[str] = []
     finished = select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
 
@@ -364,6 +383,7 @@ async def verify(conn: AsyncConnection, *, negative_limit: int = 0) -> list[str]
         .where(accounts.c.member_id.is_not(None))
     )
     names = ("posted_debits", "posted_credits", "pending_debits", "pending_credits")
+    lots = {row.member_id: row.remaining for row in await lot.open_lot_totals(conn)}
     for row in stored:
         mapping = row._mapping
         for name in names:
@@ -375,4 +395,7 @@ async def verify(conn: AsyncConnection, *, negative_limit: int = 0) -> list[str]
         available = row.posted_credits - row.posted_debits - row.pending_debits
         if available < -negative_limit:
             problems.append(f"{row.id}: available balance {available} below the limit")
+        in_lots = lots.get(row.member_id, 0)
+        if in_lots != max(0, available):
+            problems.append(f"{row.id}: open lots hold {in_lots}, available is {available}")
     return problems

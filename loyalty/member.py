@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.models import accounts, identities, members
-from loyalty import ledger
+from loyalty import ledger, referral
 from loyalty.errors import IdentityTaken, InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.program import Program
+from loyalty.segment import Measures, SegmentCriteria
 
 
 class IdentityKind(StrEnum):
@@ -79,21 +81,29 @@ async def enroll(
     display_name: str,
     idempotency_key: str,
     identities_to_link: list[IdentityRef] | None = None,
+    referral_code: str | None = None,
+    program: Program | None = None,
     now: datetime | None = None,
 ) -> Any:
-    """Enroll a member with its ledger account and first identities, all or nothing.
+    """Enroll a member with its ledger account, referral code and first identities, all or
+    nothing; with another member's referral code, that member gets its referral bonus.
     The same key with the same input answers with the same member."""
+    program = program or Program()
     display_name = display_name.strip()
     if not display_name or len(display_name) > 200:
         raise ValidationFailed("a display name has 1 to 200 characters")
     links = [
         (ref.kind, normalize_identity(ref.kind, ref.value)) for ref in identities_to_link or []
     ]
-    fingerprint = request_hash(display_name=display_name, identities=sorted(links))
+    code = referral.normalize_code(referral_code) if referral_code else None
+    fingerprint = request_hash(
+        display_name=display_name, identities=sorted(links), referral_code=code
+    )
     now = now or datetime.now(UTC)
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
+            referrer = await referral.referrer_by_code(conn, code) if code else None
             row = await insert_unless_exists(
                 conn,
                 members,
@@ -102,6 +112,7 @@ async def enroll(
                     "enrolled_at": now,
                     "enrollment_key": idempotency_key,
                     "request_hash": fingerprint,
+                    "referral_code": referral.new_code(),
                 },
             )
             if row is None:
@@ -115,8 +126,15 @@ async def enroll(
             await conn.execute(
                 insert(accounts).values(id=ledger.member_account(row.id), member_id=row.id)
             )
+            if referrer is not None:
+                await referral.check_not_self(conn, referrer.id, links)
             for kind, value in links:
                 await _link(conn, row.id, kind, value, now)
+            if referrer is not None:
+                await referral.link_referral(
+                    conn, program, referee_id=row.id, referrer_id=referrer.id, now=now
+                )
+                return (await conn.execute(select(members).where(members.c.id == row.id))).one()
             return row
 
     return await retry_on_race(attempt)
@@ -194,6 +212,7 @@ async def find_by_identity(db: Database, kind: IdentityKind, value: str) -> Any 
 
 async def list_members(
     db: Database,
+    program: Program,
     *,
     limit: int,
     after_id: int | None = None,
@@ -201,9 +220,13 @@ async def list_members(
     enrolled_from: datetime | None = None,
     enrolled_before: datetime | None = None,
     identity_kind: IdentityKind | None = None,
+    segment: SegmentCriteria | None = None,
+    now: datetime | None = None,
 ) -> list[Any]:
-    """Members in id order after `after_id`, filtered in SQL."""
+    """Members in id order after `after_id`, filtered in SQL (lifecycle and segment too)."""
     query = select(members).order_by(members.c.id).limit(limit)
+    if segment is not None:
+        query = Measures(program, now or datetime.now(UTC)).filter(query, segment)
     if after_id is not None:
         query = query.where(members.c.id > after_id)
     if tier is not None:

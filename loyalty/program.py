@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,42 @@ class Program:
     points_per_currency_unit: int = 1
     # How far below zero a refund reversal may take a member's balance (0: never negative).
     negative_balance_limit: int = 0
+
+    # Growth value and tiers: counted over the last `growth_window_months` months.
+    growth_per_currency_unit: int = 1
+    growth_per_interaction: int = 2
+    growth_window_months: int = 12
+    gold_growth_threshold: int = 5_000
+    diamond_growth_threshold: int = 20_000
+    # Tier bonus: this percentage of the amount, credited as points at `point_value`.
+    gold_bonus_percent: Decimal = Decimal("2")
+    diamond_bonus_percent: Decimal = Decimal("5")
+
+    # Referrals: a one-off bonus to the referrer, then a share of the referee's purchases.
+    referral_bonus_points: int = 500
+    referral_earning_percent: Decimal = Decimal("3")
+    referral_earning_days: int = 365
+    # How long after enrolling a member may still enter a referral code.
+    referral_claim_days: int = 30
+
+    # Expiry: a lot expires at the end of the month `expiry_months` after the month it was earned.
+    expiry_months: int = 24
+
+    # Lifecycle: NEW within `new_member_days` of enrolling; DORMANT without a purchase for
+    # `dormant_days`; AT_RISK when the purchases of the last `dormant_days` are at most
+    # `at_risk_ratio` of the `dormant_days` before.
+    new_member_days: int = 30
+    dormant_days: int = 90
+    at_risk_ratio: Decimal = Decimal("0.5")
+
+    # Value segment bands over the growth window: HIGH at or above the first, MID at or above
+    # the second, LOW below.
+    spend_high: Decimal = Decimal("10000")
+    spend_mid: Decimal = Decimal("3000")
+    frequency_high: int = 12
+    frequency_mid: int = 4
+    interactions_per_month_high: int = 5
+    interactions_per_month_mid: int = 2
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Program:
@@ -35,8 +71,22 @@ class Program:
                 converted[name] = Decimal(str(raw))
             else:
                 converted[name] = type(default)(raw)
-        return replace(program, **converted)
+        converted_program = replace(program, **converted)
+        converted_program.check()
+        return converted_program
+
+    def check(self) -> None:
+        """Rules that would make the program incoherent are refused at start-up."""
+        if not 0 < self.gold_growth_threshold < self.diamond_growth_threshold:
+            raise ValueError("tier thresholds must satisfy 0 < gold < diamond")
+        if self.point_value <= 0 or self.expiry_months < 1 or self.growth_window_months < 1:
+            raise ValueError("point_value, expiry_months and growth_window_months are positive")
+        if self.negative_balance_limit < 0:
+            raise ValueError("negative_balance_limit is zero or positive")
 
     @property
     def minor_unit(self) -> Decimal:
         return Decimal(1).scaleb(-self.currency_exponent)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

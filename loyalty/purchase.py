@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.models import partners, purchases, refunds
-from loyalty import ledger, member
+from loyalty import ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount, points_due_back
 from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
@@ -62,9 +62,11 @@ async def record_purchase(
 ) -> tuple[Any, bool]:
     """Record a purchase and credit what it earns, once per (source, external order id).
 
-    Returns the purchase and whether this call was a replay. Points come from the partner's
-    clearing account for partner purchases (the partner pays for them) and from program
-    issuance otherwise."""
+    Returns the purchase and whether this call was a replay. The member earns base points plus
+    the bonus of the tier in force when the purchase is recorded; the purchase's growth value may
+    upgrade the tier at once (for later purchases). Points come from the partner's clearing
+    account for partner purchases (the partner pays for them) and from program issuance
+    otherwise. A referee's purchase also earns its referrer a share, from program issuance."""
     check_amount(amount, program)
     currency = (currency or program.currency).upper()
     if currency != program.currency:
@@ -87,15 +89,23 @@ async def record_purchase(
             buyer = await member.resolve(conn, member_ref)
             if partner_id is not None:
                 await check_partner_active(conn, partner_id)
-            points = base_points(amount, program)
+            tier_in_force = tier.Tier(buyer.tier)
+            bonus = tier.bonus_points(program, tier_in_force, amount)
+            points = base_points(amount, program) + bonus
+            referrer_id, referral_points = referral.referral_share(
+                program, buyer, amount, purchased_at
+            )
             row = await insert_unless_exists(
                 conn,
                 purchases,
                 {
                     "member_id": buyer.id, "channel": channel, "source": source,
                     "external_order_id": external_order_id, "amount": amount,
-                    "currency": currency, "points_earned": points, "partner_id": partner_id,
-                    "purchased_at": purchased_at, "recorded_at": now,
+                    "currency": currency, "points_earned": points, "bonus_points": bonus,
+                    "tier": tier_in_force,
+                    "growth_value": tier.growth_for_amount(program, amount),
+                    "referrer_id": referrer_id, "referral_points": referral_points,
+                    "partner_id": partner_id, "purchased_at": purchased_at, "recorded_at": now,
                     "request_hash": fingerprint,
                 },
             )  # fmt: skip
@@ -122,6 +132,20 @@ async def record_purchase(
                     partner_id=partner_id,
                     now=now,
                 )
+            if referrer_id is not None:
+                await ledger.transfer(
+                    conn,
+                    idempotency_key=f"purchase:{row.id}:referral",
+                    debit=ledger.ISSUANCE,
+                    credit=ledger.member_account(referrer_id),
+                    amount=referral_points,
+                    reason="REFERRAL_EARN",
+                    reference=f"purchase:{row.id}",
+                    now=now,
+                )
+            await tier.upgrade_if_due(
+                conn, program, member_id=buyer.id, current=tier_in_force, at=now
+            )
             return row, False
 
     return await retry_on_race(attempt)
@@ -171,38 +195,43 @@ async def refund_purchase(
                     raise ValidationFailed("the refund is larger than what is left to refund")
                 raise NotFound(f"purchase {purchase_id} does not exist")
             due = points_due_back(purchase.points_earned, purchase.amount, purchase.refunded_amount)
-            to_reverse = due - purchase.points_reversed
-            recovered = 0
-            reversal_id = None
-            if to_reverse > 0:
-                balance = await ledger.lock_member_balance(conn, purchase.member_id)
-                limit = program.negative_balance_limit
-                recovered = max(0, min(to_reverse, balance.available + limit))
-                await conn.execute(
-                    update(purchases)
-                    .where(purchases.c.id == purchase_id)
-                    .values(points_reversed=due)
+            referral_due = points_due_back(
+                purchase.referral_points, purchase.amount, purchase.refunded_amount
+            )
+            await conn.execute(
+                update(purchases)
+                .where(purchases.c.id == purchase_id)
+                .values(
+                    points_reversed=due,
+                    referral_points_reversed=referral_due,
+                    growth_reversed=points_due_back(
+                        purchase.growth_value, purchase.amount, purchase.refunded_amount
+                    ),
                 )
-            if recovered:
-                reversal = await ledger.transfer(
-                    conn,
-                    idempotency_key=f"refund:{idempotency_key}",
-                    debit=ledger.member_account(purchase.member_id),
-                    credit=earning_account(purchase.partner_id),
-                    amount=recovered,
-                    reason="REFUND",
-                    reference=f"purchase:{purchase_id}",
-                    partner_id=purchase.partner_id,
-                    overdraft=program.negative_balance_limit,
-                    now=now,
-                )
-                reversal_id = reversal.id
+            )
+            recovered, reversal_id = await _take_back(
+                conn, program, member_id=purchase.member_id,
+                points=due - purchase.points_reversed, idempotency_key=f"refund:{idempotency_key}",
+                reason="REFUND", credit=earning_account(purchase.partner_id), purchase=purchase,
+                partner_id=purchase.partner_id, now=now,
+            )  # fmt: skip
+            referral_recovered = 0
+            if purchase.referrer_id is not None:
+                referral_recovered, _ = await _take_back(
+                    conn, program, member_id=purchase.referrer_id,
+                    points=referral_due - purchase.referral_points_reversed,
+                    idempotency_key=f"refund:{idempotency_key}:referral",
+                    reason="REFERRAL_REFUND", credit=ledger.ISSUANCE, purchase=purchase,
+                    partner_id=None, now=now,
+                )  # fmt: skip
             return (
                 await conn.execute(
                     insert(refunds)
                     .values(
                         purchase_id=purchase_id, idempotency_key=idempotency_key, amount=amount,
-                        points_reversed=recovered, points_unrecovered=to_reverse - recovered,
+                        points_reversed=recovered,
+                        points_unrecovered=due - purchase.points_reversed - recovered,
+                        referral_points_reversed=referral_recovered,
                         transfer_id=reversal_id, request_hash=fingerprint, created_at=now,
                     )
                     .returning(*refunds.c)
@@ -210,3 +239,40 @@ async def refund_purchase(
             ).one()  # fmt: skip
 
     return await retry_on_race(attempt)
+
+
+async def _take_back(
+    conn: AsyncConnection,
+    program: Program,
+    *,
+    member_id: int,
+    points: int,
+    idempotency_key: str,
+    reason: str,
+    credit: str,
+    purchase: Any,
+    partner_id: int | None,
+    now: datetime,
+) -> tuple[int, int | None]:
+    """Take back points a refund reverses, only down to the program's negative balance limit
+    (the member may have spent them). Returns the points recovered and the transfer's id."""
+    if points <= 0:
+        return 0, None
+    balance = await ledger.lock_member_balance(conn, member_id)
+    limit = program.negative_balance_limit
+    recovered = max(0, min(points, balance.available + limit))
+    if not recovered:
+        return 0, None
+    reversal = await ledger.transfer(
+        conn,
+        idempotency_key=idempotency_key,
+        debit=ledger.member_account(member_id),
+        credit=credit,
+        amount=recovered,
+        reason=reason,
+        reference=f"purchase:{purchase.id}",
+        partner_id=partner_id,
+        overdraft=limit,
+        now=now,
+    )
+    return recovered, reversal.id

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.models import redemptions
+from infra.models import redemptions, rewards
 from loyalty import ledger, member
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
@@ -46,48 +47,79 @@ async def redeem_points(
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
-            existing = (
-                await conn.execute(
-                    select(redemptions).where(redemptions.c.idempotency_key == idempotency_key)
-                )
-            ).first()
+            existing = await find_replay(conn, idempotency_key, fingerprint)
             if existing is not None:
-                check_replay(existing.request_hash, fingerprint, idempotency_key)
                 return existing
             spender = await member.resolve(conn, member_ref)
             if partner_id is not None:
                 await check_partner_active(conn, partner_id)
-            spend = await ledger.transfer(
-                conn,
-                idempotency_key=f"redemption:{idempotency_key}",
-                debit=ledger.member_account(spender.id),
-                credit=_redemption_account(partner_id),
-                amount=points,
-                reason="REDEEM",
-                reference=reference,
-                partner_id=partner_id,
-                now=now,
-            )
-            return (
-                await conn.execute(
-                    insert(redemptions)
-                    .values(
-                        member_id=spender.id, idempotency_key=idempotency_key, points=points,
-                        channel=channel, partner_id=partner_id, reference=reference,
-                        status="ACTIVE", transfer_id=spend.id, request_hash=fingerprint,
-                        created_at=now,
-                    )
-                    .returning(*redemptions.c)
-                )
-            ).one()  # fmt: skip
+            return await spend(
+                conn, spender_id=spender.id, points=points, channel=channel,
+                partner_id=partner_id, reference=reference, idempotency_key=idempotency_key,
+                fingerprint=fingerprint, now=now,
+            )  # fmt: skip
 
     return await retry_on_race(attempt)
+
+
+async def find_replay(conn: AsyncConnection, idempotency_key: str, fingerprint: str) -> Any:
+    """The redemption an earlier request with this key made, if any (checked for the same
+    content)."""
+    existing = (
+        await conn.execute(
+            select(redemptions).where(redemptions.c.idempotency_key == idempotency_key)
+        )
+    ).first()
+    if existing is not None:
+        check_replay(existing.request_hash, fingerprint, idempotency_key)
+    return existing
+
+
+async def spend(
+    conn: AsyncConnection,
+    *,
+    spender_id: int,
+    points: int,
+    channel: Channel,
+    partner_id: int | None,
+    reference: str | None,
+    idempotency_key: str,
+    fingerprint: str,
+    now: datetime,
+    reward_id: int | None = None,
+    quantity: int = 1,
+) -> Any:
+    """One ledger transfer out of the member's account and the redemption record for it."""
+    transfer = await ledger.transfer(
+        conn,
+        idempotency_key=f"redemption:{idempotency_key}",
+        debit=ledger.member_account(spender_id),
+        credit=_redemption_account(partner_id),
+        amount=points,
+        reason="REDEEM",
+        reference=reference,
+        partner_id=partner_id,
+        now=now,
+    )
+    return (
+        await conn.execute(
+            insert(redemptions)
+            .values(
+                member_id=spender_id, idempotency_key=idempotency_key, points=points,
+                channel=channel, partner_id=partner_id, reference=reference, status="ACTIVE",
+                reward_id=reward_id, quantity=quantity, transfer_id=transfer.id,
+                request_hash=fingerprint, created_at=now,
+            )
+            .returning(*redemptions.c)
+        )
+    ).one()  # fmt: skip
 
 
 async def cancel_redemption(
     db: Database, *, redemption_id: int, now: datetime | None = None
 ) -> Any:
-    """Give a redemption's points back. Cancelling a cancelled redemption answers the same."""
+    """Give a redemption's points back (and a reward's stock). Cancelling a cancelled
+    redemption answers the same."""
     now = now or datetime.now(UTC)
     async with db.transaction() as conn:
         cancelled = (
@@ -116,6 +148,12 @@ async def cancel_redemption(
             partner_id=cancelled.partner_id,
             now=now,
         )
+        if cancelled.reward_id is not None:
+            await conn.execute(
+                update(rewards)
+                .where(rewards.c.id == cancelled.reward_id, rewards.c.stock.is_not(None))
+                .values(stock=rewards.c.stock + cancelled.quantity)
+            )
         return (
             await conn.execute(
                 update(redemptions)

@@ -15,8 +15,16 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.models import accounts, identities, members, purchases, transfers
-from loyalty import ledger
+from infra.models import (
+    accounts,
+    identities,
+    members,
+    point_lots,
+    purchases,
+    tier_changes,
+    transfers,
+)
+from loyalty import ledger, referral, tier
 from loyalty.earning import base_points
 from loyalty.program import Program
 from loyalty.purchase import Channel, earning_account
@@ -80,13 +88,17 @@ async def seed(
         first_member = await _next_id(conn, members)
         member_ids = list(range(first_member, first_member + member_count))
         member_rows, account_rows, identity_rows = [], [], []
-        for member_id in member_ids:
+        codes: set[str] = set()
+        while len(codes) < member_count:
+            codes.add(referral.new_code())
+        for member_id, code in zip(member_ids, sorted(codes), strict=True):
             name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
             member_rows.append(
                 {
                     "id": member_id,
                     "display_name": name,
                     "enrolled_at": now - timedelta(days=rng.randint(0, 900)),
+                    "referral_code": code,
                 }
             )
             account_rows.append({"id": ledger.member_account(member_id), "member_id": member_id})
@@ -111,8 +123,9 @@ async def seed(
 
         first_purchase = await _next_id(conn, purchases)
         first_transfer = await _next_id(conn, transfers)
-        purchase_rows, transfer_rows = [], []
+        purchase_rows, transfer_rows, lot_rows = [], [], []
         earned: dict[int, int] = defaultdict(int)
+        growth: dict[int, int] = defaultdict(int)
         for offset in range(purchase_count if member_ids else 0):
             purchase_id = first_purchase + offset
             member_id = rng.choice(member_ids)
@@ -120,6 +133,8 @@ async def seed(
             partner_id = rng.choice(partner_ids) if channel is Channel.PARTNER else None
             amount = Decimal(rng.randint(500, 30_000)).scaleb(-2)
             points = base_points(amount, program)
+            purchase_growth = tier.growth_for_amount(program, amount)
+            growth[member_id] += purchase_growth
             purchased_at = now - timedelta(minutes=rng.randint(1, 365 * 24 * 60))
             if channel is Channel.OFFLINE:
                 source = f"store-{rng.randint(1, 40):03d}"
@@ -130,9 +145,14 @@ async def seed(
                     "id": purchase_id, "member_id": member_id, "channel": channel,
                     "source": source, "external_order_id": f"seed-{purchase_id}",
                     "amount": amount, "currency": program.currency, "points_earned": points,
+                    "tier": tier.Tier.SILVER, "growth_value": purchase_growth,
                     "partner_id": partner_id, "purchased_at": purchased_at,
                     "recorded_at": purchased_at, "request_hash": "seed",
                 }
+            )  # fmt: skip
+            lot_rows.append(
+                {"member_id": member_id, "transfer_id": first_transfer + offset, "points": points,
+                 "remaining": points, "earned_at": purchased_at}
             )  # fmt: skip
             transfer_rows.append(
                 {
@@ -148,6 +168,8 @@ async def seed(
             earned[member_id] += points
         await _insert(conn, purchases, purchase_rows)
         await _insert(conn, transfers, transfer_rows)
+        await _insert(conn, point_lots, lot_rows)
+        await _set_tiers(conn, program, growth, now)
         await _sync_sequence(conn, purchases)
         await _sync_sequence(conn, transfers)
         credits = [{"account": ledger.member_account(m), "points": p} for m, p in earned.items()]
@@ -163,6 +185,27 @@ async def seed(
         async with db.read() as conn:
             await conn.execute(text("ANALYZE"))
     return SeedReport(members=member_count, purchases=purchase_count, first_member_id=first_member)
+
+
+async def _set_tiers(
+    conn: AsyncConnection, program: Program, growth: dict[int, int], now: datetime
+) -> None:
+    """Seeded purchases all fall in the growth window: members whose growth value reaches a
+    threshold hold that tier, as an upgrade would have given them."""
+    changes = [
+        {"member_id": member_id, "from_tier": tier.Tier.SILVER, "to_tier": reached,
+         "reason": tier.TierChangeReason.UPGRADE, "growth_value": value, "changed_at": now}
+        for member_id, value in growth.items()
+        if (reached := tier.tier_for_growth(program, value)) is not tier.Tier.SILVER
+    ]  # fmt: skip
+    if changes:
+        await conn.execute(
+            update(members)
+            .where(members.c.id == bindparam("member"))
+            .values(tier=bindparam("new_tier")),
+            [{"member": c["member_id"], "new_tier": c["to_tier"]} for c in changes],
+        )
+        await _insert(conn, tier_changes, changes)
 
 
 async def has_members(db: Database) -> bool:

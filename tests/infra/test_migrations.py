@@ -3,12 +3,16 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select
+from alembic.script import ScriptDirectory
+from sqlalchemy import select, text
 
 from infra.database import Database
-from infra.migrate import current_revision, upgrade
-from infra.models import PROGRAM_ACCOUNTS, accounts, metadata
+from infra.migrate import alembic_config, current_revision, upgrade
+from infra.models import PROGRAM_ACCOUNTS, accounts, members, metadata, point_lots
+from loyalty import ledger
 from tests.conftest import BACKENDS, _drop_postgres_database, new_empty_database
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -27,11 +31,11 @@ async def test_migrations_build_the_modelled_schema_on_an_empty_database(backend
             assert await conn.run_sync(differences) == []
             program_accounts = set(await conn.scalars(select(accounts.c.id)))
         assert program_accounts == set(PROGRAM_ACCOUNTS)
-        assert await current_revision(db) == "0001"
+        assert await current_revision(db) == HEAD
 
         # and applying them again changes nothing
         await upgrade(db)
-        assert await current_revision(db) == "0001"
+        assert await current_revision(db) == HEAD
     finally:
         await db.dispose()
         if name:
@@ -39,4 +43,51 @@ async def test_migrations_build_the_modelled_schema_on_an_empty_database(backend
 
 
 async def test_session_database_is_at_head(database: Database):
-    assert await current_revision(database) == "0001"
+    assert await current_revision(database) == HEAD
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_members_from_before_expiry_get_a_code_and_one_lot_for_their_balance(
+    backend, tmp_path
+):
+    db, name = await new_empty_database(backend, tmp_path)
+    try:
+        # given a foundation-era database with a member who holds 120 points
+        await upgrade(db, "0001")
+        async with db.transaction() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO members (id, display_name, enrolled_at) "
+                    "VALUES (1, 'Ada', '2025-01-01 00:00:00+00:00')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO accounts (id, member_id, posted_credits)"
+                    " VALUES ('member:1', 1, 120)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO transfers (idempotency_key, debit_account_id, credit_account_id,"
+                    " amount, phase, reason, request_hash, created_at) VALUES ('k',"
+                    " 'program:issuance', 'member:1', 120, 'SINGLE', 'EARN', 'h',"
+                    " '2025-01-02 00:00:00+00:00')"
+                )
+            )
+
+        # when the loyalty-rules migration runs
+        await upgrade(db)
+
+        # then the member has a referral code and its 120 points sit in one lot
+        async with db.read() as conn:
+            code = await conn.scalar(select(members.c.referral_code))
+            lots = list(await conn.execute(select(point_lots.c.member_id, point_lots.c.remaining)))
+            problems = await ledger.verify(conn)
+        assert code and len(code) == 10
+        assert [(row.member_id, row.remaining) for row in lots] == [(1, 120)]
+        assert problems == []
+    finally:
+        await db.dispose()
+        if name:
+            await _drop_postgres_database(name)

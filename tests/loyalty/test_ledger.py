@@ -190,4 +190,7 @@ async def test_verify_reports_a_stored_total_that_disagrees_with_the_transfers(d
             .values(posted_credits=100)
         )
 
-    assert problems == [f"member:{holder.id}: stored posted_credits 101 != transfers 100"]
+    assert problems == [
+        f"member:{holder.id}: stored posted_credits 101 != transfers 100",
+        f"member:{holder.id}: open lots hold 100, available is 101",
+    ]

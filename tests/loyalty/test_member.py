@@ -5,6 +5,7 @@ import pytest
 from loyalty import member
 from loyalty.errors import IdempotencyConflict, IdentityTaken, ValidationFailed
 from loyalty.member import IdentityKind, IdentityRef
+from loyalty.program import Program
 
 
 async def test_enrolling_links_identities_and_a_replay_returns_the_same_member(db):
@@ -34,7 +35,7 @@ async def test_an_identity_belongs_to_one_member_and_a_failed_enrollment_leaves_
         await member.enroll(db, display_name="Grace", idempotency_key="e2",
                             identities_to_link=card)  # fmt: skip
 
-    assert len(await member.list_members(db, limit=10)) == 1
+    assert len(await member.list_members(db, Program(), limit=10)) == 1
 
 
 async def test_linking_an_identity_twice_to_the_same_member_is_harmless(db):

@@ -1,0 +1,73 @@
+"""Interactions (a review, a check-in, an event, a survey): growth value without spending."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+
+from infra.database import Database, insert_unless_exists
+from infra.models import interactions
+from loyalty import member, tier
+from loyalty.errors import ValidationFailed
+from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.program import Program
+
+
+class InteractionKind(StrEnum):
+    REVIEW = "REVIEW"
+    CHECK_IN = "CHECK_IN"
+    EVENT = "EVENT"
+    SURVEY = "SURVEY"
+
+
+async def record_interaction(
+    db: Database,
+    program: Program,
+    *,
+    member_ref: member.MemberRef,
+    kind: InteractionKind,
+    idempotency_key: str,
+    occurred_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Record an interaction once per key; its growth value may upgrade the member at once."""
+    now = now or datetime.now(UTC)
+    occurred_at = occurred_at or now
+    if occurred_at > now:
+        raise ValidationFailed("an interaction cannot be in the future")
+    fingerprint = request_hash(
+        member=member_ref.fingerprint(), kind=kind,
+        occurred_at=occurred_at if occurred_at != now else None,
+    )  # fmt: skip
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            actor = await member.resolve(conn, member_ref)
+            row = await insert_unless_exists(
+                conn,
+                interactions,
+                {
+                    "member_id": actor.id, "kind": kind, "idempotency_key": idempotency_key,
+                    "growth_value": program.growth_per_interaction, "occurred_at": occurred_at,
+                    "request_hash": fingerprint,
+                },
+            )  # fmt: skip
+            if row is None:
+                existing = (
+                    await conn.execute(
+                        select(interactions).where(
+                            interactions.c.idempotency_key == idempotency_key
+                        )
+                    )
+                ).one()
+                check_replay(existing.request_hash, fingerprint, idempotency_key)
+                return existing
+            await tier.upgrade_if_due(
+                conn, program, member_id=actor.id, current=tier.Tier(actor.tier), at=now
+            )
+            return row
+
+    return await retry_on_race(attempt)

@@ -1,0 +1,137 @@
+"""Merging two member records of one person: everything moves to the survivor in one
+transaction, and the merged record stays as a tombstone pointing at it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database
+from infra.models import identities, interactions, members, purchases, redemptions
+from loyalty import ledger, lot, tier
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
+from loyalty.member import MemberStatus
+from loyalty.program import Program
+
+
+async def merge_members(
+    db: Database,
+    program: Program,
+    *,
+    survivor_id: int,
+    merged_id: int,
+    now: datetime | None = None,
+) -> Any:
+    """Move identities, balance (with its lots and their dates), purchases, interactions (so
+    growth value), redemptions and referees from `merged_id` to `survivor_id`. The balance moves
+    by a MERGE transfer, so the ledger shows it. The survivor keeps the higher of the two tiers
+    and is upgraded if the combined growth value reaches more. Merging again answers the same;
+    a member with points held by a pending transfer cannot be merged until it is settled."""
+    if survivor_id == merged_id:
+        raise ValidationFailed("a member cannot be merged into itself")
+    now = now or datetime.now(UTC)
+    async with db.transaction() as conn:
+        survivor, merged = await _load_pair(conn, survivor_id, merged_id)
+        if merged.status == MemberStatus.MERGED:
+            if merged.merged_into == survivor_id:
+                return survivor
+            raise InvalidState(f"member {merged_id} was merged into another member")
+        if survivor.status != MemberStatus.ACTIVE:
+            raise InvalidState(f"member {survivor_id} is {survivor.status}")
+        balances = {
+            member_id: await ledger.lock_member_balance(conn, member_id)
+            for member_id in sorted((survivor_id, merged_id), key=ledger.member_account)
+        }
+        moving = balances[merged_id]
+        if moving.held or moving.incoming:
+            raise InvalidState(f"member {merged_id} has pending transfers; settle them first")
+
+        for table in (identities, purchases, interactions, redemptions):
+            await conn.execute(
+                update(table).where(table.c.member_id == merged_id).values(member_id=survivor_id)
+            )
+        await conn.execute(
+            update(purchases)
+            .where(purchases.c.referrer_id == merged_id)
+            .values(referrer_id=survivor_id)
+        )
+        await conn.execute(
+            update(members)
+            .where(members.c.referred_by == merged_id)
+            .values(referred_by=survivor_id)
+        )
+        # A survivor referred by the member it absorbs would now refer itself.
+        await conn.execute(
+            update(members)
+            .where(members.c.id == survivor_id, members.c.referred_by == survivor_id)
+            .values(referred_by=None, referred_at=None)
+        )
+        await _move_balance(conn, program, moving.posted, survivor_id, merged_id, now)
+
+        await conn.execute(
+            update(members)
+            .where(members.c.id == merged_id)
+            .values(status=MemberStatus.MERGED, merged_into=survivor_id, merged_at=now)
+        )
+        await _carry_tier(conn, program, survivor, merged, now)
+        return (await conn.execute(select(members).where(members.c.id == survivor_id))).one()
+
+
+async def _load_pair(conn: AsyncConnection, survivor_id: int, merged_id: int) -> tuple[Any, Any]:
+    rows = {
+        row.id: row
+        for row in await conn.execute(
+            select(members).where(members.c.id.in_([survivor_id, merged_id]))
+        )
+    }
+    for member_id in (survivor_id, merged_id):
+        if member_id not in rows:
+            raise NotFound(f"member {member_id} does not exist")
+    return rows[survivor_id], rows[merged_id]
+
+
+async def _move_balance(
+    conn: AsyncConnection,
+    program: Program,
+    posted: int,
+    survivor_id: int,
+    merged_id: int,
+    now: datetime,
+) -> None:
+    key = f"merge:{merged_id}:into:{survivor_id}"
+    reference = f"member:{merged_id}"
+    if posted > 0:
+        # The lots move with their dates, so the transfer must not open new ones.
+        await ledger.transfer(
+            conn, idempotency_key=key, debit=ledger.member_account(merged_id),
+            credit=ledger.member_account(survivor_id), amount=posted, reason="MERGE",
+            reference=reference, carry_lots=False, now=now,
+        )  # fmt: skip
+        await lot.move_lots(conn, from_member=merged_id, to_member=survivor_id)
+    elif posted < 0:
+        # A refund left the merged member below zero: the survivor takes over the debt.
+        await ledger.transfer(
+            conn, idempotency_key=key, debit=ledger.member_account(survivor_id),
+            credit=ledger.member_account(merged_id), amount=-posted, reason="MERGE",
+            reference=reference, overdraft=program.negative_balance_limit, now=now,
+        )  # fmt: skip
+
+
+async def _carry_tier(
+    conn: AsyncConnection, program: Program, survivor: Any, merged: Any, now: datetime
+) -> None:
+    current = tier.Tier(survivor.tier)
+    kept = tier.higher(current, tier.Tier(merged.tier))
+    if kept != current:
+        growth = (await tier.growth_values(conn, program, [survivor.id], now))[survivor.id]
+        await tier.change_tier(
+            conn, member_id=survivor.id, from_tier=current, to_tier=kept,
+            reason=tier.TierChangeReason.MERGE, growth_value=growth, at=now,
+        )  # fmt: skip
+    await tier.upgrade_if_due(
+        conn, program, member_id=survivor.id, current=kept, at=now,
+        reason=tier.TierChangeReason.MERGE,
+    )  # fmt: skip

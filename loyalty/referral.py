@@ -1,0 +1,138 @@
+"""Referrals: every member has a code; a new member who enters one earns its owner a one-off
+bonus, and for a while a share of the new member's purchases. A member cannot refer itself, and
+referrals never form a cycle."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database
+from infra.models import identities, members
+from loyalty import ledger, member
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
+from loyalty.program import Program
+from loyalty.tier import percent_as_points
+
+# No 0/O or 1/I: codes are read aloud and typed from paper.
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(code: str) -> str:
+    return code.strip().upper()
+
+
+async def referrer_by_code(conn: AsyncConnection, code: str) -> Any:
+    row = (
+        await conn.execute(select(members).where(members.c.referral_code == normalize_code(code)))
+    ).first()
+    if row is None:
+        raise NotFound("no member has this referral code", argument="referralCode")
+    if row.status != member.MemberStatus.ACTIVE:
+        raise InvalidState("this referral code is no longer active", argument="referralCode")
+    return row
+
+
+async def check_not_self(
+    conn: AsyncConnection, referrer_id: int, links: Sequence[tuple[str, str]]
+) -> None:
+    """At enrollment: an identity of the new member that belongs to the referrer means the
+    referrer is enrolling itself again."""
+    for kind, value in links:
+        owner = await conn.scalar(
+            select(identities.c.member_id).where(
+                identities.c.kind == kind, identities.c.value == value
+            )
+        )
+        if owner == referrer_id:
+            raise ValidationFailed("a member cannot refer itself", reason="SELF_REFERRAL")
+
+
+async def _check_no_cycle(conn: AsyncConnection, referee_id: int, referrer_id: int) -> None:
+    if referee_id == referrer_id:
+        raise ValidationFailed("a member cannot refer itself", reason="SELF_REFERRAL")
+    seen = {referrer_id}
+    current: int | None = referrer_id
+    while current is not None:
+        current = await conn.scalar(select(members.c.referred_by).where(members.c.id == current))
+        if current == referee_id:
+            raise ValidationFailed("referrals cannot form a cycle", reason="REFERRAL_CYCLE")
+        if current in seen:  # an older cycle in the data: stop rather than loop
+            break
+        if current is not None:
+            seen.add(current)
+
+
+async def link_referral(
+    conn: AsyncConnection, program: Program, *, referee_id: int, referrer_id: int, now: datetime
+) -> None:
+    """Link referee to referrer and credit the referrer's bonus, once per referee."""
+    await _check_no_cycle(conn, referee_id, referrer_id)
+    linked = await conn.execute(
+        update(members)
+        .where(members.c.id == referee_id, members.c.referred_by.is_(None))
+        .values(referred_by=referrer_id, referred_at=now)
+        .returning(members.c.id)
+    )
+    if linked.first() is None:
+        raise InvalidState("this member already has a referrer")
+    if program.referral_bonus_points:
+        await ledger.transfer(
+            conn,
+            idempotency_key=f"referral:{referee_id}:bonus",
+            debit=ledger.ISSUANCE,
+            credit=ledger.member_account(referrer_id),
+            amount=program.referral_bonus_points,
+            reason="REFERRAL_BONUS",
+            reference=f"member:{referee_id}",
+            now=now,
+        )
+
+
+async def claim_referral(
+    db: Database, program: Program, *, member_id: int, code: str, now: datetime | None = None
+) -> Any:
+    """A member enrolled recently enters a referral code after the fact. Entering the code of
+    its current referrer again answers the same."""
+    now = now or datetime.now(UTC)
+    async with db.transaction() as conn:
+        referee = await member.active_member(conn, member_id)
+        referrer = await referrer_by_code(conn, code)
+        if referee.referred_by is not None:
+            if referee.referred_by == referrer.id:
+                return referee
+            raise InvalidState("this member already has a referrer")
+        if now - referee.enrolled_at > timedelta(days=program.referral_claim_days):
+            raise InvalidState(
+                f"a referral code is entered within {program.referral_claim_days} days of enrolling"
+            )
+        await link_referral(conn, program, referee_id=member_id, referrer_id=referrer.id, now=now)
+        return (await conn.execute(select(members).where(members.c.id == member_id))).one()
+
+
+def referral_share(
+    program: Program, buyer: Any, amount: Decimal, purchased_at: datetime
+) -> tuple[int | None, int]:
+    """The referrer and its points for a purchase of the referee: a share of the amount while
+    the referral is younger than `referral_earning_days`."""
+    if buyer.referred_by is None or buyer.referred_at is None:
+        return None, 0
+    if (
+        not buyer.referred_at
+        <= purchased_at
+        <= buyer.referred_at + timedelta(days=program.referral_earning_days)
+    ):
+        return None, 0
+    points = percent_as_points(program, amount, program.referral_earning_percent)
+    return (buyer.referred_by, points) if points else (None, 0)

@@ -1,0 +1,206 @@
+"""The reward catalog and redeeming a reward: one ledger transfer plus a redemption record, with
+stock taken by a conditional UPDATE so it never goes below zero however many redeem at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, NoReturn
+
+from sqlalchemy import select, update
+
+from infra.database import Database, insert_unless_exists
+from infra.models import rewards
+from loyalty import member
+from loyalty.errors import InvalidState, NotFound, OutOfStock, ValidationFailed
+from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.purchase import Channel, check_partner_active
+from loyalty.redemption import find_replay, spend
+
+
+class RewardStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+@dataclass(frozen=True, slots=True)
+class RewardTerms:
+    """What an admin sets on a reward; None in an update leaves the field as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    point_cost: int | None = None
+    stock: int | None = None
+    # An update clears the stock limit (unlimited) with unlimited_stock=True.
+    unlimited_stock: bool = False
+    status: RewardStatus | None = None
+
+    def check(self) -> None:
+        if self.name is not None and not 0 < len(self.name.strip()) <= 200:
+            raise ValidationFailed("a reward name has 1 to 200 characters")
+        if self.description is not None and len(self.description) > 2000:
+            raise ValidationFailed("a description has at most 2000 characters")
+        if self.point_cost is not None and self.point_cost <= 0:
+            raise ValidationFailed("a reward costs a positive number of points")
+        if self.stock is not None and self.stock < 0:
+            raise ValidationFailed("stock is zero or more")
+        if self.unlimited_stock and self.stock is not None:
+            raise ValidationFailed("give a stock or unlimited stock, not both")
+
+
+async def create_reward(
+    db: Database,
+    *,
+    code: str,
+    terms: RewardTerms,
+    partner_id: int | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Add a reward to the catalog. Its code is its key: creating it again with the same terms
+    answers the same reward; with other terms, IDEMPOTENCY_CONFLICT."""
+    code = code.strip()
+    if not 0 < len(code) <= 64:
+        raise ValidationFailed("a reward code has 1 to 64 characters")
+    if terms.name is None or terms.point_cost is None:
+        raise ValidationFailed("a reward needs a name and a point cost")
+    terms.check()
+    name, description = terms.name.strip(), terms.description or ""
+    fingerprint = request_hash(
+        name=name, description=description, point_cost=terms.point_cost, stock=terms.stock,
+        partner_id=partner_id,
+    )  # fmt: skip
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            if partner_id is not None:
+                await check_partner_active(conn, partner_id)
+            row = await insert_unless_exists(
+                conn,
+                rewards,
+                {
+                    "code": code, "name": name, "description": description,
+                    "point_cost": terms.point_cost, "stock": terms.stock,
+                    "partner_id": partner_id, "status": RewardStatus.ACTIVE,
+                    "request_hash": fingerprint, "created_at": now, "updated_at": now,
+                },
+            )  # fmt: skip
+            if row is not None:
+                return row
+            existing = (await conn.execute(select(rewards).where(rewards.c.code == code))).one()
+            check_replay(existing.request_hash, fingerprint, code)
+            return existing
+
+    return await retry_on_race(attempt)
+
+
+async def update_reward(
+    db: Database, *, reward_id: int, terms: RewardTerms, now: datetime | None = None
+) -> Any:
+    """Change a reward's terms. Setting the same values again answers the same."""
+    terms.check()
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("name", terms.name.strip() if terms.name else None),
+            ("description", terms.description),
+            ("point_cost", terms.point_cost),
+            ("stock", terms.stock),
+            ("status", terms.status),
+        )
+        if value is not None
+    }
+    if terms.unlimited_stock:
+        changes["stock"] = None
+    async with db.transaction() as conn:
+        row = (
+            await conn.execute(
+                update(rewards)
+                .where(rewards.c.id == reward_id)
+                .values(**changes, updated_at=now or datetime.now(UTC))
+                .returning(*rewards.c)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"reward {reward_id} does not exist")
+        return row
+
+
+async def list_rewards(
+    db: Database,
+    *,
+    limit: int,
+    after_id: int | None = None,
+    status: RewardStatus | None = None,
+    partner_id: int | None = None,
+) -> list[Any]:
+    query = select(rewards).order_by(rewards.c.id).limit(limit)
+    if after_id is not None:
+        query = query.where(rewards.c.id > after_id)
+    if status is not None:
+        query = query.where(rewards.c.status == status)
+    if partner_id is not None:
+        query = query.where(rewards.c.partner_id == partner_id)
+    async with db.read() as conn:
+        return list(await conn.execute(query))
+
+
+async def redeem_reward(
+    db: Database,
+    *,
+    member_ref: member.MemberRef,
+    reward_id: int,
+    idempotency_key: str,
+    quantity: int = 1,
+    channel: Channel = Channel.ONLINE,
+    now: datetime | None = None,
+) -> Any:
+    """Redeem `quantity` of a reward for its point cost each. Stock and points are taken in one
+    transaction: without enough of either, nothing changes (OUT_OF_STOCK, INSUFFICIENT_POINTS)."""
+    if not 0 < quantity <= 100:
+        raise ValidationFailed("redeem 1 to 100 of a reward at a time")
+    fingerprint = request_hash(
+        member=member_ref.fingerprint(), reward_id=reward_id, quantity=quantity, channel=channel
+    )
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            existing = await find_replay(conn, idempotency_key, fingerprint)
+            if existing is not None:
+                return existing
+            spender = await member.resolve(conn, member_ref)
+            reward = (
+                await conn.execute(
+                    update(rewards)
+                    .where(
+                        rewards.c.id == reward_id,
+                        rewards.c.status == RewardStatus.ACTIVE,
+                        rewards.c.stock.is_(None) | (rewards.c.stock >= quantity),
+                    )
+                    .values(stock=rewards.c.stock - quantity)
+                    .returning(*rewards.c)
+                )
+            ).first()
+            if reward is None:
+                await _explain_unavailable(conn, reward_id)
+            if reward.partner_id is not None:
+                await check_partner_active(conn, reward.partner_id)
+            return await spend(
+                conn, spender_id=spender.id, points=reward.point_cost * quantity,
+                channel=channel, partner_id=reward.partner_id, reference=f"reward:{reward.code}",
+                idempotency_key=idempotency_key, fingerprint=fingerprint, now=now,
+                reward_id=reward.id, quantity=quantity,
+            )  # fmt: skip
+
+    return await retry_on_race(attempt)
+
+
+async def _explain_unavailable(conn: Any, reward_id: int) -> NoReturn:
+    status = await conn.scalar(select(rewards.c.status).where(rewards.c.id == reward_id))
+    if status is None:
+        raise NotFound(f"reward {reward_id} does not exist")
+    if status != RewardStatus.ACTIVE:
+        raise InvalidState(f"reward {reward_id} is {status}")
+    raise OutOfStock(f"reward {reward_id} is out of stock", reward=str(reward_id))

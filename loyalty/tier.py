@@ -1,0 +1,233 @@
+"""Growth value and tiers.
+
+Growth value is 1 per currency unit spent and 2 per interaction (program numbers), counted over
+the rolling growth window. Reaching a tier's threshold upgrades at once; the anniversary review
+(`pointgate jobs tiers`) downgrades by at most one tier. Every change is a `tier_changes` row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from enum import StrEnum
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, insert, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database
+from infra.models import interactions, members, purchases, tier_changes
+from loyalty.program import Program
+
+
+class Tier(StrEnum):
+    SILVER = "SILVER"
+    GOLD = "GOLD"
+    DIAMOND = "DIAMOND"
+
+
+TIERS = (Tier.SILVER, Tier.GOLD, Tier.DIAMOND)
+
+
+class TierChangeReason(StrEnum):
+    UPGRADE = "UPGRADE"
+    DOWNGRADE = "DOWNGRADE"
+    MERGE = "MERGE"
+
+
+def threshold(program: Program, tier: Tier) -> int:
+    return {
+        Tier.SILVER: 0,
+        Tier.GOLD: program.gold_growth_threshold,
+        Tier.DIAMOND: program.diamond_growth_threshold,
+    }[tier]
+
+
+def tier_for_growth(program: Program, growth_value: int) -> Tier:
+    reached = [tier for tier in TIERS if growth_value >= threshold(program, tier)]
+    return reached[-1]
+
+
+def next_tier(tier: Tier) -> Tier | None:
+    position = TIERS.index(tier)
+    return TIERS[position + 1] if position + 1 < len(TIERS) else None
+
+
+def higher(first: Tier, second: Tier) -> Tier:
+    return max(first, second, key=TIERS.index)
+
+
+def bonus_points(program: Program, tier: Tier, amount: Decimal) -> int:
+    """The tier bonus: a percentage of the amount, as points worth `point_value` each, floored
+    (DIAMOND 5 % of 100.00 = 5.00 = 500 points at 0.01)."""
+    percent = {
+        Tier.SILVER: Decimal(0),
+        Tier.GOLD: program.gold_bonus_percent,
+        Tier.DIAMOND: program.diamond_bonus_percent,
+    }[tier]
+    return percent_as_points(program, amount, percent)
+
+
+def percent_as_points(program: Program, amount: Decimal, percent: Decimal) -> int:
+    value = amount * percent / 100
+    return int((value / program.point_value).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def growth_for_amount(program: Program, amount: Decimal) -> int:
+    return int(amount.to_integral_value(rounding=ROUND_FLOOR)) * program.growth_per_currency_unit
+
+
+def window_start(program: Program, at: datetime) -> datetime:
+    return at - relativedelta(months=program.growth_window_months)
+
+
+async def growth_values(
+    conn: AsyncConnection, program: Program, member_ids: list[int], at: datetime
+) -> dict[int, int]:
+    """Growth value per member over the window ending at `at`, in one statement."""
+    start = window_start(program, at)
+    from_purchases = select(
+        purchases.c.member_id,
+        (purchases.c.growth_value - purchases.c.growth_reversed).label("growth"),
+    ).where(
+        purchases.c.member_id.in_(member_ids),
+        purchases.c.purchased_at > start,
+        purchases.c.purchased_at <= at,
+    )
+    from_interactions = select(
+        interactions.c.member_id, interactions.c.growth_value.label("growth")
+    ).where(
+        interactions.c.member_id.in_(member_ids),
+        interactions.c.occurred_at > start,
+        interactions.c.occurred_at <= at,
+    )
+    events = union_all(from_purchases, from_interactions).subquery()
+    rows = await conn.execute(
+        select(events.c.member_id, func.sum(events.c.growth)).group_by(events.c.member_id)
+    )
+    found = {row[0]: int(row[1]) for row in rows}
+    return {member_id: found.get(member_id, 0) for member_id in member_ids}
+
+
+async def change_tier(
+    conn: AsyncConnection,
+    *,
+    member_id: int,
+    from_tier: Tier,
+    to_tier: Tier,
+    reason: TierChangeReason,
+    growth_value: int,
+    at: datetime,
+    reviewed_at: datetime | None = None,
+) -> bool:
+    """Set the tier if it is still `from_tier` (a concurrent change wins otherwise) and record
+    the change. Returns whether it changed."""
+    values: dict[str, Any] = {"tier": to_tier}
+    if reviewed_at is not None:
+        values["tier_reviewed_at"] = reviewed_at
+    changed = await conn.execute(
+        update(members)
+        .where(members.c.id == member_id, members.c.tier == from_tier)
+        .values(values)
+        .returning(members.c.id)
+    )
+    if changed.first() is None:
+        return False
+    await conn.execute(
+        insert(tier_changes).values(
+            member_id=member_id, from_tier=from_tier, to_tier=to_tier, reason=reason,
+            growth_value=growth_value, changed_at=at,
+        )
+    )  # fmt: skip
+    return True
+
+
+async def upgrade_if_due(
+    conn: AsyncConnection,
+    program: Program,
+    *,
+    member_id: int,
+    current: Tier,
+    at: datetime,
+    reason: TierChangeReason = TierChangeReason.UPGRADE,
+) -> Tier:
+    """Upgrades are immediate: the tier the growth value reaches now, if higher."""
+    growth = (await growth_values(conn, program, [member_id], at))[member_id]
+    reached = tier_for_growth(program, growth)
+    if higher(reached, current) == current:
+        return current
+    await change_tier(
+        conn, member_id=member_id, from_tier=current, to_tier=reached, reason=reason,
+        growth_value=growth, at=at,
+    )  # fmt: skip
+    return reached
+
+
+def last_anniversary(enrolled_at: datetime, at: datetime) -> datetime | None:
+    """The latest membership anniversary at or before `at` (29 February falls on the 28th in
+    other years), or None in the first year."""
+    years = at.year - enrolled_at.year
+    anniversary = enrolled_at + relativedelta(years=years)
+    if anniversary > at:
+        years -= 1
+        anniversary = enrolled_at + relativedelta(years=years)
+    return anniversary if years >= 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewReport:
+    reviewed: int
+    downgraded: int
+
+
+REVIEW_BATCH = 500
+
+
+async def review_tiers(db: Database, program: Program, *, at: datetime) -> ReviewReport:
+    """The anniversary review: a member above SILVER whose anniversary passed since its last
+    review keeps its tier if the growth value at the anniversary holds it, and otherwise moves
+    down one tier. Running it again changes nothing."""
+    reviewed = downgraded = 0
+    after_id = 0
+    while True:
+        async with db.read() as conn:
+            batch = list(
+                await conn.execute(
+                    select(members.c.id, members.c.tier, members.c.enrolled_at,
+                           members.c.tier_reviewed_at)
+                    .where(members.c.tier != Tier.SILVER, members.c.status == "ACTIVE",
+                           members.c.id > after_id)
+                    .order_by(members.c.id)
+                    .limit(REVIEW_BATCH)
+                )
+            )  # fmt: skip
+        if not batch:
+            return ReviewReport(reviewed=reviewed, downgraded=downgraded)
+        after_id = batch[-1].id
+        for row in batch:
+            anniversary = last_anniversary(row.enrolled_at, at)
+            if anniversary is None or (
+                row.tier_reviewed_at is not None and row.tier_reviewed_at >= anniversary
+            ):
+                continue
+            async with db.transaction() as conn:
+                reviewed += 1
+                if await _review(conn, program, row, anniversary):
+                    downgraded += 1
+
+
+async def _review(conn: AsyncConnection, program: Program, row: Any, anniversary: datetime) -> bool:
+    current = Tier(row.tier)
+    growth = (await growth_values(conn, program, [row.id], anniversary))[row.id]
+    if growth >= threshold(program, current):
+        await conn.execute(
+            update(members).where(members.c.id == row.id).values(tier_reviewed_at=anniversary)
+        )
+        return False
+    lower = TIERS[TIERS.index(current) - 1]
+    return await change_tier(
+        conn, member_id=row.id, from_tier=current, to_tier=lower,
+        reason=TierChangeReason.DOWNGRADE, growth_value=growth, at=anniversary,
+        reviewed_at=anniversary,
+    )  # fmt: skip
