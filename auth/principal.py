@@ -25,3 +25,13 @@ class Principal:
 DEVELOPMENT_OPERATOR = Principal(
     kind=PrincipalKind.OPERATOR, subject="development", scopes=frozenset({"admin"})
 )
+
+# Development only: the header that makes a request act as a member, until member tokens exist.
+DEVELOPMENT_MEMBER_HEADER = "x-pointgate-member"
+
+
+def development_member(member_id: int) -> Principal:
+    return Principal(kind=PrincipalKind.MEMBER, subject=f"member:{member_id}", member_id=member_id)
+
+
+ANONYMOUS = Principal(kind=PrincipalKind.ANONYMOUS, subject="anonymous")

@@ -19,7 +19,13 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from auth.principal import DEVELOPMENT_OPERATOR
+from auth.principal import (
+    ANONYMOUS,
+    DEVELOPMENT_MEMBER_HEADER,
+    DEVELOPMENT_OPERATOR,
+    Principal,
+    development_member,
+)
 from gateway.context import Context
 from gateway.settings import Settings
 from infra.database import Database
@@ -63,11 +69,22 @@ class GraphQLApp(GraphQL[Context, None]):
         return Context(
             db=self.db,
             program=self.settings.program,
-            principal=DEVELOPMENT_OPERATOR,
-            loaders=Loaders(self.db),
+            principal=self.principal(request),
+            loaders=Loaders(self.db, self.settings.program),
             request=request,
             response=response,
         )
+
+    def principal(self, request: Any) -> Principal:
+        """Until OAuth lands (issue 4), development mode lets a client act as a member with the
+        X-Pointgate-Member header; everything else is the development operator."""
+        member_header = request.headers.get(DEVELOPMENT_MEMBER_HEADER)
+        if member_header and self.settings.is_development:
+            try:
+                return development_member(int(member_header))
+            except ValueError:
+                return ANONYMOUS
+        return DEVELOPMENT_OPERATOR
 
     async def process_result(self, request: Any, result: Any) -> Any:
         add_error_codes(result.errors or [])

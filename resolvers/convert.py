@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from loyalty.errors import ValidationFailed
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
-from schema.inputs import IdentityInput, MemberRefInput
+from loyalty.reward import RewardStatus, RewardTerms
+from schema.inputs import CreateRewardInput, IdentityInput, MemberRefInput, UpdateRewardInput
 from schema.types import parse_id
 
 
@@ -22,3 +23,15 @@ def member_ref(value: MemberRefInput) -> MemberRef:
 
 def optional_id(value: str | None) -> int | None:
     return None if value is None else parse_id(value)
+
+
+def reward_terms(value: CreateRewardInput | UpdateRewardInput) -> RewardTerms:
+    status = getattr(value, "status", None)
+    return RewardTerms(
+        name=value.name,
+        description=value.description,
+        point_cost=value.point_cost,
+        stock=value.stock,
+        unlimited_stock=getattr(value, "unlimited_stock", False),
+        status=None if status is None else RewardStatus(status),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -13,18 +14,21 @@ from sqlalchemy import BigInteger, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.models import identities, members, partners, purchases
-from loyalty import ledger
+from infra.models import identities, members, partners, purchases, rewards, tier_changes
+from loyalty import expiry, ledger, segment, tier
+from loyalty.program import Program
 
 tracer = trace.get_tracer("pointgate.dataloaders")
 
 
 class BatchLoader(DataLoader):  # type: ignore[misc]
-    """A loader whose batch runs in its own read connection and its own span."""
+    """A loader whose batch runs in its own read connection and its own span. Rules that depend
+    on time (growth window, lifecycle, expiry) are evaluated at the batch's time."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, program: Program) -> None:
         super().__init__()
         self.db = db
+        self.program = program
 
     async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
         name = type(self).__name__
@@ -49,9 +53,9 @@ def grouped_in_key_order(rows: Any, keys: Sequence[Hashable], key_of: str) -> li
     return [groups.get(key, []) for key in keys]
 
 
-MEMBER_COLUMNS = (
-    members.c.id, members.c.display_name, members.c.tier, members.c.status, members.c.enrolled_at,
-)  # fmt: skip
+MEMBER_COLUMNS = tuple(
+    c for c in members.c if c.name not in ("enrollment_key", "request_hash", "tier_reviewed_at")
+)
 PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")
 
 
@@ -71,6 +75,55 @@ class PurchaseByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
         rows = await conn.execute(select(*PURCHASE_COLUMNS).where(purchases.c.id.in_(keys)))
         return in_key_order(rows, keys, "id")
+
+
+class RewardByIdLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        rows = await conn.execute(select(rewards).where(rewards.c.id.in_(keys)))
+        return in_key_order(rows, keys, "id")
+
+
+class GrowthValueByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[int]:
+        values = await tier.growth_values(conn, self.program, list(keys), datetime.now(UTC))
+        return [values[key] for key in keys]
+
+
+class InsightByMemberLoader(BatchLoader):
+    """Lifecycle and segment."""
+
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        found = await segment.insights(conn, self.program, list(keys), datetime.now(UTC))
+        return [found.get(key) for key in keys]
+
+
+class TierChangesByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        rows = await conn.execute(
+            select(tier_changes)
+            .where(tier_changes.c.member_id.in_(keys))
+            .order_by(tier_changes.c.id.desc())
+        )
+        return grouped_in_key_order(rows, keys, "member_id")
+
+
+class ExpiringPointsByMemberLoader(BatchLoader):
+    """Keys are (member id, within days); one statement per distinct number of days."""
+
+    async def load_batch(
+        self, conn: AsyncConnection, keys: Sequence[tuple[int, int]]
+    ) -> list[expiry.ExpiringPoints]:
+        by_days: dict[int, list[int]] = defaultdict(list)
+        for member_id, days in keys:
+            by_days[days].append(member_id)
+        now = datetime.now(UTC)
+        found: dict[tuple[int, int], expiry.ExpiringPoints] = {}
+        for days, member_ids in by_days.items():
+            per_member = await expiry.expiring_points(
+                conn, self.program, member_ids, now=now, within_days=days
+            )
+            found.update({(m, days): points for m, points in per_member.items()})
+        return [found[key] for key in keys]
 
 
 class IdentitiesByMemberLoader(BatchLoader):
@@ -148,14 +201,33 @@ class LedgerEntriesByMemberLoader(BatchLoader):
         return await load_pages(conn, keys, page_query)
 
 
+class ReferralsByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
+        def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
+            inner = select(members.c.referred_by.label("owner"), *MEMBER_COLUMNS).where(
+                members.c.referred_by.in_(owners)
+            )
+            if after is not None:
+                inner = inner.where(members.c.id < after)
+            return _top_n_per_owner(inner, members.c.referred_by, members.c.id, limit)
+
+        return await load_pages(conn, keys, page_query)
+
+
 class Loaders:
     """Built once per request: a loader caches and batches within one request only."""
 
-    def __init__(self, db: Database) -> None:
-        self.member_by_id = MemberByIdLoader(db)
-        self.partner_by_id = PartnerByIdLoader(db)
-        self.purchase_by_id = PurchaseByIdLoader(db)
-        self.identities_by_member = IdentitiesByMemberLoader(db)
-        self.balance_by_member = BalanceByMemberLoader(db)
-        self.purchases_by_member = PurchasesByMemberLoader(db)
-        self.ledger_entries_by_member = LedgerEntriesByMemberLoader(db)
+    def __init__(self, db: Database, program: Program) -> None:
+        self.member_by_id = MemberByIdLoader(db, program)
+        self.partner_by_id = PartnerByIdLoader(db, program)
+        self.purchase_by_id = PurchaseByIdLoader(db, program)
+        self.reward_by_id = RewardByIdLoader(db, program)
+        self.identities_by_member = IdentitiesByMemberLoader(db, program)
+        self.balance_by_member = BalanceByMemberLoader(db, program)
+        self.purchases_by_member = PurchasesByMemberLoader(db, program)
+        self.ledger_entries_by_member = LedgerEntriesByMemberLoader(db, program)
+        self.growth_value_by_member = GrowthValueByMemberLoader(db, program)
+        self.insight_by_member = InsightByMemberLoader(db, program)
+        self.tier_changes_by_member = TierChangesByMemberLoader(db, program)
+        self.expiring_points_by_member = ExpiringPointsByMemberLoader(db, program)
+        self.referrals_by_member = ReferralsByMemberLoader(db, program)

@@ -6,23 +6,24 @@ from enum import StrEnum
 
 import strawberry
 
+from loyalty.interaction import InteractionKind
 from loyalty.member import IdentityKind, MemberStatus
 from loyalty.purchase import Channel
+from loyalty.reward import RewardStatus
+from loyalty.segment import Band, Lifecycle
+from loyalty.tier import Tier, TierChangeReason
 
 # Registered in place: the GraphQL enums are the domain's classes themselves.
-for domain_enum in (IdentityKind, MemberStatus, Channel):
+for domain_enum in (
+    IdentityKind, MemberStatus, Channel, Tier, TierChangeReason, InteractionKind, Lifecycle,
+    Band, RewardStatus,
+):  # fmt: skip
     strawberry.enum(domain_enum)
 
 __all__ = [
-    "Channel", "IdentityKind", "MemberStatus", "RedemptionStatus", "Tier", "TransferPhase",
+    "Band", "Channel", "IdentityKind", "InteractionKind", "Lifecycle", "MemberStatus",
+    "RedemptionStatus", "RewardStatus", "Tier", "TierChangeReason", "TransferPhase",
 ]  # fmt: skip
-
-
-@strawberry.enum
-class Tier(StrEnum):
-    SILVER = "SILVER"
-    GOLD = "GOLD"
-    DIAMOND = "DIAMOND"
 
 
 @strawberry.enum

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import strawberry
 
-from schema.enums import Channel, IdentityKind, Tier
+from schema.enums import Band, Channel, IdentityKind, InteractionKind, Lifecycle, RewardStatus, Tier
 
 IDEMPOTENCY_KEY = "A key unique to this request; repeating it answers with the first result."
 
@@ -30,6 +30,9 @@ class EnrollMemberInput:
     display_name: str
     idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY)
     identities: list[IdentityInput] = strawberry.field(default_factory=list)
+    referral_code: str | None = strawberry.field(
+        default=None, description="Another member's code: that member earns the referral bonus."
+    )
 
 
 @strawberry.input
@@ -86,3 +89,67 @@ class MemberFilter:
     enrolled_from: datetime | None = None
     enrolled_before: datetime | None = None
     has_identity_kind: IdentityKind | None = None
+    lifecycle: Lifecycle | None = None
+    spend: Band | None = None
+    frequency: Band | None = None
+    interactions: Band | None = None
+
+
+@strawberry.input
+class RecordInteractionInput:
+    member: MemberRefInput
+    kind: InteractionKind
+    idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY)
+    occurred_at: datetime | None = None
+
+
+@strawberry.input(
+    description="Idempotent by the member: entering its referrer's code again answers the same."
+)
+class ApplyReferralCodeInput:
+    member_id: strawberry.ID
+    referral_code: str
+
+
+@strawberry.input(description="A reward's code is its key: creating it again answers the same.")
+class CreateRewardInput:
+    code: str
+    name: str
+    point_cost: int
+    description: str = ""
+    stock: int | None = strawberry.field(default=None, description="Omit for unlimited.")
+    partner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The partner that fulfils the reward."
+    )
+
+
+@strawberry.input(description="Sets the given fields; setting the same values again is a no-op.")
+class UpdateRewardInput:
+    reward_id: strawberry.ID
+    name: str | None = None
+    description: str | None = None
+    point_cost: int | None = None
+    stock: int | None = None
+    unlimited_stock: bool = False
+    status: RewardStatus | None = None
+
+
+@strawberry.input
+class RedeemRewardInput:
+    member: MemberRefInput
+    reward_id: strawberry.ID
+    idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY)
+    quantity: int = 1
+    channel: Channel = Channel.ONLINE
+
+
+@strawberry.input(description="Idempotent by the pair: merging again answers the same.")
+class MergeMembersInput:
+    survivor_id: strawberry.ID
+    merged_id: strawberry.ID
+
+
+@strawberry.input
+class RewardFilter:
+    status: RewardStatus | None = None
+    partner_id: strawberry.ID | None = None

@@ -9,10 +9,22 @@ from typing import Any
 
 import strawberry
 
-from loyalty.errors import NotFound
-from schema.enums import Channel, IdentityKind, MemberStatus, RedemptionStatus, Tier, TransferPhase
+from loyalty.errors import NotFound, ValidationFailed
+from schema.enums import (
+    Channel,
+    IdentityKind,
+    InteractionKind,
+    Lifecycle,
+    MemberStatus,
+    Tier,
+    TransferPhase,
+)
 from schema.info import Info
 from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
+from schema.standing import ExpiringPoints, Segment, TierChange, TierProgress
+
+# Days ahead `expiringPoints(within:)` may look: the longest expiry rule is years, not decades.
+MAX_EXPIRY_LOOKAHEAD_DAYS = 3660
 
 
 def parse_id(value: strawberry.ID | str) -> int:
@@ -91,14 +103,14 @@ class Partner:
         return None if row is None else cls.from_row(row)
 
 
-async def _partner(info: Info, partner_id: int | None) -> Partner | None:
+async def partner_of(info: Info, partner_id: int | None) -> Partner | None:
     if partner_id is None:
         return None
     row = await info.context.loaders.partner_by_id.load(partner_id)
     return None if row is None else Partner.from_row(row)
 
 
-async def _member(info: Info, member_id: int) -> Member:
+async def member_of(info: Info, member_id: int) -> Member:
     row = await info.context.loaders.member_by_id.load(member_id)
     return Member.from_row(row)
 
@@ -116,6 +128,10 @@ class Purchase:
     points_reversed: int
     purchased_at: datetime
     recorded_at: datetime
+    bonus_points: int = strawberry.field(description="Of pointsEarned, the tier bonus.")
+    tier: Tier | None = strawberry.field(description="The member's tier when it was recorded.")
+    growth_value: int
+    referral_points: int = strawberry.field(description="What the member's referrer earned.")
     member_id: strawberry.Private[int]
     partner_id: strawberry.Private[int | None]
 
@@ -133,17 +149,21 @@ class Purchase:
             points_reversed=row.points_reversed,
             purchased_at=row.purchased_at,
             recorded_at=row.recorded_at,
+            bonus_points=row.bonus_points,
+            tier=None if row.tier is None else Tier(row.tier),
+            growth_value=row.growth_value,
+            referral_points=row.referral_points,
             member_id=row.member_id,
             partner_id=row.partner_id,
         )
 
     @strawberry.field
     async def member(self, info: Info) -> Member:
-        return await _member(info, self.member_id)
+        return await member_of(info, self.member_id)
 
     @strawberry.field
     async def partner(self, info: Info) -> Partner | None:
-        return await _partner(info, self.partner_id)
+        return await partner_of(info, self.partner_id)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Purchase | None:
@@ -182,38 +202,26 @@ class Refund:
 
 
 @strawberry.type
-class Redemption:
+class Interaction:
     id: strawberry.ID
-    points: int
-    channel: Channel
-    reference: str | None
-    status: RedemptionStatus
-    created_at: datetime
-    cancelled_at: datetime | None
+    kind: InteractionKind
+    growth_value: int
+    occurred_at: datetime
     member_id: strawberry.Private[int]
-    partner_id: strawberry.Private[int | None]
 
     @staticmethod
-    def from_row(row: Any) -> Redemption:
-        return Redemption(
+    def from_row(row: Any) -> Interaction:
+        return Interaction(
             id=strawberry.ID(str(row.id)),
-            points=row.points,
-            channel=Channel(row.channel),
-            reference=row.reference,
-            status=RedemptionStatus(row.status),
-            created_at=row.created_at,
-            cancelled_at=row.cancelled_at,
+            kind=InteractionKind(row.kind),
+            growth_value=row.growth_value,
+            occurred_at=row.occurred_at,
             member_id=row.member_id,
-            partner_id=row.partner_id,
         )
 
     @strawberry.field
     async def member(self, info: Info) -> Member:
-        return await _member(info, self.member_id)
-
-    @strawberry.field
-    async def partner(self, info: Info) -> Partner | None:
-        return await _partner(info, self.partner_id)
+        return await member_of(info, self.member_id)
 
 
 @strawberry.federation.type(keys=["id"])
@@ -223,6 +231,13 @@ class Member:
     tier: Tier
     status: MemberStatus
     enrolled_at: datetime
+    referral_code: str | None = strawberry.field(
+        description="Give it to a friend: enrolling with it earns you the referral bonus."
+    )
+    referred_at: datetime | None
+    merged_at: datetime | None
+    referred_by_id: strawberry.Private[int | None]
+    merged_into_id: strawberry.Private[int | None]
 
     @staticmethod
     def from_row(row: Any) -> Member:
@@ -232,6 +247,11 @@ class Member:
             tier=Tier(row.tier),
             status=MemberStatus(row.status),
             enrolled_at=row.enrolled_at,
+            referral_code=row.referral_code,
+            referred_at=row.referred_at,
+            merged_at=row.merged_at,
+            referred_by_id=row.referred_by,
+            merged_into_id=row.merged_into,
         )
 
     @classmethod
@@ -272,3 +292,58 @@ class Member:
         key = (int(self.id), first, decode_cursor("entry", after))
         rows = await info.context.loaders.ledger_entries_by_member.load(key)
         return build_connection(rows, first, "entry", LedgerEntry.from_row)
+
+    @strawberry.field(description="Growth value over the rolling growth window.")
+    async def growth_value(self, info: Info) -> int:
+        value: int = await info.context.loaders.growth_value_by_member.load(int(self.id))
+        return value
+
+    @strawberry.field(description="The tier, growth value and what the next tier still needs.")
+    async def tier_progress(self, info: Info) -> TierProgress:
+        growth = await info.context.loaders.growth_value_by_member.load(int(self.id))
+        return TierProgress.build(info.context.program, self.tier, growth)
+
+    @strawberry.field(description="Tier changes, newest first.")
+    async def tier_history(self, info: Info) -> list[TierChange]:
+        rows = await info.context.loaders.tier_changes_by_member.load(int(self.id))
+        return [TierChange.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def lifecycle(self, info: Info) -> Lifecycle:
+        insight = await info.context.loaders.insight_by_member.load(int(self.id))
+        return Lifecycle(insight.lifecycle)
+
+    @strawberry.field
+    async def segment(self, info: Info) -> Segment:
+        insight = await info.context.loaders.insight_by_member.load(int(self.id))
+        return Segment.build(info.context.program, insight)
+
+    @strawberry.field(description="Points of lots that expire within `within` days.")
+    async def expiring_points(self, info: Info, within: int = 30) -> ExpiringPoints:
+        if not 0 <= within <= MAX_EXPIRY_LOOKAHEAD_DAYS:
+            raise ValidationFailed(
+                f"within is 0 to {MAX_EXPIRY_LOOKAHEAD_DAYS} days", argument="within"
+            )
+        key = (int(self.id), within)
+        return ExpiringPoints.build(await info.context.loaders.expiring_points_by_member.load(key))
+
+    @strawberry.field(description="The member whose referral code this member enrolled with.")
+    async def referred_by(self, info: Info) -> Member | None:
+        if self.referred_by_id is None:
+            return None
+        return await member_of(info, self.referred_by_id)
+
+    @strawberry.field(description="Members who enrolled with this member's code, newest first.")
+    async def referrals(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[Member]:
+        check_page_size(first)
+        key = (int(self.id), first, decode_cursor("member", after))
+        rows = await info.context.loaders.referrals_by_member.load(key)
+        return build_connection(rows, first, "member", Member.from_row)
+
+    @strawberry.field(description="For a merged member: the member that absorbed it.")
+    async def merged_into(self, info: Info) -> Member | None:
+        if self.merged_into_id is None:
+            return None
+        return await member_of(info, self.merged_into_id)

@@ -1,0 +1,43 @@
+"""The `program` query: the rules in force, as configured."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from loyalty.program import Program
+
+
+@strawberry.type(description="The program rules in force (defaults or POINTGATE_PROGRAM).")
+class ProgramRules:
+    currency: str
+    currency_exponent: int
+    point_value: Decimal
+    points_per_currency_unit: int
+    negative_balance_limit: int
+    growth_per_currency_unit: int
+    growth_per_interaction: int
+    growth_window_months: int
+    gold_growth_threshold: int
+    diamond_growth_threshold: int
+    gold_bonus_percent: Decimal
+    diamond_bonus_percent: Decimal
+    referral_bonus_points: int
+    referral_earning_percent: Decimal
+    referral_earning_days: int
+    referral_claim_days: int
+    expiry_months: int
+    new_member_days: int
+    dormant_days: int
+    at_risk_ratio: Decimal
+    spend_high: Decimal
+    spend_mid: Decimal
+    frequency_high: int
+    frequency_mid: int
+    interactions_per_month_high: int
+    interactions_per_month_mid: int
+
+    @staticmethod
+    def build(program: Program) -> ProgramRules:
+        return ProgramRules(**program.as_dict())
