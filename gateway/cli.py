@@ -1,4 +1,4 @@
-"""`pointgate`: serve, migrate, seed, demo."""
+"""`pointgate`: serve, migrate, seed, demo, and the scheduled jobs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import typer
@@ -14,9 +15,13 @@ import uvicorn
 from gateway.settings import Settings
 from infra.database import Database
 from infra.migrate import upgrade
+from loyalty.expiry import expire_points
 from loyalty.seed import has_members, seed
+from loyalty.tier import review_tiers
 
 app = typer.Typer(help="Pointgate: the loyalty program's GraphQL gateway.", no_args_is_help=True)
+jobs = typer.Typer(help="Scheduled jobs; each is safe to run again.", no_args_is_help=True)
+app.add_typer(jobs, name="jobs")
 T = TypeVar("T")
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./pointgate-demo.db"
@@ -106,6 +111,36 @@ def demo(
     typer.echo(f"demo data ready in {settings.database_url}")
     typer.echo(f"GraphiQL: http://{host}:{port}/graphql")
     serve(host=host, port=port, workers=1)
+
+
+def _moment(value: str | None) -> datetime:
+    """An ISO date or time (UTC unless it names a zone); now when not given."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date or time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+AT_OPTION = typer.Option(None, "--at", help="Run as of this ISO date/time (default: now).")
+
+
+@jobs.command("tiers")
+def jobs_tiers(at: str | None = AT_OPTION) -> None:
+    """Anniversary tier review: down at most one tier where the growth value no longer holds it."""
+    settings = Settings.from_env()
+    report = _with_db(settings, lambda db: review_tiers(db, settings.program, at=_moment(at)))
+    typer.echo(f"reviewed {report.reviewed} members, downgraded {report.downgraded}")
+
+
+@jobs.command("expire")
+def jobs_expire(at: str | None = AT_OPTION) -> None:
+    """Move what is left of expired lots to program:expired."""
+    settings = Settings.from_env()
+    report = _with_db(settings, lambda db: expire_points(db, settings.program, at=_moment(at)))
+    typer.echo(f"expired {report.points} points of {report.members} members")
 
 
 if __name__ == "__main__":

@@ -137,9 +137,14 @@ def sql_statements(db: Database) -> Iterator[StatementCounter]:
 
 
 async def graphql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     body: dict[str, Any] = response.json()
     return body
 

@@ -48,3 +48,37 @@ async def test_nested_lists_cost_the_same_sql_statements_for_5_or_50_members(
     assert all(node["balance"]["available"] == 110 for node in nodes)
     # one each for members, identities, balances, purchases and purchase.member
     assert statements_for_50 == statements_for_5 == 5
+
+
+STANDING = """
+query Standing($first: Int!) {
+  members(first: $first) {
+    nodes {
+      growthValue tierProgress { growthValueNeeded } tierHistory { toTier }
+      lifecycle segment { spend } expiringPoints(within: 800) { points }
+      referredBy { id } referrals(first: 3) { nodes { id } }
+    }
+  }
+}"""
+
+
+async def test_a_members_standing_costs_the_same_sql_statements_for_5_or_50_members(
+    client, db, program, sql_statements
+):
+    await given_members_with_purchases(db, program, members=50, purchases_each=2)
+
+    sql_statements.count = 0
+    small = await graphql(client, STANDING, {"first": 5})
+    statements_for_5 = sql_statements.count
+    sql_statements.count = 0
+    large = await graphql(client, STANDING, {"first": 50})
+    statements_for_50 = sql_statements.count
+
+    assert "errors" not in small and "errors" not in large
+    nodes = large["data"]["members"]["nodes"]
+    assert {(n["growthValue"], n["expiringPoints"]["points"], n["lifecycle"]) for n in nodes} == {
+        (20, 20, "NEW")
+    }
+    # members, growth value, tier history, insight, expiring points, referrals; referredBy is
+    # null everywhere so it costs nothing
+    assert statements_for_50 == statements_for_5 == 6

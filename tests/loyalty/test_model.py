@@ -1,0 +1,268 @@
+"""Random sequences of purchases, refunds, interactions, redemptions, expiry runs and merges,
+checked step by step against an in-memory model of the rules: the database must agree with the
+model on every member's balance, open lots, tier and growth value after every step."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from infra.models import members, point_lots
+from loyalty import expiry, interaction, ledger, merge, purchase, redemption, tier
+from loyalty.errors import InsufficientPoints, InvalidState
+from loyalty.interaction import InteractionKind
+from loyalty.member import MemberRef
+from loyalty.program import Program
+from loyalty.purchase import Channel
+from tests.factories import a_member
+
+START = datetime(2026, 1, 1, 12, tzinfo=UTC)
+TIERS = ["SILVER", "GOLD", "DIAMOND"]
+BONUS_PERCENT = {"SILVER": 0, "GOLD": 2, "DIAMOND": 5}
+MEMBERS = 3
+_keys = itertools.count()
+
+
+@dataclass
+class ModelPurchase:
+    db_id: int
+    owner: int
+    cents: int
+    points: int
+    at: datetime
+    refunded_cents: int = 0
+    reversed_points: int = 0
+    growth_reversed: int = 0
+
+
+@dataclass
+class ModelMember:
+    db_id: int
+    tier: str = "SILVER"
+    available: int = 0
+    # [earned_at, order of creation, remaining]
+    lots: list[list] = field(default_factory=list)
+    merged: bool = False
+
+    def draw(self, points: int) -> None:
+        for lot in sorted(self.lots, key=lambda lot: (lot[0], lot[1])):
+            taken = min(points, lot[2])
+            lot[2] -= taken
+            points -= taken
+
+
+class Model:
+    def __init__(self, member_ids: list[int]) -> None:
+        self.members = [ModelMember(db_id) for db_id in member_ids]
+        self.purchases: list[ModelPurchase] = []
+        self.interactions: list[tuple[int, datetime]] = []  # (owner, at)
+        self.lot_order = itertools.count()
+        self.now = START
+
+    def growth(self, index: int) -> int:
+        start = self.now - relativedelta(months=12)
+        from_purchases = sum(
+            p.cents // 100 - p.growth_reversed
+            for p in self.purchases
+            if p.owner == index and start < p.at <= self.now
+        )
+        from_interactions = sum(
+            2 for owner, at in self.interactions if owner == index and start < at <= self.now
+        )
+        return from_purchases + from_interactions
+
+    def upgrade(self, index: int) -> None:
+        growth = self.growth(index)
+        reached = "DIAMOND" if growth >= 20_000 else "GOLD" if growth >= 5_000 else "SILVER"
+        member = self.members[index]
+        if TIERS.index(reached) > TIERS.index(member.tier):
+            member.tier = reached
+
+    def credit(self, index: int, points: int) -> None:
+        member = self.members[index]
+        member.available += points
+        member.lots.append([self.now, next(self.lot_order), points])
+
+    def debit(self, index: int, points: int) -> None:
+        member = self.members[index]
+        member.draw(points)
+        member.available -= points
+
+    def expiry_cutoff(self) -> datetime:
+        month_index = self.now.year * 12 + self.now.month - 1 - 24
+        return datetime(month_index // 12, month_index % 12 + 1, 1, tzinfo=UTC)
+
+
+operations = st.one_of(
+    st.tuples(st.just("advance"), st.integers(1, 400)),
+    st.tuples(st.just("purchase"), st.integers(0, MEMBERS - 1), st.integers(100, 1_200_000)),
+    st.tuples(st.just("refund"), st.integers(0, 50), st.integers(1, 100)),
+    st.tuples(st.just("interaction"), st.integers(0, MEMBERS - 1)),
+    st.tuples(st.just("redeem"), st.integers(0, MEMBERS - 1), st.integers(1, 6_000)),
+    st.tuples(st.just("expire")),
+    st.tuples(st.just("merge"), st.integers(0, MEMBERS - 1), st.integers(0, MEMBERS - 1)),
+)
+
+
+async def apply(db, program: Program, model: Model, operation: tuple) -> None:
+    kind = operation[0]
+    now = model.now
+    if kind == "advance":
+        model.now += timedelta(days=operation[1])
+    elif kind == "purchase":
+        index, cents = operation[1], operation[2]
+        member = model.members[index]
+        try:
+            row, _ = await purchase.record_purchase(
+                db, program, member_ref=MemberRef(member_id=member.db_id),
+                channel=Channel.ONLINE, source="model", external_order_id=f"o-{next(_keys)}",
+                amount=Decimal(cents).scaleb(-2), now=now,
+            )  # fmt: skip
+        except InvalidState:
+            assert member.merged
+            return
+        points = cents // 100 + cents * BONUS_PERCENT[member.tier] // 100
+        assert row.points_earned == points
+        model.purchases.append(ModelPurchase(row.id, index, cents, points, now))
+        model.credit(index, points)
+        model.upgrade(index)
+    elif kind == "refund":
+        if not model.purchases:
+            return
+        bought = model.purchases[operation[1] % len(model.purchases)]
+        left = bought.cents - bought.refunded_cents
+        if left == 0:
+            return
+        cents = max(1, left * operation[2] // 100)
+        await purchase.refund_purchase(
+            db, program, purchase_id=bought.db_id, amount=Decimal(cents).scaleb(-2),
+            idempotency_key=f"r-{next(_keys)}", now=now,
+        )  # fmt: skip
+        bought.refunded_cents += cents
+        due = (
+            bought.points
+            if bought.refunded_cents == bought.cents
+            else bought.points * bought.refunded_cents // bought.cents
+        )
+        growth_due = (
+            bought.cents // 100
+            if bought.refunded_cents == bought.cents
+            else (bought.cents // 100) * bought.refunded_cents // bought.cents
+        )
+        owner = model.members[bought.owner]
+        recovered = max(0, min(due - bought.reversed_points, owner.available))
+        bought.reversed_points, bought.growth_reversed = due, growth_due
+        model.debit(bought.owner, recovered)
+    elif kind == "interaction":
+        index = operation[1]
+        member = model.members[index]
+        try:
+            await interaction.record_interaction(
+                db, program, member_ref=MemberRef(member_id=member.db_id),
+                kind=InteractionKind.EVENT, idempotency_key=f"i-{next(_keys)}", now=now,
+            )  # fmt: skip
+        except InvalidState:
+            assert member.merged
+            return
+        model.interactions.append((index, now))
+        model.upgrade(index)
+    elif kind == "redeem":
+        index, points = operation[1], operation[2]
+        member = model.members[index]
+        try:
+            await redemption.redeem_points(
+                db, member_ref=MemberRef(member_id=member.db_id), points=points,
+                channel=Channel.ONLINE, idempotency_key=f"x-{next(_keys)}", now=now,
+            )  # fmt: skip
+        except InsufficientPoints:
+            assert points > member.available
+            return
+        except InvalidState:
+            assert member.merged
+            return
+        assert points <= member.available
+        model.debit(index, points)
+    elif kind == "expire":
+        await expiry.expire_points(db, program, at=now)
+        cutoff = model.expiry_cutoff()
+        for member in model.members:
+            expired = sum(lot[2] for lot in member.lots if lot[0] < cutoff)
+            member.draw(expired)
+            member.available -= expired
+    elif kind == "merge":
+        survivor_index, merged_index = operation[1], operation[2]
+        survivor, merged = model.members[survivor_index], model.members[merged_index]
+        if survivor_index == merged_index or survivor.merged or merged.merged:
+            return
+        await merge.merge_members(
+            db, program, survivor_id=survivor.db_id, merged_id=merged.db_id, now=now
+        )
+        survivor.available += merged.available
+        survivor.lots.extend(merged.lots)
+        merged.lots, merged.available, merged.merged = [], 0, True
+        for bought in model.purchases:
+            if bought.owner == merged_index:
+                bought.owner = survivor_index
+        model.interactions = [
+            (survivor_index if owner == merged_index else owner, at)
+            for owner, at in model.interactions
+        ]
+        survivor.tier = max(survivor.tier, merged.tier, key=TIERS.index)
+        model.upgrade(survivor_index)
+
+
+async def check_agreement(db, program: Program, model: Model) -> None:
+    ids = [member.db_id for member in model.members]
+    async with db.read() as conn:
+        balances = {row.member_id: ledger.balance_from_row(row)
+                    for row in await ledger.member_balances(conn, ids)}  # fmt: skip
+        tiers = dict(
+            (row.id, row.tier)
+            for row in await conn.execute(
+                select(members.c.id, members.c.tier).where(members.c.id.in_(ids))
+            )
+        )
+        lots = list(
+            await conn.execute(
+                select(point_lots.c.member_id, point_lots.c.earned_at, point_lots.c.remaining)
+                .where(point_lots.c.member_id.in_(ids), point_lots.c.remaining > 0)
+                .order_by(point_lots.c.member_id, point_lots.c.earned_at, point_lots.c.id)
+            )
+        )
+        growth = await tier.growth_values(conn, program, ids, model.now)
+    for index, member in enumerate(model.members):
+        expected_lots = [
+            (lot[0], lot[2])
+            for lot in sorted(member.lots, key=lambda lot: (lot[0], lot[1]))
+            if lot[2] > 0
+        ]
+        stored_lots = [(row.earned_at, row.remaining) for row in lots
+                       if row.member_id == member.db_id]  # fmt: skip
+        assert balances[member.db_id].available == member.available, index
+        assert stored_lots == expected_lots, index
+        assert tiers[member.db_id] == member.tier, index
+        if not member.merged:
+            assert growth[member.db_id] == model.growth(index), index
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(operations, min_size=5, max_size=40))
+async def test_the_database_agrees_with_the_model_after_every_step(db, steps):
+    program = Program()
+    model = Model([(await a_member(db, now=START - timedelta(days=1))).id for _ in range(MEMBERS)])
+    for step in steps:
+        await apply(db, program, model, step)
+        await check_agreement(db, program, model)
+    async with db.read() as conn:
+        assert await ledger.verify(conn) == []

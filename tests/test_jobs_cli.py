@@ -1,0 +1,35 @@
+"""The scheduled jobs as an operator runs them: `pointgate jobs expire|tiers`."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+
+def pointgate(tmp_path, *arguments: str) -> str:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *arguments],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_expiry_job_expires_seeded_points_once_and_the_tier_review_runs(tmp_path):
+    pointgate(tmp_path, "migrate")
+    pointgate(tmp_path, "seed", "--members", "20", "--purchases", "200")
+
+    # three years on, every seeded lot (earned within the last year) has expired
+    later = datetime.now(UTC) + timedelta(days=3 * 366)
+    first = pointgate(tmp_path, "jobs", "expire", "--at", later.date().isoformat())
+    second = pointgate(tmp_path, "jobs", "expire", "--at", later.isoformat())
+    review = pointgate(tmp_path, "jobs", "tiers")
+
+    expired = re.fullmatch(r"expired (\d+) points of (\d+) members\n", first)
+    assert expired and int(expired[1]) > 0 and int(expired[2]) == 20
+    assert second == "expired 0 points of 0 members\n"
+    assert re.fullmatch(r"reviewed \d+ members, downgraded \d+\n", review)
