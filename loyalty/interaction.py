@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from infra.database import Database, insert_unless_exists
+from infra.database import Database
 from infra.models import interactions
 from loyalty import member, tier
 from loyalty.errors import ValidationFailed
@@ -45,26 +45,28 @@ async def record_interaction(
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
-            actor = await member.resolve(conn, member_ref)
-            row = await insert_unless_exists(
-                conn,
-                interactions,
-                {
-                    "member_id": actor.id, "kind": kind, "idempotency_key": idempotency_key,
-                    "growth_value": program.growth_per_interaction, "occurred_at": occurred_at,
-                    "request_hash": fingerprint,
-                },
-            )  # fmt: skip
-            if row is None:
-                existing = (
-                    await conn.execute(
-                        select(interactions).where(
-                            interactions.c.idempotency_key == idempotency_key
-                        )
-                    )
-                ).one()
+            existing = (
+                await conn.execute(
+                    select(interactions).where(interactions.c.idempotency_key == idempotency_key)
+                )
+            ).first()
+            if existing is not None:
                 check_replay(existing.request_hash, fingerprint, idempotency_key)
                 return existing
+            actor = await member.resolve(conn, member_ref)
+            # A concurrent request with the same key fails on the unique index here, and
+            # retry_on_race answers it as a replay.
+            row = (
+                await conn.execute(
+                    insert(interactions)
+                    .values(
+                        member_id=actor.id, kind=kind, idempotency_key=idempotency_key,
+                        growth_value=program.growth_per_interaction, occurred_at=occurred_at,
+                        request_hash=fingerprint,
+                    )
+                    .returning(*interactions.c)
+                )
+            ).one()  # fmt: skip
             await tier.upgrade_if_due(
                 conn, program, member_id=actor.id, current=tier.Tier(actor.tier), at=now
             )

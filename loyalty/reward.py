@@ -184,7 +184,7 @@ async def redeem_reward(
                 )
             ).first()
             if reward is None:
-                await _explain_unavailable(conn, reward_id)
+                await _explain_unavailable(conn, reward_id, quantity)
             if reward.partner_id is not None:
                 await check_partner_active(conn, reward.partner_id)
             return await spend(
@@ -197,10 +197,12 @@ async def redeem_reward(
     return await retry_on_race(attempt)
 
 
-async def _explain_unavailable(conn: Any, reward_id: int) -> NoReturn:
+async def _explain_unavailable(conn: Any, reward_id: int, quantity: int) -> NoReturn:
     status = await conn.scalar(select(rewards.c.status).where(rewards.c.id == reward_id))
     if status is None:
         raise NotFound(f"reward {reward_id} does not exist")
     if status != RewardStatus.ACTIVE:
         raise InvalidState(f"reward {reward_id} is {status}")
-    raise OutOfStock(f"reward {reward_id} is out of stock", reward=str(reward_id))
+    raise OutOfStock(
+        f"reward {reward_id} does not have {quantity} left in stock", reward=str(reward_id)
+    )

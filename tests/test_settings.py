@@ -31,3 +31,19 @@ def test_a_misspelt_program_setting_is_an_error_not_a_silent_default(tmp_path):
 
     with pytest.raises(ValueError, match="point_valu"):
         Settings.from_env({"POINTGATE_PROGRAM": str(program_file)})
+
+
+def test_a_program_file_sets_the_loyalty_rules_and_refuses_incoherent_tiers(tmp_path):
+    program_file = tmp_path / "program.toml"
+    program_file.write_text(
+        "[program]\ngold_growth_threshold = 4000\ndiamond_bonus_percent = 6.5\nexpiry_months = 12\n"
+    )
+    incoherent = tmp_path / "incoherent.toml"
+    incoherent.write_text("[program]\ngold_growth_threshold = 30000\n")
+
+    program = Settings.from_env({"POINTGATE_PROGRAM": str(program_file)}).program
+
+    assert (program.gold_growth_threshold, program.expiry_months) == (4000, 12)
+    assert program.diamond_bonus_percent == Decimal("6.5")
+    with pytest.raises(ValueError, match="gold < diamond"):
+        Settings.from_env({"POINTGATE_PROGRAM": str(incoherent)})

@@ -5,6 +5,7 @@ from decimal import Decimal
 from loyalty import purchase
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
+from loyalty.reward import RewardTerms, create_reward
 from tests.conftest import graphql
 from tests.factories import a_member
 
@@ -19,12 +20,13 @@ query Entities($representations: [_Any!]!) {
 }"""
 
 
-async def test_the_subgraph_sdl_declares_member_and_purchase_as_entities(client):
+async def test_the_subgraph_sdl_declares_the_entities(client):
     sdl = (await graphql(client, SDL))["data"]["_service"]["sdl"]
 
     assert 'type Member @key(fields: "id")' in sdl
     assert 'type Purchase @key(fields: "id")' in sdl
     assert 'type Partner @key(fields: "id")' in sdl
+    assert 'type Reward @key(fields: "id")' in sdl
     assert '@link(url: "https://specs.apollo.dev/federation/v2.9"' in sdl
 
 
@@ -51,3 +53,12 @@ async def test_entities_resolve_in_batches_through_the_loaders(client, db, progr
     assert entities[3]["amount"] == "5.00"
     # members by id (shared with purchase.member), balances, purchases by id
     assert sql_statements.count == 3
+
+
+async def test_a_reward_resolves_as_an_entity(client, db):
+    mug = await create_reward(db, code="mug", terms=RewardTerms(name="Mug", point_cost=100))
+    query = "query R($r: [_Any!]!) { _entities(representations: $r) { ... on Reward { code } } }"
+
+    body = await graphql(client, query, {"r": [{"__typename": "Reward", "id": str(mug.id)}]})
+
+    assert body["data"]["_entities"] == [{"code": "mug"}]
