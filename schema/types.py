@@ -181,6 +181,9 @@ class Refund:
     points_unrecovered: int = strawberry.field(
         description="Points due back that the member had already spent beyond the allowed limit."
     )
+    referral_points_reversed: int = strawberry.field(
+        description="Taken back from the buyer's referrer, whose share this refund reverses."
+    )
     created_at: datetime
     purchase_id: strawberry.Private[int]
 
@@ -191,6 +194,7 @@ class Refund:
             amount=money(row.amount, exponent),
             points_reversed=row.points_reversed,
             points_unrecovered=row.points_unrecovered,
+            referral_points_reversed=row.referral_points_reversed,
             created_at=row.created_at,
             purchase_id=row.purchase_id,
         )
