@@ -1,4 +1,4 @@
-"""Who is calling. Until the OAuth issue lands every request is the development operator."""
+"""Who is calling: a partner's OAuth client, an internal (operator) client, a member, or nobody."""
 
 from __future__ import annotations
 
@@ -13,6 +13,20 @@ class PrincipalKind(StrEnum):
     ANONYMOUS = "ANONYMOUS"
 
 
+class Scope(StrEnum):
+    MEMBERS_READ = "members:read"
+    MEMBERS_WRITE = "members:write"
+    PURCHASES_WRITE = "purchases:write"
+    POINTS_REDEEM = "points:redeem"
+    EXCHANGES_READ = "exchanges:read"
+    EXCHANGES_WRITE = "exchanges:write"
+    SETTLEMENTS_READ = "settlements:read"
+    ADMIN = "admin"
+
+
+ALL_SCOPES = frozenset(scope.value for scope in Scope)
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     kind: PrincipalKind
@@ -20,18 +34,16 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     partner_id: int | None = None
     member_id: int | None = None
+    client_id: str | None = None
+    # The token's id, when the principal came from one of our own access tokens.
+    token_id: str | None = None
 
+    def has(self, scope: Scope) -> bool:
+        return scope.value in self.scopes
 
-DEVELOPMENT_OPERATOR = Principal(
-    kind=PrincipalKind.OPERATOR, subject="development", scopes=frozenset({"admin"})
-)
-
-# Development only: the header that makes a request act as a member, until member tokens exist.
-DEVELOPMENT_MEMBER_HEADER = "x-pointgate-member"
-
-
-def development_member(member_id: int) -> Principal:
-    return Principal(kind=PrincipalKind.MEMBER, subject=f"member:{member_id}", member_id=member_id)
+    @property
+    def is_admin(self) -> bool:
+        return self.kind is PrincipalKind.OPERATOR and self.has(Scope.ADMIN)
 
 
 ANONYMOUS = Principal(kind=PrincipalKind.ANONYMOUS, subject="anonymous")

@@ -13,19 +13,17 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from auth.principal import (
-    ANONYMOUS,
-    DEVELOPMENT_MEMBER_HEADER,
-    DEVELOPMENT_OPERATOR,
-    Principal,
-    development_member,
-)
+from auth import server as oauth_server
+from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
+from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
+from gateway.audit import AuditMutations
 from gateway.context import Context
 from gateway.settings import Settings
 from infra.database import Database
@@ -53,6 +51,7 @@ def build_schema() -> Schema:
         extensions=[
             OperationTelemetry,
             MaskUnexpectedErrors,
+            AuditMutations,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
@@ -66,25 +65,15 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        principal = principal_of(request)
         return Context(
             db=self.db,
             program=self.settings.program,
-            principal=self.principal(request),
-            loaders=Loaders(self.db, self.settings.program),
+            principal=principal,
+            loaders=Loaders(self.db, self.settings.program, principal),
             request=request,
             response=response,
         )
-
-    def principal(self, request: Any) -> Principal:
-        """Until OAuth lands (issue 4), development mode lets a client act as a member with the
-        X-Pointgate-Member header; everything else is the development operator."""
-        member_header = request.headers.get(DEVELOPMENT_MEMBER_HEADER)
-        if member_header and self.settings.is_development:
-            try:
-                return development_member(int(member_header))
-            except ValueError:
-                return ANONYMOUS
-        return DEVELOPMENT_OPERATOR
 
     async def process_result(self, request: Any, result: Any) -> Any:
         add_error_codes(result.errors or [])
@@ -101,6 +90,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
     instrument_engine(database.engine)
     graphql = GraphQLApp(build_schema(), database, settings)
+    token_settings = settings.token_settings()
+    keys = KeyCache(database, token_settings)
+    member_keys = (
+        RemoteKeys(settings.member_jwks_url, token_settings.jwks_cache)
+        if settings.member_jwks_url
+        else None
+    )
+    verifier = TokenVerifier(database, token_settings, keys, member_keys)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -127,10 +124,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *oauth_server.routes(database, token_settings, keys),
         ],
-        middleware=[Middleware(OpenTelemetryMiddleware)],
+        middleware=[
+            Middleware(OpenTelemetryMiddleware),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=BearerTokenBackend(verifier),
+                on_error=on_authentication_error,
+            ),
+        ],
         lifespan=lifespan,
     )
     app.state.db = database
     app.state.settings = settings
+    app.state.keys = keys
     return app

@@ -6,8 +6,10 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from auth.tokens import TokenSettings
 from loyalty.program import Program
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pointgate.db"
@@ -23,6 +25,27 @@ class Settings:
     # the exporter from OTEL_EXPORTER_OTLP_ENDPOINT, as the SDK specifies).
     traces_exporter: str = "none"
     metrics_exporter: str = "none"
+    # OAuth: this gateway's issuer URL (the `iss` of its tokens) and the audience they are for.
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "pointgate"
+    access_token_seconds: int = 900
+    # How long a JWKS may sit in a cache: retired keys stay published this much longer.
+    jwks_cache_seconds: int = 300
+    # Members' identity provider: tokens from this issuer, verified with keys at this JWKS URL.
+    member_issuer: str | None = None
+    member_jwks_url: str | None = None
+    member_audience: str | None = None
+
+    def token_settings(self) -> TokenSettings:
+        return TokenSettings(
+            issuer=self.issuer.rstrip("/"),
+            audience=self.audience,
+            lifetime=timedelta(seconds=self.access_token_seconds),
+            jwks_cache=timedelta(seconds=self.jwks_cache_seconds),
+            member_issuer=self.member_issuer,
+            member_jwks_url=self.member_jwks_url,
+            member_audience=self.member_audience,
+        )
 
     @property
     def is_development(self) -> bool:
@@ -43,6 +66,13 @@ class Settings:
             "database_pool_size": int(env.get("POINTGATE_DB_POOL_SIZE", "10")),
             "traces_exporter": env.get("OTEL_TRACES_EXPORTER", "none"),
             "metrics_exporter": env.get("OTEL_METRICS_EXPORTER", "none"),
+            "issuer": env.get("POINTGATE_ISSUER", "http://127.0.0.1:8000"),
+            "audience": env.get("POINTGATE_AUDIENCE", "pointgate"),
+            "access_token_seconds": int(env.get("POINTGATE_ACCESS_TOKEN_SECONDS", "900")),
+            "jwks_cache_seconds": int(env.get("POINTGATE_JWKS_CACHE_SECONDS", "300")),
+            "member_issuer": env.get("POINTGATE_MEMBER_ISSUER") or None,
+            "member_jwks_url": env.get("POINTGATE_MEMBER_JWKS_URL") or None,
+            "member_audience": env.get("POINTGATE_MEMBER_AUDIENCE") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -96,7 +96,22 @@ identities = Table(
     Column("kind", String(32), nullable=False),
     Column("value", String(255), nullable=False),
     Column("linked_at", UtcDateTime, nullable=False),
+    # For PARTNER_ACCOUNT identities: the partner whose program the account is in.
+    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
     UniqueConstraint("kind", "value", name="uq_identities_kind_value"),
+)
+Index("ix_identities_partner_id_member_id", identities.c.partner_id, identities.c.member_id)
+
+# A member's consent to be seen by a partner (besides holding an account in its program).
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("partner_id", Id, ForeignKey("partners.id"), nullable=False),
+    Column("granted_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    UniqueConstraint("partner_id", "member_id", name="uq_consents_partner_id_member_id"),
 )
 
 # Accounts are named as DESIGN.md writes them: member:<id>, program:issuance,
@@ -255,6 +270,78 @@ redemptions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("cancelled_at", UtcDateTime, nullable=True),
 )
+
+# OAuth clients of the authorization server: a partner's, or internal (partner_id NULL).
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
+    # Space-separated, as OAuth writes them.
+    Column("scopes", String(500), nullable=False),
+    Column("grant_types", String(200), nullable=False),
+    Column("status", String(16), nullable=False, server_default="ACTIVE"),
+    # RFC 7592: the hash of the registration access token that manages this registration.
+    Column("registration_token_hash", String(64), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+# Secrets are stored as SHA-256 hashes only (they are 256-bit random, so a slow hash adds
+# nothing). Two may be active while a rotation is under way: the old one until `expires_at`.
+client_secrets = Table(
+    "client_secrets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), ForeignKey("oauth_clients.client_id"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+)
+Index("ix_client_secrets_client_id", client_secrets.c.client_id)
+
+# Token signing keys. The newest unretired key signs; retired keys stay published in the JWKS
+# until every token they signed has expired and caches have let go of them.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_jwk", String(8000), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("retired_at", UtcDateTime, nullable=True),
+)
+
+# Every access token the server issued, by its jti: introspection and revocation read it.
+issued_tokens = Table(
+    "issued_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("scope", String(500), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("principal_kind", String(16), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("client_id", String(64), nullable=True),
+    Column("partner_id", Id, nullable=True),
+    # e.g. token.issue, client.create, client.revoke, mutation.recordPurchase
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("outcome", String(32), nullable=False),
+    Column("trace_id", String(32), nullable=True),
+)
+Index("ix_audit_log_action_id", audit_log.c.action, audit_log.c.id)
 
 # The program's own accounts exist from the first migration on.
 PROGRAM_ACCOUNTS = ("program:issuance", "program:redemption", "program:expired")

@@ -299,6 +299,7 @@ def entries_for_accounts(account_ids: list[str]) -> Any:
     effect on that account: the union of the two indexed sides (debit, credit)."""
     columns = (
         transfers.c.id,
+        transfers.c.partner_id,
         transfers.c.phase,
         transfers.c.reason,
         transfers.c.reference,

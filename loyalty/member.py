@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.models import accounts, identities, members
+from infra.models import accounts, consents, identities, members
 from loyalty import ledger, referral
 from loyalty.errors import IdentityTaken, InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
@@ -37,6 +37,15 @@ class MemberStatus(StrEnum):
 class IdentityRef:
     kind: IdentityKind
     value: str
+    # The partner whose program a PARTNER_ACCOUNT identity is in (required for that kind).
+    partner_id: int | None = None
+
+    def link(self) -> tuple[IdentityKind, str, int | None]:
+        """(kind, normalised value, partner) as stored."""
+        if self.kind is IdentityKind.PARTNER_ACCOUNT and self.partner_id is None:
+            raise ValidationFailed("a PARTNER_ACCOUNT identity names its partner")
+        partner_id = self.partner_id if self.kind is IdentityKind.PARTNER_ACCOUNT else None
+        return self.kind, normalize_identity(self.kind, self.value), partner_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,23 +91,24 @@ async def enroll(
     idempotency_key: str,
     identities_to_link: list[IdentityRef] | None = None,
     referral_code: str | None = None,
+    consent_partner_id: int | None = None,
     program: Program | None = None,
     now: datetime | None = None,
 ) -> Any:
     """Enroll a member with its ledger account, referral code and first identities, all or
-    nothing; with another member's referral code, that member gets its referral bonus.
+    nothing; with another member's referral code, that member gets its referral bonus. Enrolled
+    through a partner (`consent_partner_id`), the member consents to that partner seeing it.
     The same key with the same input answers with the same member."""
     program = program or Program()
     display_name = display_name.strip()
     if not display_name or len(display_name) > 200:
         raise ValidationFailed("a display name has 1 to 200 characters")
-    links = [
-        (ref.kind, normalize_identity(ref.kind, ref.value)) for ref in identities_to_link or []
-    ]
+    links = [ref.link() for ref in identities_to_link or []]
     code = referral.normalize_code(referral_code) if referral_code else None
     fingerprint = request_hash(
-        display_name=display_name, identities=sorted(links), referral_code=code
-    )
+        display_name=display_name, identities=sorted(links, key=str), referral_code=code,
+        partner=consent_partner_id,
+    )  # fmt: skip
     now = now or datetime.now(UTC)
 
     async def attempt() -> Any:
@@ -127,9 +137,15 @@ async def enroll(
                 insert(accounts).values(id=ledger.member_account(row.id), member_id=row.id)
             )
             if referrer is not None:
-                await referral.check_not_self(conn, referrer.id, links)
-            for kind, value in links:
-                await _link(conn, row.id, kind, value, now)
+                await referral.check_not_self(conn, referrer.id, [(k, v) for k, v, _ in links])
+            for kind, value, partner_id in links:
+                await _link(conn, row.id, kind, value, partner_id, now)
+            if consent_partner_id is not None:
+                await conn.execute(
+                    insert(consents).values(
+                        member_id=row.id, partner_id=consent_partner_id, granted_at=now
+                    )
+                )
             if referrer is not None:
                 await referral.link_referral(
                     conn, program, referee_id=row.id, referrer_id=referrer.id, now=now
@@ -141,26 +157,40 @@ async def enroll(
 
 
 async def link_identity(
-    db: Database, *, member_id: int, kind: IdentityKind, value: str, now: datetime | None = None
+    db: Database,
+    *,
+    member_id: int,
+    kind: IdentityKind,
+    value: str,
+    partner_id: int | None = None,
+    now: datetime | None = None,
 ) -> Any:
     """Link an identity to a member. Linking it again to the same member is a no-op that answers
     the same; an identity already linked to another member is IDENTITY_TAKEN."""
-    value = normalize_identity(kind, value)
+    kind, value, partner_id = IdentityRef(kind, value, partner_id).link()
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
             await active_member(conn, member_id)
-            return await _link(conn, member_id, kind, value, now or datetime.now(UTC))
+            return await _link(conn, member_id, kind, value, partner_id, now or datetime.now(UTC))
 
     return await retry_on_race(attempt)
 
 
 async def _link(
-    conn: AsyncConnection, member_id: int, kind: IdentityKind, value: str, now: datetime
+    conn: AsyncConnection,
+    member_id: int,
+    kind: IdentityKind,
+    value: str,
+    partner_id: int | None,
+    now: datetime,
 ) -> Any:
     row = await insert_unless_exists(
-        conn, identities, {"member_id": member_id, "kind": kind, "value": value, "linked_at": now}
-    )
+        conn,
+        identities,
+        {"member_id": member_id, "kind": kind, "value": value, "partner_id": partner_id,
+         "linked_at": now},
+    )  # fmt: skip
     if row is not None:
         return row
     existing = (
@@ -198,16 +228,15 @@ async def resolve(conn: AsyncConnection, ref: MemberRef) -> Any:
     return await active_member(conn, member_id)
 
 
-async def find_by_identity(db: Database, kind: IdentityKind, value: str) -> Any | None:
+async def find_by_identity(db: Database, kind: IdentityKind, value: str) -> int | None:
+    """The id of the member holding this identity."""
     async with db.read() as conn:
-        member_id = await conn.scalar(
+        member_id: int | None = await conn.scalar(
             select(identities.c.member_id).where(
                 identities.c.kind == kind, identities.c.value == normalize_identity(kind, value)
             )
         )
-        if member_id is None:
-            return None
-        return (await conn.execute(select(members).where(members.c.id == member_id))).first()
+        return member_id
 
 
 async def list_members(
@@ -221,10 +250,14 @@ async def list_members(
     enrolled_before: datetime | None = None,
     identity_kind: IdentityKind | None = None,
     segment: SegmentCriteria | None = None,
+    where: Any = None,
     now: datetime | None = None,
 ) -> list[Any]:
-    """Members in id order after `after_id`, filtered in SQL (lifecycle and segment too)."""
+    """Members in id order after `after_id`, filtered in SQL (lifecycle and segment too);
+    `where` narrows them further (the caller's visibility)."""
     query = select(members).order_by(members.c.id).limit(limit)
+    if where is not None:
+        query = query.where(where)
     if segment is not None:
         query = Measures(program, now or datetime.now(UTC)).filter(query, segment)
     if after_id is not None:

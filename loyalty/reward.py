@@ -134,8 +134,11 @@ async def list_rewards(
     after_id: int | None = None,
     status: RewardStatus | None = None,
     partner_id: int | None = None,
+    where: Any = None,
 ) -> list[Any]:
     query = select(rewards).order_by(rewards.c.id).limit(limit)
+    if where is not None:
+        query = query.where(where)
     if after_id is not None:
         query = query.where(rewards.c.id > after_id)
     if status is not None:

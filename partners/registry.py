@@ -46,6 +46,10 @@ async def create_partner(db: Database, *, code: str, name: str, now: datetime | 
     return await retry_on_race(attempt)
 
 
-async def list_partners(db: Database) -> list[Any]:
+async def list_partners(db: Database, *, where: Any = None) -> list[Any]:
+    """Partners by code; `where` narrows them (the caller's visibility)."""
+    query = select(partners).order_by(partners.c.code)
+    if where is not None:
+        query = query.where(where)
     async with db.read() as conn:
-        return list(await conn.execute(select(partners).order_by(partners.c.code)))
+        return list(await conn.execute(query))

@@ -9,8 +9,10 @@ from schema.inputs import CreateRewardInput, IdentityInput, MemberRefInput, Upda
 from schema.types import parse_id
 
 
-def identity_ref(value: IdentityInput) -> IdentityRef:
-    return IdentityRef(kind=IdentityKind(value.kind), value=value.value)
+def identity_ref(value: IdentityInput, acting_partner: int | None = None) -> IdentityRef:
+    """A partner's client links accounts in its own program only."""
+    partner_id = acting_partner if acting_partner is not None else optional_id(value.partner_id)
+    return IdentityRef(kind=IdentityKind(value.kind), value=value.value, partner_id=partner_id)
 
 
 def member_ref(value: MemberRefInput) -> MemberRef:

@@ -13,6 +13,8 @@ from opentelemetry import trace
 from sqlalchemy import BigInteger, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth import ownership
+from auth.principal import Principal
 from infra.database import Database
 from infra.models import identities, members, partners, purchases, rewards, tier_changes
 from loyalty import expiry, ledger, segment, tier
@@ -25,10 +27,12 @@ class BatchLoader(DataLoader):  # type: ignore[misc]
     """A loader whose batch runs in its own read connection and its own span. Rules that depend
     on time (growth window, lifecycle, expiry) are evaluated at the batch's time."""
 
-    def __init__(self, db: Database, program: Program) -> None:
+    def __init__(self, db: Database, program: Program, principal: Principal) -> None:
         super().__init__()
         self.db = db
         self.program = program
+        # What the request's principal may see: a row it may not see loads as missing.
+        self.principal = principal
 
     async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
         name = type(self).__name__
@@ -61,25 +65,39 @@ PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")
 
 class MemberByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await conn.execute(select(*MEMBER_COLUMNS).where(members.c.id.in_(keys)))
+        rows = await conn.execute(
+            select(*MEMBER_COLUMNS).where(
+                members.c.id.in_(keys), ownership.members_visible(self.principal)
+            )
+        )
         return in_key_order(rows, keys, "id")
 
 
 class PartnerByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await conn.execute(select(partners).where(partners.c.id.in_(keys)))
+        rows = await conn.execute(
+            select(partners).where(
+                partners.c.id.in_(keys), ownership.partners_visible(self.principal)
+            )
+        )
         return in_key_order(rows, keys, "id")
 
 
 class PurchaseByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await conn.execute(select(*PURCHASE_COLUMNS).where(purchases.c.id.in_(keys)))
+        rows = await conn.execute(
+            select(*PURCHASE_COLUMNS).where(
+                purchases.c.id.in_(keys), ownership.purchases_visible(self.principal)
+            )
+        )
         return in_key_order(rows, keys, "id")
 
 
 class RewardByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await conn.execute(select(rewards).where(rewards.c.id.in_(keys)))
+        rows = await conn.execute(
+            select(rewards).where(rewards.c.id.in_(keys), ownership.rewards_visible(self.principal))
+        )
         return in_key_order(rows, keys, "id")
 
 
@@ -178,7 +196,7 @@ class PurchasesByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
         def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
             inner = select(purchases.c.member_id.label("owner"), *PURCHASE_COLUMNS).where(
-                purchases.c.member_id.in_(owners)
+                purchases.c.member_id.in_(owners), ownership.purchases_visible(self.principal)
             )
             if after is not None:
                 inner = inner.where(purchases.c.id < after)
@@ -193,7 +211,9 @@ class LedgerEntriesByMemberLoader(BatchLoader):
             entries = ledger.entries_for_accounts([ledger.member_account(o) for o in owners])
             member_id = func.substr(entries.c.account_id, len(ledger.MEMBER_PREFIX) + 1)
             owner = cast(member_id, BigInteger)
-            inner = select(owner.label("owner"), *[c for c in entries.c if c.name != "account_id"])
+            inner = select(
+                owner.label("owner"), *[c for c in entries.c if c.name != "account_id"]
+            ).where(ownership.ledger_visible(self.principal, entries.c.partner_id))
             if after is not None:
                 inner = inner.where(entries.c.id < after)
             return _top_n_per_owner(inner, entries.c.account_id, entries.c.id, limit)
@@ -205,7 +225,7 @@ class ReferralsByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
         def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
             inner = select(members.c.referred_by.label("owner"), *MEMBER_COLUMNS).where(
-                members.c.referred_by.in_(owners)
+                members.c.referred_by.in_(owners), ownership.referees_visible(self.principal)
             )
             if after is not None:
                 inner = inner.where(members.c.id < after)
@@ -217,17 +237,17 @@ class ReferralsByMemberLoader(BatchLoader):
 class Loaders:
     """Built once per request: a loader caches and batches within one request only."""
 
-    def __init__(self, db: Database, program: Program) -> None:
-        self.member_by_id = MemberByIdLoader(db, program)
-        self.partner_by_id = PartnerByIdLoader(db, program)
-        self.purchase_by_id = PurchaseByIdLoader(db, program)
-        self.reward_by_id = RewardByIdLoader(db, program)
-        self.identities_by_member = IdentitiesByMemberLoader(db, program)
-        self.balance_by_member = BalanceByMemberLoader(db, program)
-        self.purchases_by_member = PurchasesByMemberLoader(db, program)
-        self.ledger_entries_by_member = LedgerEntriesByMemberLoader(db, program)
-        self.growth_value_by_member = GrowthValueByMemberLoader(db, program)
-        self.insight_by_member = InsightByMemberLoader(db, program)
-        self.tier_changes_by_member = TierChangesByMemberLoader(db, program)
-        self.expiring_points_by_member = ExpiringPointsByMemberLoader(db, program)
-        self.referrals_by_member = ReferralsByMemberLoader(db, program)
+    def __init__(self, db: Database, program: Program, principal: Principal) -> None:
+        self.member_by_id = MemberByIdLoader(db, program, principal)
+        self.partner_by_id = PartnerByIdLoader(db, program, principal)
+        self.purchase_by_id = PurchaseByIdLoader(db, program, principal)
+        self.reward_by_id = RewardByIdLoader(db, program, principal)
+        self.identities_by_member = IdentitiesByMemberLoader(db, program, principal)
+        self.balance_by_member = BalanceByMemberLoader(db, program, principal)
+        self.purchases_by_member = PurchasesByMemberLoader(db, program, principal)
+        self.ledger_entries_by_member = LedgerEntriesByMemberLoader(db, program, principal)
+        self.growth_value_by_member = GrowthValueByMemberLoader(db, program, principal)
+        self.insight_by_member = InsightByMemberLoader(db, program, principal)
+        self.tier_changes_by_member = TierChangesByMemberLoader(db, program, principal)
+        self.expiring_points_by_member = ExpiringPointsByMemberLoader(db, program, principal)
+        self.referrals_by_member = ReferralsByMemberLoader(db, program, principal)

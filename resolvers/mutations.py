@@ -1,13 +1,17 @@
-"""Root mutation fields: each parses its input, calls one domain function, maps the result."""
+"""Root mutation fields: each is allowed by its permission class, checks ownership through
+`resolvers.access`, calls one domain function and maps the result."""
 
 from __future__ import annotations
 
 import strawberry
 
+from auth.principal import Scope
+from infra.models import purchases, redemptions, rewards
 from loyalty import interaction, member, merge, purchase, redemption, referral, reward
-from loyalty.member import IdentityKind
+from loyalty.member import MemberRef
 from loyalty.purchase import Channel
 from partners import registry
+from resolvers import access
 from resolvers.convert import identity_ref, member_ref, optional_id, reward_terms
 from schema.info import Info
 from schema.inputs import (
@@ -25,109 +29,147 @@ from schema.inputs import (
     RefundPurchaseInput,
     UpdateRewardInput,
 )
+from schema.permissions import ADMIN, allow
 from schema.redemption import Redemption, Reward
 from schema.types import Identity, Interaction, Member, Partner, Purchase, Refund, parse_id
+
+WRITE_MEMBERS = allow(partner=Scope.MEMBERS_WRITE)
+WRITE_PURCHASES = allow(partner=Scope.PURCHASES_WRITE)
+REDEEM = allow(partner=Scope.POINTS_REDEEM)
+REDEEM_OWN = allow(partner=Scope.POINTS_REDEEM, member=True)
+MEMBER_OR_ADMIN = allow(member=True)
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[WRITE_MEMBERS])
     async def enroll_member(self, info: Info, input: EnrollMemberInput) -> Member:
+        partner_id = access.consenting_partner(info)
         row = await member.enroll(
             info.context.db,
             display_name=input.display_name,
             idempotency_key=input.idempotency_key,
-            identities_to_link=[identity_ref(identity) for identity in input.identities],
+            identities_to_link=[identity_ref(i, partner_id) for i in input.identities],
             referral_code=input.referral_code,
+            consent_partner_id=partner_id,
             program=info.context.program,
         )
         return Member.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[WRITE_MEMBERS])
     async def link_identity(self, info: Info, input: LinkIdentityInput) -> Identity:
+        member_id = parse_id(input.member_id)
+        await access.require_member(info, MemberRef(member_id=member_id))
+        identity = identity_ref(input.identity, access.consenting_partner(info))
         row = await member.link_identity(
             info.context.db,
-            member_id=parse_id(input.member_id),
-            kind=IdentityKind(input.identity.kind),
-            value=input.identity.value,
+            member_id=member_id,
+            kind=identity.kind,
+            value=identity.value,
+            partner_id=identity.partner_id,
         )
         return Identity.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        permission_classes=[WRITE_PURCHASES],
+        description="A partner's client records purchases at its own partner; it may name the "
+        "member by an identity the member shows (a card), or by id if the member is linked.",
+    )
     async def record_purchase(self, info: Info, input: RecordPurchaseInput) -> Purchase:
+        buyer = member_ref(input.member)
+        if buyer.member_id is not None:
+            await access.require_member(info, buyer)
+        channel, partner_id = access.acting_partner(
+            info, Channel(input.channel), optional_id(input.partner_id)
+        )
         row, _replayed = await purchase.record_purchase(
             info.context.db,
             info.context.program,
-            member_ref=member_ref(input.member),
-            channel=Channel(input.channel),
+            member_ref=buyer,
+            channel=channel,
             source=input.source,
             external_order_id=input.external_order_id,
             amount=input.amount,
             currency=input.currency,
-            partner_id=optional_id(input.partner_id),
+            partner_id=partner_id,
             purchased_at=input.purchased_at,
         )
         return Purchase.from_row(row, info.context.program.currency_exponent)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[WRITE_PURCHASES])
     async def refund_purchase(self, info: Info, input: RefundPurchaseInput) -> Refund:
+        purchase_id = parse_id(input.purchase_id)
+        await access.require_row(info, purchases, purchase_id, access.purchases_visible(info))
         row = await purchase.refund_purchase(
             info.context.db,
             info.context.program,
-            purchase_id=parse_id(input.purchase_id),
+            purchase_id=purchase_id,
             amount=input.amount,
             idempotency_key=input.idempotency_key,
         )
         return Refund.from_row(row, info.context.program.currency_exponent)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[REDEEM])
     async def redeem_points(self, info: Info, input: RedeemPointsInput) -> Redemption:
+        spender = member_ref(input.member)
+        await access.require_member(info, spender)
+        channel, partner_id = access.acting_partner(
+            info, Channel(input.channel), optional_id(input.partner_id)
+        )
         row = await redemption.redeem_points(
             info.context.db,
-            member_ref=member_ref(input.member),
+            member_ref=spender,
             points=input.points,
-            channel=Channel(input.channel),
+            channel=channel,
             idempotency_key=input.idempotency_key,
-            partner_id=optional_id(input.partner_id),
+            partner_id=partner_id,
             reference=input.reference,
         )
         return Redemption.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[REDEEM])
     async def cancel_redemption(self, info: Info, input: CancelRedemptionInput) -> Redemption:
-        row = await redemption.cancel_redemption(
-            info.context.db, redemption_id=parse_id(input.redemption_id)
-        )
+        redemption_id = parse_id(input.redemption_id)
+        visible = access.redemptions_visible(info)
+        await access.require_row(info, redemptions, redemption_id, visible)
+        row = await redemption.cancel_redemption(info.context.db, redemption_id=redemption_id)
         return Redemption.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[ADMIN])
     async def create_partner(self, info: Info, input: CreatePartnerInput) -> Partner:
         row = await registry.create_partner(info.context.db, code=input.code, name=input.name)
         return Partner.from_row(row)
 
-    @strawberry.mutation(description="Growth value for a review, check-in, event or survey.")
+    @strawberry.mutation(
+        description="Growth value for a review, check-in, event or survey.",
+        permission_classes=[WRITE_MEMBERS],
+    )
     async def record_interaction(self, info: Info, input: RecordInteractionInput) -> Interaction:
+        actor = member_ref(input.member)
+        await access.require_member(info, actor)
         row = await interaction.record_interaction(
             info.context.db,
             info.context.program,
-            member_ref=member_ref(input.member),
+            member_ref=actor,
             kind=interaction.InteractionKind(input.kind),
             idempotency_key=input.idempotency_key,
             occurred_at=input.occurred_at,
         )
         return Interaction.from_row(row)
 
-    @strawberry.mutation(description="A recently enrolled member enters a referral code.")
+    @strawberry.mutation(
+        description="A recently enrolled member enters a referral code.",
+        permission_classes=[MEMBER_OR_ADMIN],
+    )
     async def apply_referral_code(self, info: Info, input: ApplyReferralCodeInput) -> Member:
+        member_id = parse_id(input.member_id)
+        await access.require_member(info, MemberRef(member_id=member_id))
         row = await referral.claim_referral(
-            info.context.db,
-            info.context.program,
-            member_id=parse_id(input.member_id),
-            code=input.referral_code,
+            info.context.db, info.context.program, member_id=member_id, code=input.referral_code
         )
         return Member.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[ADMIN])
     async def create_reward(self, info: Info, input: CreateRewardInput) -> Reward:
         row = await reward.create_reward(
             info.context.db,
@@ -137,26 +179,35 @@ class Mutation:
         )
         return Reward.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(permission_classes=[ADMIN])
     async def update_reward(self, info: Info, input: UpdateRewardInput) -> Reward:
         row = await reward.update_reward(
             info.context.db, reward_id=parse_id(input.reward_id), terms=reward_terms(input)
         )
         return Reward.from_row(row)
 
-    @strawberry.mutation(description="Spend points on a reward from the catalog.")
+    @strawberry.mutation(
+        description="Spend points on a reward from the catalog.", permission_classes=[REDEEM_OWN]
+    )
     async def redeem_reward(self, info: Info, input: RedeemRewardInput) -> Redemption:
+        spender = member_ref(input.member)
+        await access.require_member(info, spender)
+        reward_id = parse_id(input.reward_id)
+        await access.require_row(info, rewards, reward_id, access.rewards_visible(info))
         row = await reward.redeem_reward(
             info.context.db,
-            member_ref=member_ref(input.member),
-            reward_id=parse_id(input.reward_id),
+            member_ref=spender,
+            reward_id=reward_id,
             idempotency_key=input.idempotency_key,
             quantity=input.quantity,
             channel=Channel(input.channel),
         )
         return Redemption.from_row(row)
 
-    @strawberry.mutation(description="Merge two records of one person; returns the survivor.")
+    @strawberry.mutation(
+        description="Merge two records of one person; returns the survivor.",
+        permission_classes=[ADMIN],
+    )
     async def merge_members(self, info: Info, input: MergeMembersInput) -> Member:
         row = await merge.merge_members(
             info.context.db,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from auth import audit, ownership
+from auth.principal import Scope
 from loyalty import member as members
 from loyalty import reward as rewards
 from loyalty.errors import NotFound, Unauthenticated
@@ -15,28 +17,34 @@ from schema.enums import IdentityKind
 from schema.info import Info
 from schema.inputs import MemberFilter, RewardFilter
 from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
+from schema.permissions import ADMIN, ANYONE, MEMBER_ONLY, allow
 from schema.program import ProgramRules
 from schema.redemption import Reward
-from schema.types import Member, Partner, Purchase, parse_id
+from schema.types import AuditEntry, Member, Partner, Purchase, parse_id
+
+READ_MEMBERS = allow(partner=Scope.MEMBERS_READ)
+READ_OWN = allow(partner=Scope.MEMBERS_READ, member=True)
+SIGNED_IN = allow(any_partner=True, member=True)
 
 
 @strawberry.type
 class Query:
-    @strawberry.field
+    @strawberry.field(permission_classes=[READ_OWN])
     async def member(self, info: Info, id: strawberry.ID) -> Member:
         row = await info.context.loaders.member_by_id.load(parse_id(id))
         if row is None:
             raise NotFound(f"member {id} does not exist")
         return Member.from_row(row)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[READ_MEMBERS])
     async def member_by_identity(self, info: Info, kind: IdentityKind, value: str) -> Member:
-        row = await members.find_by_identity(info.context.db, DomainIdentityKind(kind), value)
+        found = await members.find_by_identity(info.context.db, DomainIdentityKind(kind), value)
+        row = None if found is None else await info.context.loaders.member_by_id.load(found)
         if row is None:
             raise NotFound(f"no member has this {kind} identity")
         return Member.from_row(row)
 
-    @strawberry.field(description="Members in enrollment order.")
+    @strawberry.field(description="Members in enrollment order.", permission_classes=[READ_MEMBERS])
     async def members(
         self,
         info: Info,
@@ -61,10 +69,13 @@ class Query:
                 frequency=criteria.frequency,
                 interactions=criteria.interactions,
             ),
+            where=ownership.members_visible(info.context.principal),
         )
         return build_connection(rows, first, "member", Member.from_row)
 
-    @strawberry.field(description="The calling member (a member principal only).")
+    @strawberry.field(
+        description="The calling member (a member's token only).", permission_classes=[MEMBER_ONLY]
+    )
     async def me(self, info: Info) -> Member:
         member_id = info.context.principal.member_id
         if member_id is None:
@@ -74,18 +85,20 @@ class Query:
             raise NotFound(f"member {member_id} does not exist")
         return Member.from_row(row)
 
-    @strawberry.field(description="The program rules in force.")
+    @strawberry.field(description="The program rules in force.", permission_classes=[ANYONE])
     def program(self, info: Info) -> ProgramRules:
         return ProgramRules.build(info.context.program)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[SIGNED_IN])
     async def reward(self, info: Info, id: strawberry.ID) -> Reward:
         row = await info.context.loaders.reward_by_id.load(parse_id(id))
         if row is None:
             raise NotFound(f"reward {id} does not exist")
         return Reward.from_row(row)
 
-    @strawberry.field(description="The reward catalog, in creation order.")
+    @strawberry.field(
+        description="The reward catalog, in creation order.", permission_classes=[SIGNED_IN]
+    )
     async def rewards(
         self,
         info: Info,
@@ -101,23 +114,48 @@ class Query:
             after_id=decode_cursor("reward", after),
             status=criteria.status,
             partner_id=optional_id(criteria.partner_id),
+            where=ownership.rewards_visible(info.context.principal),
         )
         return build_connection(rows, first, "reward", Reward.from_row)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Who did what, newest first: token issuance, client changes, mutations.",
+        permission_classes=[ADMIN],
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        action: str | None = None,
+        subject: str | None = None,
+    ) -> Connection[AuditEntry]:
+        check_page_size(first)
+        rows = await audit.entries(
+            info.context.db,
+            limit=first + 1,
+            before_id=decode_cursor("audit", after),
+            action=action,
+            subject=subject,
+        )
+        return build_connection(rows, first, "audit", AuditEntry.from_row)
+
+    @strawberry.field(permission_classes=[READ_OWN])
     async def purchase(self, info: Info, id: strawberry.ID) -> Purchase:
         row = await info.context.loaders.purchase_by_id.load(parse_id(id))
         if row is None:
             raise NotFound(f"purchase {id} does not exist")
         return Purchase.from_row(row, info.context.program.currency_exponent)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[SIGNED_IN])
     async def partner(self, info: Info, id: strawberry.ID) -> Partner:
         row = await info.context.loaders.partner_by_id.load(parse_id(id))
         if row is None:
             raise NotFound(f"partner {id} does not exist")
         return Partner.from_row(row)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[SIGNED_IN])
     async def partners(self, info: Info) -> list[Partner]:
-        return [Partner.from_row(row) for row in await registry.list_partners(info.context.db)]
+        visible = ownership.partners_visible(info.context.principal)
+        rows = await registry.list_partners(info.context.db, where=visible)
+        return [Partner.from_row(row) for row in rows]

@@ -17,6 +17,11 @@ IDEMPOTENCY_KEY = "A key unique to this request; repeating it answers with the f
 class IdentityInput:
     kind: IdentityKind
     value: str
+    partner_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="For PARTNER_ACCOUNT: the partner whose program it is in (a partner's own "
+        "client may leave it out).",
+    )
 
 
 @strawberry.input(one_of=True, description="A member, by id or by one of its identities.")

@@ -84,7 +84,8 @@ class Redemption:
     async def reward(self, info: Info) -> Reward | None:
         if self.reward_id is None:
             return None
-        return Reward.from_row(await info.context.loaders.reward_by_id.load(self.reward_id))
+        row = await info.context.loaders.reward_by_id.load(self.reward_id)
+        return None if row is None else Reward.from_row(row)
 
     @strawberry.field
     async def member(self, info: Info) -> Member:

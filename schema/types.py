@@ -104,6 +104,7 @@ class Partner:
 
 
 async def partner_of(info: Info, partner_id: int | None) -> Partner | None:
+    """The partner, or null when there is none or the caller may not see it."""
     if partner_id is None:
         return None
     row = await info.context.loaders.partner_by_id.load(partner_id)
@@ -111,7 +112,10 @@ async def partner_of(info: Info, partner_id: int | None) -> Partner | None:
 
 
 async def member_of(info: Info, member_id: int) -> Member:
+    """A related member; one the caller may not see is NOT_FOUND, like a missing one."""
     row = await info.context.loaders.member_by_id.load(member_id)
+    if row is None:
+        raise NotFound(f"member {member_id} does not exist")
     return Member.from_row(row)
 
 
@@ -202,7 +206,32 @@ class Refund:
     @strawberry.field
     async def purchase(self, info: Info) -> Purchase:
         row = await info.context.loaders.purchase_by_id.load(self.purchase_id)
+        if row is None:
+            raise NotFound(f"purchase {self.purchase_id} does not exist")
         return Purchase.from_row(row, info.context.program.currency_exponent)
+
+
+@strawberry.type
+class AuditEntry:
+    id: strawberry.ID
+    at: datetime
+    principal_kind: str
+    subject: str
+    client_id: str | None
+    partner_id: strawberry.ID | None
+    action: str
+    target: str | None
+    outcome: str
+    trace_id: str | None
+
+    @staticmethod
+    def from_row(row: Any) -> AuditEntry:
+        return AuditEntry(
+            id=strawberry.ID(str(row.id)), at=row.at, principal_kind=row.principal_kind,
+            subject=row.subject, client_id=row.client_id,
+            partner_id=None if row.partner_id is None else strawberry.ID(str(row.partner_id)),
+            action=row.action, target=row.target, outcome=row.outcome, trace_id=row.trace_id,
+        )  # fmt: skip
 
 
 @strawberry.type

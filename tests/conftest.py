@@ -13,7 +13,9 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy import delete, event, text
+from starlette.applications import Starlette
 
+from auth.tokens import mint
 from gateway.app import create_app
 from gateway.settings import Settings
 from infra.database import Database
@@ -111,10 +113,37 @@ def settings(database: Database) -> Settings:
 
 
 @pytest.fixture
-async def client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, db)
+def app(db: Database, settings: Settings) -> Starlette:
+    return create_app(settings, db)
+
+
+async def bearer(app: Starlette, subject: str, scope: str = "", **options: Any) -> dict[str, str]:
+    """An Authorization header with a token of the app's own issuer: `operator:...` subjects
+    with `admin` are operators, `member:<id>` subjects are members."""
+    settings: Settings = app.state.settings
+    token = await mint(
+        app.state.db, settings.token_settings(), app.state.keys, subject=subject, scope=scope,
+        **options,
+    )  # fmt: skip
+    return {"Authorization": f"Bearer {token}"}
+
+
+def http_client(app: Starlette, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    # localhost: Authlib refuses plain http anywhere but loopback.
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    return httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers)
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client acting as an operator with the admin scope."""
+    async with http_client(app, await bearer(app, "operator:tests", "admin")) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app) as http:
         yield http
 
 

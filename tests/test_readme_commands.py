@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -30,6 +31,12 @@ def test_the_demo_command_serves_demo_members(tmp_path):
         stderr=subprocess.STDOUT,
     )
     try:
+        operator_header = None
+        while operator_header is None:
+            line = server.stdout.readline().decode()
+            assert line, "the demo stopped before printing its tokens"
+            if "operator (admin):" in line:
+                operator_header = json.loads(line.split(":", 1)[1])
         deadline = time.monotonic() + 60
         while True:
             assert server.poll() is None, server.stdout.read().decode()
@@ -41,14 +48,19 @@ def test_the_demo_command_serves_demo_members(tmp_path):
             assert time.monotonic() < deadline, "the demo did not become ready within 60 s"
             time.sleep(0.2)
 
-        answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": MEMBERS}).json()
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": MEMBERS}, headers=operator_header
+        ).json()
+        refused = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": MEMBERS}).json()
         ide = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
     finally:
         server.terminate()
         server.wait(timeout=15)
+        server.stdout.close()
 
     members = answer["data"]["members"]["edges"]
     assert len(members) == 3
     assert all(edge["node"]["balance"]["available"] >= 0 for edge in members)
     assert ide.status_code == 200 and "graphiql" in ide.text.lower()
+    assert [error["extensions"]["code"] for error in refused["errors"]] == ["UNAUTHENTICATED"]
     assert (tmp_path / "pointgate-demo.db").exists()

@@ -46,8 +46,9 @@ async def test_nested_lists_cost_the_same_sql_statements_for_5_or_50_members(
     assert len(nodes) == 50
     assert all(len(node["purchases"]["edges"]) == 10 for node in nodes)
     assert all(node["balance"]["available"] == 110 for node in nodes)
-    # one each for members, identities, balances, purchases and purchase.member
-    assert statements_for_50 == statements_for_5 == 5
+    # the token's revocation check, then one each for members, identities, balances,
+    # purchases and purchase.member
+    assert statements_for_50 == statements_for_5 == 6
 
 
 STANDING = """
@@ -79,6 +80,6 @@ async def test_a_members_standing_costs_the_same_sql_statements_for_5_or_50_memb
     assert {(n["growthValue"], n["expiringPoints"]["points"], n["lifecycle"]) for n in nodes} == {
         (20, 20, "NEW")
     }
-    # members, growth value, tier history, insight, expiring points, referrals; referredBy is
-    # null everywhere so it costs nothing
-    assert statements_for_50 == statements_for_5 == 6
+    # the token check, members, growth value, tier history, insight, expiring points,
+    # referrals; referredBy is null everywhere so it costs nothing
+    assert statements_for_50 == statements_for_5 == 7

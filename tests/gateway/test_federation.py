@@ -51,8 +51,8 @@ async def test_entities_resolve_in_batches_through_the_loaders(client, db, progr
     assert [e["displayName"] for e in entities[:3]] == ["Member 0", "Member 1", "Member 2"]
     assert [e["member"]["id"] for e in entities[3:]] == [str(b.id) for b in buyers]
     assert entities[3]["amount"] == "5.00"
-    # members by id (shared with purchase.member), balances, purchases by id
-    assert sql_statements.count == 3
+    # the token check, members by id (shared with purchase.member), balances, purchases by id
+    assert sql_statements.count == 4
 
 
 async def test_a_reward_resolves_as_an_entity(client, db):

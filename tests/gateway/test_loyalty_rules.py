@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import error_codes, graphql
+from tests.conftest import bearer, error_codes, graphql
 from tests.factories import a_member, a_member_with_points, a_purchase
 
 ME = """
@@ -52,10 +52,10 @@ NEW_MEMBERS = """
 { members(first: 10, filter: {lifecycle: NEW, spend: LOW}) { nodes { displayName lifecycle } } }"""
 
 
-async def test_me_shows_a_members_own_standing_from_the_development_header(client, db, program):
+async def test_me_shows_a_members_own_standing_from_a_member_token(app, client, db, program):
     ada = await a_member_with_points(db, 1200, program)
 
-    body = await graphql(client, ME, headers={"X-Pointgate-Member": str(ada.id)})
+    body = await graphql(client, ME, headers=await bearer(app, f"member:{ada.id}"))
 
     me = body["data"]["me"]
     assert (me["displayName"], me["tier"], me["balance"]) == ("Ada", "SILVER", {"available": 1200})
@@ -69,10 +69,9 @@ async def test_me_shows_a_members_own_standing_from_the_development_header(clien
     assert me["referrals"]["nodes"] == []
 
 
-async def test_me_without_a_member_is_unauthenticated(client):
-    assert error_codes(await graphql(client, ME)) == ["UNAUTHENTICATED"]
-    bad_header = await graphql(client, ME, headers={"X-Pointgate-Member": "not-a-number"})
-    assert error_codes(bad_header) == ["UNAUTHENTICATED"]
+async def test_me_is_for_members_only(client, anonymous):
+    assert error_codes(await graphql(client, ME)) == ["FORBIDDEN"]
+    assert error_codes(await graphql(anonymous, ME)) == ["UNAUTHENTICATED"]
 
 
 async def test_the_program_query_shows_the_rules_in_force(client):
@@ -84,12 +83,12 @@ async def test_the_program_query_shows_the_rules_in_force(client):
     }  # fmt: skip
 
 
-async def test_a_referral_through_graphql_shows_on_both_members(client, db):
+async def test_a_referral_through_graphql_shows_on_both_members(app, client, db):
     ada = await a_member(db)
 
     enrolled = await graphql(client, ENROLL_REFERRED, {"code": ada.referral_code})
     unknown = await graphql(client, ENROLL_REFERRED.replace("grace", "g2"), {"code": "NOPE"})
-    referrer = await graphql(client, ME, headers={"X-Pointgate-Member": str(ada.id)})
+    referrer = await graphql(client, ME, headers=await bearer(app, f"member:{ada.id}"))
 
     assert enrolled["data"]["enrollMember"]["referredBy"] == {"displayName": "Ada"}
     assert error_codes(unknown) == ["NOT_FOUND"]

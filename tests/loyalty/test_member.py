@@ -18,7 +18,7 @@ async def test_enrolling_links_identities_and_a_replay_returns_the_same_member(d
 
     assert again.id == first.id
     found = await member.find_by_identity(db, IdentityKind.LOYALTY_CARD, "CARD-1")
-    assert found.id == first.id
+    assert found == first.id
 
 
 async def test_an_enrollment_replay_with_another_name_conflicts(db):

@@ -1,0 +1,59 @@
+"""The audit log: who did what, through which client, with what outcome. Token issuance, client
+changes and every GraphQL mutation write one row; `auditLog` (admin) reads them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import trace
+from sqlalchemy import insert, select
+
+from auth.principal import Principal
+from infra.database import Database
+from infra.models import audit_log
+
+
+def _trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+async def record(
+    db: Database,
+    principal: Principal,
+    action: str,
+    *,
+    target: str | None = None,
+    outcome: str = "OK",
+    now: datetime | None = None,
+) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            insert(audit_log).values(
+                at=now or datetime.now(UTC), principal_kind=principal.kind,
+                subject=principal.subject, client_id=principal.client_id,
+                partner_id=principal.partner_id, action=action, target=target,
+                outcome=outcome, trace_id=_trace_id(),
+            )
+        )  # fmt: skip
+
+
+async def entries(
+    db: Database,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+) -> list[Any]:
+    """Newest first."""
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(audit_log.c.id < before_id)
+    if action is not None:
+        query = query.where(audit_log.c.action == action)
+    if subject is not None:
+        query = query.where(audit_log.c.subject == subject)
+    async with db.read() as conn:
+        return list(await conn.execute(query))

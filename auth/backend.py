@@ -1,0 +1,58 @@
+"""The resource side: a Starlette authentication backend that turns a bearer token into the
+request's Principal. No Authorization header means an anonymous request (fields that need a
+principal then answer UNAUTHENTICATED); a bearer token that does not verify is a 401."""
+
+from __future__ import annotations
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+
+from auth.principal import ANONYMOUS, Principal
+from auth.tokens import InvalidToken, TokenVerifier
+
+
+class PrincipalUser(BaseUser):
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.principal.subject
+
+
+class BearerTokenBackend(AuthenticationBackend):
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+        # Other schemes (HTTP Basic at the token endpoint) are not ours to judge.
+        if scheme.lower() != "bearer":
+            return None
+        try:
+            principal = await self.verifier.principal(token.strip())
+        except InvalidToken as error:
+            raise AuthenticationError(str(error)) from None
+        return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
+
+
+def principal_of(conn: HTTPConnection) -> Principal:
+    user = conn.scope.get("user")
+    return user.principal if isinstance(user, PrincipalUser) else ANONYMOUS
+
+
+def on_authentication_error(conn: HTTPConnection, error: Exception) -> Response:
+    """A GraphQL-shaped 401, so clients read it like any other error."""
+    body = {"errors": [{"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}]}
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    return JSONResponse(body, status_code=401, headers=headers)

@@ -1,0 +1,107 @@
+"""What a principal may see and act on, in one place: SQL conditions the loaders and lists add
+to their queries, and checks the mutations run before acting. A partner sees the members linked
+to it (an account identity in its program or a recorded consent), the purchases, redemptions and
+rewards that are its own; a member sees itself; an operator with `admin` sees everything. Rows a
+principal may not see are answered exactly like rows that do not exist (NOT_FOUND)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from auth.principal import Principal, PrincipalKind, Scope
+from infra.models import consents, identities, members, partners, purchases, redemptions, rewards
+from loyalty.errors import NotFound
+
+
+def _is_admin(principal: Principal) -> bool:
+    return principal.kind is PrincipalKind.OPERATOR and principal.has(Scope.ADMIN)
+
+
+def linked_to_partner(partner_id: int, member_id: Any = members.c.id) -> ColumnElement[bool]:
+    account = exists().where(
+        identities.c.member_id == member_id,
+        identities.c.kind == "PARTNER_ACCOUNT",
+        identities.c.partner_id == partner_id,
+    )
+    consent = exists().where(
+        consents.c.member_id == member_id,
+        consents.c.partner_id == partner_id,
+        consents.c.revoked_at.is_(None),
+    )
+    return or_(account, consent)
+
+
+def members_visible(principal: Principal, member_id: Any = members.c.id) -> ColumnElement[bool]:
+    if _is_admin(principal):
+        return true()
+    if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
+        return and_(true(), member_id == principal.member_id)
+    if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
+        return linked_to_partner(principal.partner_id, member_id)
+    return false()
+
+
+def referees_visible(principal: Principal) -> ColumnElement[bool]:
+    """A member sees whom it referred (it can only reach its own referrals); others see the
+    referees they could see anyway."""
+    if principal.kind is PrincipalKind.MEMBER:
+        return true()
+    return members_visible(principal)
+
+
+def _owned_by(principal: Principal, member_column: Any, partner_column: Any) -> Any:
+    if _is_admin(principal):
+        return true()
+    if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
+        return and_(true(), member_column == principal.member_id)
+    if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
+        return and_(true(), partner_column == principal.partner_id)
+    return false()
+
+
+def purchases_visible(principal: Principal) -> Any:
+    return _owned_by(principal, purchases.c.member_id, purchases.c.partner_id)
+
+
+def redemptions_visible(principal: Principal) -> Any:
+    return _owned_by(principal, redemptions.c.member_id, redemptions.c.partner_id)
+
+
+def rewards_visible(principal: Principal) -> Any:
+    """The catalog is for members and operators; a partner sees the rewards it fulfils."""
+    if principal.kind is PrincipalKind.PARTNER:
+        return and_(true(), rewards.c.partner_id == principal.partner_id)
+    if principal.kind is PrincipalKind.ANONYMOUS:
+        return false()
+    return true()
+
+
+def partners_visible(principal: Principal) -> Any:
+    if principal.kind is PrincipalKind.PARTNER:
+        return and_(true(), partners.c.id == principal.partner_id)
+    if principal.kind is PrincipalKind.ANONYMOUS:
+        return false()
+    return true()
+
+
+def ledger_visible(principal: Principal, partner_column: Any) -> Any:
+    """A partner sees only the transfers that concern it on a member's account."""
+    if principal.kind is PrincipalKind.PARTNER:
+        return and_(true(), partner_column == principal.partner_id)
+    return true()
+
+
+async def check_member(conn: AsyncConnection, principal: Principal, member_id: int) -> None:
+    visible = await conn.scalar(
+        select(members.c.id).where(members.c.id == member_id, members_visible(principal))
+    )
+    if visible is None:
+        raise NotFound(f"member {member_id} does not exist")
+
+
+async def check_row(conn: AsyncConnection, table: Any, row_id: int, condition: Any) -> None:
+    if await conn.scalar(select(table.c.id).where(table.c.id == row_id, condition)) is None:
+        raise NotFound(f"{table.name[:-1]} {row_id} does not exist")

@@ -1,0 +1,66 @@
+"""Ownership checks the mutations run before acting, built on `auth.ownership`: the one place
+that says which members, purchases and redemptions a principal may act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auth import ownership
+from auth.principal import Principal, PrincipalKind
+from loyalty.errors import NotFound
+from loyalty.member import MemberRef, find_by_identity
+from loyalty.purchase import Channel
+from schema.info import Info
+
+
+def principal(info: Info) -> Principal:
+    return info.context.principal
+
+
+async def require_member(info: Info, ref: MemberRef) -> None:
+    """The caller may act on this member (NOT_FOUND otherwise, as if it did not exist)."""
+    caller = principal(info)
+    member_id = ref.member_id
+    if member_id is None:
+        assert ref.identity is not None
+        member_id = await find_by_identity(info.context.db, ref.identity.kind, ref.identity.value)
+        if member_id is None:
+            raise NotFound("no member has this identity")
+    async with info.context.db.read() as conn:
+        await ownership.check_member(conn, caller, member_id)
+
+
+async def require_row(info: Info, table: Any, row_id: int, visible: Any) -> None:
+    async with info.context.db.read() as conn:
+        await ownership.check_row(conn, table, row_id, visible)
+
+
+def acting_partner(
+    info: Info, channel: Channel, partner_id: int | None
+) -> tuple[Channel, int | None]:
+    """A partner's client always acts at its own partner, through the PARTNER channel; naming
+    another partner is answered as if that partner did not exist."""
+    caller = principal(info)
+    if caller.kind is not PrincipalKind.PARTNER:
+        return channel, partner_id
+    if partner_id is not None and partner_id != caller.partner_id:
+        raise NotFound(f"partner {partner_id} does not exist")
+    return Channel.PARTNER, caller.partner_id
+
+
+def consenting_partner(info: Info) -> int | None:
+    """The partner a member enrolled or linked through a partner's client is linked to."""
+    caller = principal(info)
+    return caller.partner_id if caller.kind is PrincipalKind.PARTNER else None
+
+
+def purchases_visible(info: Info) -> Any:
+    return ownership.purchases_visible(principal(info))
+
+
+def redemptions_visible(info: Info) -> Any:
+    return ownership.redemptions_visible(principal(info))
+
+
+def rewards_visible(info: Info) -> Any:
+    return ownership.rewards_visible(principal(info))

@@ -1,0 +1,59 @@
+"""Who may call which root field, declared on the field as a permission class.
+
+One rule per field: `allow(...)` names the principal kinds let through (operators need the
+admin scope; partners the given scope). Which rows a let-through principal then sees (its own
+members, purchases, ...) is decided in one place, `auth.ownership`, which the loaders apply.
+The authorization matrix test holds every root field to `tests/auth/authorization_matrix.csv`."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from auth.principal import Principal, PrincipalKind, Scope
+from loyalty.errors import Forbidden, Unauthenticated
+
+
+@cache
+def allow(
+    *,
+    partner: Scope | None = None,
+    any_partner: bool = False,
+    member: bool = False,
+    anyone: bool = False,
+    admin: bool = True,
+) -> type[BasePermission]:
+    """A permission class: operators with `admin`, partners holding `partner` (any partner if
+    `any_partner`), members if `member`, everyone (also anonymous) if `anyone`."""
+    parts = [f"Partner{partner.name.title().replace('_', '')}" if partner else ""]
+    parts += ["AnyPartner" if any_partner else ""]
+    parts += ["Member" if member else "", "Anyone" if anyone else "", "Admin" if admin else ""]
+    name = "Allow" + "".join(parts)
+
+    def permits(principal: Principal) -> bool:
+        if anyone:
+            return True
+        if principal.kind is PrincipalKind.OPERATOR:
+            return admin and principal.has(Scope.ADMIN)
+        if principal.kind is PrincipalKind.PARTNER:
+            return any_partner or (partner is not None and principal.has(partner))
+        if principal.kind is PrincipalKind.MEMBER:
+            return member
+        return False
+
+    def has_permission(self: BasePermission, source: Any, info: Any, **kwargs: Any) -> bool:
+        principal: Principal = info.context.principal
+        if permits(principal):
+            return True
+        if principal.kind is PrincipalKind.ANONYMOUS:
+            raise Unauthenticated("this field needs an access token")
+        raise Forbidden("the token does not allow this field")
+
+    return type(name, (BasePermission,), {"has_permission": has_permission, "permits": permits})
+
+
+ANYONE = allow(anyone=True)
+ADMIN = allow()
+MEMBER_ONLY = allow(member=True, admin=False)
