@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse, Response
 from auth.principal import ANONYMOUS, Principal
 from auth.tokens import InvalidToken, TokenVerifier
 
+OAUTH_PATH_PREFIX = "/oauth/"
+
 
 class PrincipalUser(BaseUser):
     def __init__(self, principal: Principal) -> None:
@@ -36,8 +38,9 @@ class BearerTokenBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         scheme, _, token = conn.headers.get("authorization", "").partition(" ")
-        # Other schemes (HTTP Basic at the token endpoint) are not ours to judge.
-        if scheme.lower() != "bearer":
+        # Other schemes (HTTP Basic at the token endpoint) are not ours to judge, nor are the
+        # OAuth endpoints' own credentials (a registration access token is not a JWT).
+        if scheme.lower() != "bearer" or conn.url.path.startswith(OAUTH_PATH_PREFIX):
             return None
         try:
             principal = await self.verifier.principal(token.strip())

@@ -33,3 +33,25 @@ def test_the_expiry_job_expires_seeded_points_once_and_the_tier_review_runs(tmp_
     assert expired and int(expired[1]) > 0 and int(expired[2]) == 20
     assert second == "expired 0 points of 0 members\n"
     assert re.fullmatch(r"reviewed \d+ members, downgraded \d+\n", review)
+
+
+def test_onboarding_a_partner_client_from_the_cli(tmp_path):
+    pointgate(tmp_path, "migrate")
+    pointgate(tmp_path, "seed", "--members", "2", "--purchases", "0")
+
+    created = pointgate(
+        tmp_path, "clients", "create", "--name", "Acme POS", "--partner", "acme-coffee",
+        "--scopes", "purchases:write,members:read",
+    )  # fmt: skip
+    client_id = re.search(r"client_id:\s+(\S+)", created)[1]
+    secret = re.search(r"client_secret:\s+(\S+)", created)[1]
+    listed = pointgate(tmp_path, "clients", "list")
+    rotated = pointgate(tmp_path, "clients", "rotate-secret", client_id, "--grace-hours", "1")
+    revoked = pointgate(tmp_path, "clients", "revoke", client_id)
+    member_token = pointgate(tmp_path, "token", "member", "1")
+
+    assert client_id in listed and "members:read purchases:write" in listed
+    assert secret not in listed
+    assert re.search(r"client_secret:\s+\S+", rotated) and secret not in rotated
+    assert revoked == f"revoked {client_id}\n"
+    assert member_token.count(".") == 2

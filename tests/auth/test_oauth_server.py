@@ -1,0 +1,206 @@
+"""The authorization server's contract (RFC 6749 client credentials, RFC 9068 tokens, RFC 7662
+introspection, RFC 7009 revocation, RFC 8414 metadata, JWKS rotation)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+
+from auth import clients, keys
+from auth.tokens import mint
+from tests.conftest import graphql, http_client
+from tests.factories import a_partner
+
+PARTNERS = "{ partners { code } }"
+
+
+def claims_of(token: str) -> tuple[dict, dict]:
+    header, claims, _ = token.split(".")
+    decode = lambda part: json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))  # noqa: E731
+    return decode(header), decode(claims)
+
+
+async def a_client(db, scopes="members:read purchases:write", partner="acme-coffee", **options):
+    if partner:
+        await a_partner(db, partner)
+    return await clients.create_client(
+        db, name="test client", scopes=scopes.split(), partner_code=partner, **options
+    )
+
+
+async def token_response(http, client, scope=None, how="basic", secret=None):
+    form = {"grant_type": "client_credentials"}
+    if scope is not None:
+        form["scope"] = scope
+    secret = secret or client.client_secret
+    if how == "basic":
+        return await http.post("/oauth/token", data=form, auth=(client.client_id, secret))
+    form |= {"client_id": client.client_id, "client_secret": secret}
+    return await http.post("/oauth/token", data=form)
+
+
+async def test_a_partner_client_gets_an_rfc9068_jwt_by_basic_or_post(app, anonymous, db):
+    partner_client = await a_client(db)
+
+    by_basic = await token_response(anonymous, partner_client)
+    by_post = await token_response(anonymous, partner_client, how="post")
+
+    assert by_basic.status_code == by_post.status_code == 200
+    body = by_basic.json()
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 900)
+    header, claims = claims_of(body["access_token"])
+    assert (header["typ"], header["alg"]) == ("at+jwt", "RS256") and header["kid"]
+    assert claims["iss"] == app.state.settings.issuer
+    assert claims["aud"] == "pointgate"
+    assert claims["sub"] == claims["client_id"] == partner_client.client_id
+    assert claims["scope"] == "members:read purchases:write"
+    assert claims["exp"] - claims["iat"] == 900 and claims["jti"]
+    assert by_basic.headers["cache-control"] == "no-store"
+
+
+async def test_requested_scopes_are_trimmed_to_the_allowed_ones(anonymous, db):
+    partner_client = await a_client(db)
+
+    body = (await token_response(anonymous, partner_client, "members:read points:redeem")).json()
+
+    assert claims_of(body["access_token"])[1]["scope"] == "members:read"
+
+
+async def test_the_contract_errors(anonymous, db):
+    partner_client = await a_client(db)
+    not_for_tokens = await clients.create_client(
+        db, name="introspector", scopes=["members:read"], grant_types=["urn:example:none"]
+    )
+
+    wrong_secret = await token_response(anonymous, partner_client, secret="wrong")
+    unknown = await anonymous.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=("nobody", "x")
+    )
+    unauthorized = await token_response(anonymous, not_for_tokens)
+    bad_scope = await token_response(anonymous, partner_client, "members:read galaxy:rule")
+    bad_grant = await anonymous.post(
+        "/oauth/token", data={"grant_type": "password"},
+        auth=(partner_client.client_id, partner_client.client_secret),
+    )  # fmt: skip
+
+    assert (wrong_secret.status_code, wrong_secret.json()["error"]) == (401, "invalid_client")
+    assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_client")
+    assert unauthorized.json()["error"] == "unauthorized_client"
+    assert (bad_scope.status_code, bad_scope.json()["error"]) == (400, "invalid_scope")
+    assert bad_grant.json()["error"] == "unsupported_grant_type"
+
+
+async def test_introspection_of_active_expired_and_revoked_tokens(app, anonymous, db):
+    partner_client = await a_client(db)
+    auth = (partner_client.client_id, partner_client.client_secret)
+    active = (await token_response(anonymous, partner_client)).json()["access_token"]
+    revoked = (await token_response(anonymous, partner_client)).json()["access_token"]
+    await anonymous.post("/oauth/revoke", data={"token": revoked}, auth=auth)
+    settings = app.state.settings.token_settings()
+    expired = await mint(
+        db, settings, app.state.keys, subject=partner_client.client_id,
+        client_id=partner_client.client_id, lifetime=timedelta(seconds=-60),
+    )  # fmt: skip
+
+    answers = [
+        (await anonymous.post("/oauth/introspect", data={"token": t}, auth=auth)).json()
+        for t in (active, expired, revoked, "not-a-token")
+    ]
+
+    assert answers[0]["active"] is True
+    assert answers[0]["client_id"] == partner_client.client_id
+    assert answers[0]["scope"] == "members:read purchases:write"
+    assert [a["active"] for a in answers[1:]] == [False, False, False]
+
+
+async def test_a_client_cannot_revoke_another_clients_token(app, anonymous, db):
+    first = await a_client(db)
+    second = await a_client(db, partner="skyway-air")
+    token = (await token_response(anonymous, first)).json()["access_token"]
+
+    refused = await anonymous.post(
+        "/oauth/revoke", data={"token": token}, auth=(second.client_id, second.client_secret)
+    )
+    still = await graphql(http_client(app, {"Authorization": f"Bearer {token}"}), PARTNERS)
+
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    assert still["data"]["partners"] == [{"code": "acme-coffee"}]
+
+
+async def test_a_revoked_token_and_a_revoked_clients_tokens_fail_at_once(app, anonymous, db):
+    partner_client = await a_client(db)
+    auth = (partner_client.client_id, partner_client.client_secret)
+    token = (await token_response(anonymous, partner_client)).json()["access_token"]
+    other = (await token_response(anonymous, partner_client)).json()["access_token"]
+    as_partner = http_client(app, {"Authorization": f"Bearer {token}"})
+    assert "errors" not in await graphql(as_partner, PARTNERS)
+
+    await anonymous.post("/oauth/revoke", data={"token": token}, auth=auth)
+    after_revoke = await as_partner.post("/graphql", json={"query": PARTNERS})
+    await clients.revoke_client(db, partner_client.client_id)
+    after_client_revoke = await http_client(app, {"Authorization": f"Bearer {other}"}).post(
+        "/graphql", json={"query": PARTNERS}
+    )
+    no_new_token = await token_response(anonymous, partner_client)
+
+    assert after_revoke.status_code == after_client_revoke.status_code == 401
+    assert after_revoke.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert no_new_token.json()["error"] == "invalid_client"
+
+
+async def test_two_secrets_work_during_a_rotation_then_only_the_new_one(anonymous, db):
+    partner_client = await a_client(db)
+    new_secret = await clients.rotate_secret(db, partner_client.client_id, grace=timedelta(hours=1))
+
+    old_during = await token_response(anonymous, partner_client)
+    new_during = await token_response(anonymous, partner_client, secret=new_secret)
+    # a second rotation with no grace ends the first secret at once
+    newest = await clients.rotate_secret(db, partner_client.client_id, grace=timedelta(0))
+    old_after = await token_response(anonymous, partner_client)
+    newest_after = await token_response(anonymous, partner_client, secret=newest)
+
+    assert old_during.status_code == new_during.status_code == 200
+    assert old_after.status_code == 401
+    assert newest_after.status_code == 200
+
+
+async def test_key_rotation_keeps_old_keys_published_for_token_lifetime_plus_cache(
+    app, anonymous, db
+):
+    partner_client = await a_client(db)
+    before = (await token_response(anonymous, partner_client)).json()["access_token"]
+    old_kid = claims_of(before)[0]["kid"]
+
+    new_kid = await keys.rotate(db)
+    app.state.keys._keys = None  # this replica notices at its next refresh; force it now
+    after = (await token_response(anonymous, partner_client)).json()["access_token"]
+    published = {
+        key["kid"] for key in (await anonymous.get("/.well-known/jwks.json")).json()["keys"]
+    }
+    still = await http_client(app, {"Authorization": f"Bearer {before}"}).post(
+        "/graphql", json={"query": PARTNERS}
+    )
+
+    assert claims_of(after)[0]["kid"] == new_kid != old_kid
+    assert published == {old_kid, new_kid}
+    assert still.status_code == 200
+    # once token lifetime (15 min) and cache time (5 min) have passed, the old key is gone
+    later = datetime.now(UTC) + timedelta(minutes=21)
+    settings = app.state.settings.token_settings()
+    gone = await keys.load(db, keep_retired_for=settings.lifetime + settings.jwks_cache, now=later)
+    assert {key.kid for key in gone.published.keys} == {new_kid}
+    assert "d" not in (await anonymous.get("/.well-known/jwks.json")).json()["keys"][0]
+
+
+async def test_the_server_metadata_follows_rfc_8414(app, anonymous):
+    body = (await anonymous.get("/.well-known/oauth-authorization-server")).json()
+
+    issuer = app.state.settings.issuer
+    assert body["issuer"] == issuer
+    assert body["token_endpoint"] == f"{issuer}/oauth/token"
+    assert body["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
+    assert "client_secret_post" in body["token_endpoint_auth_methods_supported"]
+    AuthorizationServerMetadata(body).validate_issuer()
