@@ -44,6 +44,15 @@ def members_visible(principal: Principal, member_id: Any = members.c.id) -> Colu
     return false()
 
 
+def identities_visible(principal: Principal) -> ColumnElement[bool]:
+    """A partner does not learn which other partners' programs a member belongs to."""
+    if principal.kind is PrincipalKind.PARTNER:
+        return or_(
+            identities.c.kind != "PARTNER_ACCOUNT", identities.c.partner_id == principal.partner_id
+        )
+    return true()
+
+
 def referees_visible(principal: Principal) -> ColumnElement[bool]:
     """A member sees whom it referred (it can only reach its own referrals); others see the
     referees they could see anyway."""

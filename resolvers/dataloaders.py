@@ -149,7 +149,7 @@ class IdentitiesByMemberLoader(BatchLoader):
         rows = await conn.execute(
             select(identities.c.member_id, identities.c.kind, identities.c.value,
                    identities.c.linked_at)
-            .where(identities.c.member_id.in_(keys))
+            .where(identities.c.member_id.in_(keys), ownership.identities_visible(self.principal))
             .order_by(identities.c.id)
         )  # fmt: skip
         return grouped_in_key_order(rows, keys, "member_id")

@@ -9,7 +9,8 @@ from loyalty.member import IdentityKind
 from tests.conftest import bearer, error_codes, graphql, http_client
 from tests.factories import a_member, a_partner, a_purchase
 
-MEMBER = "query M($id: ID!) { member(id: $id) { id displayName purchases { nodes { id } } } }"
+MEMBER = """
+query M($id: ID!) { member(id: $id) { id displayName identities { kind value } } }"""
 MEMBERS = "{ members(first: 20) { nodes { id } } }"
 PURCHASE = "query P($id: ID!) { purchase(id: $id) { id member { id } } }"
 ENROLL = """
@@ -35,8 +36,10 @@ async def a_partner_client(app, db, code, scopes):
 async def test_a_partner_sees_only_its_linked_members_and_a_foreign_id_is_not_found(app, db):
     acme, as_acme = await a_partner_client(app, db, "acme-coffee", "members:read members:write")
     linked = await a_member(db, "Linked")
-    await member.link_identity(db, member_id=linked.id, kind=IdentityKind.PARTNER_ACCOUNT,
-                               value="ACME-1", partner_id=acme.id)  # fmt: skip
+    skyway = await a_partner(db, "skyway-air")
+    for partner, account in ((acme, "ACME-1"), (skyway, "SKY-1")):
+        await member.link_identity(db, member_id=linked.id, kind=IdentityKind.PARTNER_ACCOUNT,
+                                   value=account, partner_id=partner.id)  # fmt: skip
     stranger = await a_member(db, "Stranger")
 
     listed = await graphql(as_acme, MEMBERS)
@@ -50,6 +53,8 @@ async def test_a_partner_sees_only_its_linked_members_and_a_foreign_id_is_not_fo
         "message"
     ].replace("987654", "?")
     assert own["data"]["member"]["displayName"] == "Linked"
+    # and it does not learn that the member also has an account with another partner
+    assert own["data"]["member"]["identities"] == [{"kind": "PARTNER_ACCOUNT", "value": "ACME-1"}]
 
 
 async def test_a_member_enrolled_by_a_partner_is_linked_to_it(app, db):
