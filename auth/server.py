@@ -9,7 +9,6 @@ framework integration: turning a Starlette request into its request objects and 
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
@@ -47,7 +46,14 @@ from starlette.routing import Route
 
 from auth import audit, clients
 from auth.principal import ALL_SCOPES, Principal, Scope
-from auth.tokens import ALLOWED_ALGORITHMS, InvalidToken, KeyCache, TokenSettings, TokenVerifier
+from auth.tokens import (
+    ALLOWED_ALGORITHMS,
+    InvalidToken,
+    KeyCache,
+    TokenSettings,
+    TokenVerifier,
+    decode_segment,
+)
 from auth.tokens import record_issued as record_issued_token
 from infra.database import Database
 from infra.models import issued_tokens, oauth_clients
@@ -184,7 +190,7 @@ class _TokenLookup:
     async def _query(self, token_string: str) -> TokenRecord | None:
         """Only our own tokens, checked by signature (not by expiry: introspection answers for
         expired tokens too, with active=false)."""
-        published = (await self.bridge.keys.get()).published
+        published = await self.bridge.keys.key_set()
         try:
             claims = jwt.decode(token_string, published, algorithms=ALLOWED_ALGORITHMS).claims
         except (JoseError, ValueError):
@@ -301,7 +307,8 @@ class Registration(_RegistrationMixin, ClientRegistrationEndpoint):  # type: ign
             request.credential,
             "client.register",
         )
-        self._registration_token = registration_token
+        # Per request (endpoints are shared between threads): read back just below.
+        request.registration_token = registration_token
         return created
 
     def generate_client_id(self, request: Any) -> str:
@@ -311,7 +318,7 @@ class Registration(_RegistrationMixin, ClientRegistrationEndpoint):  # type: ign
         return clients.new_secret()
 
     def generate_client_registration_info(self, client: Any, request: Any) -> dict[str, Any]:
-        return self.registration_info(client.client_id, self._registration_token)
+        return self.registration_info(client.client_id, request.registration_token)
 
 
 class InvalidClientMetadata(AccessDeniedError):  # type: ignore[misc]
@@ -418,7 +425,7 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         # Our own JWT, just made: its claims are read back without re-verifying.
-        claims = orjson.loads(_segment(token["access_token"], 1))
+        claims = decode_segment(token["access_token"].split(".")[1])
         self.bridge.run(record_issued_token, self.bridge.db, claims)
         self.bridge.run(
             audit.record, self.bridge.db, client_principal(request.client), "token.issue",
@@ -435,11 +442,6 @@ class AuthorizationServer(AuthlibServer):  # type: ignore[misc]
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         """Audit rows are written where the changes happen; no signals needed."""
-
-
-def _segment(token: str, index: int) -> bytes:
-    part = token.split(".")[index]
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 def metadata(settings: TokenSettings) -> dict[str, Any]:

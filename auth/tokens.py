@@ -63,6 +63,10 @@ class KeyCache:
         self._keys: keys.SigningKeys | None = None
         self._loaded_at = 0.0
 
+    async def key_set(self, *, unknown_kid: bool = False) -> KeySet:
+        """The published (public) keys, for verifying."""
+        return (await self.get(unknown_kid=unknown_kid)).published
+
     async def get(self, *, unknown_kid: bool = False) -> keys.SigningKeys:
         age = time.monotonic() - self._loaded_at
         if (
@@ -86,7 +90,7 @@ class RemoteKeys:
         self._keys: KeySet | None = None
         self._loaded_at = 0.0
 
-    async def get(self, *, unknown_kid: bool = False) -> KeySet:
+    async def key_set(self, *, unknown_kid: bool = False) -> KeySet:
         age = time.monotonic() - self._loaded_at
         if (
             self._keys is None
@@ -101,12 +105,16 @@ class RemoteKeys:
         return self._keys
 
 
+def decode_segment(part: str) -> Any:
+    """One base64url segment of a JWT, as JSON (unverified)."""
+    return orjson.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims, read only to choose how to verify; nothing here is trusted."""
     try:
         header_part, claims_part, _signature = token.split(".")
-        decode = lambda part: orjson.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))  # noqa: E731
-        header, claims = decode(header_part), decode(claims_part)
+        header, claims = decode_segment(header_part), decode_segment(claims_part)
     except (ValueError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidToken("the token is not a JWT") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
@@ -163,14 +171,12 @@ class TokenVerifier:
             raise InvalidToken(f"the token does not verify: {error}") from None
         return dict(decoded.claims)
 
-    async def _key_set(self, source: Any, kid: Any) -> KeySet:
+    async def _key_set(self, source: KeyCache | RemoteKeys, kid: Any) -> KeySet:
         if not isinstance(kid, str):
             raise InvalidToken("the token names no key (kid)")
-        found = await source.get()
-        key_set: KeySet = found.published if isinstance(found, keys.SigningKeys) else found
+        key_set = await source.key_set()
         if not any(key.kid == kid for key in key_set.keys):
-            found = await source.get(unknown_kid=True)
-            key_set = found.published if isinstance(found, keys.SigningKeys) else found
+            key_set = await source.key_set(unknown_kid=True)
             if not any(key.kid == kid for key in key_set.keys):
                 raise InvalidToken("the token is signed by a key this gateway does not publish")
         return key_set

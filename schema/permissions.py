@@ -51,7 +51,7 @@ def allow(
             raise Unauthenticated("this field needs an access token")
         raise Forbidden("the token does not allow this field")
 
-    return type(name, (BasePermission,), {"has_permission": has_permission, "permits": permits})
+    return type(name, (BasePermission,), {"has_permission": has_permission})
 
 
 ANYONE = allow(anyone=True)
