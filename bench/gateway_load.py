@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from datetime import timedelta
 
 import asyncpg
 import httpx
 from sqlalchemy import event
 
+from auth.tokens import KeyCache, mint
 from bench.common import fresh_database, run_load, served_gateway
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -50,15 +52,25 @@ async def statements_per_request(database_url: str) -> int:
         nonlocal count
         count += 1
 
+    settings = Settings(database_url=database_url)
+    app = create_app(settings, db)
+    headers = await operator_headers(db, settings, app.state.keys)
     event.listen(db.engine.sync_engine, "before_cursor_execute", on_statement)
-    app = create_app(Settings(database_url=database_url), db)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as c:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://b", headers=headers) as c:
         await c.post("/graphql", json={"query": NESTED})  # warm the caches
         count = 0
         response = await c.post("/graphql", json={"query": NESTED})
         assert "errors" not in response.json(), response.text
     await db.dispose()
     return count
+
+
+async def operator_headers(db: Database, settings: Settings, keys: KeyCache) -> dict[str, str]:
+    """An admin token of the gateway's issuer (the same database holds its signing keys)."""
+    token = await mint(db, settings.token_settings(), keys, subject="operator:bench", scope="admin",
+                       lifetime=timedelta(hours=1))  # fmt: skip
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def bare_asyncpg_rate(dsn: str, connections: int, seconds: float) -> float:
@@ -99,12 +111,16 @@ async def main() -> None:
     await seed(db, Program(), member_count=options.members, purchase_count=options.purchases)
     print(f"seeded {options.members} members, {options.purchases} purchases "
           f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    served_settings = Settings.from_env({"DATABASE_URL": url})
+    headers = await operator_headers(
+        db, served_settings, KeyCache(db, served_settings.token_settings())
+    )
     await db.dispose()
 
     print(f"SQL statements per nested request: {await statements_per_request(url)}")
     with served_gateway(url) as endpoint:
         limits = httpx.Limits(max_connections=16)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as http:
 
             async def nested(_worker: int, _n: int) -> bool:
                 response = await http.post(endpoint, json={"query": NESTED})
