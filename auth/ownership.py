@@ -12,7 +12,16 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.principal import Principal, PrincipalKind, Scope
-from infra.models import consents, identities, members, partners, purchases, redemptions, rewards
+from infra.models import (
+    consents,
+    exchanges,
+    identities,
+    members,
+    partners,
+    purchases,
+    redemptions,
+    rewards,
+)
 from loyalty.errors import NotFound
 
 
@@ -114,3 +123,7 @@ async def check_member(conn: AsyncConnection, principal: Principal, member_id: i
 async def check_row(conn: AsyncConnection, table: Any, row_id: int, condition: Any) -> None:
     if await conn.scalar(select(table.c.id).where(table.c.id == row_id, condition)) is None:
         raise NotFound(f"{table.name[:-1]} {row_id} does not exist")
+
+
+def exchanges_visible(principal: Principal) -> Any:
+    return _owned_by(principal, exchanges.c.member_id, exchanges.c.partner_id)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
+import anyio
 import orjson
 import strawberry
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -24,10 +25,12 @@ from auth import server as oauth_server
 from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
 from gateway.audit import AuditMutations
+from gateway.background import run_background_jobs
 from gateway.context import Context
 from gateway.settings import Settings
 from infra.database import Database
 from infra.telemetry import configure_providers, instrument_engine
+from partners.directory import ConnectorDirectory
 from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
@@ -59,10 +62,13 @@ def build_schema() -> Schema:
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, schema: Any, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, schema: Any, db: Database, settings: Settings, directory: ConnectorDirectory
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.is_development else None)
         self.db = db
         self.settings = settings
+        self.directory = directory
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request)
@@ -70,7 +76,14 @@ class GraphQLApp(GraphQL[Context, None]):
             db=self.db,
             program=self.settings.program,
             principal=principal,
-            loaders=Loaders(self.db, self.settings.program, principal),
+            loaders=Loaders(
+                self.db,
+                self.settings.program,
+                principal,
+                self.directory,
+                self.settings.partner_balance_deadline_seconds,
+            ),
+            directory=self.directory,
             request=request,
             response=response,
         )
@@ -89,7 +102,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     owns_db = db is None
     database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
     instrument_engine(database.engine)
-    graphql = GraphQLApp(build_schema(), database, settings)
+    directory = ConnectorDirectory(timeout=settings.connector_timeout_seconds)
+    graphql = GraphQLApp(build_schema(), database, settings, directory)
     token_settings = settings.token_settings()
     keys = KeyCache(database, token_settings)
     member_keys = (
@@ -115,7 +129,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # Objects alive after start-up are never garbage: keep the collector off them.
         gc.collect()
         gc.freeze()
-        yield
+        async with anyio.create_task_group() as jobs:
+            if settings.background_jobs:
+                jobs.start_soon(run_background_jobs, database, directory, settings)
+            yield
+            jobs.cancel_scope.cancel()
+        await directory.close()
         if owns_db:
             await database.dispose()
 
@@ -139,4 +158,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = database
     app.state.settings = settings
     app.state.keys = keys
+    app.state.directory = directory
     return app

@@ -8,6 +8,7 @@ from typing import Any
 from auth.principal import Principal
 from infra.database import Database
 from loyalty.program import Program
+from partners.directory import ConnectorDirectory
 from resolvers.dataloaders import Loaders
 
 
@@ -17,5 +18,6 @@ class Context:
     program: Program
     principal: Principal
     loaders: Loaders
+    directory: ConnectorDirectory
     request: Any = None
     response: Any = None

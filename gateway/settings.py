@@ -35,6 +35,12 @@ class Settings:
     member_issuer: str | None = None
     member_jwks_url: str | None = None
     member_audience: str | None = None
+    # Partner connectors: per-call timeout, the deadline of a live balance read, and the
+    # background jobs in `serve` (reconciliation, webhook deliveries), off unless enabled.
+    connector_timeout_seconds: float = 5.0
+    partner_balance_deadline_seconds: float = 2.0
+    background_jobs: bool = False
+    reconcile_after_seconds: int = 300
 
     def token_settings(self) -> TokenSettings:
         return TokenSettings(
@@ -73,6 +79,13 @@ class Settings:
             "member_issuer": env.get("POINTGATE_MEMBER_ISSUER") or None,
             "member_jwks_url": env.get("POINTGATE_MEMBER_JWKS_URL") or None,
             "member_audience": env.get("POINTGATE_MEMBER_AUDIENCE") or None,
+            "connector_timeout_seconds": float(env.get("POINTGATE_CONNECTOR_TIMEOUT", "5")),
+            "partner_balance_deadline_seconds": float(
+                env.get("POINTGATE_PARTNER_BALANCE_DEADLINE", "2")
+            ),
+            "background_jobs": env.get("POINTGATE_BACKGROUND_JOBS", "0").lower()
+            in ("1", "true", "yes"),
+            "reconcile_after_seconds": int(env.get("POINTGATE_RECONCILE_AFTER_SECONDS", "300")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -49,3 +49,19 @@ class Unauthenticated(DomainError):
 
 class Forbidden(DomainError):
     code = "FORBIDDEN"
+
+
+class QuoteExpired(DomainError):
+    code = "QUOTE_EXPIRED"
+
+
+class ExchangeLimit(DomainError):
+    """An amount outside the partner's terms (minimum, maximum, step, rate) or the daily cap."""
+
+    code = "EXCHANGE_LIMIT"
+
+
+class PartnerUnavailable(DomainError):
+    """The partner did not answer (in time); only the fields that needed it fail."""
+
+    code = "PARTNER_UNAVAILABLE"

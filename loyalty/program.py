@@ -46,6 +46,9 @@ class Program:
     dormant_days: int = 90
     at_risk_ratio: Decimal = Decimal("0.5")
 
+    # How long a partner exchange quote holds its rate.
+    quote_seconds: int = 60
+
     # Value segment bands over the growth window: HIGH at or above the first, MID at or above
     # the second, LOW below.
     spend_high: Decimal = Decimal("10000")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.models import accounts, partners
+from infra.models import accounts, exchange_terms, partners
 from loyalty import ledger
-from loyalty.errors import ValidationFailed
+from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
@@ -53,3 +57,160 @@ async def list_partners(db: Database, *, where: Any = None) -> list[Any]:
         query = query.where(where)
     async with db.read() as conn:
         return list(await conn.execute(query))
+
+
+class ConnectorKind(StrEnum):
+    SIMULATED = "SIMULATED"
+    HTTP = "HTTP"
+
+
+class PartnerStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
+class Direction(StrEnum):
+    OUTBOUND = "OUTBOUND"
+    INBOUND = "INBOUND"
+
+
+async def update_partner(
+    db: Database,
+    *,
+    partner_id: int,
+    name: str | None = None,
+    status: PartnerStatus | None = None,
+    settlement_currency: str | None = None,
+    connector_kind: ConnectorKind | None = None,
+    connector_url: str | None = None,
+    connector_secret: str | None = None,
+) -> Any:
+    """Change what is given; the same values again answer the same."""
+    values: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip() or len(name.strip()) > 200:
+            raise ValidationFailed("a partner name has 1 to 200 characters")
+        values["name"] = name.strip()
+    if status is not None:
+        values["status"] = status
+    if settlement_currency is not None:
+        if not re.fullmatch(r"[A-Z]{3}", settlement_currency):
+            raise ValidationFailed("a settlement currency is an ISO 4217 code like EUR")
+        values["settlement_currency"] = settlement_currency
+    if connector_kind is not None:
+        if connector_kind is ConnectorKind.HTTP and not (connector_url and connector_secret):
+            raise ValidationFailed("an HTTP connector needs a URL and a shared secret")
+        if connector_url and not connector_url.startswith(("https://", "http://")):
+            raise ValidationFailed("a connector URL is http(s)://...")
+        values.update(
+            connector_kind=connector_kind,
+            connector_url=connector_url,
+            connector_secret=connector_secret,
+        )
+    async with db.transaction() as conn:
+        row = (
+            await conn.execute(
+                update(partners)
+                .where(partners.c.id == partner_id)
+                .values(values)
+                .returning(*partners.c)
+            )
+            if values
+            else await conn.execute(select(partners).where(partners.c.id == partner_id))
+        ).first()
+    if row is None:
+        raise NotFound(f"partner {partner_id} does not exist")
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    rate: Decimal
+    min_points: int
+    max_points: int
+    step_points: int
+    daily_cap_points: int
+    fee_points: int = 0
+
+    def check(self) -> None:
+        if (
+            not self.rate.is_finite()
+            or self.rate <= 0
+            or self.rate != self.rate.quantize(Decimal("0.0001"))
+        ):
+            raise ValidationFailed("a rate is positive with at most 4 decimals")
+        if not 0 < self.min_points <= self.max_points:
+            raise ValidationFailed("terms need 0 < minimum <= maximum")
+        if self.step_points <= 0 or self.daily_cap_points < self.min_points:
+            raise ValidationFailed("the step is positive and the daily cap at least the minimum")
+        if self.fee_points < 0:
+            raise ValidationFailed("a fee is zero or more points")
+
+
+async def set_exchange_terms(
+    db: Database,
+    *,
+    partner_id: int,
+    direction: Direction,
+    terms: Terms,
+    valid_from: datetime,
+    valid_to: datetime | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Add dated terms; a later `valid_from` takes over from then on (terms are never edited,
+    so a quote or statement can always show the terms it used)."""
+    terms.check()
+    if valid_to is not None and valid_to <= valid_from:
+        raise ValidationFailed("terms end after they start")
+    async with db.transaction() as conn:
+        if await conn.scalar(select(partners.c.id).where(partners.c.id == partner_id)) is None:
+            raise NotFound(f"partner {partner_id} does not exist")
+        return (
+            await conn.execute(
+                insert(exchange_terms)
+                .values(
+                    partner_id=partner_id,
+                    direction=direction,
+                    rate=terms.rate,
+                    min_points=terms.min_points,
+                    max_points=terms.max_points,
+                    step_points=terms.step_points,
+                    daily_cap_points=terms.daily_cap_points,
+                    fee_points=terms.fee_points,
+                    valid_from=valid_from,
+                    valid_to=valid_to,
+                    created_at=now or datetime.now(UTC),
+                )
+                .returning(*exchange_terms.c)
+            )
+        ).one()
+
+
+async def terms_in_force(
+    conn: AsyncConnection, partner_id: int, direction: Direction, at: datetime
+) -> Any | None:
+    """The latest terms that started by `at` and have not ended."""
+    return (
+        await conn.execute(
+            select(exchange_terms)
+            .where(
+                exchange_terms.c.partner_id == partner_id,
+                exchange_terms.c.direction == direction,
+                exchange_terms.c.valid_from <= at,
+                exchange_terms.c.valid_to.is_(None) | (exchange_terms.c.valid_to > at),
+            )
+            .order_by(exchange_terms.c.valid_from.desc(), exchange_terms.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def terms_of(db: Database, partner_ids: list[int]) -> list[Any]:
+    async with db.read() as conn:
+        return list(
+            await conn.execute(
+                select(exchange_terms)
+                .where(exchange_terms.c.partner_id.in_(partner_ids))
+                .order_by(exchange_terms.c.partner_id, exchange_terms.c.valid_from)
+            )
+        )

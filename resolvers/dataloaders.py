@@ -3,6 +3,7 @@ whatever the number of keys, with results in key order. Named <Thing>By<Key>Load
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
@@ -16,9 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth import ownership
 from auth.principal import Principal
 from infra.database import Database
-from infra.models import identities, members, partners, purchases, rewards, tier_changes
+from infra.models import (
+    exchange_events,
+    exchange_terms,
+    exchanges,
+    identities,
+    members,
+    partners,
+    purchases,
+    rewards,
+    tier_changes,
+)
 from loyalty import expiry, ledger, segment, tier
+from loyalty.errors import PartnerUnavailable
 from loyalty.program import Program
+from partners.connector import ConnectorError
+from partners.directory import ConnectorDirectory
 
 tracer = trace.get_tracer("pointgate.dataloaders")
 
@@ -93,6 +107,16 @@ class PurchaseByIdLoader(BatchLoader):
         return in_key_order(rows, keys, "id")
 
 
+class ExchangeByIdLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[Any]:
+        rows = await conn.execute(
+            select(exchanges).where(
+                exchanges.c.id.in_(keys), ownership.exchanges_visible(self.principal)
+            )
+        )
+        return in_key_order(rows, keys, "id")
+
+
 class RewardByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
         rows = await conn.execute(
@@ -148,7 +172,7 @@ class IdentitiesByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
         rows = await conn.execute(
             select(identities.c.member_id, identities.c.kind, identities.c.value,
-                   identities.c.linked_at)
+                   identities.c.partner_id, identities.c.linked_at)
             .where(identities.c.member_id.in_(keys), ownership.identities_visible(self.principal))
             .order_by(identities.c.id)
         )  # fmt: skip
@@ -237,7 +261,14 @@ class ReferralsByMemberLoader(BatchLoader):
 class Loaders:
     """Built once per request: a loader caches and batches within one request only."""
 
-    def __init__(self, db: Database, program: Program, principal: Principal) -> None:
+    def __init__(
+        self,
+        db: Database,
+        program: Program,
+        principal: Principal,
+        directory: ConnectorDirectory | None = None,
+        partner_deadline: float = 2.0,
+    ) -> None:
         self.member_by_id = MemberByIdLoader(db, program, principal)
         self.partner_by_id = PartnerByIdLoader(db, program, principal)
         self.purchase_by_id = PurchaseByIdLoader(db, program, principal)
@@ -251,3 +282,76 @@ class Loaders:
         self.tier_changes_by_member = TierChangesByMemberLoader(db, program, principal)
         self.expiring_points_by_member = ExpiringPointsByMemberLoader(db, program, principal)
         self.referrals_by_member = ReferralsByMemberLoader(db, program, principal)
+        self.terms_by_partner = TermsByPartnerLoader(db, program, principal)
+        self.events_by_exchange = EventsByExchangeLoader(db, program, principal)
+        self.exchange_by_id = ExchangeByIdLoader(db, program, principal)
+        self.partner_balance = PartnerBalanceLoader(
+            db, directory or ConnectorDirectory(), partner_deadline
+        )
+
+
+class TermsByPartnerLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        rows = await conn.execute(
+            select(exchange_terms)
+            .where(exchange_terms.c.partner_id.in_(keys))
+            .order_by(exchange_terms.c.valid_from, exchange_terms.c.id)
+        )
+        return grouped_in_key_order(rows, keys, "partner_id")
+
+
+class EventsByExchangeLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[list[Any]]:
+        rows = await conn.execute(
+            select(exchange_events)
+            .where(exchange_events.c.exchange_id.in_(keys))
+            .order_by(exchange_events.c.id)
+        )
+        return grouped_in_key_order(rows, keys, "exchange_id")
+
+
+class PartnerBalanceLoader(DataLoader):  # type: ignore[misc]
+    """Keys are (partner id, account in its program). One connector call per partner per batch,
+    all partners at once, each under `deadline`; a partner that fails or is late turns its keys
+    into errors, so only those fields fail and the rest of the answer stands."""
+
+    def __init__(self, db: Database, directory: ConnectorDirectory, deadline: float) -> None:
+        super().__init__()
+        self.db = db
+        self.directory = directory
+        self.deadline = deadline
+
+    async def batch_load_fn(self, keys: Sequence[tuple[int, str]]) -> list[Any]:
+        by_partner: dict[int, list[str]] = defaultdict(list)
+        for partner_id, account in keys:
+            by_partner[partner_id].append(account)
+        async with self.db.read() as conn:
+            rows = {
+                row.id: row
+                for row in await conn.execute(
+                    select(partners).where(partners.c.id.in_(list(by_partner)))
+                )
+            }
+
+        async def ask(partner_id: int) -> dict[str, int] | Exception:
+            with tracer.start_as_current_span("partner balances") as span:
+                span.set_attribute("partner.id", partner_id)
+                connector = self.directory.for_partner(rows[partner_id])
+                try:
+                    return await asyncio.wait_for(
+                        connector.balances(by_partner[partner_id]), self.deadline
+                    )
+                except (ConnectorError, TimeoutError) as error:
+                    span.record_exception(error)
+                    return PartnerUnavailable(
+                        f"partner {partner_id} did not answer in time", partner=str(partner_id)
+                    )
+
+        answers = dict(
+            zip(by_partner, await asyncio.gather(*(ask(p) for p in by_partner)), strict=True)
+        )
+        results: list[Any] = []
+        for partner_id, account in keys:
+            answer = answers[partner_id]
+            results.append(answer if isinstance(answer, Exception) else answer.get(account, 0))
+        return results

@@ -13,6 +13,7 @@ from loyalty.purchase import Channel
 from partners import registry
 from resolvers import access
 from resolvers.convert import identity_ref, member_ref, optional_id, reward_terms
+from resolvers.exchanges import ExchangeMutations
 from schema.info import Info
 from schema.inputs import (
     ApplyReferralCodeInput,
@@ -41,7 +42,7 @@ MEMBER_OR_ADMIN = allow(member=True)
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ExchangeMutations):
     @strawberry.mutation(permission_classes=[WRITE_MEMBERS])
     async def enroll_member(self, info: Info, input: EnrollMemberInput) -> Member:
         partner_id = access.consenting_partner(info)

@@ -12,17 +12,32 @@ from loyalty.purchase import Channel
 from loyalty.reward import RewardStatus
 from loyalty.segment import Band, Lifecycle
 from loyalty.tier import Tier, TierChangeReason
+from partners.exchange import ExchangeState
+from partners.registry import ConnectorKind, Direction, PartnerStatus
 
 # Registered in place: the GraphQL enums are the domain's classes themselves.
 for domain_enum in (
     IdentityKind, MemberStatus, Channel, Tier, TierChangeReason, InteractionKind, Lifecycle,
-    Band, RewardStatus,
+    Band, RewardStatus, ExchangeState, Direction, ConnectorKind, PartnerStatus,
 ):  # fmt: skip
     strawberry.enum(domain_enum)
 
 __all__ = [
-    "Band", "Channel", "IdentityKind", "InteractionKind", "Lifecycle", "MemberStatus",
-    "RedemptionStatus", "RewardStatus", "Tier", "TierChangeReason", "TransferPhase",
+    "Band",
+    "Channel",
+    "ConnectorKind",
+    "Direction",
+    "ExchangeState",
+    "IdentityKind",
+    "InteractionKind",
+    "Lifecycle",
+    "MemberStatus",
+    "PartnerStatus",
+    "RedemptionStatus",
+    "RewardStatus",
+    "Tier",
+    "TierChangeReason",
+    "TransferPhase",
 ]  # fmt: skip
 
 

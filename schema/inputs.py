@@ -8,7 +8,19 @@ from decimal import Decimal
 
 import strawberry
 
-from schema.enums import Band, Channel, IdentityKind, InteractionKind, Lifecycle, RewardStatus, Tier
+from schema.enums import (
+    Band,
+    Channel,
+    ConnectorKind,
+    Direction,
+    ExchangeState,
+    IdentityKind,
+    InteractionKind,
+    Lifecycle,
+    PartnerStatus,
+    RewardStatus,
+    Tier,
+)
 
 IDEMPOTENCY_KEY = "A key unique to this request; repeating it answers with the first result."
 
@@ -157,4 +169,74 @@ class MergeMembersInput:
 @strawberry.input
 class RewardFilter:
     status: RewardStatus | None = None
+    partner_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class ConnectorInput:
+    kind: ConnectorKind
+    url: str | None = None
+    secret: str | None = strawberry.field(default=None, description="The HMAC shared secret.")
+
+
+@strawberry.input(description="Sets the given fields; setting the same values again is a no-op.")
+class UpdatePartnerInput:
+    partner_id: strawberry.ID
+    name: str | None = None
+    status: PartnerStatus | None = None
+    settlement_currency: str | None = None
+    connector: ConnectorInput | None = None
+
+
+@strawberry.input(description="Adds dated terms; they apply from validFrom on.")
+class SetExchangeTermsInput:
+    partner_id: strawberry.ID
+    direction: Direction
+    rate: Decimal = strawberry.field(description="Program points per partner unit.")
+    min_points: int
+    max_points: int
+    step_points: int
+    daily_cap_points: int
+    valid_from: datetime
+    fee_points: int = 0
+    valid_to: datetime | None = None
+
+
+@strawberry.input
+class QuoteExchangeInput:
+    member: MemberRefInput
+    partner_id: strawberry.ID
+    points: int
+
+
+@strawberry.input
+class RequestExchangeInput:
+    quote_id: strawberry.ID
+    idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY)
+
+
+@strawberry.input(
+    description="A partner credits its units as our points; its reference is the idempotency key."
+)
+class CreditInboundExchangeInput:
+    member: MemberRefInput
+    units: int
+    reference: str
+    partner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Operators name the partner; a partner's client is its own."
+    )
+
+
+@strawberry.input
+class SubscribeWebhookInput:
+    url: str
+    partner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Operators name the partner; a partner's client is its own."
+    )
+
+
+@strawberry.input
+class ExchangeFilter:
+    state: ExchangeState | None = None
+    direction: Direction | None = None
     partner_id: strawberry.ID | None = None

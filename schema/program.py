@@ -37,6 +37,7 @@ class ProgramRules:
     frequency_mid: int
     interactions_per_month_high: int
     interactions_per_month_mid: int
+    quote_seconds: int
 
     @staticmethod
     def build(program: Program) -> ProgramRules:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -22,6 +22,9 @@ from schema.enums import (
 from schema.info import Info
 from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
 from schema.standing import ExpiringPoints, Segment, TierChange, TierProgress
+
+if TYPE_CHECKING:
+    from schema.exchange import ExchangeTerms, PartnerAccount
 
 # Days ahead `expiringPoints(within:)` may look: the longest expiry rule is years, not decades.
 MAX_EXPIRY_LOOKAHEAD_DAYS = 3660
@@ -90,12 +93,24 @@ class Partner:
     code: str
     name: str
     status: str
+    settlement_currency: str
+    connector_kind: str
 
     @staticmethod
     def from_row(row: Any) -> Partner:
         return Partner(
-            id=strawberry.ID(str(row.id)), code=row.code, name=row.name, status=row.status
-        )
+            id=strawberry.ID(str(row.id)), code=row.code, name=row.name, status=row.status,
+            settlement_currency=row.settlement_currency, connector_kind=row.connector_kind,
+        )  # fmt: skip
+
+    @strawberry.field(description="Exchange terms per direction, dated, oldest first.")
+    async def exchange_terms(
+        self, info: Info
+    ) -> list[Annotated[ExchangeTerms, strawberry.lazy("schema.exchange")]]:
+        from schema.exchange import ExchangeTerms  # at call time: it imports this module
+
+        rows = await info.context.loaders.terms_by_partner.load(int(self.id))
+        return [ExchangeTerms.from_row(row) for row in rows]
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Partner | None:
@@ -374,6 +389,19 @@ class Member:
         key = (int(self.id), first, decode_cursor("member", after))
         rows = await info.context.loaders.referrals_by_member.load(key)
         return build_connection(rows, first, "member", Member.from_row)
+
+    @strawberry.field(description="The member's accounts in partner programs.")
+    async def partner_accounts(
+        self, info: Info
+    ) -> list[Annotated[PartnerAccount, strawberry.lazy("schema.exchange")]]:
+        from schema.exchange import PartnerAccount  # at call time: it imports this module
+
+        rows = await info.context.loaders.identities_by_member.load(int(self.id))
+        return [
+            PartnerAccount(external_id=row.value, partner_id=row.partner_id)
+            for row in rows
+            if row.kind == "PARTNER_ACCOUNT" and row.partner_id is not None
+        ]
 
     @strawberry.field(description="For a merged member: the member that absorbed it.")
     async def merged_into(self, info: Info) -> Member | None:

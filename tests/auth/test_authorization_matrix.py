@@ -58,6 +58,20 @@ CALLS = {
     ' rewardId: "999", idempotencyKey: "matrix-reward"}) { id } }',
     "Mutation.mergeMembers": 'mutation { mergeMembers(input: {survivorId: "1",'
     ' mergedId: "2"}) { id } }',
+    "Query.exchange": 'query { exchange(id: "nope") { id } }',
+    "Query.exchanges": "query { exchanges(first: 1) { nodes { id } } }",
+    "Mutation.updatePartner": 'mutation { updatePartner(input: {partnerId: "999"}) { id } }',
+    "Mutation.setExchangeTerms": 'mutation { setExchangeTerms(input: {partnerId: "999",'
+    ' direction: OUTBOUND, rate: "1", minPoints: 1, maxPoints: 2, stepPoints: 1,'
+    ' dailyCapPoints: 2, validFrom: "2026-01-01T00:00:00Z"}) { id } }',
+    "Mutation.quoteExchange": f"mutation {{ quoteExchange(input: {{member: {M},"
+    ' partnerId: "999", points: 100}) { id } }',
+    "Mutation.requestExchange": 'mutation { requestExchange(input: {quoteId: "nope",'
+    ' idempotencyKey: "matrix"}) { id } }',
+    "Mutation.creditInboundExchange": f"mutation {{ creditInboundExchange(input: {{member: {M},"
+    ' units: 1, reference: "matrix", partnerId: "999"}) { id } }',
+    "Mutation.subscribeWebhook": 'mutation { subscribeWebhook(input: {url: "https://x.test",'
+    ' partnerId: "999"}) { id } }',
 }
 
 

@@ -1,0 +1,116 @@
+"""Webhooks: partners subscribe to their exchanges' state changes. Deliveries are queued in the
+transaction that changes the exchange (an outbox), sent HMAC-signed like connector calls, retried
+with exponential backoff, and every attempt's result is recorded."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, select, update
+
+from infra.database import Database
+from infra.models import partners, webhook_deliveries, webhook_subscriptions
+from loyalty.errors import NotFound, ValidationFailed
+from partners.simulated import signature
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=10)
+
+
+async def subscribe(
+    db: Database, *, partner_id: int, url: str, now: datetime | None = None
+) -> tuple[Any, str]:
+    """A subscription and its signing secret (shown once)."""
+    if not url.startswith(("https://", "http://")) or len(url) > 500:
+        raise ValidationFailed("a webhook URL is http(s)://... (at most 500 characters)")
+    secret = secrets.token_urlsafe(32)
+    async with db.transaction() as conn:
+        if await conn.scalar(select(partners.c.id).where(partners.c.id == partner_id)) is None:
+            raise NotFound(f"partner {partner_id} does not exist")
+        row = (
+            await conn.execute(
+                insert(webhook_subscriptions)
+                .values(
+                    partner_id=partner_id,
+                    url=url,
+                    secret=secret,
+                    created_at=now or datetime.now(UTC),
+                )
+                .returning(*webhook_subscriptions.c)
+            )
+        ).one()
+    return row, secret
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    delivered: int
+    retrying: int
+    failed: int
+
+
+def next_delay(attempts: int) -> timedelta:
+    """10 s, 20 s, 40 s, ... after the first, second, third failure."""
+    return FIRST_RETRY * 2 ** (attempts - 1)
+
+
+async def deliver_due(
+    db: Database, http: httpx.AsyncClient, *, now: datetime | None = None, limit: int = 100
+) -> DeliveryReport:
+    now = now or datetime.now(UTC)
+    async with db.read() as conn:
+        due = list(
+            await conn.execute(
+                select(
+                    webhook_deliveries, webhook_subscriptions.c.url, webhook_subscriptions.c.secret
+                )
+                .join(
+                    webhook_subscriptions,
+                    webhook_subscriptions.c.id == webhook_deliveries.c.subscription_id,
+                )
+                .where(
+                    webhook_deliveries.c.status == "PENDING",
+                    webhook_deliveries.c.next_attempt_at <= now,
+                )
+                .order_by(webhook_deliveries.c.next_attempt_at)
+                .limit(limit)
+            )
+        )
+    delivered = retrying = failed = 0
+    for delivery in due:
+        body = delivery.payload.encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "content-type": "application/json",
+            "x-pointgate-timestamp": timestamp,
+            "x-pointgate-signature": signature(delivery.secret, timestamp, body),
+            "x-pointgate-delivery": str(delivery.id),
+        }
+        try:
+            response = await http.post(delivery.url, content=body, headers=headers)
+            ok, status = response.is_success, f"HTTP {response.status_code}"
+        except httpx.HTTPError as error:
+            ok, status = False, type(error).__name__
+        attempts = delivery.attempts + 1
+        values: dict[str, Any] = {"attempts": attempts, "last_status": status}
+        if ok:
+            values.update(status="DELIVERED", delivered_at=now)
+            delivered += 1
+        elif attempts >= MAX_ATTEMPTS:
+            values["status"] = "FAILED"
+            failed += 1
+        else:
+            values["next_attempt_at"] = now + next_delay(attempts)
+            retrying += 1
+        async with db.transaction() as conn:
+            await conn.execute(
+                update(webhook_deliveries)
+                .where(webhook_deliveries.c.id == delivery.id)
+                .values(values)
+            )
+    return DeliveryReport(delivered=delivered, retrying=retrying, failed=failed)

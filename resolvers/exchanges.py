@@ -1,0 +1,190 @@
+"""Root fields for partners' settings and point exchanges."""
+
+from __future__ import annotations
+
+import strawberry
+
+from auth import ownership
+from auth.principal import PrincipalKind, Scope
+from loyalty.errors import NotFound, ValidationFailed
+from loyalty.member import MemberRef, resolve
+from partners import exchange, registry, webhook
+from partners.registry import ConnectorKind, Direction, PartnerStatus, Terms
+from resolvers import access
+from resolvers.convert import member_ref, optional_id
+from schema.exchange import Exchange, ExchangeTerms, Quote, WebhookSubscription
+from schema.info import Info
+from schema.inputs import (
+    CreditInboundExchangeInput,
+    ExchangeFilter,
+    QuoteExchangeInput,
+    RequestExchangeInput,
+    SetExchangeTermsInput,
+    SubscribeWebhookInput,
+    UpdatePartnerInput,
+)
+from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
+from schema.permissions import ADMIN, allow
+from schema.types import Partner, parse_id
+
+READ_EXCHANGES = allow(partner=Scope.EXCHANGES_READ, member=True)
+WRITE_EXCHANGES = allow(partner=Scope.EXCHANGES_WRITE, member=True)
+CREDIT_INBOUND = allow(partner=Scope.EXCHANGES_WRITE)
+SUBSCRIBE = allow(partner=Scope.EXCHANGES_READ)
+
+
+def _own_partner(info: Info, named: strawberry.ID | None) -> int:
+    """A partner's client acts for its own partner; an operator names one."""
+    caller = info.context.principal
+    if caller.kind is PrincipalKind.PARTNER:
+        assert caller.partner_id is not None
+        if named is not None and parse_id(named) != caller.partner_id:
+            raise NotFound(f"partner {named} does not exist")
+        return caller.partner_id
+    if named is None:
+        raise ValidationFailed("name the partner", argument="partnerId")
+    return parse_id(named)
+
+
+async def _member_id(info: Info, ref: MemberRef) -> int:
+    await access.require_member(info, ref)
+    if ref.member_id is not None:
+        return ref.member_id
+    async with info.context.db.read() as conn:
+        return int((await resolve(conn, ref)).id)
+
+
+def _page(after: str | None) -> int:
+    return decode_cursor("offset", after) or 0
+
+
+@strawberry.type
+class ExchangeQueries:
+    @strawberry.field(permission_classes=[READ_EXCHANGES])
+    async def exchange(self, info: Info, id: strawberry.ID) -> Exchange:
+        row = await info.context.loaders.exchange_by_id.load(str(id))
+        if row is None:
+            raise NotFound(f"exchange {id} does not exist")
+        return Exchange.from_row(row)
+
+    @strawberry.field(
+        description="Exchanges, newest first: a member's own, a partner's own, or all (admin).",
+        permission_classes=[READ_EXCHANGES],
+    )
+    async def exchanges(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: ExchangeFilter | None = None,
+    ) -> Connection[Exchange]:
+        check_page_size(first)
+        criteria = filter or ExchangeFilter()
+        offset = _page(after)
+        rows = await exchange.list_exchanges(
+            info.context.db, limit=first + 1, offset=offset,
+            where=ownership.exchanges_visible(info.context.principal),
+            state=None if criteria.state is None else exchange.ExchangeState(criteria.state),
+            direction=None if criteria.direction is None else Direction(criteria.direction),
+            partner_id=optional_id(criteria.partner_id),
+        )  # fmt: skip
+        return build_connection(
+            [_Positioned(row, offset + n + 1) for n, row in enumerate(rows)], first, "offset",
+            lambda positioned: Exchange.from_row(positioned.row),
+        )  # fmt: skip
+
+
+class _Positioned:
+    """Offset cursors: exchange ids are random, so the page position is the cursor."""
+
+    def __init__(self, row: object, position: int) -> None:
+        self.row = row
+        self.id = position
+
+
+@strawberry.type
+class ExchangeMutations:
+    @strawberry.mutation(permission_classes=[ADMIN])
+    async def update_partner(self, info: Info, input: UpdatePartnerInput) -> Partner:
+        connector = input.connector
+        row = await registry.update_partner(
+            info.context.db, partner_id=parse_id(input.partner_id), name=input.name,
+            status=None if input.status is None else PartnerStatus(input.status),
+            settlement_currency=input.settlement_currency,
+            connector_kind=None if connector is None else ConnectorKind(connector.kind),
+            connector_url=None if connector is None else connector.url,
+            connector_secret=None if connector is None else connector.secret,
+        )  # fmt: skip
+        return Partner.from_row(row)
+
+    @strawberry.mutation(permission_classes=[ADMIN])
+    async def set_exchange_terms(self, info: Info, input: SetExchangeTermsInput) -> ExchangeTerms:
+        row = await registry.set_exchange_terms(
+            info.context.db, partner_id=parse_id(input.partner_id),
+            direction=Direction(input.direction),
+            terms=Terms(rate=input.rate, min_points=input.min_points,
+                        max_points=input.max_points, step_points=input.step_points,
+                        daily_cap_points=input.daily_cap_points, fee_points=input.fee_points),
+            valid_from=input.valid_from, valid_to=input.valid_to,
+        )  # fmt: skip
+        return ExchangeTerms.from_row(row)
+
+    @strawberry.mutation(
+        description="A rate-locked quote for moving points to the member's account in a "
+        "partner's program.",
+        permission_classes=[WRITE_EXCHANGES],
+    )
+    async def quote_exchange(self, info: Info, input: QuoteExchangeInput) -> Quote:
+        member_id = await _member_id(info, member_ref(input.member))
+        partner_id = parse_id(input.partner_id)
+        if info.context.principal.kind is PrincipalKind.PARTNER:
+            partner_id = _own_partner(info, input.partner_id)
+        row = await exchange.quote_exchange(
+            info.context.db, info.context.program, member_id=member_id, partner_id=partner_id,
+            points=input.points,
+        )  # fmt: skip
+        return Quote.from_row(row)
+
+    @strawberry.mutation(
+        description="Carry out a quote. Ends POSTED or VOIDED, or UNKNOWN until reconciliation "
+        "hears from the partner; the points stay held meanwhile.",
+        permission_classes=[WRITE_EXCHANGES],
+    )
+    async def request_exchange(self, info: Info, input: RequestExchangeInput) -> Exchange:
+        owner = await exchange.quote_member(info.context.db, str(input.quote_id))
+        if owner is None:
+            raise NotFound(f"quote {input.quote_id} does not exist")
+        await access.require_member(info, MemberRef(member_id=owner))
+        row = await exchange.request_exchange(
+            info.context.db, info.context.directory, member_id=owner,
+            quote_id=str(input.quote_id), idempotency_key=input.idempotency_key,
+            deadline=info.context.directory.timeout * 2,
+        )  # fmt: skip
+        return Exchange.from_row(row)
+
+    @strawberry.mutation(permission_classes=[CREDIT_INBOUND])
+    async def credit_inbound_exchange(
+        self, info: Info, input: CreditInboundExchangeInput
+    ) -> Exchange:
+        partner_id = _own_partner(info, input.partner_id)
+        member_id = await _member_id(info, member_ref(input.member))
+        row = await exchange.credit_inbound(
+            info.context.db, partner_id=partner_id, member_id=member_id, units=input.units,
+            reference=input.reference,
+        )  # fmt: skip
+        return Exchange.from_row(row)
+
+    @strawberry.mutation(
+        description="Receive exchange state changes at a URL, HMAC-signed with the returned "
+        "secret.",
+        permission_classes=[SUBSCRIBE],
+    )
+    async def subscribe_webhook(
+        self, info: Info, input: SubscribeWebhookInput
+    ) -> WebhookSubscription:
+        row, secret = await webhook.subscribe(
+            info.context.db, partner_id=_own_partner(info, input.partner_id), url=input.url
+        )
+        return WebhookSubscription(
+            id=strawberry.ID(str(row.id)), url=row.url, secret=secret, created_at=row.created_at
+        )

@@ -1,0 +1,339 @@
+from __future__ import annotations
+
+import contextlib
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from infra.models import exchange_events, exchanges, transfers
+from loyalty import ledger, member
+from loyalty.errors import (
+    ExchangeLimit,
+    InsufficientPoints,
+    InvalidState,
+    NotFound,
+    QuoteExpired,
+)
+from loyalty.member import IdentityKind
+from loyalty.program import Program
+from partners import exchange, registry
+from partners.directory import ConnectorDirectory
+from partners.exchange import CrashPoint, SimulatedCrash
+from partners.registry import Direction, Terms
+from partners.simulated import Fault
+from tests.factories import a_member, a_partner
+from tests.loyalty.test_ledger import balance_of
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+TERMS = Terms(
+    rate=Decimal("2.5"),
+    min_points=100,
+    max_points=5000,
+    step_points=50,
+    daily_cap_points=10_000,
+    fee_points=0,
+)
+
+
+async def a_partner_with_terms(db, code="skyway-air", terms=TERMS, direction=Direction.OUTBOUND):
+    partner = await a_partner(db, code)
+    await registry.set_exchange_terms(
+        db,
+        partner_id=partner.id,
+        direction=direction,
+        terms=terms,
+        valid_from=NOW - timedelta(days=30),
+    )
+    return partner
+
+
+async def a_member_with_an_account(db, partner, points=10_000, account=None):
+    holder = await a_member(db)
+    await member.link_identity(
+        db,
+        member_id=holder.id,
+        kind=IdentityKind.PARTNER_ACCOUNT,
+        value=account or f"SKY-{holder.id}",
+        partner_id=partner.id,
+    )
+    if points:
+        async with db.transaction() as conn:
+            await ledger.transfer(
+                conn,
+                idempotency_key=f"fund-{holder.id}",
+                debit=ledger.ISSUANCE,
+                credit=ledger.member_account(holder.id),
+                amount=points,
+                reason="TEST",
+                now=NOW,
+            )
+    return holder
+
+
+def crash_at(point: CrashPoint | None):
+    def crash(reached: CrashPoint) -> None:
+        if reached is point:
+            raise SimulatedCrash(reached)
+
+    return crash
+
+
+async def an_exchange(db, directory, holder, partner, points=1000, key="x-1", **options):
+    quote = await exchange.quote_exchange(
+        db, Program(), member_id=holder.id, partner_id=partner.id, points=points, now=NOW
+    )
+    return await exchange.request_exchange(
+        db,
+        directory,
+        member_id=holder.id,
+        quote_id=quote.id,
+        idempotency_key=key,
+        now=NOW,
+        **options,
+    )
+
+
+async def test_an_outbound_exchange_posts_when_the_partner_confirms(db):
+    partner = await a_partner_with_terms(db)
+    holder = await a_member_with_an_account(db, partner)
+    directory = ConnectorDirectory()
+
+    done = await an_exchange(db, directory, holder, partner, points=1000)
+
+    simulated = directory.simulated(partner.id)
+    assert (done.state, done.units, done.rate) == ("POSTED", 400, Decimal("2.5"))
+    assert simulated.balances[f"SKY-{holder.id}"] == 400
+    assert (await balance_of(db, holder.id)).available == 9000
+    async with db.read() as conn:
+        states = list(
+            await conn.scalars(
+                select(exchange_events.c.to_state)
+                .where(exchange_events.c.exchange_id == done.id)
+                .order_by(exchange_events.c.id)
+            )
+        )
+    assert states == ["REQUESTED", "RESERVED", "POSTED"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "state", "available"),
+    [
+        (Fault.REJECT, "VOIDED", 10_000),
+        (Fault.TIMEOUT, "UNKNOWN", 9000),
+        (Fault.SERVER_ERROR, "UNKNOWN", 9000),
+        (Fault.LOST_ANSWER, "UNKNOWN", 9000),
+        (Fault.SLOW, "POSTED", 9000),
+    ],
+)
+async def test_partner_faults_end_in_the_right_state(db, fault, state, available):
+    partner = await a_partner_with_terms(db)
+    holder = await a_member_with_an_account(db, partner)
+    directory = ConnectorDirectory()
+    directory.simulated(partner.id).inject(fault)
+
+    done = await an_exchange(db, directory, holder, partner)
+
+    assert done.state == state
+    # an UNKNOWN exchange keeps the points held: neither lost nor spendable twice
+    assert (await balance_of(db, holder.id)).available == available
+    report = await exchange.reconcile(db, directory, now=NOW + timedelta(minutes=1))
+    async with db.read() as conn:
+        final = await conn.scalar(select(exchanges.c.state).where(exchanges.c.id == done.id))
+    applied = done.id in directory.simulated(partner.id).effects
+    assert final == ("POSTED" if applied else "VOIDED")
+    assert report.still_open == 0
+
+
+async def test_limits_and_bad_quotes_change_nothing(db):
+    partner = await a_partner_with_terms(
+        db,
+        terms=Terms(
+            rate=Decimal("2.5"),
+            min_points=100,
+            max_points=5000,
+            step_points=50,
+            daily_cap_points=1500,
+        ),
+    )
+    holder = await a_member_with_an_account(db, partner)
+    other = await a_member_with_an_account(db, partner)
+    directory = ConnectorDirectory()
+
+    thirds = await a_partner_with_terms(
+        db,
+        "thirds",
+        terms=Terms(
+            rate=Decimal("3"),
+            min_points=100,
+            max_points=5000,
+            step_points=50,
+            daily_cap_points=1500,
+        ),
+    )
+    await member.link_identity(
+        db,
+        member_id=holder.id,
+        kind=IdentityKind.PARTNER_ACCOUNT,
+        value="T-1",
+        partner_id=thirds.id,
+    )
+
+    reasons = []
+    # below the minimum, above the maximum, off the step, not a whole number of units
+    for points, at in ((50, partner), (6000, partner), (125, partner), (100, thirds)):
+        with pytest.raises(ExchangeLimit) as refused:
+            await exchange.quote_exchange(
+                db, Program(), member_id=holder.id, partner_id=at.id, points=points, now=NOW
+            )
+        reasons.append(refused.value.extensions["reason"])
+    await an_exchange(db, directory, holder, partner, points=1000, key="first")
+    with pytest.raises(ExchangeLimit) as capped:
+        await an_exchange(db, directory, holder, partner, points=1000, key="second")
+    quote = await exchange.quote_exchange(
+        db, Program(), member_id=holder.id, partner_id=partner.id, points=500, now=NOW
+    )
+    with pytest.raises(QuoteExpired):
+        await exchange.request_exchange(
+            db,
+            directory,
+            member_id=holder.id,
+            quote_id=quote.id,
+            idempotency_key="late",
+            now=NOW + timedelta(seconds=61),
+        )
+    with pytest.raises(NotFound):
+        await exchange.request_exchange(
+            db, directory, member_id=other.id, quote_id=quote.id, idempotency_key="foreign", now=NOW
+        )
+
+    assert reasons == ["RANGE", "RANGE", "STEP", "RATE"]
+    assert capped.value.extensions["reason"] == "DAILY_CAP"
+    assert (await balance_of(db, holder.id)).available == 9000
+    assert (await balance_of(db, other.id)).available == 10_000
+    async with db.read() as conn:
+        assert len(list(await conn.execute(select(exchanges.c.id)))) == 1
+
+
+async def test_a_replayed_request_answers_the_same_exchange_and_quotes_are_used_once(db):
+    partner = await a_partner_with_terms(db)
+    holder = await a_member_with_an_account(db, partner)
+    directory = ConnectorDirectory()
+    quote = await exchange.quote_exchange(
+        db, Program(), member_id=holder.id, partner_id=partner.id, points=1000, now=NOW
+    )
+
+    async def request(key):
+        return await exchange.request_exchange(
+            db, directory, member_id=holder.id, quote_id=quote.id, idempotency_key=key, now=NOW
+        )
+
+    first = await request("k1")
+    again = await request("k1")
+    with pytest.raises(InvalidState):
+        await request("k2")
+
+    assert again.id == first.id and again.state == "POSTED"
+    assert directory.simulated(partner.id).effects == [first.id]
+
+
+async def test_without_enough_points_nothing_is_reserved(db):
+    partner = await a_partner_with_terms(db)
+    holder = await a_member_with_an_account(db, partner, points=500)
+
+    with pytest.raises(InsufficientPoints):
+        await an_exchange(db, ConnectorDirectory(), holder, partner, points=1000)
+
+    async with db.read() as conn:
+        assert list(await conn.execute(select(exchanges.c.id))) == []
+
+
+async def test_an_inbound_credit_is_once_per_partner_reference(db):
+    partner = await a_partner_with_terms(db, direction=Direction.INBOUND)
+    holder = await a_member_with_an_account(db, partner, points=0)
+
+    first = await exchange.credit_inbound(
+        db, partner_id=partner.id, member_id=holder.id, units=400, reference="SKY-TX-1", now=NOW
+    )
+    again = await exchange.credit_inbound(
+        db, partner_id=partner.id, member_id=holder.id, units=400, reference="SKY-TX-1", now=NOW
+    )
+
+    assert (first.state, first.points) == ("POSTED", 1000)
+    assert again.id == first.id
+    assert (await balance_of(db, holder.id)).available == 1000
+
+
+async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
+    """The flow is interrupted after the reserve, after the partner call, or after the post,
+    over random partner faults; reconciliation then settles every exchange."""
+    rng = random.Random(20261129)
+    partner = await a_partner_with_terms(
+        db,
+        terms=Terms(
+            rate=Decimal("2.5"),
+            min_points=100,
+            max_points=5000,
+            step_points=50,
+            daily_cap_points=1_000_000,
+            fee_points=5,
+        ),
+    )
+    directory = ConnectorDirectory()
+    simulated = directory.simulated(partner.id)
+    faults = [None, *Fault]
+    crash_points = [None, *CrashPoint]
+    scenarios = []
+    for number in range(200):
+        holder = await a_member_with_an_account(db, partner, points=6000)
+        points = rng.choice(range(100, 5001, 50))
+        fault, crash = rng.choice(faults), rng.choice(crash_points)
+        if fault is not None:
+            simulated.inject(fault)
+        with contextlib.suppress(SimulatedCrash):
+            await an_exchange(
+                db,
+                directory,
+                holder,
+                partner,
+                points=points,
+                key=f"s-{number}",
+                crash=crash_at(crash),
+            )
+        simulated.faults.clear()
+        scenarios.append((holder, points))
+
+    report = await exchange.reconcile(
+        db, directory, stale_after=timedelta(0), now=NOW + timedelta(minutes=10)
+    )
+
+    assert report.still_open == 0
+    assert len(simulated.effects) == len(set(simulated.effects))  # one effect per id at most
+    async with db.read() as conn:
+        rows = {row.member_id: row for row in await conn.execute(select(exchanges))}
+        assert await ledger.verify(conn) == []
+        pending = await conn.scalar(
+            select(transfers.c.id)
+            .where(
+                transfers.c.phase == "PENDING",
+                transfers.c.id.not_in(
+                    select(transfers.c.pending_id).where(transfers.c.pending_id.is_not(None))
+                ),
+            )
+            .limit(1)
+        )
+    assert pending is None
+    for holder, points in scenarios:
+        row = rows[holder.id]
+        balance = (await balance_of(db, holder.id)).available
+        assert row.state in ("POSTED", "VOIDED")
+        applied = row.id in simulated.effects
+        assert applied == (row.state == "POSTED")
+        if row.state == "POSTED":
+            assert row.points == row.units * row.rate == points
+            assert simulated.balances[row.external_account] == row.units
+            assert balance == 6000 - points - 5
+        else:
+            assert balance == 6000
