@@ -28,7 +28,7 @@ from loyalty import ledger, referral, tier
 from loyalty.earning import base_points
 from loyalty.program import Program
 from loyalty.purchase import Channel, earning_account
-from partners.registry import create_partner
+from partners.registry import Direction, Terms, create_partner, set_exchange_terms, terms_of
 
 CHUNK = 5_000
 DEMO_PARTNERS = (("acme-coffee", "Acme Coffee"), ("skyway-air", "Skyway Air"))
@@ -84,10 +84,11 @@ async def seed(
     partner_ids = [
         (await create_partner(db, code=code, name=name)).id for code, name in DEMO_PARTNERS
     ]
+    await _demo_exchange_terms(db, partner_ids[-1], now)
     async with db.transaction() as conn:
         first_member = await _next_id(conn, members)
         member_ids = list(range(first_member, first_member + member_count))
-        member_rows, account_rows, identity_rows = [], [], []
+        member_rows, account_rows, identity_rows, partner_accounts = [], [], [], []
         codes: set[str] = set()
         while len(codes) < member_count:
             codes.add(referral.new_code())
@@ -116,10 +117,17 @@ async def seed(
                     {"member_id": member_id, "kind": "PHONE",
                      "value": f"+1555{member_id:07d}", "linked_at": linked}
                 )  # fmt: skip
+            if member_id % 3 == 1:  # an account in the airline's program, for exchanges
+                partner_accounts.append(
+                    {"member_id": member_id, "kind": "PARTNER_ACCOUNT",
+                     "value": f"SKY-{member_id:08d}", "partner_id": partner_ids[-1],
+                     "linked_at": linked}
+                )  # fmt: skip
         await _insert(conn, members, member_rows)
         await _sync_sequence(conn, members)
         await _insert(conn, accounts, account_rows)
         await _insert(conn, identities, identity_rows)
+        await _insert(conn, identities, partner_accounts)
 
         first_purchase = await _next_id(conn, purchases)
         first_transfer = await _next_id(conn, transfers)
@@ -206,6 +214,17 @@ async def _set_tiers(
             [{"member": c["member_id"], "new_tier": c["to_tier"]} for c in changes],
         )
         await _insert(conn, tier_changes, changes)
+
+
+async def _demo_exchange_terms(db: Database, partner_id: int, since: datetime) -> None:
+    """The demo airline trades miles both ways at 2.5 points a mile (once per database)."""
+    if await terms_of(db, [partner_id]):
+        return
+    terms = Terms(rate=Decimal("2.5"), min_points=100, max_points=50_000, step_points=50,
+                  daily_cap_points=100_000, fee_points=10)  # fmt: skip
+    for direction in Direction:
+        await set_exchange_terms(db, partner_id=partner_id, direction=direction, terms=terms,
+                                 valid_from=since - timedelta(days=1))  # fmt: skip
 
 
 async def has_members(db: Database) -> bool:

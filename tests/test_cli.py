@@ -55,3 +55,49 @@ def test_onboarding_a_partner_client_from_the_cli(tmp_path):
     assert re.search(r"client_secret:\s+\S+", rotated) and secret not in rotated
     assert revoked == f"revoked {client_id}\n"
     assert member_token.count(".") == 2
+
+
+def test_a_partner_is_set_up_and_the_exchange_jobs_run_from_the_cli(tmp_path):
+    pointgate(tmp_path, "migrate")
+
+    created = pointgate(tmp_path, "partners", "create", "rail-club", "--name", "Rail Club")
+    connector = pointgate(
+        tmp_path,
+        "partners",
+        "connector",
+        "rail-club",
+        "--kind",
+        "HTTP",
+        "--url",
+        "https://rail.example/pointgate",
+        "--secret",
+        "s3cret",
+    )
+    terms = pointgate(
+        tmp_path,
+        "partners",
+        "terms",
+        "rail-club",
+        "--direction",
+        "OUTBOUND",
+        "--rate",
+        "2.5",
+        "--min",
+        "100",
+        "--max",
+        "5000",
+        "--step",
+        "50",
+        "--daily-cap",
+        "10000",
+    )
+    listed = pointgate(tmp_path, "partners", "list")
+    reconciled = pointgate(tmp_path, "jobs", "reconcile")
+    webhooks = pointgate(tmp_path, "jobs", "webhooks")
+
+    assert re.fullmatch(r"partner \d+ rail-club\n", created)
+    assert connector == "rail-club: HTTP connector\n"
+    assert terms == "rail-club: OUTBOUND terms from now\n"
+    assert "rail-club\tACTIVE\tHTTP\tRail Club" in listed
+    assert reconciled == "checked 0: posted 0, voided 0, still open 0\n"
+    assert webhooks == "delivered 0, retrying 0, failed 0\n"

@@ -1,0 +1,210 @@
+"""Operator commands: OAuth clients, tokens, signing keys, partners and their exchange terms."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import timedelta
+from decimal import Decimal
+
+import typer
+import uvicorn
+
+from auth import audit, clients, keys
+from auth.principal import Principal, PrincipalKind
+from auth.tokens import KeyCache, mint
+from gateway.settings import Settings
+from gateway.shell import moment, with_db
+from infra.database import Database
+from partners import registry
+from partners.simulated import SimulatedPartner, simulated_app
+
+clients_app = typer.Typer(help="OAuth clients: onboard partners and internal tools.",
+                          no_args_is_help=True)  # fmt: skip
+token_app = typer.Typer(help="Mint tokens of this gateway's own issuer.", no_args_is_help=True)
+keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+partners_app = typer.Typer(help="Partners, their connectors and exchange terms.",
+                           no_args_is_help=True)  # fmt: skip
+
+CLI_OPERATOR = Principal(kind=PrincipalKind.OPERATOR, subject="cli")
+
+
+@clients_app.command("create")
+def clients_create(
+    name: str = typer.Option(..., "--name"),
+    scopes: str = typer.Option(..., "--scopes", help="Space- or comma-separated scopes."),
+    partner: str | None = typer.Option(None, "--partner", help="The partner's code."),
+) -> None:
+    """Register a client; prints its secret, which is not shown again."""
+    settings = Settings.from_env()
+
+    async def create(db: Database) -> clients.NewClient:
+        created = await clients.create_client(
+            db, name=name, scopes=scopes.replace(",", " ").split(), partner_code=partner
+        )
+        await audit.record(db, CLI_OPERATOR, "client.create", target=created.client_id)
+        return created
+
+    try:
+        created = with_db(settings, create)
+    except clients.ClientError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(f"client_id:     {created.client_id}")
+    typer.echo(f"client_secret: {created.client_secret}")
+    typer.echo(f"scopes:        {' '.join(sorted(created.scopes))}")
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """Clients with their partner, scopes and status (never secrets)."""
+    for row in with_db(Settings.from_env(), clients.list_clients):
+        partner = row.partner_id if row.partner_id is not None else "internal"
+        typer.echo(f"{row.client_id}\t{row.status}\tpartner={partner}\t{row.scopes}\t{row.name}")
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate(
+    client_id: str,
+    grace_hours: float = typer.Option(24.0, "--grace-hours", help="How long the old secret works."),
+) -> None:
+    """A new secret; the old one keeps working for the grace period."""
+
+    async def rotate(db: Database) -> str:
+        secret = await clients.rotate_secret(db, client_id, grace=timedelta(hours=grace_hours))
+        await audit.record(db, CLI_OPERATOR, "client.rotate_secret", target=client_id)
+        return secret
+
+    try:
+        secret = with_db(Settings.from_env(), rotate)
+    except clients.ClientError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(f"client_secret: {secret}")
+
+
+@clients_app.command("revoke")
+def clients_revoke(client_id: str) -> None:
+    """The client gets no more tokens, and its live tokens stop working now."""
+
+    async def revoke(db: Database) -> None:
+        await clients.revoke_client(db, client_id)
+        await audit.record(db, CLI_OPERATOR, "client.revoke", target=client_id)
+
+    try:
+        with_db(Settings.from_env(), revoke)
+    except clients.ClientError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(f"revoked {client_id}")
+
+
+MINUTES_OPTION = typer.Option(15, "--minutes", min=1, help="Lifetime of the token.")
+
+
+def _mint(subject: str, scope: str, minutes: int) -> str:
+    settings = Settings.from_env()
+
+    async def work(db: Database) -> str:
+        token = await mint(
+            db, settings.token_settings(), KeyCache(db, settings.token_settings()),
+            subject=subject, scope=scope, lifetime=timedelta(minutes=minutes),
+        )  # fmt: skip
+        await audit.record(db, CLI_OPERATOR, "token.mint", target=subject)
+        return token
+
+    return with_db(settings, work)
+
+
+@token_app.command("member")
+def token_member(member_id: int, minutes: int = MINUTES_OPTION) -> None:
+    """A member token (for development; members normally sign in with the identity provider)."""
+    typer.echo(_mint(f"member:{member_id}", "", minutes))
+
+
+@token_app.command("operator")
+def token_operator(minutes: int = MINUTES_OPTION) -> None:
+    """An operator token with the admin scope, for tools run by the operators."""
+    typer.echo(_mint("operator:cli", "admin", minutes))
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Sign with a new key from now on; the old keys stay published until their tokens expire."""
+    kid = with_db(Settings.from_env(), lambda db: keys.rotate(db))
+    typer.echo(f"signing with {kid}")
+
+
+@partners_app.command("create")
+def partners_create(code: str, name: str = typer.Option(..., "--name")) -> None:
+    """Register a partner (its code is its key: creating it again answers the same)."""
+    row = with_db(Settings.from_env(), lambda db: registry.create_partner(db, code=code,
+                                                                           name=name))  # fmt: skip
+    typer.echo(f"partner {row.id} {row.code}")
+
+
+@partners_app.command("list")
+def partners_list() -> None:
+    for row in with_db(Settings.from_env(), registry.list_partners):
+        typer.echo(f"{row.id}\t{row.code}\t{row.status}\t{row.connector_kind}\t{row.name}")
+
+
+def _partner_id(db: Database, code: str) -> Awaitable[int]:
+    async def find() -> int:
+        for row in await registry.list_partners(db):
+            if row.code == code:
+                return int(row.id)
+        raise typer.BadParameter(f"no partner has the code {code!r}")
+
+    return find()
+
+
+@partners_app.command("connector")
+def partners_connector(
+    code: str,
+    kind: registry.ConnectorKind = typer.Option(..., "--kind"),
+    url: str | None = typer.Option(None, "--url"),
+    secret: str | None = typer.Option(None, "--secret", help="The HMAC shared secret."),
+) -> None:
+    """How the gateway reaches the partner's program."""
+
+    async def work(db: Database) -> None:
+        await registry.update_partner(db, partner_id=await _partner_id(db, code),
+                                      connector_kind=kind, connector_url=url,
+                                      connector_secret=secret)  # fmt: skip
+
+    with_db(Settings.from_env(), work)
+    typer.echo(f"{code}: {kind} connector")
+
+
+@partners_app.command("terms")
+def partners_terms(
+    code: str,
+    direction: registry.Direction = typer.Option(..., "--direction"),
+    rate: str = typer.Option(..., "--rate", help="Program points per partner unit."),
+    min_points: int = typer.Option(..., "--min"),
+    max_points: int = typer.Option(..., "--max"),
+    step_points: int = typer.Option(1, "--step"),
+    daily_cap_points: int = typer.Option(..., "--daily-cap"),
+    fee_points: int = typer.Option(0, "--fee"),
+    valid_from: str | None = typer.Option(None, "--from", help="ISO date/time; default now."),
+) -> None:
+    """Add dated exchange terms for one direction."""
+    terms = registry.Terms(rate=Decimal(rate), min_points=min_points, max_points=max_points,
+                           step_points=step_points, daily_cap_points=daily_cap_points,
+                           fee_points=fee_points)  # fmt: skip
+
+    async def work(db: Database) -> None:
+        await registry.set_exchange_terms(db, partner_id=await _partner_id(db, code),
+                                          direction=direction, terms=terms,
+                                          valid_from=moment(valid_from))  # fmt: skip
+
+    with_db(Settings.from_env(), work)
+    typer.echo(f"{code}: {direction} terms from {valid_from or 'now'}")
+
+
+@partners_app.command("simulate")
+def partners_simulate(
+    secret: str = typer.Option(..., "--secret", help="The HMAC shared secret to expect."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(9100, "--port"),
+) -> None:
+    """Serve a simulated partner program over the HTTP connector protocol (for trials: point a
+    partner's HTTP connector at it)."""
+    uvicorn.run(simulated_app(SimulatedPartner(name="simulated"), secret), host=host, port=port)
