@@ -429,12 +429,15 @@ async def request_exchange(
             )
         else:
             row = await _settle(conn, exchange, verdict.state, verdict.reason, now)
-            if verdict.reference:
-                await conn.execute(
-                    update(exchanges)
-                    .where(exchanges.c.id == exchange.id)
-                    .values(partner_reference=verdict.reference)
-                )
+            if verdict.reference and row is not None:
+                row = (
+                    await conn.execute(
+                        update(exchanges)
+                        .where(exchanges.c.id == exchange.id)
+                        .values(partner_reference=verdict.reference)
+                        .returning(*exchanges.c)
+                    )
+                ).one()
         if row is None:  # reconciliation got there first
             row = (await conn.execute(select(exchanges).where(exchanges.c.id == exchange.id))).one()
     crash(CrashPoint.AFTER_POST)

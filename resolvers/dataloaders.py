@@ -344,7 +344,7 @@ class PartnerBalanceLoader(DataLoader):  # type: ignore[misc]
                 except (ConnectorError, TimeoutError) as error:
                     span.record_exception(error)
                     return PartnerUnavailable(
-                        f"partner {partner_id} did not answer in time", partner=str(partner_id)
+                        f"partner {partner_id} is not answering right now", partner=str(partner_id)
                     )
 
         answers = dict(

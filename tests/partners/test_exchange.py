@@ -105,6 +105,7 @@ async def test_an_outbound_exchange_posts_when_the_partner_confirms(db):
 
     simulated = directory.simulated(partner.id)
     assert (done.state, done.units, done.rate) == ("POSTED", 400, Decimal("2.5"))
+    assert done.partner_reference == f"sim-{done.id}"
     assert simulated.balances[f"SKY-{holder.id}"] == 400
     assert (await balance_of(db, holder.id)).available == 9000
     async with db.read() as conn:
