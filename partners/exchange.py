@@ -43,6 +43,7 @@ from loyalty.errors import (
     ExchangeLimit,
     InvalidState,
     NotFound,
+    PartnerUnavailable,
     QuoteExpired,
     ValidationFailed,
 )
@@ -649,3 +650,18 @@ async def list_exchanges(
         query = query.where(where)
     async with db.read() as conn:
         return list(await conn.execute(query))
+
+
+async def confirm_account(
+    db: Database, directory: ConnectorDirectory, *, partner_id: int, account: str, deadline: float
+) -> None:
+    """Before a member's account in a partner's program is linked, the partner confirms it."""
+    connector = directory.for_partner(await _partner_row(db, partner_id))
+    try:
+        known = await asyncio.wait_for(connector.link_account(account), deadline)
+    except (ConnectorError, TimeoutError):
+        raise PartnerUnavailable(
+            f"partner {partner_id} is not answering right now", partner=str(partner_id)
+        ) from None
+    if not known:
+        raise ValidationFailed("the partner does not know this account", argument="value")

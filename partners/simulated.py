@@ -90,17 +90,23 @@ class SimulatedConnector:
     def __init__(self, partner: SimulatedPartner) -> None:
         self.partner = partner
 
+    async def _read_fault(self) -> None:
+        """Reads (link, balances) suffer timeouts, 5xx and slowness like any call."""
+        fault = self.partner.faults[0] if self.partner.faults else None
+        if fault in (Fault.TIMEOUT, Fault.SERVER_ERROR):
+            self.partner.faults.popleft()
+            raise ConnectorError(f"the partner failed: {fault}", definite=False)
+        if fault is Fault.SLOW:
+            self.partner.faults.popleft()
+            await asyncio.sleep(self.partner.slow_seconds)
+
     async def link_account(self, account: str) -> bool:
+        await self._read_fault()
         self.partner.balances.setdefault(account, 0)
         return True
 
     async def balances(self, accounts: list[str]) -> dict[str, int]:
-        if self.partner.faults and self.partner.faults[0] in (Fault.TIMEOUT, Fault.SERVER_ERROR):
-            fault = self.partner.faults.popleft()
-            raise ConnectorError(f"balances failed: {fault}", definite=False)
-        if self.partner.faults and self.partner.faults[0] is Fault.SLOW:
-            self.partner.faults.popleft()
-            await asyncio.sleep(self.partner.slow_seconds)
+        await self._read_fault()
         return {account: self.partner.balances.get(account, 0) for account in accounts}
 
     async def credit(self, exchange_id: str, account: str, units: int) -> Answer:

@@ -8,9 +8,9 @@ import strawberry
 from auth.principal import Scope
 from infra.models import purchases, redemptions, rewards
 from loyalty import interaction, member, merge, purchase, redemption, referral, reward
-from loyalty.member import MemberRef
+from loyalty.member import IdentityKind, MemberRef
 from loyalty.purchase import Channel
-from partners import registry
+from partners import exchange, registry
 from resolvers import access
 from resolvers.convert import identity_ref, member_ref, optional_id, reward_terms
 from resolvers.exchanges import ExchangeMutations
@@ -62,6 +62,11 @@ class Mutation(ExchangeMutations):
         member_id = parse_id(input.member_id)
         await access.require_member(info, MemberRef(member_id=member_id))
         identity = identity_ref(input.identity, access.consenting_partner(info))
+        if identity.kind is IdentityKind.PARTNER_ACCOUNT and identity.partner_id is not None:
+            await exchange.confirm_account(
+                info.context.db, info.context.directory, partner_id=identity.partner_id,
+                account=identity.value, deadline=info.context.directory.timeout,
+            )  # fmt: skip
         row = await member.link_identity(
             info.context.db,
             member_id=member_id,

@@ -159,3 +159,28 @@ async def test_a_partner_credits_inbound_points_once_per_reference(app, db):
         "direction": "INBOUND",
     }
     assert again == first
+
+
+LINK = """
+mutation Link($member: ID!, $partner: ID!) {
+  linkIdentity(input: {memberId: $member,
+                       identity: {kind: PARTNER_ACCOUNT, value: "SKY-NEW", partnerId: $partner}}) {
+    kind value
+  }
+}"""
+
+
+async def test_linking_a_partner_account_asks_the_partner_first(app, client, db):
+    partner = await a_partner_with_terms(db)
+    holder = await a_member_with_an_account(db, partner, points=0)
+    simulated = app.state.directory.simulated(partner.id)
+    simulated.inject(Fault.TIMEOUT)
+
+    unavailable = await graphql(
+        client, LINK, {"member": str(holder.id), "partner": str(partner.id)}
+    )
+    linked = await graphql(client, LINK, {"member": str(holder.id), "partner": str(partner.id)})
+
+    assert error_codes(unavailable) == ["PARTNER_UNAVAILABLE"]
+    assert linked["data"]["linkIdentity"] == {"kind": "PARTNER_ACCOUNT", "value": "SKY-NEW"}
+    assert "SKY-NEW" in simulated.balances

@@ -305,6 +305,8 @@ async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
             )
         simulated.faults.clear()
         scenarios.append((holder, points))
+        async with db.read() as conn:
+            assert await ledger.verify(conn) == [], f"scenario {number}: {fault}, {crash}"
 
     report = await exchange.reconcile(
         db, directory, stale_after=timedelta(0), now=NOW + timedelta(minutes=10)
