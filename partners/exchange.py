@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.models import (
     exchange_events,
+    exchange_terms,
     exchanges,
     identities,
     partners,
@@ -129,6 +130,13 @@ async def _check_amount(
             f"{points} points are not a whole number of partner units at {terms.rate} points each",
             reason="RATE",
         )
+    await _check_daily_cap(conn, terms, member_id=member_id, points=points, now=now)
+    return int(units)
+
+
+async def _check_daily_cap(
+    conn: AsyncConnection, terms: Any, *, member_id: int, points: int, now: datetime
+) -> None:
     used = await conn.scalar(
         select(func.coalesce(func.sum(exchanges.c.points), 0)).where(
             exchanges.c.member_id == member_id,
@@ -145,7 +153,6 @@ async def _check_amount(
             reason="DAILY_CAP",
             cap=terms.daily_cap_points,
         )
-    return int(units)
 
 
 async def quote_exchange(
@@ -339,6 +346,14 @@ async def request_exchange(
                 raise InvalidState("this quote was already used by another request")
             await member.active_member(conn, member_id)
             partner = await _partner(conn, quote.partner_id)
+            # Under the member's lock, so two requests cannot both fit under the daily cap.
+            await ledger.lock_member_balance(conn, member_id)
+            terms = (
+                await conn.execute(
+                    select(exchange_terms).where(exchange_terms.c.id == quote.terms_id)
+                )
+            ).one()
+            await _check_daily_cap(conn, terms, member_id=member_id, points=quote.points, now=now)
             exchange_id = uuid.uuid4().hex
             await conn.execute(
                 insert(exchanges).values(

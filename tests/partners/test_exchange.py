@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from datetime import UTC, datetime, timedelta
@@ -340,3 +341,42 @@ async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
             assert balance == 6000 - points - 5
         else:
             assert balance == 6000
+
+
+async def test_concurrent_requests_never_pass_the_daily_cap_together(db):
+    partner = await a_partner_with_terms(
+        db,
+        terms=Terms(
+            rate=Decimal("2.5"),
+            min_points=100,
+            max_points=5000,
+            step_points=50,
+            daily_cap_points=1500,
+        ),
+    )
+    holder = await a_member_with_an_account(db, partner)
+    directory = ConnectorDirectory()
+    quotes = [
+        await exchange.quote_exchange(
+            db, Program(), member_id=holder.id, partner_id=partner.id, points=1000, now=NOW
+        )
+        for _ in range(4)
+    ]
+
+    async def request(number, quote):
+        return await exchange.request_exchange(
+            db,
+            directory,
+            member_id=holder.id,
+            quote_id=quote.id,
+            idempotency_key=f"c-{number}",
+            now=NOW,
+        )
+
+    outcomes = await asyncio.gather(
+        *(request(n, q) for n, q in enumerate(quotes)), return_exceptions=True
+    )
+
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
+    assert all(isinstance(o, ExchangeLimit) for o in outcomes if isinstance(o, BaseException))
+    assert (await balance_of(db, holder.id)).available == 9000
