@@ -20,28 +20,37 @@ class Money(TypeDecorator[Decimal]):
     """NUMERIC(20, 4) on PostgreSQL; on SQLite, which has no exact decimal type, an integer count
     of 1/10,000 units, so sums and comparisons in SQL stay exact on both backends."""
 
+    scale = MONEY_SCALE
     impl = Numeric(20, MONEY_SCALE)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(20, MONEY_SCALE, asdecimal=True))
+        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or dialect.name != "sqlite":
             return value
-        scaled = Decimal(value).scaleb(MONEY_SCALE)
+        scaled = Decimal(value).scaleb(self.scale)
         if scaled != scaled.to_integral_value():
-            raise ValueError(f"{value} has more than {MONEY_SCALE} decimal places")
+            raise ValueError(f"{value} has more than {self.scale} decimal places")
         return int(scaled)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-MONEY_SCALE)
+            return Decimal(int(value)).scaleb(-self.scale)
         return Decimal(value)
+
+
+class Rate(Money):
+    """A unit price or rate with 8 decimals (a commission on a fraction of a cent per point)."""
+
+    scale = 8
+    impl = Numeric(26, 8)
+    cache_ok = True
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -84,9 +85,16 @@ async def update_partner(
     connector_kind: ConnectorKind | None = None,
     connector_url: str | None = None,
     connector_secret: str | None = None,
+    timezone: str | None = None,
 ) -> Any:
     """Change what is given; the same values again answer the same."""
     values: dict[str, Any] = {}
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationFailed(f"{timezone!r} is not an IANA time zone") from None
+        values["timezone"] = timezone
     if name is not None:
         if not name.strip() or len(name.strip()) > 200:
             raise ValidationFailed("a partner name has 1 to 200 characters")

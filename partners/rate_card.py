@@ -1,0 +1,73 @@
+"""Rate cards: a partner's dated commission and fee terms, in its settlement currency. Cards are
+added, never edited; each event is priced with the card in force on its date."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from infra.database import Database
+from infra.models import partners, rate_cards
+from loyalty.errors import NotFound, ValidationFailed
+
+
+@dataclass(frozen=True, slots=True)
+class RateCardTerms:
+    """Defaults from DESIGN.md; the exchange prices and fees are the partner's contract."""
+
+    point_value: Decimal = Decimal("0.01")
+    issuance_cost_per_point: Decimal = Decimal("0.008")
+    redemption_commission_percent: Decimal = Decimal("3")
+    outbound_unit_price: Decimal = Decimal("0.02")
+    exchange_commission_percent: Decimal = Decimal("2")
+    platform_fee_monthly: Decimal = Decimal("0")
+    api_transaction_fee: Decimal = Decimal("0")
+
+    def check(self) -> None:
+        for name, value in asdict(self).items():
+            if not value.is_finite() or value < 0:
+                raise ValidationFailed(f"{name} is zero or more", argument=name)
+            if value != value.quantize(Decimal("1e-8")):
+                raise ValidationFailed(f"{name} has at most 8 decimals", argument=name)
+        if self.platform_fee_monthly != self.platform_fee_monthly.quantize(Decimal("0.0001")):
+            raise ValidationFailed("the monthly fee has at most 4 decimals")
+
+
+async def add_rate_card(
+    db: Database,
+    *,
+    partner_id: int,
+    terms: RateCardTerms,
+    valid_from: datetime,
+    valid_to: datetime | None = None,
+    now: datetime | None = None,
+) -> Any:
+    terms.check()
+    if valid_to is not None and valid_to <= valid_from:
+        raise ValidationFailed("a rate card ends after it starts")
+    async with db.transaction() as conn:
+        if await conn.scalar(select(partners.c.id).where(partners.c.id == partner_id)) is None:
+            raise NotFound(f"partner {partner_id} does not exist")
+        return (
+            await conn.execute(
+                insert(rate_cards)
+                .values(partner_id=partner_id, valid_from=valid_from, valid_to=valid_to,
+                        created_at=now or datetime.now(UTC), **asdict(terms))
+                .returning(*rate_cards.c)
+            )
+        ).one()  # fmt: skip
+
+
+async def rate_cards_of(db: Database, partner_ids: list[int]) -> list[Any]:
+    async with db.read() as conn:
+        return list(
+            await conn.execute(
+                select(rate_cards)
+                .where(rate_cards.c.partner_id.in_(partner_ids))
+                .order_by(rate_cards.c.partner_id, rate_cards.c.valid_from, rate_cards.c.id)
+            )
+        )
