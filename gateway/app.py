@@ -24,7 +24,8 @@ from strawberry.extensions import ParserCache, ValidationCache
 from auth import server as oauth_server
 from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
-from gateway.audit import AuditMutations
+from gateway import exports
+from gateway.audit import AuditMutations, CountApiTransactions
 from gateway.background import run_background_jobs
 from gateway.context import Context
 from gateway.settings import Settings
@@ -55,6 +56,7 @@ def build_schema() -> Schema:
             OperationTelemetry,
             MaskUnexpectedErrors,
             AuditMutations,
+            CountApiTransactions,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *oauth_server.routes(database, token_settings, keys),
+            *exports.routes(database),
         ],
         middleware=[
             Middleware(OpenTelemetryMiddleware),

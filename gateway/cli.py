@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 from datetime import timedelta
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import typer
@@ -17,10 +18,11 @@ from gateway.settings import Settings
 from gateway.shell import moment, with_db
 from infra.database import Database
 from infra.migrate import upgrade
+from loyalty.errors import DomainError
 from loyalty.expiry import expire_points
 from loyalty.seed import has_members, seed
 from loyalty.tier import review_tiers
-from partners import exchange, webhook
+from partners import exchange, settlement, statement_report, webhook
 from partners.directory import ConnectorDirectory
 
 app = typer.Typer(help="Pointgate: the loyalty program's GraphQL gateway.", no_args_is_help=True)
@@ -144,6 +146,44 @@ def jobs_expire(at: str | None = AT_OPTION) -> None:
     settings = Settings.from_env()
     report = with_db(settings, lambda db: expire_points(db, settings.program, at=moment(at)))
     typer.echo(f"expired {report.points} points of {report.members} members")
+
+
+@app.command()
+def settle(
+    partner: str = typer.Option(..., "--partner", help="The partner's code."),
+    period: str = typer.Option(..., "--period", help="YYYY-MM, in the partner's time zone."),
+    close: bool = typer.Option(False, "--close", help="Freeze the statement (month must be over)."),
+    csv_file: Path | None = typer.Option(None, "--csv", help="Write the lines as CSV."),
+    transfers_file: Path | None = typer.Option(
+        None, "--transfers-csv", help="Write the transfer drill-down as CSV."
+    ),
+    html_file: Path | None = typer.Option(None, "--html", help="Write the printable report."),
+) -> None:
+    """Compute (and optionally close) a partner's monthly statement and export it."""
+    month = settlement.Period.parse(period)
+
+    async def work(db: Database) -> tuple[settlement.Statement, list[Any], Any, list[Any]]:
+        partner_id = await operators.partner_id_of(db, partner)
+        found = await (settlement.close if close else settlement.statement)(db, partner_id, month)
+        rows = await settlement.line_transfers(db, partner_id, month) if transfers_file else []
+        row = await settlement.partner_row(db, partner_id)
+        days = await settlement.daily_points(db, partner_id, month) if html_file else []
+        return found, rows, row, days
+
+    try:
+        found, rows, row, days = with_db(Settings.from_env(), work)
+    except DomainError as error:
+        raise typer.BadParameter(error.message) from None
+    if csv_file:
+        csv_file.write_text(statement_report.lines_csv(found))
+    if transfers_file:
+        with transfers_file.open("w") as handle:
+            handle.writelines(statement_report.transfers_csv(rows))
+    if html_file:
+        html_file.write_text(statement_report.html_report(found, row, days))
+    typer.echo(f"{partner} {month} {found.status.value} in {found.currency}: partner pays "
+               f"{found.payable_by_partner}, program pays {found.payable_by_program}, "
+               f"net {found.net}")  # fmt: skip
 
 
 @jobs.command("reconcile")

@@ -145,7 +145,7 @@ def partners_list() -> None:
         typer.echo(f"{row.id}\t{row.code}\t{row.status}\t{row.connector_kind}\t{row.name}")
 
 
-def _partner_id(db: Database, code: str) -> Awaitable[int]:
+def partner_id_of(db: Database, code: str) -> Awaitable[int]:
     async def find() -> int:
         for row in await registry.list_partners(db):
             if row.code == code:
@@ -165,7 +165,7 @@ def partners_connector(
     """How the gateway reaches the partner's program."""
 
     async def work(db: Database) -> None:
-        await registry.update_partner(db, partner_id=await _partner_id(db, code),
+        await registry.update_partner(db, partner_id=await partner_id_of(db, code),
                                       connector_kind=kind, connector_url=url,
                                       connector_secret=secret)  # fmt: skip
 
@@ -191,7 +191,7 @@ def partners_terms(
                            fee_points=fee_points)  # fmt: skip
 
     async def work(db: Database) -> None:
-        await registry.set_exchange_terms(db, partner_id=await _partner_id(db, code),
+        await registry.set_exchange_terms(db, partner_id=await partner_id_of(db, code),
                                           direction=direction, terms=terms,
                                           valid_from=moment(valid_from))  # fmt: skip
 

@@ -618,3 +618,8 @@ async def record_api_call(
                 partner_id=partner_id, client_id=client_id, at=at or datetime.now(UTC)
             )
         )
+
+
+async def partner_row(db: Database, partner_id: int) -> Any:
+    async with db.read() as conn:
+        return await _partner(conn, partner_id)

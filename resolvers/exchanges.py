@@ -33,7 +33,7 @@ CREDIT_INBOUND = allow(partner=Scope.EXCHANGES_WRITE)
 SUBSCRIBE = allow(partner=Scope.EXCHANGES_READ)
 
 
-def _own_partner(info: Info, named: strawberry.ID | None) -> int:
+def own_partner(info: Info, named: strawberry.ID | None) -> int:
     """A partner's client acts for its own partner; an operator names one."""
     caller = info.context.principal
     if caller.kind is PrincipalKind.PARTNER:
@@ -138,7 +138,7 @@ class ExchangeMutations:
         member_id = await _member_id(info, member_ref(input.member))
         partner_id = parse_id(input.partner_id)
         if info.context.principal.kind is PrincipalKind.PARTNER:
-            partner_id = _own_partner(info, input.partner_id)
+            partner_id = own_partner(info, input.partner_id)
         row = await exchange.quote_exchange(
             info.context.db, info.context.program, member_id=member_id, partner_id=partner_id,
             points=input.points,
@@ -166,7 +166,7 @@ class ExchangeMutations:
     async def credit_inbound_exchange(
         self, info: Info, input: CreditInboundExchangeInput
     ) -> Exchange:
-        partner_id = _own_partner(info, input.partner_id)
+        partner_id = own_partner(info, input.partner_id)
         member_id = await _member_id(info, member_ref(input.member))
         row = await exchange.credit_inbound(
             info.context.db, partner_id=partner_id, member_id=member_id, units=input.units,
@@ -183,7 +183,7 @@ class ExchangeMutations:
         self, info: Info, input: SubscribeWebhookInput
     ) -> WebhookSubscription:
         row, secret = await webhook.subscribe(
-            info.context.db, partner_id=_own_partner(info, input.partner_id), url=input.url
+            info.context.db, partner_id=own_partner(info, input.partner_id), url=input.url
         )
         return WebhookSubscription(
             id=strawberry.ID(str(row.id)), url=row.url, secret=secret, created_at=row.created_at

@@ -14,6 +14,7 @@ from partners import exchange, registry
 from resolvers import access
 from resolvers.convert import identity_ref, member_ref, optional_id, reward_terms
 from resolvers.exchanges import ExchangeMutations
+from resolvers.settlements import SettlementMutations
 from schema.info import Info
 from schema.inputs import (
     ApplyReferralCodeInput,
@@ -42,7 +43,7 @@ MEMBER_OR_ADMIN = allow(member=True)
 
 
 @strawberry.type
-class Mutation(ExchangeMutations):
+class Mutation(ExchangeMutations, SettlementMutations):
     @strawberry.mutation(permission_classes=[WRITE_MEMBERS])
     async def enroll_member(self, info: Info, input: EnrollMemberInput) -> Member:
         partner_id = access.consenting_partner(info)

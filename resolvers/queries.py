@@ -14,6 +14,7 @@ from loyalty.segment import SegmentCriteria
 from partners import registry
 from resolvers.convert import optional_id
 from resolvers.exchanges import ExchangeQueries
+from resolvers.settlements import SettlementQueries
 from schema.enums import IdentityKind
 from schema.info import Info
 from schema.inputs import MemberFilter, RewardFilter
@@ -29,7 +30,7 @@ SIGNED_IN = allow(any_partner=True, member=True)
 
 
 @strawberry.type
-class Query(ExchangeQueries):
+class Query(ExchangeQueries, SettlementQueries):
     @strawberry.field(permission_classes=[READ_OWN])
     async def member(self, info: Info, id: strawberry.ID) -> Member:
         row = await info.context.loaders.member_by_id.load(parse_id(id))

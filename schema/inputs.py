@@ -240,3 +240,17 @@ class ExchangeFilter:
     state: ExchangeState | None = None
     direction: Direction | None = None
     partner_id: strawberry.ID | None = None
+
+
+@strawberry.input(description="Adds a dated rate card; omitted figures take DESIGN.md defaults.")
+class AddRateCardInput:
+    partner_id: strawberry.ID
+    valid_from: datetime
+    valid_to: datetime | None = None
+    point_value: Decimal = Decimal("0.01")
+    issuance_cost_per_point: Decimal = Decimal("0.008")
+    redemption_commission_percent: Decimal = Decimal("3")
+    outbound_unit_price: Decimal = Decimal("0.02")
+    exchange_commission_percent: Decimal = Decimal("2")
+    platform_fee_monthly: Decimal = Decimal("0")
+    api_transaction_fee: Decimal = Decimal("0")

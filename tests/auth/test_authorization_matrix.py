@@ -70,6 +70,13 @@ CALLS = {
     ' idempotencyKey: "matrix"}) { id } }',
     "Mutation.creditInboundExchange": f"mutation {{ creditInboundExchange(input: {{member: {M},"
     ' units: 1, reference: "matrix", partnerId: "999"}) { id } }',
+    "Query.settlementStatement": 'query { settlementStatement(period: "2026-11",'
+    ' partnerId: "999") { net } }',
+    "Query.settlementStatements": 'query { settlementStatements(partnerId: "999") { period } }',
+    "Mutation.closeSettlementStatement": 'mutation { closeSettlementStatement(partnerId: "999",'
+    ' period: "2026-11") { net } }',
+    "Mutation.addRateCard": 'mutation { addRateCard(input: {partnerId: "999",'
+    ' validFrom: "2026-01-01T00:00:00Z"}) { id } }',
     "Mutation.subscribeWebhook": 'mutation { subscribeWebhook(input: {url: "https://x.test",'
     ' partnerId: "999"}) { id } }',
 }

@@ -1,0 +1,61 @@
+"""Statement downloads for finance and partners, with the same bearer token as the graph:
+/settlements/{partner}/{period}/lines.csv, transfers.csv and report.html."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from auth.backend import principal_of
+from auth.principal import PrincipalKind, Scope
+from infra.database import Database
+from loyalty.errors import DomainError
+from partners import settlement, statement_report
+from partners.settlement import Period
+
+
+def routes(db: Database) -> list[Route]:
+    async def export(request: Request) -> Response:
+        principal = principal_of(request)
+        if principal.kind is PrincipalKind.ANONYMOUS:
+            return JSONResponse({"error": "UNAUTHENTICATED"}, status_code=401)
+        try:
+            partner_id = int(request.path_params["partner_id"])
+            period = Period.parse(request.path_params["period"])
+        except (ValueError, DomainError):
+            return JSONResponse({"error": "NOT_FOUND"}, status_code=404)
+        own = (
+            principal.kind is PrincipalKind.PARTNER
+            and principal.partner_id == partner_id
+            and principal.has(Scope.SETTLEMENTS_READ)
+        )
+        if not (principal.is_admin or own):
+            # Another partner's statement is answered like a missing one.
+            return JSONResponse({"error": "NOT_FOUND"}, status_code=404)
+        name = f"statement-{partner_id}-{period}"
+        try:
+            found = await settlement.statement(db, partner_id, period)
+            what = request.path_params["what"]
+            if what == "lines.csv":
+                return Response(statement_report.lines_csv(found), media_type="text/csv",
+                                headers=_download(f"{name}-lines.csv"))  # fmt: skip
+            if what == "transfers.csv":
+                rows = await settlement.line_transfers(db, partner_id, period)
+                return StreamingResponse(statement_report.transfers_csv(rows),
+                                         media_type="text/csv",
+                                         headers=_download(f"{name}-transfers.csv"))  # fmt: skip
+            if what == "report.html":
+                partner = await settlement.partner_row(db, partner_id)
+                days = await settlement.daily_points(db, partner_id, period)
+                return HTMLResponse(statement_report.html_report(found, partner, days))
+        except DomainError as error:
+            return JSONResponse({"error": error.code, "message": error.message}, status_code=404
+                                if error.code == "NOT_FOUND" else 409)  # fmt: skip
+        return JSONResponse({"error": "NOT_FOUND"}, status_code=404)
+
+    return [Route("/settlements/{partner_id}/{period}/{what}", export)]
+
+
+def _download(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}

@@ -1,0 +1,72 @@
+"""Root fields for settlement: statements (a partner reads only its own), closing, rate cards."""
+
+from __future__ import annotations
+
+import strawberry
+
+from auth.principal import Scope
+from partners import rate_card, settlement
+from partners.settlement import Period
+from resolvers.exchanges import own_partner
+from schema.info import Info
+from schema.inputs import AddRateCardInput
+from schema.permissions import ADMIN, allow
+from schema.settlement import RateCard, SettlementStatement, StatementSummary
+from schema.types import parse_id
+
+READ_STATEMENTS = allow(partner=Scope.SETTLEMENTS_READ)
+
+
+@strawberry.type
+class SettlementQueries:
+    @strawberry.field(
+        description="The statement of a partner and month (YYYY-MM): CLOSED as frozen, or the "
+        "DRAFT recomputed now.",
+        permission_classes=[READ_STATEMENTS],
+    )
+    async def settlement_statement(
+        self, info: Info, period: str, partner_id: strawberry.ID | None = None
+    ) -> SettlementStatement:
+        partner = own_partner(info, partner_id)
+        found = await settlement.statement(info.context.db, partner, Period.parse(period))
+        return SettlementStatement.build(found)
+
+    @strawberry.field(
+        description="Stored statements, newest month first.", permission_classes=[READ_STATEMENTS]
+    )
+    async def settlement_statements(
+        self, info: Info, partner_id: strawberry.ID | None = None
+    ) -> list[StatementSummary]:
+        caller = info.context.principal
+        wanted = None if partner_id is None and caller.is_admin else own_partner(info, partner_id)
+        rows = await settlement.list_statements(info.context.db, partner_id=wanted)
+        return [StatementSummary.from_row(row) for row in rows]
+
+
+@strawberry.type
+class SettlementMutations:
+    @strawberry.mutation(
+        description="Freeze a finished month's statement; closing again answers the same.",
+        permission_classes=[ADMIN],
+    )
+    async def close_settlement_statement(
+        self, info: Info, partner_id: strawberry.ID, period: str
+    ) -> SettlementStatement:
+        closed = await settlement.close(info.context.db, parse_id(partner_id), Period.parse(period))
+        return SettlementStatement.build(closed)
+
+    @strawberry.mutation(permission_classes=[ADMIN])
+    async def add_rate_card(self, info: Info, input: AddRateCardInput) -> RateCard:
+        terms = rate_card.RateCardTerms(
+            point_value=input.point_value, issuance_cost_per_point=input.issuance_cost_per_point,
+            redemption_commission_percent=input.redemption_commission_percent,
+            outbound_unit_price=input.outbound_unit_price,
+            exchange_commission_percent=input.exchange_commission_percent,
+            platform_fee_monthly=input.platform_fee_monthly,
+            api_transaction_fee=input.api_transaction_fee,
+        )  # fmt: skip
+        row = await rate_card.add_rate_card(
+            info.context.db, partner_id=parse_id(input.partner_id), terms=terms,
+            valid_from=input.valid_from, valid_to=input.valid_to,
+        )  # fmt: skip
+        return RateCard.from_row(row)
