@@ -15,7 +15,7 @@ from auth.tokens import KeyCache, mint
 from gateway.settings import Settings
 from gateway.shell import moment, with_db
 from infra.database import Database
-from partners import registry
+from partners import rate_card, registry
 from partners.simulated import SimulatedPartner, simulated_app
 
 clients_app = typer.Typer(help="OAuth clients: onboard partners and internal tools.",
@@ -208,3 +208,32 @@ def partners_simulate(
     """Serve a simulated partner program over the HTTP connector protocol (for trials: point a
     partner's HTTP connector at it)."""
     uvicorn.run(simulated_app(SimulatedPartner(name="simulated"), secret), host=host, port=port)
+
+
+@partners_app.command("rate-card")
+def partners_rate_card(
+    code: str,
+    valid_from: str | None = typer.Option(None, "--from", help="ISO date/time; default now."),
+    issuance_cost: str = typer.Option("0.008", "--issuance-cost", help="Per point issued."),
+    redemption_commission: str = typer.Option("3", "--redemption-commission", help="Percent."),
+    outbound_unit_price: str = typer.Option("0.02", "--outbound-unit-price"),
+    exchange_commission: str = typer.Option("2", "--exchange-commission", help="Percent."),
+    platform_fee: str = typer.Option("0", "--platform-fee", help="Per month."),
+    api_fee: str = typer.Option("0", "--api-fee", help="Per API transaction."),
+    point_value: str = typer.Option("0.01", "--point-value", help="In settlement currency."),
+) -> None:
+    """Add a dated rate card (amounts in the partner's settlement currency)."""
+    terms = rate_card.RateCardTerms(
+        point_value=Decimal(point_value), issuance_cost_per_point=Decimal(issuance_cost),
+        redemption_commission_percent=Decimal(redemption_commission),
+        outbound_unit_price=Decimal(outbound_unit_price),
+        exchange_commission_percent=Decimal(exchange_commission),
+        platform_fee_monthly=Decimal(platform_fee), api_transaction_fee=Decimal(api_fee),
+    )  # fmt: skip
+
+    async def work(db: Database) -> None:
+        await rate_card.add_rate_card(db, partner_id=await partner_id_of(db, code), terms=terms,
+                                      valid_from=moment(valid_from))  # fmt: skip
+
+    with_db(Settings.from_env(), work)
+    typer.echo(f"{code}: rate card from {valid_from or 'now'}")

@@ -153,11 +153,17 @@ class Statement:
 
     @property
     def payable_by_partner(self) -> Decimal:
-        return sum((line.amount for line in self.lines if line.payer is Payer.PARTNER), Decimal(0))
+        return sum(
+            (line.amount for line in self.lines if line.payer is Payer.PARTNER),
+            Decimal(0).quantize(minor_unit(self.currency)),
+        )
 
     @property
     def payable_by_program(self) -> Decimal:
-        return sum((line.amount for line in self.lines if line.payer is Payer.PROGRAM), Decimal(0))
+        return sum(
+            (line.amount for line in self.lines if line.payer is Payer.PROGRAM),
+            Decimal(0).quantize(minor_unit(self.currency)),
+        )
 
     @property
     def net(self) -> Decimal:
@@ -174,6 +180,13 @@ def zone_of(partner: Any) -> ZoneInfo:
 
 def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-CURRENCY_EXPONENTS.get(currency, 2))
+
+
+def plain(value: Decimal) -> Decimal:
+    """A quantity or rate without storage padding: 3, 0.008 (not 3.0000, 0.00800000)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 def _segments(cards: list[Any], start: datetime, end: datetime) -> list[Segment]:
@@ -287,7 +300,7 @@ def _line(kind: LineKind, card: Any, quantity: Decimal, count: int, currency: st
     payer, rate = _priced(kind, card)
     unit_rate = rate.quantize(Decimal("1e-8"), rounding=ROUND_HALF_EVEN)
     amount = (quantity * unit_rate).quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN)
-    return Line(kind, payer, card.id, quantity, unit_rate, amount, count, adjusts)
+    return Line(kind, payer, card.id, plain(quantity), plain(unit_rate), amount, count, adjusts)
 
 
 def _lines_from(rows: list[Any], segments: list[Segment], currency: str,
@@ -401,9 +414,10 @@ async def _stored(conn: AsyncConnection, partner_id: int, period: Period) -> Sta
     ).first()
     if header is None:
         return None
+    minor = minor_unit(header.currency)
     lines = [
-        Line(LineKind(r.kind), Payer(r.payer), r.rate_card_id, r.quantity, r.unit_rate, r.amount,
-             r.transfer_count, r.adjusts_period)
+        Line(LineKind(r.kind), Payer(r.payer), r.rate_card_id, plain(r.quantity),
+             plain(r.unit_rate), r.amount.quantize(minor), r.transfer_count, r.adjusts_period)
         for r in await conn.execute(
             select(statement_lines)
             .where(statement_lines.c.statement_id == header.id)

@@ -101,3 +101,41 @@ def test_a_partner_is_set_up_and_the_exchange_jobs_run_from_the_cli(tmp_path):
     assert "rail-club\tACTIVE\tHTTP\tRail Club" in listed
     assert reconciled == "checked 0: posted 0, voided 0, still open 0\n"
     assert webhooks == "delivered 0, retrying 0, failed 0\n"
+
+
+def test_finance_settles_a_month_from_the_cli(tmp_path):
+    pointgate(tmp_path, "migrate")
+    pointgate(tmp_path, "partners", "create", "rail-club", "--name", "Rail Club")
+    pointgate(
+        tmp_path,
+        "partners",
+        "rate-card",
+        "rail-club",
+        "--from",
+        "2026-01-01",
+        "--platform-fee",
+        "49.50",
+    )
+
+    settled = pointgate(
+        tmp_path,
+        "settle",
+        "--partner",
+        "rail-club",
+        "--period",
+        "2026-10",
+        "--close",
+        "--csv",
+        str(tmp_path / "lines.csv"),
+        "--transfers-csv",
+        str(tmp_path / "transfers.csv"),
+        "--html",
+        str(tmp_path / "report.html"),
+    )
+
+    assert settled == (
+        "rail-club 2026-10 CLOSED in USD: partner pays 49.50, program pays 0, net 49.50\n"
+    )
+    assert "PLATFORM_FEE" in (tmp_path / "lines.csv").read_text()
+    assert (tmp_path / "transfers.csv").read_text().startswith("kind,adjusts_period,transfer_id")
+    assert "<svg" in (tmp_path / "report.html").read_text()

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from loyalty import purchase, redemption
 from loyalty.errors import InvalidState
@@ -89,19 +90,21 @@ async def exchange_out(db, directory, holder, partner, points, at, key):
     )
 
 
-async def a_month_of_activity(db, partner):
-    """The worked example's events, plus some just outside November in Berlin."""
+async def a_month_of_activity(db, partner, month=11):
+    """The worked example's events (in November unless told), plus some just outside the month
+    in Berlin."""
     holder = await a_member_with_an_account(db, partner, points=0)
     directory = ConnectorDirectory()
-    first = await buy_at_partner(db, partner, holder, "1250.00", berlin(11, 3), "o-1")
-    await buy_at_partner(db, partner, holder, "1100.00", berlin(11, 30, 23, 30), "o-2")
+    last_day = (datetime(2026, month, 1) + relativedelta(months=1, days=-1)).day
+    first = await buy_at_partner(db, partner, holder, "1250.00", berlin(month, 3), "o-1")
+    await buy_at_partner(db, partner, holder, "1100.00", berlin(month, last_day, 23, 30), "o-2")
     await purchase.refund_purchase(
         db,
         Program(),
         purchase_id=first.id,
         amount=Decimal("50.00"),
         idempotency_key="r-1",
-        now=berlin(11, 5),
+        now=berlin(month, 5),
     )
     await redemption.redeem_points(
         db,
@@ -110,27 +113,33 @@ async def a_month_of_activity(db, partner):
         channel=Channel.PARTNER,
         partner_id=partner.id,
         idempotency_key="red-1",
-        now=berlin(11, 6),
+        now=berlin(month, 6),
     )
-    await exchange_out(db, directory, holder, partner, 1000, berlin(11, 7), "x-1")
-    await exchange_out(db, directory, holder, partner, 500, berlin(11, 8), "x-2")
+    await exchange_out(db, directory, holder, partner, 1000, berlin(month, 7), "x-1")
+    await exchange_out(db, directory, holder, partner, 500, berlin(month, 8), "x-2")
     await exchange.credit_inbound(
         db,
         partner_id=partner.id,
         member_id=holder.id,
         units=520,
         reference="SKY-IN-1",
-        now=berlin(11, 9),
+        now=berlin(month, 9),
     )
     for day in range(1, 8):
         await settlement.record_api_call(
-            db, partner_id=partner.id, client_id="c", at=berlin(11, day)
+            db, partner_id=partner.id, client_id="c", at=berlin(month, day)
         )
-    # outside November in Berlin: the last half hour of October, the first of December
-    await buy_at_partner(db, partner, holder, "77.00", berlin(10, 31, 23, 30), "o-oct")
-    await buy_at_partner(db, partner, holder, "88.00", berlin(12, 1, 0, 30), "o-dec")
+    # just outside the month in Berlin: its eve's last half hour, the next month's first
+    month_start = berlin(month, 1, 0, 0)
+    await buy_at_partner(
+        db, partner, holder, "77.00", month_start - timedelta(minutes=30), "o-before"
+    )
+    next_start = berlin(month, last_day, 0, 0) + timedelta(days=1)
+    await buy_at_partner(
+        db, partner, holder, "88.00", next_start + timedelta(minutes=30), "o-after"
+    )
     await settlement.record_api_call(
-        db, partner_id=partner.id, client_id="c", at=berlin(12, 1, 0, 10)
+        db, partner_id=partner.id, client_id="c", at=next_start + timedelta(minutes=10)
     )
     return holder
 
