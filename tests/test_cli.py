@@ -134,7 +134,7 @@ def test_finance_settles_a_month_from_the_cli(tmp_path):
     )
 
     assert settled == (
-        "rail-club 2026-10 CLOSED in USD: partner pays 49.50, program pays 0, net 49.50\n"
+        "rail-club 2026-10 CLOSED in USD: partner pays 49.50, program pays 0.00, net 49.50\n"
     )
     assert "PLATFORM_FEE" in (tmp_path / "lines.csv").read_text()
     assert (tmp_path / "transfers.csv").read_text().startswith("kind,adjusts_period,transfer_id")
