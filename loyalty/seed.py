@@ -28,6 +28,7 @@ from loyalty import ledger, referral, tier
 from loyalty.earning import base_points
 from loyalty.program import Program
 from loyalty.purchase import Channel, earning_account
+from partners.rate_card import RateCardTerms, add_rate_card, rate_cards_of
 from partners.registry import Direction, Terms, create_partner, set_exchange_terms, terms_of
 
 CHUNK = 5_000
@@ -84,7 +85,7 @@ async def seed(
     partner_ids = [
         (await create_partner(db, code=code, name=name)).id for code, name in DEMO_PARTNERS
     ]
-    await _demo_exchange_terms(db, partner_ids[-1], now)
+    await _demo_partner_terms(db, partner_ids, now)
     async with db.transaction() as conn:
         first_member = await _next_id(conn, members)
         member_ids = list(range(first_member, first_member + member_count))
@@ -216,8 +217,16 @@ async def _set_tiers(
         await _insert(conn, tier_changes, changes)
 
 
-async def _demo_exchange_terms(db: Database, partner_id: int, since: datetime) -> None:
-    """The demo airline trades miles both ways at 2.5 points a mile (once per database)."""
+async def _demo_partner_terms(db: Database, partner_ids: list[int], now: datetime) -> None:
+    """Rate cards for the demo partners, and the airline trades miles both ways at 2.5 points a
+    mile (once per database)."""
+    since = now - timedelta(days=800)
+    for partner_id in partner_ids:
+        if not await rate_cards_of(db, [partner_id]):
+            await add_rate_card(db, partner_id=partner_id, terms=RateCardTerms(
+                platform_fee_monthly=Decimal("99"), api_transaction_fee=Decimal("0.002")),
+                valid_from=since)  # fmt: skip
+    partner_id = partner_ids[-1]
     if await terms_of(db, [partner_id]):
         return
     terms = Terms(rate=Decimal("2.5"), min_points=100, max_points=50_000, step_points=50,

@@ -110,7 +110,7 @@ class ExchangeMutations:
         row = await registry.update_partner(
             info.context.db, partner_id=parse_id(input.partner_id), name=input.name,
             status=None if input.status is None else PartnerStatus(input.status),
-            settlement_currency=input.settlement_currency,
+            settlement_currency=input.settlement_currency, timezone=input.timezone,
             connector_kind=None if connector is None else ConnectorKind(connector.kind),
             connector_url=None if connector is None else connector.url,
             connector_secret=None if connector is None else connector.secret,

@@ -185,6 +185,9 @@ class UpdatePartnerInput:
     name: str | None = None
     status: PartnerStatus | None = None
     settlement_currency: str | None = None
+    timezone: str | None = strawberry.field(
+        default=None, description="IANA zone whose calendar months are settlement periods."
+    )
     connector: ConnectorInput | None = None
 
 

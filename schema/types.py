@@ -95,12 +95,14 @@ class Partner:
     status: str
     settlement_currency: str
     connector_kind: str
+    timezone: str
 
     @staticmethod
     def from_row(row: Any) -> Partner:
         return Partner(
             id=strawberry.ID(str(row.id)), code=row.code, name=row.name, status=row.status,
             settlement_currency=row.settlement_currency, connector_kind=row.connector_kind,
+            timezone=row.timezone,
         )  # fmt: skip
 
     @strawberry.field(description="Exchange terms per direction, dated, oldest first.")
