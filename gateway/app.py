@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -15,30 +16,46 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types.unset import UNSET
 
 from auth import server as oauth_server
 from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
+from auth.principal import PrincipalKind
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
 from gateway import exports
-from gateway.audit import AuditMutations, CountApiTransactions
+from gateway.audit import AuditMutations
 from gateway.background import run_background_jobs
 from gateway.context import Context
+from gateway.protection import BodySizeLimit, PersistedQueries, RateLimiter, Refusal
 from gateway.settings import Settings
 from infra.database import Database
+from infra.store import Store, open_store
 from infra.telemetry import configure_providers, instrument_engine
+from partners import settlement
 from partners.directory import ConnectorDirectory
 from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
 from schema.extensions import MaskUnexpectedErrors, OperationTelemetry, add_error_codes
+from schema.limits import cost_rule, input_list_rule, oversized_variable
 
 # Composes with both Apollo's and The Guild's composition (the latter accepts up to 2.9).
 FEDERATION_VERSION: Final = "2.9"
+SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 class Schema(strawberry.federation.Schema):
@@ -47,7 +64,20 @@ class Schema(strawberry.federation.Schema):
         their trace id, by MaskUnexpectedErrors."""
 
 
-def build_schema() -> Schema:
+def build_schema(settings: Settings | None = None) -> Schema:
+    """The schema with the abuse limits of `settings`; in production also without
+    introspection (`_service { sdl }` stays available to the federation gateway)."""
+    settings = settings or Settings()
+    limits = [
+        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: AddValidationRules(
+            [cost_rule(settings.max_cost), input_list_rule(settings.max_input_list)]
+        ),
+    ]
+    if not settings.is_development:
+        limits.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -56,7 +86,7 @@ def build_schema() -> Schema:
             OperationTelemetry,
             MaskUnexpectedErrors,
             AuditMutations,
-            CountApiTransactions,
+            *limits,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
@@ -65,12 +95,64 @@ def build_schema() -> Schema:
 
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(
-        self, schema: Any, db: Database, settings: Settings, directory: ConnectorDirectory
+        self,
+        schema: Any,
+        db: Database,
+        settings: Settings,
+        directory: ConnectorDirectory,
+        store: Store,
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.is_development else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.is_development else None,
+            # Only persisted queries may use GET (checked in parse_http_body); never mutations.
+            allow_queries_via_get=True,
+        )
         self.db = db
         self.settings = settings
         self.directory = directory
+        self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only)
+        self.limiter = RateLimiter(
+            store, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        )
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if not isinstance(request, Request) or self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):
+            return await super().run(request, context, root_value)
+        try:
+            principal = principal_of(request)
+            await self.limiter.admit(principal, request.client.host if request.client else None)
+            if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
+                # The admitted operations of a partner's client are what settlement bills.
+                await settlement.record_api_call(
+                    self.db, partner_id=principal.partner_id, client_id=principal.client_id
+                )
+            return await super().run(request, context, root_value)
+        except Refusal as refusal:
+            headers = {}
+            if "retryAfter" in refusal.extensions:
+                headers["Retry-After"] = str(refusal.extensions["retryAfter"])
+            return JSONResponse(refusal.body(), status_code=refusal.status, headers=headers)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):  # batching is off; the base class refuses lists already
+            raise Refusal("BATCHING_DISABLED", "send one operation per request", 400)
+        persisted = (data.extensions or {}).get("persistedQuery")
+        if persisted is not None:
+            data.query = await self.persisted.resolve(persisted, data.query)
+        elif request.method == "GET":
+            raise Refusal("METHOD_NOT_ALLOWED", "GET is for persisted queries only; use POST",
+                          405)  # fmt: skip
+        elif self.settings.persisted_only:
+            raise Refusal("PERSISTED_QUERY_REQUIRED", "only registered operations run here", 400)
+        if data.variables and oversized_variable(data.variables, self.settings.max_input_list):
+            raise Refusal("INPUT_TOO_LARGE",
+                          f"a list variable has at most {self.settings.max_input_list} items",
+                          400)  # fmt: skip
+        return data
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request)
@@ -92,6 +174,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def process_result(self, request: Any, result: Any) -> Any:
         add_error_codes(result.errors or [])
+        if not self.settings.is_development:
+            # "Did you mean ...?" would spell out the schema introspection keeps hidden.
+            for error in result.errors or []:
+                error.message = SUGGESTION.sub("", error.message)
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
@@ -105,7 +191,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
     instrument_engine(database.engine)
     directory = ConnectorDirectory(timeout=settings.connector_timeout_seconds)
-    graphql = GraphQLApp(build_schema(), database, settings, directory)
+    store = open_store(settings.redis_url)
+    graphql = GraphQLApp(build_schema(settings), database, settings, directory, store)
     token_settings = settings.token_settings()
     keys = KeyCache(database, token_settings)
     member_keys = (
@@ -137,6 +224,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             yield
             jobs.cancel_scope.cancel()
         await directory.close()
+        await store.close()
         if owns_db:
             await database.dispose()
 
@@ -150,6 +238,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         ],
         middleware=[
             Middleware(OpenTelemetryMiddleware),
+            Middleware(BodySizeLimit, limit=settings.max_body_bytes),
+            *(
+                [
+                    Middleware(
+                        CORSMiddleware,
+                        allow_origins=list(settings.cors_origins),
+                        allow_methods=["GET", "POST"],
+                        allow_headers=["authorization", "content-type"],
+                    )
+                ]
+                if settings.cors_origins
+                else []
+            ),
             Middleware(
                 AuthenticationMiddleware,
                 backend=BearerTokenBackend(verifier),

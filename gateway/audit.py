@@ -1,5 +1,4 @@
-"""Every GraphQL mutation goes into the audit log with the principal that asked for it, and every
-operation of a partner's client is counted as a billable API transaction."""
+"""Every GraphQL mutation goes into the audit log with the principal that asked for it."""
 
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ from graphql import FieldNode, OperationType, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from auth import audit
-from auth.principal import PrincipalKind
-from partners import settlement
 
 
 class AuditMutations(SchemaExtension):
@@ -37,17 +34,4 @@ class AuditMutations(SchemaExtension):
                 app_context.principal,
                 f"mutation.{selection.name.value}",
                 outcome=str(errors.get(key, "OK")),
-            )
-
-
-class CountApiTransactions(SchemaExtension):
-    """The usage settlement bills: one row per operation a partner's client runs."""
-
-    async def on_execute(self) -> AsyncIterator[None]:
-        yield
-        app_context = self.execution_context.context
-        principal = app_context.principal
-        if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-            await settlement.record_api_call(
-                app_context.db, partner_id=principal.partner_id, client_id=principal.client_id
             )

@@ -41,6 +41,20 @@ class Settings:
     partner_balance_deadline_seconds: float = 2.0
     background_jobs: bool = False
     reconcile_after_seconds: int = 300
+    # Abuse limits (see README "Production mode").
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 20_000
+    max_input_list: int = 100
+    max_body_bytes: int = 1_000_000
+    cors_origins: tuple[str, ...] = ()
+    # Shared store for persisted queries and rate limits; in-process memory without it.
+    redis_url: str | None = None
+    # Allow-list mode: only operations registered with `pointgate operations register` run.
+    persisted_only: bool = False
+    rate_limit_per_minute: int = 600
+    rate_limit_burst: int = 120
 
     def token_settings(self) -> TokenSettings:
         return TokenSettings(
@@ -86,6 +100,20 @@ class Settings:
             "background_jobs": env.get("POINTGATE_BACKGROUND_JOBS", "0").lower()
             in ("1", "true", "yes"),
             "reconcile_after_seconds": int(env.get("POINTGATE_RECONCILE_AFTER_SECONDS", "300")),
+            "max_depth": int(env.get("POINTGATE_MAX_DEPTH", "10")),
+            "max_aliases": int(env.get("POINTGATE_MAX_ALIASES", "15")),
+            "max_tokens": int(env.get("POINTGATE_MAX_TOKENS", "2000")),
+            "max_cost": int(env.get("POINTGATE_MAX_COST", "20000")),
+            "max_input_list": int(env.get("POINTGATE_MAX_INPUT_LIST", "100")),
+            "max_body_bytes": int(env.get("POINTGATE_MAX_BODY_BYTES", "1000000")),
+            "cors_origins": tuple(
+                o.strip() for o in env.get("POINTGATE_CORS_ORIGINS", "").split(",") if o.strip()
+            ),
+            "redis_url": env.get("REDIS_URL") or None,
+            "persisted_only": env.get("POINTGATE_PERSISTED_ONLY", "0").lower()
+            in ("1", "true", "yes"),
+            "rate_limit_per_minute": int(env.get("POINTGATE_RATE_LIMIT_PER_MINUTE", "600")),
+            "rate_limit_burst": int(env.get("POINTGATE_RATE_LIMIT_BURST", "120")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

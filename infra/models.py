@@ -540,5 +540,15 @@ statement_transfers = Table(
 )
 Index("ix_statement_transfers_transfer_id", statement_transfers.c.transfer_id)
 
+# Allow-list mode: the operations clients may run, by the sha256 of their document.
+registered_operations = Table(
+    "registered_operations",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("document", String(100_000), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 # The program's own accounts exist from the first migration on.
 PROGRAM_ACCOUNTS = ("program:issuance", "program:redemption", "program:expired")
