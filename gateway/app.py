@@ -263,4 +263,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.keys = keys
     app.state.directory = directory
+    app.state.store = store
     return app

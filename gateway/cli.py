@@ -11,9 +11,11 @@ from typing import Any, TypeVar
 import httpx
 import typer
 import uvicorn
+from strawberry.printer import print_schema
 
 from auth.tokens import KeyCache, mint
 from gateway import operators
+from gateway.app import build_schema
 from gateway.settings import Settings
 from gateway.shell import moment, with_db
 from infra.database import Database
@@ -146,6 +148,12 @@ def jobs_expire(at: str | None = AT_OPTION) -> None:
     settings = Settings.from_env()
     report = with_db(settings, lambda db: expire_points(db, settings.program, at=moment(at)))
     typer.echo(f"expired {report.points} points of {report.members} members")
+
+
+@app.command()
+def sdl() -> None:
+    """Print the subgraph SDL the federation gateway composes (`_service { sdl }`)."""
+    typer.echo(print_schema(build_schema()))
 
 
 @app.command()

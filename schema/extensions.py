@@ -36,7 +36,19 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return error.path is not None and not isinstance(error.original_error, DomainError)
 
 
+# Strawberry's built-in limiters report plain messages; these give them stable codes.
+LIMIT_CODES = (
+    ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
+    ("aliases found. Allowed:", "TOO_MANY_ALIASES"),
+    ("Document contains more than", "TOO_MANY_TOKENS"),
+    ("GraphQL introspection has been disabled", "INTROSPECTION_DISABLED"),
+)
+
+
 def _client_error_code(error: GraphQLError) -> str:
+    for fragment, code in LIMIT_CODES:
+        if fragment in error.message:
+            return code
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     if error.original_error is not None or error.message.startswith("Variable "):

@@ -1,0 +1,164 @@
+"""Production mode under attack: every abusive request is refused with its own code before any
+resolver runs, introspection and suggestions stay hidden, and unexpected errors are masked."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import replace
+
+import pytest
+
+from gateway.app import create_app
+from partners import registry
+from tests.conftest import bearer, error_codes, http_client
+
+PROGRAM = "{ program { currency } }"
+REDIS_URL = os.environ.get("POINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+async def production(db, settings):
+    """An operator's client of a gateway in production mode."""
+    app = create_app(replace(settings, environment="production"), db)
+    async with http_client(app, await bearer(app, "operator:tests", "admin")) as http:
+        yield http
+
+
+async def post(http, query, variables=None, **options):
+    return (await http.post("/graphql", json={"query": query, "variables": variables or {}},
+                            **options)).json()  # fmt: skip
+
+
+def refused(body, code):
+    return body.get("data") is None and code in error_codes(body)
+
+
+def aliases(count):
+    return "{ " + " ".join(f"a{n}: program {{ currency }}" for n in range(count)) + " }"
+
+
+async def test_deep_nesting(production):
+    chain = "referredBy { " * 11 + "id" + " }" * 11
+    assert refused(
+        await post(production, f"{{ members(first: 1) {{ nodes {{ {chain} }} }} }}"),
+        "QUERY_TOO_DEEP",
+    )
+
+
+async def test_alias_overloading_15_pass_16_fail_also_through_fragments(production):
+    fragment = ("query { ...many } fragment many on Query { "
+                + " ".join(f"a{n}: program {{ currency }}" for n in range(16)) + " }")  # fmt: skip
+
+    assert "errors" not in await post(production, aliases(15))
+    assert refused(await post(production, aliases(16)), "TOO_MANY_ALIASES")
+    assert refused(await post(production, fragment), "TOO_MANY_ALIASES")
+
+
+async def test_field_duplication_and_token_flood(production):
+    assert refused(
+        await post(production, "{ " + "program { currency } " * 600 + "}"), "TOO_MANY_TOKENS"
+    )
+
+
+async def test_directive_overloading(production):
+    directives = " ".join(["@include(if: true)"] * 50)
+    assert refused(
+        await post(production, f"{{ program {directives} {{ currency }} }}"),
+        "GRAPHQL_VALIDATION_FAILED",
+    )
+
+
+async def test_circular_fragments(production):
+    query = (
+        "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A program { currency } }"
+    )
+    assert refused(await post(production, query), "GRAPHQL_VALIDATION_FAILED")
+
+
+async def test_an_over_budget_query_is_refused_before_it_runs(production):
+    query = ("{ members(first: 100) { nodes { referrals(first: 100) { nodes {"
+             " referrals(first: 100) { nodes { id } } } } } } }")  # fmt: skip
+    body = await post(production, query)
+    assert refused(body, "QUERY_TOO_COMPLEX")
+    assert body["errors"][0]["extensions"]["cost"] > 1_000_000
+
+
+async def test_input_lists_are_capped(production):
+    identities = ", ".join(['{kind: EMAIL, value: "a@b.c"}'] * 101)
+    literal = f'mutation {{ enrollMember(input: {{displayName: "X", idempotencyKey: "k", identities: [{identities}]}}) {{ id }} }}'  # noqa: E501
+    variable = (await production.post("/graphql", json={
+        "query": "mutation E($input: EnrollMemberInput!) { enrollMember(input: $input) { id } }",
+        "variables": {"input": {"displayName": "X", "idempotencyKey": "k",
+                                "identities": [{"kind": "EMAIL", "value": "a@b.c"}] * 101}},
+    }))  # fmt: skip
+
+    assert refused(await post(production, literal), "INPUT_TOO_LARGE")
+    assert variable.status_code == 400 and error_codes(variable.json()) == ["INPUT_TOO_LARGE"]
+
+
+async def test_batching_get_mutations_and_csrf_prone_bodies_are_refused(production):
+    batch = await production.post("/graphql", json=[{"query": PROGRAM}, {"query": PROGRAM}])
+    get_query = await production.get("/graphql", params={"query": PROGRAM})
+    form = await production.post("/graphql", data={"query": PROGRAM})
+    plain = await production.post(
+        "/graphql", content=PROGRAM, headers={"content-type": "text/plain"}
+    )
+    multipart = await production.post("/graphql", files={"query": ("q", PROGRAM)})
+
+    assert batch.status_code == 400
+    assert get_query.status_code == 405
+    assert form.status_code == plain.status_code == multipart.status_code == 400
+    mutation = 'mutation { createPartner(input: {code: "x-1", name: "X"}) { id } }'
+    digest = hashlib.sha256(mutation.encode()).hexdigest()
+    extension = f'{{"persistedQuery": {{"version": 1, "sha256Hash": "{digest}"}}}}'
+    get_mutation = await production.get(
+        "/graphql", params={"query": mutation, "extensions": extension}
+    )
+    assert get_mutation.status_code in (400, 405)
+
+
+async def test_introspection_and_suggestions_are_off_but_the_sdl_is_served(production):
+    introspection = await post(production, "{ __schema { types { name } } }")
+    typo = await post(production, "{ progrm { currency } }")
+    sdl = await post(production, "{ _service { sdl } }")
+
+    assert refused(introspection, "INTROSPECTION_DISABLED")
+    assert "Did you mean" not in str(typo) and refused(typo, "GRAPHQL_VALIDATION_FAILED")
+    assert 'type Member @key(fields: "id")' in sdl["data"]["_service"]["sdl"]
+    assert (await production.get("/graphql", headers={"accept": "text/html"})).status_code != 200
+
+
+async def test_an_unexpected_error_never_reaches_the_client(production, monkeypatch):
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("CANARY-7f3a secret connection string")
+
+    monkeypatch.setattr(registry, "list_partners", broken)
+    response = await production.post("/graphql", json={"query": "{ partners { code } }"})
+
+    assert "CANARY" not in response.text
+    assert error_codes(response.json()) == ["INTERNAL_SERVER_ERROR"]
+    assert "traceId" in response.json()["errors"][0]["extensions"]
+
+
+async def test_a_body_over_the_limit_is_refused(db, settings):
+    app = create_app(replace(settings, max_body_bytes=1000), db)
+    async with http_client(app) as http:
+        big = await http.post("/graphql", json={"query": PROGRAM, "variables": {"x": "y" * 2000}})
+    assert big.status_code == 413 and error_codes(big.json()) == ["BODY_TOO_LARGE"]
+
+
+async def test_cors_allows_only_listed_origins(db, settings):
+    app = create_app(replace(settings, cors_origins=("https://app.example",)), db)
+    async with http_client(app) as http:
+
+        def preflight(origin):
+            return http.options("/graphql", headers={
+                "origin": origin, "access-control-request-method": "POST"})  # fmt: skip
+
+        allowed, other = (
+            await preflight("https://app.example"),
+            await preflight("https://evil.example"),
+        )
+    assert allowed.headers.get("access-control-allow-origin") == "https://app.example"
+    assert "access-control-allow-origin" not in other.headers
