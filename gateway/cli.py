@@ -34,6 +34,7 @@ app.add_typer(operators.clients_app, name="clients")
 app.add_typer(operators.token_app, name="token")
 app.add_typer(operators.keys_app, name="keys")
 app.add_typer(operators.partners_app, name="partners")
+app.add_typer(operators.operations_app, name="operations")
 
 T = TypeVar("T")
 

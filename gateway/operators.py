@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import typer
 import uvicorn
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    parse,
+    print_ast,
+)
 
 from auth import audit, clients, keys
 from auth.principal import Principal, PrincipalKind
 from auth.tokens import KeyCache, mint
+from gateway.protection import register_operations
 from gateway.settings import Settings
 from gateway.shell import moment, with_db
 from infra.database import Database
@@ -237,3 +246,26 @@ def partners_rate_card(
 
     with_db(Settings.from_env(), work)
     typer.echo(f"{code}: rate card from {valid_from or 'now'}")
+
+
+operations_app = typer.Typer(help="Registered operations for allow-list mode.",
+                             no_args_is_help=True)  # fmt: skip
+
+
+@operations_app.command("register")
+def operations_register(files: list[Path]) -> None:
+    """Register every operation in the given .graphql files (each with the fragments of its
+    file); prints each operation's sha256, the hash clients send as their persisted query."""
+    documents: dict[str, str] = {}
+    for file in files:
+        parsed = parse(file.read_text())
+        fragments = [d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)]
+        for definition in parsed.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                if definition.name is None:
+                    raise typer.BadParameter(f"{file}: every registered operation has a name")
+                text = print_ast(DocumentNode(definitions=(definition, *fragments)))
+                documents[definition.name.value] = text
+    hashes = with_db(Settings.from_env(), lambda db: register_operations(db, documents))
+    for name, digest in zip(documents, hashes, strict=True):
+        typer.echo(f"{digest}  {name}")

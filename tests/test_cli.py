@@ -139,3 +139,18 @@ def test_finance_settles_a_month_from_the_cli(tmp_path):
     assert "PLATFORM_FEE" in (tmp_path / "lines.csv").read_text()
     assert (tmp_path / "transfers.csv").read_text().startswith("kind,adjusts_period,transfer_id")
     assert "<svg" in (tmp_path / "report.html").read_text()
+
+
+def test_operations_are_registered_for_allow_list_mode(tmp_path):
+    pointgate(tmp_path, "migrate")
+    (tmp_path / "app.graphql").write_text(
+        "query Currency { program { ...Money } }\n"
+        "query Me { me { id } }\n"
+        "fragment Money on ProgramRules { currency pointValue }\n"
+    )
+
+    registered = pointgate(tmp_path, "operations", "register", str(tmp_path / "app.graphql"))
+
+    names = [line.split()[1] for line in registered.splitlines()]
+    assert names == ["Currency", "Me"]
+    assert all(len(line.split()[0]) == 64 for line in registered.splitlines())
