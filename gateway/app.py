@@ -84,7 +84,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
         federation_version=FEDERATION_VERSION,
         extensions=[
             OperationTelemetry,
-            MaskUnexpectedErrors,
+            lambda: MaskUnexpectedErrors(show_details=settings.is_development),
             AuditMutations,
             *limits,
             lambda: ParserCache(maxsize=512),

@@ -58,10 +58,12 @@ def _client_error_code(error: GraphQLError) -> str:
 
 class MaskUnexpectedErrors(MaskErrors):
     """Unexpected errors are logged with the trace id and replaced by a message that tells the
-    client nothing but that id."""
+    client nothing but that id; in development (`show_details`) the message stays, for the
+    developer at the keyboard."""
 
-    def __init__(self) -> None:
+    def __init__(self, show_details: bool = False) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error")
+        self.show_details = show_details
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         trace_id = _trace_id()
@@ -72,7 +74,9 @@ class MaskUnexpectedErrors(MaskErrors):
             exc_info=error.original_error or error,
         )
         return GraphQLError(
-            message=self.error_message,
+            message=f"{self.error_message}: {error.message}"
+            if self.show_details
+            else self.error_message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,

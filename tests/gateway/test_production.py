@@ -129,7 +129,7 @@ async def test_introspection_and_suggestions_are_off_but_the_sdl_is_served(produ
     assert (await production.get("/graphql", headers={"accept": "text/html"})).status_code != 200
 
 
-async def test_an_unexpected_error_never_reaches_the_client(production, monkeypatch):
+async def test_an_unexpected_error_never_reaches_the_client(production, monkeypatch, caplog):
     async def broken(*_args, **_kwargs):
         raise RuntimeError("CANARY-7f3a secret connection string")
 
@@ -139,6 +139,8 @@ async def test_an_unexpected_error_never_reaches_the_client(production, monkeypa
     assert "CANARY" not in response.text
     assert error_codes(response.json()) == ["INTERNAL_SERVER_ERROR"]
     assert "traceId" in response.json()["errors"][0]["extensions"]
+    assert response.json()["errors"][0]["message"] == "Internal server error"
+    assert "CANARY-7f3a" in caplog.text  # logged for the operators, with the exception
 
 
 async def test_a_body_over_the_limit_is_refused(db, settings):
@@ -162,3 +164,14 @@ async def test_cors_allows_only_listed_origins(db, settings):
         )
     assert allowed.headers.get("access-control-allow-origin") == "https://app.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_development_mode_shows_the_unexpected_error_to_the_developer(client, monkeypatch):
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug to fix")
+
+    monkeypatch.setattr(registry, "list_partners", broken)
+    body = (await client.post("/graphql", json={"query": "{ partners { code } }"})).json()
+
+    assert error_codes(body) == ["INTERNAL_SERVER_ERROR"]
+    assert "a bug to fix" in body["errors"][0]["message"]
