@@ -289,6 +289,29 @@ async def _settle(
     return changed
 
 
+async def _charge_fee(
+    conn: AsyncConnection,
+    exchange_id: str,
+    *,
+    member_id: int,
+    partner_id: int,
+    points: int,
+    pending: bool,
+    now: datetime,
+) -> int | None:
+    """The exchange fee: the member's points back to program issuance (held with an outbound
+    exchange until it ends). Returns the transfer's id, or None without a fee."""
+    if not points:
+        return None
+    fee = await ledger.transfer(
+        conn, idempotency_key=f"exchange:{exchange_id}:fee",
+        debit=ledger.member_account(member_id), credit=ledger.ISSUANCE, amount=points,
+        reason="EXCHANGE_FEE", reference=f"exchange:{exchange_id}", partner_id=partner_id,
+        pending=pending, now=now,
+    )  # fmt: skip
+    return int(fee.id)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     state: ExchangeState
@@ -389,24 +412,14 @@ async def request_exchange(
                 pending=True,
                 now=now,
             )
-            fee = None
-            if quote.fee_points:
-                fee = await ledger.transfer(
-                    conn,
-                    idempotency_key=f"exchange:{exchange_id}:fee",
-                    debit=ledger.member_account(member_id),
-                    credit=ledger.ISSUANCE,
-                    amount=quote.fee_points,
-                    reason="EXCHANGE_FEE",
-                    reference=f"exchange:{exchange_id}",
-                    partner_id=partner.id,
-                    pending=True,
-                    now=now,
-                )
+            fee_id = await _charge_fee(
+                conn, exchange_id, member_id=member_id, partner_id=partner.id,
+                points=quote.fee_points, pending=True, now=now,
+            )  # fmt: skip
             await conn.execute(
                 update(exchanges)
                 .where(exchanges.c.id == exchange_id)
-                .values(transfer_id=hold.id, fee_transfer_id=None if fee is None else fee.id)
+                .values(transfer_id=hold.id, fee_transfer_id=fee_id)
             )
             row = await _transition(
                 conn,
@@ -597,20 +610,10 @@ async def credit_inbound(
                 partner_id=partner_id,
                 now=now,
             )
-            fee_id = None
-            if terms.fee_points:
-                fee = await ledger.transfer(
-                    conn,
-                    idempotency_key=f"exchange:{exchange_id}:fee",
-                    debit=ledger.member_account(member_id),
-                    credit=ledger.ISSUANCE,
-                    amount=min(terms.fee_points, points),
-                    reason="EXCHANGE_FEE",
-                    reference=f"exchange:{exchange_id}",
-                    partner_id=partner_id,
-                    now=now,
-                )
-                fee_id = fee.id
+            fee_id = await _charge_fee(
+                conn, exchange_id, member_id=member_id, partner_id=partner_id,
+                points=min(terms.fee_points, points), pending=False, now=now,
+            )  # fmt: skip
             await conn.execute(
                 update(exchanges)
                 .where(exchanges.c.id == exchange_id)

@@ -11,7 +11,7 @@ import strawberry
 
 from schema.enums import Direction, ExchangeState
 from schema.info import Info
-from schema.types import Member, Partner, member_of, partner_of
+from schema.types import MemberAndPartner, Partner, partner_of
 
 
 @strawberry.type
@@ -83,7 +83,7 @@ class ExchangeEvent:
 
 
 @strawberry.type
-class Exchange:
+class Exchange(MemberAndPartner):
     id: strawberry.ID
     direction: Direction
     state: ExchangeState
@@ -95,8 +95,6 @@ class Exchange:
     partner_reference: str | None
     created_at: datetime
     updated_at: datetime
-    member_id: strawberry.Private[int]
-    partner_id: strawberry.Private[int]
 
     @staticmethod
     def from_row(row: Any) -> Exchange:
@@ -115,14 +113,6 @@ class Exchange:
             member_id=row.member_id,
             partner_id=row.partner_id,
         )
-
-    @strawberry.field
-    async def member(self, info: Info) -> Member:
-        return await member_of(info, self.member_id)
-
-    @strawberry.field
-    async def partner(self, info: Info) -> Partner | None:
-        return await partner_of(info, self.partner_id)
 
     @strawberry.field(description="Every state change, oldest first.")
     async def history(self, info: Info) -> list[ExchangeEvent]:

@@ -9,7 +9,7 @@ import strawberry
 
 from schema.enums import Channel, RedemptionStatus, RewardStatus
 from schema.info import Info
-from schema.types import Member, Partner, member_of, parse_id, partner_of
+from schema.types import MemberAndPartner, Partner, parse_id, partner_of
 
 
 @strawberry.federation.type(keys=["id"])
@@ -51,7 +51,7 @@ class Reward:
 
 
 @strawberry.type
-class Redemption:
+class Redemption(MemberAndPartner):
     id: strawberry.ID
     points: int
     channel: Channel
@@ -60,8 +60,6 @@ class Redemption:
     quantity: int
     created_at: datetime
     cancelled_at: datetime | None
-    member_id: strawberry.Private[int]
-    partner_id: strawberry.Private[int | None]
     reward_id: strawberry.Private[int | None]
 
     @staticmethod
@@ -86,11 +84,3 @@ class Redemption:
             return None
         row = await info.context.loaders.reward_by_id.load(self.reward_id)
         return None if row is None else Reward.from_row(row)
-
-    @strawberry.field
-    async def member(self, info: Info) -> Member:
-        return await member_of(info, self.member_id)
-
-    @strawberry.field
-    async def partner(self, info: Info) -> Partner | None:
-        return await partner_of(info, self.partner_id)

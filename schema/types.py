@@ -136,8 +136,24 @@ async def member_of(info: Info, member_id: int) -> Member:
     return Member.from_row(row)
 
 
+@strawberry.type
+class MemberAndPartner:
+    """The member a record belongs to, and the partner it was made at (if any)."""
+
+    member_id: strawberry.Private[int]
+    partner_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def member(self, info: Info) -> Member:
+        return await member_of(info, self.member_id)
+
+    @strawberry.field
+    async def partner(self, info: Info) -> Partner | None:
+        return await partner_of(info, self.partner_id)
+
+
 @strawberry.federation.type(keys=["id"])
-class Purchase:
+class Purchase(MemberAndPartner):
     id: strawberry.ID
     channel: Channel
     source: str
@@ -153,8 +169,6 @@ class Purchase:
     tier: Tier | None = strawberry.field(description="The member's tier when it was recorded.")
     growth_value: int
     referral_points: int = strawberry.field(description="What the member's referrer earned.")
-    member_id: strawberry.Private[int]
-    partner_id: strawberry.Private[int | None]
 
     @staticmethod
     def from_row(row: Any, exponent: int) -> Purchase:
@@ -177,14 +191,6 @@ class Purchase:
             member_id=row.member_id,
             partner_id=row.partner_id,
         )
-
-    @strawberry.field
-    async def member(self, info: Info) -> Member:
-        return await member_of(info, self.member_id)
-
-    @strawberry.field
-    async def partner(self, info: Info) -> Partner | None:
-        return await partner_of(info, self.partner_id)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Purchase | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -29,6 +30,9 @@ from tests.factories import a_member, a_partner
 from tests.loyalty.test_ledger import balance_of
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+CAPPED = Terms(
+    rate=Decimal("2.5"), min_points=100, max_points=5000, step_points=50, daily_cap_points=1500
+)
 TERMS = Terms(
     rate=Decimal("2.5"),
     min_points=100,
@@ -150,31 +154,12 @@ async def test_partner_faults_end_in_the_right_state(db, fault, state, available
 
 
 async def test_limits_and_bad_quotes_change_nothing(db):
-    partner = await a_partner_with_terms(
-        db,
-        terms=Terms(
-            rate=Decimal("2.5"),
-            min_points=100,
-            max_points=5000,
-            step_points=50,
-            daily_cap_points=1500,
-        ),
-    )
+    partner = await a_partner_with_terms(db, terms=CAPPED)
     holder = await a_member_with_an_account(db, partner)
     other = await a_member_with_an_account(db, partner)
     directory = ConnectorDirectory()
 
-    thirds = await a_partner_with_terms(
-        db,
-        "thirds",
-        terms=Terms(
-            rate=Decimal("3"),
-            min_points=100,
-            max_points=5000,
-            step_points=50,
-            daily_cap_points=1500,
-        ),
-    )
+    thirds = await a_partner_with_terms(db, "thirds", terms=replace(CAPPED, rate=Decimal("3")))
     await member.link_identity(
         db,
         member_id=holder.id,
@@ -344,16 +329,7 @@ async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
 
 
 async def test_concurrent_requests_never_pass_the_daily_cap_together(db):
-    partner = await a_partner_with_terms(
-        db,
-        terms=Terms(
-            rate=Decimal("2.5"),
-            min_points=100,
-            max_points=5000,
-            step_points=50,
-            daily_cap_points=1500,
-        ),
-    )
+    partner = await a_partner_with_terms(db, terms=CAPPED)
     holder = await a_member_with_an_account(db, partner)
     directory = ConnectorDirectory()
     quotes = [
