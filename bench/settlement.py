@@ -73,7 +73,7 @@ async def main() -> None:
     await fill(db, partner.id, holder.id, options.transfers)
     print(f"inserted {options.transfers:,} transfers in {time.perf_counter() - started:.1f} s")
 
-    start, end = PERIOD.bounds(settlement.zone_of(await settlement.partner_row(db, partner.id)))
+    start, end = PERIOD.bounds(settlement.zone_of(await registry.find_partner(db, partner.id)))
 
     async def bare() -> None:
         async with db.read() as conn:

@@ -24,7 +24,7 @@ from loyalty.errors import DomainError
 from loyalty.expiry import expire_points
 from loyalty.seed import has_members, seed
 from loyalty.tier import review_tiers
-from partners import exchange, settlement, statement_report, webhook
+from partners import exchange, registry, settlement, statement_report, webhook
 from partners.directory import ConnectorDirectory
 
 app = typer.Typer(help="Pointgate: the loyalty program's GraphQL gateway.", no_args_is_help=True)
@@ -175,7 +175,7 @@ def settle(
         partner_id = await operators.partner_id_of(db, partner)
         found = await (settlement.close if close else settlement.statement)(db, partner_id, month)
         rows = await settlement.line_transfers(db, partner_id, month) if transfers_file else []
-        row = await settlement.partner_row(db, partner_id)
+        row = await registry.find_partner(db, partner_id)
         days = await settlement.daily_points(db, partner_id, month) if html_file else []
         return found, rows, row, days
 

@@ -11,7 +11,7 @@ from auth.backend import principal_of
 from auth.principal import PrincipalKind, Scope
 from infra.database import Database
 from loyalty.errors import DomainError
-from partners import settlement, statement_report
+from partners import registry, settlement, statement_report
 from partners.settlement import Period
 
 
@@ -46,7 +46,7 @@ def routes(db: Database) -> list[Route]:
                                          media_type="text/csv",
                                          headers=_download(f"{name}-transfers.csv"))  # fmt: skip
             if what == "report.html":
-                partner = await settlement.partner_row(db, partner_id)
+                partner = await registry.find_partner(db, partner_id)
                 days = await settlement.daily_points(db, partner_id, period)
                 return HTMLResponse(statement_report.html_report(found, partner, days))
         except DomainError as error:

@@ -34,7 +34,6 @@ from infra.models import (
     exchange_terms,
     exchanges,
     identities,
-    partners,
     quotes,
     webhook_deliveries,
     webhook_subscriptions,
@@ -52,7 +51,7 @@ from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.program import Program
 from partners.connector import Answer, ConnectorError, Outcome
 from partners.directory import ConnectorDirectory
-from partners.registry import Direction, terms_in_force
+from partners.registry import Direction, find_partner, partner_row, terms_in_force
 
 
 class ExchangeState(StrEnum):
@@ -83,15 +82,6 @@ Crash = Callable[[CrashPoint], None]
 
 def _no_crash(point: CrashPoint) -> None:
     """Production never crashes on purpose."""
-
-
-async def _partner(conn: AsyncConnection, partner_id: int) -> Any:
-    row = (await conn.execute(select(partners).where(partners.c.id == partner_id))).first()
-    if row is None:
-        raise NotFound(f"partner {partner_id} does not exist")
-    if row.status != "ACTIVE":
-        raise InvalidState(f"partner {partner_id} is {row.status}")
-    return row
 
 
 async def _external_account(conn: AsyncConnection, member_id: int, partner_id: int) -> str | None:
@@ -171,7 +161,7 @@ async def quote_exchange(
         raise ValidationFailed("members quote outbound exchanges; partners credit inbound ones")
     async with db.transaction() as conn:
         await member.active_member(conn, member_id)
-        await _partner(conn, partner_id)
+        await partner_row(conn, partner_id, active=True)
         terms = await terms_in_force(conn, partner_id, direction, now)
         if terms is None:
             raise InvalidState(f"partner {partner_id} offers no {direction} exchange now")
@@ -368,7 +358,7 @@ async def request_exchange(
             if used is not None:
                 raise InvalidState("this quote was already used by another request")
             await member.active_member(conn, member_id)
-            partner = await _partner(conn, quote.partner_id)
+            partner = await partner_row(conn, quote.partner_id, active=True)
             # Under the member's lock, so two requests cannot both fit under the daily cap.
             await ledger.lock_member_balance(conn, member_id)
             terms = (
@@ -435,8 +425,8 @@ async def request_exchange(
     if replayed:
         return exchange
     crash(CrashPoint.AFTER_RESERVE)
-    partner_row = await _partner_row(db, exchange.partner_id)
-    connector = directory.for_partner(partner_row)
+    partner = await find_partner(db, exchange.partner_id)
+    connector = directory.for_partner(partner)
     answer, error = None, None
     try:
         answer = await asyncio.wait_for(
@@ -471,11 +461,6 @@ async def request_exchange(
             row = (await conn.execute(select(exchanges).where(exchanges.c.id == exchange.id))).one()
     crash(CrashPoint.AFTER_POST)
     return row
-
-
-async def _partner_row(db: Database, partner_id: int) -> Any:
-    async with db.read() as conn:
-        return (await conn.execute(select(partners).where(partners.c.id == partner_id))).one()
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,7 +498,7 @@ async def reconcile(
         )
     posted = voided = still_open = 0
     for exchange in candidates:
-        connector = directory.for_partner(await _partner_row(db, exchange.partner_id))
+        connector = directory.for_partner(await find_partner(db, exchange.partner_id))
         try:
             answer = await asyncio.wait_for(connector.status(exchange.id), deadline)
         except (ConnectorError, TimeoutError):
@@ -561,7 +546,7 @@ async def credit_inbound(
                 check_replay(existing.request_hash, fingerprint, reference)
                 return existing
             await member.active_member(conn, member_id)
-            await _partner(conn, partner_id)
+            await partner_row(conn, partner_id, active=True)
             terms = await terms_in_force(conn, partner_id, Direction.INBOUND, now)
             if terms is None:
                 raise InvalidState(f"partner {partner_id} offers no INBOUND exchange now")
@@ -674,7 +659,7 @@ async def confirm_account(
     db: Database, directory: ConnectorDirectory, *, partner_id: int, account: str, deadline: float
 ) -> None:
     """Before a member's account in a partner's program is linked, the partner confirms it."""
-    connector = directory.for_partner(await _partner_row(db, partner_id))
+    connector = directory.for_partner(await find_partner(db, partner_id))
     try:
         known = await asyncio.wait_for(connector.link_account(account), deadline)
     except (ConnectorError, TimeoutError):

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from infra.database import Database
-from infra.models import partners, rate_cards
-from loyalty.errors import NotFound, ValidationFailed
+from infra.models import rate_cards
+from loyalty.errors import ValidationFailed
+from partners.registry import check_validity, partner_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,9 @@ async def add_rate_card(
     now: datetime | None = None,
 ) -> Any:
     terms.check()
-    if valid_to is not None and valid_to <= valid_from:
-        raise ValidationFailed("a rate card ends after it starts")
+    check_validity(valid_from, valid_to)
     async with db.transaction() as conn:
-        if await conn.scalar(select(partners.c.id).where(partners.c.id == partner_id)) is None:
-            raise NotFound(f"partner {partner_id} does not exist")
+        await partner_row(conn, partner_id)
         return (
             await conn.execute(
                 insert(rate_cards)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.models import accounts, exchange_terms, partners
 from loyalty import ledger
-from loyalty.errors import NotFound, ValidationFailed
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
@@ -155,6 +155,28 @@ class Terms:
             raise ValidationFailed("a fee is zero or more points")
 
 
+async def partner_row(conn: AsyncConnection, partner_id: int, *, active: bool = False) -> Any:
+    """The partner, or NOT_FOUND; with `active`, INVALID_STATE unless it is ACTIVE."""
+    row = (await conn.execute(select(partners).where(partners.c.id == partner_id))).first()
+    if row is None:
+        raise NotFound(f"partner {partner_id} does not exist")
+    if active and row.status != PartnerStatus.ACTIVE:
+        raise InvalidState(f"partner {partner_id} is {row.status}")
+    return row
+
+
+async def find_partner(db: Database, partner_id: int) -> Any:
+    """The partner (NOT_FOUND if there is none), read outside any transaction."""
+    async with db.read() as conn:
+        return await partner_row(conn, partner_id)
+
+
+def check_validity(valid_from: datetime, valid_to: datetime | None) -> None:
+    """Dated terms (exchange terms, rate cards) end after they start."""
+    if valid_to is not None and valid_to <= valid_from:
+        raise ValidationFailed("dated terms end after they start", argument="validTo")
+
+
 async def set_exchange_terms(
     db: Database,
     *,
@@ -168,11 +190,9 @@ async def set_exchange_terms(
     """Add dated terms; a later `valid_from` takes over from then on (terms are never edited,
     so a quote or statement can always show the terms it used)."""
     terms.check()
-    if valid_to is not None and valid_to <= valid_from:
-        raise ValidationFailed("terms end after they start")
+    check_validity(valid_from, valid_to)
     async with db.transaction() as conn:
-        if await conn.scalar(select(partners.c.id).where(partners.c.id == partner_id)) is None:
-            raise NotFound(f"partner {partner_id} does not exist")
+        await partner_row(conn, partner_id)
         return (
             await conn.execute(
                 insert(exchange_terms)

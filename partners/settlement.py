@@ -47,8 +47,9 @@ from infra.models import (
     statements,
     transfers,
 )
-from loyalty.errors import InvalidState, NotFound, ValidationFailed
+from loyalty.errors import InvalidState, ValidationFailed
 from loyalty.ledger import Phase
+from partners.registry import partner_row as registry_partner
 
 # Minor units of currencies whose exponent is not 2.
 CURRENCY_EXPONENTS = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
@@ -400,13 +401,6 @@ def _lines_from(rows: list[Totals], segments: list[Segment], currency: str,
     return lines, fingerprint
 
 
-async def _partner(conn: AsyncConnection, partner_id: int) -> Any:
-    row = (await conn.execute(select(partners).where(partners.c.id == partner_id))).first()
-    if row is None:
-        raise NotFound(f"partner {partner_id} does not exist")
-    return row
-
-
 async def _cards(conn: AsyncConnection, partner_id: int) -> list[Any]:
     return list(await conn.execute(select(rate_cards).where(rate_cards.c.partner_id == partner_id)))
 
@@ -442,7 +436,7 @@ async def compute(
     if conn.dialect.name == "postgresql":
         # A plan this cheap gains nothing from JIT, which would cost more than the query.
         await conn.execute(text("SET LOCAL jit = off"))
-    partner = await _partner(conn, partner_id)
+    partner = await registry_partner(conn, partner_id)
     zone = zone_of(partner)
     start, end = period.bounds(zone)
     cards = await _cards(conn, partner_id)
@@ -574,7 +568,7 @@ async def close(
     a closed statement answers it unchanged. The month must be over."""
     now = now or datetime.now(UTC)
     async with db.transaction() as conn:
-        partner = await _partner(conn, partner_id)
+        partner = await registry_partner(conn, partner_id)
         if period.bounds(zone_of(partner))[1] > now:
             raise InvalidState(f"{period} is not over yet in the partner's time zone")
         # Lock the partner's statements against a concurrent close (SQLite: BEGIN IMMEDIATE).
@@ -594,7 +588,7 @@ async def close(
 async def _freeze_transfers(conn: AsyncConnection, frozen: Statement) -> None:
     """INSERT ... SELECT the transfers behind each base line (set-based, whatever the volume)."""
     assert frozen.id is not None
-    partner = await _partner(conn, frozen.partner_id)
+    partner = await registry_partner(conn, frozen.partner_id)
     zone = zone_of(partner)
     line_ids = {
         (row.kind, row.rate_card_id, row.adjusts_period): row.id
@@ -652,7 +646,7 @@ async def line_transfers(
             if kind is not None:
                 query = query.where(statement_lines.c.kind == kind)
             return list(await conn.execute(query))
-        partner = await _partner(conn, partner_id)
+        partner = await registry_partner(conn, partner_id)
         zone = zone_of(partner)
         ranges: list[tuple[tuple[datetime, datetime], str | None]] = [(period.bounds(zone), None)]
         ranges += [(late.bounds(zone), str(late)) for late in
@@ -675,7 +669,7 @@ async def line_transfers(
 async def daily_points(db: Database, partner_id: int, period: Period) -> list[tuple[str, int]]:
     """Points moved per local day of the period (all billable transfers, unsigned), one query."""
     async with db.read() as conn:
-        partner = await _partner(conn, partner_id)
+        partner = await registry_partner(conn, partner_id)
         zone = zone_of(partner)
         start, end = period.bounds(zone)
         days = []
@@ -715,8 +709,3 @@ async def record_api_call(
                 partner_id=partner_id, client_id=client_id, at=at or datetime.now(UTC)
             )
         )
-
-
-async def partner_row(db: Database, partner_id: int) -> Any:
-    async with db.read() as conn:
-        return await _partner(conn, partner_id)

@@ -14,8 +14,9 @@ import httpx
 from sqlalchemy import insert, select, update
 
 from infra.database import Database
-from infra.models import partners, webhook_deliveries, webhook_subscriptions
-from loyalty.errors import NotFound, ValidationFailed
+from infra.models import webhook_deliveries, webhook_subscriptions
+from loyalty.errors import ValidationFailed
+from partners.registry import partner_row
 from partners.simulated import signature
 
 MAX_ATTEMPTS = 8
@@ -30,8 +31,7 @@ async def subscribe(
         raise ValidationFailed("a webhook URL is http(s)://... (at most 500 characters)")
     secret = secrets.token_urlsafe(32)
     async with db.transaction() as conn:
-        if await conn.scalar(select(partners.c.id).where(partners.c.id == partner_id)) is None:
-            raise NotFound(f"partner {partner_id} does not exist")
+        await partner_row(conn, partner_id)
         row = (
             await conn.execute(
                 insert(webhook_subscriptions)

@@ -29,17 +29,20 @@ async def given_members_with_purchases(db, program, members: int, purchases_each
             )  # fmt: skip
 
 
+async def counted(client, sql_statements, query, first):
+    """The answer for `first` members and the SQL statements it took."""
+    sql_statements.count = 0
+    body = await graphql(client, query, {"first": first})
+    return body, sql_statements.count
+
+
 async def test_nested_lists_cost_the_same_sql_statements_for_5_or_50_members(
     client, db, program, sql_statements
 ):
     await given_members_with_purchases(db, program, members=50, purchases_each=11)
 
-    sql_statements.count = 0
-    small = await graphql(client, NESTED, {"first": 5})
-    statements_for_5 = sql_statements.count
-    sql_statements.count = 0
-    large = await graphql(client, NESTED, {"first": 50})
-    statements_for_50 = sql_statements.count
+    small, statements_for_5 = await counted(client, sql_statements, NESTED, 5)
+    large, statements_for_50 = await counted(client, sql_statements, NESTED, 50)
 
     assert "errors" not in small and "errors" not in large
     nodes = [edge["node"] for edge in large["data"]["members"]["edges"]]
@@ -68,12 +71,8 @@ async def test_a_members_standing_costs_the_same_sql_statements_for_5_or_50_memb
 ):
     await given_members_with_purchases(db, program, members=50, purchases_each=2)
 
-    sql_statements.count = 0
-    small = await graphql(client, STANDING, {"first": 5})
-    statements_for_5 = sql_statements.count
-    sql_statements.count = 0
-    large = await graphql(client, STANDING, {"first": 50})
-    statements_for_50 = sql_statements.count
+    small, statements_for_5 = await counted(client, sql_statements, STANDING, 5)
+    large, statements_for_50 = await counted(client, sql_statements, STANDING, 50)
 
     assert "errors" not in small and "errors" not in large
     nodes = large["data"]["members"]["nodes"]
