@@ -224,18 +224,44 @@ async def revoke_client(db: Database, client_id: str, *, now: datetime | None = 
         )
 
 
+class ScopeWidening(ClientError):
+    """A change that would give a client more than it has: an operator's decision, never the
+    client's own (RFC 7592 updates may only narrow)."""
+
+
 async def update_client(
-    db: Database, client_id: str, *, name: str | None = None, scopes: Iterable[str] | None = None
+    db: Database,
+    client_id: str,
+    *,
+    name: str | None = None,
+    scopes: Iterable[str] | None = None,
+    grant_types: Iterable[str] | None = None,
+    widen: bool = False,
 ) -> None:
+    """Rename a client or change its scopes and grant types. Without `widen` (a client managing
+    its own registration) the new scopes and grant types must be a subset of the current ones;
+    with it (an operator) any known scope, but never `admin` for a partner's client. The partner
+    and kind of a client never change."""
     values: dict[str, Any] = {}
     if name is not None:
         values["name"] = name
-    if scopes is not None:
-        values["scopes"] = " ".join(sorted(_scopes(scopes)))
     async with db.transaction() as conn:
         row = await _active(conn, client_id)
-        if row.partner_id is not None and "admin" in values.get("scopes", "").split():
-            raise ClientError("a partner's client cannot hold the admin scope")
+        if scopes is not None:
+            wanted = _scopes(scopes)
+            if not widen and not wanted <= frozenset(row.scopes.split()):
+                added = " ".join(sorted(wanted - frozenset(row.scopes.split())))
+                raise ScopeWidening(f"a client cannot give itself scopes it lacks: {added}")
+            if row.partner_id is not None and "admin" in wanted:
+                raise ClientError("a partner's client cannot hold the admin scope")
+            values["scopes"] = " ".join(sorted(wanted))
+        if grant_types is not None:
+            wanted_grants = frozenset(grant_types)
+            if not wanted_grants <= {CLIENT_CREDENTIALS} or (
+                not widen and not wanted_grants <= frozenset(row.grant_types.split())
+            ):
+                raise ScopeWidening("a client cannot give itself other grant types")
+            values["grant_types"] = " ".join(sorted(wanted_grants))
         if values:
             await conn.execute(
                 update(oauth_clients).where(oauth_clients.c.client_id == client_id).values(values)

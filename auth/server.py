@@ -326,15 +326,32 @@ class InvalidClientMetadata(AccessDeniedError):  # type: ignore[misc]
     status_code = 400
 
 
+# What an RFC 7592 update may carry; anything else (redirect URIs, keys, the partner) is refused
+# rather than silently ignored, so a client never believes it changed what it cannot change.
+UPDATABLE_METADATA = frozenset(
+    {"client_id", "client_name", "scope", "grant_types", "token_endpoint_auth_method"}
+)
+
+
 class Configuration(_RegistrationMixin, ClientConfigurationEndpoint):  # type: ignore[misc]
-    """RFC 7592: read, update and delete a registration with its registration access token."""
+    """RFC 7592: read, update and delete a registration with its registration access token.
+
+    With that token a client may rename itself and narrow its scopes and grant types, never
+    widen them or change its partner; an operator's admin access token may also widen (an
+    operator action, audited like the CLI's)."""
 
     def authenticate_token(self, request: BodyRequest) -> Any:
         bearer = _bearer(request.headers)
         if bearer is None:
             return None
         row = self.bridge.run(self._client_row, clients.hash_secret(bearer))
-        return None if row is None else _RegistrationToken(row.client_id)
+        if row is not None:
+            return _RegistrationToken(row.client_id)
+        try:
+            principal = self.bridge.run(self.bridge.verifier.principal, bearer)
+        except InvalidToken:
+            return None
+        return _OperatorCredential(principal) if principal.is_admin else None
 
     async def _client_row(self, token_hash: str) -> Any:
         async with self.bridge.db.read() as conn:
@@ -356,26 +373,44 @@ class Configuration(_RegistrationMixin, ClientConfigurationEndpoint):  # type: i
         """Registration tokens are not rotated on read; nothing to do."""
 
     def check_permission(self, client: Any, request: Any) -> bool:
+        # The credential was matched to this very client (or is an operator's) just before.
         return True
 
     def delete_client(self, client: clients.OAuthClient, request: Any) -> None:
         self.bridge.run(clients.revoke_client, self.bridge.db, client.client_id)
-        self.bridge.run(audit.record, self.bridge.db, client_principal(client), "client.delete")
+        actor = _actor(request, client)
+        self.bridge.run(
+            lambda: audit.record(self.bridge.db, actor, "client.delete", target=client.client_id)
+        )
 
     def update_client(
         self, client: clients.OAuthClient, metadata: dict[str, Any], request: Any
     ) -> clients.OAuthClient:
-        scopes = str(metadata["scope"]).split() if "scope" in metadata else None
+        widen = isinstance(request.credential, _OperatorCredential)
+        actor = _actor(request, client)
         try:
+            unknown = sorted(set(metadata) - UPDATABLE_METADATA)
+            if unknown:
+                raise clients.ClientError(f"these cannot be changed here: {', '.join(unknown)}")
+            method = metadata.get("token_endpoint_auth_method")
+            if method is not None and method not in AUTH_METHODS:
+                raise clients.ClientError(f"unsupported token_endpoint_auth_method {method!r}")
             self.bridge.run(
                 lambda: clients.update_client(
                     self.bridge.db, client.client_id, name=metadata.get("client_name"),
-                    scopes=scopes,
+                    scopes=str(metadata["scope"]).split() if "scope" in metadata else None,
+                    grant_types=metadata.get("grant_types"), widen=widen,
                 )
             )  # fmt: skip
         except clients.ClientError as error:
+            self.bridge.run(
+                lambda: audit.record(self.bridge.db, actor, "client.update",
+                                     target=client.client_id, outcome="REFUSED")
+            )  # fmt: skip
             raise InvalidClientMetadata(str(error)) from None
-        self.bridge.run(audit.record, self.bridge.db, client_principal(client), "client.update")
+        self.bridge.run(
+            lambda: audit.record(self.bridge.db, actor, "client.update", target=client.client_id)
+        )
         updated = self.bridge.run(clients.find_client, self.bridge.db, client.client_id)
         assert updated is not None
         return updated  # type: ignore[no-any-return]
@@ -398,6 +433,23 @@ class _RegistrationToken:
 
     def check_client(self, client: Any) -> bool:
         return bool(client.client_id == self.client_id)
+
+
+@dataclass(frozen=True)
+class _OperatorCredential:
+    """An admin access token at the RFC 7592 endpoint: an operator managing any client."""
+
+    principal: Principal
+
+    def check_client(self, client: Any) -> bool:
+        return True
+
+
+def _actor(request: Any, client: clients.OAuthClient) -> Principal:
+    credential = request.credential
+    if isinstance(credential, _OperatorCredential):
+        return credential.principal
+    return client_principal(client)
 
 
 def _bearer(headers: Any) -> str | None:

@@ -89,6 +89,27 @@ def clients_rotate(
     typer.echo(f"client_secret: {secret}")
 
 
+@clients_app.command("scopes")
+def clients_scopes(
+    client_id: str,
+    scopes: str = typer.Option(..., "--scopes", help="The client's new scopes, space- or "
+                               "comma-separated (may widen them; admin never for a partner)."),
+) -> None:
+    """Set a client's scopes: widening is an operator's decision, recorded in the audit log."""
+
+    async def change(db: Database) -> None:
+        await clients.update_client(
+            db, client_id, scopes=scopes.replace(",", " ").split(), widen=True
+        )
+        await audit.record(db, CLI_OPERATOR, "client.scopes", target=client_id)
+
+    try:
+        with_db(Settings.from_env(), change)
+    except clients.ClientError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(f"{client_id}: {' '.join(sorted(scopes.replace(',', ' ').split()))}")
+
+
 @clients_app.command("revoke")
 def clients_revoke(client_id: str) -> None:
     """The client gets no more tokens, and its live tokens stop working now."""

@@ -46,11 +46,14 @@ def test_onboarding_a_partner_client_from_the_cli(tmp_path):
     client_id = re.search(r"client_id:\s+(\S+)", created)[1]
     secret = re.search(r"client_secret:\s+(\S+)", created)[1]
     listed = pointgate(tmp_path, "clients", "list")
+    widened = pointgate(tmp_path, "clients", "scopes", client_id, "--scopes",
+                        "purchases:write,members:read,exchanges:read")  # fmt: skip
     rotated = pointgate(tmp_path, "clients", "rotate-secret", client_id, "--grace-hours", "1")
     revoked = pointgate(tmp_path, "clients", "revoke", client_id)
     member_token = pointgate(tmp_path, "token", "member", "1")
 
     assert client_id in listed and "members:read purchases:write" in listed
+    assert widened == f"{client_id}: exchanges:read members:read purchases:write\n"
     assert secret not in listed
     assert re.search(r"client_secret:\s+\S+", rotated) and secret not in rotated
     assert revoked == f"revoked {client_id}\n"
