@@ -24,10 +24,8 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.types.unset import UNSET
@@ -51,7 +49,13 @@ from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
 from schema.extensions import MaskUnexpectedErrors, OperationTelemetry, add_error_codes
-from schema.limits import cost_rule, input_list_rule, oversized_variable
+from schema.limits import (
+    entities_figures,
+    limits_rule,
+    over_limits,
+    oversized_variables,
+    representation_variables,
+)
 
 # Composes with both Apollo's and The Guild's composition (the latter accepts up to 2.9).
 FEDERATION_VERSION: Final = "2.9"
@@ -68,13 +72,10 @@ def build_schema(settings: Settings | None = None) -> Schema:
     """The schema with the abuse limits of `settings`; in production also without
     introspection (`_service { sdl }` stays available to the federation gateway)."""
     settings = settings or Settings()
+    rule = limits_rule(settings.limits())  # once: the validation cache keys on rule classes
     limits = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(
-            [cost_rule(settings.max_cost), input_list_rule(settings.max_input_list)]
-        ),
+        lambda: AddValidationRules([rule]),
     ]
     if not settings.is_development:
         limits.append(DisableIntrospection)
@@ -111,6 +112,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.db = db
         self.settings = settings
         self.directory = directory
+        self.limits = settings.limits()
         self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only)
         self.limiter = RateLimiter(
             store, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
@@ -148,11 +150,22 @@ class GraphQLApp(GraphQL[Context, None]):
                           405)  # fmt: skip
         elif self.settings.persisted_only:
             raise Refusal("PERSISTED_QUERY_REQUIRED", "only registered operations run here", 400)
-        if data.variables and oversized_variable(data.variables, self.settings.max_input_list):
-            raise Refusal("INPUT_TOO_LARGE",
-                          f"a list variable has at most {self.settings.max_input_list} items",
-                          400)  # fmt: skip
+        if data.variables and data.query:
+            self.check_variables(data.query, data.operation_name, data.variables)
         return data
+
+    def check_variables(self, query: str, operation: str | None, variables: Any) -> None:
+        """Variable sizes, and the cost of `_entities` with the representations actually sent
+        (validation, cached per document, sees neither)."""
+        if not isinstance(variables, dict):
+            return
+        representations = representation_variables(query, operation)
+        problem = oversized_variables(variables, self.limits, representations)
+        if problem is not None:
+            raise Refusal("INPUT_TOO_LARGE", problem, 400)
+        figures = entities_figures(self.schema._schema, query, operation, variables)
+        for code, message, extra in over_limits(figures, self.limits) if figures else ():
+            raise Refusal(code, message, 400, **extra)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from auth.tokens import TokenSettings
 from loyalty.program import Program
+from schema.limits import Limits
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pointgate.db"
 
@@ -47,6 +48,9 @@ class Settings:
     max_tokens: int = 2000
     max_cost: int = 20_000
     max_input_list: int = 100
+    max_fragment_spreads: int = 100
+    max_directives: int = 30
+    max_representations: int = 1000
     max_body_bytes: int = 1_000_000
     cors_origins: tuple[str, ...] = ()
     # Shared store for persisted queries and rate limits; in-process memory without it.
@@ -65,6 +69,17 @@ class Settings:
             member_issuer=self.member_issuer,
             member_jwks_url=self.member_jwks_url,
             member_audience=self.member_audience,
+        )
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_depth=self.max_depth,
+            max_aliases=self.max_aliases,
+            max_cost=self.max_cost,
+            max_fragment_spreads=self.max_fragment_spreads,
+            max_directives=self.max_directives,
+            max_input_list=self.max_input_list,
+            max_representations=self.max_representations,
         )
 
     @property
@@ -105,6 +120,9 @@ class Settings:
             "max_tokens": int(env.get("POINTGATE_MAX_TOKENS", "2000")),
             "max_cost": int(env.get("POINTGATE_MAX_COST", "20000")),
             "max_input_list": int(env.get("POINTGATE_MAX_INPUT_LIST", "100")),
+            "max_fragment_spreads": int(env.get("POINTGATE_MAX_FRAGMENT_SPREADS", "100")),
+            "max_directives": int(env.get("POINTGATE_MAX_DIRECTIVES", "30")),
+            "max_representations": int(env.get("POINTGATE_MAX_REPRESENTATIONS", "1000")),
             "max_body_bytes": int(env.get("POINTGATE_MAX_BODY_BYTES", "1000000")),
             "cors_origins": tuple(
                 o.strip() for o in env.get("POINTGATE_CORS_ORIGINS", "").split(",") if o.strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import replace
 
 import pytest
@@ -175,3 +176,42 @@ async def test_development_mode_shows_the_unexpected_error_to_the_developer(clie
 
     assert error_codes(body) == ["INTERNAL_SERVER_ERROR"]
     assert "a bug to fix" in body["errors"][0]["message"]
+
+
+def fragment_bomb(levels: int) -> str:
+    """F1 spreads F0 twice, F2 spreads F1 twice, ...: 2^levels expansions of F0."""
+    fragments = ["fragment F0 on Query { program { currency } }"]
+    fragments += [f"fragment F{n} on Query {{ ...F{n - 1} ...F{n - 1} }}"
+                  for n in range(1, levels + 1)]  # fmt: skip
+    return f"{{ ...F{levels} }} " + " ".join(fragments)
+
+
+async def test_a_30_level_fragment_bomb_is_refused_in_well_under_100_ms(production):
+    query = fragment_bomb(30)
+    await post(production, fragment_bomb(3))  # warm up the app, not this document's caches
+
+    started = time.perf_counter()
+    body = await post(production, query)
+    elapsed = time.perf_counter() - started
+
+    assert refused(body, "QUERY_TOO_COMPLEX") and refused(body, "TOO_MANY_FRAGMENTS")
+    assert elapsed < 0.1, f"took {elapsed * 1000:.0f} ms"
+
+
+async def test_aliases_and_depth_are_counted_through_fragments_once_each(production):
+    aliased = ("{ ...F4 } fragment F0 on Query { a: program { currency } } "
+               + " ".join(f"fragment F{n} on Query {{ ...F{n - 1} ...F{n - 1} }}"
+                          for n in range(1, 5)))  # fmt: skip
+    deep = "{ ...D } fragment D on Query { members(first: 1) { nodes { " + (
+        "referredBy { " * 11 + "id" + " }" * 11) + " } } }"  # fmt: skip
+
+    assert refused(await post(production, aliased), "TOO_MANY_ALIASES")  # 16 through spreads
+    assert refused(await post(production, deep), "QUERY_TOO_DEEP")
+
+
+async def test_directives_are_limited_per_document(production):
+    many = " ".join(f"p{n}: program @skip(if: false) {{ currency }}" for n in range(14))
+    unknown = "{ program { currency " + "@aa " * 40 + "} }"
+
+    assert "errors" not in await post(production, "{ " + many + " }")
+    assert refused(await post(production, unknown), "TOO_MANY_DIRECTIVES")
