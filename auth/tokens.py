@@ -141,7 +141,8 @@ class TokenVerifier:
             raise InvalidToken(f"the algorithm {header.get('alg')!r} is not accepted")
         issuer = unverified.get("iss")
         if issuer == self.settings.issuer:
-            if header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+            typ = header.get("typ")
+            if not isinstance(typ, str) or typ.lower() not in ("at+jwt", "application/at+jwt"):
                 raise InvalidToken("an access token must have typ at+jwt")
             claims = await self._verify(token, header, issuer, self.settings.audience, now)
             return await self._own_principal(claims)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import hmac
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any, Final
 
 import anyio
@@ -28,6 +30,8 @@ from strawberry.extensions import (
     ParserCache,
     ValidationCache,
 )
+from strawberry.federation.schema import FederationAny
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types.unset import UNSET
 
 from auth import server as oauth_server
@@ -43,6 +47,7 @@ from gateway.settings import Settings
 from infra.database import Database
 from infra.store import Store, open_store
 from infra.telemetry import configure_providers, instrument_engine
+from loyalty.errors import NotFound, Unauthenticated, ValidationFailed
 from partners import settlement
 from partners.directory import ConnectorDirectory
 from resolvers.dataloaders import Loaders
@@ -56,16 +61,54 @@ from schema.limits import (
     oversized_variables,
     representation_variables,
 )
+from schema.scalars import BOUNDED_DECIMAL
 
 # Composes with both Apollo's and The Guild's composition (the latter accepts up to 2.9).
 FEDERATION_VERSION: Final = "2.9"
 SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
+ROUTER_HEADER: Final = "x-pointgate-router"
+
+
 class Schema(strawberry.federation.Schema):
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
         """Client errors are answers, not incidents: only the unexpected ones are logged, with
         their trace id, by MaskUnexpectedErrors."""
+
+    def entities_resolver(
+        self, info: strawberry.Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Every representation answers an entity or an error with a code: a malformed one is
+        VALIDATION, one the caller may not see NOT_FOUND (a router turns a bare null into
+        "Cannot return null"); anonymous callers get UNAUTHENTICATED for the whole field."""
+        if info.context.principal.kind is PrincipalKind.ANONYMOUS:
+            raise Unauthenticated("fetching entities needs an access token")
+        return [self._entity(info, index, item) for index, item in enumerate(representations)]
+
+    def _entity(self, info: Any, index: int, representation: Any) -> Any:
+        name = representation.get("__typename") if isinstance(representation, dict) else None
+        entity = self._entity_class(name) if isinstance(name, str) else None
+        if entity is None:
+            return ValidationFailed(f"representation {index} names no entity of this subgraph",
+                                    argument="representations")  # fmt: skip
+        key = representation.get("id")
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            return ValidationFailed(f"representation {index} needs an id",
+                                    argument="representations")  # fmt: skip
+        return _found(entity.resolve_reference(info=info, id=strawberry.ID(str(key))), name, key)
+
+    def _entity_class(self, name: str) -> Any:
+        concrete = self.schema_converter.type_map.get(name)
+        origin = getattr(getattr(concrete, "definition", None), "origin", None)
+        return origin if hasattr(origin, "resolve_reference") else None
+
+
+async def _found(pending: Awaitable[Any], name: str, key: Any) -> Any:
+    entity = await pending
+    if entity is None:
+        raise NotFound(f"{name} {key} does not exist")
+    return entity
 
 
 def build_schema(settings: Settings | None = None) -> Schema:
@@ -83,6 +126,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
         query=Query,
         mutation=Mutation,
         federation_version=FEDERATION_VERSION,
+        config=StrawberryConfig(scalar_map={Decimal: BOUNDED_DECIMAL}),
         extensions=[
             OperationTelemetry,
             lambda: MaskUnexpectedErrors(show_details=settings.is_development),
@@ -167,6 +211,11 @@ class GraphQLApp(GraphQL[Context, None]):
         for code, message, extra in over_limits(figures, self.limits) if figures else ():
             raise Refusal(code, message, 400, **extra)
 
+    def from_router(self, request: Any) -> bool:
+        expected = self.settings.router_token
+        offered = request.headers.get(ROUTER_HEADER)
+        return bool(expected and offered and hmac.compare_digest(offered, expected))
+
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request)
         return Context(
@@ -181,6 +230,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 self.settings.partner_balance_deadline_seconds,
             ),
             directory=self.directory,
+            from_router=self.from_router(request),
             request=request,
             response=response,
         )
@@ -195,6 +245,11 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses nesting past 1,024 levels instead of exhausting the stack, and the
+        # variables' own limit (32 levels) is checked right after.
+        return orjson.loads(data)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:

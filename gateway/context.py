@@ -19,5 +19,7 @@ class Context:
     principal: Principal
     loaders: Loaders
     directory: ConnectorDirectory
+    # The request came from the federation router (it presented the configured credential).
+    from_router: bool = False
     request: Any = None
     response: Any = None

@@ -92,8 +92,12 @@ def clients_rotate(
 @clients_app.command("scopes")
 def clients_scopes(
     client_id: str,
-    scopes: str = typer.Option(..., "--scopes", help="The client's new scopes, space- or "
-                               "comma-separated (may widen them; admin never for a partner)."),
+    scopes: str = typer.Option(
+        ...,
+        "--scopes",
+        help="The client's new scopes, space- or "
+        "comma-separated (may widen them; admin never for a partner).",
+    ),
 ) -> None:
     """Set a client's scopes: widening is an operator's decision, recorded in the audit log."""
 

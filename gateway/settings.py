@@ -53,6 +53,9 @@ class Settings:
     max_representations: int = 1000
     max_body_bytes: int = 1_000_000
     cors_origins: tuple[str, ...] = ()
+    # The federation router's credential (header X-Pointgate-Router): it may read the SDL, and
+    # the fetches it makes for one client operation are billed and rate-limited once.
+    router_token: str | None = None
     # Shared store for persisted queries and rate limits; in-process memory without it.
     redis_url: str | None = None
     # Allow-list mode: only operations registered with `pointgate operations register` run.
@@ -127,6 +130,7 @@ class Settings:
             "cors_origins": tuple(
                 o.strip() for o in env.get("POINTGATE_CORS_ORIGINS", "").split(",") if o.strip()
             ),
+            "router_token": env.get("POINTGATE_ROUTER_TOKEN") or None,
             "redis_url": env.get("REDIS_URL") or None,
             "persisted_only": env.get("POINTGATE_PERSISTED_ONLY", "0").lower()
             in ("1", "true", "yes"),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 import strawberry
+from strawberry.printer import print_schema
 
 from auth import audit, ownership
 from auth.principal import Scope
@@ -19,7 +23,7 @@ from schema.enums import IdentityKind
 from schema.info import Info
 from schema.inputs import MemberFilter, RewardFilter
 from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
-from schema.permissions import ADMIN, ANYONE, MEMBER_ONLY, allow
+from schema.permissions import ADMIN, ANYONE, MEMBER_ONLY, RouterOrAdmin, allow
 from schema.program import ProgramRules
 from schema.redemption import Reward
 from schema.types import AuditEntry, Member, Partner, Purchase, parse_id
@@ -29,8 +33,22 @@ READ_OWN = allow(partner=Scope.MEMBERS_READ, member=True)
 SIGNED_IN = allow(any_partner=True, member=True)
 
 
+@strawberry.type(name="_Service")
+class ServiceSDL:
+    sdl: str
+
+
+@cache
+def _sdl(schema: Any) -> str:
+    return print_schema(schema)
+
+
 @strawberry.type
 class Query(ExchangeQueries, SettlementQueries):
+    @strawberry.field(name="_service", permission_classes=[RouterOrAdmin])
+    def service(self, info: Info) -> ServiceSDL:
+        return ServiceSDL(sdl=_sdl(info.schema))
+
     @strawberry.field(permission_classes=[READ_OWN])
     async def member(self, info: Info, id: strawberry.ID) -> Member:
         row = await info.context.loaders.member_by_id.load(parse_id(id))

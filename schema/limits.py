@@ -236,8 +236,10 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
 
         def enter_list_value(self, node: ListValueNode, *_: Any) -> None:
             # A router's representations have their own, larger cap (still bounded by cost).
-            entities = self.argument is not None and self.argument.value is node and (
-                self.argument.name.value == "representations"
+            entities = (
+                self.argument is not None
+                and self.argument.value is node
+                and (self.argument.name.value == "representations")
             )
             cap = limits.max_representations if entities else limits.max_input_list
             if len(node.values) > cap:

@@ -57,3 +57,16 @@ def allow(
 ANYONE = allow(anyone=True)
 ADMIN = allow()
 MEMBER_ONLY = allow(member=True, admin=False)
+
+
+class RouterOrAdmin(BasePermission):
+    """The subgraph's SDL is for the federation router (its configured credential) and
+    operators; to anyone else it would be the introspection production mode turns off."""
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        context = info.context
+        if context.from_router or context.principal.is_admin:
+            return True
+        if context.principal.kind is PrincipalKind.ANONYMOUS:
+            raise Unauthenticated("the SDL is served to the federation router and operators")
+        raise Forbidden("the SDL is served to the federation router and operators")

@@ -74,8 +74,10 @@ ESCALATIONS = {
     "admin scope": {"scope": "members:read admin"},
     "another scope": {"scope": "members:read exchanges:write"},
     "another partner": {"scope": "members:read", "partner_code": "other-brand"},
-    "another grant type": {"scope": "members:read",
-                           "grant_types": ["client_credentials", "authorization_code"]},
+    "another grant type": {
+        "scope": "members:read",
+        "grant_types": ["client_credentials", "authorization_code"],
+    },
     "redirect uris": {"scope": "members:read", "redirect_uris": ["https://evil.test/cb"]},
     "auth method none": {"scope": "members:read", "token_endpoint_auth_method": "none"},
     "a chosen secret": {"scope": "members:read", "client_secret": "chosen"},
@@ -117,12 +119,15 @@ async def test_an_operator_widens_a_client_and_the_audit_log_says_who(app, anony
     path = f"/oauth/register/{registered.client_id}"
     by_itself = http_client(app, {"Authorization": f"Bearer {registered.registration_token}"})
 
-    refused = await by_itself.put(path, json={"client_id": registered.client_id,
-                                              "scope": "members:read purchases:write"})
-    widened = await admin.put(path, json={"client_id": registered.client_id,
-                                          "scope": "members:read purchases:write"})
-    no_admin = await admin.put(path, json={"client_id": registered.client_id,
-                                           "scope": "members:read admin"})
+    refused = await by_itself.put(
+        path, json={"client_id": registered.client_id, "scope": "members:read purchases:write"}
+    )
+    widened = await admin.put(
+        path, json={"client_id": registered.client_id, "scope": "members:read purchases:write"}
+    )
+    no_admin = await admin.put(
+        path, json={"client_id": registered.client_id, "scope": "members:read admin"}
+    )
     token = (await token_response(anonymous, registered)).json()
     log = (await client.post("/graphql", json={"query": AUDIT})).json()["data"]["auditLog"]
 

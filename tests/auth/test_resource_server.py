@@ -111,3 +111,24 @@ async def test_a_member_token_from_the_identity_provider_maps_to_the_member(db, 
     principal = await verifier.principal(token)
 
     assert (principal.kind, principal.member_id) == (PrincipalKind.MEMBER, ada.id)
+
+
+ODD_VALUES = [None, 7, ["at+jwt"], {"a": 1}, True]
+
+
+async def test_tokens_with_odd_header_and_claim_types_are_401_not_500(app, db):
+    claims = await claims_for(app)
+    tokens = []
+    for odd in ODD_VALUES:
+        tokens.append(f"{b64({'alg': 'RS256', 'typ': odd, 'kid': 'k'})}.{b64(claims)}.c2ln")
+        tokens.append(f"{b64({'alg': odd, 'typ': 'at+jwt'})}.{b64(claims)}.c2ln")
+        tokens.append(f"{b64({'alg': 'RS256', 'typ': 'at+jwt', 'kid': odd})}.{b64(claims)}.c2ln")
+        tokens.append(f"{b64({'alg': 'RS256', 'typ': 'at+jwt'})}.{b64({**claims, 'iss': odd})}.x")
+    statuses = []
+    for token in tokens:
+        response = await http_client(app, {"Authorization": f"Bearer {token}"}).post(
+            "/graphql", json={"query": ME}
+        )
+        statuses.append(response.status_code)
+
+    assert statuses == [401] * len(tokens)

@@ -215,3 +215,27 @@ async def test_directives_are_limited_per_document(production):
 
     assert "errors" not in await post(production, "{ " + many + " }")
     assert refused(await post(production, unknown), "TOO_MANY_DIRECTIVES")
+
+
+async def test_huge_decimals_and_deeply_nested_variables_are_client_errors(production, db):
+    partner = await registry.create_partner(db, code="deci", name="Deci")
+    purchase = (
+        'mutation P($a: Decimal!) { recordPurchase(input: {member: {id: "1"},'
+        ' channel: ONLINE, source: "s", externalOrderId: "o", amount: $a}) { id } }'
+    )
+    terms = ("mutation { setExchangeTerms(input: {partnerId: \"%s\", direction: OUTBOUND,"
+             " rate: \"1e999999\", minPoints: 1, maxPoints: 2, stepPoints: 1, dailyCapPoints: 2,"
+             " validFrom: \"2026-01-01T00:00:00Z\"}) { id } }" % partner.id)  # fmt: skip
+    nested = '{"query": "%s", "variables": {"v": %s"x"%s}}' % (PROGRAM, "[" * 1000, "]" * 1000)
+
+    codes = []
+    for amount in ("1e999999", "NaN", "-Infinity", "0.000000001", "1" * 40):
+        codes += error_codes(await post(production, purchase, {"a": amount}))
+    codes += error_codes(await post(production, terms))
+    deep = await production.post(
+        "/graphql", content=nested, headers={"content-type": "application/json"}
+    )
+
+    assert codes and "INTERNAL_SERVER_ERROR" not in codes
+    assert set(codes) <= {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}
+    assert deep.status_code == 400 and error_codes(deep.json()) == ["INPUT_TOO_LARGE"]
