@@ -223,10 +223,11 @@ async def test_huge_decimals_and_deeply_nested_variables_are_client_errors(produ
         'mutation P($a: Decimal!) { recordPurchase(input: {member: {id: "1"},'
         ' channel: ONLINE, source: "s", externalOrderId: "o", amount: $a}) { id } }'
     )
-    terms = ("mutation { setExchangeTerms(input: {partnerId: \"%s\", direction: OUTBOUND,"
-             " rate: \"1e999999\", minPoints: 1, maxPoints: 2, stepPoints: 1, dailyCapPoints: 2,"
-             " validFrom: \"2026-01-01T00:00:00Z\"}) { id } }" % partner.id)  # fmt: skip
-    nested = '{"query": "%s", "variables": {"v": %s"x"%s}}' % (PROGRAM, "[" * 1000, "]" * 1000)
+    terms = ("mutation { setExchangeTerms(input: {partnerId: \"" + str(partner.id) + "\","
+             " direction: OUTBOUND, rate: \"1e999999\", minPoints: 1, maxPoints: 2,"
+             " stepPoints: 1, dailyCapPoints: 2, validFrom: \"2026-01-01T00:00:00Z\"}) { id } }")  # fmt: skip
+    nested = ('{"query": "' + PROGRAM + '", "variables": {"v": ' + "[" * 1000 + '"x"'
+              + "]" * 1000 + "}}")  # fmt: skip
 
     codes = []
     for amount in ("1e999999", "NaN", "-Infinity", "0.000000001", "1" * 40):
