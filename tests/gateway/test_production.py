@@ -225,7 +225,8 @@ async def test_huge_decimals_and_deeply_nested_variables_are_client_errors(produ
     )
     terms = ("mutation { setExchangeTerms(input: {partnerId: \"" + str(partner.id) + "\","
              " direction: OUTBOUND, rate: \"1e999999\", minPoints: 1, maxPoints: 2,"
-             " stepPoints: 1, dailyCapPoints: 2, validFrom: \"2026-01-01T00:00:00Z\"}) { id } }")  # fmt: skip
+             " stepPoints: 1, dailyCapPoints: 2,"
+             " validFrom: \"2026-01-01T00:00:00Z\"}) { id } }")  # fmt: skip
     nested = ('{"query": "' + PROGRAM + '", "variables": {"v": ' + "[" * 1000 + '"x"'
               + "]" * 1000 + "}}")  # fmt: skip
 
