@@ -62,9 +62,19 @@ def identities_visible(principal: Principal) -> ColumnElement[bool]:
     return true()
 
 
+# What a referrer learns of the members it referred: their name, when they joined with its code
+# and whether they qualified (made a purchase); never their identities, balance, accounts or
+# ledger. The referee's full record stays behind `members_visible`.
+REFEREE_COLUMNS = (members.c.id, members.c.display_name, members.c.referred_at, members.c.status)
+
+
+def referee_qualified() -> ColumnElement[bool]:
+    return exists().where(purchases.c.member_id == members.c.id)
+
+
 def referees_visible(principal: Principal) -> ColumnElement[bool]:
-    """A member sees whom it referred (it can only reach its own referrals); others see the
-    referees they could see anyway."""
+    """A member sees the summaries (REFEREE_COLUMNS) of whom it referred (it can only reach its
+    own referrals); others see the referees they could see anyway."""
     if principal.kind is PrincipalKind.MEMBER:
         return true()
     return members_visible(principal)

@@ -280,6 +280,28 @@ class Interaction:
         return await member_of(info, self.member_id)
 
 
+@strawberry.type(description="A member enrolled with a referral code, as its referrer sees it.")
+class Referral:
+    display_name: str
+    referred_at: datetime | None
+    status: MemberStatus
+    qualified: bool = strawberry.field(description="Whether the referee has made a purchase.")
+    member_id: strawberry.Private[int]
+
+    @staticmethod
+    def from_row(row: Any) -> Referral:
+        return Referral(
+            display_name=row.display_name, referred_at=row.referred_at,
+            status=MemberStatus(row.status), qualified=bool(row.qualified), member_id=row.id,
+        )  # fmt: skip
+
+    @strawberry.field(description="The referee's record, for those who may see it (not its "
+                      "referrer as a member).")  # fmt: skip
+    async def member(self, info: Info) -> Member | None:
+        row = await info.context.loaders.member_by_id.load(self.member_id)
+        return None if row is None else Member.from_row(row)
+
+
 @strawberry.federation.type(keys=["id"])
 class Member:
     id: strawberry.ID
@@ -392,11 +414,11 @@ class Member:
     @strawberry.field(description="Members who enrolled with this member's code, newest first.")
     async def referrals(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> Connection[Member]:
+    ) -> Connection[Referral]:
         check_page_size(first)
         key = (int(self.id), first, decode_cursor("member", after))
         rows = await info.context.loaders.referrals_by_member.load(key)
-        return build_connection(rows, first, "member", Member.from_row)
+        return build_connection(rows, first, "member", Referral.from_row)
 
     @strawberry.field(description="The member's accounts in partner programs.")
     async def partner_accounts(

@@ -60,7 +60,7 @@ query Standing($first: Int!) {
     nodes {
       growthValue tierProgress { growthValueNeeded } tierHistory { toTier }
       lifecycle segment { spend } expiringPoints(within: 800) { points }
-      referredBy { id } referrals(first: 3) { nodes { id } }
+      referredBy { id } referrals(first: 3) { nodes { displayName } }
     }
   }
 }"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from loyalty.program import Program
 from tests.conftest import bearer, error_codes, graphql
 from tests.factories import a_member, a_member_with_points, a_purchase
 
@@ -149,3 +150,27 @@ async def test_the_members_list_filters_by_lifecycle_and_segment(client, db, pro
     assert body["data"]["members"]["nodes"] == [
         {"displayName": "New and quiet", "lifecycle": "NEW"}
     ]
+
+
+REFERRER_PRYING = """{ me { referrals(first: 5) { nodes { displayName qualified
+  member { id identities { kind value } balance { available } ledger { nodes { reference } } }
+} } } }"""
+
+
+async def test_a_referrer_sees_its_referees_names_and_qualification_only(app, client, db):
+    ada = await a_member(db)
+    grace = await a_member(db, "Grace", card="CANARY-CARD-7", referral_code=ada.referral_code)
+    await a_member(db, "Linus", referral_code=ada.referral_code)
+    await a_purchase(db, Program(), grace.id, "10.00")
+
+    as_ada = await graphql(client, REFERRER_PRYING, headers=await bearer(app, f"member:{ada.id}"))
+    as_operator = await graphql(
+        client, REFERRER_PRYING.replace("me {", f'member(id: "{ada.id}") {{')
+    )
+
+    assert "CANARY-CARD-7" not in str(as_ada)
+    assert as_ada["data"]["me"]["referrals"]["nodes"] == [
+        {"displayName": "Linus", "qualified": False, "member": None},
+        {"displayName": "Grace", "qualified": True, "member": None},
+    ]
+    assert "CANARY-CARD-7" in str(as_operator)

@@ -78,8 +78,8 @@ async def test_circular_fragments(production):
 
 
 async def test_an_over_budget_query_is_refused_before_it_runs(production):
-    query = ("{ members(first: 100) { nodes { referrals(first: 100) { nodes {"
-             " referrals(first: 100) { nodes { id } } } } } } }")  # fmt: skip
+    query = ("{ members(first: 100) { nodes { referrals(first: 100) { nodes { member {"
+             " referrals(first: 100) { nodes { displayName } } } } } } } }")  # fmt: skip
     body = await post(production, query)
     assert refused(body, "QUERY_TOO_COMPLEX")
     assert body["errors"][0]["extensions"]["cost"] > 1_000_000
