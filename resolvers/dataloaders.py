@@ -249,9 +249,10 @@ class ReferralsByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
         def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
             inner = select(
-                members.c.referred_by.label("owner"), *ownership.REFEREE_COLUMNS,
+                members.c.referred_by.label("owner"),
+                *ownership.REFEREE_COLUMNS,
                 ownership.referee_qualified().label("qualified"),
-            ).where(members.c.referred_by.in_(owners), ownership.referees_visible(self.principal))  # fmt: skip
+            ).where(members.c.referred_by.in_(owners), ownership.referees_visible(self.principal))
             if after is not None:
                 inner = inner.where(members.c.id < after)
             return _top_n_per_owner(inner, members.c.referred_by, members.c.id, limit)
