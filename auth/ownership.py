@@ -19,6 +19,7 @@ from infra.models import (
     members,
     partners,
     purchases,
+    quotes,
     redemptions,
     rewards,
 )
@@ -133,6 +134,23 @@ async def check_member(conn: AsyncConnection, principal: Principal, member_id: i
 async def check_row(conn: AsyncConnection, table: Any, row_id: int, condition: Any) -> None:
     if await conn.scalar(select(table.c.id).where(table.c.id == row_id, condition)) is None:
         raise NotFound(f"{table.name[:-1]} {row_id} does not exist")
+
+
+def actor_key(principal: Principal) -> str:
+    """Who acts, as stored on what they create and only they may use (a quote): a partner (any
+    of its clients), a member, or an operator."""
+    if principal.kind is PrincipalKind.PARTNER:
+        return f"partner:{principal.partner_id}"
+    if principal.kind is PrincipalKind.MEMBER:
+        return f"member:{principal.member_id}"
+    return f"{principal.kind.value.lower()}:{principal.subject}"
+
+
+def quotes_usable(principal: Principal) -> Any:
+    """A quote is carried out by whoever asked for it; an admin operator may carry out any."""
+    if _is_admin(principal):
+        return true()
+    return quotes.c.requested_by == actor_key(principal)
 
 
 def exchanges_visible(principal: Principal) -> Any:

@@ -393,6 +393,8 @@ quotes = Table(
     Column("external_account", String(255), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+    # Who asked for the quote (auth.ownership.actor_key): only they may carry it out.
+    Column("requested_by", String(120), nullable=True),
 )
 
 exchanges = Table(

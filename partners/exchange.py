@@ -153,9 +153,11 @@ async def quote_exchange(
     partner_id: int,
     points: int,
     direction: Direction = Direction.OUTBOUND,
+    requested_by: str | None = None,
     now: datetime | None = None,
 ) -> Any:
-    """A rate-locked quote for exchanging `points` with a partner, valid `quote_seconds`."""
+    """A rate-locked quote for exchanging `points` with a partner, valid `quote_seconds`, that
+    only `requested_by` may carry out."""
     now = now or datetime.now(UTC)
     if direction is not Direction.OUTBOUND:
         raise ValidationFailed("members quote outbound exchanges; partners credit inbound ones")
@@ -185,6 +187,7 @@ async def quote_exchange(
                     external_account=account,
                     created_at=now,
                     expires_at=now + timedelta(seconds=program.quote_seconds),
+                    requested_by=requested_by,
                 )
                 .returning(*quotes.c)
             )
@@ -616,12 +619,11 @@ async def credit_inbound(
     return await retry_on_race(attempt)
 
 
-async def quote_member(db: Database, quote_id: str) -> int | None:
-    """Whose quote this is (for the caller's ownership check)."""
+async def quote_member(db: Database, quote_id: str, usable: Any = None) -> int | None:
+    """Whose quote this is, if the caller may use it (`usable`: the ownership condition)."""
     async with db.read() as conn:
-        member_id: int | None = await conn.scalar(
-            select(quotes.c.member_id).where(quotes.c.id == quote_id)
-        )
+        query = select(quotes.c.member_id).where(quotes.c.id == quote_id)
+        member_id: int | None = await conn.scalar(query if usable is None else query.where(usable))
         return member_id
 
 

@@ -141,7 +141,7 @@ class ExchangeMutations:
             partner_id = own_partner(info, input.partner_id)
         row = await exchange.quote_exchange(
             info.context.db, info.context.program, member_id=member_id, partner_id=partner_id,
-            points=input.points,
+            points=input.points, requested_by=ownership.actor_key(info.context.principal),
         )  # fmt: skip
         return Quote.from_row(row)
 
@@ -151,7 +151,9 @@ class ExchangeMutations:
         permission_classes=[WRITE_EXCHANGES],
     )
     async def request_exchange(self, info: Info, input: RequestExchangeInput) -> Exchange:
-        owner = await exchange.quote_member(info.context.db, str(input.quote_id))
+        owner = await exchange.quote_member(
+            info.context.db, str(input.quote_id), ownership.quotes_usable(info.context.principal)
+        )
         if owner is None:
             raise NotFound(f"quote {input.quote_id} does not exist")
         await access.require_member(info, MemberRef(member_id=owner))

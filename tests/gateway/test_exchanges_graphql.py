@@ -184,3 +184,38 @@ async def test_linking_a_partner_account_asks_the_partner_first(app, client, db)
     assert error_codes(unavailable) == ["PARTNER_UNAVAILABLE"]
     assert linked["data"]["linkIdentity"] == {"kind": "PARTNER_ACCOUNT", "value": "SKY-NEW"}
     assert "SKY-NEW" in simulated.balances
+
+
+async def a_partner_client(app, db, code):
+    created = await clients.create_client(
+        db, name=code, scopes=["exchanges:write"], partner_code=code
+    )
+    return http_client(
+        app, await bearer(app, created.client_id, "exchanges:write", client_id=created.client_id)
+    )
+
+
+async def test_a_quote_is_carried_out_only_by_whoever_asked_for_it(app, client, db):
+    airline = await a_partner_with_terms(db)
+    rail = await a_partner_with_terms(db, code="rail-club")
+    shared = await a_member_with_an_account(db, airline, points=5000)
+    await member.link_identity(db, member_id=shared.id, kind=IdentityKind.PARTNER_ACCOUNT,
+                               value=f"RAIL-{shared.id}", partner_id=rail.id)  # fmt: skip
+    as_airline = await a_partner_client(app, db, "skyway-air")
+    as_rail = await a_partner_client(app, db, "rail-club")
+    as_member = http_client(app, await bearer(app, f"member:{shared.id}"))
+    quoted = await graphql(
+        as_airline, QUOTE, {"member": str(shared.id), "partner": str(airline.id), "points": 1000}
+    )
+    quote_id = quoted["data"]["quoteExchange"]["id"]
+
+    by_rail = await graphql(as_rail, REQUEST, {"quote": quote_id})
+    by_member = await graphql(as_member, REQUEST, {"quote": quote_id})
+    balance = await graphql(
+        client, f'{{ member(id: "{shared.id}") {{ balance {{ available }} }} }}'
+    )
+    by_airline = await graphql(as_airline, REQUEST, {"quote": quote_id})
+
+    assert error_codes(by_rail) == error_codes(by_member) == ["NOT_FOUND"]
+    assert balance["data"]["member"]["balance"] == {"available": 5000}
+    assert by_airline["data"]["requestExchange"]["state"] == "POSTED"
