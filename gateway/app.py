@@ -157,6 +157,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.directory = directory
         self.limits = settings.limits()
+        self.egress = settings.egress()
         self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only)
         self.limiter = RateLimiter(
             store, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
@@ -231,6 +232,7 @@ class GraphQLApp(GraphQL[Context, None]):
             ),
             directory=self.directory,
             from_router=self.from_router(request),
+            egress=self.egress,
             request=request,
             response=response,
         )

@@ -27,7 +27,7 @@ async def run_background_jobs(
         while True:
             try:
                 await exchange.reconcile(db, directory, stale_after=stale)
-                await webhook.deliver_due(db, http)
+                await webhook.deliver_due(db, http, egress=settings.egress())
             except Exception:  # a failed round is logged and the next one tries again
                 log.exception("background jobs failed; retrying in %s s", INTERVAL_SECONDS)
             await anyio.sleep(INTERVAL_SECONDS)

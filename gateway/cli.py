@@ -225,7 +225,7 @@ def jobs_webhooks() -> None:
 
     async def work(db: Database) -> webhook.DeliveryReport:
         async with httpx.AsyncClient(timeout=settings.connector_timeout_seconds) as http:
-            return await webhook.deliver_due(db, http)
+            return await webhook.deliver_due(db, http, egress=settings.egress())
 
     report = with_db(settings, work)
     typer.echo(f"delivered {report.delivered}, retrying {report.retrying}, "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from auth.principal import Principal
 from infra.database import Database
 from loyalty.program import Program
 from partners.directory import ConnectorDirectory
+from partners.egress import EgressPolicy
 from resolvers.dataloaders import Loaders
 
 
@@ -21,5 +22,7 @@ class Context:
     directory: ConnectorDirectory
     # The request came from the federation router (it presented the configured credential).
     from_router: bool = False
+    # Where webhooks may point (partners.egress).
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
     request: Any = None
     response: Any = None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from auth.tokens import TokenSettings
 from loyalty.program import Program
+from partners.egress import EgressPolicy
 from schema.limits import Limits
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pointgate.db"
@@ -53,6 +54,9 @@ class Settings:
     max_representations: int = 1000
     max_body_bytes: int = 1_000_000
     cors_origins: tuple[str, ...] = ()
+    # Hosts webhooks may reach although they are private or loopback (a development receiver);
+    # every other webhook address must be public, and https outside development.
+    webhook_allow_hosts: tuple[str, ...] = ()
     # The federation router's credential (header X-Pointgate-Router): it may read the SDL, and
     # the fetches it makes for one client operation are billed and rate-limited once.
     router_token: str | None = None
@@ -83,6 +87,11 @@ class Settings:
             max_directives=self.max_directives,
             max_input_list=self.max_input_list,
             max_representations=self.max_representations,
+        )
+
+    def egress(self) -> EgressPolicy:
+        return EgressPolicy(
+            https_only=not self.is_development, allow_hosts=frozenset(self.webhook_allow_hosts)
         )
 
     @property
@@ -129,6 +138,10 @@ class Settings:
             "max_body_bytes": int(env.get("POINTGATE_MAX_BODY_BYTES", "1000000")),
             "cors_origins": tuple(
                 o.strip() for o in env.get("POINTGATE_CORS_ORIGINS", "").split(",") if o.strip()
+            ),
+            "webhook_allow_hosts": tuple(
+                h.strip() for h in env.get("POINTGATE_WEBHOOK_ALLOW_HOSTS", "").split(",")
+                if h.strip()
             ),
             "router_token": env.get("POINTGATE_ROUTER_TOKEN") or None,
             "redis_url": env.get("REDIS_URL") or None,

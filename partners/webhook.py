@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from infra.database import Database
 from infra.models import webhook_deliveries, webhook_subscriptions
 from loyalty.errors import ValidationFailed
+from partners.egress import EgressPolicy, EgressRefused
 from partners.registry import partner_row
 from partners.simulated import signature
 
@@ -23,12 +24,19 @@ MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=10)
 
 
+STRICT = EgressPolicy()
+
+
 async def subscribe(
-    db: Database, *, partner_id: int, url: str, now: datetime | None = None
+    db: Database,
+    *,
+    partner_id: int,
+    url: str,
+    egress: EgressPolicy = STRICT,
+    now: datetime | None = None,
 ) -> tuple[Any, str]:
-    """A subscription and its signing secret (shown once)."""
-    if not url.startswith(("https://", "http://")) or len(url) > 500:
-        raise ValidationFailed("a webhook URL is http(s)://... (at most 500 characters)")
+    """A subscription and its signing secret (shown once), to a URL the egress policy allows."""
+    egress.check_url(url)
     secret = secrets.token_urlsafe(32)
     async with db.transaction() as conn:
         await partner_row(conn, partner_id)
@@ -60,8 +68,14 @@ def next_delay(attempts: int) -> timedelta:
 
 
 async def deliver_due(
-    db: Database, http: httpx.AsyncClient, *, now: datetime | None = None, limit: int = 100
+    db: Database,
+    http: httpx.AsyncClient,
+    *,
+    egress: EgressPolicy = STRICT,
+    now: datetime | None = None,
+    limit: int = 100,
 ) -> DeliveryReport:
+    """Send due deliveries, each to an address the egress policy allows at this moment."""
     now = now or datetime.now(UTC)
     async with db.read() as conn:
         due = list(
@@ -92,10 +106,12 @@ async def deliver_due(
             "x-pointgate-delivery": str(delivery.id),
         }
         try:
-            response = await http.post(delivery.url, content=body, headers=headers)
+            response = await egress.post(http, delivery.url, content=body, headers=headers)
             ok, status = response.is_success, f"HTTP {response.status_code}"
         except httpx.HTTPError as error:
             ok, status = False, type(error).__name__
+        except (EgressRefused, ValidationFailed):
+            ok, status = False, "EGRESS_REFUSED"
         attempts = delivery.attempts + 1
         values: dict[str, Any] = {"attempts": attempts, "last_status": status}
         if ok:

@@ -185,8 +185,9 @@ class ExchangeMutations:
         self, info: Info, input: SubscribeWebhookInput
     ) -> WebhookSubscription:
         row, secret = await webhook.subscribe(
-            info.context.db, partner_id=own_partner(info, input.partner_id), url=input.url
-        )
+            info.context.db, partner_id=own_partner(info, input.partner_id), url=input.url,
+            egress=info.context.egress,
+        )  # fmt: skip
         return WebhookSubscription(
             id=strawberry.ID(str(row.id)), url=row.url, secret=secret, created_at=row.created_at
         )
