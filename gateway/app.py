@@ -96,7 +96,7 @@ class Schema(strawberry.federation.Schema):
         if not isinstance(key, str | int) or isinstance(key, bool):
             return ValidationFailed(f"representation {index} needs an id",
                                     argument="representations")  # fmt: skip
-        return _found(entity.resolve_reference(info=info, id=strawberry.ID(str(key))), name, key)
+        return _found(entity.resolve_reference(info=info, id=strawberry.ID(str(key))), entity, key)
 
     def _entity_class(self, name: str) -> Any:
         concrete = self.schema_converter.type_map.get(name)
@@ -104,10 +104,10 @@ class Schema(strawberry.federation.Schema):
         return origin if hasattr(origin, "resolve_reference") else None
 
 
-async def _found(pending: Awaitable[Any], name: str, key: Any) -> Any:
+async def _found(pending: Awaitable[Any], entity_class: Any, key: Any) -> Any:
     entity = await pending
     if entity is None:
-        raise NotFound(f"{name} {key} does not exist")
+        raise NotFound(f"{entity_class.__name__} {key} does not exist")
     return entity
 
 
@@ -208,7 +208,8 @@ class GraphQLApp(GraphQL[Context, None]):
         problem = oversized_variables(variables, self.limits, representations)
         if problem is not None:
             raise Refusal("INPUT_TOO_LARGE", problem, 400)
-        figures = entities_figures(self.schema._schema, query, operation, variables)
+        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
+        figures = entities_figures(graphql_schema, query, operation, variables)
         for code, message, extra in over_limits(figures, self.limits) if figures else ():
             raise Refusal(code, message, 400, **extra)
 

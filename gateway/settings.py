@@ -140,7 +140,8 @@ class Settings:
                 o.strip() for o in env.get("POINTGATE_CORS_ORIGINS", "").split(",") if o.strip()
             ),
             "webhook_allow_hosts": tuple(
-                h.strip() for h in env.get("POINTGATE_WEBHOOK_ALLOW_HOSTS", "").split(",")
+                h.strip()
+                for h in env.get("POINTGATE_WEBHOOK_ALLOW_HOSTS", "").split(",")
                 if h.strip()
             ),
             "router_token": env.get("POINTGATE_ROUTER_TOKEN") or None,
