@@ -45,7 +45,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from auth import audit, clients
-from auth.principal import ALL_SCOPES, Principal, Scope
+from auth.principal import ALL_SCOPES, Principal, PrincipalKind, Scope
+from auth.throttle import AuthenticationThrottle, client_id_of
 from auth.tokens import (
     ALLOWED_ALGORITHMS,
     InvalidToken,
@@ -524,7 +525,9 @@ def _respond(status: int, body: Any, headers: Any) -> Response:
     return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
-def routes(db: Database, settings: TokenSettings, keys: KeyCache) -> list[Route]:
+def routes(
+    db: Database, settings: TokenSettings, keys: KeyCache, throttle: AuthenticationThrottle
+) -> list[Route]:
     bridge = Bridge(db, settings, keys)
     server = AuthorizationServer(bridge)
 
@@ -540,7 +543,22 @@ def routes(db: Database, settings: TokenSettings, keys: KeyCache) -> list[Route]
 
     async def token(request: Request) -> Response:
         items = await form_items(request)
-        return await run(lambda: server.create_token_response(FormRequest(request, items)))
+        client_id = client_id_of(request.headers.get("authorization"), dict(items))
+        address = request.client.host if request.client else None
+        refused = await throttle.blocked(client_id, address)
+        if refused is None:
+            response = await run(lambda: server.create_token_response(FormRequest(request, items)))
+            if response.status_code != 401:
+                return response
+            refused = await throttle.failed(client_id, address)
+            await audit.record(db, _caller(address), "token.denied", target=client_id,
+                               outcome="INVALID_CLIENT")  # fmt: skip
+            if refused is None:
+                return response
+        return JSONResponse(
+            {"error": "slow_down", "error_description": "too many failed authentications"},
+            status_code=429, headers={"Retry-After": str(refused.retry_after)},
+        )  # fmt: skip
 
     async def introspect(request: Request) -> Response:
         items = await form_items(request)
@@ -594,6 +612,10 @@ def routes(db: Database, settings: TokenSettings, keys: KeyCache) -> list[Route]
         Route("/.well-known/jwks.json", jwks),
         Route("/.well-known/oauth-authorization-server", server_metadata),
     ]
+
+
+def _caller(address: str | None) -> Principal:
+    return Principal(kind=PrincipalKind.ANONYMOUS, subject=f"address:{address or 'unknown'}")
 
 
 def _endpoint(server: AuthorizationServer, endpoint: Any, request: Any) -> tuple[int, Any, Any]:

@@ -37,6 +37,7 @@ from strawberry.types.unset import UNSET
 from auth import server as oauth_server
 from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
 from auth.principal import PrincipalKind
+from auth.throttle import AuthenticationThrottle
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
 from gateway import exports
 from gateway.audit import AuditMutations
@@ -304,7 +305,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            *oauth_server.routes(database, token_settings, keys),
+            *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
             *exports.routes(database),
         ],
         middleware=[

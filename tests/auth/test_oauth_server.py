@@ -7,6 +7,7 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from auth import clients, keys
@@ -204,3 +205,30 @@ async def test_the_server_metadata_follows_rfc_8414(app, anonymous):
     assert body["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
     assert "client_secret_post" in body["token_endpoint_auth_methods_supported"]
     AuthorizationServerMetadata(body).validate_issuer()
+
+
+def from_address(app, host):
+    transport = httpx.ASGITransport(app=app, client=(host, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://localhost")
+
+
+async def test_failed_authentications_are_throttled_per_client_and_address(app, client, db):
+    target = await a_client(db)
+    bystander = await a_client(db, partner=None, scopes="members:read")
+    attacker = from_address(app, "127.0.0.7")
+
+    answers = [(await token_response(attacker, target, secret=f"guess-{n}")).status_code
+               for n in range(14)]  # fmt: skip
+    right_secret_meanwhile = await token_response(attacker, target)
+    same_client_elsewhere = await token_response(from_address(app, "127.0.0.8"), target)
+    other_client_elsewhere = await token_response(from_address(app, "127.0.0.9"), bystander)
+    log = (await graphql(client, '{ auditLog(first: 50, action: "token.denied") {'
+                                 " nodes { subject outcome } } }"))["data"]["auditLog"]  # fmt: skip
+
+    assert answers == [401] * 10 + [429] * 4
+    assert right_secret_meanwhile.status_code == 429
+    assert int(right_secret_meanwhile.headers["Retry-After"]) >= 1
+    assert same_client_elsewhere.status_code == 429  # the client id is blocked too
+    assert other_client_elsewhere.status_code == 200
+    assert log["nodes"][0] == {"subject": "address:127.0.0.7", "outcome": "INVALID_CLIENT"}
+    assert len(log["nodes"]) == 11  # ten failures, then the one that spent the budget
