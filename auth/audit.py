@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.principal import Principal
 from infra.database import Database
@@ -29,14 +30,36 @@ async def record(
     now: datetime | None = None,
 ) -> None:
     async with db.transaction() as conn:
+        await insert_entry(conn, principal, action, target=target, outcome=outcome, now=now)
+
+
+async def insert_entry(
+    conn: AsyncConnection,
+    principal: Principal,
+    action: str,
+    *,
+    target: str | None = None,
+    outcome: str = "OK",
+    now: datetime | None = None,
+) -> int:
+    """One row in the caller's transaction; its id."""
+    entry_id: int = (
         await conn.execute(
-            insert(audit_log).values(
+            insert(audit_log)
+            .values(
                 at=now or datetime.now(UTC), principal_kind=principal.kind,
                 subject=principal.subject, client_id=principal.client_id,
                 partner_id=principal.partner_id, action=action, target=target,
                 outcome=outcome, trace_id=_trace_id(),
             )
-        )  # fmt: skip
+            .returning(audit_log.c.id)
+        )
+    ).scalar_one()  # fmt: skip
+    return entry_id
+
+
+async def set_outcome(conn: AsyncConnection, entry_id: int, outcome: str) -> None:
+    await conn.execute(update(audit_log).where(audit_log.c.id == entry_id).values(outcome=outcome))
 
 
 async def entries(

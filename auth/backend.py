@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from auth.principal import ANONYMOUS, Principal
 from auth.tokens import InvalidToken, TokenVerifier
+from infra.database import is_transient
 
 OAUTH_PATH_PREFIX = "/oauth/"
 
@@ -46,6 +47,10 @@ class BearerTokenBackend(AuthenticationBackend):
             principal = await self.verifier.principal(token.strip())
         except InvalidToken as error:
             raise AuthenticationError(str(error)) from None
+        except Exception as error:
+            if is_transient(error):
+                raise DatabaseUnavailable("the service is temporarily unavailable") from error
+            raise
         return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
 
 
@@ -54,8 +59,23 @@ def principal_of(conn: HTTPConnection) -> Principal:
     return user.principal if isinstance(user, PrincipalUser) else ANONYMOUS
 
 
+class DatabaseUnavailable(AuthenticationError):
+    """The token could not be checked: not the client's fault, worth a retry."""
+
+
 def on_authentication_error(conn: HTTPConnection, error: Exception) -> Response:
-    """A GraphQL-shaped 401, so clients read it like any other error."""
+    """A GraphQL-shaped 401, so clients read it like any other error (503 when the token
+    could not be checked at all)."""
+    if isinstance(error, DatabaseUnavailable):
+        body = {
+            "errors": [
+                {
+                    "message": str(error),
+                    "extensions": {"code": "SERVICE_UNAVAILABLE", "retryable": True},
+                }
+            ]
+        }
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})  # fmt: skip
     body = {"errors": [{"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}]}
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     return JSONResponse(body, status_code=401, headers=headers)

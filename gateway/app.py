@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hmac
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -40,12 +41,12 @@ from auth.principal import PrincipalKind
 from auth.throttle import AuthenticationThrottle
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
 from gateway import exports
-from gateway.audit import AuditMutations
+from gateway.audit import AuditMutation
 from gateway.background import run_background_jobs
 from gateway.context import Context
 from gateway.protection import BodySizeLimit, PersistedQueries, RateLimiter, Refusal
 from gateway.settings import Settings
-from infra.database import Database
+from infra.database import Database, is_transient
 from infra.store import Store, open_store
 from infra.telemetry import configure_providers, instrument_engine
 from loyalty.errors import NotFound, Unauthenticated, ValidationFailed
@@ -54,7 +55,13 @@ from partners.directory import ConnectorDirectory
 from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
-from schema.extensions import MaskUnexpectedErrors, OperationTelemetry, add_error_codes
+from schema.extensions import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE,
+    MaskUnexpectedErrors,
+    OperationTelemetry,
+    add_error_codes,
+)
 from schema.limits import (
     entities_figures,
     limits_rule,
@@ -70,6 +77,8 @@ SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 ROUTER_HEADER: Final = "x-pointgate-router"
+UNAVAILABLE_MESSAGE: Final = "the service is temporarily unavailable; retry shortly"
+log = logging.getLogger("pointgate.gateway")
 
 
 class Schema(strawberry.federation.Schema):
@@ -123,6 +132,9 @@ def build_schema(settings: Settings | None = None) -> Schema:
     ]
     if not settings.is_development:
         limits.append(DisableIntrospection)
+    for field in Mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        if not any(isinstance(extension, AuditMutation) for extension in field.extensions):
+            field.extensions.append(AuditMutation())
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -131,7 +143,6 @@ def build_schema(settings: Settings | None = None) -> Schema:
         extensions=[
             OperationTelemetry,
             lambda: MaskUnexpectedErrors(show_details=settings.is_development),
-            AuditMutations,
             *limits,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
@@ -177,12 +188,24 @@ class GraphQLApp(GraphQL[Context, None]):
                 await settlement.record_api_call(
                     self.db, partner_id=principal.partner_id, client_id=principal.client_id
                 )
-            return await super().run(request, context, root_value)
+            response = await super().run(request, context, root_value)
         except Refusal as refusal:
             headers = {}
             if "retryAfter" in refusal.extensions:
                 headers["Retry-After"] = str(refusal.extensions["retryAfter"])
             return JSONResponse(refusal.body(), status_code=refusal.status, headers=headers)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            # The database failed before the operation ran (rate limit or usage bookkeeping).
+            log.warning("database unavailable before execution: %s", error)
+            response = JSONResponse(Refusal(UNAVAILABLE, UNAVAILABLE_MESSAGE).body(), 503)
+        if getattr(request.state, "unavailable", False):
+            # Nothing of the operation ran: a retryable 503 the client or router can act on.
+            response.status_code = 503
+        if response.status_code == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     async def parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)
@@ -241,6 +264,11 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def process_result(self, request: Any, result: Any) -> Any:
         add_error_codes(result.errors or [])
+        data = result.data
+        if (not data or all(value is None for value in data.values())) and any(
+            (error.extensions or {}).get("code") == UNAVAILABLE for error in result.errors or []
+        ):
+            request.state.unavailable = True
         if not self.settings.is_development:
             # "Did you mean ...?" would spell out the schema introspection keeps hidden.
             for error in result.errors or []:

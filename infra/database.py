@@ -4,15 +4,60 @@ read-then-write transactions never deadlock and concurrent writers wait instead 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Work that must commit with whatever the current task writes first (the audit row of the
+# mutation being executed): called with the connection just before the transaction commits.
+before_commit: ContextVar[Callable[[AsyncConnection], Awaitable[None]] | None] = ContextVar(
+    "before_commit", default=None
+)
+
+
+def _postgres_connection_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from asyncpg import exceptions as asyncpg_errors
+    except ImportError:  # SQLite-only installs
+        return ()
+    return (
+        asyncpg_errors.PostgresConnectionError,
+        asyncpg_errors.InterfaceError,
+        asyncpg_errors.OperatorInterventionError,  # admin shutdown, crash shutdown
+        asyncpg_errors.CannotConnectNowError,
+        asyncpg_errors.TooManyConnectionsError,
+    )
+
+
+TRANSIENT = (
+    exc.OperationalError,  # connection lost, server shutting down, SQLite "database is locked"
+    exc.InterfaceError,
+    exc.TimeoutError,  # no pooled connection free in time
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    *_postgres_connection_errors(),
+)
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Whether an error is the database being unreachable or overloaded (worth a retry by the
+    client), rather than a fault of the request or of the code."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, TRANSIENT):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
@@ -45,7 +90,9 @@ class Database:
             if ":memory:" in url:
                 raise ValueError("use a file for SQLite: every connection needs the same database")
         else:
-            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+            # Pre-ping: after a PostgreSQL restart each stale pooled connection is noticed and
+            # replaced at checkout instead of failing one request each.
+            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":
@@ -63,6 +110,9 @@ class Database:
         """One database transaction: committed when the block ends, rolled back if it raises."""
         async with self.engine.begin() as conn:
             yield conn
+            hook = before_commit.get()
+            if hook is not None:
+                await hook(conn)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

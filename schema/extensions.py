@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from opentelemetry import metrics, trace
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from infra.database import is_transient
 from loyalty.errors import DomainError
 
 logger = logging.getLogger("pointgate.errors")
@@ -23,6 +24,8 @@ errors_counter = meter.create_counter(
 )
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
+RETRY_AFTER_SECONDS = 2
 
 
 def _trace_id() -> str:
@@ -33,6 +36,9 @@ def _trace_id() -> str:
 def _is_unexpected(error: GraphQLError) -> bool:
     # Errors raised while executing fields (they have a path) are bugs unless the domain raised
     # them on purpose; errors before execution (syntax, validation, variables) are the client's.
+    # The database failing is never the client's fault, wherever it surfaces.
+    if is_transient(error.original_error):
+        return True
     return error.path is not None and not isinstance(error.original_error, DomainError)
 
 
@@ -67,6 +73,20 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         trace_id = _trace_id()
+        if is_transient(error.original_error):
+            logger.warning(
+                "database unavailable in %s (trace_id=%s): %s",
+                ".".join(str(part) for part in error.path or ()) or "operation",
+                trace_id,
+                error.original_error,
+            )
+            return GraphQLError(
+                message="the service is temporarily unavailable; retry shortly",
+                nodes=error.nodes, source=error.source, positions=error.positions,
+                path=error.path,
+                extensions={"code": UNAVAILABLE, "retryable": True,
+                            "retryAfter": RETRY_AFTER_SECONDS, "traceId": trace_id},
+            )  # fmt: skip
         logger.error(
             "unexpected error in %s (trace_id=%s)",
             ".".join(str(part) for part in error.path or ()),
