@@ -71,9 +71,10 @@ async def test_the_audit_row_commits_with_the_mutation_or_not_at_all(client, db,
 
     async with db.read() as conn:
         bought = await conn.scalar(select(func.count()).select_from(purchases))
-        rows = list(await conn.execute(
-            select(audit_log.c.action, audit_log.c.outcome)
-            .where(audit_log.c.action == "mutation.recordPurchase").order_by(audit_log.c.id)))  # fmt: skip
+        audited = select(audit_log.c.action, audit_log.c.outcome).where(
+            audit_log.c.action == "mutation.recordPurchase"
+        )
+        rows = list(await conn.execute(audited.order_by(audit_log.c.id)))
 
     assert error_codes(failed) == ["INTERNAL_SERVER_ERROR"]
     assert done["data"]["recordPurchase"]["pointsEarned"] == 10
