@@ -116,6 +116,15 @@ def partners_visible(principal: Principal) -> Any:
     return true()
 
 
+def aggregate_scopes(principal: Principal) -> tuple[Any, Any]:
+    """Which purchases and interactions a principal's aggregates (lifecycle, segment bands,
+    spend) are computed over: a partner's over its own purchases only (not a shared member's
+    spend at another partner) and no interactions; everyone else's over all of the member's."""
+    if principal.kind is PrincipalKind.PARTNER:
+        return purchases.c.partner_id == principal.partner_id, false()
+    return true(), true()
+
+
 def ledger_visible(principal: Principal, partner_column: Any) -> Any:
     """A partner sees only the transfers that concern it on a member's account."""
     if principal.kind is PrincipalKind.PARTNER:
@@ -131,9 +140,34 @@ async def check_member(conn: AsyncConnection, principal: Principal, member_id: i
         raise NotFound(f"member {member_id} does not exist")
 
 
+async def may_know_member(conn: AsyncConnection, principal: Principal, member_id: int) -> bool:
+    """Whether the principal may learn that this member exists (e.g. that it holds an identity
+    the principal tried to enrol)."""
+    found = await conn.scalar(
+        select(members.c.id).where(members.c.id == member_id, members_visible(principal))
+    )
+    return found is not None
+
+
 async def check_row(conn: AsyncConnection, table: Any, row_id: int, condition: Any) -> None:
     if await conn.scalar(select(table.c.id).where(table.c.id == row_id, condition)) is None:
         raise NotFound(f"{table.name[:-1]} {row_id} does not exist")
+
+
+def key_namespace(principal: Principal) -> str:
+    """Whose idempotency keys and order ids a caller's are: a partner's (any of its clients)
+    or a member's own, so nobody can take or block another's; operators share the internal
+    one. (Payment APIs scope keys to an account the same way.)"""
+    if principal.kind is PrincipalKind.PARTNER:
+        return f"p{principal.partner_id}"
+    if principal.kind is PrincipalKind.MEMBER:
+        return f"m{principal.member_id}"
+    return ""
+
+
+def scoped_key(principal: Principal, key: str) -> str:
+    namespace = key_namespace(principal)
+    return f"{namespace}:{key}" if namespace else key
 
 
 def actor_key(principal: Principal) -> str:

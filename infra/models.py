@@ -28,6 +28,8 @@ metadata = MetaData(
 )
 
 ZERO = text("0")
+# A caller's idempotency key (at most 200 characters) with its namespace and a prefix.
+KEY_LENGTH = 240
 
 partners = Table(
     "partners",
@@ -56,7 +58,7 @@ members = Table(
     Column("status", String(16), nullable=False, server_default="ACTIVE"),
     Column("enrolled_at", UtcDateTime, nullable=False),
     # The enrollment's idempotency key and a hash of its input, to answer replays.
-    Column("enrollment_key", String(200), nullable=True, unique=True),
+    Column("enrollment_key", String(KEY_LENGTH), nullable=True, unique=True),
     Column("request_hash", String(64), nullable=True),
     Column("referral_code", String(16), nullable=True, unique=True),
     Column("referred_by", Id, ForeignKey("members.id"), nullable=True, index=True),
@@ -76,7 +78,7 @@ interactions = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("member_id", Id, ForeignKey("members.id"), nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("idempotency_key", String(KEY_LENGTH), nullable=False, unique=True),
     Column("growth_value", BigInteger, nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("request_hash", String(64), nullable=False),
@@ -141,7 +143,7 @@ transfers = Table(
     "transfers",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("idempotency_key", String(KEY_LENGTH), nullable=False, unique=True),
     Column("debit_account_id", String(64), ForeignKey("accounts.id"), nullable=False),
     Column("credit_account_id", String(64), ForeignKey("accounts.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -189,7 +191,12 @@ purchases = Table(
     Column("purchased_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("request_hash", String(64), nullable=False),
-    UniqueConstraint("source", "external_order_id", name="uq_purchases_source_order"),
+    # Whose order ids these are (auth.ownership.key_namespace): a partner cannot take, or
+    # block, another partner's order ids.
+    Column("namespace", String(24), nullable=False, server_default=text("''")),
+    UniqueConstraint(
+        "namespace", "source", "external_order_id", name="uq_purchases_namespace_source_order"
+    ),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("refunded_amount <= amount", name="refund_within_amount"),
 )
@@ -201,7 +208,7 @@ refunds = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("purchase_id", Id, ForeignKey("purchases.id"), nullable=False, index=True),
-    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("idempotency_key", String(KEY_LENGTH), nullable=False, unique=True),
     Column("amount", Money, nullable=False),
     Column("points_reversed", BigInteger, nullable=False),
     Column("points_unrecovered", BigInteger, nullable=False),
@@ -266,7 +273,7 @@ redemptions = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
-    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("idempotency_key", String(KEY_LENGTH), nullable=False, unique=True),
     Column("points", BigInteger, nullable=False),
     Column("channel", String(16), nullable=False),
     Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
@@ -402,7 +409,7 @@ exchanges = Table(
     metadata,
     # Our exchange id: the idempotency key of every call to the partner.
     Column("id", String(40), primary_key=True),
-    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("idempotency_key", String(KEY_LENGTH), nullable=False, unique=True),
     # A quote is used by one exchange at most (inbound exchanges have none).
     Column("quote_id", String(40), ForeignKey("quotes.id"), nullable=True, unique=True),
     Column("member_id", Id, ForeignKey("members.id"), nullable=False),

@@ -34,6 +34,11 @@ class IdempotencyConflict(DomainError):
 class IdentityTaken(DomainError):
     code = "IDENTITY_TAKEN"
 
+    def __init__(self, message: str, *, holder_id: int, **details: Any) -> None:
+        super().__init__(message, **details)
+        # Not in the answer: whether the caller may learn of the holder is the caller's policy.
+        self.holder_id = holder_id
+
 
 class InvalidState(DomainError):
     code = "INVALID_STATE"

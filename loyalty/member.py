@@ -199,16 +199,20 @@ async def _link(
         )
     ).one()
     if existing.member_id != member_id:
-        raise IdentityTaken(f"this {kind} identity belongs to another member", kind=kind)
+        raise IdentityTaken(
+            f"this {kind} identity belongs to another member", kind=kind,
+            holder_id=existing.member_id,
+        )  # fmt: skip
     return existing
 
 
 async def active_member(conn: AsyncConnection, member_id: int) -> Any:
+    # The messages name no id: a caller who named the member by an identity must not learn it.
     row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
     if row is None:
-        raise NotFound(f"member {member_id} does not exist")
+        raise NotFound("the member does not exist")
     if row.status != MemberStatus.ACTIVE:
-        raise InvalidState(f"member {member_id} is {row.status}")
+        raise InvalidState(f"the member is {row.status}")
     return row
 
 
@@ -251,15 +255,17 @@ async def list_members(
     identity_kind: IdentityKind | None = None,
     segment: SegmentCriteria | None = None,
     where: Any = None,
+    scopes: tuple[Any, Any] = (None, None),
     now: datetime | None = None,
 ) -> list[Any]:
-    """Members in id order after `after_id`, filtered in SQL (lifecycle and segment too);
-    `where` narrows them further (the caller's visibility)."""
+    """Members in id order after `after_id`, filtered in SQL (lifecycle and segment too, over
+    the purchases and interactions `scopes` admit); `where` narrows them further (the caller's
+    visibility)."""
     query = select(members).order_by(members.c.id).limit(limit)
     if where is not None:
         query = query.where(where)
     if segment is not None:
-        query = Measures(program, now or datetime.now(UTC)).filter(query, segment)
+        query = Measures(program, now or datetime.now(UTC), *scopes).filter(query, segment)
     if after_id is not None:
         query = query.where(members.c.id > after_id)
     if tier is not None:

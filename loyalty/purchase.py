@@ -58,9 +58,11 @@ async def record_purchase(
     currency: str | None = None,
     partner_id: int | None = None,
     purchased_at: datetime | None = None,
+    namespace: str = "",
     now: datetime | None = None,
 ) -> tuple[Any, bool]:
-    """Record a purchase and credit what it earns, once per (source, external order id).
+    """Record a purchase and credit what it earns, once per (source, external order id) in the
+    caller's `namespace` (a partner's order ids are its own).
 
     Returns the purchase and whether this call was a replay. The member earns base points plus
     the bonus of the tier in force when the purchase is recorded; the purchase's growth value may
@@ -106,13 +108,14 @@ async def record_purchase(
                     "growth_value": tier.growth_for_amount(program, amount),
                     "referrer_id": referrer_id, "referral_points": referral_points,
                     "partner_id": partner_id, "purchased_at": purchased_at, "recorded_at": now,
-                    "request_hash": fingerprint,
+                    "request_hash": fingerprint, "namespace": namespace,
                 },
             )  # fmt: skip
             if row is None:
                 existing = (
                     await conn.execute(
                         select(purchases).where(
+                            purchases.c.namespace == namespace,
                             purchases.c.source == source,
                             purchases.c.external_order_id == external_order_id,
                         )

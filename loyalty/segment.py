@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select, type_coerce
+from sqlalchemy import Select, case, func, literal, select, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import interactions, members, purchases
@@ -44,9 +44,9 @@ class SegmentCriteria:
     interactions: Band | None = None
 
 
-def _purchase_count(after: datetime, until: datetime | None = None) -> Any:
+def _purchase_count(scope: Any, after: datetime, until: datetime | None = None) -> Any:
     query = select(func.count(purchases.c.id)).where(
-        purchases.c.member_id == members.c.id, purchases.c.purchased_at > after
+        purchases.c.member_id == members.c.id, purchases.c.purchased_at > after, scope
     )
     if until is not None:
         query = query.where(purchases.c.purchased_at <= until)
@@ -58,12 +58,21 @@ def _band(value: Any, high: Any, mid: Any) -> Any:
 
 
 class Measures:
-    """The correlated expressions, built once per (program, now)."""
+    """The correlated expressions, built once per (program, now). `purchase_scope` and
+    `interaction_scope` narrow the rows they aggregate (a partner's view: its own purchases)."""
 
-    def __init__(self, program: Program, now: datetime) -> None:
+    def __init__(
+        self,
+        program: Program,
+        now: datetime,
+        purchase_scope: Any = None,
+        interaction_scope: Any = None,
+    ) -> None:
+        purchase_scope = true() if purchase_scope is None else purchase_scope
+        interaction_scope = true() if interaction_scope is None else interaction_scope
         period = timedelta(days=program.dormant_days)
-        recent = _purchase_count(now - period)
-        previous = _purchase_count(now - 2 * period, now - period)
+        recent = _purchase_count(purchase_scope, now - period)
+        previous = _purchase_count(purchase_scope, now - 2 * period, now - period)
         ratio_num, ratio_den = program.at_risk_ratio.as_integer_ratio()
         self.lifecycle = case(
             (members.c.enrolled_at > now - timedelta(days=program.new_member_days), "NEW"),
@@ -74,16 +83,21 @@ class Measures:
         start = window_start(program, now)
         self.spend = type_coerce(
             select(func.coalesce(func.sum(purchases.c.amount - purchases.c.refunded_amount), 0))
-            .where(purchases.c.member_id == members.c.id, purchases.c.purchased_at > start)
+            .where(
+                purchases.c.member_id == members.c.id,
+                purchases.c.purchased_at > start,
+                purchase_scope,
+            )
             .scalar_subquery(),
             Money,
         )
-        self.purchase_count = _purchase_count(start)
+        self.purchase_count = _purchase_count(purchase_scope, start)
         self.interaction_count = (
             select(func.count(interactions.c.id))
             .where(
                 interactions.c.member_id == members.c.id,
                 interactions.c.occurred_at > start,
+                interaction_scope,
             )
             .scalar_subquery()
         )
@@ -124,10 +138,16 @@ class Insight:
 
 
 async def insights(
-    conn: AsyncConnection, program: Program, member_ids: list[int], now: datetime
+    conn: AsyncConnection,
+    program: Program,
+    member_ids: list[int],
+    now: datetime,
+    *,
+    purchase_scope: Any = None,
+    interaction_scope: Any = None,
 ) -> dict[int, Insight]:
-    """Lifecycle and segment of many members in one statement."""
-    measures = Measures(program, now)
+    """Lifecycle and segment of many members in one statement, over the scoped rows."""
+    measures = Measures(program, now, purchase_scope, interaction_scope)
     rows = await conn.execute(
         select(
             members.c.id,

@@ -7,7 +7,7 @@ from typing import Any
 
 from auth import ownership
 from auth.principal import Principal, PrincipalKind
-from loyalty.errors import NotFound
+from loyalty.errors import DomainError, IdentityTaken, NotFound, ValidationFailed
 from loyalty.member import MemberRef, find_by_identity
 from loyalty.purchase import Channel
 from schema.info import Info
@@ -64,3 +64,24 @@ def redemptions_visible(info: Info) -> Any:
 
 def rewards_visible(info: Info) -> Any:
     return ownership.rewards_visible(principal(info))
+
+
+def scoped_key(info: Info, key: str) -> str:
+    """The caller's idempotency key in the caller's namespace (see auth.ownership)."""
+    return ownership.scoped_key(principal(info), key)
+
+
+def key_namespace(info: Info) -> str:
+    return ownership.key_namespace(principal(info))
+
+
+async def answer_identity_taken(info: Info, taken: IdentityTaken) -> DomainError:
+    """IDENTITY_TAKEN only for callers who may see the holder; anyone else gets a refusal that
+    does not say the identity is enrolled (so cards and emails cannot be tested for
+    membership through enrolment)."""
+    async with info.context.db.read() as conn:
+        if await ownership.may_know_member(conn, principal(info), taken.holder_id):
+            return taken
+    return ValidationFailed(
+        "this identity cannot be enrolled or linked by this client", argument="identities"
+    )

@@ -135,7 +135,11 @@ class InsightByMemberLoader(BatchLoader):
     """Lifecycle and segment."""
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        found = await segment.insights(conn, self.program, list(keys), datetime.now(UTC))
+        purchase_scope, interaction_scope = ownership.aggregate_scopes(self.principal)
+        found = await segment.insights(
+            conn, self.program, list(keys), datetime.now(UTC),
+            purchase_scope=purchase_scope, interaction_scope=interaction_scope,
+        )  # fmt: skip
         return [found.get(key) for key in keys]
 
 

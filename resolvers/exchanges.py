@@ -159,7 +159,8 @@ class ExchangeMutations:
         await access.require_member(info, MemberRef(member_id=owner))
         row = await exchange.request_exchange(
             info.context.db, info.context.directory, member_id=owner,
-            quote_id=str(input.quote_id), idempotency_key=input.idempotency_key,
+            quote_id=str(input.quote_id),
+            idempotency_key=ownership.scoped_key(info.context.principal, input.idempotency_key),
             deadline=info.context.directory.timeout * 2,
         )  # fmt: skip
         return Exchange.from_row(row)

@@ -8,6 +8,7 @@ import strawberry
 from auth.principal import Scope
 from infra.models import purchases, redemptions, rewards
 from loyalty import interaction, member, merge, purchase, redemption, referral, reward
+from loyalty.errors import IdentityTaken
 from loyalty.member import IdentityKind, MemberRef
 from loyalty.purchase import Channel
 from partners import exchange, registry
@@ -47,15 +48,18 @@ class Mutation(ExchangeMutations, SettlementMutations):
     @strawberry.mutation(permission_classes=[WRITE_MEMBERS])
     async def enroll_member(self, info: Info, input: EnrollMemberInput) -> Member:
         partner_id = access.consenting_partner(info)
-        row = await member.enroll(
-            info.context.db,
-            display_name=input.display_name,
-            idempotency_key=input.idempotency_key,
-            identities_to_link=[identity_ref(i, partner_id) for i in input.identities],
-            referral_code=input.referral_code,
-            consent_partner_id=partner_id,
-            program=info.context.program,
-        )
+        try:
+            row = await member.enroll(
+                info.context.db,
+                display_name=input.display_name,
+                idempotency_key=access.scoped_key(info, input.idempotency_key),
+                identities_to_link=[identity_ref(i, partner_id) for i in input.identities],
+                referral_code=input.referral_code,
+                consent_partner_id=partner_id,
+                program=info.context.program,
+            )
+        except IdentityTaken as taken:
+            raise await access.answer_identity_taken(info, taken) from None
         return Member.from_row(row)
 
     @strawberry.mutation(permission_classes=[WRITE_MEMBERS])
@@ -68,13 +72,16 @@ class Mutation(ExchangeMutations, SettlementMutations):
                 info.context.db, info.context.directory, partner_id=identity.partner_id,
                 account=identity.value, deadline=info.context.directory.timeout,
             )  # fmt: skip
-        row = await member.link_identity(
-            info.context.db,
-            member_id=member_id,
-            kind=identity.kind,
-            value=identity.value,
-            partner_id=identity.partner_id,
-        )
+        try:
+            row = await member.link_identity(
+                info.context.db,
+                member_id=member_id,
+                kind=identity.kind,
+                value=identity.value,
+                partner_id=identity.partner_id,
+            )
+        except IdentityTaken as taken:
+            raise await access.answer_identity_taken(info, taken) from None
         return Identity.from_row(row)
 
     @strawberry.mutation(
@@ -100,6 +107,7 @@ class Mutation(ExchangeMutations, SettlementMutations):
             currency=input.currency,
             partner_id=partner_id,
             purchased_at=input.purchased_at,
+            namespace=access.key_namespace(info),
         )
         return Purchase.from_row(row, info.context.program.currency_exponent)
 
@@ -112,7 +120,7 @@ class Mutation(ExchangeMutations, SettlementMutations):
             info.context.program,
             purchase_id=purchase_id,
             amount=input.amount,
-            idempotency_key=input.idempotency_key,
+            idempotency_key=access.scoped_key(info, input.idempotency_key),
         )
         return Refund.from_row(row, info.context.program.currency_exponent)
 
@@ -128,7 +136,7 @@ class Mutation(ExchangeMutations, SettlementMutations):
             member_ref=spender,
             points=input.points,
             channel=channel,
-            idempotency_key=input.idempotency_key,
+            idempotency_key=access.scoped_key(info, input.idempotency_key),
             partner_id=partner_id,
             reference=input.reference,
         )
@@ -159,7 +167,7 @@ class Mutation(ExchangeMutations, SettlementMutations):
             info.context.program,
             member_ref=actor,
             kind=interaction.InteractionKind(input.kind),
-            idempotency_key=input.idempotency_key,
+            idempotency_key=access.scoped_key(info, input.idempotency_key),
             occurred_at=input.occurred_at,
         )
         return Interaction.from_row(row)
@@ -205,7 +213,7 @@ class Mutation(ExchangeMutations, SettlementMutations):
             info.context.db,
             member_ref=spender,
             reward_id=reward_id,
-            idempotency_key=input.idempotency_key,
+            idempotency_key=access.scoped_key(info, input.idempotency_key),
             quantity=input.quantity,
             channel=Channel(input.channel),
         )

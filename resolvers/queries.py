@@ -90,6 +90,7 @@ class Query(ExchangeQueries, SettlementQueries):
                 interactions=criteria.interactions,
             ),
             where=ownership.members_visible(info.context.principal),
+            scopes=ownership.aggregate_scopes(info.context.principal),
         )
         return build_connection(rows, first, "member", Member.from_row)
 

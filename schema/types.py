@@ -131,8 +131,8 @@ async def partner_of(info: Info, partner_id: int | None) -> Partner | None:
 async def member_of(info: Info, member_id: int) -> Member:
     """A related member; one the caller may not see is NOT_FOUND, like a missing one."""
     row = await info.context.loaders.member_by_id.load(member_id)
-    if row is None:
-        raise NotFound(f"member {member_id} does not exist")
+    if row is None:  # no id in the message: the caller may never have seen it
+        raise NotFound("the member does not exist")
     return Member.from_row(row)
 
 
