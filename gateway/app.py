@@ -46,6 +46,7 @@ from gateway.background import run_background_jobs
 from gateway.context import Context
 from gateway.protection import BodySizeLimit, PersistedQueries, RateLimiter, Refusal
 from gateway.settings import Settings
+from infra import secrets
 from infra.database import Database, is_transient
 from infra.store import Store, open_store
 from infra.telemetry import configure_providers, instrument_engine
@@ -287,6 +288,8 @@ class GraphQLApp(GraphQL[Context, None]):
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_providers(settings.traces_exporter, settings.metrics_exporter)
+    keyring = settings.keyring()  # fail at start, not at the first secret, without a data key
+    secrets.configure(lambda: keyring)
     owns_db = db is None
     database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
     instrument_engine(database.engine)

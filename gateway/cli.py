@@ -20,6 +20,7 @@ from gateway.settings import Settings
 from gateway.shell import moment, with_db
 from infra.database import Database
 from infra.migrate import upgrade
+from infra.rekey import has_unsealed_secrets, reencrypt_secrets
 from loyalty.errors import DomainError
 from loyalty.expiry import expire_points
 from loyalty.seed import has_members, seed
@@ -45,8 +46,17 @@ DEMO_DATABASE_URL = "sqlite+aiosqlite:///./pointgate-demo.db"
 def migrate() -> None:
     """Apply all database migrations (creates the schema on an empty database)."""
     settings = Settings.from_env()
-    with_db(settings, upgrade)
-    typer.echo(f"migrated {settings.database_url}")
+
+    async def migrate_and_seal(db: Database) -> int:
+        await upgrade(db)
+        if not await has_unsealed_secrets(db):
+            return 0
+        return await reencrypt_secrets(db)
+
+    sealed = with_db(settings, migrate_and_seal)
+    typer.echo(
+        f"migrated {settings.database_url}" + (f"; sealed {sealed} secrets" if sealed else "")
+    )
 
 
 @app.command("seed")

@@ -23,7 +23,9 @@ from auth.tokens import KeyCache, mint
 from gateway.protection import register_operations
 from gateway.settings import Settings
 from gateway.shell import moment, with_db
+from infra import secrets
 from infra.database import Database
+from infra.rekey import reencrypt_secrets
 from partners import rate_card, registry
 from partners.simulated import SimulatedPartner, simulated_app
 
@@ -163,6 +165,19 @@ def keys_rotate() -> None:
     """Sign with a new key from now on; the old keys stay published until their tokens expire."""
     kid = with_db(Settings.from_env(), lambda db: keys.rotate(db))
     typer.echo(f"signing with {kid}")
+
+
+@keys_app.command("new-data-key")
+def keys_new_data_key() -> None:
+    """Print a new data key for POINTGATE_DATA_KEYS (secrets at rest are sealed with it)."""
+    typer.echo(secrets.new_data_key())
+
+
+@keys_app.command("reencrypt")
+def keys_reencrypt() -> None:
+    """Seal every stored secret with the first data key (after putting a new key first)."""
+    count = with_db(Settings.from_env(), reencrypt_secrets)
+    typer.echo(f"re-encrypted {count} secrets")
 
 
 @partners_app.command("create")

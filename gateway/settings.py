@@ -10,11 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from auth.tokens import TokenSettings
+from infra import secrets
 from loyalty.program import Program
 from partners.egress import EgressPolicy
 from schema.limits import Limits
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pointgate.db"
+DEFAULT_DATA_KEY_FILE = "pointgate-data.key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class Settings:
     redis_url: str | None = None
     # Allow-list mode: only operations registered with `pointgate operations register` run.
     persisted_only: bool = False
+    # Data keys that seal secrets at rest (infra.secrets): the first encrypts, all decrypt.
+    data_keys: tuple[str, ...] = ()
+    data_key_file: str | None = None
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
 
@@ -93,6 +98,19 @@ class Settings:
         return EgressPolicy(
             https_only=not self.is_development, allow_hosts=frozenset(self.webhook_allow_hosts)
         )
+
+    def keyring(self) -> secrets.Keyring:
+        """POINTGATE_DATA_KEYS, else POINTGATE_DATA_KEY_FILE, else ./pointgate-data.key (made
+        with a new key in development; production must be given its keys)."""
+        if self.data_keys:
+            return secrets.Keyring.from_text(list(self.data_keys))
+        path = Path(self.data_key_file or DEFAULT_DATA_KEY_FILE)
+        if not path.exists() and not self.is_development:
+            raise secrets.SecretsError(
+                "no data key: set POINTGATE_DATA_KEYS or POINTGATE_DATA_KEY_FILE"
+                " (make a key with `pointgate keys new-data-key`)"
+            )
+        return secrets.Keyring.from_text(secrets.read_key_file(path, create=True))
 
     @property
     def is_development(self) -> bool:
@@ -148,6 +166,10 @@ class Settings:
             "redis_url": env.get("REDIS_URL") or None,
             "persisted_only": env.get("POINTGATE_PERSISTED_ONLY", "0").lower()
             in ("1", "true", "yes"),
+            "data_keys": tuple(
+                k.strip() for k in env.get("POINTGATE_DATA_KEYS", "").split(",") if k.strip()
+            ),
+            "data_key_file": env.get("POINTGATE_DATA_KEY_FILE") or None,
             "rate_limit_per_minute": int(env.get("POINTGATE_RATE_LIMIT_PER_MINUTE", "600")),
             "rate_limit_burst": int(env.get("POINTGATE_RATE_LIMIT_BURST", "120")),
         }

@@ -10,12 +10,15 @@ from typing import TypeVar
 import typer
 
 from gateway.settings import Settings
+from infra import secrets
 from infra.database import Database
 
 T = TypeVar("T")
 
 
 def with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    secrets.configure(settings.keyring)
+
     async def run() -> T:
         db = Database(settings.database_url)
         try:

@@ -15,7 +15,7 @@ from sqlalchemy import (
     text,
 )
 
-from infra.types import Id, Money, Rate, UtcDateTime
+from infra.types import Encrypted, Id, Money, Rate, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -44,7 +44,7 @@ partners = Table(
     Column("connector_kind", String(16), nullable=False, server_default="SIMULATED"),
     Column("connector_url", String(500), nullable=True),
     # The shared secret that signs requests to the partner (HMAC); it must be readable to sign.
-    Column("connector_secret", String(200), nullable=True),
+    Column("connector_secret", Encrypted(400, "partners.connector_secret"), nullable=True),
     # Settlement periods are calendar months in this IANA time zone.
     Column("timezone", String(64), nullable=False, server_default="UTC"),
 )
@@ -325,7 +325,7 @@ signing_keys = Table(
     "signing_keys",
     metadata,
     Column("kid", String(64), primary_key=True),
-    Column("private_jwk", String(8000), nullable=False),
+    Column("private_jwk", Encrypted(8000, "signing_keys.private_jwk"), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("retired_at", UtcDateTime, nullable=True),
 )
@@ -449,7 +449,7 @@ webhook_subscriptions = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("partner_id", Id, ForeignKey("partners.id"), nullable=False, index=True),
     Column("url", String(500), nullable=False),
-    Column("secret", String(200), nullable=False),
+    Column("secret", Encrypted(400, "webhook_subscriptions.secret"), nullable=False),
     Column("active", BigInteger, nullable=False, server_default=text("1")),
     Column("created_at", UtcDateTime, nullable=False),
 )

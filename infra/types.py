@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, Numeric
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from infra import secrets
 
 # SQLite's "integer primary key" is the rowid alias that autoincrements; BIGINT is not.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -72,3 +74,21 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Encrypted(TypeDecorator[str]):
+    """A secret stored encrypted with the process's data key (infra.secrets); `purpose` (the
+    column) is bound into the ciphertext."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int, purpose: str) -> None:
+        super().__init__(length)
+        self.purpose = purpose
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else secrets.keyring().encrypt(str(value), self.purpose)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else secrets.keyring().decrypt(value, self.purpose)

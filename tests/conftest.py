@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from auth.tokens import mint
 from gateway.app import create_app
 from gateway.settings import Settings
+from infra import secrets
 from infra.database import Database
 from infra.migrate import upgrade
 from infra.models import PROGRAM_ACCOUNTS, accounts, metadata
@@ -28,6 +29,9 @@ POSTGRES_URL = os.environ.get(
     "POINTGATE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ("sqlite", "postgresql")
+# Every test process seals secrets with this key (create_app configures the same from settings).
+TEST_DATA_KEY = secrets.new_data_key()
+secrets.configure(lambda: secrets.Keyring.from_text([TEST_DATA_KEY]))
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -109,7 +113,9 @@ def program() -> Program:
 
 @pytest.fixture
 def settings(database: Database) -> Settings:
-    return Settings(database_url=database.url, environment="development")
+    return Settings(
+        database_url=database.url, environment="development", data_keys=(TEST_DATA_KEY,)
+    )
 
 
 @pytest.fixture

@@ -8,9 +8,14 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+from infra import secrets
+
+DATA_KEY = secrets.new_data_key()
+
 
 def pointgate(tmp_path, *arguments: str) -> str:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}",
+           "POINTGATE_DATA_KEYS": DATA_KEY}  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-m", "gateway.cli", *arguments],
         env=env, capture_output=True, text=True, timeout=120, check=False,

@@ -28,6 +28,11 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.alter_column(column, type_=sa.String(length=240),
                                existing_type=sa.String(length=200))
+    # Secrets are sealed (infra.secrets): room for the nonce, tag and key id.
+    for table, column in (('partners', 'connector_secret'), ('webhook_subscriptions', 'secret')):
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column(column, type_=sa.String(length=400),
+                               existing_type=sa.String(length=200))
     with op.batch_alter_table('purchases') as batch:
         batch.add_column(sa.Column('namespace', sa.String(length=24), nullable=False,
                                    server_default=sa.text("''")))
@@ -41,6 +46,10 @@ def downgrade() -> None:
         batch.drop_constraint('uq_purchases_namespace_source_order', type_='unique')
         batch.create_unique_constraint('uq_purchases_source_order', ['source', 'external_order_id'])
         batch.drop_column('namespace')
+    for table, column in (('partners', 'connector_secret'), ('webhook_subscriptions', 'secret')):
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column(column, type_=sa.String(length=200),
+                               existing_type=sa.String(length=400))
     for table, column in KEYED.items():
         with op.batch_alter_table(table) as batch:
             batch.alter_column(column, type_=sa.String(length=200),
