@@ -78,6 +78,9 @@ SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 ROUTER_HEADER: Final = "x-pointgate-router"
+OPERATION_HEADER: Final = "x-pointgate-operation"
+# How long a router's operation id is remembered: longer than any operation runs.
+OPERATION_WINDOW_SECONDS: Final = 300
 UNAVAILABLE_MESSAGE: Final = "the service is temporarily unavailable; retry shortly"
 log = logging.getLogger("pointgate.gateway")
 
@@ -113,6 +116,11 @@ class Schema(strawberry.federation.Schema):
         concrete = self.schema_converter.type_map.get(name)
         origin = getattr(getattr(concrete, "definition", None), "origin", None)
         return origin if hasattr(origin, "resolve_reference") else None
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
 async def _found(pending: Awaitable[Any], entity_class: Any, key: Any) -> Any:
@@ -169,6 +177,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.db = db
         self.settings = settings
         self.directory = directory
+        self.store = store
         self.limits = settings.limits()
         self.egress = settings.egress()
         self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only)
@@ -183,12 +192,14 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         try:
             principal = principal_of(request)
-            await self.limiter.admit(principal, request.client.host if request.client else None)
-            if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-                # The admitted operations of a partner's client are what settlement bills.
-                await settlement.record_api_call(
-                    self.db, partner_id=principal.partner_id, client_id=principal.client_id
-                )
+            if await self.first_fetch_of_operation(request, principal):
+                address = request.client.host if request.client else None
+                await self.limiter.admit(principal, address)
+                if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
+                    # The admitted operations of a partner's client are what settlement bills.
+                    await settlement.record_api_call(
+                        self.db, partner_id=principal.partner_id, client_id=principal.client_id
+                    )
             response = await super().run(request, context, root_value)
         except Refusal as refusal:
             headers = {}
@@ -237,6 +248,21 @@ class GraphQLApp(GraphQL[Context, None]):
         figures = entities_figures(graphql_schema, query, operation, variables)
         for code, message, extra in over_limits(figures, self.limits) if figures else ():
             raise Refusal(code, message, 400, **extra)
+
+    async def first_fetch_of_operation(self, request: Any, principal: Any) -> bool:
+        """Whether this request starts a client operation (billed and rate-limited once). A
+        router fetches from this subgraph several times for one client operation; it names the
+        operation (X-Pointgate-Operation, else the W3C trace id it propagates), and only the
+        router's word is taken for it, so a client cannot share one id across operations."""
+        if not self.from_router(request):
+            return True
+        operation = request.headers.get(OPERATION_HEADER) or _trace_id(
+            request.headers.get("traceparent")
+        )
+        if not operation:
+            return True
+        key = f"operation:{principal.subject}:{operation[:100]}"
+        return await self.store.add(key, "1", OPERATION_WINDOW_SECONDS)
 
     def from_router(self, request: Any) -> bool:
         expected = self.settings.router_token

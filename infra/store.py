@@ -36,6 +36,11 @@ class Store(Protocol):
 
     async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None: ...
 
+    async def add(self, key: str, value: str, ttl_seconds: int) -> bool:
+        """Set `key` unless it is set: whether this call set it (atomic across replicas with
+        Redis)."""
+        ...
+
     async def take(self, key: str, capacity: int, per_second: float) -> tuple[bool, float]:
         """Take one token from the bucket `key`: (allowed, seconds to wait if not)."""
         ...
@@ -57,6 +62,12 @@ class MemoryStore:
     async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None:
         expires = None if ttl_seconds is None else time.monotonic() + ttl_seconds
         self.values[key] = (value, expires)
+
+    async def add(self, key: str, value: str, ttl_seconds: int) -> bool:
+        if await self.get(key) is not None:
+            return False
+        await self.set(key, value, ttl_seconds)
+        return True
 
     async def take(self, key: str, capacity: int, per_second: float) -> tuple[bool, float]:
         now = time.monotonic()
@@ -84,6 +95,9 @@ class RedisStore:
 
     async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None:
         await self.redis.set(self.prefix + key, value, ex=ttl_seconds)
+
+    async def add(self, key: str, value: str, ttl_seconds: int) -> bool:
+        return bool(await self.redis.set(self.prefix + key, value, ex=ttl_seconds, nx=True))
 
     async def take(self, key: str, capacity: int, per_second: float) -> tuple[bool, float]:
         allowed, wait = await self.bucket(

@@ -3,8 +3,11 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from sqlalchemy import func, select
+
 from auth import clients
 from gateway.app import create_app
+from infra.models import api_calls
 from loyalty import purchase
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
@@ -153,3 +156,32 @@ async def test_the_sdl_is_served_to_the_router_and_operators_only(db, settings, 
     assert error_codes(await graphql(wrong, SDL)) == ["UNAUTHENTICATED"]
     assert error_codes(await graphql(as_partner, SDL)) == ["FORBIDDEN"]
     assert "type Member" in (await graphql(router, SDL))["data"]["_service"]["sdl"]
+
+
+async def billed(db) -> int:
+    async with db.read() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(api_calls)))
+
+
+async def test_a_routers_fetches_for_one_operation_are_billed_once(db, settings):
+    app = create_app(replace(settings, router_token="r0uter"), db)
+    partner = await a_partner(db, "billed-p")
+    created = await clients.create_client(db, name="p", scopes=["members:read"],
+                                          partner_id=partner.id)  # fmt: skip
+    token = await bearer(app, created.client_id, "members:read", client_id=created.client_id)
+    router = {**token, "X-Pointgate-Router": "r0uter"}
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    query = "{ partners { code } }"
+
+    for headers in ({**router, "X-Pointgate-Operation": "op-1"},
+                    {**router, "X-Pointgate-Operation": "op-1"},
+                    {**router, "X-Pointgate-Operation": "op-2"},
+                    {**router, "traceparent": trace},
+                    {**router, "traceparent": trace}):  # fmt: skip
+        await graphql(http_client(app, headers), query)
+    through_router = await billed(db)
+    for _ in range(2):  # a client naming an operation itself is billed per request
+        await graphql(http_client(app, {**token, "X-Pointgate-Operation": "op-3"}), query)
+
+    assert through_router == 3
+    assert await billed(db) == 5
