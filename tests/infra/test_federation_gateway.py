@@ -1,0 +1,206 @@
+"""Pointgate behind a real federation router: Hive Gateway (infra/composition/package.json)
+serves a supergraph of Pointgate and the example reviews subgraph (infra/deploy/reviews), and a
+partner's client queries across both. Ownership, the cost limit under `_entities`, error codes
+and billing must hold as they do when the partner calls Pointgate directly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from auth import clients
+from infra.database import Database
+from infra.models import api_calls
+from loyalty import member
+from loyalty.member import IdentityKind
+from tests.conftest import TEST_DATA_KEY
+from tests.factories import a_member, a_partner
+from tests.infra.test_composition import COMPOSITION, REVIEWS, node_and_packages, reviews_sdl
+
+ROUTER_TOKEN = "router-credential-for-tests"
+CROSS = "{ latestReviews { stars author { id displayName } } }"
+MEMBERS_WITH_REVIEWS = "{ members(first: 10) { nodes { id displayName reviews { stars } } } }"
+BOTH = """{ members(first: 10) { nodes { id reviews { stars } } }
+  latestReviews { author { displayName } } }"""
+DEEP = """{ latestReviews { author { purchases(first: 100) { nodes { member {
+  purchases(first: 100) { nodes { id } } } } } } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not start: {log.read_text()[-2000:]}")
+
+
+@dataclass
+class Stack:
+    router: str
+    db: Database
+    partner_token: str
+    linked_id: int
+    stranger_id: int
+
+
+class Processes:
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.running = folder, []
+
+    def serve(
+        self, name: str, command: list[str], env: dict[str, str], cwd: Path, ready: str
+    ) -> None:
+        """Start a server and wait until `ready` answers."""
+        log = self.folder / f"{name}.log"
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("wb"),
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+        self.running.append((process, log))
+        wait_for(ready, process, log)
+
+    def stop(self) -> None:
+        for process, _ in self.running:
+            process.terminate()
+        for process, _ in self.running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
+    running = Processes(tmp_path_factory.mktemp("federation"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+async def stack(processes: Processes) -> AsyncIterator[Stack]:
+    node = node_and_packages()
+    folder = processes.folder
+    ours, reviews, router = free_port(), free_port(), free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'stack.db'}",
+           "POINTGATE_DATA_KEYS": TEST_DATA_KEY, "POINTGATE_ROUTER_TOKEN": ROUTER_TOKEN,
+           "POINTGATE_ISSUER": f"http://127.0.0.1:{ours}"}  # fmt: skip
+    cli = [sys.executable, "-m", "gateway.cli"]
+    run = partial(subprocess.run, env=env, capture_output=True, text=True, check=True,
+                  timeout=120)  # fmt: skip
+    await asyncio.to_thread(run, [*cli, "migrate"])
+    db = Database(env["DATABASE_URL"])
+    partner = await a_partner(db, "acme-coffee")
+    linked = await a_member(db, "Linked Lin")
+    stranger = await a_member(db, "Stranger Sam")
+    await member.link_identity(db, member_id=linked.id, kind=IdentityKind.PARTNER_ACCOUNT,
+                               value="ACME-1", partner_id=partner.id)  # fmt: skip
+    client = await clients.create_client(db, name="pos", scopes=["members:read"],
+                                         partner_code="acme-coffee")  # fmt: skip
+    sdl = await asyncio.to_thread(run, [*cli, "sdl"])
+    (folder / "pointgate.graphql").write_text(sdl.stdout)
+    (folder / "reviews.graphql").write_text(await asyncio.to_thread(reviews_sdl))
+    composed = await asyncio.to_thread(
+        run, [node, "compose.mjs",
+              f"pointgate={folder / 'pointgate.graphql'}=http://127.0.0.1:{ours}/graphql",
+              f"reviews={folder / 'reviews.graphql'}=http://127.0.0.1:{reviews}/graphql"],
+        cwd=COMPOSITION,
+    )  # fmt: skip
+    (folder / "supergraph.graphql").write_text(composed.stdout)
+
+    await asyncio.to_thread(
+        processes.serve, "pointgate", [*cli, "serve", "--port", str(ours)], env, folder,
+        f"http://127.0.0.1:{ours}/healthz",
+    )  # fmt: skip
+    await asyncio.to_thread(
+        processes.serve, "reviews",
+        [sys.executable, "-m", "uvicorn", "reviews:app", "--port", str(reviews)],
+        {**env, "REVIEW_AUTHORS": f"{linked.id},{stranger.id}"}, REVIEWS.parent,
+        f"http://127.0.0.1:{reviews}/graphql?query=%7B__typename%7D",
+    )  # fmt: skip
+    await asyncio.to_thread(
+        processes.serve, "hive-gateway", [node, "node_modules/.bin/hive-gateway", "supergraph"],
+        {**env, "SUPERGRAPH": str(folder / "supergraph.graphql"), "PORT": str(router),
+         "HOST": "127.0.0.1"}, COMPOSITION, f"http://127.0.0.1:{router}/healthcheck",
+    )  # fmt: skip
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"http://127.0.0.1:{ours}/oauth/token",
+                                 data={"grant_type": "client_credentials"},
+                                 auth=(client.client_id, client.client_secret))  # fmt: skip
+    token = answer.json()["access_token"]
+    yield Stack(f"http://127.0.0.1:{router}/graphql", db, token, linked.id, stranger.id)
+    await db.dispose()
+
+
+async def ask(stack: Stack, query: str, token: str | None = None) -> dict:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(stack.router, json={"query": query}, headers=headers)
+    return dict(response.json())
+
+
+def codes(body: dict) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+
+
+async def test_a_cross_subgraph_query_shows_the_partner_only_its_own_members(stack):
+    listed = await ask(stack, MEMBERS_WITH_REVIEWS, stack.partner_token)
+    reviewed = await ask(stack, CROSS, stack.partner_token)
+
+    assert listed["data"]["members"]["nodes"] == [
+        {"id": str(stack.linked_id), "displayName": "Linked Lin",
+         "reviews": [{"stars": stack.linked_id % 5 + 1}]}]  # fmt: skip
+    authors = [review["author"] for review in reviewed["data"]["latestReviews"]]
+    assert authors == [{"id": str(stack.linked_id), "displayName": "Linked Lin"}, None]
+    assert codes(reviewed) == ["NOT_FOUND"]
+    assert "Stranger" not in str(reviewed)
+
+
+async def test_the_cost_limit_holds_under_entities_through_the_router(stack):
+    body = await ask(stack, DEEP, stack.partner_token)
+
+    assert "QUERY_TOO_COMPLEX" in codes(body)
+    assert not any(review["author"] for review in (body.get("data") or {}).get(
+        "latestReviews") or [] if review)  # fmt: skip
+
+
+async def test_one_client_operation_is_billed_once_however_many_fetches(stack):
+    async def billed() -> int:
+        async with stack.db.read() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(api_calls)))
+
+    before = await billed()
+    body = await ask(stack, BOTH, stack.partner_token)  # members, then the authors' _entities
+    after = await billed()
+
+    assert body["data"]["members"]["nodes"][0]["reviews"]
+    assert after - before == 1
+
+
+async def test_errors_keep_their_codes_through_the_router(stack):
+    anonymous = await ask(stack, MEMBERS_WITH_REVIEWS)
+    forged = await ask(stack, MEMBERS_WITH_REVIEWS, "not-a-token")
+
+    assert codes(anonymous) == ["UNAUTHENTICATED"]
+    assert "UNAUTHENTICATED" in codes(forged)
