@@ -243,7 +243,7 @@ class GraphQLApp(GraphQL[Context, None]):
         representations = representation_variables(query, operation)
         problem = oversized_variables(variables, self.limits, representations)
         if problem is not None:
-            raise Refusal("INPUT_TOO_LARGE", problem, 400)
+            raise Refusal(*problem, 400)
         graphql_schema = self.schema._schema  # type: ignore[attr-defined]
         figures = entities_figures(graphql_schema, query, operation, variables)
         for code, message, extra in over_limits(figures, self.limits) if figures else ():

@@ -66,8 +66,16 @@ def rewards_visible(info: Info) -> Any:
     return ownership.rewards_visible(principal(info))
 
 
+MAX_KEY_LENGTH = 200
+
+
 def scoped_key(info: Info, key: str) -> str:
-    """The caller's idempotency key in the caller's namespace (see auth.ownership)."""
+    """The caller's idempotency key (1 to 200 characters, not blank) in the caller's namespace
+    (see auth.ownership)."""
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters", argument="idempotencyKey"
+        )
     return ownership.scoped_key(principal(info), key)
 
 

@@ -160,7 +160,7 @@ class ExchangeMutations:
         row = await exchange.request_exchange(
             info.context.db, info.context.directory, member_id=owner,
             quote_id=str(input.quote_id),
-            idempotency_key=ownership.scoped_key(info.context.principal, input.idempotency_key),
+            idempotency_key=access.scoped_key(info, input.idempotency_key),
             deadline=info.context.directory.timeout * 2,
         )  # fmt: skip
         return Exchange.from_row(row)

@@ -33,6 +33,7 @@ from graphql import (
     ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
     VariableNode,
@@ -57,6 +58,20 @@ class Limits:
     max_representations: int = 1000
     # How deeply a variable's JSON value may nest (lists in objects in lists ...).
     max_input_nesting: int = 32
+    # Any string argument: at most this long, and no control characters (NUL included) but
+    # tab and line breaks; each field's own, tighter limit is its domain's rule.
+    max_string_length: int = 2000
+
+
+CONTROL = frozenset(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
+def text_problem(value: str, limits: Limits) -> str | None:
+    if len(value) > limits.max_string_length:
+        return f"a string has at most {limits.max_string_length} characters"
+    if not CONTROL.isdisjoint(value):
+        return "a string may not contain control characters"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +249,13 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
         def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
             self.argument = node
 
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+            problem = text_problem(node.value, limits)
+            if problem is not None:
+                argument = self.argument.name.value if self.argument is not None else None
+                self.report_error(GraphQLError(problem, node, extensions={
+                    "code": "VALIDATION", "argument": argument}))  # fmt: skip
+
         def enter_list_value(self, node: ListValueNode, *_: Any) -> None:
             # A router's representations have their own, larger cap (still bounded by cost).
             entities = (
@@ -298,9 +320,10 @@ def get_named_type_name(node: Any) -> str:
 
 def oversized_variables(
     variables: Mapping[str, Any], limits: Limits, representations: frozenset[str] = frozenset()
-) -> str | None:
-    """Why the variables are too large (a list too long, nesting too deep), or None. Walks
-    without recursion, so no nesting depth can exhaust the stack."""
+) -> tuple[str, str] | None:
+    """(code, why) when the variables are too large (a list too long, nesting too deep) or
+    hold a string no argument accepts; None when they are fine. Walks without recursion, so
+    no nesting depth can exhaust the stack."""
     stack: list[tuple[Any, int, int]] = [
         (value, 0, limits.max_representations if name in representations else limits.max_input_list)
         for name, value in variables.items()
@@ -308,10 +331,17 @@ def oversized_variables(
     while stack:
         value, depth, cap = stack.pop()
         if depth > limits.max_input_nesting:
-            return f"a variable nests deeper than {limits.max_input_nesting} levels"
-        if isinstance(value, list):
+            return (
+                "INPUT_TOO_LARGE",
+                f"a variable nests deeper than {limits.max_input_nesting} levels",
+            )
+        if isinstance(value, str):
+            problem = text_problem(value, limits)
+            if problem is not None:
+                return "VALIDATION", problem
+        elif isinstance(value, list):
             if len(value) > cap:
-                return f"a list variable has at most {cap} items"
+                return "INPUT_TOO_LARGE", f"a list variable has at most {cap} items"
             stack.extend((item, depth + 1, limits.max_input_list) for item in value)
         elif isinstance(value, dict):
             stack.extend((item, depth + 1, limits.max_input_list) for item in value.values())

@@ -241,3 +241,22 @@ async def test_huge_decimals_and_deeply_nested_variables_are_client_errors(produ
     assert codes and "INTERNAL_SERVER_ERROR" not in codes
     assert set(codes) <= {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}
     assert deep.status_code == 400 and error_codes(deep.json()) == ["INPUT_TOO_LARGE"]
+
+
+async def test_nul_bytes_and_oversized_keys_are_validation_errors_not_database_errors(production):
+    enroll = "mutation E($name: String!, $key: String!) { enrollMember(input: {displayName: $name, idempotencyKey: $key}) { id } }"  # noqa: E501
+    literal = (
+        'mutation { enrollMember(input: {displayName: "a\\u0000b", idempotencyKey: "k"}) { id } }'
+    )
+
+    nul_literal = await post(production, literal)
+    nul_variable = await production.post("/graphql", json={
+        "query": enroll, "variables": {"name": "a\x00b", "key": "k"}})  # fmt: skip
+    long_key = await post(production, enroll, {"name": "Ada", "key": "k" * 201})
+    blank_key = await post(production, enroll, {"name": "Ada", "key": "  "})
+    fine = await post(production, enroll, {"name": "Ada", "key": "k" * 200})
+
+    assert refused(nul_literal, "VALIDATION")
+    assert nul_variable.status_code == 400 and error_codes(nul_variable.json()) == ["VALIDATION"]
+    assert error_codes(long_key) == error_codes(blank_key) == ["VALIDATION"]
+    assert fine["data"]["enrollMember"]["id"]
