@@ -17,7 +17,12 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 
+from infra import secrets
+
 ADMIN_DSN = os.environ.get("POINTGATE_BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+# Secrets at rest are sealed with a data key: one for this run, shared with the served gateway.
+DATA_KEY = os.environ.get("POINTGATE_DATA_KEYS") or secrets.new_data_key()
+secrets.configure(lambda: secrets.Keyring.from_text(DATA_KEY.split(",")))
 
 
 async def fresh_database(name: str) -> str:
@@ -42,7 +47,8 @@ def free_port() -> int:
 def served_gateway(database_url: str, workers: int = 2) -> Iterator[str]:
     """Run `pointgate serve` in a subprocess until the block ends; yield its /graphql URL."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "POINTGATE_ENV": "production"}
+    env = {**os.environ, "DATABASE_URL": database_url, "POINTGATE_ENV": "production",
+           "POINTGATE_DATA_KEYS": DATA_KEY}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
          "--workers", str(workers)],

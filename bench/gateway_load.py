@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy import event
 
 from auth.tokens import KeyCache, mint
-from bench.common import fresh_database, run_load, served_gateway
+from bench.common import DATA_KEY, fresh_database, run_load, served_gateway
 from gateway.app import create_app
 from gateway.settings import Settings
 from infra.database import Database
@@ -52,7 +52,7 @@ async def statements_per_request(database_url: str) -> int:
         nonlocal count
         count += 1
 
-    settings = Settings(database_url=database_url)
+    settings = Settings(database_url=database_url, data_keys=(DATA_KEY,))
     app = create_app(settings, db)
     headers = await operator_headers(db, settings, app.state.keys)
     event.listen(db.engine.sync_engine, "before_cursor_execute", on_statement)
@@ -111,7 +111,7 @@ async def main() -> None:
     await seed(db, Program(), member_count=options.members, purchase_count=options.purchases)
     print(f"seeded {options.members} members, {options.purchases} purchases "
           f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
-    served_settings = Settings.from_env({"DATABASE_URL": url})
+    served_settings = Settings.from_env({"DATABASE_URL": url, "POINTGATE_DATA_KEYS": DATA_KEY})
     headers = await operator_headers(
         db, served_settings, KeyCache(db, served_settings.token_settings())
     )
