@@ -23,6 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import keys
 from auth.principal import Principal, PrincipalKind
@@ -184,21 +185,22 @@ class TokenVerifier:
 
     async def _own_principal(self, claims: dict[str, Any]) -> Principal:
         jti = claims.get("jti")
-        async with self.db.read() as conn:
-            record = (
-                await conn.execute(
-                    select(
-                        issued_tokens.c.revoked_at, oauth_clients.c.status,
-                        oauth_clients.c.partner_id,
-                    )
-                    .select_from(
-                        issued_tokens.outerjoin(
-                            oauth_clients, oauth_clients.c.client_id == issued_tokens.c.client_id
-                        )
-                    )
-                    .where(issued_tokens.c.jti == jti)
+        query = (
+            select(issued_tokens.c.revoked_at, oauth_clients.c.status, oauth_clients.c.partner_id)
+            .select_from(
+                issued_tokens.outerjoin(
+                    oauth_clients, oauth_clients.c.client_id == issued_tokens.c.client_id
                 )
-            ).first()  # fmt: skip
+            )
+            .where(issued_tokens.c.jti == jti)
+        )
+
+        async def lookup(conn: AsyncConnection) -> Any:
+            return (await conn.execute(query)).first()
+
+        # The first read of nearly every request: after a database restart it meets the dead
+        # pooled connection, and a second try on a fresh one spares the client an error.
+        record = await self.db.read_once_more(lookup)
         if record is None:
             raise InvalidToken("the token was not issued by this gateway")
         if record.revoked_at is not None:

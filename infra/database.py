@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 
 # Work that must commit with whatever the current task writes first (the audit row of the
 # mutation being executed): called with the connection just before the transaction commits.
@@ -90,9 +91,11 @@ class Database:
             if ":memory:" in url:
                 raise ValueError("use a file for SQLite: every connection needs the same database")
         else:
-            # Pre-ping: after a PostgreSQL restart each stale pooled connection is noticed and
-            # replaced at checkout instead of failing one request each.
-            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pre-ping (a round trip per checkout, several per request): after a PostgreSQL
+            # restart the first statement on a dead connection fails as a disconnect, which
+            # invalidates every older pooled connection at once; `read_once_more` retries the
+            # request's first read (its token check) on a fresh one.
+            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":
@@ -104,6 +107,18 @@ class Database:
         """A connection for reads only: each statement sees committed data, nothing is held."""
         async with self._autocommit.connect() as conn:
             yield conn
+
+    async def read_once_more(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`work` on a read connection, run again on a fresh connection if the first was dead
+        (the server restarted since it was pooled). Only for reads: they may run twice."""
+        try:
+            async with self.read() as conn:
+                return await work(conn)
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        async with self.read() as conn:
+            return await work(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
