@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 import uvicorn
@@ -37,6 +38,15 @@ partners_app = typer.Typer(help="Partners, their connectors and exchange terms."
                            no_args_is_help=True)  # fmt: skip
 
 CLI_OPERATOR = Principal(kind=PrincipalKind.OPERATOR, subject="cli")
+T = TypeVar("T")
+
+
+def client_command(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run a client operation; a ClientError is the operator's mistake, said as such."""
+    try:
+        return with_db(Settings.from_env(), work)
+    except clients.ClientError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 @clients_app.command("create")
@@ -46,7 +56,6 @@ def clients_create(
     partner: str | None = typer.Option(None, "--partner", help="The partner's code."),
 ) -> None:
     """Register a client; prints its secret, which is not shown again."""
-    settings = Settings.from_env()
 
     async def create(db: Database) -> clients.NewClient:
         created = await clients.create_client(
@@ -55,10 +64,7 @@ def clients_create(
         await audit.record(db, CLI_OPERATOR, "client.create", target=created.client_id)
         return created
 
-    try:
-        created = with_db(settings, create)
-    except clients.ClientError as error:
-        raise typer.BadParameter(str(error)) from None
+    created = client_command(create)
     typer.echo(f"client_id:     {created.client_id}")
     typer.echo(f"client_secret: {created.client_secret}")
     typer.echo(f"scopes:        {' '.join(sorted(created.scopes))}")
@@ -84,10 +90,7 @@ def clients_rotate(
         await audit.record(db, CLI_OPERATOR, "client.rotate_secret", target=client_id)
         return secret
 
-    try:
-        secret = with_db(Settings.from_env(), rotate)
-    except clients.ClientError as error:
-        raise typer.BadParameter(str(error)) from None
+    secret = client_command(rotate)
     typer.echo(f"client_secret: {secret}")
 
 
@@ -109,10 +112,7 @@ def clients_scopes(
         )
         await audit.record(db, CLI_OPERATOR, "client.scopes", target=client_id)
 
-    try:
-        with_db(Settings.from_env(), change)
-    except clients.ClientError as error:
-        raise typer.BadParameter(str(error)) from None
+    client_command(change)
     typer.echo(f"{client_id}: {' '.join(sorted(scopes.replace(',', ' ').split()))}")
 
 
@@ -124,10 +124,7 @@ def clients_revoke(client_id: str) -> None:
         await clients.revoke_client(db, client_id)
         await audit.record(db, CLI_OPERATOR, "client.revoke", target=client_id)
 
-    try:
-        with_db(Settings.from_env(), revoke)
-    except clients.ClientError as error:
-        raise typer.BadParameter(str(error)) from None
+    client_command(revoke)
     typer.echo(f"revoked {client_id}")
 
 
