@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.principal import Principal, PrincipalKind, Scope
+from infra.errors import NotFound
 from infra.models import (
     consents,
     exchanges,
@@ -23,7 +24,6 @@ from infra.models import (
     redemptions,
     rewards,
 )
-from loyalty.errors import NotFound
 
 
 def _is_admin(principal: Principal) -> bool:

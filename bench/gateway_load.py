@@ -26,11 +26,11 @@ from sqlalchemy import event
 from auth.tokens import KeyCache, mint
 from bench.common import DATA_KEY, fresh_database, run_load, served_gateway
 from gateway.app import create_app
+from gateway.seed import seed
 from gateway.settings import Settings
 from infra.database import Database
 from infra.migrate import upgrade
 from loyalty.program import Program
-from loyalty.seed import seed
 
 NESTED = """
 query Nested {

@@ -43,19 +43,19 @@ from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
 from gateway import exports
 from gateway.audit import AuditMutation
 from gateway.background import run_background_jobs
-from gateway.context import Context
 from gateway.protection import BodySizeLimit, PersistedQueries, RateLimiter, Refusal
 from gateway.settings import Settings
 from infra import secrets
 from infra.database import Database, is_transient
+from infra.errors import NotFound, Unauthenticated, ValidationFailed
 from infra.store import Store, open_store
 from infra.telemetry import configure_providers, instrument_engine
-from loyalty.errors import NotFound, Unauthenticated, ValidationFailed
 from partners import settlement
 from partners.directory import ConnectorDirectory
 from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
+from schema.context import Context
 from schema.extensions import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE,

@@ -16,14 +16,14 @@ from strawberry.printer import print_schema
 from auth.tokens import KeyCache, mint
 from gateway import operators
 from gateway.app import build_schema
+from gateway.seed import has_members, seed
 from gateway.settings import Settings
 from gateway.shell import moment, with_db
 from infra.database import Database
+from infra.errors import DomainError
 from infra.migrate import upgrade
 from infra.rekey import has_unsealed_secrets, reencrypt_secrets
-from loyalty.errors import DomainError
 from loyalty.expiry import expire_points
-from loyalty.seed import has_members, seed
 from loyalty.tier import review_tiers
 from partners import exchange, registry, settlement, statement_report, webhook
 from partners.directory import ConnectorDirectory

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from auth.backend import principal_of
 from auth.principal import PrincipalKind, Scope
 from infra.database import Database
-from loyalty.errors import DomainError
+from infra.errors import DomainError
 from partners import registry, settlement, statement_report
 from partners.settlement import Period
 

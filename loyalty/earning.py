@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
-from loyalty.errors import ValidationFailed
+from infra.errors import ValidationFailed
 from loyalty.program import Program
 
 

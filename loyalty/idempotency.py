@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy.exc import IntegrityError
 
-from loyalty.errors import IdempotencyConflict
+from infra.errors import IdempotencyConflict
 
 T = TypeVar("T")
 

@@ -12,10 +12,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
+from infra.errors import IdentityTaken, NotFound, ValidationFailed
 from infra.models import accounts, consents, identities, members
 from loyalty import ledger, referral
-from loyalty.errors import IdentityTaken, InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.membership import active_member
 from loyalty.program import Program
 from loyalty.segment import Measures, SegmentCriteria
 
@@ -26,11 +27,6 @@ class IdentityKind(StrEnum):
     PHONE = "PHONE"
     EMAIL = "EMAIL"
     PARTNER_ACCOUNT = "PARTNER_ACCOUNT"
-
-
-class MemberStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    MERGED = "MERGED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,16 +200,6 @@ async def _link(
             holder_id=existing.member_id,
         )  # fmt: skip
     return existing
-
-
-async def active_member(conn: AsyncConnection, member_id: int) -> Any:
-    # The messages name no id: a caller who named the member by an identity must not learn it.
-    row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
-    if row is None:
-        raise NotFound("the member does not exist")
-    if row.status != MemberStatus.ACTIVE:
-        raise InvalidState(f"the member is {row.status}")
-    return row
 
 
 async def resolve(conn: AsyncConnection, ref: MemberRef) -> Any:

@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
+from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import identities, interactions, members, purchases, redemptions
 from loyalty import ledger, lot, tier
-from loyalty.errors import InvalidState, NotFound, ValidationFailed
-from loyalty.member import MemberStatus
+from loyalty.membership import MemberStatus
 from loyalty.program import Program
 
 

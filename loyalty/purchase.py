@@ -11,10 +11,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
+from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import partners, purchases, refunds
 from loyalty import ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount, points_due_back
-from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.program import Program
 

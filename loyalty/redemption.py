@@ -9,9 +9,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
+from infra.errors import NotFound, ValidationFailed
 from infra.models import redemptions, rewards
 from loyalty import ledger, member
-from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.purchase import Channel, check_channel_partner, check_partner_active
 

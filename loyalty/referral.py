@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
+from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import identities, members
-from loyalty import ledger, member
-from loyalty.errors import InvalidState, NotFound, ValidationFailed
+from loyalty import ledger
+from loyalty.membership import MemberStatus, active_member
 from loyalty.program import Program
 from loyalty.tier import percent_as_points
 
@@ -39,7 +40,7 @@ async def referrer_by_code(conn: AsyncConnection, code: str) -> Any:
     ).first()
     if row is None:
         raise NotFound("no member has this referral code", argument="referralCode")
-    if row.status != member.MemberStatus.ACTIVE:
+    if row.status != MemberStatus.ACTIVE:
         raise InvalidState("this referral code is no longer active", argument="referralCode")
     return row
 
@@ -107,7 +108,7 @@ async def claim_referral(
     its current referrer again answers the same."""
     now = now or datetime.now(UTC)
     async with db.transaction() as conn:
-        referee = await member.active_member(conn, member_id)
+        referee = await active_member(conn, member_id)
         referrer = await referrer_by_code(conn, code)
         if referee.referred_by is not None:
             if referee.referred_by == referrer.id:

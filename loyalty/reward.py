@@ -11,9 +11,9 @@ from typing import Any, NoReturn
 from sqlalchemy import select, update
 
 from infra.database import Database, insert_unless_exists
+from infra.errors import InvalidState, NotFound, OutOfStock, ValidationFailed
 from infra.models import rewards
 from loyalty import member
-from loyalty.errors import InvalidState, NotFound, OutOfStock, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.purchase import Channel, check_partner_active
 from loyalty.redemption import find_replay, spend

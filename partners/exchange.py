@@ -29,6 +29,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
+from infra.errors import (
+    ExchangeLimit,
+    InvalidState,
+    NotFound,
+    PartnerUnavailable,
+    QuoteExpired,
+    ValidationFailed,
+)
 from infra.models import (
     exchange_events,
     exchange_terms,
@@ -38,16 +46,9 @@ from infra.models import (
     webhook_deliveries,
     webhook_subscriptions,
 )
-from loyalty import ledger, member
-from loyalty.errors import (
-    ExchangeLimit,
-    InvalidState,
-    NotFound,
-    PartnerUnavailable,
-    QuoteExpired,
-    ValidationFailed,
-)
+from loyalty import ledger
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.membership import active_member
 from loyalty.program import Program
 from partners.connector import Answer, ConnectorError, Outcome
 from partners.directory import ConnectorDirectory
@@ -162,7 +163,7 @@ async def quote_exchange(
     if direction is not Direction.OUTBOUND:
         raise ValidationFailed("members quote outbound exchanges; partners credit inbound ones")
     async with db.transaction() as conn:
-        await member.active_member(conn, member_id)
+        await active_member(conn, member_id)
         await partner_row(conn, partner_id, active=True)
         terms = await terms_in_force(conn, partner_id, direction, now)
         if terms is None:
@@ -360,7 +361,7 @@ async def request_exchange(
             used = await conn.scalar(select(exchanges.c.id).where(exchanges.c.quote_id == quote_id))
             if used is not None:
                 raise InvalidState("this quote was already used by another request")
-            await member.active_member(conn, member_id)
+            await active_member(conn, member_id)
             partner = await partner_row(conn, quote.partner_id, active=True)
             # Under the member's lock, so two requests cannot both fit under the daily cap.
             await ledger.lock_member_balance(conn, member_id)
@@ -548,7 +549,7 @@ async def credit_inbound(
             if existing is not None:
                 check_replay(existing.request_hash, fingerprint, reference)
                 return existing
-            await member.active_member(conn, member_id)
+            await active_member(conn, member_id)
             await partner_row(conn, partner_id, active=True)
             terms = await terms_in_force(conn, partner_id, Direction.INBOUND, now)
             if terms is None:

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from infra.database import Database
+from infra.errors import ValidationFailed
 from infra.models import rate_cards
-from loyalty.errors import ValidationFailed
 from partners.registry import check_validity, partner_row
 
 

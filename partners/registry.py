@@ -14,9 +14,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
+from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import accounts, exchange_terms, partners
 from loyalty import ledger
-from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
+from infra.errors import InvalidState, ValidationFailed
 from infra.models import (
     api_calls,
     exchanges,
@@ -47,7 +48,6 @@ from infra.models import (
     statements,
     transfers,
 )
-from loyalty.errors import InvalidState, ValidationFailed
 from loyalty.ledger import Phase
 from partners.registry import partner_row as registry_partner
 

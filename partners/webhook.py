@@ -14,8 +14,8 @@ import httpx
 from sqlalchemy import insert, select, update
 
 from infra.database import Database
+from infra.errors import ValidationFailed
 from infra.models import webhook_deliveries, webhook_subscriptions
-from loyalty.errors import ValidationFailed
 from partners.egress import EgressPolicy, EgressRefused
 from partners.registry import partner_row
 from partners.simulated import signature

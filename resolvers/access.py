@@ -7,7 +7,7 @@ from typing import Any
 
 from auth import ownership
 from auth.principal import Principal, PrincipalKind
-from loyalty.errors import DomainError, IdentityTaken, NotFound, ValidationFailed
+from infra.errors import DomainError, IdentityTaken, NotFound, ValidationFailed
 from loyalty.member import MemberRef, find_by_identity
 from loyalty.purchase import Channel
 from schema.info import Info

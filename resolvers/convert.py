@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from loyalty.errors import ValidationFailed
+from infra.errors import ValidationFailed
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.reward import RewardStatus, RewardTerms
 from schema.inputs import CreateRewardInput, IdentityInput, MemberRefInput, UpdateRewardInput
-from schema.types import parse_id
+from schema.pagination import parse_id
 
 
 def identity_ref(value: IdentityInput, acting_partner: int | None = None) -> IdentityRef:

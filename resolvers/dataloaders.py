@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth import ownership
 from auth.principal import Principal
 from infra.database import Database
+from infra.errors import PartnerUnavailable
 from infra.models import (
     exchange_events,
     exchange_terms,
@@ -29,7 +30,6 @@ from infra.models import (
     tier_changes,
 )
 from loyalty import expiry, ledger, segment, tier
-from loyalty.errors import PartnerUnavailable
 from loyalty.program import Program
 from partners.connector import ConnectorError
 from partners.directory import ConnectorDirectory

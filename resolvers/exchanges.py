@@ -6,13 +6,13 @@ import strawberry
 
 from auth import ownership
 from auth.principal import PrincipalKind, Scope
-from loyalty.errors import NotFound, ValidationFailed
+from infra.errors import NotFound, ValidationFailed
 from loyalty.member import MemberRef, resolve
 from partners import exchange, registry, webhook
 from partners.registry import ConnectorKind, Direction, PartnerStatus, Terms
 from resolvers import access
 from resolvers.convert import member_ref, optional_id
-from schema.exchange import Exchange, ExchangeTerms, Quote, WebhookSubscription
+from schema.exchange import Exchange, Quote, WebhookSubscription
 from schema.info import Info
 from schema.inputs import (
     CreditInboundExchangeInput,
@@ -23,9 +23,9 @@ from schema.inputs import (
     SubscribeWebhookInput,
     UpdatePartnerInput,
 )
-from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
+from schema.pagination import Connection, build_connection, check_page_size, decode_cursor, parse_id
+from schema.partner import ExchangeTerms, Partner
 from schema.permissions import ADMIN, allow
-from schema.types import Partner, parse_id
 
 READ_EXCHANGES = allow(partner=Scope.EXCHANGES_READ, member=True)
 WRITE_EXCHANGES = allow(partner=Scope.EXCHANGES_WRITE, member=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import strawberry
 
 from auth.principal import Scope
+from infra.errors import IdentityTaken
 from infra.models import purchases, redemptions, rewards
 from loyalty import interaction, member, merge, purchase, redemption, referral, reward
-from loyalty.errors import IdentityTaken
 from loyalty.member import IdentityKind, MemberRef
 from loyalty.purchase import Channel
 from partners import exchange, registry
@@ -32,9 +32,11 @@ from schema.inputs import (
     RefundPurchaseInput,
     UpdateRewardInput,
 )
+from schema.pagination import parse_id
+from schema.partner import Partner
 from schema.permissions import ADMIN, allow
 from schema.redemption import Redemption, Reward
-from schema.types import Identity, Interaction, Member, Partner, Purchase, Refund, parse_id
+from schema.types import Identity, Interaction, Member, Purchase, Refund
 
 WRITE_MEMBERS = allow(partner=Scope.MEMBERS_WRITE)
 WRITE_PURCHASES = allow(partner=Scope.PURCHASES_WRITE)

@@ -10,9 +10,9 @@ from strawberry.printer import print_schema
 
 from auth import audit, ownership
 from auth.principal import Scope
+from infra.errors import NotFound, Unauthenticated
 from loyalty import member as members
 from loyalty import reward as rewards
-from loyalty.errors import NotFound, Unauthenticated
 from loyalty.member import IdentityKind as DomainIdentityKind
 from loyalty.segment import SegmentCriteria
 from partners import registry
@@ -22,11 +22,12 @@ from resolvers.settlements import SettlementQueries
 from schema.enums import IdentityKind
 from schema.info import Info
 from schema.inputs import MemberFilter, RewardFilter
-from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
+from schema.pagination import Connection, build_connection, check_page_size, decode_cursor, parse_id
+from schema.partner import Partner
 from schema.permissions import ADMIN, ANYONE, MEMBER_ONLY, RouterOrAdmin, allow
 from schema.program import ProgramRules
 from schema.redemption import Reward
-from schema.types import AuditEntry, Member, Partner, Purchase, parse_id
+from schema.types import AuditEntry, Member, Purchase
 
 READ_MEMBERS = allow(partner=Scope.MEMBERS_READ)
 READ_OWN = allow(partner=Scope.MEMBERS_READ, member=True)

@@ -10,9 +10,9 @@ from partners.settlement import Period
 from resolvers.exchanges import own_partner
 from schema.info import Info
 from schema.inputs import AddRateCardInput
+from schema.pagination import parse_id
 from schema.permissions import ADMIN, allow
 from schema.settlement import RateCard, SettlementStatement, StatementSummary
-from schema.types import parse_id
 
 READ_STATEMENTS = allow(partner=Scope.SETTLEMENTS_READ)
 

@@ -7,7 +7,8 @@ from enum import StrEnum
 import strawberry
 
 from loyalty.interaction import InteractionKind
-from loyalty.member import IdentityKind, MemberStatus
+from loyalty.member import IdentityKind
+from loyalty.membership import MemberStatus
 from loyalty.purchase import Channel
 from loyalty.reward import RewardStatus
 from loyalty.segment import Band, Lifecycle

@@ -11,36 +11,8 @@ import strawberry
 
 from schema.enums import Direction, ExchangeState
 from schema.info import Info
-from schema.types import MemberAndPartner, Partner, partner_of
-
-
-@strawberry.type
-class ExchangeTerms:
-    id: strawberry.ID
-    direction: Direction
-    rate: Decimal = strawberry.field(description="Program points per partner unit.")
-    min_points: int
-    max_points: int
-    step_points: int
-    daily_cap_points: int = strawberry.field(description="Per member and day (UTC).")
-    fee_points: int
-    valid_from: datetime
-    valid_to: datetime | None
-
-    @staticmethod
-    def from_row(row: Any) -> ExchangeTerms:
-        return ExchangeTerms(
-            id=strawberry.ID(str(row.id)),
-            direction=Direction(row.direction),
-            rate=row.rate,
-            min_points=row.min_points,
-            max_points=row.max_points,
-            step_points=row.step_points,
-            daily_cap_points=row.daily_cap_points,
-            fee_points=row.fee_points,
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-        )
+from schema.partner import Partner, partner_of
+from schema.types import MemberAndPartner
 
 
 @strawberry.type(description="A rate-locked offer; request it before it expires.")
@@ -126,26 +98,6 @@ class Exchange(MemberAndPartner):
             )
             for row in rows
         ]
-
-
-@strawberry.type(description="A member's account in a partner's program.")
-class PartnerAccount:
-    external_id: str
-    partner_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def partner(self, info: Info) -> Partner | None:
-        return await partner_of(info, self.partner_id)
-
-    @strawberry.field(
-        description="Live from the partner (one call per partner per request, with a deadline); "
-        "null with an error on this field when the partner does not answer in time."
-    )
-    async def balance(self, info: Info) -> int | None:
-        value: int = await info.context.loaders.partner_balance.load(
-            (self.partner_id, self.external_id)
-        )
-        return value
 
 
 @strawberry.type

@@ -11,7 +11,7 @@ from opentelemetry import metrics, trace
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from infra.database import is_transient
-from loyalty.errors import DomainError
+from infra.errors import DomainError
 
 logger = logging.getLogger("pointgate.errors")
 tracer = trace.get_tracer("pointgate.graphql")

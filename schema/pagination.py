@@ -9,12 +9,23 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from loyalty.errors import ValidationFailed
+from infra.errors import NotFound, ValidationFailed
 
 T = TypeVar("T")
 Node = TypeVar("Node")
 
 MAX_PAGE_SIZE = 100
+
+
+def parse_id(value: strawberry.ID | str) -> int:
+    """Database id from a GraphQL ID; a malformed id is answered like a missing one."""
+    try:
+        parsed = int(value)
+    except (TypeError, ValueError):
+        raise NotFound("no such object") from None
+    if parsed <= 0 or parsed >= 2**63:
+        raise NotFound("no such object")
+    return parsed
 
 
 @strawberry.type

@@ -13,7 +13,7 @@ from typing import Any
 from strawberry.permission import BasePermission
 
 from auth.principal import Principal, PrincipalKind, Scope
-from loyalty.errors import Forbidden, Unauthenticated
+from infra.errors import Forbidden, Unauthenticated
 
 
 @cache

@@ -9,7 +9,9 @@ import strawberry
 
 from schema.enums import Channel, RedemptionStatus, RewardStatus
 from schema.info import Info
-from schema.types import MemberAndPartner, Partner, parse_id, partner_of
+from schema.pagination import parse_id
+from schema.partner import Partner, partner_of
+from schema.types import MemberAndPartner
 
 
 @strawberry.federation.type(keys=["id"])

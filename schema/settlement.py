@@ -11,7 +11,7 @@ import strawberry
 from partners.settlement import Statement as DomainStatement
 from partners.statement_report import describe
 from schema.info import Info
-from schema.types import Partner, partner_of
+from schema.partner import Partner, partner_of
 
 
 @strawberry.type

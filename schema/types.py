@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 
-from loyalty.errors import NotFound, ValidationFailed
+from infra.errors import NotFound, ValidationFailed
 from schema.enums import (
     Channel,
     IdentityKind,
@@ -20,25 +20,18 @@ from schema.enums import (
     TransferPhase,
 )
 from schema.info import Info
-from schema.pagination import Connection, build_connection, check_page_size, decode_cursor
+from schema.pagination import (
+    Connection,
+    build_connection,
+    check_page_size,
+    decode_cursor,
+    parse_id,
+)
+from schema.partner import Partner, PartnerAccount, partner_of
 from schema.standing import ExpiringPoints, Segment, TierChange, TierProgress
-
-if TYPE_CHECKING:
-    from schema.exchange import ExchangeTerms, PartnerAccount
 
 # Days ahead `expiringPoints(within:)` may look: the longest expiry rule is years, not decades.
 MAX_EXPIRY_LOOKAHEAD_DAYS = 3660
-
-
-def parse_id(value: strawberry.ID | str) -> int:
-    """Database id from a GraphQL ID; a malformed id is answered like a missing one."""
-    try:
-        parsed = int(value)
-    except (TypeError, ValueError):
-        raise NotFound("no such object") from None
-    if parsed <= 0 or parsed >= 2**63:
-        raise NotFound("no such object")
-    return parsed
 
 
 def money(value: Decimal, exponent: int) -> Decimal:
@@ -85,47 +78,6 @@ class LedgerEntry:
             counterparty=row.counterparty,
             created_at=row.created_at,
         )
-
-
-@strawberry.federation.type(keys=["id"])
-class Partner:
-    id: strawberry.ID
-    code: str
-    name: str
-    status: str
-    settlement_currency: str
-    connector_kind: str
-    timezone: str
-
-    @staticmethod
-    def from_row(row: Any) -> Partner:
-        return Partner(
-            id=strawberry.ID(str(row.id)), code=row.code, name=row.name, status=row.status,
-            settlement_currency=row.settlement_currency, connector_kind=row.connector_kind,
-            timezone=row.timezone,
-        )  # fmt: skip
-
-    @strawberry.field(description="Exchange terms per direction, dated, oldest first.")
-    async def exchange_terms(
-        self, info: Info
-    ) -> list[Annotated[ExchangeTerms, strawberry.lazy("schema.exchange")]]:
-        from schema.exchange import ExchangeTerms  # at call time: it imports this module
-
-        rows = await info.context.loaders.terms_by_partner.load(int(self.id))
-        return [ExchangeTerms.from_row(row) for row in rows]
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Partner | None:
-        row = await info.context.loaders.partner_by_id.load(parse_id(id))
-        return None if row is None else cls.from_row(row)
-
-
-async def partner_of(info: Info, partner_id: int | None) -> Partner | None:
-    """The partner, or null when there is none or the caller may not see it."""
-    if partner_id is None:
-        return None
-    row = await info.context.loaders.partner_by_id.load(partner_id)
-    return None if row is None else Partner.from_row(row)
 
 
 async def member_of(info: Info, member_id: int) -> Member:
@@ -421,11 +373,7 @@ class Member:
         return build_connection(rows, first, "member", Referral.from_row)
 
     @strawberry.field(description="The member's accounts in partner programs.")
-    async def partner_accounts(
-        self, info: Info
-    ) -> list[Annotated[PartnerAccount, strawberry.lazy("schema.exchange")]]:
-        from schema.exchange import PartnerAccount  # at call time: it imports this module
-
+    async def partner_accounts(self, info: Info) -> list[PartnerAccount]:
         rows = await info.context.loaders.identities_by_member.load(int(self.id))
         return [
             PartnerAccount(external_id=row.value, partner_id=row.partner_id)

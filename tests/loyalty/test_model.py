@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from infra.errors import InsufficientPoints, InvalidState
 from infra.models import members, point_lots
 from loyalty import expiry, interaction, ledger, merge, purchase, redemption, tier
-from loyalty.errors import InsufficientPoints, InvalidState
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.program import Program

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from infra.errors import InvalidState, NotFound, ValidationFailed
 from loyalty import purchase, referral
-from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from tests.factories import a_member, a_purchase
 from tests.loyalty.test_ledger import balance_of
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from gateway.seed import seed
 from loyalty import interaction, member, segment
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
-from loyalty.seed import seed
 from loyalty.segment import Band, Lifecycle, SegmentCriteria
 from tests.factories import a_member, a_purchase
 

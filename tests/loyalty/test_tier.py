@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from infra.errors import IdempotencyConflict
 from infra.models import members
 from loyalty import interaction, purchase, tier
-from loyalty.errors import IdempotencyConflict
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.tier import Tier

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from infra.errors import InvalidState
 from loyalty import purchase, redemption
-from loyalty.errors import InvalidState
 from loyalty.member import MemberRef
 from loyalty.program import Program
 from loyalty.purchase import Channel

@@ -1,16 +1,20 @@
-"""The per-request context every resolver sees through `info.context`."""
+"""The per-request context every resolver sees through `info.context`. It lives with the schema
+so types can name it without reaching up; the loaders are built by `resolvers/` and are named
+here for type checking only (the one import against the layers' direction, and never run)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auth.principal import Principal
 from infra.database import Database
 from loyalty.program import Program
 from partners.directory import ConnectorDirectory
 from partners.egress import EgressPolicy
-from resolvers.dataloaders import Loaders
+
+if TYPE_CHECKING:
+    from resolvers.dataloaders import Loaders
 
 
 @dataclass(slots=True)

@@ -1,5 +1,7 @@
-"""Expected failures. Each carries a stable code; the GraphQL layer exposes `extensions` as is
-(graphql-core copies an exception's `extensions` dict onto the error), so no GraphQL import here."""
+"""Expected failures: the error vocabulary every layer may raise and read (a leaf module that
+imports nothing of the project). Each carries a stable code; the GraphQL layer exposes
+`extensions` as is (graphql-core copies an exception's `extensions` dict onto the error), so no
+GraphQL import here."""
 
 from __future__ import annotations
 

@@ -1,0 +1,28 @@
+"""A member's standing: whether the record is active or was merged into another, and the check
+every action on a member starts with."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.errors import InvalidState, NotFound
+from infra.models import members
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    MERGED = "MERGED"
+
+
+async def active_member(conn: AsyncConnection, member_id: int) -> Any:
+    # The messages name no id: a caller who named the member by an identity must not learn it.
+    row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
+    if row is None:
+        raise NotFound("the member does not exist")
+    if row.status != MemberStatus.ACTIVE:
+        raise InvalidState(f"the member is {row.status}")
+    return row
