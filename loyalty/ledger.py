@@ -20,9 +20,9 @@ from sqlalchemy import and_, func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
+from infra.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from infra.models import accounts, transfers
 from loyalty import lot
-from loyalty.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash
 
 ISSUANCE = "program:issuance"
