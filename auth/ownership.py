@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.principal import Principal, PrincipalKind, Scope
-from infra.errors import NotFound
+from infra.errors import NotFound, ValidationFailed
 from infra.models import (
     consents,
     exchanges,
@@ -24,6 +24,7 @@ from infra.models import (
     redemptions,
     rewards,
 )
+from loyalty.purchase import Channel
 
 
 def _is_admin(principal: Principal) -> bool:
@@ -189,3 +190,49 @@ def quotes_usable(principal: Principal) -> Any:
 
 def exchanges_visible(principal: Principal) -> Any:
     return _owned_by(principal, exchanges.c.member_id, exchanges.c.partner_id)
+
+
+def acting_partner(principal: Principal, named: int | None) -> int:
+    """The partner a call acts for: a partner's client always its own (naming another is
+    answered as if that partner did not exist); an operator must name one."""
+    if principal.kind is PrincipalKind.PARTNER:
+        assert principal.partner_id is not None
+        if named is not None and named != principal.partner_id:
+            raise NotFound(f"partner {named} does not exist")
+        return principal.partner_id
+    if named is None:
+        raise ValidationFailed("name the partner", argument="partnerId")
+    return named
+
+
+def statements_of(principal: Principal, named: int | None) -> int | None:
+    """Whose statements a listing shows: an admin may ask for every partner's (None)."""
+    if named is None and _is_admin(principal):
+        return None
+    return acting_partner(principal, named)
+
+
+def may_read_statement(principal: Principal, partner_id: int) -> bool:
+    """A statement (and its downloads) is for operators and for its own partner's clients with
+    settlements:read; anyone else is answered as if it did not exist."""
+    return principal.is_admin or (
+        principal.kind is PrincipalKind.PARTNER
+        and principal.partner_id == partner_id
+        and principal.has(Scope.SETTLEMENTS_READ)
+    )
+
+
+def consenting_partner(principal: Principal) -> int | None:
+    """The partner a member enrolled or linked through a partner's client is linked to."""
+    return principal.partner_id if principal.kind is PrincipalKind.PARTNER else None
+
+
+def acting_at(
+    principal: Principal, channel: Channel, partner_id: int | None
+) -> tuple[Channel, int | None]:
+    """Where a purchase or redemption is booked: a partner's client always at its own partner,
+    through the PARTNER channel (naming another partner is answered as if it did not exist);
+    others where they say."""
+    if principal.kind is not PrincipalKind.PARTNER:
+        return channel, partner_id
+    return Channel.PARTNER, acting_partner(principal, partner_id)

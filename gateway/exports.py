@@ -7,8 +7,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from auth import ownership
 from auth.backend import principal_of
-from auth.principal import PrincipalKind, Scope
+from auth.principal import PrincipalKind
 from infra.database import Database
 from infra.errors import DomainError
 from partners import registry, settlement, statement_report
@@ -25,12 +26,7 @@ def routes(db: Database) -> list[Route]:
             period = Period.parse(request.path_params["period"])
         except (ValueError, DomainError):
             return JSONResponse({"error": "NOT_FOUND"}, status_code=404)
-        own = (
-            principal.kind is PrincipalKind.PARTNER
-            and principal.partner_id == partner_id
-            and principal.has(Scope.SETTLEMENTS_READ)
-        )
-        if not (principal.is_admin or own):
+        if not ownership.may_read_statement(principal, partner_id):
             # Another partner's statement is answered like a missing one.
             return JSONResponse({"error": "NOT_FOUND"}, status_code=404)
         name = f"statement-{partner_id}-{period}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from auth import ownership
-from auth.principal import Principal, PrincipalKind
+from auth.principal import Principal
 from infra.errors import DomainError, IdentityTaken, NotFound, ValidationFailed
 from loyalty.member import MemberRef, find_by_identity
 from loyalty.purchase import Channel
@@ -38,20 +38,11 @@ async def require_row(info: Info, table: Any, row_id: int, visible: Any) -> None
 def acting_partner(
     info: Info, channel: Channel, partner_id: int | None
 ) -> tuple[Channel, int | None]:
-    """A partner's client always acts at its own partner, through the PARTNER channel; naming
-    another partner is answered as if that partner did not exist."""
-    caller = principal(info)
-    if caller.kind is not PrincipalKind.PARTNER:
-        return channel, partner_id
-    if partner_id is not None and partner_id != caller.partner_id:
-        raise NotFound(f"partner {partner_id} does not exist")
-    return Channel.PARTNER, caller.partner_id
+    return ownership.acting_at(principal(info), channel, partner_id)
 
 
 def consenting_partner(info: Info) -> int | None:
-    """The partner a member enrolled or linked through a partner's client is linked to."""
-    caller = principal(info)
-    return caller.partner_id if caller.kind is PrincipalKind.PARTNER else None
+    return ownership.consenting_partner(principal(info))
 
 
 def purchases_visible(info: Info) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from auth import ownership
-from auth.principal import PrincipalKind, Scope
-from infra.errors import NotFound, ValidationFailed
+from auth.principal import Scope
+from infra.errors import NotFound
 from loyalty.member import MemberRef, resolve
 from partners import exchange, registry, webhook
 from partners.registry import ConnectorKind, Direction, PartnerStatus, Terms
@@ -34,16 +34,8 @@ SUBSCRIBE = allow(partner=Scope.EXCHANGES_READ)
 
 
 def own_partner(info: Info, named: strawberry.ID | None) -> int:
-    """A partner's client acts for its own partner; an operator names one."""
-    caller = info.context.principal
-    if caller.kind is PrincipalKind.PARTNER:
-        assert caller.partner_id is not None
-        if named is not None and parse_id(named) != caller.partner_id:
-            raise NotFound(f"partner {named} does not exist")
-        return caller.partner_id
-    if named is None:
-        raise ValidationFailed("name the partner", argument="partnerId")
-    return parse_id(named)
+    """The partner the call acts for (auth.ownership decides)."""
+    return ownership.acting_partner(info.context.principal, optional_id(named))
 
 
 async def _member_id(info: Info, ref: MemberRef) -> int:
@@ -136,9 +128,7 @@ class ExchangeMutations:
     )
     async def quote_exchange(self, info: Info, input: QuoteExchangeInput) -> Quote:
         member_id = await _member_id(info, member_ref(input.member))
-        partner_id = parse_id(input.partner_id)
-        if info.context.principal.kind is PrincipalKind.PARTNER:
-            partner_id = own_partner(info, input.partner_id)
+        partner_id = own_partner(info, input.partner_id)
         row = await exchange.quote_exchange(
             info.context.db, info.context.program, member_id=member_id, partner_id=partner_id,
             points=input.points, requested_by=ownership.actor_key(info.context.principal),

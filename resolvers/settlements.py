@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from auth import ownership
 from auth.principal import Scope
 from partners import rate_card, settlement
 from partners.settlement import Period
+from resolvers.convert import optional_id
 from resolvers.exchanges import own_partner
 from schema.info import Info
 from schema.inputs import AddRateCardInput
@@ -37,8 +39,7 @@ class SettlementQueries:
     async def settlement_statements(
         self, info: Info, partner_id: strawberry.ID | None = None
     ) -> list[StatementSummary]:
-        caller = info.context.principal
-        wanted = None if partner_id is None and caller.is_admin else own_partner(info, partner_id)
+        wanted = ownership.statements_of(info.context.principal, optional_id(partner_id))
         rows = await settlement.list_statements(info.context.db, partner_id=wanted)
         return [StatementSummary.from_row(row) for row in rows]
 
