@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +17,21 @@ from schema.limits import Limits
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./pointgate.db"
 DEFAULT_DATA_KEY_FILE = "pointgate-data.key"
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+# How each type of setting is read from its variable; an unset variable leaves the default.
+PARSERS: dict[str, Callable[[str], object]] = {
+    "str": str,
+    "str | None": lambda value: value or None,
+    "int": int,
+    "float": float,
+    "bool": lambda value: value.lower() in ("1", "true", "yes"),
+    "tuple[str, ...]": _split,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,54 +139,49 @@ class Settings:
         if program_file:
             with Path(program_file).open("rb") as handle:
                 program = Program.from_mapping(tomllib.load(handle).get("program", {}))
-        values: dict[str, object] = {
-            "database_url": env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
-            "environment": env.get("POINTGATE_ENV", "production"),
-            "program": program,
-            "database_pool_size": int(env.get("POINTGATE_DB_POOL_SIZE", "10")),
-            "traces_exporter": env.get("OTEL_TRACES_EXPORTER", "none"),
-            "metrics_exporter": env.get("OTEL_METRICS_EXPORTER", "none"),
-            "issuer": env.get("POINTGATE_ISSUER", "http://127.0.0.1:8000"),
-            "audience": env.get("POINTGATE_AUDIENCE", "pointgate"),
-            "access_token_seconds": int(env.get("POINTGATE_ACCESS_TOKEN_SECONDS", "900")),
-            "jwks_cache_seconds": int(env.get("POINTGATE_JWKS_CACHE_SECONDS", "300")),
-            "member_issuer": env.get("POINTGATE_MEMBER_ISSUER") or None,
-            "member_jwks_url": env.get("POINTGATE_MEMBER_JWKS_URL") or None,
-            "member_audience": env.get("POINTGATE_MEMBER_AUDIENCE") or None,
-            "connector_timeout_seconds": float(env.get("POINTGATE_CONNECTOR_TIMEOUT", "5")),
-            "partner_balance_deadline_seconds": float(
-                env.get("POINTGATE_PARTNER_BALANCE_DEADLINE", "2")
-            ),
-            "background_jobs": env.get("POINTGATE_BACKGROUND_JOBS", "0").lower()
-            in ("1", "true", "yes"),
-            "reconcile_after_seconds": int(env.get("POINTGATE_RECONCILE_AFTER_SECONDS", "300")),
-            "max_depth": int(env.get("POINTGATE_MAX_DEPTH", "10")),
-            "max_aliases": int(env.get("POINTGATE_MAX_ALIASES", "15")),
-            "max_tokens": int(env.get("POINTGATE_MAX_TOKENS", "2000")),
-            "max_cost": int(env.get("POINTGATE_MAX_COST", "20000")),
-            "max_input_list": int(env.get("POINTGATE_MAX_INPUT_LIST", "100")),
-            "max_fragment_spreads": int(env.get("POINTGATE_MAX_FRAGMENT_SPREADS", "100")),
-            "max_directives": int(env.get("POINTGATE_MAX_DIRECTIVES", "30")),
-            "max_representations": int(env.get("POINTGATE_MAX_REPRESENTATIONS", "1000")),
-            "max_body_bytes": int(env.get("POINTGATE_MAX_BODY_BYTES", "1000000")),
-            "cors_origins": tuple(
-                o.strip() for o in env.get("POINTGATE_CORS_ORIGINS", "").split(",") if o.strip()
-            ),
-            "webhook_allow_hosts": tuple(
-                h.strip()
-                for h in env.get("POINTGATE_WEBHOOK_ALLOW_HOSTS", "").split(",")
-                if h.strip()
-            ),
-            "router_token": env.get("POINTGATE_ROUTER_TOKEN") or None,
-            "redis_url": env.get("REDIS_URL") or None,
-            "persisted_only": env.get("POINTGATE_PERSISTED_ONLY", "0").lower()
-            in ("1", "true", "yes"),
-            "data_keys": tuple(
-                k.strip() for k in env.get("POINTGATE_DATA_KEYS", "").split(",") if k.strip()
-            ),
-            "data_key_file": env.get("POINTGATE_DATA_KEY_FILE") or None,
-            "rate_limit_per_minute": int(env.get("POINTGATE_RATE_LIMIT_PER_MINUTE", "600")),
-            "rate_limit_burst": int(env.get("POINTGATE_RATE_LIMIT_BURST", "120")),
-        }
+        values: dict[str, object] = {"program": program}
+        for setting in fields(cls):
+            name = ENVIRONMENT.get(setting.name)
+            if name is not None and name in env:
+                values[setting.name] = PARSERS[str(setting.type)](env[name])
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+# The variable each setting is read from (README "Configuration"); defaults are the fields'.
+ENVIRONMENT: dict[str, str] = {
+    "database_url": "DATABASE_URL",
+    "environment": "POINTGATE_ENV",
+    "database_pool_size": "POINTGATE_DB_POOL_SIZE",
+    "traces_exporter": "OTEL_TRACES_EXPORTER",
+    "metrics_exporter": "OTEL_METRICS_EXPORTER",
+    "issuer": "POINTGATE_ISSUER",
+    "audience": "POINTGATE_AUDIENCE",
+    "access_token_seconds": "POINTGATE_ACCESS_TOKEN_SECONDS",
+    "jwks_cache_seconds": "POINTGATE_JWKS_CACHE_SECONDS",
+    "member_issuer": "POINTGATE_MEMBER_ISSUER",
+    "member_jwks_url": "POINTGATE_MEMBER_JWKS_URL",
+    "member_audience": "POINTGATE_MEMBER_AUDIENCE",
+    "connector_timeout_seconds": "POINTGATE_CONNECTOR_TIMEOUT",
+    "partner_balance_deadline_seconds": "POINTGATE_PARTNER_BALANCE_DEADLINE",
+    "background_jobs": "POINTGATE_BACKGROUND_JOBS",
+    "reconcile_after_seconds": "POINTGATE_RECONCILE_AFTER_SECONDS",
+    "max_depth": "POINTGATE_MAX_DEPTH",
+    "max_aliases": "POINTGATE_MAX_ALIASES",
+    "max_tokens": "POINTGATE_MAX_TOKENS",
+    "max_cost": "POINTGATE_MAX_COST",
+    "max_input_list": "POINTGATE_MAX_INPUT_LIST",
+    "max_fragment_spreads": "POINTGATE_MAX_FRAGMENT_SPREADS",
+    "max_directives": "POINTGATE_MAX_DIRECTIVES",
+    "max_representations": "POINTGATE_MAX_REPRESENTATIONS",
+    "max_body_bytes": "POINTGATE_MAX_BODY_BYTES",
+    "cors_origins": "POINTGATE_CORS_ORIGINS",
+    "webhook_allow_hosts": "POINTGATE_WEBHOOK_ALLOW_HOSTS",
+    "router_token": "POINTGATE_ROUTER_TOKEN",
+    "redis_url": "REDIS_URL",
+    "persisted_only": "POINTGATE_PERSISTED_ONLY",
+    "data_keys": "POINTGATE_DATA_KEYS",
+    "data_key_file": "POINTGATE_DATA_KEY_FILE",
+    "rate_limit_per_minute": "POINTGATE_RATE_LIMIT_PER_MINUTE",
+    "rate_limit_burst": "POINTGATE_RATE_LIMIT_BURST",
+}

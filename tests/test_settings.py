@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import Decimal
 
 import pytest
 
-from gateway.settings import Settings
+from gateway.settings import ENVIRONMENT, Settings
 
 
 def test_settings_default_to_embedded_sqlite_in_production_mode():
@@ -47,3 +48,19 @@ def test_a_program_file_sets_the_loyalty_rules_and_refuses_incoherent_tiers(tmp_
     assert program.diamond_bonus_percent == Decimal("6.5")
     with pytest.raises(ValueError, match="gold < diamond"):
         Settings.from_env({"POINTGATE_PROGRAM": str(incoherent)})
+
+
+def test_every_setting_has_one_variable_and_is_parsed_by_its_type():
+    settings = Settings.from_env({
+        "POINTGATE_MAX_DEPTH": "7", "POINTGATE_CORS_ORIGINS": "https://a.example, https://b.example",
+        "POINTGATE_BACKGROUND_JOBS": "true", "POINTGATE_MEMBER_ISSUER": "",
+        "POINTGATE_CONNECTOR_TIMEOUT": "1.5", "REDIS_URL": "redis://r:6379/0",
+    })  # fmt: skip
+
+    assert set(ENVIRONMENT) == {f.name for f in fields(Settings)} - {"program"}
+    assert len(set(ENVIRONMENT.values())) == len(ENVIRONMENT)
+    assert settings.max_depth == 7 and settings.max_aliases == Settings().max_aliases
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.background_jobs is True and settings.member_issuer is None
+    assert settings.connector_timeout_seconds == 1.5
+    assert settings.redis_url == "redis://r:6379/0"
