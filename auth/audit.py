@@ -20,17 +20,10 @@ def _trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
-async def record(
-    db: Database,
-    principal: Principal,
-    action: str,
-    *,
-    target: str | None = None,
-    outcome: str = "OK",
-    now: datetime | None = None,
-) -> None:
+async def record(db: Database, principal: Principal, action: str, **details: Any) -> None:
+    """One row in a transaction of its own (`details`: those of `insert_entry`)."""
     async with db.transaction() as conn:
-        await insert_entry(conn, principal, action, target=target, outcome=outcome, now=now)
+        await insert_entry(conn, principal, action, **details)
 
 
 async def insert_entry(
