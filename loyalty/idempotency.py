@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.errors import IdempotencyConflict
 
@@ -25,6 +27,19 @@ def check_replay(stored_hash: str | None, incoming_hash: str, key: str) -> None:
         raise IdempotencyConflict(
             f"idempotency key {key!r} was already used for a different request", key=key
         )
+
+
+async def earlier(
+    conn: AsyncConnection, table: Table, fingerprint: str, label: str, **key: Any
+) -> Any | None:
+    """The row an earlier request with this key (`key`: its columns and values) made, checked
+    to carry the same request (IDEMPOTENCY_CONFLICT otherwise, naming `label`); None if there
+    is none."""
+    conditions = [table.c[column] == value for column, value in key.items()]
+    existing = (await conn.execute(select(table).where(*conditions))).first()
+    if existing is not None:
+        check_replay(existing.request_hash, fingerprint, label)
+    return existing
 
 
 async def retry_on_race(operation: Callable[[], Awaitable[T]]) -> T:
