@@ -1,11 +1,15 @@
-"""What a principal may see and act on, in one place: SQL conditions the loaders and lists add
-to their queries, and checks the mutations run before acting. A partner sees the members linked
-to it (an account identity in its program or a recorded consent), the purchases, redemptions and
-rewards that are its own; a member sees itself; an operator with `admin` sees everything. Rows a
-principal may not see are answered exactly like rows that do not exist (NOT_FOUND)."""
+"""What a principal may see and act on, in one place: the SQL conditions (`visibility`) that
+the domain's reads add to their statements and its writes check inside the transaction that
+acts, and the rules for whom a call acts for and whose keys it uses.
+
+A partner sees the members linked to it (an account identity in its program or a recorded
+consent), the purchases, redemptions, exchanges and rewards that are its own; a member sees
+itself; an operator with `admin` sees everything. Rows a principal may not see are answered
+exactly like rows that do not exist (NOT_FOUND)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
@@ -25,6 +29,7 @@ from infra.models import (
     rewards,
 )
 from loyalty.purchase import Channel
+from loyalty.visibility import Visibility
 
 
 def _is_admin(principal: Principal) -> bool:
@@ -64,19 +69,9 @@ def identities_visible(principal: Principal) -> ColumnElement[bool]:
     return true()
 
 
-# What a referrer learns of the members it referred: their name, when they joined with its code
-# and whether they qualified (made a purchase); never their identities, balance, accounts or
-# ledger. The referee's full record stays behind `members_visible`.
-REFEREE_COLUMNS = (members.c.id, members.c.display_name, members.c.referred_at, members.c.status)
-
-
-def referee_qualified() -> ColumnElement[bool]:
-    return exists().where(purchases.c.member_id == members.c.id)
-
-
 def referees_visible(principal: Principal) -> ColumnElement[bool]:
-    """A member sees the summaries (REFEREE_COLUMNS) of whom it referred (it can only reach its
-    own referrals); others see the referees they could see anyway."""
+    """A member sees the summaries (loyalty.referral.REFEREE_COLUMNS) of whom it referred (it
+    can only reach its own referrals); others see the referees they could see anyway."""
     if principal.kind is PrincipalKind.MEMBER:
         return true()
     return members_visible(principal)
@@ -117,7 +112,7 @@ def partners_visible(principal: Principal) -> Any:
     return true()
 
 
-def aggregate_scopes(principal: Principal) -> tuple[Any, Any]:
+def aggregate_scopes(principal: Principal) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """Which purchases and interactions a principal's aggregates (lifecycle, segment bands,
     spend) are computed over: a partner's over its own purchases only (not a shared member's
     spend at another partner) and no interactions; everyone else's over all of the member's."""
@@ -126,19 +121,9 @@ def aggregate_scopes(principal: Principal) -> tuple[Any, Any]:
     return true(), true()
 
 
-def ledger_visible(principal: Principal, partner_column: Any) -> Any:
+def ledger_partner(principal: Principal) -> int | None:
     """A partner sees only the transfers that concern it on a member's account."""
-    if principal.kind is PrincipalKind.PARTNER:
-        return and_(true(), partner_column == principal.partner_id)
-    return true()
-
-
-async def check_member(conn: AsyncConnection, principal: Principal, member_id: int) -> None:
-    visible = await conn.scalar(
-        select(members.c.id).where(members.c.id == member_id, members_visible(principal))
-    )
-    if visible is None:
-        raise NotFound(f"member {member_id} does not exist")
+    return principal.partner_id if principal.kind is PrincipalKind.PARTNER else None
 
 
 async def may_know_member(conn: AsyncConnection, principal: Principal, member_id: int) -> bool:
@@ -148,11 +133,6 @@ async def may_know_member(conn: AsyncConnection, principal: Principal, member_id
         select(members.c.id).where(members.c.id == member_id, members_visible(principal))
     )
     return found is not None
-
-
-async def check_row(conn: AsyncConnection, table: Any, row_id: int, condition: Any) -> None:
-    if await conn.scalar(select(table.c.id).where(table.c.id == row_id, condition)) is None:
-        raise NotFound(f"{table.name[:-1]} {row_id} does not exist")
 
 
 def key_namespace(principal: Principal) -> str:
@@ -236,3 +216,39 @@ def acting_at(
     if principal.kind is not PrincipalKind.PARTNER:
         return channel, partner_id
     return Channel.PARTNER, acting_partner(principal, partner_id)
+
+
+def visibility(principal: Principal) -> Visibility:
+    """Everything above, for one principal, as the conditions the domain applies in the
+    statements that read or act (loyalty.visibility). A member presenting its own card at a
+    partner's till may be served there, linked or not: presenting it is its consent."""
+    return _visibility(
+        principal.kind, principal.is_admin, principal.partner_id, principal.member_id,
+        actor_key(principal),
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _visibility(
+    kind: PrincipalKind, admin: bool, partner_id: int | None, member_id: int | None, actor: str
+) -> Visibility:
+    principal = Principal(
+        kind=kind, subject=actor, scopes=frozenset({Scope.ADMIN.value} if admin else ()),
+        partner_id=partner_id, member_id=member_id,
+    )  # fmt: skip
+    purchase_scope, interaction_scope = aggregate_scopes(principal)
+    return Visibility(
+        members=members_visible(principal),
+        presented_members=true(),
+        identities=identities_visible(principal),
+        referees=referees_visible(principal),
+        purchases=purchases_visible(principal),
+        redemptions=redemptions_visible(principal),
+        rewards=rewards_visible(principal),
+        partners=partners_visible(principal),
+        exchanges=exchanges_visible(principal),
+        quotes=quotes_usable(principal),
+        aggregated_purchases=purchase_scope,
+        aggregated_interactions=interaction_scope,
+        ledger_partner=ledger_partner(principal),
+    )

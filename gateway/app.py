@@ -35,6 +35,7 @@ from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.unset import UNSET
 
+from auth import ownership
 from auth import server as oauth_server
 from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
 from auth.principal import PrincipalKind
@@ -271,14 +272,16 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request)
+        visible = ownership.visibility(principal)
         return Context(
             db=self.db,
             program=self.settings.program,
             principal=principal,
+            visible=visible,
             loaders=Loaders(
                 self.db,
                 self.settings.program,
-                principal,
+                visible,
                 self.directory,
                 self.settings.partner_balance_deadline_seconds,
             ),

@@ -1,17 +1,17 @@
 """Bulk demo and benchmark data that keeps every ledger invariant: each purchase has its
-earning transfer and each member account's totals equal the sum of its transfers."""
+earning transfer, written through the ledger's bulk loader (loyalty.bulk)."""
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
@@ -19,19 +19,17 @@ from infra.models import (
     accounts,
     identities,
     members,
-    point_lots,
     purchases,
     tier_changes,
-    transfers,
 )
-from loyalty import ledger, referral, tier
+from loyalty import bulk, ledger, referral, tier
 from loyalty.earning import base_points
+from loyalty.ledger import TransferCode
 from loyalty.program import Program
 from loyalty.purchase import Channel, earning_account
 from partners.rate_card import RateCardTerms, add_rate_card, rate_cards_of
 from partners.registry import Direction, Terms, create_partner, set_exchange_terms, terms_of
 
-CHUNK = 5_000
 DEMO_PARTNERS = (("acme-coffee", "Acme Coffee"), ("skyway-air", "Skyway Air"))
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia")
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Perlman")
@@ -44,29 +42,9 @@ class SeedReport:
     first_member_id: int
 
 
-def _chunks(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
-    for start in range(0, len(rows), CHUNK):
-        yield rows[start : start + CHUNK]
-
-
 async def _insert(conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
-        await conn.execute(insert(table), list(chunk))
-
-
-async def _next_id(conn: AsyncConnection, table: Any) -> int:
-    return int(await conn.scalar(select(func.coalesce(func.max(table.c.id), 0)))) + 1
-
-
-async def _sync_sequence(conn: AsyncConnection, table: Any) -> None:
-    # Explicit ids bypass PostgreSQL's sequence; move it past them for later inserts.
-    if conn.dialect.name == "postgresql":
-        await conn.execute(
-            text(
-                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                f"(SELECT max(id) FROM {table.name}))"
-            )
-        )
+    for chunk in bulk.chunks(rows):
+        await conn.execute(insert(table), chunk)
 
 
 async def seed(
@@ -87,7 +65,7 @@ async def seed(
     ]
     await _demo_partner_terms(db, partner_ids, now)
     async with db.transaction() as conn:
-        first_member = await _next_id(conn, members)
+        first_member = await bulk.next_id(conn, members)
         member_ids = list(range(first_member, first_member + member_count))
         member_rows, account_rows, identity_rows, partner_accounts = [], [], [], []
         codes: set[str] = set()
@@ -125,75 +103,68 @@ async def seed(
                      "linked_at": linked}
                 )  # fmt: skip
         await _insert(conn, members, member_rows)
-        await _sync_sequence(conn, members)
+        await bulk.sync_sequence(conn, members)
         await _insert(conn, accounts, account_rows)
         await _insert(conn, identities, identity_rows)
         await _insert(conn, identities, partner_accounts)
 
-        first_purchase = await _next_id(conn, purchases)
-        first_transfer = await _next_id(conn, transfers)
-        purchase_rows, transfer_rows, lot_rows = [], [], []
-        earned: dict[int, int] = defaultdict(int)
-        growth: dict[int, int] = defaultdict(int)
-        for offset in range(purchase_count if member_ids else 0):
-            purchase_id = first_purchase + offset
-            member_id = rng.choice(member_ids)
-            channel = rng.choice((Channel.ONLINE, Channel.OFFLINE, Channel.PARTNER))
-            partner_id = rng.choice(partner_ids) if channel is Channel.PARTNER else None
-            amount = Decimal(rng.randint(500, 30_000)).scaleb(-2)
-            points = base_points(amount, program)
-            purchase_growth = tier.growth_for_amount(program, amount)
-            growth[member_id] += purchase_growth
-            purchased_at = now - timedelta(minutes=rng.randint(1, 365 * 24 * 60))
-            if channel is Channel.OFFLINE:
-                source = f"store-{rng.randint(1, 40):03d}"
-            else:
-                source = "web-shop" if partner_id is None else f"partner-{partner_id}"
-            purchase_rows.append(
-                {
-                    "id": purchase_id, "member_id": member_id, "channel": channel,
-                    "source": source, "external_order_id": f"seed-{purchase_id}",
-                    "amount": amount, "currency": program.currency, "points_earned": points,
-                    "tier": tier.Tier.SILVER, "growth_value": purchase_growth,
-                    "partner_id": partner_id, "purchased_at": purchased_at,
-                    "recorded_at": purchased_at, "request_hash": "seed",
-                }
-            )  # fmt: skip
-            lot_rows.append(
-                {"member_id": member_id, "transfer_id": first_transfer + offset, "points": points,
-                 "remaining": points, "earned_at": purchased_at}
-            )  # fmt: skip
-            transfer_rows.append(
-                {
-                    "id": first_transfer + offset,
-                    "idempotency_key": f"purchase:{purchase_id}:earn",
-                    "debit_account_id": earning_account(partner_id),
-                    "credit_account_id": ledger.member_account(member_id),
-                    "amount": points, "phase": ledger.Phase.SINGLE, "reason": "EARN",
-                    "reference": f"purchase:{purchase_id}", "partner_id": partner_id,
-                    "request_hash": "seed", "created_at": purchased_at,
-                }
-            )  # fmt: skip
-            earned[member_id] += points
-        await _insert(conn, purchases, purchase_rows)
-        await _insert(conn, transfers, transfer_rows)
-        await _insert(conn, point_lots, lot_rows)
+        growth = await _purchases(conn, program, rng, member_ids, partner_ids, purchase_count, now)
         await _set_tiers(conn, program, growth, now)
-        await _sync_sequence(conn, purchases)
-        await _sync_sequence(conn, transfers)
-        credits = [{"account": ledger.member_account(m), "points": p} for m, p in earned.items()]
-        credit_account = (
-            update(accounts)
-            .where(accounts.c.id == bindparam("account"))
-            .values(posted_credits=accounts.c.posted_credits + bindparam("points"))
-        )
-        for chunk in _chunks(credits):
-            await conn.execute(credit_account, list(chunk))
     if db.dialect == "postgresql":
         # Fresh planner statistics: right after a bulk load the planner would guess blindly.
         async with db.read() as conn:
             await conn.execute(text("ANALYZE"))
     return SeedReport(members=member_count, purchases=purchase_count, first_member_id=first_member)
+
+
+async def _purchases(
+    conn: AsyncConnection,
+    program: Program,
+    rng: random.Random,
+    member_ids: list[int],
+    partner_ids: list[int],
+    count: int,
+    now: datetime,
+) -> dict[int, int]:
+    """`count` purchases over the last year, each with its earning credit through the ledger's
+    bulk loader; returns the growth value each member gained."""
+    first_purchase = await bulk.next_id(conn, purchases)
+    purchase_rows, credits = [], []
+    growth: dict[int, int] = defaultdict(int)
+    for purchase_id in range(first_purchase, first_purchase + (count if member_ids else 0)):
+        member_id = rng.choice(member_ids)
+        channel = rng.choice((Channel.ONLINE, Channel.OFFLINE, Channel.PARTNER))
+        partner_id = rng.choice(partner_ids) if channel is Channel.PARTNER else None
+        amount = Decimal(rng.randint(500, 30_000)).scaleb(-2)
+        points = base_points(amount, program)
+        purchase_growth = tier.growth_for_amount(program, amount)
+        growth[member_id] += purchase_growth
+        purchased_at = now - timedelta(minutes=rng.randint(1, 365 * 24 * 60))
+        if channel is Channel.OFFLINE:
+            source = f"store-{rng.randint(1, 40):03d}"
+        else:
+            source = "web-shop" if partner_id is None else f"partner-{partner_id}"
+        purchase_rows.append(
+            {
+                "id": purchase_id, "member_id": member_id, "channel": channel,
+                "source": source, "external_order_id": f"seed-{purchase_id}",
+                "amount": amount, "currency": program.currency, "points_earned": points,
+                "tier": tier.Tier.SILVER, "growth_value": purchase_growth,
+                "partner_id": partner_id, "purchased_at": purchased_at,
+                "recorded_at": purchased_at, "request_hash": "seed",
+            }
+        )  # fmt: skip
+        credits.append(
+            bulk.Credit(
+                idempotency_key=f"purchase:{purchase_id}:earn", debit=earning_account(partner_id),
+                member_id=member_id, amount=points, code=TransferCode.EARN,
+                reference=f"purchase:{purchase_id}", partner_id=partner_id, at=purchased_at,
+            )
+        )  # fmt: skip
+    await _insert(conn, purchases, purchase_rows)
+    await bulk.sync_sequence(conn, purchases)
+    await bulk.credit_members(conn, [c for c in credits if c.amount])
+    return growth
 
 
 async def _set_tiers(
@@ -227,7 +198,9 @@ async def _demo_partner_terms(db: Database, partner_ids: list[int], now: datetim
                 platform_fee_monthly=Decimal("99"), api_transaction_fee=Decimal("0.002")),
                 valid_from=since)  # fmt: skip
     partner_id = partner_ids[-1]
-    if await terms_of(db, [partner_id]):
+    async with db.read() as conn:
+        offered = await terms_of(conn, [partner_id])
+    if offered:
         return
     terms = Terms(rate=Decimal("2.5"), min_points=100, max_points=50_000, step_points=50,
                   daily_cap_points=100_000, fee_points=10)  # fmt: skip

@@ -77,7 +77,7 @@ async def _expire_member(db: Database, member_id: int, cutoff: datetime, at: dat
             debit=ledger.member_account(member_id),
             credit=ledger.EXPIRED,
             amount=int(points),
-            reason="EXPIRY",
+            reason=ledger.TransferCode.EXPIRY,
             reference=f"earned before {cutoff.date().isoformat()}",
             now=at,
         )

@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from infra.database import Database
 from infra.errors import ValidationFailed
 from infra.models import interactions
 from loyalty import member, tier
-from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
+from loyalty.visibility import EVERYTHING, Visibility
 
 
 class InteractionKind(StrEnum):
@@ -31,6 +32,7 @@ async def record_interaction(
     kind: InteractionKind,
     idempotency_key: str,
     occurred_at: datetime | None = None,
+    visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> Any:
     """Record an interaction once per key; its growth value may upgrade the member at once."""
@@ -45,15 +47,12 @@ async def record_interaction(
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
-            existing = (
-                await conn.execute(
-                    select(interactions).where(interactions.c.idempotency_key == idempotency_key)
-                )
-            ).first()
+            existing = await earlier(
+                conn, interactions, fingerprint, idempotency_key, idempotency_key=idempotency_key
+            )
             if existing is not None:
-                check_replay(existing.request_hash, fingerprint, idempotency_key)
                 return existing
-            actor = await member.resolve(conn, member_ref)
+            actor = await member.resolve(conn, member_ref, visible)
             # A concurrent request with the same key fails on the unique index here, and
             # retry_on_race answers it as a replay.
             row = (

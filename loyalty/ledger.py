@@ -10,25 +10,49 @@ so the many writers that share them never queue on one row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NewType
 
-from sqlalchemy import and_, func, select, union_all, update
+from sqlalchemy import Select, and_, func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from infra.models import accounts, transfers
+from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty import lot
-from loyalty.idempotency import check_replay, request_hash
+from loyalty.idempotency import earlier, request_hash
+from loyalty.visibility import EVERYTHING, Visibility
 
-ISSUANCE = "program:issuance"
-REDEMPTION = "program:redemption"
-EXPIRED = "program:expired"
+# An account's id says whose it is: "member:<id>", "partner:<id>:clearing" or "program:<name>".
+AccountId = NewType("AccountId", str)
+
+ISSUANCE = AccountId("program:issuance")
+REDEMPTION = AccountId("program:redemption")
+EXPIRED = AccountId("program:expired")
 MEMBER_PREFIX = "member:"
+
+
+class TransferCode(StrEnum):
+    """Why points moved; every transfer carries one."""
+
+    EARN = "EARN"
+    REFUND = "REFUND"
+    REFERRAL_BONUS = "REFERRAL_BONUS"
+    REFERRAL_EARN = "REFERRAL_EARN"
+    REFERRAL_REFUND = "REFERRAL_REFUND"
+    REDEEM = "REDEEM"
+    REDEMPTION_CANCEL = "REDEMPTION_CANCEL"
+    EXCHANGE_OUT = "EXCHANGE_OUT"
+    EXCHANGE_IN = "EXCHANGE_IN"
+    EXCHANGE_FEE = "EXCHANGE_FEE"
+    EXPIRY = "EXPIRY"
+    MERGE = "MERGE"
+    # An operator's correction, and points granted outside any purchase (demo data, tests).
+    ADJUSTMENT = "ADJUSTMENT"
 
 
 class Phase(StrEnum):
@@ -38,12 +62,12 @@ class Phase(StrEnum):
     VOID = "VOID"
 
 
-def member_account(member_id: int) -> str:
-    return f"{MEMBER_PREFIX}{member_id}"
+def member_account(member_id: int) -> AccountId:
+    return AccountId(f"{MEMBER_PREFIX}{member_id}")
 
 
-def partner_clearing_account(partner_id: int) -> str:
-    return f"partner:{partner_id}:clearing"
+def partner_clearing_account(partner_id: int) -> AccountId:
+    return AccountId(f"partner:{partner_id}:clearing")
 
 
 def is_member_account(account_id: str) -> bool:
@@ -152,10 +176,10 @@ async def transfer(
     conn: AsyncConnection,
     *,
     idempotency_key: str,
-    debit: str,
-    credit: str,
+    debit: AccountId,
+    credit: AccountId,
     amount: int,
-    reason: str,
+    reason: TransferCode,
     reference: str | None = None,
     partner_id: int | None = None,
     pending: bool = False,
@@ -196,7 +220,9 @@ async def transfer(
         },
     )
     if row is None:
-        return await _replay(conn, idempotency_key, fingerprint)
+        return await earlier(
+            conn, transfers, fingerprint, idempotency_key, idempotency_key=idempotency_key
+        )
     await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
     return row
 
@@ -246,25 +272,14 @@ async def _finish_pending(
         },
     )
     if row is None:
-        by_key = (
-            await conn.execute(
-                select(transfers).where(transfers.c.idempotency_key == idempotency_key)
-            )
-        ).first()
+        by_key = await earlier(
+            conn, transfers, fingerprint, idempotency_key, idempotency_key=idempotency_key
+        )
         if by_key is not None:
-            check_replay(by_key.request_hash, fingerprint, idempotency_key)
             return by_key
         raise InvalidState(f"transfer {pending_id} was already posted or voided")
     await _apply_to_member_accounts(conn, row, overdraft=0, carry_lots=True)
     return row
-
-
-async def _replay(conn: AsyncConnection, idempotency_key: str, fingerprint: str) -> Any:
-    existing = (
-        await conn.execute(select(transfers).where(transfers.c.idempotency_key == idempotency_key))
-    ).one()
-    check_replay(existing.request_hash, fingerprint, idempotency_key)
-    return existing
 
 
 async def lock_member_balance(conn: AsyncConnection, member_id: int) -> Balance:
@@ -400,3 +415,24 @@ async def verify(conn: AsyncConnection, *, negative_limit: int = 0) -> list[str]
         if in_lots != max(0, available):
             problems.append(f"{row.id}: open lots hold {in_lots}, available is {available}")
     return problems
+
+
+async def entry_pages(
+    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility = EVERYTHING
+) -> list[list[Any]]:
+    """Pages of members' ledger entries, newest first (keys: member id, first, after id); a
+    caller limited to one partner's transfers (`visible.ledger_partner`) sees only those."""
+
+    def page_query(owners: list[str], limit: int, after: int | None) -> Select[Any]:
+        entries = entries_for_accounts(owners)
+        inner = select(
+            entries.c.account_id.label("owner"), *[c for c in entries.c if c.name != "account_id"]
+        )
+        if visible.ledger_partner is not None:
+            inner = inner.where(entries.c.partner_id == visible.ledger_partner)
+        if after is not None:
+            inner = inner.where(entries.c.id < after)
+        return top_n_per_owner(inner, entries.c.account_id, entries.c.id, limit)
+
+    by_account = [(member_account(int(owner)), first, after) for owner, first, after in keys]  # type: ignore[call-overload]
+    return await load_pages(conn, by_account, page_query)

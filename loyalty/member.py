@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -14,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.errors import IdentityTaken, NotFound, ValidationFailed
 from infra.models import accounts, consents, identities, members
+from infra.reads import rows_where_in
 from loyalty import ledger, referral
-from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
 from loyalty.program import Program
 from loyalty.segment import Measures, SegmentCriteria
+from loyalty.visibility import EVERYTHING, Visibility
 
 
 class IdentityKind(StrEnum):
@@ -122,13 +125,9 @@ async def enroll(
                 },
             )
             if row is None:
-                existing = (
-                    await conn.execute(
-                        select(members).where(members.c.enrollment_key == idempotency_key)
-                    )
-                ).one()
-                check_replay(existing.request_hash, fingerprint, idempotency_key)
-                return existing
+                return await earlier(
+                    conn, members, fingerprint, idempotency_key, enrollment_key=idempotency_key
+                )
             await conn.execute(
                 insert(accounts).values(id=ledger.member_account(row.id), member_id=row.id)
             )
@@ -159,6 +158,7 @@ async def link_identity(
     kind: IdentityKind,
     value: str,
     partner_id: int | None = None,
+    visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> Any:
     """Link an identity to a member. Linking it again to the same member is a no-op that answers
@@ -167,7 +167,7 @@ async def link_identity(
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
-            await active_member(conn, member_id)
+            await active_member(conn, member_id, visible.members)
             return await _link(conn, member_id, kind, value, partner_id, now or datetime.now(UTC))
 
     return await retry_on_race(attempt)
@@ -202,10 +202,18 @@ async def _link(
     return existing
 
 
-async def resolve(conn: AsyncConnection, ref: MemberRef) -> Any:
-    """The active member a reference names, or NOT_FOUND."""
+async def resolve(
+    conn: AsyncConnection,
+    ref: MemberRef,
+    visible: Visibility = EVERYTHING,
+    *,
+    presented: bool = False,
+) -> Any:
+    """The active member a reference names and the caller may act on, or NOT_FOUND. When the
+    member `presented` the identity itself (a card shown at a till), `visible.presented_members`
+    decides instead of `visible.members`."""
     if ref.member_id is not None:
-        return await active_member(conn, ref.member_id)
+        return await active_member(conn, ref.member_id, visible.members)
     assert ref.identity is not None
     value = normalize_identity(ref.identity.kind, ref.identity.value)
     member_id = await conn.scalar(
@@ -215,7 +223,8 @@ async def resolve(conn: AsyncConnection, ref: MemberRef) -> Any:
     )
     if member_id is None:
         raise NotFound(f"no member has this {ref.identity.kind} identity")
-    return await active_member(conn, member_id)
+    condition = visible.presented_members if presented else visible.members
+    return await active_member(conn, member_id, condition)
 
 
 async def find_by_identity(db: Database, kind: IdentityKind, value: str) -> int | None:
@@ -240,18 +249,18 @@ async def list_members(
     enrolled_before: datetime | None = None,
     identity_kind: IdentityKind | None = None,
     segment: SegmentCriteria | None = None,
-    where: Any = None,
-    scopes: tuple[Any, Any] = (None, None),
+    visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> list[Any]:
-    """Members in id order after `after_id`, filtered in SQL (lifecycle and segment too, over
-    the purchases and interactions `scopes` admit); `where` narrows them further (the caller's
-    visibility)."""
-    query = select(members).order_by(members.c.id).limit(limit)
-    if where is not None:
-        query = query.where(where)
+    """The members the caller may see, in id order after `after_id`, filtered in SQL (lifecycle
+    and segment too, over the purchases and interactions the caller's aggregates count)."""
+    query = select(members).where(visible.members).order_by(members.c.id).limit(limit)
     if segment is not None:
-        query = Measures(program, now or datetime.now(UTC), *scopes).filter(query, segment)
+        measures = Measures(
+            program, now or datetime.now(UTC), visible.aggregated_purchases,
+            visible.aggregated_interactions,
+        )  # fmt: skip
+        query = measures.filter(query, segment)
     if after_id is not None:
         query = query.where(members.c.id > after_id)
     if tier is not None:
@@ -268,3 +277,26 @@ async def list_members(
         )
     async with db.read() as conn:
         return list(await conn.execute(query))
+
+
+# What a member's record shows (the keys of its enrolment stay inside).
+MEMBER_COLUMNS = tuple(
+    c for c in members.c if c.name not in ("enrollment_key", "request_hash", "tier_reviewed_at")
+)
+
+
+async def members_by_id(
+    conn: AsyncConnection, ids: Sequence[int], visible: Visibility = EVERYTHING
+) -> list[Any]:
+    return await rows_where_in(conn, MEMBER_COLUMNS, members.c.id, ids, visible.members)
+
+
+async def identities_of(
+    conn: AsyncConnection, member_ids: Sequence[int], visible: Visibility = EVERYTHING
+) -> list[Any]:
+    """The members' identities in the order they were linked."""
+    columns = (identities.c.member_id, identities.c.kind, identities.c.value,
+               identities.c.partner_id, identities.c.linked_at)  # fmt: skip
+    return await rows_where_in(
+        conn, columns, identities.c.member_id, member_ids, visible.identities, (identities.c.id,)
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.errors import InvalidState, NotFound
@@ -18,9 +18,13 @@ class MemberStatus(StrEnum):
     MERGED = "MERGED"
 
 
-async def active_member(conn: AsyncConnection, member_id: int) -> Any:
+async def active_member(
+    conn: AsyncConnection, member_id: int, visible: ColumnElement[bool] = true()
+) -> Any:
+    """The member, if it exists and `visible` (the caller's view, loyalty.visibility) admits
+    it, and it is active."""
     # The messages name no id: a caller who named the member by an identity must not learn it.
-    row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
+    row = (await conn.execute(select(members).where(members.c.id == member_id, visible))).first()
     if row is None:
         raise NotFound("the member does not exist")
     if row.status != MemberStatus.ACTIVE:

@@ -13,6 +13,7 @@ from infra.database import Database
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import identities, interactions, members, purchases, redemptions
 from loyalty import ledger, lot, tier
+from loyalty.ledger import TransferCode
 from loyalty.membership import MemberStatus
 from loyalty.program import Program
 
@@ -107,7 +108,7 @@ async def _move_balance(
         # The lots move with their dates, so the transfer must not open new ones.
         await ledger.transfer(
             conn, idempotency_key=key, debit=ledger.member_account(merged_id),
-            credit=ledger.member_account(survivor_id), amount=posted, reason="MERGE",
+            credit=ledger.member_account(survivor_id), amount=posted, reason=TransferCode.MERGE,
             reference=reference, carry_lots=False, now=now,
         )  # fmt: skip
         await lot.move_lots(conn, from_member=merged_id, to_member=survivor_id)
@@ -115,7 +116,7 @@ async def _move_balance(
         # A refund left the merged member below zero: the survivor takes over the debt.
         await ledger.transfer(
             conn, idempotency_key=key, debit=ledger.member_account(survivor_id),
-            credit=ledger.member_account(merged_id), amount=-posted, reason="MERGE",
+            credit=ledger.member_account(merged_id), amount=-posted, reason=TransferCode.MERGE,
             reference=reference, overdraft=program.negative_balance_limit, now=now,
         )  # fmt: skip
 

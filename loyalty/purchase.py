@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import partners, purchases, refunds
+from infra.reads import PageKey, load_pages, rows_where_in, top_n_per_owner
 from loyalty import ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount, points_due_back
-from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.idempotency import earlier, request_hash, retry_on_race
+from loyalty.ledger import TransferCode
 from loyalty.program import Program
+from loyalty.visibility import EVERYTHING, Visibility
 
 
 class Channel(StrEnum):
@@ -33,7 +37,7 @@ async def check_partner_active(conn: AsyncConnection, partner_id: int) -> None:
         raise InvalidState(f"partner {partner_id} is {status}")
 
 
-def earning_account(partner_id: int | None) -> str:
+def earning_account(partner_id: int | None) -> ledger.AccountId:
     """Where earned points come from: the partner pays for points earned at the partner."""
     return ledger.ISSUANCE if partner_id is None else ledger.partner_clearing_account(partner_id)
 
@@ -59,6 +63,7 @@ async def record_purchase(
     partner_id: int | None = None,
     purchased_at: datetime | None = None,
     namespace: str = "",
+    visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> tuple[Any, bool]:
     """Record a purchase and credit what it earns, once per (source, external order id) in the
@@ -88,7 +93,7 @@ async def record_purchase(
 
     async def attempt() -> tuple[Any, bool]:
         async with db.transaction() as conn:
-            buyer = await member.resolve(conn, member_ref)
+            buyer = await member.resolve(conn, member_ref, visible, presented=True)
             if partner_id is not None:
                 await check_partner_active(conn, partner_id)
             tier_in_force = tier.Tier(buyer.tier)
@@ -112,16 +117,10 @@ async def record_purchase(
                 },
             )  # fmt: skip
             if row is None:
-                existing = (
-                    await conn.execute(
-                        select(purchases).where(
-                            purchases.c.namespace == namespace,
-                            purchases.c.source == source,
-                            purchases.c.external_order_id == external_order_id,
-                        )
-                    )
-                ).one()
-                check_replay(existing.request_hash, fingerprint, f"{source}/{external_order_id}")
+                existing = await earlier(
+                    conn, purchases, fingerprint, f"{source}/{external_order_id}",
+                    namespace=namespace, source=source, external_order_id=external_order_id,
+                )  # fmt: skip
                 return existing, True
             if points:
                 await ledger.transfer(
@@ -130,7 +129,7 @@ async def record_purchase(
                     debit=earning_account(partner_id),
                     credit=ledger.member_account(buyer.id),
                     amount=points,
-                    reason="EARN",
+                    reason=TransferCode.EARN,
                     reference=f"purchase:{row.id}",
                     partner_id=partner_id,
                     now=now,
@@ -142,7 +141,7 @@ async def record_purchase(
                     debit=ledger.ISSUANCE,
                     credit=ledger.member_account(referrer_id),
                     amount=referral_points,
-                    reason="REFERRAL_EARN",
+                    reason=TransferCode.REFERRAL_EARN,
                     reference=f"purchase:{row.id}",
                     now=now,
                 )
@@ -161,6 +160,7 @@ async def refund_purchase(
     purchase_id: int,
     amount: Decimal,
     idempotency_key: str,
+    visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> Any:
     """Refund part or all of a purchase and take back the points that part earned.
@@ -173,13 +173,11 @@ async def refund_purchase(
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
-            existing = (
-                await conn.execute(
-                    select(refunds).where(refunds.c.idempotency_key == idempotency_key)
-                )
-            ).first()
+            await visible.check(conn, purchases, purchase_id)
+            existing = await earlier(
+                conn, refunds, fingerprint, idempotency_key, idempotency_key=idempotency_key
+            )
             if existing is not None:
-                check_replay(existing.request_hash, fingerprint, idempotency_key)
                 return existing
             # The conditional update locks the purchase and refuses refunding more than is left.
             purchase = (
@@ -215,8 +213,8 @@ async def refund_purchase(
             recovered, reversal_id = await _take_back(
                 conn, program, member_id=purchase.member_id,
                 points=due - purchase.points_reversed, idempotency_key=f"refund:{idempotency_key}",
-                reason="REFUND", credit=earning_account(purchase.partner_id), purchase=purchase,
-                partner_id=purchase.partner_id, now=now,
+                reason=TransferCode.REFUND, credit=earning_account(purchase.partner_id),
+                purchase=purchase, partner_id=purchase.partner_id, now=now,
             )  # fmt: skip
             referral_recovered = 0
             if purchase.referrer_id is not None:
@@ -224,8 +222,8 @@ async def refund_purchase(
                     conn, program, member_id=purchase.referrer_id,
                     points=referral_due - purchase.referral_points_reversed,
                     idempotency_key=f"refund:{idempotency_key}:referral",
-                    reason="REFERRAL_REFUND", credit=ledger.ISSUANCE, purchase=purchase,
-                    partner_id=None, now=now,
+                    reason=TransferCode.REFERRAL_REFUND, credit=ledger.ISSUANCE,
+                    purchase=purchase, partner_id=None, now=now,
                 )  # fmt: skip
             return (
                 await conn.execute(
@@ -251,8 +249,8 @@ async def _take_back(
     member_id: int,
     points: int,
     idempotency_key: str,
-    reason: str,
-    credit: str,
+    reason: TransferCode,
+    credit: ledger.AccountId,
     purchase: Any,
     partner_id: int | None,
     now: datetime,
@@ -279,3 +277,28 @@ async def _take_back(
         now=now,
     )
     return recovered, reversal.id
+
+
+PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")
+
+
+async def purchases_by_id(
+    conn: AsyncConnection, ids: Sequence[int], visible: Visibility = EVERYTHING
+) -> list[Any]:
+    return await rows_where_in(conn, PURCHASE_COLUMNS, purchases.c.id, ids, visible.purchases)
+
+
+async def purchase_pages(
+    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility = EVERYTHING
+) -> list[list[Any]]:
+    """Pages of members' purchases, newest first (keys: member id, first, after id)."""
+
+    def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
+        inner = select(purchases.c.member_id.label("owner"), *PURCHASE_COLUMNS).where(
+            purchases.c.member_id.in_(owners), visible.purchases
+        )
+        if after is not None:
+            inner = inner.where(purchases.c.id < after)
+        return top_n_per_owner(inner, purchases.c.member_id, purchases.c.id, limit)
+
+    return await load_pages(conn, keys, page_query)

@@ -12,11 +12,12 @@ from infra.database import Database
 from infra.errors import NotFound, ValidationFailed
 from infra.models import redemptions, rewards
 from loyalty import ledger, member
-from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.purchase import Channel, check_channel_partner, check_partner_active
+from loyalty.visibility import EVERYTHING, Visibility
 
 
-def _redemption_account(partner_id: int | None) -> str:
+def _redemption_account(partner_id: int | None) -> ledger.AccountId:
     """Points spent at a partner go to its clearing account (the program owes the partner for
     them); points spent in our own channels go to program redemption."""
     return ledger.REDEMPTION if partner_id is None else ledger.partner_clearing_account(partner_id)
@@ -31,6 +32,7 @@ async def redeem_points(
     idempotency_key: str,
     partner_id: int | None = None,
     reference: str | None = None,
+    visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> Any:
     """Spend points; never more than the member's available balance, however many run at once."""
@@ -50,7 +52,7 @@ async def redeem_points(
             existing = await find_replay(conn, idempotency_key, fingerprint)
             if existing is not None:
                 return existing
-            spender = await member.resolve(conn, member_ref)
+            spender = await member.resolve(conn, member_ref, visible)
             if partner_id is not None:
                 await check_partner_active(conn, partner_id)
             return await spend(
@@ -65,14 +67,9 @@ async def redeem_points(
 async def find_replay(conn: AsyncConnection, idempotency_key: str, fingerprint: str) -> Any:
     """The redemption an earlier request with this key made, if any (checked for the same
     content)."""
-    existing = (
-        await conn.execute(
-            select(redemptions).where(redemptions.c.idempotency_key == idempotency_key)
-        )
-    ).first()
-    if existing is not None:
-        check_replay(existing.request_hash, fingerprint, idempotency_key)
-    return existing
+    return await earlier(
+        conn, redemptions, fingerprint, idempotency_key, idempotency_key=idempotency_key
+    )
 
 
 async def spend(
@@ -96,7 +93,7 @@ async def spend(
         debit=ledger.member_account(spender_id),
         credit=_redemption_account(partner_id),
         amount=points,
-        reason="REDEEM",
+        reason=ledger.TransferCode.REDEEM,
         reference=reference,
         partner_id=partner_id,
         now=now,
@@ -116,12 +113,17 @@ async def spend(
 
 
 async def cancel_redemption(
-    db: Database, *, redemption_id: int, now: datetime | None = None
+    db: Database,
+    *,
+    redemption_id: int,
+    visible: Visibility = EVERYTHING,
+    now: datetime | None = None,
 ) -> Any:
     """Give a redemption's points back (and a reward's stock). Cancelling a cancelled
     redemption answers the same."""
     now = now or datetime.now(UTC)
     async with db.transaction() as conn:
+        await visible.check(conn, redemptions, redemption_id)
         cancelled = (
             await conn.execute(
                 update(redemptions)
@@ -143,7 +145,7 @@ async def cancel_redemption(
             debit=_redemption_account(cancelled.partner_id),
             credit=ledger.member_account(cancelled.member_id),
             amount=cancelled.points,
-            reason="REDEMPTION_CANCEL",
+            reason=ledger.TransferCode.REDEMPTION_CANCEL,
             reference=cancelled.reference,
             partner_id=cancelled.partner_id,
             now=now,

@@ -10,16 +10,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.errors import InvalidState, NotFound, ValidationFailed
-from infra.models import identities, members
+from infra.models import identities, members, purchases
+from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty import ledger
 from loyalty.membership import MemberStatus, active_member
 from loyalty.program import Program
 from loyalty.tier import percent_as_points
+from loyalty.visibility import EVERYTHING, Visibility
 
 # No 0/O or 1/I: codes are read aloud and typed from paper.
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -95,20 +97,26 @@ async def link_referral(
             debit=ledger.ISSUANCE,
             credit=ledger.member_account(referrer_id),
             amount=program.referral_bonus_points,
-            reason="REFERRAL_BONUS",
+            reason=ledger.TransferCode.REFERRAL_BONUS,
             reference=f"member:{referee_id}",
             now=now,
         )
 
 
 async def claim_referral(
-    db: Database, program: Program, *, member_id: int, code: str, now: datetime | None = None
+    db: Database,
+    program: Program,
+    *,
+    member_id: int,
+    code: str,
+    visible: Visibility = EVERYTHING,
+    now: datetime | None = None,
 ) -> Any:
     """A member enrolled recently enters a referral code after the fact. Entering the code of
     its current referrer again answers the same."""
     now = now or datetime.now(UTC)
     async with db.transaction() as conn:
-        referee = await active_member(conn, member_id)
+        referee = await active_member(conn, member_id, visible.members)
         referrer = await referrer_by_code(conn, code)
         if referee.referred_by is not None:
             if referee.referred_by == referrer.id:
@@ -137,3 +145,31 @@ def referral_share(
         return None, 0
     points = percent_as_points(program, amount, program.referral_earning_percent)
     return (buyer.referred_by, points) if points else (None, 0)
+
+
+# What a referrer learns of the members it referred: their name, when they joined with its code
+# and whether they qualified (made a purchase); never their identities, balance, accounts or
+# ledger. Which referees a caller sees is `visible.referees` (auth.ownership decides).
+REFEREE_COLUMNS = (members.c.id, members.c.display_name, members.c.referred_at, members.c.status)
+
+
+def referee_qualified() -> ColumnElement[bool]:
+    return exists().where(purchases.c.member_id == members.c.id)
+
+
+async def referral_pages(
+    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility = EVERYTHING
+) -> list[list[Any]]:
+    """Pages of whom members referred, newest first (keys: referrer id, first, after id)."""
+
+    def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
+        inner = select(
+            members.c.referred_by.label("owner"),
+            *REFEREE_COLUMNS,
+            referee_qualified().label("qualified"),
+        ).where(members.c.referred_by.in_(owners), visible.referees)
+        if after is not None:
+            inner = inner.where(members.c.id < after)
+        return top_n_per_owner(inner, members.c.referred_by, members.c.id, limit)
+
+    return await load_pages(conn, keys, page_query)

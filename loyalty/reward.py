@@ -3,20 +3,24 @@ stock taken by a conditional UPDATE so it never goes below zero however many red
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NoReturn
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, OutOfStock, ValidationFailed
 from infra.models import rewards
+from infra.reads import rows_where_in
 from loyalty import member
-from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.purchase import Channel, check_partner_active
 from loyalty.redemption import find_replay, spend
+from loyalty.visibility import EVERYTHING, Visibility
 
 
 class RewardStatus(StrEnum):
@@ -88,9 +92,7 @@ async def create_reward(
             )  # fmt: skip
             if row is not None:
                 return row
-            existing = (await conn.execute(select(rewards).where(rewards.c.code == code))).one()
-            check_replay(existing.request_hash, fingerprint, code)
-            return existing
+            return await earlier(conn, rewards, fingerprint, code, code=code)
 
     return await retry_on_race(attempt)
 
@@ -134,11 +136,9 @@ async def list_rewards(
     after_id: int | None = None,
     status: RewardStatus | None = None,
     partner_id: int | None = None,
-    where: Any = None,
+    visible: Visibility = EVERYTHING,
 ) -> list[Any]:
-    query = select(rewards).order_by(rewards.c.id).limit(limit)
-    if where is not None:
-        query = query.where(where)
+    query = select(rewards).where(visible.rewards).order_by(rewards.c.id).limit(limit)
     if after_id is not None:
         query = query.where(rewards.c.id > after_id)
     if status is not None:
@@ -157,6 +157,7 @@ async def redeem_reward(
     idempotency_key: str,
     quantity: int = 1,
     channel: Channel = Channel.ONLINE,
+    visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> Any:
     """Redeem `quantity` of a reward for its point cost each. Stock and points are taken in one
@@ -173,7 +174,8 @@ async def redeem_reward(
             existing = await find_replay(conn, idempotency_key, fingerprint)
             if existing is not None:
                 return existing
-            spender = await member.resolve(conn, member_ref)
+            spender = await member.resolve(conn, member_ref, visible)
+            await visible.check(conn, rewards, reward_id)
             reward = (
                 await conn.execute(
                     update(rewards)
@@ -209,3 +211,9 @@ async def _explain_unavailable(conn: Any, reward_id: int, quantity: int) -> NoRe
     raise OutOfStock(
         f"reward {reward_id} does not have {quantity} left in stock", reward=str(reward_id)
     )
+
+
+async def rewards_by_id(
+    conn: AsyncConnection, ids: Sequence[int], visible: Visibility = EVERYTHING
+) -> list[Any]:
+    return await rows_where_in(conn, tuple(rewards.c), rewards.c.id, ids, visible.rewards)

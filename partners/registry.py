@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,14 +11,16 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import accounts, exchange_terms, partners
+from infra.reads import rows_where_in
 from loyalty import ledger
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.visibility import EVERYTHING, Visibility
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 
@@ -51,11 +54,9 @@ async def create_partner(db: Database, *, code: str, name: str, now: datetime | 
     return await retry_on_race(attempt)
 
 
-async def list_partners(db: Database, *, where: Any = None) -> list[Any]:
-    """Partners by code; `where` narrows them (the caller's visibility)."""
-    query = select(partners).order_by(partners.c.code)
-    if where is not None:
-        query = query.where(where)
+async def list_partners(db: Database, *, visible: Visibility = EVERYTHING) -> list[Any]:
+    """Partners by code, those the caller may see."""
+    query = select(partners).where(visible.partners).order_by(partners.c.code)
     async with db.read() as conn:
         return list(await conn.execute(query))
 
@@ -233,12 +234,15 @@ async def terms_in_force(
     ).first()
 
 
-async def terms_of(db: Database, partner_ids: list[int]) -> list[Any]:
-    async with db.read() as conn:
-        return list(
-            await conn.execute(
-                select(exchange_terms)
-                .where(exchange_terms.c.partner_id.in_(partner_ids))
-                .order_by(exchange_terms.c.partner_id, exchange_terms.c.valid_from)
-            )
-        )
+async def partners_by_id(
+    conn: AsyncConnection, ids: Sequence[int], visible: Visibility = EVERYTHING
+) -> list[Any]:
+    return await rows_where_in(conn, tuple(partners.c), partners.c.id, ids, visible.partners)
+
+
+async def terms_of(conn: AsyncConnection, partner_ids: Sequence[int]) -> list[Any]:
+    """The partners' exchange terms, in the order they take effect."""
+    return await rows_where_in(
+        conn, tuple(exchange_terms.c), exchange_terms.c.partner_id, partner_ids, true(),
+        (exchange_terms.c.valid_from, exchange_terms.c.id),
+    )  # fmt: skip

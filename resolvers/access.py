@@ -1,38 +1,19 @@
-"""Ownership checks the mutations run before acting, built on `auth.ownership`: the one place
-that says which members, purchases and redemptions a principal may act on."""
+"""What the mutations ask `auth.ownership` (the one policy) about the request's principal: whom
+a call acts for, whose idempotency keys it uses, and what an IDENTITY_TAKEN may say. What the
+principal may act on is `info.context.visible`, which the domain checks inside the transaction
+that acts."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from auth import ownership
 from auth.principal import Principal
-from infra.errors import DomainError, IdentityTaken, NotFound, ValidationFailed
-from loyalty.member import MemberRef, find_by_identity
+from infra.errors import DomainError, IdentityTaken, ValidationFailed
 from loyalty.purchase import Channel
 from schema.info import Info
 
 
 def principal(info: Info) -> Principal:
     return info.context.principal
-
-
-async def require_member(info: Info, ref: MemberRef) -> None:
-    """The caller may act on this member (NOT_FOUND otherwise, as if it did not exist)."""
-    caller = principal(info)
-    member_id = ref.member_id
-    if member_id is None:
-        assert ref.identity is not None
-        member_id = await find_by_identity(info.context.db, ref.identity.kind, ref.identity.value)
-        if member_id is None:
-            raise NotFound("no member has this identity")
-    async with info.context.db.read() as conn:
-        await ownership.check_member(conn, caller, member_id)
-
-
-async def require_row(info: Info, table: Any, row_id: int, visible: Any) -> None:
-    async with info.context.db.read() as conn:
-        await ownership.check_row(conn, table, row_id, visible)
 
 
 def acting_partner(
@@ -43,18 +24,6 @@ def acting_partner(
 
 def consenting_partner(info: Info) -> int | None:
     return ownership.consenting_partner(principal(info))
-
-
-def purchases_visible(info: Info) -> Any:
-    return ownership.purchases_visible(principal(info))
-
-
-def redemptions_visible(info: Info) -> Any:
-    return ownership.redemptions_visible(principal(info))
-
-
-def rewards_visible(info: Info) -> Any:
-    return ownership.rewards_visible(principal(info))
 
 
 MAX_KEY_LENGTH = 200

@@ -1,36 +1,26 @@
-"""Per-request dataloaders: each batch is one SQL statement over a short read-only connection,
-whatever the number of keys, with results in key order. Named <Thing>By<Key>Loader."""
+"""Per-request dataloaders, named <Thing>By<Key>Loader: each batch calls one domain read
+function (which knows the SQL and applies the caller's visibility) over a short read-only
+connection, one statement whatever the number of keys, and answers in key order."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from aiodataloader import DataLoader
 from opentelemetry import trace
-from sqlalchemy import BigInteger, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from auth import ownership
-from auth.principal import Principal
 from infra.database import Database
 from infra.errors import PartnerUnavailable
-from infra.models import (
-    exchange_events,
-    exchange_terms,
-    exchanges,
-    identities,
-    members,
-    partners,
-    purchases,
-    rewards,
-    tier_changes,
-)
-from loyalty import expiry, ledger, segment, tier
+from infra.reads import PageKey
+from loyalty import expiry, ledger, member, purchase, referral, reward, segment, tier
 from loyalty.program import Program
+from loyalty.visibility import Visibility
+from partners import exchange, registry
 from partners.connector import ConnectorError
 from partners.directory import ConnectorDirectory
 
@@ -41,22 +31,33 @@ class BatchLoader(DataLoader):  # type: ignore[misc]
     """A loader whose batch runs in its own read connection and its own span. Rules that depend
     on time (growth window, lifecycle, expiry) are evaluated at the batch's time."""
 
-    def __init__(self, db: Database, program: Program, principal: Principal) -> None:
+    def __init__(self, db: Database, program: Program, visible: Visibility) -> None:
         super().__init__()
         self.db = db
         self.program = program
         # What the request's principal may see: a row it may not see loads as missing.
-        self.principal = principal
+        self.visible = visible
+        # A loader of pages primes the by-id loader of the rows on them.
+        self.primes: DataLoader | None = None
 
     async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
         name = type(self).__name__
         with tracer.start_as_current_span(f"dataloader {name}") as span:
             span.set_attribute("dataloader.batch_size", len(keys))
             async with self.db.read() as conn:
-                return await self.load_batch(conn, keys)
+                results = await self.load_batch(conn, keys)
+        if self.primes is not None:
+            prime_rows(self.primes, (row for page in results for row in page))
+        return results
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
+
+
+def prime_rows(loader: DataLoader, rows: Iterable[Any]) -> None:
+    """Rows a list or a page loaded answer later loads of the same ids from the cache."""
+    for row in rows:
+        loader.prime(row.id, row)
 
 
 def in_key_order(rows: Any, keys: Sequence[Hashable], key_of: str) -> list[Any]:
@@ -71,58 +72,29 @@ def grouped_in_key_order(rows: Any, keys: Sequence[Hashable], key_of: str) -> li
     return [groups.get(key, []) for key in keys]
 
 
-MEMBER_COLUMNS = tuple(
-    c for c in members.c if c.name not in ("enrollment_key", "request_hash", "tier_reviewed_at")
-)
-PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")
-
-
 class MemberByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await conn.execute(
-            select(*MEMBER_COLUMNS).where(
-                members.c.id.in_(keys), ownership.members_visible(self.principal)
-            )
-        )
-        return in_key_order(rows, keys, "id")
+        return in_key_order(await member.members_by_id(conn, keys, self.visible), keys, "id")
 
 
 class PartnerByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await conn.execute(
-            select(partners).where(
-                partners.c.id.in_(keys), ownership.partners_visible(self.principal)
-            )
-        )
-        return in_key_order(rows, keys, "id")
+        return in_key_order(await registry.partners_by_id(conn, keys, self.visible), keys, "id")
 
 
 class PurchaseByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await conn.execute(
-            select(*PURCHASE_COLUMNS).where(
-                purchases.c.id.in_(keys), ownership.purchases_visible(self.principal)
-            )
-        )
-        return in_key_order(rows, keys, "id")
+        return in_key_order(await purchase.purchases_by_id(conn, keys, self.visible), keys, "id")
 
 
 class ExchangeByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[Any]:
-        rows = await conn.execute(
-            select(exchanges).where(
-                exchanges.c.id.in_(keys), ownership.exchanges_visible(self.principal)
-            )
-        )
-        return in_key_order(rows, keys, "id")
+        return in_key_order(await exchange.exchanges_by_id(conn, keys, self.visible), keys, "id")
 
 
 class RewardByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await conn.execute(
-            select(rewards).where(rewards.c.id.in_(keys), ownership.rewards_visible(self.principal))
-        )
-        return in_key_order(rows, keys, "id")
+        return in_key_order(await reward.rewards_by_id(conn, keys, self.visible), keys, "id")
 
 
 class GrowthValueByMemberLoader(BatchLoader):
@@ -135,22 +107,17 @@ class InsightByMemberLoader(BatchLoader):
     """Lifecycle and segment."""
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        purchase_scope, interaction_scope = ownership.aggregate_scopes(self.principal)
         found = await segment.insights(
             conn, self.program, list(keys), datetime.now(UTC),
-            purchase_scope=purchase_scope, interaction_scope=interaction_scope,
+            purchase_scope=self.visible.aggregated_purchases,
+            interaction_scope=self.visible.aggregated_interactions,
         )  # fmt: skip
         return [found.get(key) for key in keys]
 
 
 class TierChangesByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
-        rows = await conn.execute(
-            select(tier_changes)
-            .where(tier_changes.c.member_id.in_(keys))
-            .order_by(tier_changes.c.id.desc())
-        )
-        return grouped_in_key_order(rows, keys, "member_id")
+        return grouped_in_key_order(await tier.tier_changes_of(conn, keys), keys, "member_id")
 
 
 class ExpiringPointsByMemberLoader(BatchLoader):
@@ -174,12 +141,7 @@ class ExpiringPointsByMemberLoader(BatchLoader):
 
 class IdentitiesByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
-        rows = await conn.execute(
-            select(identities.c.member_id, identities.c.kind, identities.c.value,
-                   identities.c.partner_id, identities.c.linked_at)
-            .where(identities.c.member_id.in_(keys), ownership.identities_visible(self.principal))
-            .order_by(identities.c.id)
-        )  # fmt: skip
+        rows = await member.identities_of(conn, keys, self.visible)
         return grouped_in_key_order(rows, keys, "member_id")
 
 
@@ -190,78 +152,30 @@ class BalanceByMemberLoader(BatchLoader):
         return [by_member.get(key) for key in keys]
 
 
-# Page keys are (owner id, first, after id or None). A batch issues one windowed query per
-# distinct (first, after) pair, which in practice is one query for the whole list.
-PageKey = tuple[int, int, int | None]
-
-
-async def load_pages(
-    conn: AsyncConnection,
-    keys: Sequence[PageKey],
-    page_query: Any,
-) -> list[list[Any]]:
-    by_shape: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-    for owner, first, after in keys:
-        by_shape[(first, after)].append(owner)
-    pages: dict[PageKey, list[Any]] = {}
-    for (first, after), owners in by_shape.items():
-        grouped = defaultdict(list)
-        for row in await conn.execute(page_query(owners, first + 1, after)):
-            grouped[row.owner].append(row)
-        for owner in owners:
-            pages[(owner, first, after)] = grouped.get(owner, [])
-    return [pages[key] for key in keys]
-
-
-def _top_n_per_owner(inner: Select[Any], owner: Any, order_key: Any, limit: int) -> Select[Any]:
-    ranked = inner.add_columns(
-        func.row_number().over(partition_by=owner, order_by=order_key.desc()).label("rank")
-    ).subquery()
-    return select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.owner, ranked.c.id.desc())
-
-
+# Page keys are (owner id, first, after id or None); a list's pages are one statement.
 class PurchasesByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
-        def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
-            inner = select(purchases.c.member_id.label("owner"), *PURCHASE_COLUMNS).where(
-                purchases.c.member_id.in_(owners), ownership.purchases_visible(self.principal)
-            )
-            if after is not None:
-                inner = inner.where(purchases.c.id < after)
-            return _top_n_per_owner(inner, purchases.c.member_id, purchases.c.id, limit)
-
-        return await load_pages(conn, keys, page_query)
+        return await purchase.purchase_pages(conn, keys, self.visible)
 
 
 class LedgerEntriesByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
-        def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
-            entries = ledger.entries_for_accounts([ledger.member_account(o) for o in owners])
-            member_id = func.substr(entries.c.account_id, len(ledger.MEMBER_PREFIX) + 1)
-            owner = cast(member_id, BigInteger)
-            inner = select(
-                owner.label("owner"), *[c for c in entries.c if c.name != "account_id"]
-            ).where(ownership.ledger_visible(self.principal, entries.c.partner_id))
-            if after is not None:
-                inner = inner.where(entries.c.id < after)
-            return _top_n_per_owner(inner, entries.c.account_id, entries.c.id, limit)
-
-        return await load_pages(conn, keys, page_query)
+        return await ledger.entry_pages(conn, keys, self.visible)
 
 
 class ReferralsByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
-        def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
-            inner = select(
-                members.c.referred_by.label("owner"),
-                *ownership.REFEREE_COLUMNS,
-                ownership.referee_qualified().label("qualified"),
-            ).where(members.c.referred_by.in_(owners), ownership.referees_visible(self.principal))
-            if after is not None:
-                inner = inner.where(members.c.id < after)
-            return _top_n_per_owner(inner, members.c.referred_by, members.c.id, limit)
+        return await referral.referral_pages(conn, keys, self.visible)
 
-        return await load_pages(conn, keys, page_query)
+
+class TermsByPartnerLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        return grouped_in_key_order(await registry.terms_of(conn, keys), keys, "partner_id")
+
+
+class EventsByExchangeLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[list[Any]]:
+        return grouped_in_key_order(await exchange.events_of(conn, keys), keys, "exchange_id")
 
 
 class Loaders:
@@ -271,49 +185,30 @@ class Loaders:
         self,
         db: Database,
         program: Program,
-        principal: Principal,
+        visible: Visibility,
         directory: ConnectorDirectory | None = None,
         partner_deadline: float = 2.0,
     ) -> None:
-        self.member_by_id = MemberByIdLoader(db, program, principal)
-        self.partner_by_id = PartnerByIdLoader(db, program, principal)
-        self.purchase_by_id = PurchaseByIdLoader(db, program, principal)
-        self.reward_by_id = RewardByIdLoader(db, program, principal)
-        self.identities_by_member = IdentitiesByMemberLoader(db, program, principal)
-        self.balance_by_member = BalanceByMemberLoader(db, program, principal)
-        self.purchases_by_member = PurchasesByMemberLoader(db, program, principal)
-        self.ledger_entries_by_member = LedgerEntriesByMemberLoader(db, program, principal)
-        self.growth_value_by_member = GrowthValueByMemberLoader(db, program, principal)
-        self.insight_by_member = InsightByMemberLoader(db, program, principal)
-        self.tier_changes_by_member = TierChangesByMemberLoader(db, program, principal)
-        self.expiring_points_by_member = ExpiringPointsByMemberLoader(db, program, principal)
-        self.referrals_by_member = ReferralsByMemberLoader(db, program, principal)
-        self.terms_by_partner = TermsByPartnerLoader(db, program, principal)
-        self.events_by_exchange = EventsByExchangeLoader(db, program, principal)
-        self.exchange_by_id = ExchangeByIdLoader(db, program, principal)
+        self.member_by_id = MemberByIdLoader(db, program, visible)
+        self.partner_by_id = PartnerByIdLoader(db, program, visible)
+        self.purchase_by_id = PurchaseByIdLoader(db, program, visible)
+        self.reward_by_id = RewardByIdLoader(db, program, visible)
+        self.identities_by_member = IdentitiesByMemberLoader(db, program, visible)
+        self.balance_by_member = BalanceByMemberLoader(db, program, visible)
+        self.purchases_by_member = PurchasesByMemberLoader(db, program, visible)
+        self.ledger_entries_by_member = LedgerEntriesByMemberLoader(db, program, visible)
+        self.growth_value_by_member = GrowthValueByMemberLoader(db, program, visible)
+        self.insight_by_member = InsightByMemberLoader(db, program, visible)
+        self.tier_changes_by_member = TierChangesByMemberLoader(db, program, visible)
+        self.expiring_points_by_member = ExpiringPointsByMemberLoader(db, program, visible)
+        self.referrals_by_member = ReferralsByMemberLoader(db, program, visible)
+        self.terms_by_partner = TermsByPartnerLoader(db, program, visible)
+        self.events_by_exchange = EventsByExchangeLoader(db, program, visible)
+        self.exchange_by_id = ExchangeByIdLoader(db, program, visible)
+        self.purchases_by_member.primes = self.purchase_by_id
         self.partner_balance = PartnerBalanceLoader(
             db, directory or ConnectorDirectory(), partner_deadline
         )
-
-
-class TermsByPartnerLoader(BatchLoader):
-    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
-        rows = await conn.execute(
-            select(exchange_terms)
-            .where(exchange_terms.c.partner_id.in_(keys))
-            .order_by(exchange_terms.c.valid_from, exchange_terms.c.id)
-        )
-        return grouped_in_key_order(rows, keys, "partner_id")
-
-
-class EventsByExchangeLoader(BatchLoader):
-    async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[list[Any]]:
-        rows = await conn.execute(
-            select(exchange_events)
-            .where(exchange_events.c.exchange_id.in_(keys))
-            .order_by(exchange_events.c.id)
-        )
-        return grouped_in_key_order(rows, keys, "exchange_id")
 
 
 class PartnerBalanceLoader(DataLoader):  # type: ignore[misc]
@@ -332,12 +227,7 @@ class PartnerBalanceLoader(DataLoader):  # type: ignore[misc]
         for partner_id, account in keys:
             by_partner[partner_id].append(account)
         async with self.db.read() as conn:
-            rows = {
-                row.id: row
-                for row in await conn.execute(
-                    select(partners).where(partners.c.id.in_(list(by_partner)))
-                )
-            }
+            rows = {row.id: row for row in await registry.partners_by_id(conn, list(by_partner))}
 
         async def ask(partner_id: int) -> dict[str, int] | Exception:
             with tracer.start_as_current_span("partner balances") as span:

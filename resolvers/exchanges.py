@@ -7,11 +7,12 @@ import strawberry
 from auth import ownership
 from auth.principal import Scope
 from infra.errors import NotFound
-from loyalty.member import MemberRef, resolve
+from loyalty.member import MemberRef, find_by_identity
 from partners import exchange, registry, webhook
 from partners.registry import ConnectorKind, Direction, PartnerStatus, Terms
 from resolvers import access
 from resolvers.convert import member_ref, optional_id
+from resolvers.dataloaders import prime_rows
 from schema.exchange import Exchange, Quote, WebhookSubscription
 from schema.info import Info
 from schema.inputs import (
@@ -39,11 +40,15 @@ def own_partner(info: Info, named: strawberry.ID | None) -> int:
 
 
 async def _member_id(info: Info, ref: MemberRef) -> int:
-    await access.require_member(info, ref)
+    """The id of the member a reference names (whether the caller may act on it, the domain
+    checks in the transaction that acts)."""
     if ref.member_id is not None:
         return ref.member_id
-    async with info.context.db.read() as conn:
-        return int((await resolve(conn, ref)).id)
+    assert ref.identity is not None
+    found = await find_by_identity(info.context.db, ref.identity.kind, ref.identity.value)
+    if found is None:
+        raise NotFound("no member has this identity")
+    return found
 
 
 def _page(after: str | None) -> int:
@@ -75,11 +80,12 @@ class ExchangeQueries:
         offset = _page(after)
         rows = await exchange.list_exchanges(
             info.context.db, limit=first + 1, offset=offset,
-            where=ownership.exchanges_visible(info.context.principal),
+            visible=info.context.visible,
             state=None if criteria.state is None else exchange.ExchangeState(criteria.state),
             direction=None if criteria.direction is None else Direction(criteria.direction),
             partner_id=optional_id(criteria.partner_id),
         )  # fmt: skip
+        prime_rows(info.context.loaders.exchange_by_id, rows)
         return build_connection(
             [_Positioned(row, offset + n + 1) for n, row in enumerate(rows)], first, "offset",
             lambda positioned: Exchange.from_row(positioned.row),
@@ -132,6 +138,7 @@ class ExchangeMutations:
         row = await exchange.quote_exchange(
             info.context.db, info.context.program, member_id=member_id, partner_id=partner_id,
             points=input.points, requested_by=ownership.actor_key(info.context.principal),
+            visible=info.context.visible,
         )  # fmt: skip
         return Quote.from_row(row)
 
@@ -141,17 +148,10 @@ class ExchangeMutations:
         permission_classes=[WRITE_EXCHANGES],
     )
     async def request_exchange(self, info: Info, input: RequestExchangeInput) -> Exchange:
-        owner = await exchange.quote_member(
-            info.context.db, str(input.quote_id), ownership.quotes_usable(info.context.principal)
-        )
-        if owner is None:
-            raise NotFound(f"quote {input.quote_id} does not exist")
-        await access.require_member(info, MemberRef(member_id=owner))
         row = await exchange.request_exchange(
-            info.context.db, info.context.directory, member_id=owner,
-            quote_id=str(input.quote_id),
+            info.context.db, info.context.directory, quote_id=str(input.quote_id),
             idempotency_key=access.scoped_key(info, input.idempotency_key),
-            deadline=info.context.directory.timeout * 2,
+            deadline=info.context.directory.timeout * 2, visible=info.context.visible,
         )  # fmt: skip
         return Exchange.from_row(row)
 
@@ -163,7 +163,7 @@ class ExchangeMutations:
         member_id = await _member_id(info, member_ref(input.member))
         row = await exchange.credit_inbound(
             info.context.db, partner_id=partner_id, member_id=member_id, units=input.units,
-            reference=input.reference,
+            reference=input.reference, visible=info.context.visible,
         )  # fmt: skip
         return Exchange.from_row(row)
 

@@ -7,9 +7,8 @@ import strawberry
 
 from auth.principal import Scope
 from infra.errors import IdentityTaken
-from infra.models import purchases, redemptions, rewards
 from loyalty import interaction, member, merge, purchase, redemption, referral, reward
-from loyalty.member import IdentityKind, MemberRef
+from loyalty.member import IdentityKind
 from loyalty.purchase import Channel
 from partners import exchange, registry
 from resolvers import access
@@ -67,7 +66,6 @@ class Mutation(ExchangeMutations, SettlementMutations):
     @strawberry.mutation(permission_classes=[WRITE_MEMBERS])
     async def link_identity(self, info: Info, input: LinkIdentityInput) -> Identity:
         member_id = parse_id(input.member_id)
-        await access.require_member(info, MemberRef(member_id=member_id))
         identity = identity_ref(input.identity, access.consenting_partner(info))
         if identity.kind is IdentityKind.PARTNER_ACCOUNT and identity.partner_id is not None:
             await exchange.confirm_account(
@@ -81,6 +79,7 @@ class Mutation(ExchangeMutations, SettlementMutations):
                 kind=identity.kind,
                 value=identity.value,
                 partner_id=identity.partner_id,
+                visible=info.context.visible,
             )
         except IdentityTaken as taken:
             raise await access.answer_identity_taken(info, taken) from None
@@ -93,8 +92,6 @@ class Mutation(ExchangeMutations, SettlementMutations):
     )
     async def record_purchase(self, info: Info, input: RecordPurchaseInput) -> Purchase:
         buyer = member_ref(input.member)
-        if buyer.member_id is not None:
-            await access.require_member(info, buyer)
         channel, partner_id = access.acting_partner(
             info, Channel(input.channel), optional_id(input.partner_id)
         )
@@ -110,26 +107,26 @@ class Mutation(ExchangeMutations, SettlementMutations):
             partner_id=partner_id,
             purchased_at=input.purchased_at,
             namespace=access.key_namespace(info),
+            visible=info.context.visible,
         )
         return Purchase.from_row(row, info.context.program.currency_exponent)
 
     @strawberry.mutation(permission_classes=[WRITE_PURCHASES])
     async def refund_purchase(self, info: Info, input: RefundPurchaseInput) -> Refund:
         purchase_id = parse_id(input.purchase_id)
-        await access.require_row(info, purchases, purchase_id, access.purchases_visible(info))
         row = await purchase.refund_purchase(
             info.context.db,
             info.context.program,
             purchase_id=purchase_id,
             amount=input.amount,
             idempotency_key=access.scoped_key(info, input.idempotency_key),
+            visible=info.context.visible,
         )
         return Refund.from_row(row, info.context.program.currency_exponent)
 
     @strawberry.mutation(permission_classes=[REDEEM])
     async def redeem_points(self, info: Info, input: RedeemPointsInput) -> Redemption:
         spender = member_ref(input.member)
-        await access.require_member(info, spender)
         channel, partner_id = access.acting_partner(
             info, Channel(input.channel), optional_id(input.partner_id)
         )
@@ -141,15 +138,17 @@ class Mutation(ExchangeMutations, SettlementMutations):
             idempotency_key=access.scoped_key(info, input.idempotency_key),
             partner_id=partner_id,
             reference=input.reference,
+            visible=info.context.visible,
         )
         return Redemption.from_row(row)
 
     @strawberry.mutation(permission_classes=[REDEEM])
     async def cancel_redemption(self, info: Info, input: CancelRedemptionInput) -> Redemption:
-        redemption_id = parse_id(input.redemption_id)
-        visible = access.redemptions_visible(info)
-        await access.require_row(info, redemptions, redemption_id, visible)
-        row = await redemption.cancel_redemption(info.context.db, redemption_id=redemption_id)
+        row = await redemption.cancel_redemption(
+            info.context.db,
+            redemption_id=parse_id(input.redemption_id),
+            visible=info.context.visible,
+        )
         return Redemption.from_row(row)
 
     @strawberry.mutation(permission_classes=[ADMIN])
@@ -162,15 +161,14 @@ class Mutation(ExchangeMutations, SettlementMutations):
         permission_classes=[WRITE_MEMBERS],
     )
     async def record_interaction(self, info: Info, input: RecordInteractionInput) -> Interaction:
-        actor = member_ref(input.member)
-        await access.require_member(info, actor)
         row = await interaction.record_interaction(
             info.context.db,
             info.context.program,
-            member_ref=actor,
+            member_ref=member_ref(input.member),
             kind=interaction.InteractionKind(input.kind),
             idempotency_key=access.scoped_key(info, input.idempotency_key),
             occurred_at=input.occurred_at,
+            visible=info.context.visible,
         )
         return Interaction.from_row(row)
 
@@ -179,10 +177,12 @@ class Mutation(ExchangeMutations, SettlementMutations):
         permission_classes=[MEMBER_OR_ADMIN],
     )
     async def apply_referral_code(self, info: Info, input: ApplyReferralCodeInput) -> Member:
-        member_id = parse_id(input.member_id)
-        await access.require_member(info, MemberRef(member_id=member_id))
         row = await referral.claim_referral(
-            info.context.db, info.context.program, member_id=member_id, code=input.referral_code
+            info.context.db,
+            info.context.program,
+            member_id=parse_id(input.member_id),
+            code=input.referral_code,
+            visible=info.context.visible,
         )
         return Member.from_row(row)
 
@@ -207,17 +207,14 @@ class Mutation(ExchangeMutations, SettlementMutations):
         description="Spend points on a reward from the catalog.", permission_classes=[REDEEM_OWN]
     )
     async def redeem_reward(self, info: Info, input: RedeemRewardInput) -> Redemption:
-        spender = member_ref(input.member)
-        await access.require_member(info, spender)
-        reward_id = parse_id(input.reward_id)
-        await access.require_row(info, rewards, reward_id, access.rewards_visible(info))
         row = await reward.redeem_reward(
             info.context.db,
-            member_ref=spender,
-            reward_id=reward_id,
+            member_ref=member_ref(input.member),
+            reward_id=parse_id(input.reward_id),
             idempotency_key=access.scoped_key(info, input.idempotency_key),
             quantity=input.quantity,
             channel=Channel(input.channel),
+            visible=info.context.visible,
         )
         return Redemption.from_row(row)
 

@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.printer import print_schema
 
-from auth import audit, ownership
+from auth import audit
 from auth.principal import Scope
 from infra.errors import NotFound, Unauthenticated
 from loyalty import member as members
@@ -17,6 +17,7 @@ from loyalty.member import IdentityKind as DomainIdentityKind
 from loyalty.segment import SegmentCriteria
 from partners import registry
 from resolvers.convert import optional_id
+from resolvers.dataloaders import prime_rows
 from resolvers.exchanges import ExchangeQueries
 from resolvers.settlements import SettlementQueries
 from schema.enums import IdentityKind
@@ -90,9 +91,9 @@ class Query(ExchangeQueries, SettlementQueries):
                 frequency=criteria.frequency,
                 interactions=criteria.interactions,
             ),
-            where=ownership.members_visible(info.context.principal),
-            scopes=ownership.aggregate_scopes(info.context.principal),
+            visible=info.context.visible,
         )
+        prime_rows(info.context.loaders.member_by_id, rows)
         return build_connection(rows, first, "member", Member.from_row)
 
     @strawberry.field(
@@ -136,8 +137,9 @@ class Query(ExchangeQueries, SettlementQueries):
             after_id=decode_cursor("reward", after),
             status=criteria.status,
             partner_id=optional_id(criteria.partner_id),
-            where=ownership.rewards_visible(info.context.principal),
+            visible=info.context.visible,
         )
+        prime_rows(info.context.loaders.reward_by_id, rows)
         return build_connection(rows, first, "reward", Reward.from_row)
 
     @strawberry.field(
@@ -178,6 +180,6 @@ class Query(ExchangeQueries, SettlementQueries):
 
     @strawberry.field(permission_classes=[SIGNED_IN])
     async def partners(self, info: Info) -> list[Partner]:
-        visible = ownership.partners_visible(info.context.principal)
-        rows = await registry.list_partners(info.context.db, where=visible)
+        rows = await registry.list_partners(info.context.db, visible=info.context.visible)
+        prime_rows(info.context.loaders.partner_by_id, rows)
         return [Partner.from_row(row) for row in rows]

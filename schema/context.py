@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from auth.principal import Principal
 from infra.database import Database
 from loyalty.program import Program
+from loyalty.visibility import Visibility
 from partners.directory import ConnectorDirectory
 from partners.egress import EgressPolicy
 
@@ -22,6 +23,8 @@ class Context:
     db: Database
     program: Program
     principal: Principal
+    # What the principal may see and act on (auth.ownership decides; the domain applies it).
+    visible: Visibility
     loaders: Loaders
     directory: ConnectorDirectory
     # The request came from the federation router (it presented the configured credential).

@@ -102,7 +102,8 @@ async def test_a_voided_hold_puts_points_back_in_their_lots(db, program):
     async with db.transaction() as conn:
         held = await ledger.transfer(
             conn, idempotency_key="hold", debit=ledger.member_account(holder.id),
-            credit=ledger.REDEMPTION, amount=70, reason="TEST", pending=True,
+            credit=ledger.REDEMPTION, amount=70, reason=ledger.TransferCode.ADJUSTMENT,
+            pending=True,
         )  # fmt: skip
     assert await lots_of(db, holder.id) == [(date(2026, 1, 15), 30)]
     async with db.transaction() as conn:

@@ -21,7 +21,7 @@ async def move(db: Database, key: str, debit: str, credit: str, amount: int, **o
     async with db.transaction() as conn:
         return await ledger.transfer(
             conn, idempotency_key=key, debit=debit, credit=credit, amount=amount,
-            reason="TEST", **options,
+            reason=ledger.TransferCode.ADJUSTMENT, **options,
         )  # fmt: skip
 
 

@@ -17,15 +17,16 @@ from infra.errors import (
     NotFound,
     QuoteExpired,
 )
-from infra.models import exchange_events, exchanges, transfers
+from infra.models import exchange_events, exchanges, members, transfers
 from loyalty import ledger, member
 from loyalty.member import IdentityKind
 from loyalty.program import Program
+from loyalty.visibility import Visibility
 from partners import exchange, registry
 from partners.directory import ConnectorDirectory
-from partners.exchange import CrashPoint, SimulatedCrash
 from partners.registry import Direction, Terms
 from partners.simulated import Fault
+from tests.doubles import CRASH_POINTS, SimulatedCrash, crashing
 from tests.factories import a_member, a_partner
 from tests.loyalty.test_ledger import balance_of
 
@@ -72,18 +73,10 @@ async def a_member_with_an_account(db, partner, points=10_000, account=None):
                 debit=ledger.ISSUANCE,
                 credit=ledger.member_account(holder.id),
                 amount=points,
-                reason="TEST",
+                reason=ledger.TransferCode.ADJUSTMENT,
                 now=NOW,
             )
     return holder
-
-
-def crash_at(point: CrashPoint | None):
-    def crash(reached: CrashPoint) -> None:
-        if reached is point:
-            raise SimulatedCrash(reached)
-
-    return crash
 
 
 async def an_exchange(db, directory, holder, partner, points=1000, key="x-1", **options):
@@ -93,7 +86,6 @@ async def an_exchange(db, directory, holder, partner, points=1000, key="x-1", **
     return await exchange.request_exchange(
         db,
         directory,
-        member_id=holder.id,
         quote_id=quote.id,
         idempotency_key=key,
         now=NOW,
@@ -186,15 +178,16 @@ async def test_limits_and_bad_quotes_change_nothing(db):
         await exchange.request_exchange(
             db,
             directory,
-            member_id=holder.id,
             quote_id=quote.id,
             idempotency_key="late",
             now=NOW + timedelta(seconds=61),
         )
     with pytest.raises(NotFound):
+        # a caller who may act on `other` only cannot carry out the holder's quote
         await exchange.request_exchange(
-            db, directory, member_id=other.id, quote_id=quote.id, idempotency_key="foreign", now=NOW
-        )
+            db, directory, quote_id=quote.id, idempotency_key="foreign", now=NOW,
+            visible=Visibility(members=members.c.id == other.id),
+        )  # fmt: skip
 
     assert reasons == ["RANGE", "RANGE", "STEP", "RATE"]
     assert capped.value.extensions["reason"] == "DAILY_CAP"
@@ -214,7 +207,7 @@ async def test_a_replayed_request_answers_the_same_exchange_and_quotes_are_used_
 
     async def request(key):
         return await exchange.request_exchange(
-            db, directory, member_id=holder.id, quote_id=quote.id, idempotency_key=key, now=NOW
+            db, directory, quote_id=quote.id, idempotency_key=key, now=NOW
         )
 
     first = await request("k1")
@@ -271,7 +264,7 @@ async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
     directory = ConnectorDirectory()
     simulated = directory.simulated(partner.id)
     faults = [None, *Fault]
-    crash_points = [None, *CrashPoint]
+    crash_points = [None, *CRASH_POINTS]
     scenarios = []
     for number in range(200):
         holder = await a_member_with_an_account(db, partner, points=6000)
@@ -281,13 +274,7 @@ async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
             simulated.inject(fault)
         with contextlib.suppress(SimulatedCrash):
             await an_exchange(
-                db,
-                directory,
-                holder,
-                partner,
-                points=points,
-                key=f"s-{number}",
-                crash=crash_at(crash),
+                *crashing(db, directory, crash), holder, partner, points=points, key=f"s-{number}"
             )
         simulated.faults.clear()
         scenarios.append((holder, points))
@@ -343,7 +330,6 @@ async def test_concurrent_requests_never_pass_the_daily_cap_together(db):
         return await exchange.request_exchange(
             db,
             directory,
-            member_id=holder.id,
             quote_id=quote.id,
             idempotency_key=f"c-{number}",
             now=NOW,

@@ -86,7 +86,7 @@ async def exchange_out(db, directory, holder, partner, points, at, key):
         db, Program(), member_id=holder.id, partner_id=partner.id, points=points, now=at
     )
     return await exchange.request_exchange(
-        db, directory, member_id=holder.id, quote_id=quote.id, idempotency_key=key, now=at
+        db, directory, quote_id=quote.id, idempotency_key=key, now=at
     )
 
 

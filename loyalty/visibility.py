@@ -1,0 +1,50 @@
+"""What the acting principal may see and act on, as SQL conditions that the domain adds to the
+statements that read or act, inside the transaction that acts.
+
+The domain only applies these conditions; `auth.ownership.visibility(principal)` is the one
+policy that decides them. A row the principal may not see is answered exactly like a row that
+does not exist (NOT_FOUND). `EVERYTHING` is the program's own view, for its jobs, the CLI and
+seeding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.errors import NotFound
+
+ALL: ColumnElement[bool] = true()
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    members: ColumnElement[bool] = ALL
+    # A member named by an identity it presents itself (a card shown at a till).
+    presented_members: ColumnElement[bool] = ALL
+    identities: ColumnElement[bool] = ALL
+    # Whom a member referred, as summaries (loyalty.referral.REFEREE_COLUMNS).
+    referees: ColumnElement[bool] = ALL
+    purchases: ColumnElement[bool] = ALL
+    redemptions: ColumnElement[bool] = ALL
+    rewards: ColumnElement[bool] = ALL
+    partners: ColumnElement[bool] = ALL
+    exchanges: ColumnElement[bool] = ALL
+    quotes: ColumnElement[bool] = ALL
+    # Which purchases and interactions a member's aggregates (lifecycle, segment) count.
+    aggregated_purchases: ColumnElement[bool] = ALL
+    aggregated_interactions: ColumnElement[bool] = ALL
+    # A member's ledger shows only the transfers concerning this partner (None: all).
+    ledger_partner: int | None = None
+
+    async def check(self, conn: AsyncConnection, table: Table, row_id: Any) -> None:
+        """NOT_FOUND unless the row exists and the principal may act on it."""
+        condition = getattr(self, table.name)
+        found = await conn.scalar(select(table.c.id).where(table.c.id == row_id, condition))
+        if found is None:
+            raise NotFound(f"{table.name[:-1]} {row_id} does not exist")
+
+
+EVERYTHING = Visibility()

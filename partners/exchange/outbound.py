@@ -1,0 +1,211 @@
+"""Outbound exchanges: our points to a member's account in a partner's program. A quote locks
+the rate; the request reserves the points (RESERVED, committed), calls the partner with the
+exchange id as its idempotency key, and records what the answer means: POSTED, VOIDED, or
+UNKNOWN until `reconcile` hears from the partner."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database
+from infra.errors import InvalidState, NotFound, PartnerUnavailable, QuoteExpired, ValidationFailed
+from infra.models import exchange_terms, exchanges, quotes
+from loyalty import ledger
+from loyalty.idempotency import earlier, request_hash, retry_on_race
+from loyalty.ledger import TransferCode
+from loyalty.membership import active_member
+from loyalty.program import Program
+from loyalty.visibility import EVERYTHING, Visibility
+from partners.connector import Answer, ConnectorError, Outcome
+from partners.directory import ConnectorDirectory
+from partners.exchange.limits import check_amount, check_daily_cap
+from partners.exchange.state import (
+    ExchangeState,
+    Movement,
+    Opening,
+    external_account,
+    open_exchange,
+    settle,
+    transition,
+)
+from partners.registry import Direction, find_partner, partner_row, terms_in_force
+
+
+async def quote_exchange(
+    db: Database,
+    program: Program,
+    *,
+    member_id: int,
+    partner_id: int,
+    points: int,
+    direction: Direction = Direction.OUTBOUND,
+    requested_by: str | None = None,
+    visible: Visibility = EVERYTHING,
+    now: datetime | None = None,
+) -> Any:
+    """A rate-locked quote for exchanging `points` with a partner, valid `quote_seconds`, that
+    only `requested_by` may carry out."""
+    now = now or datetime.now(UTC)
+    if direction is not Direction.OUTBOUND:
+        raise ValidationFailed("members quote outbound exchanges; partners credit inbound ones")
+    async with db.transaction() as conn:
+        await active_member(conn, member_id, visible.members)
+        await partner_row(conn, partner_id, active=True)
+        terms = await terms_in_force(conn, partner_id, direction, now)
+        if terms is None:
+            raise InvalidState(f"partner {partner_id} offers no {direction} exchange now")
+        account = await external_account(conn, member_id, partner_id)
+        if account is None:
+            raise InvalidState("the member has no account in this partner's program")
+        units = await check_amount(conn, terms, member_id=member_id, points=points, now=now)
+        return (
+            await conn.execute(
+                insert(quotes)
+                .values(
+                    id=uuid.uuid4().hex, member_id=member_id, partner_id=partner_id,
+                    terms_id=terms.id, direction=direction, points=points, units=units,
+                    rate=terms.rate, fee_points=terms.fee_points, external_account=account,
+                    created_at=now, expires_at=now + timedelta(seconds=program.quote_seconds),
+                    requested_by=requested_by,
+                )
+                .returning(*quotes.c)
+            )
+        ).one()  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    state: ExchangeState
+    reason: str
+    reference: str | None = None
+
+
+def judge(answer: Answer | None, error: Exception | None) -> Verdict:
+    """What a connector's answer (or failure) means for the exchange."""
+    if answer is not None:
+        if answer.outcome is Outcome.APPLIED:
+            return Verdict(ExchangeState.POSTED, "confirmed by the partner", answer.reference)
+        return Verdict(ExchangeState.VOIDED, f"refused by the partner: {answer.reason or '-'}")
+    if isinstance(error, ConnectorError) and error.definite:
+        return Verdict(ExchangeState.VOIDED, f"never reached the partner: {error}")
+    return Verdict(ExchangeState.UNKNOWN, f"no definite answer: {error!r}")
+
+
+async def request_exchange(
+    db: Database,
+    directory: ConnectorDirectory,
+    *,
+    quote_id: str,
+    idempotency_key: str,
+    deadline: float = 10.0,
+    visible: Visibility = EVERYTHING,
+    now: datetime | None = None,
+) -> Any:
+    """Carry out a quote (one the caller may use, for a member it may act on): reserve, call
+    the partner, then post, void or leave UNKNOWN."""
+    now = now or datetime.now(UTC)
+    exchange, replayed = await retry_on_race(
+        lambda: _reserve(db, quote_id, idempotency_key, visible, now)
+    )
+    if replayed:
+        return exchange
+    connector = directory.for_partner(await find_partner(db, exchange.partner_id))
+    answer, error = None, None
+    try:
+        answer = await asyncio.wait_for(
+            connector.credit(exchange.id, exchange.external_account, exchange.units), deadline
+        )
+    except (ConnectorError, TimeoutError) as failure:
+        error = failure
+    async with db.transaction() as conn:
+        return await _record(conn, exchange, judge(answer, error), now)
+
+
+async def _reserve(
+    db: Database, quote_id: str, idempotency_key: str, visible: Visibility, now: datetime
+) -> tuple[Any, bool]:
+    """Hold the quote's points and fee (RESERVED), or find the earlier request's exchange."""
+    async with db.transaction() as conn:
+        quote = (
+            await conn.execute(select(quotes).where(quotes.c.id == quote_id, visible.quotes))
+        ).first()
+        if quote is None:
+            raise NotFound(f"quote {quote_id} does not exist")
+        fingerprint = request_hash(quote_id=quote_id, member_id=quote.member_id)
+        existing = await earlier(
+            conn, exchanges, fingerprint, idempotency_key, idempotency_key=idempotency_key
+        )
+        if existing is not None:
+            return existing, True
+        if quote.expires_at <= now:
+            raise QuoteExpired("the quote has expired; ask for a new one")
+        used = await conn.scalar(select(exchanges.c.id).where(exchanges.c.quote_id == quote_id))
+        if used is not None:
+            raise InvalidState("this quote was already used by another request")
+        await active_member(conn, quote.member_id, visible.members)
+        partner = await partner_row(conn, quote.partner_id, active=True)
+        # Under the member's lock, so two requests cannot both fit under the daily cap.
+        await ledger.lock_member_balance(conn, quote.member_id)
+        terms = (
+            await conn.execute(select(exchange_terms).where(exchange_terms.c.id == quote.terms_id))
+        ).one()
+        await check_daily_cap(conn, terms, member_id=quote.member_id, points=quote.points, now=now)
+        opening = Opening(
+            idempotency_key=idempotency_key, member_id=quote.member_id, partner_id=partner.id,
+            direction=quote.direction, points=quote.points, units=quote.units, rate=quote.rate,
+            fee_points=quote.fee_points, external_account=quote.external_account,
+            request_hash=fingerprint, quote_id=quote_id,
+        )  # fmt: skip
+        movement = Movement(
+            debit=ledger.member_account(quote.member_id),
+            credit=ledger.partner_clearing_account(partner.id), code=TransferCode.EXCHANGE_OUT,
+            fee_points=quote.fee_points, pending=True, requested="requested",
+            opened=ExchangeState.RESERVED, opened_reason="points held",
+        )  # fmt: skip
+        return await open_exchange(conn, opening, movement, now), False
+
+
+async def _record(conn: AsyncConnection, exchange: Any, verdict: Verdict, now: datetime) -> Any:
+    """Settle the exchange as the partner's answer says, or mark it UNKNOWN. If reconciliation
+    got there first, its state stands."""
+    if verdict.state is ExchangeState.UNKNOWN:
+        row = await transition(
+            conn, exchange.id, ExchangeState.UNKNOWN, verdict.reason, now,
+            from_states=(ExchangeState.RESERVED,),
+        )  # fmt: skip
+    else:
+        row = await settle(conn, exchange, verdict.state, verdict.reason, now)
+        if verdict.reference and row is not None:
+            row = (
+                await conn.execute(
+                    update(exchanges)
+                    .where(exchanges.c.id == exchange.id)
+                    .values(partner_reference=verdict.reference)
+                    .returning(*exchanges.c)
+                )
+            ).one()
+    if row is None:
+        row = (await conn.execute(select(exchanges).where(exchanges.c.id == exchange.id))).one()
+    return row
+
+
+async def confirm_account(
+    db: Database, directory: ConnectorDirectory, *, partner_id: int, account: str, deadline: float
+) -> None:
+    """Before a member's account in a partner's program is linked, the partner confirms it."""
+    connector = directory.for_partner(await find_partner(db, partner_id))
+    try:
+        known = await asyncio.wait_for(connector.link_account(account), deadline)
+    except (ConnectorError, TimeoutError):
+        raise PartnerUnavailable(
+            f"partner {partner_id} is not answering right now", partner=str(partner_id)
+        ) from None
+    if not known:
+        raise ValidationFailed("the partner does not know this account", argument="value")

@@ -1,0 +1,60 @@
+"""What callers read of exchanges: by id, their events, and filtered lists, each narrowed to
+what the caller may see (`visible`, decided by auth.ownership)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database
+from infra.models import exchange_events, exchanges
+from infra.reads import rows_where_in
+from loyalty.visibility import EVERYTHING, Visibility
+from partners.exchange.state import ExchangeState
+from partners.registry import Direction
+
+
+async def exchanges_by_id(
+    conn: AsyncConnection, ids: Sequence[str], visible: Visibility = EVERYTHING
+) -> list[Any]:
+    return await rows_where_in(conn, tuple(exchanges.c), exchanges.c.id, ids, visible.exchanges)
+
+
+async def events_of(conn: AsyncConnection, exchange_ids: Sequence[str]) -> list[Any]:
+    """The exchanges' state changes in the order they happened."""
+    return await rows_where_in(
+        conn, tuple(exchange_events.c), exchange_events.c.exchange_id, exchange_ids, true(),
+        (exchange_events.c.id,),
+    )  # fmt: skip
+
+
+async def list_exchanges(
+    db: Database,
+    *,
+    limit: int,
+    offset: int = 0,
+    visible: Visibility = EVERYTHING,
+    state: ExchangeState | None = None,
+    direction: Direction | None = None,
+    partner_id: int | None = None,
+) -> list[Any]:
+    """Newest first."""
+    query = (
+        select(exchanges)
+        .where(visible.exchanges)
+        .order_by(exchanges.c.created_at.desc(), exchanges.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    for column, value in (
+        (exchanges.c.state, state),
+        (exchanges.c.direction, direction),
+        (exchanges.c.partner_id, partner_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    async with db.read() as conn:
+        return list(await conn.execute(query))
