@@ -314,6 +314,33 @@ class GraphQLApp(GraphQL[Context, None]):
         return orjson.loads(data)
 
 
+async def _healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def _middleware(settings: Settings, verifier: TokenVerifier) -> list[Middleware]:
+    """Outermost first: traces, the body limit, CORS (when origins are configured), and
+    authentication of the bearer token."""
+    cors = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+        )
+    ]
+    return [
+        Middleware(OpenTelemetryMiddleware),
+        Middleware(BodySizeLimit, limit=settings.max_body_bytes),
+        *(cors if settings.cors_origins else []),
+        Middleware(
+            AuthenticationMiddleware,
+            backend=BearerTokenBackend(verifier),
+            on_error=on_authentication_error,
+        ),
+    ]
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_providers(settings.traces_exporter, settings.metrics_exporter)
@@ -333,9 +360,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         else None
     )
     verifier = TokenVerifier(database, token_settings, keys, member_keys)
-
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
         try:
@@ -363,32 +387,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", healthz),
+            Route("/healthz", _healthz),
             Route("/readyz", readyz),
             *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
             *exports.routes(database),
         ],
-        middleware=[
-            Middleware(OpenTelemetryMiddleware),
-            Middleware(BodySizeLimit, limit=settings.max_body_bytes),
-            *(
-                [
-                    Middleware(
-                        CORSMiddleware,
-                        allow_origins=list(settings.cors_origins),
-                        allow_methods=["GET", "POST"],
-                        allow_headers=["authorization", "content-type"],
-                    )
-                ]
-                if settings.cors_origins
-                else []
-            ),
-            Middleware(
-                AuthenticationMiddleware,
-                backend=BearerTokenBackend(verifier),
-                on_error=on_authentication_error,
-            ),
-        ],
+        middleware=_middleware(settings, verifier),
         lifespan=lifespan,
     )
     app.state.db = database

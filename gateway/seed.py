@@ -67,46 +67,15 @@ async def seed(
     async with db.transaction() as conn:
         first_member = await bulk.next_id(conn, members)
         member_ids = list(range(first_member, first_member + member_count))
-        member_rows, account_rows, identity_rows, partner_accounts = [], [], [], []
         codes: set[str] = set()
         while len(codes) < member_count:
             codes.add(referral.new_code())
-        for member_id, code in zip(member_ids, sorted(codes), strict=True):
-            name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-            member_rows.append(
-                {
-                    "id": member_id,
-                    "display_name": name,
-                    "enrolled_at": now - timedelta(days=rng.randint(0, 900)),
-                    "referral_code": code,
-                }
-            )
-            account_rows.append({"id": ledger.member_account(member_id), "member_id": member_id})
-            linked = now - timedelta(days=1)
-            identity_rows.append(
-                {"member_id": member_id, "kind": "LOYALTY_CARD",
-                 "value": f"CARD-{member_id:08d}", "linked_at": linked}
-            )  # fmt: skip
-            identity_rows.append(
-                {"member_id": member_id, "kind": "EMAIL",
-                 "value": f"member{member_id}@example.com", "linked_at": linked}
-            )  # fmt: skip
-            if member_id % 2 == 0:
-                identity_rows.append(
-                    {"member_id": member_id, "kind": "PHONE",
-                     "value": f"+1555{member_id:07d}", "linked_at": linked}
-                )  # fmt: skip
-            if member_id % 3 == 1:  # an account in the airline's program, for exchanges
-                partner_accounts.append(
-                    {"member_id": member_id, "kind": "PARTNER_ACCOUNT",
-                     "value": f"SKY-{member_id:08d}", "partner_id": partner_ids[-1],
-                     "linked_at": linked}
-                )  # fmt: skip
+        member_rows, identity_rows = _members(rng, member_ids, sorted(codes), partner_ids[-1], now)
         await _insert(conn, members, member_rows)
         await bulk.sync_sequence(conn, members)
-        await _insert(conn, accounts, account_rows)
+        accounts_rows = [{"id": ledger.member_account(m), "member_id": m} for m in member_ids]
+        await _insert(conn, accounts, accounts_rows)
         await _insert(conn, identities, identity_rows)
-        await _insert(conn, identities, partner_accounts)
 
         growth = await _purchases(conn, program, rng, member_ids, partner_ids, purchase_count, now)
         await _set_tiers(conn, program, growth, now)
@@ -115,6 +84,33 @@ async def seed(
         async with db.read() as conn:
             await conn.execute(text("ANALYZE"))
     return SeedReport(members=member_count, purchases=purchase_count, first_member_id=first_member)
+
+
+def _members(
+    rng: random.Random, member_ids: list[int], codes: list[str], airline: int, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Member rows, and their identities: a card and an email each, a phone for every other
+    member, and an account in the airline's program (for exchanges) for every third."""
+    member_rows, identity_rows = [], []
+    linked = now - timedelta(days=1)
+    for member_id, code in zip(member_ids, codes, strict=True):
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        member_rows.append(
+            {"id": member_id, "display_name": name, "referral_code": code,
+             "enrolled_at": now - timedelta(days=rng.randint(0, 900))}
+        )  # fmt: skip
+        owned: list[tuple[str, str, int | None]] = [("LOYALTY_CARD", f"CARD-{member_id:08d}", None),
+                 ("EMAIL", f"member{member_id}@example.com", None)]  # fmt: skip
+        if member_id % 2 == 0:
+            owned.append(("PHONE", f"+1555{member_id:07d}", None))
+        if member_id % 3 == 1:
+            owned.append(("PARTNER_ACCOUNT", f"SKY-{member_id:08d}", airline))
+        identity_rows += [
+            {"member_id": member_id, "kind": kind, "value": value, "partner_id": partner,
+             "linked_at": linked}
+            for kind, value, partner in owned
+        ]  # fmt: skip
+    return member_rows, identity_rows
 
 
 async def _purchases(

@@ -128,27 +128,34 @@ async def enroll(
                 return await earlier(
                     conn, members, fingerprint, idempotency_key, enrollment_key=idempotency_key
                 )
-            await conn.execute(
-                insert(accounts).values(id=ledger.member_account(row.id), member_id=row.id)
-            )
-            if referrer is not None:
-                await referral.check_not_self(conn, referrer.id, [(k, v) for k, v, _ in links])
-            for kind, value, partner_id in links:
-                await _link(conn, row.id, kind, value, partner_id, now)
-            if consent_partner_id is not None:
-                await conn.execute(
-                    insert(consents).values(
-                        member_id=row.id, partner_id=consent_partner_id, granted_at=now
-                    )
-                )
-            if referrer is not None:
-                await referral.link_referral(
-                    conn, program, referee_id=row.id, referrer_id=referrer.id, now=now
-                )
-                return (await conn.execute(select(members).where(members.c.id == row.id))).one()
-            return row
+            return await _set_up(conn, program, row, links, referrer, consent_partner_id, now)
 
     return await retry_on_race(attempt)
+
+
+async def _set_up(
+    conn: AsyncConnection,
+    program: Program,
+    row: Any,
+    links: list[tuple[IdentityKind, str, int | None]],
+    referrer: Any,
+    consent_partner_id: int | None,
+    now: datetime,
+) -> Any:
+    """A new member's account, identities, consent and referral; returns the member."""
+    await conn.execute(insert(accounts).values(id=ledger.member_account(row.id), member_id=row.id))
+    if referrer is not None:
+        await referral.check_not_self(conn, referrer.id, [(k, v) for k, v, _ in links])
+    for kind, value, partner_id in links:
+        await _link(conn, row.id, kind, value, partner_id, now)
+    if consent_partner_id is not None:
+        await conn.execute(
+            insert(consents).values(member_id=row.id, partner_id=consent_partner_id, granted_at=now)
+        )
+    if referrer is None:
+        return row
+    await referral.link_referral(conn, program, referee_id=row.id, referrer_id=referrer.id, now=now)
+    return (await conn.execute(select(members).where(members.c.id == row.id))).one()
 
 
 async def link_identity(

@@ -50,26 +50,7 @@ async def merge_members(
         if moving.held or moving.incoming:
             raise InvalidState(f"member {merged_id} has pending transfers; settle them first")
 
-        for table in (identities, purchases, interactions, redemptions):
-            await conn.execute(
-                update(table).where(table.c.member_id == merged_id).values(member_id=survivor_id)
-            )
-        await conn.execute(
-            update(purchases)
-            .where(purchases.c.referrer_id == merged_id)
-            .values(referrer_id=survivor_id)
-        )
-        await conn.execute(
-            update(members)
-            .where(members.c.referred_by == merged_id)
-            .values(referred_by=survivor_id)
-        )
-        # A survivor referred by the member it absorbs would now refer itself.
-        await conn.execute(
-            update(members)
-            .where(members.c.id == survivor_id, members.c.referred_by == survivor_id)
-            .values(referred_by=None, referred_at=None)
-        )
+        await _move_records(conn, survivor_id, merged_id)
         await _move_balance(conn, program, moving.posted, survivor_id, merged_id, now)
 
         await conn.execute(
@@ -79,6 +60,28 @@ async def merge_members(
         )
         await _carry_tier(conn, program, survivor, merged, now)
         return (await conn.execute(select(members).where(members.c.id == survivor_id))).one()
+
+
+async def _move_records(conn: AsyncConnection, survivor_id: int, merged_id: int) -> None:
+    """Identities, purchases, interactions, redemptions and referees change hands."""
+    for table in (identities, purchases, interactions, redemptions):
+        await conn.execute(
+            update(table).where(table.c.member_id == merged_id).values(member_id=survivor_id)
+        )
+    await conn.execute(
+        update(purchases)
+        .where(purchases.c.referrer_id == merged_id)
+        .values(referrer_id=survivor_id)
+    )
+    await conn.execute(
+        update(members).where(members.c.referred_by == merged_id).values(referred_by=survivor_id)
+    )
+    # A survivor referred by the member it absorbs would now refer itself.
+    await conn.execute(
+        update(members)
+        .where(members.c.id == survivor_id, members.c.referred_by == survivor_id)
+        .values(referred_by=None, referred_at=None)
+    )
 
 
 async def _load_pair(conn: AsyncConnection, survivor_id: int, merged_id: int) -> tuple[Any, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -74,6 +75,45 @@ async def record_purchase(
     upgrade the tier at once (for later purchases). Points come from the partner's clearing
     account for partner purchases (the partner pays for them) and from program issuance
     otherwise. A referee's purchase also earns its referrer a share, from program issuance."""
+    now = now or datetime.now(UTC)
+    request = _checked(
+        program, member_ref=member_ref, channel=channel, source=source,
+        external_order_id=external_order_id, amount=amount, currency=currency,
+        partner_id=partner_id, purchased_at=purchased_at, namespace=namespace, now=now,
+    )  # fmt: skip
+    return await retry_on_race(lambda: _record(db, program, request, visible, now))
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A purchase as asked for, checked, with the fingerprint its replays must match."""
+
+    member_ref: member.MemberRef
+    channel: Channel
+    source: str
+    external_order_id: str
+    amount: Decimal
+    currency: str
+    partner_id: int | None
+    purchased_at: datetime
+    namespace: str
+    fingerprint: str
+
+
+def _checked(
+    program: Program,
+    *,
+    member_ref: member.MemberRef,
+    channel: Channel,
+    source: str,
+    external_order_id: str,
+    amount: Decimal,
+    currency: str | None,
+    partner_id: int | None,
+    purchased_at: datetime | None,
+    namespace: str,
+    now: datetime,
+) -> _Request:
     check_amount(amount, program)
     currency = (currency or program.currency).upper()
     if currency != program.currency:
@@ -82,75 +122,74 @@ async def record_purchase(
     if not source or len(source) > 100 or not external_order_id or len(external_order_id) > 200:
         raise ValidationFailed("source (1-100) and external order id (1-200) are required")
     check_channel_partner(channel, partner_id)
-    now = now or datetime.now(UTC)
-    purchased_at = purchased_at or now
-    if purchased_at > now:
+    if purchased_at is not None and purchased_at > now:
         raise ValidationFailed("a purchase cannot be in the future")
     fingerprint = request_hash(
         member=member_ref.fingerprint(), channel=channel, amount=amount, currency=currency,
         partner_id=partner_id, purchased_at=purchased_at if purchased_at != now else None,
     )  # fmt: skip
+    return _Request(
+        member_ref, channel, source, external_order_id, amount, currency, partner_id,
+        purchased_at or now, namespace, fingerprint,
+    )  # fmt: skip
 
-    async def attempt() -> tuple[Any, bool]:
-        async with db.transaction() as conn:
-            buyer = await member.resolve(conn, member_ref, visible, presented=True)
-            if partner_id is not None:
-                await check_partner_active(conn, partner_id)
-            tier_in_force = tier.Tier(buyer.tier)
-            bonus = tier.bonus_points(program, tier_in_force, amount)
-            points = base_points(amount, program) + bonus
-            referrer_id, referral_points = referral.referral_share(
-                program, buyer, amount, purchased_at
-            )
-            row = await insert_unless_exists(
-                conn,
-                purchases,
-                {
-                    "member_id": buyer.id, "channel": channel, "source": source,
-                    "external_order_id": external_order_id, "amount": amount,
-                    "currency": currency, "points_earned": points, "bonus_points": bonus,
-                    "tier": tier_in_force,
-                    "growth_value": tier.growth_for_amount(program, amount),
-                    "referrer_id": referrer_id, "referral_points": referral_points,
-                    "partner_id": partner_id, "purchased_at": purchased_at, "recorded_at": now,
-                    "request_hash": fingerprint, "namespace": namespace,
-                },
+
+async def _record(
+    db: Database, program: Program, request: _Request, visible: Visibility, now: datetime
+) -> tuple[Any, bool]:
+    async with db.transaction() as conn:
+        buyer = await member.resolve(conn, request.member_ref, visible, presented=True)
+        if request.partner_id is not None:
+            await check_partner_active(conn, request.partner_id)
+        tier_in_force = tier.Tier(buyer.tier)
+        bonus = tier.bonus_points(program, tier_in_force, request.amount)
+        referrer_id, referral_points = referral.referral_share(
+            program, buyer, request.amount, request.purchased_at
+        )
+        row = await insert_unless_exists(
+            conn,
+            purchases,
+            {
+                "member_id": buyer.id, "channel": request.channel, "source": request.source,
+                "external_order_id": request.external_order_id, "amount": request.amount,
+                "currency": request.currency,
+                "points_earned": base_points(request.amount, program) + bonus,
+                "bonus_points": bonus, "tier": tier_in_force,
+                "growth_value": tier.growth_for_amount(program, request.amount),
+                "referrer_id": referrer_id, "referral_points": referral_points,
+                "partner_id": request.partner_id, "purchased_at": request.purchased_at,
+                "recorded_at": now, "request_hash": request.fingerprint,
+                "namespace": request.namespace,
+            },
+        )  # fmt: skip
+        if row is None:
+            existing = await earlier(
+                conn, purchases, request.fingerprint,
+                f"{request.source}/{request.external_order_id}", namespace=request.namespace,
+                source=request.source, external_order_id=request.external_order_id,
             )  # fmt: skip
-            if row is None:
-                existing = await earlier(
-                    conn, purchases, fingerprint, f"{source}/{external_order_id}",
-                    namespace=namespace, source=source, external_order_id=external_order_id,
-                )  # fmt: skip
-                return existing, True
-            if points:
-                await ledger.transfer(
-                    conn,
-                    idempotency_key=f"purchase:{row.id}:earn",
-                    debit=earning_account(partner_id),
-                    credit=ledger.member_account(buyer.id),
-                    amount=points,
-                    reason=TransferCode.EARN,
-                    reference=f"purchase:{row.id}",
-                    partner_id=partner_id,
-                    now=now,
-                )
-            if referrer_id is not None:
-                await ledger.transfer(
-                    conn,
-                    idempotency_key=f"purchase:{row.id}:referral",
-                    debit=ledger.ISSUANCE,
-                    credit=ledger.member_account(referrer_id),
-                    amount=referral_points,
-                    reason=TransferCode.REFERRAL_EARN,
-                    reference=f"purchase:{row.id}",
-                    now=now,
-                )
-            await tier.upgrade_if_due(
-                conn, program, member_id=buyer.id, current=tier_in_force, at=now
-            )
-            return row, False
+            return existing, True
+        await _credit_earnings(conn, row, now)
+        await tier.upgrade_if_due(conn, program, member_id=buyer.id, current=tier_in_force, at=now)
+        return row, False
 
-    return await retry_on_race(attempt)
+
+async def _credit_earnings(conn: AsyncConnection, row: Any, now: datetime) -> None:
+    """The buyer's points (from the partner at a partner, from issuance otherwise) and the
+    referrer's share (from issuance)."""
+    if row.points_earned:
+        await ledger.transfer(
+            conn, idempotency_key=f"purchase:{row.id}:earn",
+            debit=earning_account(row.partner_id), credit=ledger.member_account(row.member_id),
+            amount=row.points_earned, reason=TransferCode.EARN, reference=f"purchase:{row.id}",
+            partner_id=row.partner_id, now=now,
+        )  # fmt: skip
+    if row.referrer_id is not None:
+        await ledger.transfer(
+            conn, idempotency_key=f"purchase:{row.id}:referral", debit=ledger.ISSUANCE,
+            credit=ledger.member_account(row.referrer_id), amount=row.referral_points,
+            reason=TransferCode.REFERRAL_EARN, reference=f"purchase:{row.id}", now=now,
+        )  # fmt: skip
 
 
 async def refund_purchase(
@@ -179,37 +218,8 @@ async def refund_purchase(
             )
             if existing is not None:
                 return existing
-            # The conditional update locks the purchase and refuses refunding more than is left.
-            purchase = (
-                await conn.execute(
-                    update(purchases)
-                    .where(
-                        purchases.c.id == purchase_id,
-                        purchases.c.amount - purchases.c.refunded_amount >= amount,
-                    )
-                    .values(refunded_amount=purchases.c.refunded_amount + amount)
-                    .returning(*purchases.c)
-                )
-            ).first()
-            if purchase is None:
-                if await conn.scalar(select(purchases.c.id).where(purchases.c.id == purchase_id)):
-                    raise ValidationFailed("the refund is larger than what is left to refund")
-                raise NotFound(f"purchase {purchase_id} does not exist")
-            due = points_due_back(purchase.points_earned, purchase.amount, purchase.refunded_amount)
-            referral_due = points_due_back(
-                purchase.referral_points, purchase.amount, purchase.refunded_amount
-            )
-            await conn.execute(
-                update(purchases)
-                .where(purchases.c.id == purchase_id)
-                .values(
-                    points_reversed=due,
-                    referral_points_reversed=referral_due,
-                    growth_reversed=points_due_back(
-                        purchase.growth_value, purchase.amount, purchase.refunded_amount
-                    ),
-                )
-            )
+            purchase = await _take_refund(conn, purchase_id, amount)
+            due, referral_due = await _mark_reversed(conn, purchase)
             recovered, reversal_id = await _take_back(
                 conn, program, member_id=purchase.member_id,
                 points=due - purchase.points_reversed, idempotency_key=f"refund:{idempotency_key}",
@@ -240,6 +250,49 @@ async def refund_purchase(
             ).one()  # fmt: skip
 
     return await retry_on_race(attempt)
+
+
+async def _take_refund(conn: AsyncConnection, purchase_id: int, amount: Decimal) -> Any:
+    """Add `amount` to what was refunded of the purchase, never past its amount. The
+    conditional update locks the purchase; the row is as it was before this refund's reversal
+    is recorded."""
+    purchase = (
+        await conn.execute(
+            update(purchases)
+            .where(
+                purchases.c.id == purchase_id,
+                purchases.c.amount - purchases.c.refunded_amount >= amount,
+            )
+            .values(refunded_amount=purchases.c.refunded_amount + amount)
+            .returning(*purchases.c)
+        )
+    ).first()
+    if purchase is None:
+        if await conn.scalar(select(purchases.c.id).where(purchases.c.id == purchase_id)):
+            raise ValidationFailed("the refund is larger than what is left to refund")
+        raise NotFound(f"purchase {purchase_id} does not exist")
+    return purchase
+
+
+async def _mark_reversed(conn: AsyncConnection, purchase: Any) -> tuple[int, int]:
+    """Record what the refunded share reverses in all (points, referral points, growth);
+    returns the points and referral points due back in all."""
+    refunded = purchase.refunded_amount
+
+    def share(value: int) -> int:
+        return points_due_back(value, purchase.amount, refunded)
+
+    due, referral_due = share(purchase.points_earned), share(purchase.referral_points)
+    await conn.execute(
+        update(purchases)
+        .where(purchases.c.id == purchase.id)
+        .values(
+            points_reversed=due,
+            referral_points_reversed=referral_due,
+            growth_reversed=share(purchase.growth_value),
+        )
+    )
+    return due, referral_due
 
 
 async def _take_back(

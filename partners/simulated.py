@@ -13,6 +13,7 @@ import hmac
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -124,69 +125,81 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def simulated_app(partner: SimulatedPartner, secret: str) -> Starlette:
-    """The simulated partner behind the HTTP protocol the HTTP connector speaks."""
+_BAD_SIGNATURE = {"error": "bad signature"}
 
-    async def verified(request: Request) -> dict | None:
+
+class _PartnerEndpoints:
+    """The simulated partner's side of the HTTP protocol: each request is HMAC-signed."""
+
+    def __init__(self, partner: SimulatedPartner, secret: str) -> None:
+        self.partner, self.secret = partner, secret
+
+    async def signed(self, request: Request) -> dict[str, Any] | None:
+        """The request's JSON body if its signature holds, else None."""
         body = await request.body()
         timestamp = request.headers.get("x-pointgate-timestamp", "")
         offered = request.headers.get("x-pointgate-signature", "")
-        if not hmac.compare_digest(offered, signature(secret, timestamp, body)):
+        if not hmac.compare_digest(offered, signature(self.secret, timestamp, body)):
             return None
         data = orjson.loads(body) if body else {}
         return data if isinstance(data, dict) else None
 
-    def answer(result: Answer) -> Response:
-        status = 200 if result.outcome is not Outcome.REJECTED else 422
-        body = {"status": result.outcome, "reference": result.reference, "reason": result.reason}
-        return JSONResponse(body, status_code=status)
+    async def credit(self, request: Request) -> Response:
+        return await self.move(request, 1)
 
-    async def move(request: Request, sign: int) -> Response:
-        data = await verified(request)
+    async def debit(self, request: Request) -> Response:
+        return await self.move(request, -1)
+
+    async def move(self, request: Request, sign: int) -> Response:
+        data = await self.signed(request)
         if data is None:
-            return JSONResponse({"error": "bad signature"}, status_code=401)
+            return JSONResponse(_BAD_SIGNATURE, status_code=401)
+        key, units = request.headers["idempotency-key"], sign * int(data["units"])
         try:
-            result = await partner.move(
-                request.headers["idempotency-key"], str(data["account"]), sign * int(data["units"])
-            )
+            result = await self.partner.move(key, str(data["account"]), units)
         except AnswerLost:
             await asyncio.sleep(3600)  # the answer never comes: the client times out
             raise
         except ConnectorError as error:
             return JSONResponse({"error": str(error)}, status_code=503)
-        return answer(result)
+        return _answer(result)
 
-    async def credit(request: Request) -> Response:
-        return await move(request, 1)
+    async def status(self, request: Request) -> Response:
+        if await self.signed(request) is None:
+            return JSONResponse(_BAD_SIGNATURE, status_code=401)
+        return _answer(self.partner.status_of(request.path_params["exchange_id"]))
 
-    async def debit(request: Request) -> Response:
-        return await move(request, -1)
-
-    async def status(request: Request) -> Response:
-        if await verified(request) is None:
-            return JSONResponse({"error": "bad signature"}, status_code=401)
-        return answer(partner.status_of(request.path_params["exchange_id"]))
-
-    async def balances(request: Request) -> Response:
-        data = await verified(request)
+    async def balances(self, request: Request) -> Response:
+        data = await self.signed(request)
         if data is None:
-            return JSONResponse({"error": "bad signature"}, status_code=401)
+            return JSONResponse(_BAD_SIGNATURE, status_code=401)
         accounts = [str(a) for a in data.get("accounts", [])]
-        return JSONResponse({"balances": {a: partner.balances.get(a, 0) for a in accounts}})
+        known = self.partner.balances
+        return JSONResponse({"balances": {a: known.get(a, 0) for a in accounts}})
 
-    async def link(request: Request) -> Response:
-        data = await verified(request)
+    async def link(self, request: Request) -> Response:
+        data = await self.signed(request)
         if data is None:
-            return JSONResponse({"error": "bad signature"}, status_code=401)
-        partner.balances.setdefault(str(data["account"]), 0)
+            return JSONResponse(_BAD_SIGNATURE, status_code=401)
+        self.partner.balances.setdefault(str(data["account"]), 0)
         return JSONResponse({"linked": True})
 
+
+def _answer(result: Answer) -> Response:
+    status = 200 if result.outcome is not Outcome.REJECTED else 422
+    body = {"status": result.outcome, "reference": result.reference, "reason": result.reason}
+    return JSONResponse(body, status_code=status)
+
+
+def simulated_app(partner: SimulatedPartner, secret: str) -> Starlette:
+    """The simulated partner behind the HTTP protocol the HTTP connector speaks."""
+    endpoints = _PartnerEndpoints(partner, secret)
     return Starlette(
         routes=[
-            Route("/credits", credit, methods=["POST"]),
-            Route("/debits", debit, methods=["POST"]),
-            Route("/exchanges/{exchange_id}", status, methods=["POST"]),
-            Route("/balances", balances, methods=["POST"]),
-            Route("/accounts", link, methods=["POST"]),
+            Route("/credits", endpoints.credit, methods=["POST"]),
+            Route("/debits", endpoints.debit, methods=["POST"]),
+            Route("/exchanges/{exchange_id}", endpoints.status, methods=["POST"]),
+            Route("/balances", endpoints.balances, methods=["POST"]),
+            Route("/accounts", endpoints.link, methods=["POST"]),
         ]
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,38 +96,43 @@ async def deliver_due(
                 .limit(limit)
             )
         )
-    delivered = retrying = failed = 0
+    outcomes: Counter[str] = Counter()
     for delivery in due:
-        body = delivery.payload.encode()
-        timestamp = str(int(time.time()))
-        headers = {
-            "content-type": "application/json",
-            "x-pointgate-timestamp": timestamp,
-            "x-pointgate-signature": signature(delivery.secret, timestamp, body),
-            "x-pointgate-delivery": str(delivery.id),
-        }
-        try:
-            response = await egress.post(http, delivery.url, content=body, headers=headers)
-            ok, status = response.is_success, f"HTTP {response.status_code}"
-        except httpx.HTTPError as error:
-            ok, status = False, type(error).__name__
-        except (EgressRefused, ValidationFailed):
-            ok, status = False, "EGRESS_REFUSED"
+        ok, status = await _send(http, egress, delivery)
         attempts = delivery.attempts + 1
         values: dict[str, Any] = {"attempts": attempts, "last_status": status}
         if ok:
             values.update(status="DELIVERED", delivered_at=now)
-            delivered += 1
         elif attempts >= MAX_ATTEMPTS:
             values["status"] = "FAILED"
-            failed += 1
         else:
             values["next_attempt_at"] = now + next_delay(attempts)
-            retrying += 1
+        outcomes[values.get("status", "RETRYING")] += 1
         async with db.transaction() as conn:
             await conn.execute(
                 update(webhook_deliveries)
                 .where(webhook_deliveries.c.id == delivery.id)
                 .values(values)
             )
-    return DeliveryReport(delivered=delivered, retrying=retrying, failed=failed)
+    return DeliveryReport(
+        delivered=outcomes["DELIVERED"], retrying=outcomes["RETRYING"], failed=outcomes["FAILED"]
+    )
+
+
+async def _send(http: httpx.AsyncClient, egress: EgressPolicy, delivery: Any) -> tuple[bool, str]:
+    """POST one signed delivery; whether it was accepted, and the status to record."""
+    body = delivery.payload.encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "content-type": "application/json",
+        "x-pointgate-timestamp": timestamp,
+        "x-pointgate-signature": signature(delivery.secret, timestamp, body),
+        "x-pointgate-delivery": str(delivery.id),
+    }
+    try:
+        response = await egress.post(http, delivery.url, content=body, headers=headers)
+    except httpx.HTTPError as error:
+        return False, type(error).__name__
+    except (EgressRefused, ValidationFailed):
+        return False, "EGRESS_REFUSED"
+    return response.is_success, f"HTTP {response.status_code}"
