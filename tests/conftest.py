@@ -29,6 +29,7 @@ POSTGRES_URL = os.environ.get(
     "POINTGATE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ("sqlite", "postgresql")
+TEST_POOL_SIZE = 10
 # Every test process seals secrets with this key (create_app configures the same from settings).
 TEST_DATA_KEY = secrets.new_data_key()
 secrets.configure(lambda: secrets.Keyring.from_text([TEST_DATA_KEY]))
@@ -67,7 +68,10 @@ async def new_empty_database(backend: str, tmp_path: Any) -> tuple[Database, str
     if backend == "sqlite":
         return Database(f"sqlite+aiosqlite:///{tmp_path / 'pointgate.db'}"), None
     url, name = await _fresh_postgres_database()
-    return Database(url, pool_size=25), name
+    # A bounded pool (at most 2 x TEST_POOL_SIZE connections per test database), so the suite
+    # stays well inside the shared server's max_connections; a burst of concurrent requests
+    # in a test waits for a connection rather than failing.
+    return Database(url, pool_size=TEST_POOL_SIZE), name
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -75,11 +79,13 @@ async def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Database]:
     db, name = await new_empty_database(request.param, tmp_path_factory.mktemp("sqlite"))
-    await upgrade(db)
-    yield db
-    await db.dispose()
-    if name:
-        await _drop_postgres_database(name)
+    try:
+        await upgrade(db)
+        yield db
+    finally:
+        await db.dispose()
+        if name:
+            await _drop_postgres_database(name)
 
 
 async def _empty_tables(db: Database) -> None:
@@ -98,11 +104,19 @@ async def _empty_tables(db: Database) -> None:
 
 @pytest.fixture
 async def db(database: Database) -> AsyncIterator[Database]:
-    """The backend's database, checked for ledger invariants and emptied after the test."""
+    """The backend's database, checked for ledger invariants and emptied after the test, even
+    when the test failed or left the pool broken (the next test starts clean either way)."""
     yield database
-    async with database.read() as conn:
-        problems = await ledger.verify(conn)
-    await _empty_tables(database)
+    try:
+        async with database.read() as conn:
+            problems = await ledger.verify(conn)
+    finally:
+        try:
+            await _empty_tables(database)
+        except Exception:
+            # A connection the test left broken: start from fresh connections and try again.
+            await database.engine.dispose()
+            await _empty_tables(database)
     assert problems == [], problems
 
 

@@ -1,18 +1,20 @@
-"""Small builders for given-steps: a member with points, a partner."""
+"""Small builders for given-steps, shared by the tests of every package: members with points,
+partners with exchange terms, balances and transfers."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from infra.database import Database
-from loyalty import member, purchase
+from loyalty import ledger, member, purchase
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.program import Program
 from loyalty.purchase import Channel
-from partners.registry import create_partner
+from partners import registry
+from partners.registry import Direction, Terms, create_partner
 
 _sequence = itertools.count(1)
 
@@ -68,3 +70,70 @@ async def a_member_with_points(db: Database, points: int, program: Program | Non
 
 async def a_partner(db: Database, code: str = "acme-coffee") -> Any:
     return await create_partner(db, code=code, name=code.replace("-", " ").title())
+
+
+# Ledger
+
+
+async def balance_of(db: Database, member_id: int) -> ledger.Balance:
+    async with db.transaction() as conn:
+        return await ledger.lock_member_balance(conn, member_id)
+
+
+async def move(db: Database, key: str, debit: str, credit: str, amount: int, **options):
+    async with db.transaction() as conn:
+        return await ledger.transfer(
+            conn, idempotency_key=key, debit=debit, credit=credit, amount=amount,
+            reason=ledger.TransferCode.ADJUSTMENT, **options,
+        )  # fmt: skip
+
+
+# Exchanges
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+CAPPED = Terms(
+    rate=Decimal("2.5"), min_points=100, max_points=5000, step_points=50, daily_cap_points=1500
+)
+TERMS = Terms(
+    rate=Decimal("2.5"),
+    min_points=100,
+    max_points=5000,
+    step_points=50,
+    daily_cap_points=10_000,
+    fee_points=0,
+)
+
+
+async def a_partner_with_terms(db, code="skyway-air", terms=TERMS, direction=Direction.OUTBOUND):
+    partner = await a_partner(db, code)
+    await registry.set_exchange_terms(
+        db,
+        partner_id=partner.id,
+        direction=direction,
+        terms=terms,
+        valid_from=NOW - timedelta(days=30),
+    )
+    return partner
+
+
+async def a_member_with_an_account(db, partner, points=10_000, account=None):
+    holder = await a_member(db)
+    await member.link_identity(
+        db,
+        member_id=holder.id,
+        kind=IdentityKind.PARTNER_ACCOUNT,
+        value=account or f"SKY-{holder.id}",
+        partner_id=partner.id,
+    )
+    if points:
+        async with db.transaction() as conn:
+            await ledger.transfer(
+                conn,
+                idempotency_key=f"fund-{holder.id}",
+                debit=ledger.ISSUANCE,
+                credit=ledger.member_account(holder.id),
+                amount=points,
+                reason=ledger.TransferCode.ADJUSTMENT,
+                now=NOW,
+            )
+    return holder

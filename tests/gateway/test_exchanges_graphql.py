@@ -11,7 +11,7 @@ from loyalty.member import IdentityKind
 from partners.registry import Direction
 from partners.simulated import Fault, SimulatedConnector
 from tests.conftest import bearer, error_codes, graphql, http_client
-from tests.partners.test_exchange import a_member_with_an_account, a_partner_with_terms
+from tests.factories import a_member_with_an_account, a_partner_with_terms
 
 SET_TERMS = """
 mutation Terms($partner: ID!) {

@@ -8,8 +8,7 @@ from infra.models import point_lots, transfers
 from loyalty import expiry, ledger, redemption
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
-from tests.factories import a_member, a_purchase
-from tests.loyalty.test_ledger import balance_of
+from tests.factories import a_member, a_purchase, balance_of
 
 
 def at(year, month, day, hour=12) -> datetime:

@@ -9,20 +9,7 @@ from infra.errors import IdempotencyConflict, InsufficientPoints, InvalidState, 
 from loyalty import ledger, redemption
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
-from tests.factories import a_member, a_member_with_points
-
-
-async def balance_of(db: Database, member_id: int) -> ledger.Balance:
-    async with db.transaction() as conn:
-        return await ledger.lock_member_balance(conn, member_id)
-
-
-async def move(db: Database, key: str, debit: str, credit: str, amount: int, **options):
-    async with db.transaction() as conn:
-        return await ledger.transfer(
-            conn, idempotency_key=key, debit=debit, credit=credit, amount=amount,
-            reason=ledger.TransferCode.ADJUSTMENT, **options,
-        )  # fmt: skip
+from tests.factories import a_member, a_member_with_points, balance_of, move
 
 
 async def a_member_with_30_of_100_points_held(db: Database):
@@ -153,8 +140,8 @@ async def test_concurrent_redemptions_never_overspend_a_balance(db):
     assert len(refusals) == 67
     assert all(r.extensions["code"] == "INSUFFICIENT_POINTS" for r in refusals)
     assert (await balance_of(db, spender.id)).available == 10
-    if db.dialect == "postgresql":
-        assert db.engine.pool.size() >= 20
+    if db.dialect == "postgresql":  # the redemptions raced on ten connections at least
+        assert db.engine.pool.size() >= 10
 
 
 async def test_opposite_concurrent_transfers_do_not_deadlock(db):

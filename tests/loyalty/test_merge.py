@@ -10,9 +10,8 @@ from infra.models import identities, members, purchases, transfers
 from loyalty import interaction, ledger, merge, purchase
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
-from tests.factories import a_member, a_purchase
+from tests.factories import a_member, a_purchase, balance_of, move
 from tests.loyalty.test_expiry import lots_of
-from tests.loyalty.test_ledger import balance_of, move
 from tests.loyalty.test_tier import growth_of, tier_of
 
 EARLY = datetime(2026, 1, 15, 12, tzinfo=UTC)

@@ -10,8 +10,7 @@ from infra.models import purchases, transfers
 from loyalty import ledger, member, purchase, redemption
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.purchase import Channel
-from tests.factories import a_member, a_partner
-from tests.loyalty.test_ledger import balance_of
+from tests.factories import a_member, a_partner, balance_of
 
 
 async def buy(db, program, member_ref, amount, order="o-1", channel=Channel.ONLINE, **options):

@@ -6,8 +6,7 @@ import pytest
 
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from loyalty import purchase, referral
-from tests.factories import a_member, a_purchase
-from tests.loyalty.test_ledger import balance_of
+from tests.factories import a_member, a_purchase, balance_of
 
 DAY_0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -10,8 +10,7 @@ from infra.models import redemptions, rewards
 from loyalty import redemption, reward
 from loyalty.member import MemberRef
 from loyalty.reward import RewardStatus, RewardTerms
-from tests.factories import a_member_with_points, a_partner
-from tests.loyalty.test_ledger import balance_of
+from tests.factories import a_member_with_points, a_partner, balance_of
 
 
 async def a_reward(db, code="mug", cost=100, stock=None, partner_id=None):

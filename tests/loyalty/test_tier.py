@@ -10,8 +10,7 @@ from loyalty import interaction, purchase, tier
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.tier import Tier
-from tests.factories import a_member, a_purchase
-from tests.loyalty.test_ledger import balance_of
+from tests.factories import a_member, a_purchase, balance_of
 
 JAN_1 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,61 +22,18 @@ from loyalty import ledger, member
 from loyalty.member import IdentityKind
 from loyalty.program import Program
 from loyalty.visibility import Visibility
-from partners import exchange, registry
+from partners import exchange
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction, Terms
 from partners.simulated import Fault
 from tests.doubles import CRASH_POINTS, SimulatedCrash, crashing
-from tests.factories import a_member, a_partner
-from tests.loyalty.test_ledger import balance_of
-
-NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
-CAPPED = Terms(
-    rate=Decimal("2.5"), min_points=100, max_points=5000, step_points=50, daily_cap_points=1500
+from tests.factories import (
+    CAPPED,
+    NOW,
+    a_member_with_an_account,
+    a_partner_with_terms,
+    balance_of,
 )
-TERMS = Terms(
-    rate=Decimal("2.5"),
-    min_points=100,
-    max_points=5000,
-    step_points=50,
-    daily_cap_points=10_000,
-    fee_points=0,
-)
-
-
-async def a_partner_with_terms(db, code="skyway-air", terms=TERMS, direction=Direction.OUTBOUND):
-    partner = await a_partner(db, code)
-    await registry.set_exchange_terms(
-        db,
-        partner_id=partner.id,
-        direction=direction,
-        terms=terms,
-        valid_from=NOW - timedelta(days=30),
-    )
-    return partner
-
-
-async def a_member_with_an_account(db, partner, points=10_000, account=None):
-    holder = await a_member(db)
-    await member.link_identity(
-        db,
-        member_id=holder.id,
-        kind=IdentityKind.PARTNER_ACCOUNT,
-        value=account or f"SKY-{holder.id}",
-        partner_id=partner.id,
-    )
-    if points:
-        async with db.transaction() as conn:
-            await ledger.transfer(
-                conn,
-                idempotency_key=f"fund-{holder.id}",
-                debit=ledger.ISSUANCE,
-                credit=ledger.member_account(holder.id),
-                amount=points,
-                reason=ledger.TransferCode.ADJUSTMENT,
-                now=NOW,
-            )
-    return holder
 
 
 async def an_exchange(db, directory, holder, partner, points=1000, key="x-1", **options):

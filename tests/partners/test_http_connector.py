@@ -12,12 +12,8 @@ from partners.directory import ConnectorDirectory
 from partners.http_connector import HttpConnector
 from partners.registry import ConnectorKind
 from partners.simulated import Fault, SimulatedPartner, simulated_app
-from tests.partners.test_exchange import (
-    NOW,
-    a_member_with_an_account,
-    a_partner_with_terms,
-    an_exchange,
-)
+from tests.factories import NOW, a_member_with_an_account, a_partner_with_terms
+from tests.partners.test_exchange import an_exchange
 
 SECRET = "shared-secret"
 

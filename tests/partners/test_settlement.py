@@ -16,7 +16,7 @@ from partners import exchange, rate_card, registry, settlement
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction, Terms
 from partners.settlement import LineKind, Period
-from tests.partners.test_exchange import a_member_with_an_account
+from tests.factories import a_member_with_an_account
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOVEMBER = Period(2026, 11)

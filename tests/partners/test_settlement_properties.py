@@ -18,7 +18,7 @@ from loyalty.member import MemberRef
 from loyalty.purchase import Channel
 from partners import settlement
 from partners.settlement import Period
-from tests.partners.test_exchange import a_member_with_an_account
+from tests.factories import a_member_with_an_account
 from tests.partners.test_settlement import a_settling_partner, berlin, buy_at_partner, figures
 
 NOVEMBER = Period(2026, 11)

@@ -18,12 +18,8 @@ from partners import webhook
 from partners.directory import ConnectorDirectory
 from partners.egress import EgressPolicy
 from partners.simulated import signature
-from tests.partners.test_exchange import (
-    NOW,
-    a_member_with_an_account,
-    a_partner_with_terms,
-    an_exchange,
-)
+from tests.factories import NOW, a_member_with_an_account, a_partner_with_terms
+from tests.partners.test_exchange import an_exchange
 
 TEST_HOSTS = EgressPolicy(allow_hosts=frozenset({"acme.test", "down.test"}))
 
