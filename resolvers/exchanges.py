@@ -1,11 +1,10 @@
-"""Root fields for partners' settings and point exchanges."""
+"""Root fields for partners (their settings and exchange terms) and point exchanges."""
 
 from __future__ import annotations
 
 import strawberry
 
 from auth import ownership
-from auth.principal import Scope
 from infra.errors import NotFound
 from loyalty.member import MemberRef, find_by_identity
 from partners import exchange, registry, webhook
@@ -16,6 +15,7 @@ from resolvers.dataloaders import prime_rows
 from schema.exchange import Exchange, Quote, WebhookSubscription
 from schema.info import Info
 from schema.inputs import (
+    CreatePartnerInput,
     CreditInboundExchangeInput,
     ExchangeFilter,
     QuoteExchangeInput,
@@ -26,12 +26,13 @@ from schema.inputs import (
 )
 from schema.pagination import Connection, build_connection, check_page_size, decode_cursor, parse_id
 from schema.partner import ExchangeTerms, Partner
-from schema.permissions import ADMIN, allow
-
-READ_EXCHANGES = allow(partner=Scope.EXCHANGES_READ, member=True)
-WRITE_EXCHANGES = allow(partner=Scope.EXCHANGES_WRITE, member=True)
-CREDIT_INBOUND = allow(partner=Scope.EXCHANGES_WRITE)
-SUBSCRIBE = allow(partner=Scope.EXCHANGES_READ)
+from schema.permissions import (
+    ADMIN,
+    CREDIT_INBOUND,
+    READ_EXCHANGES,
+    SUBSCRIBE,
+    WRITE_EXCHANGES,
+)
 
 
 def own_partner(info: Info, named: strawberry.ID | None) -> int:
@@ -101,7 +102,12 @@ class _Positioned:
 
 
 @strawberry.type
-class ExchangeMutations:
+class PartnerMutations:
+    @strawberry.mutation(permission_classes=[ADMIN])
+    async def create_partner(self, info: Info, input: CreatePartnerInput) -> Partner:
+        row = await registry.create_partner(info.context.db, code=input.code, name=input.name)
+        return Partner.from_row(row)
+
     @strawberry.mutation(permission_classes=[ADMIN])
     async def update_partner(self, info: Info, input: UpdatePartnerInput) -> Partner:
         connector = input.connector
@@ -127,6 +133,9 @@ class ExchangeMutations:
         )  # fmt: skip
         return ExchangeTerms.from_row(row)
 
+
+@strawberry.type
+class ExchangeMutations:
     @strawberry.mutation(
         description="A rate-locked quote for moving points to the member's account in a "
         "partner's program.",

@@ -9,7 +9,6 @@ import strawberry
 from strawberry.printer import print_schema
 
 from auth import audit
-from auth.principal import Scope
 from infra.errors import NotFound, Unauthenticated
 from loyalty import member as members
 from loyalty import reward as rewards
@@ -25,14 +24,18 @@ from schema.info import Info
 from schema.inputs import MemberFilter, RewardFilter
 from schema.pagination import Connection, build_connection, check_page_size, decode_cursor, parse_id
 from schema.partner import Partner
-from schema.permissions import ADMIN, ANYONE, MEMBER_ONLY, RouterOrAdmin, allow
+from schema.permissions import (
+    ADMIN,
+    ANYONE,
+    MEMBER_ONLY,
+    READ_MEMBERS,
+    READ_OWN,
+    SIGNED_IN,
+    RouterOrAdmin,
+)
 from schema.program import ProgramRules
 from schema.redemption import Reward
 from schema.types import AuditEntry, Member, Purchase
-
-READ_MEMBERS = allow(partner=Scope.MEMBERS_READ)
-READ_OWN = allow(partner=Scope.MEMBERS_READ, member=True)
-SIGNED_IN = allow(any_partner=True, member=True)
 
 
 @strawberry.type(name="_Service")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 
 from auth import ownership
-from auth.principal import Scope
 from partners import rate_card, settlement
 from partners.settlement import Period
 from resolvers.convert import optional_id
@@ -13,10 +12,8 @@ from resolvers.exchanges import own_partner
 from schema.info import Info
 from schema.inputs import AddRateCardInput
 from schema.pagination import parse_id
-from schema.permissions import ADMIN, allow
+from schema.permissions import ADMIN, READ_STATEMENTS
 from schema.settlement import RateCard, SettlementStatement, StatementSummary
-
-READ_STATEMENTS = allow(partner=Scope.SETTLEMENTS_READ)
 
 
 @strawberry.type

@@ -70,3 +70,20 @@ class RouterOrAdmin(BasePermission):
         if context.principal.kind is PrincipalKind.ANONYMOUS:
             raise Unauthenticated("the SDL is served to the federation router and operators")
         raise Forbidden("the SDL is served to the federation router and operators")
+
+
+# Who may call each root field (the authorization matrix test holds them to
+# tests/auth/authorization_matrix.csv).
+CREDIT_INBOUND = allow(partner=Scope.EXCHANGES_WRITE)
+MEMBER_OR_ADMIN = allow(member=True)
+READ_EXCHANGES = allow(partner=Scope.EXCHANGES_READ, member=True)
+READ_MEMBERS = allow(partner=Scope.MEMBERS_READ)
+READ_OWN = allow(partner=Scope.MEMBERS_READ, member=True)
+READ_STATEMENTS = allow(partner=Scope.SETTLEMENTS_READ)
+REDEEM = allow(partner=Scope.POINTS_REDEEM)
+REDEEM_OWN = allow(partner=Scope.POINTS_REDEEM, member=True)
+SIGNED_IN = allow(any_partner=True, member=True)
+SUBSCRIBE = allow(partner=Scope.EXCHANGES_READ)
+WRITE_EXCHANGES = allow(partner=Scope.EXCHANGES_WRITE, member=True)
+WRITE_MEMBERS = allow(partner=Scope.MEMBERS_WRITE)
+WRITE_PURCHASES = allow(partner=Scope.PURCHASES_WRITE)
