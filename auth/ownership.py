@@ -202,6 +202,12 @@ def may_read_statement(principal: Principal, partner_id: int) -> bool:
     )
 
 
+def may_manage_clients(principal: Principal) -> bool:
+    """Registering a client for any partner, or widening a client's scopes, is an operator's
+    act (a client may only narrow its own registration)."""
+    return principal.is_admin
+
+
 def consenting_partner(principal: Principal) -> int | None:
     """The partner a member enrolled or linked through a partner's client is linked to."""
     return principal.partner_id if principal.kind is PrincipalKind.PARTNER else None

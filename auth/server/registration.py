@@ -14,7 +14,7 @@ from authlib.oauth2.rfc7591 import ClientMetadataClaims, ClientRegistrationEndpo
 from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 from sqlalchemy import select
 
-from auth import audit, clients
+from auth import audit, clients, ownership
 from auth.principal import Principal
 from auth.server.adapters import BodyRequest, Bridge
 from auth.server.discovery import AUTH_METHODS, metadata
@@ -57,7 +57,7 @@ class Registration(RegistrationMixin, ClientRegistrationEndpoint):  # type: igno
             principal = self.bridge.run(self.bridge.verifier.principal, bearer)
         except InvalidToken:
             return None
-        return principal if principal.is_admin else None
+        return principal if ownership.may_manage_clients(principal) else None
 
     def save_client(self, client_info: dict[str, Any], metadata: dict[str, Any], request: Any):  # type: ignore[no-untyped-def]
         registration_token = secrets.token_urlsafe(32)
@@ -124,7 +124,7 @@ class Configuration(RegistrationMixin, ClientConfigurationEndpoint):  # type: ig
             principal = self.bridge.run(self.bridge.verifier.principal, bearer)
         except InvalidToken:
             return None
-        return OperatorCredential(principal) if principal.is_admin else None
+        return OperatorCredential(principal) if ownership.may_manage_clients(principal) else None
 
     async def _client_row(self, token_hash: str) -> Any:
         async with self.bridge.db.read() as conn:

@@ -1,0 +1,44 @@
+"""Who may see or act on what is decided in auth/ownership.py only: no other module of the
+product builds a Visibility, or compares a principal's partner or member with a row's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+PACKAGES = ("gateway", "schema", "resolvers", "loyalty", "partners", "auth", "infra")
+POLICY = ROOT / "auth" / "ownership.py"
+# A Visibility built by hand, or a row column compared with the caller's partner or member.
+DECISIONS = re.compile(
+    r"Visibility\(|\.c\.\w+\s*==\s*\w*principal\.(partner_id|member_id)"
+    r"|principal\.(partner_id|member_id)\s*==\s*\w+\.c\."
+)
+
+
+def product_modules() -> list[Path]:
+    return [
+        path
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts
+    ]
+
+
+def test_only_the_ownership_policy_decides_who_sees_what():
+    deciding = [
+        f"{path.relative_to(ROOT)}: {line.strip()}"
+        for path in product_modules()
+        if path != POLICY and path.name != "visibility.py"
+        for line in path.read_text().splitlines()
+        if DECISIONS.search(line)
+    ]
+
+    assert deciding == []
+
+
+def test_the_policy_is_where_the_decisions_are():
+    policy = POLICY.read_text()
+
+    assert "Visibility(" in policy
+    assert re.search(r"\.c\.partner_id == principal\.partner_id", policy)
