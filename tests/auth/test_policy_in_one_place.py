@@ -9,10 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 PACKAGES = ("gateway", "schema", "resolvers", "loyalty", "partners", "auth", "infra")
 POLICY = ROOT / "auth" / "ownership.py"
-# A Visibility built by hand, or a row column compared with the caller's partner or member.
+# A Visibility built by hand, or a row's partner or member compared with the caller's.
 DECISIONS = re.compile(
-    r"Visibility\(|\.c\.\w+\s*==\s*\w*principal\.(partner_id|member_id)"
-    r"|principal\.(partner_id|member_id)\s*==\s*\w+\.c\."
+    r"Visibility\(|(partner_id|member_id)\s*[!=]=\s*[\w.]*principal\.(partner_id|member_id)"
+    r"|principal\.(partner_id|member_id)\s*[!=]=\s*[\w.]+"
 )
 
 
