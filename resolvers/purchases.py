@@ -48,7 +48,7 @@ class PurchaseMutations:
             namespace=access.key_namespace(info),
             visible=info.context.visible,
         )
-        return Purchase.from_row(row, info.context.program.currency_exponent)
+        return Purchase.priced(row, info.context.program.currency_exponent)
 
     @strawberry.mutation(permission_classes=[WRITE_PURCHASES])
     async def refund_purchase(self, info: Info, input: RefundPurchaseInput) -> Refund:
@@ -61,7 +61,7 @@ class PurchaseMutations:
             idempotency_key=access.scoped_key(info, input.idempotency_key),
             visible=info.context.visible,
         )
-        return Refund.from_row(row, info.context.program.currency_exponent)
+        return Refund.priced(row, info.context.program.currency_exponent)
 
     @strawberry.mutation(permission_classes=[REDEEM])
     async def redeem_points(self, info: Info, input: RedeemPointsInput) -> Redemption:

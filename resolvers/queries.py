@@ -172,7 +172,7 @@ class Query(ExchangeQueries, SettlementQueries):
         row = await info.context.loaders.purchase_by_id.load(parse_id(id))
         if row is None:
             raise NotFound(f"purchase {id} does not exist")
-        return Purchase.from_row(row, info.context.program.currency_exponent)
+        return Purchase.priced(row, info.context.program.currency_exponent)
 
     @strawberry.field(permission_classes=[SIGNED_IN])
     async def partner(self, info: Info, id: strawberry.ID) -> Partner:

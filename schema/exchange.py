@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 
 from schema.enums import Direction, ExchangeState
 from schema.info import Info
 from schema.partner import Partner, partner_of
+from schema.rows import Row
 from schema.types import MemberAndPartner
 
 
 @strawberry.type(description="A rate-locked offer; request it before it expires.")
-class Quote:
+class Quote(Row):
     id: strawberry.ID
     direction: Direction
     points: int
@@ -26,20 +26,6 @@ class Quote:
     external_account: str
     expires_at: datetime
     partner_id: strawberry.Private[int]
-
-    @staticmethod
-    def from_row(row: Any) -> Quote:
-        return Quote(
-            id=strawberry.ID(row.id),
-            direction=Direction(row.direction),
-            points=row.points,
-            units=row.units,
-            rate=row.rate,
-            fee_points=row.fee_points,
-            external_account=row.external_account,
-            expires_at=row.expires_at,
-            partner_id=row.partner_id,
-        )
 
     @strawberry.field
     async def partner(self, info: Info) -> Partner | None:
@@ -67,24 +53,6 @@ class Exchange(MemberAndPartner):
     partner_reference: str | None
     created_at: datetime
     updated_at: datetime
-
-    @staticmethod
-    def from_row(row: Any) -> Exchange:
-        return Exchange(
-            id=strawberry.ID(row.id),
-            direction=Direction(row.direction),
-            state=ExchangeState(row.state),
-            points=row.points,
-            units=row.units,
-            rate=row.rate,
-            fee_points=row.fee_points,
-            external_account=row.external_account,
-            partner_reference=row.partner_reference,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            member_id=row.member_id,
-            partner_id=row.partner_id,
-        )
 
     @strawberry.field(description="Every state change, oldest first.")
     async def history(self, info: Info) -> list[ExchangeEvent]:

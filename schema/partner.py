@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 
 from schema.enums import Direction
 from schema.info import Info
 from schema.pagination import parse_id
+from schema.rows import Row
 
 
 @strawberry.federation.type(keys=["id"])
-class Partner:
+class Partner(Row):
     id: strawberry.ID
     code: str
     name: str
@@ -23,14 +23,6 @@ class Partner:
     settlement_currency: str
     connector_kind: str
     timezone: str
-
-    @staticmethod
-    def from_row(row: Any) -> Partner:
-        return Partner(
-            id=strawberry.ID(str(row.id)), code=row.code, name=row.name, status=row.status,
-            settlement_currency=row.settlement_currency, connector_kind=row.connector_kind,
-            timezone=row.timezone,
-        )  # fmt: skip
 
     @strawberry.field(description="Exchange terms per direction, dated, oldest first.")
     async def exchange_terms(self, info: Info) -> list[ExchangeTerms]:
@@ -52,7 +44,7 @@ async def partner_of(info: Info, partner_id: int | None) -> Partner | None:
 
 
 @strawberry.type
-class ExchangeTerms:
+class ExchangeTerms(Row):
     id: strawberry.ID
     direction: Direction
     rate: Decimal = strawberry.field(description="Program points per partner unit.")
@@ -63,21 +55,6 @@ class ExchangeTerms:
     fee_points: int
     valid_from: datetime
     valid_to: datetime | None
-
-    @staticmethod
-    def from_row(row: Any) -> ExchangeTerms:
-        return ExchangeTerms(
-            id=strawberry.ID(str(row.id)),
-            direction=Direction(row.direction),
-            rate=row.rate,
-            min_points=row.min_points,
-            max_points=row.max_points,
-            step_points=row.step_points,
-            daily_cap_points=row.daily_cap_points,
-            fee_points=row.fee_points,
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-        )
 
 
 @strawberry.type(description="A member's account in a partner's program.")

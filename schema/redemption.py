@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
@@ -11,11 +10,12 @@ from schema.enums import Channel, RedemptionStatus, RewardStatus
 from schema.info import Info
 from schema.pagination import parse_id
 from schema.partner import Partner, partner_of
+from schema.rows import Row
 from schema.types import MemberAndPartner
 
 
 @strawberry.federation.type(keys=["id"])
-class Reward:
+class Reward(Row):
     id: strawberry.ID
     code: str
     name: str
@@ -26,21 +26,6 @@ class Reward:
     created_at: datetime
     updated_at: datetime
     partner_id: strawberry.Private[int | None]
-
-    @staticmethod
-    def from_row(row: Any) -> Reward:
-        return Reward(
-            id=strawberry.ID(str(row.id)),
-            code=row.code,
-            name=row.name,
-            description=row.description,
-            point_cost=row.point_cost,
-            stock=row.stock,
-            status=RewardStatus(row.status),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            partner_id=row.partner_id,
-        )
 
     @strawberry.field(description="The partner that fulfils the reward, if any.")
     async def partner(self, info: Info) -> Partner | None:
@@ -63,22 +48,6 @@ class Redemption(MemberAndPartner):
     created_at: datetime
     cancelled_at: datetime | None
     reward_id: strawberry.Private[int | None]
-
-    @staticmethod
-    def from_row(row: Any) -> Redemption:
-        return Redemption(
-            id=strawberry.ID(str(row.id)),
-            points=row.points,
-            channel=Channel(row.channel),
-            reference=row.reference,
-            status=RedemptionStatus(row.status),
-            quantity=row.quantity,
-            created_at=row.created_at,
-            cancelled_at=row.cancelled_at,
-            member_id=row.member_id,
-            partner_id=row.partner_id,
-            reward_id=row.reward_id,
-        )
 
     @strawberry.field
     async def reward(self, info: Info) -> Reward | None:

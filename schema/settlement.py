@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 
@@ -12,6 +11,7 @@ from partners.settlement import Statement as DomainStatement
 from partners.statement_report import describe
 from schema.info import Info
 from schema.partner import Partner, partner_of
+from schema.rows import Row
 
 
 @strawberry.type
@@ -78,7 +78,7 @@ class SettlementStatement:
 
 
 @strawberry.type
-class StatementSummary:
+class StatementSummary(Row):
     period: str
     status: str
     currency: str
@@ -87,21 +87,13 @@ class StatementSummary:
     closed_at: datetime | None
     partner_id: strawberry.Private[int]
 
-    @staticmethod
-    def from_row(row: Any) -> StatementSummary:
-        return StatementSummary(
-            period=row.period, status=row.status, currency=row.currency,
-            payable_by_partner=row.payable_by_partner, payable_by_program=row.payable_by_program,
-            closed_at=row.closed_at, partner_id=row.partner_id,
-        )  # fmt: skip
-
     @strawberry.field
     async def partner(self, info: Info) -> Partner | None:
         return await partner_of(info, self.partner_id)
 
 
 @strawberry.type
-class RateCard:
+class RateCard(Row):
     id: strawberry.ID
     point_value: Decimal
     issuance_cost_per_point: Decimal
@@ -112,16 +104,3 @@ class RateCard:
     api_transaction_fee: Decimal
     valid_from: datetime
     valid_to: datetime | None
-
-    @staticmethod
-    def from_row(row: Any) -> RateCard:
-        return RateCard(
-            id=strawberry.ID(str(row.id)), point_value=row.point_value,
-            issuance_cost_per_point=row.issuance_cost_per_point,
-            redemption_commission_percent=row.redemption_commission_percent,
-            outbound_unit_price=row.outbound_unit_price,
-            exchange_commission_percent=row.exchange_commission_percent,
-            platform_fee_monthly=row.platform_fee_monthly,
-            api_transaction_fee=row.api_transaction_fee, valid_from=row.valid_from,
-            valid_to=row.valid_to,
-        )  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 
@@ -14,6 +13,7 @@ from loyalty.expiry import ExpiringPoints as DomainExpiringPoints
 from loyalty.program import Program
 from loyalty.segment import Insight
 from schema.enums import Band, Tier, TierChangeReason
+from schema.rows import Row
 
 
 @strawberry.type
@@ -40,22 +40,12 @@ class TierProgress:
 
 
 @strawberry.type
-class TierChange:
+class TierChange(Row):
     from_tier: Tier
     to_tier: Tier
     reason: TierChangeReason
     growth_value: int
     changed_at: datetime
-
-    @staticmethod
-    def from_row(row: Any) -> TierChange:
-        return TierChange(
-            from_tier=Tier(row.from_tier),
-            to_tier=Tier(row.to_tier),
-            reason=TierChangeReason(row.reason),
-            growth_value=row.growth_value,
-            changed_at=row.changed_at,
-        )
 
 
 @strawberry.type(description="Value segment over the growth window.")

@@ -28,6 +28,7 @@ from schema.pagination import (
     parse_id,
 )
 from schema.partner import Partner, PartnerAccount, partner_of
+from schema.rows import Row
 from schema.standing import ExpiringPoints, Segment, TierChange, TierProgress
 
 # Days ahead `expiringPoints(within:)` may look: the longest expiry rule is years, not decades.
@@ -39,14 +40,10 @@ def money(value: Decimal, exponent: int) -> Decimal:
 
 
 @strawberry.type
-class Identity:
+class Identity(Row):
     kind: IdentityKind
     value: str
     linked_at: datetime
-
-    @staticmethod
-    def from_row(row: Any) -> Identity:
-        return Identity(kind=IdentityKind(row.kind), value=row.value, linked_at=row.linked_at)
 
 
 @strawberry.type(description="A member's points. available = posted - pending.")
@@ -58,26 +55,14 @@ class Balance:
 
 
 @strawberry.type
-class LedgerEntry:
-    transfer_id: strawberry.ID
+class LedgerEntry(Row):
+    id: strawberry.ID = strawberry.field(name="transferId")
     points: int = strawberry.field(description="Effect on this account: positive adds points.")
     phase: TransferPhase
     reason: str
     reference: str | None
     counterparty: str = strawberry.field(description="The other account of the transfer.")
     created_at: datetime
-
-    @staticmethod
-    def from_row(row: Any) -> LedgerEntry:
-        return LedgerEntry(
-            transfer_id=strawberry.ID(str(row.id)),
-            points=row.points,
-            phase=TransferPhase(row.phase),
-            reason=row.reason,
-            reference=row.reference,
-            counterparty=row.counterparty,
-            created_at=row.created_at,
-        )
 
 
 async def member_of(info: Info, member_id: int) -> Member:
@@ -89,7 +74,7 @@ async def member_of(info: Info, member_id: int) -> Member:
 
 
 @strawberry.type
-class MemberAndPartner:
+class MemberAndPartner(Row):
     """The member a record belongs to, and the partner it was made at (if any)."""
 
     member_id: strawberry.Private[int]
@@ -122,26 +107,13 @@ class Purchase(MemberAndPartner):
     growth_value: int
     referral_points: int = strawberry.field(description="What the member's referrer earned.")
 
-    @staticmethod
-    def from_row(row: Any, exponent: int) -> Purchase:
-        return Purchase(
-            id=strawberry.ID(str(row.id)),
-            channel=Channel(row.channel),
-            source=row.source,
-            external_order_id=row.external_order_id,
+    @classmethod
+    def priced(cls, row: Any, exponent: int) -> Purchase:
+        """With its amounts at the program's currency exponent."""
+        return cls.from_row(
+            row,
             amount=money(row.amount, exponent),
-            currency=row.currency,
-            points_earned=row.points_earned,
             refunded_amount=money(row.refunded_amount, exponent),
-            points_reversed=row.points_reversed,
-            purchased_at=row.purchased_at,
-            recorded_at=row.recorded_at,
-            bonus_points=row.bonus_points,
-            tier=None if row.tier is None else Tier(row.tier),
-            growth_value=row.growth_value,
-            referral_points=row.referral_points,
-            member_id=row.member_id,
-            partner_id=row.partner_id,
         )
 
     @classmethod
@@ -149,11 +121,11 @@ class Purchase(MemberAndPartner):
         row = await info.context.loaders.purchase_by_id.load(parse_id(id))
         if row is None:
             return None
-        return cls.from_row(row, info.context.program.currency_exponent)
+        return cls.priced(row, info.context.program.currency_exponent)
 
 
 @strawberry.type
-class Refund:
+class Refund(Row):
     id: strawberry.ID
     amount: Decimal
     points_reversed: int
@@ -166,28 +138,20 @@ class Refund:
     created_at: datetime
     purchase_id: strawberry.Private[int]
 
-    @staticmethod
-    def from_row(row: Any, exponent: int) -> Refund:
-        return Refund(
-            id=strawberry.ID(str(row.id)),
-            amount=money(row.amount, exponent),
-            points_reversed=row.points_reversed,
-            points_unrecovered=row.points_unrecovered,
-            referral_points_reversed=row.referral_points_reversed,
-            created_at=row.created_at,
-            purchase_id=row.purchase_id,
-        )
+    @classmethod
+    def priced(cls, row: Any, exponent: int) -> Refund:
+        return cls.from_row(row, amount=money(row.amount, exponent))
 
     @strawberry.field
     async def purchase(self, info: Info) -> Purchase:
         row = await info.context.loaders.purchase_by_id.load(self.purchase_id)
         if row is None:
             raise NotFound(f"purchase {self.purchase_id} does not exist")
-        return Purchase.from_row(row, info.context.program.currency_exponent)
+        return Purchase.priced(row, info.context.program.currency_exponent)
 
 
 @strawberry.type
-class AuditEntry:
+class AuditEntry(Row):
     id: strawberry.ID
     at: datetime
     principal_kind: str
@@ -199,33 +163,14 @@ class AuditEntry:
     outcome: str
     trace_id: str | None
 
-    @staticmethod
-    def from_row(row: Any) -> AuditEntry:
-        return AuditEntry(
-            id=strawberry.ID(str(row.id)), at=row.at, principal_kind=row.principal_kind,
-            subject=row.subject, client_id=row.client_id,
-            partner_id=None if row.partner_id is None else strawberry.ID(str(row.partner_id)),
-            action=row.action, target=row.target, outcome=row.outcome, trace_id=row.trace_id,
-        )  # fmt: skip
-
 
 @strawberry.type
-class Interaction:
+class Interaction(Row):
     id: strawberry.ID
     kind: InteractionKind
     growth_value: int
     occurred_at: datetime
     member_id: strawberry.Private[int]
-
-    @staticmethod
-    def from_row(row: Any) -> Interaction:
-        return Interaction(
-            id=strawberry.ID(str(row.id)),
-            kind=InteractionKind(row.kind),
-            growth_value=row.growth_value,
-            occurred_at=row.occurred_at,
-            member_id=row.member_id,
-        )
 
     @strawberry.field
     async def member(self, info: Info) -> Member:
@@ -233,29 +178,23 @@ class Interaction:
 
 
 @strawberry.type(description="A member enrolled with a referral code, as its referrer sees it.")
-class Referral:
+class Referral(Row):
     display_name: str
     referred_at: datetime | None
     status: MemberStatus
     qualified: bool = strawberry.field(description="Whether the referee has made a purchase.")
-    member_id: strawberry.Private[int]
-
-    @staticmethod
-    def from_row(row: Any) -> Referral:
-        return Referral(
-            display_name=row.display_name, referred_at=row.referred_at,
-            status=MemberStatus(row.status), qualified=bool(row.qualified), member_id=row.id,
-        )  # fmt: skip
+    # The referee's member id.
+    id: strawberry.Private[int]
 
     @strawberry.field(description="The referee's record, for those who may see it (not its "
                       "referrer as a member).")  # fmt: skip
     async def member(self, info: Info) -> Member | None:
-        row = await info.context.loaders.member_by_id.load(self.member_id)
+        row = await info.context.loaders.member_by_id.load(self.id)
         return None if row is None else Member.from_row(row)
 
 
 @strawberry.federation.type(keys=["id"])
-class Member:
+class Member(Row):
     id: strawberry.ID
     display_name: str
     tier: Tier
@@ -268,21 +207,7 @@ class Member:
     merged_at: datetime | None
     referred_by_id: strawberry.Private[int | None]
     merged_into_id: strawberry.Private[int | None]
-
-    @staticmethod
-    def from_row(row: Any) -> Member:
-        return Member(
-            id=strawberry.ID(str(row.id)),
-            display_name=row.display_name,
-            tier=Tier(row.tier),
-            status=MemberStatus(row.status),
-            enrolled_at=row.enrolled_at,
-            referral_code=row.referral_code,
-            referred_at=row.referred_at,
-            merged_at=row.merged_at,
-            referred_by_id=row.referred_by,
-            merged_into_id=row.merged_into,
-        )
+    __columns__ = {"referred_by_id": "referred_by", "merged_into_id": "merged_into"}
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Member | None:
@@ -312,7 +237,7 @@ class Member:
         key = (int(self.id), first, decode_cursor("purchase", after))
         rows = await info.context.loaders.purchases_by_member.load(key)
         exponent = info.context.program.currency_exponent
-        return build_connection(rows, first, "purchase", lambda r: Purchase.from_row(r, exponent))
+        return build_connection(rows, first, "purchase", lambda r: Purchase.priced(r, exponent))
 
     @strawberry.field(description="The member account's transfers, newest first.")
     async def ledger(
