@@ -156,13 +156,7 @@ async def find_client(db: Database, client_id: str, *, now: datetime | None = No
     """The active client with its active secret hashes, or None."""
     now = now or datetime.now(UTC)
     async with db.read() as conn:
-        row = (
-            await conn.execute(
-                select(oauth_clients).where(
-                    oauth_clients.c.client_id == client_id, oauth_clients.c.status == "ACTIVE"
-                )
-            )
-        ).first()
+        row = await _active_row(conn, client_id)
         if row is None:
             return None
         hashes = list(
@@ -268,14 +262,15 @@ async def update_client(
             )
 
 
+async def _active_row(conn: Any, client_id: str) -> Any:
+    query = select(oauth_clients).where(
+        oauth_clients.c.client_id == client_id, oauth_clients.c.status == "ACTIVE"
+    )
+    return (await conn.execute(query)).first()
+
+
 async def _active(conn: Any, client_id: str) -> Any:
-    row = (
-        await conn.execute(
-            select(oauth_clients).where(
-                oauth_clients.c.client_id == client_id, oauth_clients.c.status == "ACTIVE"
-            )
-        )
-    ).first()
+    row = await _active_row(conn, client_id)
     if row is None:
         raise ClientError(f"no active client {client_id!r}")
     return row

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -76,61 +76,50 @@ async def record_purchase(
     account for partner purchases (the partner pays for them) and from program issuance
     otherwise. A referee's purchase also earns its referrer a share, from program issuance."""
     now = now or datetime.now(UTC)
-    request = _checked(
-        program, member_ref=member_ref, channel=channel, source=source,
-        external_order_id=external_order_id, amount=amount, currency=currency,
-        partner_id=partner_id, purchased_at=purchased_at, namespace=namespace, now=now,
+    asked = _Request(
+        member_ref, channel, source, external_order_id, amount, currency, partner_id,
+        purchased_at, namespace,
     )  # fmt: skip
+    request = _checked(program, asked, now)
     return await retry_on_race(lambda: _record(db, program, request, visible, now))
 
 
 @dataclass(frozen=True, slots=True)
 class _Request:
-    """A purchase as asked for, checked, with the fingerprint its replays must match."""
+    """A purchase as asked for; once checked, normalised and with the fingerprint its replays
+    must match."""
 
     member_ref: member.MemberRef
     channel: Channel
     source: str
     external_order_id: str
     amount: Decimal
-    currency: str
+    currency: str | None
     partner_id: int | None
-    purchased_at: datetime
+    purchased_at: datetime | None
     namespace: str
-    fingerprint: str
+    fingerprint: str = ""
 
 
-def _checked(
-    program: Program,
-    *,
-    member_ref: member.MemberRef,
-    channel: Channel,
-    source: str,
-    external_order_id: str,
-    amount: Decimal,
-    currency: str | None,
-    partner_id: int | None,
-    purchased_at: datetime | None,
-    namespace: str,
-    now: datetime,
-) -> _Request:
-    check_amount(amount, program)
-    currency = (currency or program.currency).upper()
+def _checked(program: Program, asked: _Request, now: datetime) -> _Request:
+    check_amount(asked.amount, program)
+    currency = (asked.currency or program.currency).upper()
     if currency != program.currency:
         raise ValidationFailed(f"purchases are recorded in {program.currency}")
-    source, external_order_id = source.strip(), external_order_id.strip()
-    if not source or len(source) > 100 or not external_order_id or len(external_order_id) > 200:
+    source, order = asked.source.strip(), asked.external_order_id.strip()
+    if not source or len(source) > 100 or not order or len(order) > 200:
         raise ValidationFailed("source (1-100) and external order id (1-200) are required")
-    check_channel_partner(channel, partner_id)
-    if purchased_at is not None and purchased_at > now:
+    check_channel_partner(asked.channel, asked.partner_id)
+    if asked.purchased_at is not None and asked.purchased_at > now:
         raise ValidationFailed("a purchase cannot be in the future")
     fingerprint = request_hash(
-        member=member_ref.fingerprint(), channel=channel, amount=amount, currency=currency,
-        partner_id=partner_id, purchased_at=purchased_at if purchased_at != now else None,
+        member=asked.member_ref.fingerprint(), channel=asked.channel, amount=asked.amount,
+        currency=currency, partner_id=asked.partner_id,
+        purchased_at=asked.purchased_at if asked.purchased_at != now else None,
     )  # fmt: skip
-    return _Request(
-        member_ref, channel, source, external_order_id, amount, currency, partner_id,
-        purchased_at or now, namespace, fingerprint,
+    return replace(
+        asked, currency=currency, source=source, external_order_id=order,
+        purchased_at=asked.purchased_at or now, fingerprint=fingerprint,
     )  # fmt: skip
 
 
@@ -144,7 +133,7 @@ async def _record(
         tier_in_force = tier.Tier(buyer.tier)
         bonus = tier.bonus_points(program, tier_in_force, request.amount)
         referrer_id, referral_points = referral.referral_share(
-            program, buyer, request.amount, request.purchased_at
+            program, buyer, request.amount, request.purchased_at or now
         )
         row = await insert_unless_exists(
             conn,

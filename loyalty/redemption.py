@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,19 +48,35 @@ async def redeem_points(
     )  # fmt: skip
     now = now or datetime.now(UTC)
 
+    async def act(conn: AsyncConnection, spender: Any) -> Any:
+        if partner_id is not None:
+            await check_partner_active(conn, partner_id)
+        return await spend(
+            conn, spender_id=spender.id, points=points, channel=channel, partner_id=partner_id,
+            reference=reference, idempotency_key=idempotency_key, fingerprint=fingerprint,
+            now=now,
+        )  # fmt: skip
+
+    return await spend_once(db, member_ref, idempotency_key, fingerprint, visible, act)
+
+
+async def spend_once(
+    db: Database,
+    member_ref: member.MemberRef,
+    idempotency_key: str,
+    fingerprint: str,
+    visible: Visibility,
+    act: Callable[[AsyncConnection, Any], Awaitable[Any]],
+) -> Any:
+    """A spending request, once per key: the earlier redemption if the key was used, otherwise
+    `act` for the member (one the caller may act on) in one transaction."""
+
     async def attempt() -> Any:
         async with db.transaction() as conn:
             existing = await find_replay(conn, idempotency_key, fingerprint)
             if existing is not None:
                 return existing
-            spender = await member.resolve(conn, member_ref, visible)
-            if partner_id is not None:
-                await check_partner_active(conn, partner_id)
-            return await spend(
-                conn, spender_id=spender.id, points=points, channel=channel,
-                partner_id=partner_id, reference=reference, idempotency_key=idempotency_key,
-                fingerprint=fingerprint, now=now,
-            )  # fmt: skip
+            return await act(conn, await member.resolve(conn, member_ref, visible))
 
     return await retry_on_race(attempt)
 

@@ -19,7 +19,7 @@ from infra.reads import rows_where_in
 from loyalty import member
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.purchase import Channel, check_partner_active
-from loyalty.redemption import find_replay, spend
+from loyalty.redemption import spend, spend_once
 from loyalty.visibility import EVERYTHING, Visibility
 
 
@@ -169,37 +169,32 @@ async def redeem_reward(
     )
     now = now or datetime.now(UTC)
 
-    async def attempt() -> Any:
-        async with db.transaction() as conn:
-            existing = await find_replay(conn, idempotency_key, fingerprint)
-            if existing is not None:
-                return existing
-            spender = await member.resolve(conn, member_ref, visible)
-            await visible.check(conn, rewards, reward_id)
-            reward = (
-                await conn.execute(
-                    update(rewards)
-                    .where(
-                        rewards.c.id == reward_id,
-                        rewards.c.status == RewardStatus.ACTIVE,
-                        rewards.c.stock.is_(None) | (rewards.c.stock >= quantity),
-                    )
-                    .values(stock=rewards.c.stock - quantity)
-                    .returning(*rewards.c)
+    async def act(conn: AsyncConnection, spender: Any) -> Any:
+        await visible.check(conn, rewards, reward_id)
+        reward = (
+            await conn.execute(
+                update(rewards)
+                .where(
+                    rewards.c.id == reward_id,
+                    rewards.c.status == RewardStatus.ACTIVE,
+                    rewards.c.stock.is_(None) | (rewards.c.stock >= quantity),
                 )
-            ).first()
-            if reward is None:
-                await _explain_unavailable(conn, reward_id, quantity)
-            if reward.partner_id is not None:
-                await check_partner_active(conn, reward.partner_id)
-            return await spend(
-                conn, spender_id=spender.id, points=reward.point_cost * quantity,
-                channel=channel, partner_id=reward.partner_id, reference=f"reward:{reward.code}",
-                idempotency_key=idempotency_key, fingerprint=fingerprint, now=now,
-                reward_id=reward.id, quantity=quantity,
-            )  # fmt: skip
+                .values(stock=rewards.c.stock - quantity)
+                .returning(*rewards.c)
+            )
+        ).first()
+        if reward is None:
+            await _explain_unavailable(conn, reward_id, quantity)
+        if reward.partner_id is not None:
+            await check_partner_active(conn, reward.partner_id)
+        return await spend(
+            conn, spender_id=spender.id, points=reward.point_cost * quantity, channel=channel,
+            partner_id=reward.partner_id, reference=f"reward:{reward.code}",
+            idempotency_key=idempotency_key, fingerprint=fingerprint, now=now,
+            reward_id=reward.id, quantity=quantity,
+        )  # fmt: skip
 
-    return await retry_on_race(attempt)
+    return await spend_once(db, member_ref, idempotency_key, fingerprint, visible, act)
 
 
 async def _explain_unavailable(conn: Any, reward_id: int, quantity: int) -> NoReturn:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import TYPE_CHECKING, TypeVar
+
 from infra.errors import ValidationFailed
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
-from loyalty.reward import RewardStatus, RewardTerms
-from schema.inputs import CreateRewardInput, IdentityInput, MemberRefInput, UpdateRewardInput
+from schema.inputs import IdentityInput, MemberRefInput
 from schema.pagination import parse_id
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def identity_ref(value: IdentityInput, acting_partner: int | None = None) -> IdentityRef:
@@ -27,13 +34,7 @@ def optional_id(value: str | None) -> int | None:
     return None if value is None else parse_id(value)
 
 
-def reward_terms(value: CreateRewardInput | UpdateRewardInput) -> RewardTerms:
-    status = getattr(value, "status", None)
-    return RewardTerms(
-        name=value.name,
-        description=value.description,
-        point_cost=value.point_cost,
-        stock=value.stock,
-        unlimited_stock=getattr(value, "unlimited_stock", False),
-        status=None if status is None else RewardStatus(status),
-    )
+def terms(cls: type[T], value: object) -> T:
+    """The domain's terms (a dataclass) from an input with the same field names; a field the
+    input does not have keeps the domain's default."""
+    return cls(**{f.name: getattr(value, f.name) for f in fields(cls) if hasattr(value, f.name)})

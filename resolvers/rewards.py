@@ -6,8 +6,9 @@ import strawberry
 
 from loyalty import reward
 from loyalty.purchase import Channel
+from loyalty.reward import RewardTerms
 from resolvers import access
-from resolvers.convert import member_ref, optional_id, reward_terms
+from resolvers.convert import member_ref, optional_id, terms
 from schema.info import Info
 from schema.inputs import (
     CreateRewardInput,
@@ -26,7 +27,7 @@ class RewardMutations:
         row = await reward.create_reward(
             info.context.db,
             code=input.code,
-            terms=reward_terms(input),
+            terms=terms(RewardTerms, input),
             partner_id=optional_id(input.partner_id),
         )
         return Reward.from_row(row)
@@ -34,7 +35,7 @@ class RewardMutations:
     @strawberry.mutation(permission_classes=[ADMIN])
     async def update_reward(self, info: Info, input: UpdateRewardInput) -> Reward:
         row = await reward.update_reward(
-            info.context.db, reward_id=parse_id(input.reward_id), terms=reward_terms(input)
+            info.context.db, reward_id=parse_id(input.reward_id), terms=terms(RewardTerms, input)
         )
         return Reward.from_row(row)
 

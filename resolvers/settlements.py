@@ -7,7 +7,7 @@ import strawberry
 from auth import ownership
 from partners import rate_card, settlement
 from partners.settlement import Period
-from resolvers.convert import optional_id
+from resolvers.convert import optional_id, terms
 from resolvers.exchanges import own_partner
 from schema.info import Info
 from schema.inputs import AddRateCardInput
@@ -55,16 +55,9 @@ class SettlementMutations:
 
     @strawberry.mutation(permission_classes=[ADMIN])
     async def add_rate_card(self, info: Info, input: AddRateCardInput) -> RateCard:
-        terms = rate_card.RateCardTerms(
-            point_value=input.point_value, issuance_cost_per_point=input.issuance_cost_per_point,
-            redemption_commission_percent=input.redemption_commission_percent,
-            outbound_unit_price=input.outbound_unit_price,
-            exchange_commission_percent=input.exchange_commission_percent,
-            platform_fee_monthly=input.platform_fee_monthly,
-            api_transaction_fee=input.api_transaction_fee,
-        )  # fmt: skip
         row = await rate_card.add_rate_card(
-            info.context.db, partner_id=parse_id(input.partner_id), terms=terms,
+            info.context.db, partner_id=parse_id(input.partner_id),
+            terms=terms(rate_card.RateCardTerms, input),
             valid_from=input.valid_from, valid_to=input.valid_to,
         )  # fmt: skip
         return RateCard.from_row(row)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import strawberry
 
+from partners.rate_card import RateCardTerms
 from schema.enums import (
     Band,
     Channel,
@@ -245,15 +246,19 @@ class ExchangeFilter:
     partner_id: strawberry.ID | None = None
 
 
+# A rate card's defaults are the domain's (partners.rate_card).
+_CARD = RateCardTerms()
+
+
 @strawberry.input(description="Adds a dated rate card; omitted figures take DESIGN.md defaults.")
 class AddRateCardInput:
     partner_id: strawberry.ID
     valid_from: datetime
     valid_to: datetime | None = None
-    point_value: Decimal = Decimal("0.01")
-    issuance_cost_per_point: Decimal = Decimal("0.008")
-    redemption_commission_percent: Decimal = Decimal("3")
-    outbound_unit_price: Decimal = Decimal("0.02")
-    exchange_commission_percent: Decimal = Decimal("2")
-    platform_fee_monthly: Decimal = Decimal("0")
-    api_transaction_fee: Decimal = Decimal("0")
+    point_value: Decimal = _CARD.point_value
+    issuance_cost_per_point: Decimal = _CARD.issuance_cost_per_point
+    redemption_commission_percent: Decimal = _CARD.redemption_commission_percent
+    outbound_unit_price: Decimal = _CARD.outbound_unit_price
+    exchange_commission_percent: Decimal = _CARD.exchange_commission_percent
+    platform_fee_monthly: Decimal = _CARD.platform_fee_monthly
+    api_transaction_fee: Decimal = _CARD.api_transaction_fee
