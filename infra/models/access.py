@@ -3,33 +3,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Column,
-    ForeignKey,
-    Index,
-    String,
-    Table,
-)
+from sqlalchemy import Column, ForeignKey, Index, String, Table
 
-from infra.models.base import metadata
-from infra.types import Encrypted, Id, UtcDateTime
+from infra.models.base import chars, metadata, moment, ref, serial
+from infra.types import Encrypted, Id
 
 # OAuth clients of the authorization server: a partner's, or internal (partner_id NULL).
 oauth_clients = Table(
     "oauth_clients",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("client_id", String(64), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
+    serial(),
+    chars("client_id", 64, unique=True),
+    chars("name", 200),
+    ref("partner_id", "partners", optional=True),
     # Space-separated, as OAuth writes them.
-    Column("scopes", String(500), nullable=False),
-    Column("grant_types", String(200), nullable=False),
-    Column("status", String(16), nullable=False, server_default="ACTIVE"),
+    chars("scopes", 500),
+    chars("grant_types", 200),
+    chars("status", 16, server_default="ACTIVE"),
     # RFC 7592: the hash of the registration access token that manages this registration.
-    Column("registration_token_hash", String(64), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("revoked_at", UtcDateTime, nullable=True),
+    chars("registration_token_hash", 64, optional=True),
+    moment("created_at"),
+    moment("revoked_at", optional=True),
 )
 
 # Secrets are stored as SHA-256 hashes only (they are 256-bit random, so a slow hash adds
@@ -37,11 +31,11 @@ oauth_clients = Table(
 client_secrets = Table(
     "client_secrets",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    serial(),
     Column("client_id", String(64), ForeignKey("oauth_clients.client_id"), nullable=False),
-    Column("secret_hash", String(64), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=True),
+    chars("secret_hash", 64),
+    moment("created_at"),
+    moment("expires_at", optional=True),
 )
 
 Index("ix_client_secrets_client_id", client_secrets.c.client_id)
@@ -51,39 +45,39 @@ Index("ix_client_secrets_client_id", client_secrets.c.client_id)
 signing_keys = Table(
     "signing_keys",
     metadata,
-    Column("kid", String(64), primary_key=True),
+    chars("kid", 64, primary_key=True),
     Column("private_jwk", Encrypted(8000, "signing_keys.private_jwk"), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("retired_at", UtcDateTime, nullable=True),
+    moment("created_at"),
+    moment("retired_at", optional=True),
 )
 
 # Every access token the server issued, by its jti: introspection and revocation read it.
 issued_tokens = Table(
     "issued_tokens",
     metadata,
-    Column("jti", String(64), primary_key=True),
-    Column("client_id", String(64), nullable=False, index=True),
-    Column("subject", String(200), nullable=False),
-    Column("scope", String(500), nullable=False),
-    Column("issued_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-    Column("revoked_at", UtcDateTime, nullable=True),
+    chars("jti", 64, primary_key=True),
+    chars("client_id", 64, index=True),
+    chars("subject", 200),
+    chars("scope", 500),
+    moment("issued_at"),
+    moment("expires_at"),
+    moment("revoked_at", optional=True),
 )
 
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("at", UtcDateTime, nullable=False),
-    Column("principal_kind", String(16), nullable=False),
-    Column("subject", String(200), nullable=False),
-    Column("client_id", String(64), nullable=True),
+    serial(),
+    moment("at"),
+    chars("principal_kind", 16),
+    chars("subject", 200),
+    chars("client_id", 64, optional=True),
     Column("partner_id", Id, nullable=True),
     # e.g. token.issue, client.create, client.revoke, mutation.recordPurchase
-    Column("action", String(64), nullable=False),
-    Column("target", String(200), nullable=True),
-    Column("outcome", String(32), nullable=False),
-    Column("trace_id", String(32), nullable=True),
+    chars("action", 64),
+    chars("target", 200, optional=True),
+    chars("outcome", 32),
+    chars("trace_id", 32, optional=True),
 )
 
 Index("ix_audit_log_action_id", audit_log.c.action, audit_log.c.id)
@@ -93,7 +87,7 @@ registered_operations = Table(
     "registered_operations",
     metadata,
     Column("sha256", String(64), primary_key=True),
-    Column("name", String(200), nullable=True),
-    Column("document", String(100_000), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    chars("name", 200, optional=True),
+    chars("document", 100_000),
+    moment("created_at"),
 )

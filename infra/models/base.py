@@ -1,8 +1,14 @@
-"""The metadata every table belongs to, and the constants tables share."""
+"""The metadata every table belongs to, the constants tables share, and the columns they
+share: a serial id, a reference to another table's id, a moment, a whole number, text, money
+and rates."""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, text
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, MetaData, String, text
+
+from infra.types import Id, Money, Rate, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -17,3 +23,38 @@ metadata = MetaData(
 ZERO = text("0")
 # A caller's idempotency key (at most 200 characters) with its namespace and a prefix.
 KEY_LENGTH = 240
+
+
+def serial() -> Column[Any]:
+    """The table's own id."""
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def ref(name: str, target: str, *, optional: bool = False, **options: Any) -> Column[Any]:
+    """`name` refers to a row of `target` by its id."""
+    return Column(name, Id, ForeignKey(f"{target}.id"), nullable=optional, **options)
+
+
+def moment(name: str, *, optional: bool = False) -> Column[Any]:
+    """An instant, stored in UTC."""
+    return Column(name, UtcDateTime, nullable=optional)
+
+
+def whole(name: str, *, optional: bool = False, **options: Any) -> Column[Any]:
+    """A whole number (points, units, counts)."""
+    return Column(name, BigInteger, nullable=optional, **options)
+
+
+def chars(name: str, length: int, *, optional: bool = False, **options: Any) -> Column[Any]:
+    """Text of at most `length` characters."""
+    return Column(name, String(length), nullable=optional, **options)
+
+
+def money(name: str, *, optional: bool = False, **options: Any) -> Column[Any]:
+    """An exact amount of money (infra.types.Money)."""
+    return Column(name, Money, nullable=optional, **options)
+
+
+def rate(name: str, *, optional: bool = False, **options: Any) -> Column[Any]:
+    """An exact rate or price per unit (infra.types.Rate)."""
+    return Column(name, Rate, nullable=optional, **options)

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Column,
-    ForeignKey,
-    Index,
-    String,
-    Table,
-)
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table
 
-from infra.models.base import KEY_LENGTH, ZERO, metadata
-from infra.types import Id, UtcDateTime
+from infra.models.base import KEY_LENGTH, ZERO, chars, metadata, moment, ref, serial, whole
 
 # Accounts are named as DESIGN.md writes them: member:<id>, program:issuance,
 # partner:<id>:clearing. Only member accounts keep running totals (locked per row); program and
@@ -21,32 +12,32 @@ from infra.types import Id, UtcDateTime
 accounts = Table(
     "accounts",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("member_id", Id, ForeignKey("members.id"), nullable=True, unique=True),
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
-    Column("posted_debits", BigInteger, nullable=False, server_default=ZERO),
-    Column("posted_credits", BigInteger, nullable=False, server_default=ZERO),
-    Column("pending_debits", BigInteger, nullable=False, server_default=ZERO),
-    Column("pending_credits", BigInteger, nullable=False, server_default=ZERO),
+    chars("id", 64, primary_key=True),
+    ref("member_id", "members", optional=True, unique=True),
+    ref("partner_id", "partners", optional=True),
+    whole("posted_debits", server_default=ZERO),
+    whole("posted_credits", server_default=ZERO),
+    whole("pending_debits", server_default=ZERO),
+    whole("pending_credits", server_default=ZERO),
 )
 
 transfers = Table(
     "transfers",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("idempotency_key", String(KEY_LENGTH), nullable=False, unique=True),
+    serial(),
+    chars("idempotency_key", KEY_LENGTH, unique=True),
     Column("debit_account_id", String(64), ForeignKey("accounts.id"), nullable=False),
     Column("credit_account_id", String(64), ForeignKey("accounts.id"), nullable=False),
-    Column("amount", BigInteger, nullable=False),
+    whole("amount"),
     # SINGLE (posted at once), PENDING (held), POST or VOID (finishing the PENDING in pending_id).
-    Column("phase", String(8), nullable=False),
+    chars("phase", 8),
     # Unique: a pending transfer is posted or voided, never both and never twice.
-    Column("pending_id", Id, ForeignKey("transfers.id"), nullable=True, unique=True),
-    Column("reason", String(32), nullable=False),
-    Column("reference", String(200), nullable=True),
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
-    Column("request_hash", String(64), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    ref("pending_id", "transfers", optional=True, unique=True),
+    chars("reason", 32),
+    chars("reference", 200, optional=True),
+    ref("partner_id", "partners", optional=True),
+    chars("request_hash", 64),
+    moment("created_at"),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
 )
@@ -63,13 +54,13 @@ Index("ix_transfers_partner_id_created_at", transfers.c.partner_id, transfers.c.
 point_lots = Table(
     "point_lots",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    serial(),
+    ref("member_id", "members"),
     # The credit that opened the lot (none for balances carried over by a migration).
-    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
-    Column("points", BigInteger, nullable=False),
-    Column("remaining", BigInteger, nullable=False),
-    Column("earned_at", UtcDateTime, nullable=False),
+    ref("transfer_id", "transfers", optional=True),
+    whole("points"),
+    whole("remaining"),
+    moment("earned_at"),
     CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_within_points"),
 )
 
@@ -85,10 +76,10 @@ Index("ix_point_lots_earned_at", point_lots.c.earned_at)
 lot_draws = Table(
     "lot_draws",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("lot_id", Id, ForeignKey("point_lots.id"), nullable=False),
-    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=False, index=True),
-    Column("points", BigInteger, nullable=False),
+    serial(),
+    ref("lot_id", "point_lots"),
+    ref("transfer_id", "transfers", index=True),
+    whole("points"),
 )
 
 # The program's own accounts exist from the first migration on.

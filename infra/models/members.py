@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Index,
-    String,
-    Table,
-    UniqueConstraint,
-)
+from sqlalchemy import Index, Table, UniqueConstraint
 
-from infra.models.base import KEY_LENGTH, metadata
-from infra.types import Id, UtcDateTime
+from infra.models.base import KEY_LENGTH, chars, metadata, moment, ref, serial, whole
 
 members = Table(
     "members",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("display_name", String(200), nullable=False),
-    Column("tier", String(16), nullable=False, server_default="SILVER"),
-    Column("status", String(16), nullable=False, server_default="ACTIVE"),
-    Column("enrolled_at", UtcDateTime, nullable=False),
+    serial(),
+    chars("display_name", 200),
+    chars("tier", 16, server_default="SILVER"),
+    chars("status", 16, server_default="ACTIVE"),
+    moment("enrolled_at"),
     # The enrollment's idempotency key and a hash of its input, to answer replays.
-    Column("enrollment_key", String(KEY_LENGTH), nullable=True, unique=True),
-    Column("request_hash", String(64), nullable=True),
-    Column("referral_code", String(16), nullable=True, unique=True),
-    Column("referred_by", Id, ForeignKey("members.id"), nullable=True, index=True),
-    Column("referred_at", UtcDateTime, nullable=True),
+    chars("enrollment_key", KEY_LENGTH, optional=True, unique=True),
+    chars("request_hash", 64, optional=True),
+    chars("referral_code", 16, optional=True, unique=True),
+    ref("referred_by", "members", optional=True, index=True),
+    moment("referred_at", optional=True),
     # The last membership anniversary at which the tier was re-evaluated.
-    Column("tier_reviewed_at", UtcDateTime, nullable=True),
+    moment("tier_reviewed_at", optional=True),
     # A merged member is a tombstone pointing at the member that absorbed it.
-    Column("merged_into", Id, ForeignKey("members.id"), nullable=True),
-    Column("merged_at", UtcDateTime, nullable=True),
+    ref("merged_into", "members", optional=True),
+    moment("merged_at", optional=True),
 )
 
 Index("ix_members_tier_id", members.c.tier, members.c.id)
@@ -42,13 +33,13 @@ Index("ix_members_tier_id", members.c.tier, members.c.id)
 interactions = Table(
     "interactions",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("idempotency_key", String(KEY_LENGTH), nullable=False, unique=True),
-    Column("growth_value", BigInteger, nullable=False),
-    Column("occurred_at", UtcDateTime, nullable=False),
-    Column("request_hash", String(64), nullable=False),
+    serial(),
+    ref("member_id", "members"),
+    chars("kind", 16),
+    chars("idempotency_key", KEY_LENGTH, unique=True),
+    whole("growth_value"),
+    moment("occurred_at"),
+    chars("request_hash", 64),
 )
 
 Index("ix_interactions_member_id_occurred_at", interactions.c.member_id, interactions.c.occurred_at)
@@ -56,26 +47,26 @@ Index("ix_interactions_member_id_occurred_at", interactions.c.member_id, interac
 tier_changes = Table(
     "tier_changes",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
-    Column("from_tier", String(16), nullable=False),
-    Column("to_tier", String(16), nullable=False),
+    serial(),
+    ref("member_id", "members", index=True),
+    chars("from_tier", 16),
+    chars("to_tier", 16),
     # UPGRADE (threshold reached), DOWNGRADE (anniversary review) or MERGE.
-    Column("reason", String(16), nullable=False),
-    Column("growth_value", BigInteger, nullable=False),
-    Column("changed_at", UtcDateTime, nullable=False),
+    chars("reason", 16),
+    whole("growth_value"),
+    moment("changed_at"),
 )
 
 identities = Table(
     "identities",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
-    Column("kind", String(32), nullable=False),
-    Column("value", String(255), nullable=False),
-    Column("linked_at", UtcDateTime, nullable=False),
+    serial(),
+    ref("member_id", "members", index=True),
+    chars("kind", 32),
+    chars("value", 255),
+    moment("linked_at"),
     # For PARTNER_ACCOUNT identities: the partner whose program the account is in.
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=True),
+    ref("partner_id", "partners", optional=True),
     UniqueConstraint("kind", "value", name="uq_identities_kind_value"),
 )
 
@@ -85,10 +76,10 @@ Index("ix_identities_partner_id_member_id", identities.c.partner_id, identities.
 consents = Table(
     "consents",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=False),
-    Column("granted_at", UtcDateTime, nullable=False),
-    Column("revoked_at", UtcDateTime, nullable=True),
+    serial(),
+    ref("member_id", "members"),
+    ref("partner_id", "partners"),
+    moment("granted_at"),
+    moment("revoked_at", optional=True),
     UniqueConstraint("partner_id", "member_id", name="uq_consents_partner_id_member_id"),
 )

@@ -2,56 +2,47 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Column,
-    ForeignKey,
-    Index,
-    String,
-    Table,
-    text,
-)
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, text
 
-from infra.models.base import KEY_LENGTH, ZERO, metadata
-from infra.types import Encrypted, Id, Money, UtcDateTime
+from infra.models.base import KEY_LENGTH, ZERO, chars, metadata, moment, money, ref, serial, whole
+from infra.types import Encrypted
 
 partners = Table(
     "partners",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("code", String(64), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
-    Column("status", String(16), nullable=False, server_default="ACTIVE"),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("settlement_currency", String(3), nullable=False, server_default="USD"),
+    serial(),
+    chars("code", 64, unique=True),
+    chars("name", 200),
+    chars("status", 16, server_default="ACTIVE"),
+    moment("created_at"),
+    chars("settlement_currency", 3, server_default="USD"),
     # How the gateway reaches the partner's program: SIMULATED (in process) or HTTP.
-    Column("connector_kind", String(16), nullable=False, server_default="SIMULATED"),
-    Column("connector_url", String(500), nullable=True),
+    chars("connector_kind", 16, server_default="SIMULATED"),
+    chars("connector_url", 500, optional=True),
     # The shared secret that signs requests to the partner (HMAC); it must be readable to sign.
     Column("connector_secret", Encrypted(400, "partners.connector_secret"), nullable=True),
     # Settlement periods are calendar months in this IANA time zone.
-    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    chars("timezone", 64, server_default="UTC"),
 )
 
 # Dated exchange terms per partner and direction; the terms in force at quote time apply.
 exchange_terms = Table(
     "exchange_terms",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=False),
+    serial(),
+    ref("partner_id", "partners"),
     # OUTBOUND: our points to the partner's program; INBOUND: the partner's units to our points.
-    Column("direction", String(8), nullable=False),
+    chars("direction", 8),
     # Program points per partner unit.
-    Column("rate", Money, nullable=False),
-    Column("min_points", BigInteger, nullable=False),
-    Column("max_points", BigInteger, nullable=False),
-    Column("step_points", BigInteger, nullable=False),
-    Column("daily_cap_points", BigInteger, nullable=False),
-    Column("fee_points", BigInteger, nullable=False, server_default=ZERO),
-    Column("valid_from", UtcDateTime, nullable=False),
-    Column("valid_to", UtcDateTime, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
+    money("rate"),
+    whole("min_points"),
+    whole("max_points"),
+    whole("step_points"),
+    whole("daily_cap_points"),
+    whole("fee_points", server_default=ZERO),
+    moment("valid_from"),
+    moment("valid_to", optional=True),
+    moment("created_at"),
     CheckConstraint("rate > 0", name="rate_positive"),
     CheckConstraint("min_points > 0 AND max_points >= min_points", name="min_max"),
     CheckConstraint("step_points > 0", name="step_positive"),
@@ -63,46 +54,46 @@ Index("ix_exchange_terms_partner_direction", exchange_terms.c.partner_id,
 quotes = Table(
     "quotes",
     metadata,
-    Column("id", String(40), primary_key=True),
-    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=False),
-    Column("terms_id", Id, ForeignKey("exchange_terms.id"), nullable=False),
-    Column("direction", String(8), nullable=False),
-    Column("points", BigInteger, nullable=False),
-    Column("units", BigInteger, nullable=False),
-    Column("rate", Money, nullable=False),
-    Column("fee_points", BigInteger, nullable=False),
-    Column("external_account", String(255), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
+    chars("id", 40, primary_key=True),
+    ref("member_id", "members"),
+    ref("partner_id", "partners"),
+    ref("terms_id", "exchange_terms"),
+    chars("direction", 8),
+    whole("points"),
+    whole("units"),
+    money("rate"),
+    whole("fee_points"),
+    chars("external_account", 255),
+    moment("created_at"),
+    moment("expires_at"),
     # Who asked for the quote (auth.ownership.actor_key): only they may carry it out.
-    Column("requested_by", String(120), nullable=True),
+    chars("requested_by", 120, optional=True),
 )
 
 exchanges = Table(
     "exchanges",
     metadata,
     # Our exchange id: the idempotency key of every call to the partner.
-    Column("id", String(40), primary_key=True),
-    Column("idempotency_key", String(KEY_LENGTH), nullable=False, unique=True),
+    chars("id", 40, primary_key=True),
+    chars("idempotency_key", KEY_LENGTH, unique=True),
     # A quote is used by one exchange at most (inbound exchanges have none).
     Column("quote_id", String(40), ForeignKey("quotes.id"), nullable=True, unique=True),
-    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=False),
-    Column("direction", String(8), nullable=False),
-    Column("points", BigInteger, nullable=False),
-    Column("units", BigInteger, nullable=False),
-    Column("rate", Money, nullable=False),
-    Column("fee_points", BigInteger, nullable=False),
-    Column("external_account", String(255), nullable=False),
+    ref("member_id", "members"),
+    ref("partner_id", "partners"),
+    chars("direction", 8),
+    whole("points"),
+    whole("units"),
+    money("rate"),
+    whole("fee_points"),
+    chars("external_account", 255),
     # REQUESTED, RESERVED, POSTED, VOIDED or UNKNOWN.
-    Column("state", String(16), nullable=False),
-    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
-    Column("fee_transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
-    Column("partner_reference", String(200), nullable=True),
-    Column("request_hash", String(64), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    chars("state", 16),
+    ref("transfer_id", "transfers", optional=True),
+    ref("fee_transfer_id", "transfers", optional=True),
+    chars("partner_reference", 200, optional=True),
+    chars("request_hash", 64),
+    moment("created_at"),
+    moment("updated_at"),
 )
 
 Index("ix_exchanges_state_updated_at", exchanges.c.state, exchanges.c.updated_at)
@@ -112,40 +103,40 @@ Index("ix_exchanges_member_id_created_at", exchanges.c.member_id, exchanges.c.cr
 exchange_events = Table(
     "exchange_events",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    serial(),
     Column("exchange_id", String(40), ForeignKey("exchanges.id"), nullable=False, index=True),
-    Column("from_state", String(16), nullable=True),
-    Column("to_state", String(16), nullable=False),
-    Column("reason", String(200), nullable=False),
-    Column("at", UtcDateTime, nullable=False),
+    chars("from_state", 16, optional=True),
+    chars("to_state", 16),
+    chars("reason", 200),
+    moment("at"),
 )
 
 webhook_subscriptions = Table(
     "webhook_subscriptions",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("partner_id", Id, ForeignKey("partners.id"), nullable=False, index=True),
-    Column("url", String(500), nullable=False),
+    serial(),
+    ref("partner_id", "partners", index=True),
+    chars("url", 500),
     Column("secret", Encrypted(400, "webhook_subscriptions.secret"), nullable=False),
-    Column("active", BigInteger, nullable=False, server_default=text("1")),
-    Column("created_at", UtcDateTime, nullable=False),
+    whole("active", server_default=text("1")),
+    moment("created_at"),
 )
 
 # An outbox: deliveries are written in the transaction that changes the exchange, then sent.
 webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("subscription_id", Id, ForeignKey("webhook_subscriptions.id"), nullable=False),
-    Column("event", String(64), nullable=False),
-    Column("payload", String(4000), nullable=False),
+    serial(),
+    ref("subscription_id", "webhook_subscriptions"),
+    chars("event", 64),
+    chars("payload", 4000),
     # PENDING, DELIVERED or FAILED (gave up after the last attempt).
-    Column("status", String(16), nullable=False),
-    Column("attempts", BigInteger, nullable=False, server_default=ZERO),
-    Column("next_attempt_at", UtcDateTime, nullable=False),
-    Column("last_status", String(64), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("delivered_at", UtcDateTime, nullable=True),
+    chars("status", 16),
+    whole("attempts", server_default=ZERO),
+    moment("next_attempt_at"),
+    chars("last_status", 64, optional=True),
+    moment("created_at"),
+    moment("delivered_at", optional=True),
 )
 
 Index("ix_webhook_deliveries_status_next", webhook_deliveries.c.status,
