@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,17 +15,30 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 PageKey = tuple[Hashable, int, int | None]
 
 
-async def rows_where_in(
-    conn: AsyncConnection,
+class KeyedRead(Protocol):
+    async def __call__(
+        self, conn: AsyncConnection, keys: Sequence[Any], visibility: Any = None
+    ) -> list[Any]: ...
+
+
+def keyed(
     columns: Sequence[Any],
     key: Any,
-    keys: Sequence[Any],
-    visible: ColumnElement[bool],
+    *,
+    visible: Callable[[Any], ColumnElement[bool]] | None = None,
     order_by: Sequence[Any] = (),
-) -> list[Any]:
-    """The rows whose `key` column is one of `keys` and that `visible` admits."""
-    query = select(*columns).where(key.in_(keys), visible)
-    return list(await conn.execute(query.order_by(*order_by) if order_by else query))
+) -> KeyedRead:
+    """A batched read: the rows whose `key` column is one of the keys, in one statement. Called
+    with the caller's visibility (loyalty.visibility.Visibility), `visible` picks the condition
+    from it, so rows the caller may not see load as missing; without one, every row."""
+
+    async def read(conn: AsyncConnection, keys: Sequence[Any], visibility: Any = None) -> list[Any]:
+        query = select(*columns).where(key.in_(keys)).order_by(*order_by)
+        if visible is not None and visibility is not None:
+            query = query.where(visible(visibility))
+        return list(await conn.execute(query))
+
+    return read
 
 
 def top_n_per_owner(inner: Select[Any], owner: Any, order_key: Any, limit: int) -> Select[Any]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.errors import IdentityTaken, NotFound, ValidationFailed
 from infra.models import accounts, consents, identities, members
-from infra.reads import rows_where_in
+from infra.reads import keyed
 from loyalty import ledger, referral
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
@@ -292,18 +292,11 @@ MEMBER_COLUMNS = tuple(
 )
 
 
-async def members_by_id(
-    conn: AsyncConnection, ids: Sequence[int], visible: Visibility = EVERYTHING
-) -> list[Any]:
-    return await rows_where_in(conn, MEMBER_COLUMNS, members.c.id, ids, visible.members)
+members_by_id = keyed(MEMBER_COLUMNS, members.c.id, visible=attrgetter("members"))
 
-
-async def identities_of(
-    conn: AsyncConnection, member_ids: Sequence[int], visible: Visibility = EVERYTHING
-) -> list[Any]:
-    """The members' identities in the order they were linked."""
-    columns = (identities.c.member_id, identities.c.kind, identities.c.value,
-               identities.c.partner_id, identities.c.linked_at)  # fmt: skip
-    return await rows_where_in(
-        conn, columns, identities.c.member_id, member_ids, visible.identities, (identities.c.id,)
-    )
+# The members' identities in the order they were linked.
+identities_of = keyed(
+    (identities.c.member_id, identities.c.kind, identities.c.value, identities.c.partner_id,
+     identities.c.linked_at),
+    identities.c.member_id, visible=attrgetter("identities"), order_by=(identities.c.id,),
+)  # fmt: skip

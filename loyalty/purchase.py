@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Select, insert, select, update
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import partners, purchases, refunds
-from infra.reads import PageKey, load_pages, rows_where_in, top_n_per_owner
+from infra.reads import PageKey, keyed, load_pages, top_n_per_owner
 from loyalty import ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount, points_due_back
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -324,10 +325,7 @@ async def _take_back(
 PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")
 
 
-async def purchases_by_id(
-    conn: AsyncConnection, ids: Sequence[int], visible: Visibility = EVERYTHING
-) -> list[Any]:
-    return await rows_where_in(conn, PURCHASE_COLUMNS, purchases.c.id, ids, visible.purchases)
+purchases_by_id = keyed(PURCHASE_COLUMNS, purchases.c.id, visible=attrgetter("purchases"))
 
 
 async def purchase_pages(

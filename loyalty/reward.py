@@ -3,10 +3,10 @@ stock taken by a conditional UPDATE so it never goes below zero however many red
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, NoReturn
 
 from sqlalchemy import select, update
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, OutOfStock, ValidationFailed
 from infra.models import rewards
-from infra.reads import rows_where_in
+from infra.reads import keyed
 from loyalty import member
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.purchase import Channel, check_partner_active
@@ -208,7 +208,4 @@ async def _explain_unavailable(conn: Any, reward_id: int, quantity: int) -> NoRe
     )
 
 
-async def rewards_by_id(
-    conn: AsyncConnection, ids: Sequence[int], visible: Visibility = EVERYTHING
-) -> list[Any]:
-    return await rows_where_in(conn, tuple(rewards.c), rewards.c.id, ids, visible.rewards)
+rewards_by_id = keyed(tuple(rewards.c), rewards.c.id, visible=attrgetter("rewards"))

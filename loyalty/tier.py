@@ -6,7 +6,6 @@ the rolling growth window. Reaching a tier's threshold upgrades at once; the ann
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -14,12 +13,12 @@ from enum import StrEnum
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, insert, select, true, union_all, update
+from sqlalchemy import func, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import interactions, members, purchases, tier_changes
-from infra.reads import rows_where_in
+from infra.reads import keyed
 from loyalty.program import Program
 
 
@@ -235,9 +234,7 @@ async def _review(conn: AsyncConnection, program: Program, row: Any, anniversary
     )  # fmt: skip
 
 
-async def tier_changes_of(conn: AsyncConnection, member_ids: Sequence[int]) -> list[Any]:
-    """The members' tier changes, newest first."""
-    return await rows_where_in(
-        conn, tuple(tier_changes.c), tier_changes.c.member_id, member_ids, true(),
-        (tier_changes.c.id.desc(),),
-    )  # fmt: skip
+# The members' tier changes, newest first.
+tier_changes_of = keyed(
+    tuple(tier_changes.c), tier_changes.c.member_id, order_by=(tier_changes.c.id.desc(),)
+)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select, true, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import accounts, exchange_terms, partners
-from infra.reads import rows_where_in
+from infra.reads import keyed
 from loyalty import ledger
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.visibility import EVERYTHING, Visibility
@@ -234,15 +234,10 @@ async def terms_in_force(
     ).first()
 
 
-async def partners_by_id(
-    conn: AsyncConnection, ids: Sequence[int], visible: Visibility = EVERYTHING
-) -> list[Any]:
-    return await rows_where_in(conn, tuple(partners.c), partners.c.id, ids, visible.partners)
+partners_by_id = keyed(tuple(partners.c), partners.c.id, visible=attrgetter("partners"))
 
-
-async def terms_of(conn: AsyncConnection, partner_ids: Sequence[int]) -> list[Any]:
-    """The partners' exchange terms, in the order they take effect."""
-    return await rows_where_in(
-        conn, tuple(exchange_terms.c), exchange_terms.c.partner_id, partner_ids, true(),
-        (exchange_terms.c.valid_from, exchange_terms.c.id),
-    )  # fmt: skip
+# The partners' exchange terms, in the order they take effect.
+terms_of = keyed(
+    tuple(exchange_terms.c), exchange_terms.c.partner_id,
+    order_by=(exchange_terms.c.valid_from, exchange_terms.c.id),
+)  # fmt: skip

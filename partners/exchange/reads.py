@@ -3,32 +3,24 @@ what the caller may see (`visible`, decided by auth.ownership)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import select, true
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select
 
 from infra.database import Database
 from infra.models import exchange_events, exchanges
-from infra.reads import rows_where_in
+from infra.reads import keyed
 from loyalty.visibility import EVERYTHING, Visibility
 from partners.exchange.state import ExchangeState
 from partners.registry import Direction
 
+exchanges_by_id = keyed(tuple(exchanges.c), exchanges.c.id, visible=attrgetter("exchanges"))
 
-async def exchanges_by_id(
-    conn: AsyncConnection, ids: Sequence[str], visible: Visibility = EVERYTHING
-) -> list[Any]:
-    return await rows_where_in(conn, tuple(exchanges.c), exchanges.c.id, ids, visible.exchanges)
-
-
-async def events_of(conn: AsyncConnection, exchange_ids: Sequence[str]) -> list[Any]:
-    """The exchanges' state changes in the order they happened."""
-    return await rows_where_in(
-        conn, tuple(exchange_events.c), exchange_events.c.exchange_id, exchange_ids, true(),
-        (exchange_events.c.id,),
-    )  # fmt: skip
+# The exchanges' state changes in the order they happened.
+events_of = keyed(
+    tuple(exchange_events.c), exchange_events.c.exchange_id, order_by=(exchange_events.c.id,)
+)
 
 
 async def list_exchanges(
