@@ -4,16 +4,16 @@ added, never edited; each event is priced with the card in force on its date."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from infra.database import Database
 from infra.errors import ValidationFailed
 from infra.models import rate_cards
-from partners.registry import check_validity, partner_row
+from partners.registry import add_dated
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +48,7 @@ async def add_rate_card(
     now: datetime | None = None,
 ) -> Any:
     terms.check()
-    check_validity(valid_from, valid_to)
-    async with db.transaction() as conn:
-        await partner_row(conn, partner_id)
-        return (
-            await conn.execute(
-                insert(rate_cards)
-                .values(partner_id=partner_id, valid_from=valid_from, valid_to=valid_to,
-                        created_at=now or datetime.now(UTC), **asdict(terms))
-                .returning(*rate_cards.c)
-            )
-        ).one()  # fmt: skip
+    return await add_dated(db, rate_cards, partner_id, asdict(terms), valid_from, valid_to, now)
 
 
 async def rate_cards_of(db: Database, partner_ids: list[int]) -> list[Any]:

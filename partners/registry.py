@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -11,7 +11,7 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
@@ -191,28 +191,29 @@ async def set_exchange_terms(
     """Add dated terms; a later `valid_from` takes over from then on (terms are never edited,
     so a quote or statement can always show the terms it used)."""
     terms.check()
+    values = {"direction": direction, **asdict(terms)}
+    return await add_dated(db, exchange_terms, partner_id, values, valid_from, valid_to, now)
+
+
+async def add_dated(
+    db: Database,
+    table: Table,
+    partner_id: int,
+    values: dict[str, Any],
+    valid_from: datetime,
+    valid_to: datetime | None,
+    now: datetime | None,
+) -> Any:
+    """A partner's dated terms (exchange terms, rate cards): they end after they start, and are
+    added, never edited."""
     check_validity(valid_from, valid_to)
     async with db.transaction() as conn:
         await partner_row(conn, partner_id)
-        return (
-            await conn.execute(
-                insert(exchange_terms)
-                .values(
-                    partner_id=partner_id,
-                    direction=direction,
-                    rate=terms.rate,
-                    min_points=terms.min_points,
-                    max_points=terms.max_points,
-                    step_points=terms.step_points,
-                    daily_cap_points=terms.daily_cap_points,
-                    fee_points=terms.fee_points,
-                    valid_from=valid_from,
-                    valid_to=valid_to,
-                    created_at=now or datetime.now(UTC),
-                )
-                .returning(*exchange_terms.c)
-            )
-        ).one()
+        statement = insert(table).values(
+            partner_id=partner_id, valid_from=valid_from, valid_to=valid_to,
+            created_at=now or datetime.now(UTC), **values,
+        )  # fmt: skip
+        return (await conn.execute(statement.returning(*table.c))).one()
 
 
 async def terms_in_force(

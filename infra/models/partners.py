@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, text
 
 from infra.models.base import KEY_LENGTH, ZERO, chars, metadata, moment, money, ref, serial, whole
@@ -51,6 +53,20 @@ exchange_terms = Table(
 Index("ix_exchange_terms_partner_direction", exchange_terms.c.partner_id,
       exchange_terms.c.direction, exchange_terms.c.valid_from)  # fmt: skip
 
+
+def exchanged() -> list[Any]:
+    """What a quote locks and its exchange carries out: the direction, the points, the partner
+    units at the rate, the fee and the member's account in the partner's program."""
+    return [
+        chars("direction", 8),
+        whole("points"),
+        whole("units"),
+        money("rate"),
+        whole("fee_points"),
+        chars("external_account", 255),
+    ]
+
+
 quotes = Table(
     "quotes",
     metadata,
@@ -58,12 +74,7 @@ quotes = Table(
     ref("member_id", "members"),
     ref("partner_id", "partners"),
     ref("terms_id", "exchange_terms"),
-    chars("direction", 8),
-    whole("points"),
-    whole("units"),
-    money("rate"),
-    whole("fee_points"),
-    chars("external_account", 255),
+    *exchanged(),
     moment("created_at"),
     moment("expires_at"),
     # Who asked for the quote (auth.ownership.actor_key): only they may carry it out.
@@ -80,12 +91,7 @@ exchanges = Table(
     Column("quote_id", String(40), ForeignKey("quotes.id"), nullable=True, unique=True),
     ref("member_id", "members"),
     ref("partner_id", "partners"),
-    chars("direction", 8),
-    whole("points"),
-    whole("units"),
-    money("rate"),
-    whole("fee_points"),
-    chars("external_account", 255),
+    *exchanged(),
     # REQUESTED, RESERVED, POSTED, VOIDED or UNKNOWN.
     chars("state", 16),
     ref("transfer_id", "transfers", optional=True),
