@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from dateutil.relativedelta import relativedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -252,6 +253,7 @@ async def check_agreement(db, program: Program, model: Model) -> None:
             assert growth[member.db_id] == model.growth(index), index
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     deadline=None,

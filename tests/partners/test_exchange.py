@@ -203,6 +203,7 @@ async def test_an_inbound_credit_is_once_per_partner_reference(db):
     assert (await balance_of(db, holder.id)).available == 1000
 
 
+@pytest.mark.slow
 async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
     """The flow is interrupted after the reserve, after the partner call, or after the post,
     over random partner faults; reconciliation then settles every exchange."""

@@ -9,6 +9,7 @@ import itertools
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,7 @@ def expected_issuance(timeline) -> int:
     )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12,
     deadline=None,
