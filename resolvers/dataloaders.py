@@ -8,6 +8,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -179,7 +180,8 @@ class EventsByExchangeLoader(BatchLoader):
 
 
 class Loaders:
-    """Built once per request: a loader caches and batches within one request only."""
+    """Built once per request: a loader caches and batches within one request only. Each loader
+    is made the first time the operation asks for it, so a request pays only for those it uses."""
 
     def __init__(
         self,
@@ -189,26 +191,81 @@ class Loaders:
         directory: ConnectorDirectory | None = None,
         partner_deadline: float = 2.0,
     ) -> None:
-        self.member_by_id = MemberByIdLoader(db, program, visible)
-        self.partner_by_id = PartnerByIdLoader(db, program, visible)
-        self.purchase_by_id = PurchaseByIdLoader(db, program, visible)
-        self.reward_by_id = RewardByIdLoader(db, program, visible)
-        self.identities_by_member = IdentitiesByMemberLoader(db, program, visible)
-        self.balance_by_member = BalanceByMemberLoader(db, program, visible)
-        self.purchases_by_member = PurchasesByMemberLoader(db, program, visible)
-        self.ledger_entries_by_member = LedgerEntriesByMemberLoader(db, program, visible)
-        self.growth_value_by_member = GrowthValueByMemberLoader(db, program, visible)
-        self.insight_by_member = InsightByMemberLoader(db, program, visible)
-        self.tier_changes_by_member = TierChangesByMemberLoader(db, program, visible)
-        self.expiring_points_by_member = ExpiringPointsByMemberLoader(db, program, visible)
-        self.referrals_by_member = ReferralsByMemberLoader(db, program, visible)
-        self.terms_by_partner = TermsByPartnerLoader(db, program, visible)
-        self.events_by_exchange = EventsByExchangeLoader(db, program, visible)
-        self.exchange_by_id = ExchangeByIdLoader(db, program, visible)
-        self.purchases_by_member.primes = self.purchase_by_id
-        self.partner_balance = PartnerBalanceLoader(
-            db, directory or ConnectorDirectory(), partner_deadline
-        )
+        self._arguments = (db, program, visible)
+        self._directory = directory
+        self._partner_deadline = partner_deadline
+
+    @cached_property
+    def member_by_id(self) -> MemberByIdLoader:
+        return MemberByIdLoader(*self._arguments)
+
+    @cached_property
+    def partner_by_id(self) -> PartnerByIdLoader:
+        return PartnerByIdLoader(*self._arguments)
+
+    @cached_property
+    def purchase_by_id(self) -> PurchaseByIdLoader:
+        return PurchaseByIdLoader(*self._arguments)
+
+    @cached_property
+    def reward_by_id(self) -> RewardByIdLoader:
+        return RewardByIdLoader(*self._arguments)
+
+    @cached_property
+    def identities_by_member(self) -> IdentitiesByMemberLoader:
+        return IdentitiesByMemberLoader(*self._arguments)
+
+    @cached_property
+    def balance_by_member(self) -> BalanceByMemberLoader:
+        return BalanceByMemberLoader(*self._arguments)
+
+    @cached_property
+    def ledger_entries_by_member(self) -> LedgerEntriesByMemberLoader:
+        return LedgerEntriesByMemberLoader(*self._arguments)
+
+    @cached_property
+    def growth_value_by_member(self) -> GrowthValueByMemberLoader:
+        return GrowthValueByMemberLoader(*self._arguments)
+
+    @cached_property
+    def insight_by_member(self) -> InsightByMemberLoader:
+        return InsightByMemberLoader(*self._arguments)
+
+    @cached_property
+    def tier_changes_by_member(self) -> TierChangesByMemberLoader:
+        return TierChangesByMemberLoader(*self._arguments)
+
+    @cached_property
+    def expiring_points_by_member(self) -> ExpiringPointsByMemberLoader:
+        return ExpiringPointsByMemberLoader(*self._arguments)
+
+    @cached_property
+    def referrals_by_member(self) -> ReferralsByMemberLoader:
+        return ReferralsByMemberLoader(*self._arguments)
+
+    @cached_property
+    def terms_by_partner(self) -> TermsByPartnerLoader:
+        return TermsByPartnerLoader(*self._arguments)
+
+    @cached_property
+    def events_by_exchange(self) -> EventsByExchangeLoader:
+        return EventsByExchangeLoader(*self._arguments)
+
+    @cached_property
+    def exchange_by_id(self) -> ExchangeByIdLoader:
+        return ExchangeByIdLoader(*self._arguments)
+
+    @cached_property
+    def purchases_by_member(self) -> PurchasesByMemberLoader:
+        loader = PurchasesByMemberLoader(*self._arguments)
+        loader.primes = self.purchase_by_id
+        return loader
+
+    @cached_property
+    def partner_balance(self) -> PartnerBalanceLoader:
+        db = self._arguments[0]
+        directory = self._directory or ConnectorDirectory()
+        return PartnerBalanceLoader(db, directory, self._partner_deadline)
 
 
 class PartnerBalanceLoader(DataLoader):  # type: ignore[misc]
