@@ -38,7 +38,9 @@ def _converter(field_type: Any) -> tuple[str, Any] | None:
         helper: Any = strawberry.ID
         template = "{h}(str({v}))"
     elif isinstance(inner, StrawberryEnumDefinition):
-        helper, template = inner.wrapped_cls, "{h}({v})"
+        # The member by its value from the enum's own map: what Enum(value) finds, without
+        # the call's overhead on every row.
+        helper, template = inner.wrapped_cls._value2member_map_, "{h}[{v}]"
     else:
         return None
     if optional:
