@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import insert, select, update
 
 from auth.principal import ALL_SCOPES, PrincipalKind
+from auth.revocations import notify_revoked
 from infra.database import Database
 from infra.models import client_secrets, oauth_clients, partners
 
@@ -216,6 +217,7 @@ async def revoke_client(db: Database, client_id: str, *, now: datetime | None = 
             .where(oauth_clients.c.client_id == client_id)
             .values(status="REVOKED", revoked_at=now or datetime.now(UTC))
         )
+        await notify_revoked(conn, client_id=client_id)
 
 
 class ScopeWidening(ClientError):

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import keys
 from auth.principal import Principal, PrincipalKind
+from auth.revocations import TokenStates
 from infra.database import Database
 from infra.models import identities, issued_tokens, oauth_clients
 
@@ -130,11 +131,14 @@ class TokenVerifier:
         settings: TokenSettings,
         key_cache: KeyCache,
         member_keys: RemoteKeys | None = None,
+        states: TokenStates | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.key_cache = key_cache
         self.member_keys = member_keys
+        # Our tokens' revocation states, in memory while their feed is live (auth.revocations).
+        self.states = states or TokenStates(db)
 
     async def principal(self, token: str, *, now: float | None = None) -> Principal:
         header, unverified = _unverified(token)
@@ -186,7 +190,12 @@ class TokenVerifier:
     async def _own_principal(self, claims: dict[str, Any]) -> Principal:
         jti = claims.get("jti")
         query = (
-            select(issued_tokens.c.revoked_at, oauth_clients.c.status, oauth_clients.c.partner_id)
+            select(
+                issued_tokens.c.revoked_at,
+                issued_tokens.c.client_id,
+                oauth_clients.c.status,
+                oauth_clients.c.partner_id,
+            )
             .select_from(
                 issued_tokens.outerjoin(
                     oauth_clients, oauth_clients.c.client_id == issued_tokens.c.client_id
@@ -198,17 +207,18 @@ class TokenVerifier:
         async def lookup(conn: AsyncConnection) -> Any:
             return (await conn.execute(query)).first()
 
-        # The first read of nearly every request: after a database restart it meets the dead
-        # pooled connection, and a second try on a fresh one spares the client an error.
-        record = await self.db.read_once_more(lookup)
+        # When not answered from memory, the first read of nearly every request: after a
+        # database restart it meets the dead pooled connection, and a second try on a fresh one
+        # spares the client an error.
+        record = await self.states.state(str(jti), lambda: self.db.read_once_more(lookup))
         if record is None:
             raise InvalidToken("the token was not issued by this gateway")
-        if record.revoked_at is not None:
+        if record.revoked:
             raise InvalidToken("the token was revoked")
         client_id = claims.get("client_id")
         scopes = frozenset(str(claims.get("scope") or "").split())
         subject = str(claims["sub"])
-        if client_id != GATEWAY_CLIENT and record.status != "ACTIVE":
+        if client_id != GATEWAY_CLIENT and record.client_status != "ACTIVE":
             raise InvalidToken("the token's client was revoked")
         if subject.startswith(MEMBER_SUBJECT_PREFIX):
             member_id = int(subject.removeprefix(MEMBER_SUBJECT_PREFIX))

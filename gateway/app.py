@@ -39,6 +39,7 @@ from auth import ownership
 from auth import server as oauth_server
 from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
 from auth.principal import PrincipalKind
+from auth.revocations import TokenStates
 from auth.throttle import AuthenticationThrottle
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
 from gateway import exports
@@ -362,7 +363,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if settings.member_jwks_url
         else None
     )
-    verifier = TokenVerifier(database, token_settings, keys, member_keys)
+    states = TokenStates(database)
+    verifier = TokenVerifier(database, token_settings, keys, member_keys, states)
 
     async def readyz(_: Request) -> Response:
         try:
@@ -382,6 +384,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         async with anyio.create_task_group() as jobs:
+            jobs.start_soon(states.follow)
             if settings.background_jobs:
                 jobs.start_soon(run_background_jobs, database, directory, settings)
             yield
@@ -407,4 +410,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.keys = keys
     app.state.directory = directory
     app.state.store = store
+    app.state.token_states = states
     return app

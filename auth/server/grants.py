@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from auth import audit, clients
 from auth.principal import Principal, Scope
+from auth.revocations import notify_revoked
 from auth.server.adapters import Bridge
 from auth.server.discovery import AUTH_METHODS
 from auth.tokens import (
@@ -156,4 +157,5 @@ class Revocation(TokenLookup, RevocationEndpoint):  # type: ignore[misc]
                 .where(issued_tokens.c.jti == jti, issued_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
+            await notify_revoked(conn, jti=jti)
         await audit.record(self.bridge.db, client_principal(client), "token.revoke", target=jti)
