@@ -228,18 +228,21 @@ def visibility(principal: Principal) -> Visibility:
     """Everything above, for one principal, as the conditions the domain applies in the
     statements that read or act (loyalty.visibility). A member presenting its own card at a
     partner's till may be served there, linked or not: presenting it is its consent."""
+    # Only what the conditions depend on is the cache's key: an operator's (or an anonymous
+    # caller's) subject names its quotes; a partner's and a member's ids name theirs.
+    named = principal.kind in (PrincipalKind.OPERATOR, PrincipalKind.ANONYMOUS)
     return _visibility(
         principal.kind, principal.is_admin, principal.partner_id, principal.member_id,
-        actor_key(principal),
+        principal.subject if named else "",
     )  # fmt: skip
 
 
 @lru_cache(maxsize=4096)
 def _visibility(
-    kind: PrincipalKind, admin: bool, partner_id: int | None, member_id: int | None, actor: str
+    kind: PrincipalKind, admin: bool, partner_id: int | None, member_id: int | None, subject: str
 ) -> Visibility:
     principal = Principal(
-        kind=kind, subject=actor, scopes=frozenset({Scope.ADMIN.value} if admin else ()),
+        kind=kind, subject=subject, scopes=frozenset({Scope.ADMIN.value} if admin else ()),
         partner_id=partner_id, member_id=member_id,
     )  # fmt: skip
     purchase_scope, interaction_scope = aggregate_scopes(principal)

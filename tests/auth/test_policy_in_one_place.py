@@ -42,3 +42,20 @@ def test_the_policy_is_where_the_decisions_are():
 
     assert "Visibility(" in policy
     assert re.search(r"\.c\.partner_id == principal\.partner_id", policy)
+
+
+def test_the_cached_conditions_are_the_principals_own():
+    from auth.ownership import actor_key, visibility
+    from auth.principal import Principal, PrincipalKind
+
+    def quotes_of(principal: Principal) -> str:
+        condition = visibility(principal).quotes
+        return str(condition.compile(compile_kwargs={"literal_binds": True}))
+
+    operator = Principal(kind=PrincipalKind.OPERATOR, subject="ops-1")
+    other_operator = Principal(kind=PrincipalKind.OPERATOR, subject="ops-2")
+    partner = Principal(kind=PrincipalKind.PARTNER, subject="client-9", partner_id=9)
+
+    assert f"'{actor_key(operator)}'" in quotes_of(operator)
+    assert f"'{actor_key(other_operator)}'" in quotes_of(other_operator)
+    assert f"'{actor_key(partner)}'" in quotes_of(partner)
