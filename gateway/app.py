@@ -6,8 +6,8 @@ import gc
 import hmac
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from decimal import Decimal
 from typing import Any, Final
 
@@ -345,6 +345,48 @@ def _middleware(settings: Settings, verifier: TokenVerifier) -> list[Middleware]
     ]
 
 
+def _readiness(database: Database) -> Callable[[Request], Awaitable[Response]]:
+    async def readyz(_: Request) -> Response:
+        try:
+            async with database.read() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as error:  # any failure means "not ready", and says why
+            return JSONResponse({"status": "unavailable", "error": type(error).__name__}, 503)
+        return JSONResponse({"status": "ok"})
+
+    return readyz
+
+
+def _serving(
+    settings: Settings, database: Database, owns_db: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """What runs while the app serves: the revocation feed, the background jobs if enabled, and
+    a garbage collector tuned for a server; on shutdown, connections are closed."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Objects alive after start-up are never garbage: keep the collector off them. A request
+        # allocates thousands of short-lived objects (rows, types, results) that reference
+        # counting frees; collecting the young generation every 700 allocations would scan them
+        # many times per request, so collect it every GC_YOUNG_THRESHOLD instead.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        directory, store = app.state.directory, app.state.store
+        async with anyio.create_task_group() as jobs:
+            jobs.start_soon(app.state.token_states.follow)
+            if settings.background_jobs:
+                jobs.start_soon(run_background_jobs, database, directory, settings)
+            yield
+            jobs.cancel_scope.cancel()
+        await directory.close()
+        await store.close()
+        if owns_db:
+            await database.dispose()
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_providers(settings.traces_exporter, settings.metrics_exporter)
@@ -366,44 +408,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     states = TokenStates(database)
     verifier = TokenVerifier(database, token_settings, keys, member_keys, states)
 
-    async def readyz(_: Request) -> Response:
-        try:
-            async with database.read() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as error:  # any failure means "not ready", and says why
-            return JSONResponse({"status": "unavailable", "error": type(error).__name__}, 503)
-        return JSONResponse({"status": "ok"})
-
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        # Objects alive after start-up are never garbage: keep the collector off them. A request
-        # allocates thousands of short-lived objects (rows, types, results) that reference
-        # counting frees; collecting the young generation every 700 allocations would scan them
-        # many times per request, so collect it every GC_YOUNG_THRESHOLD instead.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        async with anyio.create_task_group() as jobs:
-            jobs.start_soon(states.follow)
-            if settings.background_jobs:
-                jobs.start_soon(run_background_jobs, database, directory, settings)
-            yield
-            jobs.cancel_scope.cancel()
-        await directory.close()
-        await store.close()
-        if owns_db:
-            await database.dispose()
-
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", _healthz),
-            Route("/readyz", readyz),
+            Route("/readyz", _readiness(database)),
             *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
             *exports.routes(database),
         ],
         middleware=_middleware(settings, verifier),
-        lifespan=lifespan,
+        lifespan=_serving(settings, database, owns_db),
     )
     app.state.db = database
     app.state.settings = settings
