@@ -12,7 +12,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.principal import Principal, PrincipalKind, Scope
@@ -36,7 +47,33 @@ def _is_admin(principal: Principal) -> bool:
     return principal.kind is PrincipalKind.OPERATOR and principal.has(Scope.ADMIN)
 
 
-def linked_to_partner(partner_id: int, member_id: Any = members.c.id) -> ColumnElement[bool]:
+# The caller's ids enter the conditions as these named parameters, so a statement built for
+# one partner (or member) serves every other of the same shape with other values
+# (`plan_shape`, `plan_parameters`): compiled operations are planned once per shape.
+ACTING_PARTNER = "acting_partner"
+ACTING_MEMBER = "acting_member"
+
+
+def _partner(principal: Principal) -> BindParameter[int]:
+    return bindparam(ACTING_PARTNER, principal.partner_id, type_=BigInteger)
+
+
+def _member(principal: Principal) -> BindParameter[int]:
+    return bindparam(ACTING_MEMBER, principal.member_id, type_=BigInteger)
+
+
+def plan_shape(principal: Principal) -> tuple[object, ...]:
+    """What the structure of a principal's conditions depends on (not its ids)."""
+    return (principal.kind, principal.is_admin, principal.partner_id is None,
+            principal.member_id is None)  # fmt: skip
+
+
+def plan_parameters(principal: Principal) -> dict[str, int | None]:
+    """The values of the caller's parameters in a statement planned for its shape."""
+    return {ACTING_PARTNER: principal.partner_id, ACTING_MEMBER: principal.member_id}
+
+
+def linked_to_partner(partner_id: Any, member_id: Any = members.c.id) -> ColumnElement[bool]:
     account = exists().where(
         identities.c.member_id == member_id,
         identities.c.kind == "PARTNER_ACCOUNT",
@@ -54,9 +91,9 @@ def members_visible(principal: Principal, member_id: Any = members.c.id) -> Colu
     if _is_admin(principal):
         return true()
     if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
-        return and_(true(), member_id == principal.member_id)
+        return and_(true(), member_id == _member(principal))
     if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-        return linked_to_partner(principal.partner_id, member_id)
+        return linked_to_partner(_partner(principal), member_id)
     return false()
 
 
@@ -64,7 +101,7 @@ def identities_visible(principal: Principal) -> ColumnElement[bool]:
     """A partner does not learn which other partners' programs a member belongs to."""
     if principal.kind is PrincipalKind.PARTNER:
         return or_(
-            identities.c.kind != "PARTNER_ACCOUNT", identities.c.partner_id == principal.partner_id
+            identities.c.kind != "PARTNER_ACCOUNT", identities.c.partner_id == _partner(principal)
         )
     return true()
 
@@ -81,9 +118,9 @@ def _owned_by(principal: Principal, member_column: Any, partner_column: Any) -> 
     if _is_admin(principal):
         return true()
     if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
-        return and_(true(), member_column == principal.member_id)
+        return and_(true(), member_column == _member(principal))
     if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-        return and_(true(), partner_column == principal.partner_id)
+        return and_(true(), partner_column == _partner(principal))
     return false()
 
 
@@ -98,7 +135,7 @@ def redemptions_visible(principal: Principal) -> Any:
 def rewards_visible(principal: Principal) -> Any:
     """The catalog is for members and operators; a partner sees the rewards it fulfils."""
     if principal.kind is PrincipalKind.PARTNER:
-        return and_(true(), rewards.c.partner_id == principal.partner_id)
+        return and_(true(), rewards.c.partner_id == _partner(principal))
     if principal.kind is PrincipalKind.ANONYMOUS:
         return false()
     return true()
@@ -106,7 +143,7 @@ def rewards_visible(principal: Principal) -> Any:
 
 def partners_visible(principal: Principal) -> Any:
     if principal.kind is PrincipalKind.PARTNER:
-        return and_(true(), partners.c.id == principal.partner_id)
+        return and_(true(), partners.c.id == _partner(principal))
     if principal.kind is PrincipalKind.ANONYMOUS:
         return false()
     return true()
@@ -117,7 +154,7 @@ def aggregate_scopes(principal: Principal) -> tuple[ColumnElement[bool], ColumnE
     spend) are computed over: a partner's over its own purchases only (not a shared member's
     spend at another partner) and no interactions; everyone else's over all of the member's."""
     if principal.kind is PrincipalKind.PARTNER:
-        return purchases.c.partner_id == principal.partner_id, false()
+        return purchases.c.partner_id == _partner(principal), false()
     return true(), true()
 
 

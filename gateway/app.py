@@ -54,6 +54,7 @@ from infra.store import Store, open_store
 from infra.telemetry import configure_providers, instrument_engine
 from partners import settlement
 from partners.directory import ConnectorDirectory
+from resolvers.compiled import CompiledOperations, CompiledReads
 from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
@@ -88,6 +89,8 @@ log = logging.getLogger("pointgate.gateway")
 
 
 class Schema(strawberry.federation.Schema):
+    compiled_operations: CompiledOperations
+
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
         """Client errors are answers, not incidents: only the unexpected ones are logged, with
         their trace id, by MaskUnexpectedErrors."""
@@ -143,10 +146,15 @@ def build_schema(settings: Settings | None = None) -> Schema:
     ]
     if not settings.is_development:
         limits.append(DisableIntrospection)
+    operations = CompiledOperations(settings.program.currency_exponent)
+    if settings.compiled_reads:
+        # One statement per plannable query on PostgreSQL (resolvers.compiled); the general
+        # path answers the rest, and every query on SQLite.
+        limits.append(lambda: CompiledReads(operations=operations))
     for field in Mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
         if not any(isinstance(extension, AuditMutation) for extension in field.extensions):
             field.extensions.append(AuditMutation())
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         federation_version=FEDERATION_VERSION,
@@ -159,6 +167,8 @@ def build_schema(settings: Settings | None = None) -> Schema:
             lambda: ValidationCache(maxsize=512),
         ],
     )
+    schema.compiled_operations = operations
+    return schema
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -296,7 +306,8 @@ class GraphQLApp(GraphQL[Context, None]):
     async def process_result(self, request: Any, result: Any) -> Any:
         add_error_codes(result.errors or [])
         data = result.data
-        if (not data or all(value is None for value in data.values())) and any(
+        nothing = not data or (isinstance(data, dict) and all(v is None for v in data.values()))
+        if nothing and any(
             (error.extensions or {}).get("code") == UNAVAILABLE for error in result.errors or []
         ):
             request.state.unavailable = True
@@ -397,7 +408,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     instrument_engine(database.engine)
     directory = ConnectorDirectory(timeout=settings.connector_timeout_seconds)
     store = open_store(settings.redis_url)
-    graphql = GraphQLApp(build_schema(settings), database, settings, directory, store)
+    schema = build_schema(settings)
+    graphql = GraphQLApp(schema, database, settings, directory, store)
     token_settings = settings.token_settings()
     keys = KeyCache(database, token_settings)
     member_keys = (
@@ -425,4 +437,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.directory = directory
     app.state.store = store
     app.state.token_states = states
+    app.state.compiled_operations = schema.compiled_operations
     return app

@@ -59,6 +59,9 @@ class Settings:
     connector_timeout_seconds: float = 5.0
     partner_balance_deadline_seconds: float = 2.0
     background_jobs: bool = False
+    # Plannable queries as one SQL statement on PostgreSQL (resolvers.compiled); off: every
+    # operation takes the general path (for comparison and diagnosis).
+    compiled_reads: bool = True
     reconcile_after_seconds: int = 300
     # Abuse limits (see README "Production mode").
     max_depth: int = 10
@@ -165,6 +168,7 @@ ENVIRONMENT: dict[str, str] = {
     "connector_timeout_seconds": "POINTGATE_CONNECTOR_TIMEOUT",
     "partner_balance_deadline_seconds": "POINTGATE_PARTNER_BALANCE_DEADLINE",
     "background_jobs": "POINTGATE_BACKGROUND_JOBS",
+    "compiled_reads": "POINTGATE_COMPILED_READS",
     "reconcile_after_seconds": "POINTGATE_RECONCILE_AFTER_SECONDS",
     "max_depth": "POINTGATE_MAX_DEPTH",
     "max_aliases": "POINTGATE_MAX_ALIASES",

@@ -88,6 +88,18 @@ class Balance:
         return self.posted - self.held
 
 
+def balance_figures() -> dict[str, Any]:
+    """A member's balance figures as SQL over its account row (what `balance_from_row`
+    computes): posted, pending (held), available and incoming."""
+    posted = accounts.c.posted_credits - accounts.c.posted_debits
+    return {
+        "posted": posted,
+        "pending": accounts.c.pending_debits,
+        "available": posted - accounts.c.pending_debits,
+        "incoming": accounts.c.pending_credits,
+    }
+
+
 def balance_from_row(row: Any) -> Balance:
     return Balance(
         member_id=row.member_id,

@@ -41,7 +41,28 @@ def test_the_policy_is_where_the_decisions_are():
     policy = POLICY.read_text()
 
     assert "Visibility(" in policy
-    assert re.search(r"\.c\.partner_id == principal\.partner_id", policy)
+    assert re.search(r"\.c\.partner_id == _partner\(principal\)", policy)
+
+
+def test_principals_of_one_shape_share_their_statements_with_their_own_values():
+    """The caller's ids are parameters: compiled operations are planned once per shape."""
+    from sqlalchemy.dialects import postgresql
+
+    from auth.ownership import plan_parameters, plan_shape, visibility
+    from auth.principal import Principal, PrincipalKind
+
+    first = Principal(kind=PrincipalKind.PARTNER, subject="client-1", partner_id=1)
+    second = Principal(kind=PrincipalKind.PARTNER, subject="client-2", partner_id=2)
+
+    def compiled(principal: Principal) -> tuple[str, dict[str, object]]:
+        statement = visibility(principal).members.compile(dialect=postgresql.dialect())
+        return statement.string, statement.params
+
+    (first_sql, first_values), (second_sql, second_values) = compiled(first), compiled(second)
+    assert plan_shape(first) == plan_shape(second)
+    assert first_sql == second_sql
+    assert first_values["acting_partner"] == plan_parameters(first)["acting_partner"] == 1
+    assert second_values["acting_partner"] == plan_parameters(second)["acting_partner"] == 2
 
 
 def test_the_cached_conditions_are_the_principals_own():

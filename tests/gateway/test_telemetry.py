@@ -9,7 +9,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.conftest import graphql
 from tests.factories import a_member_with_points
 
-QUERY = "query Balance($id: ID!) { member(id: $id) { balance { available } } }"
+# growthValue is not plannable: this operation takes the general path on every database.
+QUERY = "query Balance($id: ID!) { member(id: $id) { balance { available } growthValue } }"
+COMPILED = "query Balance($id: ID!) { member(id: $id) { balance { available } } }"
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +41,30 @@ async def test_one_request_is_one_trace_of_http_operation_loader_and_sql_spans(c
     assert len({span.context.trace_id for span in finished}) == 1
     operation = next(span for span in finished if span.name == "graphql Balance")
     assert operation.attributes["graphql.operation.type"] == "query"
+
+
+async def test_a_compiled_operation_is_one_trace_with_its_statement_in_the_operation(
+    client, db, spans
+):
+    if db.dialect != "postgresql":
+        pytest.skip("operations are compiled on PostgreSQL only")
+    member = await a_member_with_points(db, 5)
+    await graphql(client, COMPILED, {"id": str(member.id)})  # plans it
+    spans.clear()
+
+    body = await graphql(client, COMPILED, {"id": str(member.id)})
+
+    assert body["data"]["member"]["balance"]["available"] == 5
+    finished = spans.get_finished_spans()
+    operation = next(span for span in finished if span.name == "graphql Balance")
+    # (Without the app's lifespan the token check reads the database too, before the operation.)
+    statements = [
+        span
+        for span in finished
+        if "db.statement" in span.attributes and span.parent.span_id == operation.context.span_id
+    ]
+    assert [span.attributes["db.statement"][:22] for span in statements] == [
+        "SELECT CAST(json_build"
+    ]
+    assert not any(span.name.startswith("dataloader") for span in finished)
+    assert len({span.context.trace_id for span in finished}) == 1

@@ -1,0 +1,148 @@
+"""Compiled operations: on PostgreSQL, a query whose selections are all plannable
+(resolvers.compiled.plan) runs as one SQL statement that builds the response's JSON, and that
+text goes into the response as it is (an `orjson.Fragment`, never decoded).
+
+The extension acts where execution would start, so parsing, validation, limits, rate limits,
+billing and the operation's span happen exactly as for any other operation; the root fields'
+permission classes are asked as the general path asks them. Everything else (mutations, fields
+that call partners, arguments the general path refuses, objects the caller may not see) runs on
+the general path, which gives the same answer or its error."""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+from graphql import ExecutionResult, GraphQLSchema, get_variable_values
+from opentelemetry import metrics
+from strawberry.extensions import SchemaExtension
+
+from auth.ownership import plan_parameters, plan_shape
+from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
+from resolvers.compiled.plan import MISSING, Fallback, Plan, Unplannable, compile_plan
+
+meter = metrics.get_meter("pointgate.graphql")
+outcomes_counter = meter.create_counter(
+    "pointgate.graphql.compiled", description="Queries by path: compiled or general"
+)
+# Documents remembered (each with its plans per caller shape and @skip/@include outcome).
+DOCUMENTS = 512
+
+
+class _Document:
+    __slots__ = ("conditional", "fragments", "operation", "plans")
+
+    def __init__(self, document: Any, operation_name: str | None) -> None:
+        self.operation = operation_of(document, operation_name)
+        self.fragments = fragments_of(document)
+        self.conditional = (
+            conditional_nodes(self.operation, self.fragments) if self.operation else []
+        )
+        self.plans: dict[tuple[Any, ...], Plan | None] = {}
+
+
+class CompiledOperations:
+    """The plans of one schema, per document (LRU), and how to run them."""
+
+    def __init__(self, currency_exponent: int) -> None:
+        self.schema: GraphQLSchema | None = None
+        self.exponent = currency_exponent
+        self.documents: OrderedDict[tuple[str, str | None], _Document] = OrderedDict()
+        self.dialect: Any = None
+        # Queries answered by a compiled statement, and those that took the general path.
+        self.outcomes: Counter[str] = Counter()
+
+    def document(self, query: str, name: str | None, parsed: Any) -> _Document:
+        key = (query, name)
+        found = self.documents.get(key)
+        if found is None:
+            found = self.documents[key] = _Document(parsed, name)
+            if len(self.documents) > DOCUMENTS:
+                self.documents.popitem(last=False)
+        else:
+            self.documents.move_to_end(key)
+        return found
+
+    def plan(self, document: _Document, variables: Any, context: Any) -> Plan | None:
+        principal = context.principal
+        outcome = tuple(included(node, variables) for node in document.conditional)
+        key = (plan_shape(principal), outcome)
+        if key not in document.plans:
+            try:
+                document.plans[key] = compile_plan(
+                    self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
+                    context.visible, self.exponent, self.dialect,
+                )  # fmt: skip
+            except Unplannable:
+                document.plans[key] = None
+        return document.plans[key]
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+        outcomes_counter.add(1, {"outcome": outcome})
+
+    async def run(self, execution: Any) -> str | None:
+        """The response's data as JSON text, or None for the general path."""
+        context = execution.context
+        if context.db.dialect != "postgresql" or execution.query is None:
+            return None
+        document = self.document(execution.query, execution.operation_name,
+                                 execution.graphql_document)  # fmt: skip
+        if document.operation is None:
+            return None
+        self.schema = self.schema or execution.schema._schema
+        self.dialect = self.dialect or context.db.engine.dialect
+        variables = get_variable_values(
+            self.schema, document.operation.variable_definitions or (), execution.variables or {}
+        )
+        if isinstance(variables, list):  # the general path reports them
+            return None
+        plan = self.plan(document, variables, context)
+        if plan is None or not await _permitted(plan, context):
+            return None
+        if plan.sql is None:
+            return plan.constant
+        try:
+            parameters = plan.parameters(variables, plan_parameters(context.principal))
+        except Fallback:
+            return None
+        async with context.db.read() as conn:
+            text: str = (await conn.exec_driver_sql(plan.sql, parameters)).scalar_one()
+        return None if MISSING in text else text
+
+
+async def _permitted(plan: Plan, context: Any) -> bool:
+    info = SimpleNamespace(context=context)
+    for permission_classes in plan.permissions:
+        for permission_class in permission_classes:
+            try:
+                allowed = permission_class().has_permission(None, info)
+                if inspect.isawaitable(allowed):
+                    allowed = await allowed
+            except Exception:  # the general path raises it again, as the field's error
+                return False
+            if not allowed:
+                return False
+    return True
+
+
+class CompiledReads(SchemaExtension):
+    """Runs a plannable operation as its compiled statement instead of executing it."""
+
+    def __init__(self, *, operations: CompiledOperations) -> None:
+        self.operations = operations
+
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        execution = self.execution_context
+        if execution.operation_type.value == "query":
+            text = await self.operations.run(execution)
+            self.operations.count("compiled" if text is not None else "general")
+            if text is not None:
+                # The text goes into the response as it is (orjson writes a Fragment verbatim).
+                answer: Any = orjson.Fragment(text)
+                execution.result = ExecutionResult(data=answer, errors=None)
+        yield
