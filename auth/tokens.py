@@ -22,7 +22,7 @@ import orjson
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth import keys
@@ -124,6 +124,26 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
+# A token's revocation state and its client's, read where memory does not answer (built once).
+TOKEN_STATE = (
+    select(
+        issued_tokens.c.revoked_at,
+        issued_tokens.c.client_id,
+        oauth_clients.c.status,
+        oauth_clients.c.partner_id,
+    )
+    .select_from(
+        issued_tokens.outerjoin(
+            oauth_clients, oauth_clients.c.client_id == issued_tokens.c.client_id
+        )
+    )
+    .where(issued_tokens.c.jti == bindparam("jti"))
+)
+EXPIRY_LEEWAY_SECONDS = 30
+# How many verified tokens are remembered (all forgotten at once when full).
+VERIFIED_TOKENS = 10_000
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -139,8 +159,28 @@ class TokenVerifier:
         self.member_keys = member_keys
         # Our tokens' revocation states, in memory while their feed is live (auth.revocations).
         self.states = states or TokenStates(db)
+        # Our own tokens already verified: token -> (claims, kid, verified until).
+        self._verified: dict[str, tuple[dict[str, Any], Any, float]] = {}
+
+    def _remember(self, token: str, claims: dict[str, Any], kid: Any) -> None:
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()
+        until = float(claims["exp"]) + EXPIRY_LEEWAY_SECONDS
+        self._verified[token] = (claims, kid, until)
+
+    async def _still_published(self, kid: Any) -> bool:
+        key_set = await self.key_cache.key_set()
+        return any(key.kid == kid for key in key_set.keys)
 
     async def principal(self, token: str, *, now: float | None = None) -> Principal:
+        # A token verified before needs no second signature check while it lasts and its key
+        # is still published; revocation is checked on every request all the same.
+        remembered = self._verified.get(token) if now is None else None
+        if remembered is not None:
+            claims, kid, until = remembered
+            if time.time() < until and await self._still_published(kid):
+                return await self._own_principal(claims)
+            del self._verified[token]
         header, unverified = _unverified(token)
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise InvalidToken(f"the algorithm {header.get('alg')!r} is not accepted")
@@ -150,7 +190,10 @@ class TokenVerifier:
             if not isinstance(typ, str) or typ.lower() not in ("at+jwt", "application/at+jwt"):
                 raise InvalidToken("an access token must have typ at+jwt")
             claims = await self._verify(token, header, issuer, self.settings.audience, now)
-            return await self._own_principal(claims)
+            principal = await self._own_principal(claims)
+            if now is None:
+                self._remember(token, claims, header.get("kid"))
+            return principal
         if issuer is not None and issuer == self.settings.member_issuer and self.member_keys:
             audience = self.settings.member_audience or self.settings.audience
             claims = await self._verify(token, header, issuer, audience, now)
@@ -167,7 +210,7 @@ class TokenVerifier:
             decoded = jwt.decode(token, key_set, algorithms=ALLOWED_ALGORITHMS)
             jwt.JWTClaimsRegistry(
                 now=int(now) if now is not None else None,
-                leeway=30,
+                leeway=EXPIRY_LEEWAY_SECONDS,
                 iss={"essential": True, "value": issuer},
                 aud={"essential": True, "value": audience},
                 exp={"essential": True},
@@ -189,23 +232,9 @@ class TokenVerifier:
 
     async def _own_principal(self, claims: dict[str, Any]) -> Principal:
         jti = claims.get("jti")
-        query = (
-            select(
-                issued_tokens.c.revoked_at,
-                issued_tokens.c.client_id,
-                oauth_clients.c.status,
-                oauth_clients.c.partner_id,
-            )
-            .select_from(
-                issued_tokens.outerjoin(
-                    oauth_clients, oauth_clients.c.client_id == issued_tokens.c.client_id
-                )
-            )
-            .where(issued_tokens.c.jti == jti)
-        )
 
         async def lookup(conn: AsyncConnection) -> Any:
-            return (await conn.execute(query)).first()
+            return (await conn.execute(TOKEN_STATE, {"jti": jti})).first()
 
         # When not answered from memory, the first read of nearly every request: after a
         # database restart it meets the dead pooled connection, and a second try on a fresh one

@@ -44,11 +44,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_gateway(database_url: str, workers: int = 2) -> Iterator[str]:
+def served_gateway(
+    database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run `pointgate serve` in a subprocess until the block ends; yield its /graphql URL."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "POINTGATE_ENV": "production",
-           "POINTGATE_DATA_KEYS": DATA_KEY}  # fmt: skip
+           "POINTGATE_DATA_KEYS": DATA_KEY, **(extra_env or {})}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
          "--workers", str(workers)],

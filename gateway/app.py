@@ -9,12 +9,12 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Final
 
 import anyio
 import orjson
 import strawberry
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -51,7 +51,7 @@ from infra import secrets
 from infra.database import Database, is_transient
 from infra.errors import NotFound, Unauthenticated, ValidationFailed
 from infra.store import Store, open_store
-from infra.telemetry import configure_providers, instrument_engine
+from infra.telemetry import HttpTelemetry, configure_providers, instrument_engine
 from partners import settlement
 from partners.directory import ConnectorDirectory
 from resolvers.compiled import CompiledOperations, CompiledReads
@@ -65,6 +65,8 @@ from schema.extensions import (
     MaskUnexpectedErrors,
     OperationTelemetry,
     add_error_codes,
+    name_operation,
+    operation_span,
 )
 from schema.limits import (
     entities_figures,
@@ -212,7 +214,11 @@ class GraphQLApp(GraphQL[Context, None]):
                     await settlement.record_api_call(
                         self.db, partner_id=principal.partner_id, client_id=principal.client_id
                     )
-            response = await super().run(request, context, root_value)
+            with operation_span() as span:
+                answered = await self.compiled_answer(request, principal, span)
+                if answered is not None:
+                    return answered
+                response = await super().run(request, context, root_value)
         except Refusal as refusal:
             headers = {}
             if "retryAfter" in refusal.extensions:
@@ -230,6 +236,40 @@ class GraphQLApp(GraphQL[Context, None]):
         if response.status_code == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    async def compiled_answer(self, request: Request, principal: Any, span: Any) -> Response | None:
+        """A query this process already validated and compiled (for this caller's shape) is
+        answered here, without parsing, validating or executing it again: its variables are
+        checked as parse_http_body checks them, its root fields' permissions asked, its span
+        recorded. Anything else (and any doubt) goes the whole way through Strawberry."""
+        operations = self.schema.compiled_operations  # type: ignore[attr-defined]
+        if (
+            request.method != "POST"
+            or not self.settings.compiled_reads
+            or self.settings.persisted_only
+            or request.headers.get("content-type") != "application/json"
+        ):
+            return None
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict) or data.get("extensions") or not data.get("query"):
+            return None
+        query, name, variables = data["query"], data.get("operationName"), data.get("variables")
+        if not isinstance(query, str) or not isinstance(name, str | None):
+            return None
+        if variables:
+            self.check_variables(query, name, variables)
+        context = SimpleNamespace(db=self.db, principal=principal,
+                                  visible=ownership.visibility(principal))  # fmt: skip
+        known = await operations.known(query, name, variables, context)
+        if known is None:
+            return None
+        name_operation(span, known[0], "query")
+        operations.count("compiled")
+        body = orjson.dumps({"data": orjson.Fragment(known[1])})
+        return Response(body, media_type="application/json")
 
     async def parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)
@@ -345,7 +385,7 @@ def _middleware(settings: Settings, verifier: TokenVerifier) -> list[Middleware]
         )
     ]
     return [
-        Middleware(OpenTelemetryMiddleware),
+        Middleware(HttpTelemetry),
         Middleware(BodySizeLimit, limit=settings.max_body_bytes),
         *(cors if settings.cors_origins else []),
         Middleware(

@@ -9,6 +9,7 @@ import weakref
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
@@ -80,3 +81,27 @@ def instrument_engine(engine: AsyncEngine) -> None:
         engine.sync_engine,
         connections,
     )
+
+
+def telemetry_installed() -> bool:
+    """Whether a tracer or meter provider of the SDK is installed (by configure_providers, or
+    by whoever embeds the app): until one is, the API's proxies record nothing."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider) or isinstance(
+        metrics.get_meter_provider(), MeterProvider
+    )
+
+
+class HttpTelemetry:
+    """OpenTelemetry's ASGI middleware (one server span per request, not one more per ASGI
+    message, and the HTTP server metrics) while a provider is installed; without one, it
+    would build request attributes and no-op spans for nothing, so requests skip it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.traced = OpenTelemetryMiddleware(app, exclude_spans=["receive", "send"])
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if telemetry_installed():
+            await self.traced(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

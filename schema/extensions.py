@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from graphql import GraphQLError
 from opentelemetry import metrics, trace
@@ -115,18 +117,46 @@ def add_error_codes(errors: list[GraphQLError]) -> None:
         errors_counter.add(1, {"code": extensions["code"]})
 
 
+def name_operation(span: trace.Span, name: str, operation_type: str) -> None:
+    """The operation's span named and counted (also for compiled operations answered before
+    Strawberry runs: gateway.app.GraphQLApp.compiled_answer)."""
+    span.update_name(f"graphql {name}")
+    span.set_attribute("graphql.operation.name", name)
+    span.set_attribute("graphql.operation.type", operation_type)
+    operations_counter.add(1, {"graphql.operation.type": operation_type})
+
+
+# The span of the operation the HTTP view is serving, opened before Strawberry runs so that a
+# compiled answer and the general path share it (one span per operation either way).
+_open_operation: ContextVar[trace.Span | None] = ContextVar("open_operation", default=None)
+
+
+@contextmanager
+def operation_span() -> Iterator[trace.Span]:
+    with tracer.start_as_current_span("graphql operation") as span:
+        token = _open_operation.set(span)
+        try:
+            yield span
+        finally:
+            _open_operation.reset(token)
+
+
 class OperationTelemetry(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
+        opened = _open_operation.get()
+        if opened is not None:  # the HTTP view's (operation_span)
+            yield
+            self.name(opened)
+            return
         with tracer.start_as_current_span("graphql operation") as span:
             yield
-            # The name and type are known once the document is parsed.
-            context = self.execution_context
-            name = context.operation_name or "anonymous"
-            try:
-                operation_type = context.operation_type.value
-            except RuntimeError:  # the document did not parse
-                operation_type = "unknown"
-            span.update_name(f"graphql {name}")
-            span.set_attribute("graphql.operation.name", name)
-            span.set_attribute("graphql.operation.type", operation_type)
-            operations_counter.add(1, {"graphql.operation.type": operation_type})
+            self.name(span)
+
+    def name(self, span: trace.Span) -> None:
+        # The name and type are known once the document is parsed.
+        context = self.execution_context
+        try:
+            operation_type = context.operation_type.value
+        except RuntimeError:  # the document did not parse
+            operation_type = "unknown"
+        name_operation(span, context.operation_name or "anonymous", operation_type)

@@ -68,9 +68,8 @@ class CompiledOperations:
         return found
 
     def plan(self, document: _Document, variables: Any, context: Any) -> Plan | None:
-        principal = context.principal
         outcome = tuple(included(node, variables) for node in document.conditional)
-        key = (plan_shape(principal), outcome)
+        key = (plan_shape(context.principal), outcome)
         if key not in document.plans:
             try:
                 document.plans[key] = compile_plan(
@@ -86,22 +85,46 @@ class CompiledOperations:
         outcomes_counter.add(1, {"outcome": outcome})
 
     async def run(self, execution: Any) -> str | None:
-        """The response's data as JSON text, or None for the general path."""
+        """The response's data as JSON text, or None for the general path (from the
+        extension, after validation: the document is registered here)."""
         context = execution.context
         if context.db.dialect != "postgresql" or execution.query is None:
             return None
         document = self.document(execution.query, execution.operation_name,
                                  execution.graphql_document)  # fmt: skip
-        if document.operation is None:
-            return None
         self.schema = self.schema or execution.schema._schema
         self.dialect = self.dialect or context.db.engine.dialect
+        return await self.answer(document, execution.variables, context, compile=True)
+
+    async def known(
+        self, query: str, name: str | None, variables: Any, context: Any
+    ) -> tuple[str, str] | None:
+        """For a document this process validated and planned before (for the caller's shape),
+        its name and answer without parsing or validating it again; else None."""
+        document = self.documents.get((query, name))
+        if document is None or document.operation is None:
+            return None
+        text = await self.answer(document, variables, context, compile=False)
+        if text is None:
+            return None
+        operation_name = document.operation.name
+        return (operation_name.value if operation_name else "anonymous"), text
+
+    async def answer(
+        self, document: _Document, raw_variables: Any, context: Any, *, compile: bool
+    ) -> str | None:
+        if document.operation is None or self.schema is None:
+            return None
         variables = get_variable_values(
-            self.schema, document.operation.variable_definitions or (), execution.variables or {}
+            self.schema, document.operation.variable_definitions or (), raw_variables or {}
         )
         if isinstance(variables, list):  # the general path reports them
             return None
-        plan = self.plan(document, variables, context)
+        if compile:
+            plan = self.plan(document, variables, context)
+        else:
+            outcome = tuple(included(node, variables) for node in document.conditional)
+            plan = document.plans.get((plan_shape(context.principal), outcome))
         if plan is None or not await _permitted(plan, context):
             return None
         if plan.sql is None:

