@@ -148,7 +148,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
     ]
     if not settings.is_development:
         limits.append(DisableIntrospection)
-    operations = CompiledOperations(settings.program.currency_exponent)
+    operations = CompiledOperations(settings.program)
     if settings.compiled_reads:
         # One statement per plannable query on PostgreSQL (resolvers.compiled); the general
         # path answers the rest, and every query on SQLite.
@@ -246,7 +246,6 @@ class GraphQLApp(GraphQL[Context, None]):
         if (
             request.method != "POST"
             or not self.settings.compiled_reads
-            or self.settings.persisted_only
             or request.headers.get("content-type") != "application/json"
         ):
             return None
@@ -254,9 +253,16 @@ class GraphQLApp(GraphQL[Context, None]):
             data = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
             return None
-        if not isinstance(data, dict) or data.get("extensions") or not data.get("query"):
+        if not isinstance(data, dict):
             return None
-        query, name, variables = data["query"], data.get("operationName"), data.get("variables")
+        query, name, variables = data.get("query"), data.get("operationName"), data.get("variables")
+        extensions = data.get("extensions")
+        if extensions:  # a persisted query (resolved as parse_http_body resolves it), or nothing
+            if not isinstance(extensions, dict) or set(extensions) != {"persistedQuery"}:
+                return None
+            query = await self.persisted.resolve(extensions["persistedQuery"], query)
+        elif self.settings.persisted_only:
+            return None
         if not isinstance(query, str) or not isinstance(name, str | None):
             return None
         if variables:

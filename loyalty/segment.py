@@ -57,30 +57,49 @@ def _band(value: Any, high: Any, mid: Any) -> Any:
     return case((value >= high, Band.HIGH.value), (value >= mid, Band.MID.value), else_="LOW")
 
 
+def instants(program: Program, now: datetime) -> dict[str, datetime]:
+    """The instants the measures at `now` count from: enrolled after `new_since` is NEW;
+    purchases after `recent_since` are recent, those after `previous_since` (until
+    `recent_since`) the period before; the growth window starts at `window_start`."""
+    period = timedelta(days=program.dormant_days)
+    return {
+        "new_since": now - timedelta(days=program.new_member_days),
+        "recent_since": now - period,
+        "previous_since": now - 2 * period,
+        "window_start": window_start(program, now),
+    }
+
+
 class Measures:
     """The correlated expressions, built once per (program, now). `purchase_scope` and
-    `interaction_scope` narrow the rows they aggregate (a partner's view: its own purchases)."""
+    `interaction_scope` narrow the rows they aggregate (a partner's view: its own purchases).
+    `at` gives the instants (`instants`) as SQL expressions instead, such as parameters of a
+    statement planned once and run at many `now`s (resolvers.compiled)."""
 
     def __init__(
         self,
         program: Program,
-        now: datetime,
+        now: datetime | None,
         purchase_scope: Any = None,
         interaction_scope: Any = None,
+        *,
+        at: dict[str, Any] | None = None,
     ) -> None:
         purchase_scope = true() if purchase_scope is None else purchase_scope
         interaction_scope = true() if interaction_scope is None else interaction_scope
-        period = timedelta(days=program.dormant_days)
-        recent = _purchase_count(purchase_scope, now - period)
-        previous = _purchase_count(purchase_scope, now - 2 * period, now - period)
+        if at is None:
+            assert now is not None
+            at = instants(program, now)
+        recent = _purchase_count(purchase_scope, at["recent_since"])
+        previous = _purchase_count(purchase_scope, at["previous_since"], at["recent_since"])
         ratio_num, ratio_den = program.at_risk_ratio.as_integer_ratio()
         self.lifecycle = case(
-            (members.c.enrolled_at > now - timedelta(days=program.new_member_days), "NEW"),
+            (members.c.enrolled_at > at["new_since"], "NEW"),
             (recent == 0, "DORMANT"),
             (recent * ratio_den <= previous * ratio_num, "AT_RISK"),
             else_="ACTIVE",
         )
-        start = window_start(program, now)
+        start = at["window_start"]
         self.spend = type_coerce(
             select(func.coalesce(func.sum(purchases.c.amount - purchases.c.refunded_amount), 0))
             .where(

@@ -22,6 +22,7 @@ from opentelemetry import metrics
 from strawberry.extensions import SchemaExtension
 
 from auth.ownership import plan_parameters, plan_shape
+from loyalty.program import Program
 from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
 from resolvers.compiled.plan import MISSING, Fallback, Plan, Unplannable, compile_plan
 
@@ -48,9 +49,9 @@ class _Document:
 class CompiledOperations:
     """The plans of one schema, per document (LRU), and how to run them."""
 
-    def __init__(self, currency_exponent: int) -> None:
+    def __init__(self, program: Program) -> None:
         self.schema: GraphQLSchema | None = None
-        self.exponent = currency_exponent
+        self.program = program
         self.documents: OrderedDict[tuple[str, str | None], _Document] = OrderedDict()
         self.dialect: Any = None
         # Queries answered by a compiled statement, and those that took the general path.
@@ -74,7 +75,7 @@ class CompiledOperations:
             try:
                 document.plans[key] = compile_plan(
                     self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
-                    context.visible, self.exponent, self.dialect,
+                    context.visible, self.program, self.dialect,
                 )  # fmt: skip
             except Unplannable:
                 document.plans[key] = None
@@ -130,7 +131,9 @@ class CompiledOperations:
         if plan.sql is None:
             return plan.constant
         try:
-            parameters = plan.parameters(variables, plan_parameters(context.principal))
+            parameters = plan.parameters(
+                variables, plan_parameters(context.principal), self.program
+            )
         except Fallback:
             return None
         async with context.db.read() as conn:

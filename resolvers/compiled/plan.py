@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -34,6 +35,8 @@ from graphql import (
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    DateTime,
+    Numeric,
     Select,
     Table,
     Text,
@@ -52,6 +55,8 @@ from auth.ownership import ACTING_MEMBER
 from infra.errors import DomainError
 from infra.models import accounts, identities, members, purchases
 from loyalty import ledger
+from loyalty.program import Program
+from loyalty.segment import Measures, instants
 from loyalty.visibility import Visibility
 from resolvers.compiled.collect import collect
 from schema.pagination import check_page_size, decode_cursor, parse_id
@@ -62,6 +67,12 @@ MISSING = "pointgate:compiled:missing:6f1d"
 # json_build_object takes at most 100 arguments: 50 keys.
 MAX_KEYS = 50
 LAST_ID = 2**63 - 1
+
+# The instants loyalty.segment.Measures counts from, as parameters given per request.
+CLOCK: dict[str, Any] = {
+    name: bindparam(f"at_{name}", type_=DateTime(timezone=True))
+    for name in ("new_since", "recent_since", "previous_since", "window_start")
+}
 
 # The object types read straight from a table: their plain fields are its columns.
 TABLES: dict[str, Table] = {"Member": members, "Purchase": purchases, "Identity": identities}
@@ -95,9 +106,16 @@ class Plan:
     # The root fields' permission classes, checked per request as the general path does.
     permissions: tuple[tuple[Any, ...], ...]
     constant: str = ""
+    # Whether the statement counts from the request's time (CLOCK).
+    clock: bool = False
 
-    def parameters(self, variables: Any, caller: dict[str, Any]) -> tuple[Any, ...]:
+    def parameters(
+        self, variables: Any, caller: dict[str, Any], program: Program
+    ) -> tuple[Any, ...]:
         values = dict(caller)
+        if self.clock:
+            now = datetime.now(UTC)
+            values.update({f"at_{name}": at for name, at in instants(program, now).items()})
         for binding in self.bindings:
             try:
                 arguments = get_argument_values(binding.field, binding.node, variables)
@@ -142,6 +160,16 @@ def iso_instant(column: Any) -> ColumnElement[Any]:
     return seconds.concat(fraction).concat(literal_column("'+00:00'"))
 
 
+def half_even(value: Any, places: int) -> ColumnElement[Any]:
+    """`Decimal.quantize` (half to even) of a non-negative number, as text: PostgreSQL's
+    round() takes halves away from zero."""
+    scaled = value * 10**places
+    floor = func.floor(scaled)
+    tie = (scaled - floor == 0.5) & (func.mod(floor, 2) == 0)
+    rounded = case((tie, floor / 10**places), else_=func.round(value, places))
+    return cast(func.round(rounded, places), Text)
+
+
 def cursor(kind: str, key: Any) -> ColumnElement[Any]:
     """schema.pagination.encode_cursor in SQL: urlsafe base64 of "kind:id"."""
     raw = func.convert_to(literal_column(f"'{kind}:'").concat(cast(key, Text)),
@@ -160,13 +188,15 @@ class Planner:
         fragments: dict[str, FragmentDefinitionNode],
         variables: Any,
         visible: Visibility,
-        currency_exponent: int,
+        program: Program,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.visible = visible
-        self.exponent = currency_exponent
+        self.program = program
+        self.exponent = program.currency_exponent
+        self._measures: Measures | None = None
         self.bindings: list[Binding] = []
         self.permissions: list[tuple[Any, ...]] = []
         self.count = 0
@@ -279,6 +309,39 @@ class Planner:
         if named.name == "Decimal":  # amounts at the program's currency exponent (priced)
             return cast(func.round(column, self.exponent), Text)
         raise Unplannable(f"scalar {named.name}")
+
+    # --- computed fields that are SQL expressions ---------------------------------------------
+
+    def measures(self) -> Measures:
+        """Lifecycle and segment as loyalty.segment computes them, over the caller's scopes,
+        at the request's time (parameters: `CLOCK`)."""
+        if self._measures is None:
+            self._measures = Measures(
+                self.program, None, self.visible.aggregated_purchases,
+                self.visible.aggregated_interactions, at=CLOCK,
+            )  # fmt: skip
+        return self._measures
+
+    def lifecycle(self, field: GraphQLField, nodes: list[FieldNode]) -> ColumnElement[Any]:
+        return self.scalar(self.measures().lifecycle, get_named_type(field.type))
+
+    def segment(self, field: GraphQLField, nodes: list[FieldNode]) -> ColumnElement[Any]:
+        measures = self.measures()
+        months = self.program.growth_window_months
+        figures = {
+            "__typename": _text("Segment"),
+            "spend": measures.spend_band,
+            "frequency": measures.frequency_band,
+            "interactions": measures.interaction_band,
+            "spendAmount": half_even(measures.spend, self.exponent),
+            "purchaseCount": measures.purchase_count,
+            "interactionsPerMonth": half_even(
+                cast(measures.interaction_count, Numeric) / months, 2
+            ),
+        }
+        subfields = self.subfields("Segment", nodes)
+        return json_object([(key, figures[found[0].name.value])
+                            for key, found in subfields.items()])  # fmt: skip
 
     # --- relations of planned objects --------------------------------------------------------
 
@@ -481,6 +544,8 @@ RELATIONS: dict[tuple[str, str], PlanField] = {
     ("Member", "purchases"): Planner.purchases,
     ("Member", "referredBy"): _related_member(members.c.referred_by),
     ("Member", "mergedInto"): _related_member(members.c.merged_into),
+    ("Member", "lifecycle"): Planner.lifecycle,
+    ("Member", "segment"): Planner.segment,
     ("Purchase", "member"): _related_member(purchases.c.member_id),
 }
 
@@ -491,13 +556,13 @@ def compile_plan(
     fragments: dict[str, FragmentDefinitionNode],
     variables: Any,
     visible: Visibility,
-    currency_exponent: int,
+    program: Program,
     dialect: Any,
 ) -> Plan:
-    planner = Planner(schema, fragments, variables, visible, currency_exponent)
+    planner = Planner(schema, fragments, variables, visible, program)
     statement = planner.statement(operation)
     if planner.typenames_only:
-        return Plan(None, (), {}, (), (), orjson.dumps(planner.typenames_only).decode())
+        return Plan(None, (), {}, (), (), constant=orjson.dumps(planner.typenames_only).decode())
     compiled = statement.compile(dialect=dialect)
     return Plan(
         sql=compiled.string,
@@ -505,4 +570,5 @@ def compile_plan(
         constants=dict(compiled.params),
         bindings=tuple(planner.bindings),
         permissions=tuple(planner.permissions),
+        clock=planner._measures is not None,
     )

@@ -132,3 +132,20 @@ async def test_tokens_with_odd_header_and_claim_types_are_401_not_500(app, db):
         statuses.append(response.status_code)
 
     assert statuses == [401] * len(tokens)
+
+
+async def test_a_token_verified_before_is_refused_once_it_expires(app, db, monkeypatch):
+    """The signature of a token seen before is not checked again, its expiry (with the same
+    30 s leeway) is; so is its revocation (tests/auth/test_revocations.py)."""
+    ada = await a_member(db)
+    settings = app.state.settings.token_settings()
+    token = await mint(db, settings, app.state.keys, subject=f"member:{ada.id}",
+                       lifetime=timedelta(minutes=1))  # fmt: skip
+    http = http_client(app, {"Authorization": f"Bearer {token}"})
+    assert (await graphql(http, ME))["data"]["me"]["id"] == str(ada.id)
+    assert (await graphql(http, ME))["data"]["me"]["id"] == str(ada.id)  # remembered
+
+    later = time.time() + 60 + 31
+    monkeypatch.setattr("auth.tokens.time.time", lambda: later)
+
+    assert await refused(app, token) == 401
