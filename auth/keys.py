@@ -53,6 +53,18 @@ async def rotate(db: Database, *, now: datetime | None = None) -> str:
     return str(key.kid)
 
 
+# Private keys already imported, by kid (with the JWK they came from): importing one checks the
+# RSA key, tens of milliseconds of CPU that would stall every request at each reload.
+_IMPORTED: dict[str, tuple[str, RSAKey]] = {}
+
+
+def _imported(kid: str, private_jwk: str) -> RSAKey:
+    found = _IMPORTED.get(kid)
+    if found is None or found[0] != private_jwk:
+        found = _IMPORTED[kid] = (private_jwk, RSAKey.import_key(orjson.loads(private_jwk)))
+    return found[1]
+
+
 async def load(
     db: Database, *, keep_retired_for: timedelta, now: datetime | None = None
 ) -> SigningKeys:
@@ -72,7 +84,9 @@ async def load(
     if not any(row.retired_at is None for row in rows):
         await rotate(db, now=now)
         return await load(db, keep_retired_for=keep_retired_for, now=now)
-    keys = [RSAKey.import_key(orjson.loads(row.private_jwk)) for row in rows]
+    keys = [_imported(row.kid, row.private_jwk) for row in rows]
+    for kid in set(_IMPORTED) - {row.kid for row in rows}:
+        del _IMPORTED[kid]
     current = next(key for key, row in zip(keys, rows, strict=True) if row.retired_at is None)
     published = KeySet([RSAKey.import_key(key.as_dict(private=False)) for key in keys])
     return SigningKeys(current=current, published=published)

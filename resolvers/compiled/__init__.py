@@ -91,8 +91,10 @@ class CompiledOperations:
         context = execution.context
         if context.db.dialect != "postgresql" or execution.query is None:
             return None
-        document = self.document(execution.query, execution.operation_name,
-                                 execution.graphql_document)  # fmt: skip
+        # Keyed by the operation name the request gave (None for a lone operation), as the
+        # next request of the same document will give it (`known`).
+        name = execution._provided_operation_name
+        document = self.document(execution.query, name, execution.graphql_document)
         self.schema = self.schema or execution.schema._schema
         self.dialect = self.dialect or context.db.engine.dialect
         return await self.answer(document, execution.variables, context, compile=True)

@@ -25,6 +25,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
@@ -120,7 +121,7 @@ class Plan:
             try:
                 arguments = get_argument_values(binding.field, binding.node, variables)
                 values.update(binding.read(arguments))
-            except (DomainError, ValueError, TypeError):
+            except (DomainError, GraphQLError, ValueError, TypeError):
                 raise Fallback from None
         return tuple(values.get(name, self.constants[name]) for name in self.order)
 
