@@ -73,6 +73,22 @@ async def operator_headers(db: Database, settings: Settings, keys: KeyCache) -> 
     return {"Authorization": f"Bearer {token}"}
 
 
+async def seeded(database: str, members: int, purchases: int) -> tuple[str, dict[str, str]]:
+    """A fresh database `database` with `members` and `purchases`; its URL and an operator's
+    Authorization header for a gateway served over it."""
+    url = await fresh_database(database)
+    db = Database(url)
+    await upgrade(db)
+    started = time.perf_counter()
+    await seed(db, Program(), member_count=members, purchase_count=purchases)
+    print(f"seeded {members} members, {purchases} purchases "
+          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    settings = Settings.from_env({"DATABASE_URL": url, "POINTGATE_DATA_KEYS": DATA_KEY})
+    headers = await operator_headers(db, settings, KeyCache(db, settings.token_settings()))
+    await db.dispose()
+    return url, headers
+
+
 async def bare_asyncpg_rate(dsn: str, connections: int, seconds: float) -> float:
     pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
     async with pool.acquire() as conn:
@@ -104,18 +120,7 @@ async def main() -> None:
     parser.add_argument("--database", default="pointgate_bench")
     options = parser.parse_args()
 
-    url = await fresh_database(options.database)
-    db = Database(url)
-    await upgrade(db)
-    started = time.perf_counter()
-    await seed(db, Program(), member_count=options.members, purchase_count=options.purchases)
-    print(f"seeded {options.members} members, {options.purchases} purchases "
-          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
-    served_settings = Settings.from_env({"DATABASE_URL": url, "POINTGATE_DATA_KEYS": DATA_KEY})
-    headers = await operator_headers(
-        db, served_settings, KeyCache(db, served_settings.token_settings())
-    )
-    await db.dispose()
+    url, headers = await seeded(options.database, options.members, options.purchases)
 
     print(f"SQL statements per nested request: {await statements_per_request(url)}")
     with served_gateway(url) as endpoint:

@@ -35,14 +35,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from auth.tokens import KeyCache
-from bench.common import ADMIN_DSN, DATA_KEY, free_port, fresh_database, served_gateway
-from bench.gateway_load import NESTED, operator_headers
-from gateway.seed import seed
-from gateway.settings import Settings
-from infra.database import Database
-from infra.migrate import upgrade
-from loyalty.program import Program
+from bench.common import ADMIN_DSN, free_port, served_gateway
+from bench.gateway_load import NESTED, seeded
 
 PEER = Path(__file__).parent / "peer"
 PEER_NESTED = """{ allMembers(first: 50, orderBy: PRIMARY_KEY_ASC) { nodes {
@@ -251,20 +245,6 @@ def check_same_data(endpoints: dict[str, str], headers: dict[str, str]) -> None:
           f"{sum(len(m[6]) for m in first)} purchases, from every server")  # fmt: skip
 
 
-async def prepare(options: argparse.Namespace) -> tuple[str, dict[str, str]]:
-    url = await fresh_database(options.database)
-    db = Database(url)
-    await upgrade(db)
-    started = time.perf_counter()
-    await seed(db, Program(), member_count=options.members, purchase_count=options.purchases)
-    print(f"seeded {options.members} members, {options.purchases} purchases "
-          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
-    settings = Settings.from_env({"DATABASE_URL": url, "POINTGATE_DATA_KEYS": DATA_KEY})
-    headers = await operator_headers(db, settings, KeyCache(db, settings.token_settings()))
-    await db.dispose()
-    return url, headers
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
@@ -276,7 +256,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     peer_node()
-    url, headers = asyncio.run(prepare(options))
+    url, headers = asyncio.run(seeded(options.database, options.members, options.purchases))
     queries = {"nested": (NESTED, PEER_NESTED), "typename": (TYPENAME, TYPENAME)}
 
     log = postgres_log()

@@ -340,7 +340,13 @@ class Planner:
                 cast(measures.interaction_count, Numeric) / months, 2
             ),
         }
-        subfields = self.subfields("Segment", nodes)
+        return self.computed("Segment", nodes, figures)
+
+    def computed(
+        self, type_name: str, nodes: list[FieldNode], figures: dict[str, Any]
+    ) -> ColumnElement[Any]:
+        """An object of a type whose every field is one of `figures` (SQL expressions)."""
+        subfields = self.subfields(type_name, nodes)
         return json_object([(key, figures[found[0].name.value])
                             for key, found in subfields.items()])  # fmt: skip
 
@@ -357,16 +363,9 @@ class Planner:
         return found.scalar_subquery()
 
     def balance(self, field: GraphQLField, nodes: list[FieldNode]) -> ColumnElement[Any]:
-        figures = ledger.balance_figures()
-        pairs = []
-        for key, field_nodes in self.subfields("Balance", nodes).items():
-            name = field_nodes[0].name.value
-            if name == "__typename":
-                pairs.append((key, _text("Balance")))
-            else:
-                pairs.append((key, figures[name]))
+        figures = {"__typename": _text("Balance"), **ledger.balance_figures()}
         found = (
-            select(json_object(pairs))
+            select(self.computed("Balance", nodes, figures))
             .where(accounts.c.member_id == members.c.id)
             .correlate_except(accounts)
         )
@@ -485,9 +484,7 @@ class Planner:
                 "hasNextPage": func.count() > first,
                 "endCursor": cursor(kind, last),
             }
-            subfields = self.subfields("PageInfo", nodes)
-            return json_object([(key, figures[found[0].name.value])
-                                for key, found in subfields.items()])  # fmt: skip
+            return self.computed("PageInfo", nodes, figures)
 
         return build
 
