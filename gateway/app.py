@@ -52,6 +52,7 @@ from infra.database import Database, is_transient
 from infra.errors import NotFound, Unauthenticated, ValidationFailed
 from infra.store import Store, open_store
 from infra.telemetry import HttpTelemetry, configure_providers, instrument_engine
+from loyalty import member as members
 from partners import settlement
 from partners.directory import ConnectorDirectory
 from resolvers.compiled import CompiledOperations, CompiledReads
@@ -449,6 +450,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     configure_providers(settings.traces_exporter, settings.metrics_exporter)
     keyring = settings.keyring()  # fail at start, not at the first secret, without a data key
     secrets.configure(lambda: keyring)
+    members.use_phone_region(settings.program.phone_region)
     owns_db = db is None
     database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
     instrument_engine(database.engine)

@@ -48,7 +48,7 @@ def migrate() -> None:
     settings = Settings.from_env()
 
     async def migrate_and_seal(db: Database) -> int:
-        await upgrade(db)
+        await upgrade(db, phone_region=settings.program.phone_region)
         if not await has_unsealed_secrets(db):
             return 0
         return await reencrypt_secrets(db)
@@ -116,7 +116,7 @@ def demo(
     settings = Settings.from_env()
 
     async def prepare(db: Database) -> None:
-        await upgrade(db)
+        await upgrade(db, phone_region=settings.program.phone_region)
         if not await has_members(db):
             await seed(db, settings.program, member_count=200, purchase_count=2000)
 

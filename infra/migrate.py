@@ -13,17 +13,19 @@ from infra.database import Database
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, phone_region: str = "US") -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
         config.attributes["connection"] = connection
+    # How data migrations read phone numbers without a country code (the program's region).
+    config.attributes["phone_region"] = phone_region
     return config
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
+async def upgrade(db: Database, revision: str = "head", *, phone_region: str = "US") -> None:
     def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
+        command.upgrade(alembic_config(connection, phone_region), revision)
 
     if db.dialect != "sqlite":
         async with db.transaction() as conn:

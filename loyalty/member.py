@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -64,23 +64,41 @@ class MemberRef:
         return self.member_id
 
 
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+# How phone numbers without a country code are read: the program's `phone_region`, set once at
+# start-up (use_phone_region, from gateway.app.create_app), so every path reads them alike.
+_phone_region = [Program().phone_region]
+
+
+def use_phone_region(region: str) -> None:
+    _phone_region[0] = region
 
 
 def normalize_identity(kind: IdentityKind, value: str) -> str:
-    """One spelling per identity, so '+1 555-0100' at a POS finds '+15550100' linked online."""
+    """One spelling per identity, so '+1 (555) 777-0001' typed at a POS finds '15557770001'
+    linked online (README "Identities"): phones in E.164, emails and card numbers in one case;
+    online accounts and partner accounts are the issuer's own spelling, trimmed."""
     value = value.strip()
     if kind is IdentityKind.PHONE:
-        value = _PHONE_PUNCTUATION.sub("", value)
-        if not re.fullmatch(r"\+?[0-9]{4,20}", value):
-            raise ValidationFailed("a phone number has 4 to 20 digits, optionally after a +")
+        value = _e164(value)
     elif kind is IdentityKind.EMAIL:
         value = value.lower()
         if "@" not in value[1:-1]:
             raise ValidationFailed("an email address needs a local part and a domain")
+    elif kind is IdentityKind.LOYALTY_CARD:
+        value = value.upper()
     if not value or len(value) > 255:
         raise ValidationFailed("an identity value has 1 to 255 characters")
     return value
+
+
+def _e164(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, _phone_region[0])
+    except phonenumbers.NumberParseException:
+        raise ValidationFailed("not a phone number") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationFailed("not a phone number of a possible length")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def enroll(

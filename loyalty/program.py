@@ -6,12 +6,16 @@ from dataclasses import asdict, dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
+
 
 @dataclass(frozen=True, slots=True)
 class Program:
     currency: str = "USD"
     # Digits after the decimal point of the program currency (2 for USD/EUR/CNY).
     currency_exponent: int = 2
+    # Phone identities without a country code are read as numbers of this region (ISO 3166).
+    phone_region: str = "US"
     # What one point is worth in the program currency.
     point_value: Decimal = Decimal("0.01")
     # Base earning: points per whole currency unit spent (floored).
@@ -86,6 +90,8 @@ class Program:
             raise ValueError("point_value, expiry_months and growth_window_months are positive")
         if self.negative_balance_limit < 0:
             raise ValueError("negative_balance_limit is zero or positive")
+        if self.phone_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"phone_region {self.phone_region!r} is not an ISO 3166 region")
 
     @property
     def minor_unit(self) -> Decimal:

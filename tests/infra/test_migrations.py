@@ -91,3 +91,47 @@ async def test_members_from_before_expiry_get_a_code_and_one_lot_for_their_balan
         await db.dispose()
         if name:
             await _drop_postgres_database(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_identities_get_one_spelling_and_collisions_are_reported_not_fatal(
+    backend, tmp_path, caplog
+):
+    db, name = await new_empty_database(backend, tmp_path)
+    try:
+        # given identities written before spellings were normalised
+        await upgrade(db, "0007")
+        values = [(1, "PHONE", "+1 (555) 777-0001"), (2, "PHONE", "15557770002"),
+                  (3, "PHONE", "+15557770003"), (4, "PHONE", "1 555 777 0003"),
+                  (5, "PHONE", "call me"), (6, "EMAIL", "Ada@Example.COM"),
+                  (7, "LOYALTY_CARD", "ab-123")]  # fmt: skip
+        async with db.transaction() as conn:
+            for number, kind, value in values:
+                await conn.execute(text(
+                    "INSERT INTO members (id, display_name, enrolled_at, referral_code) VALUES"
+                    f" ({number}, 'M{number}', '2025-01-01 00:00:00+00:00', 'CODE{number}')"
+                ))  # fmt: skip
+                await conn.execute(
+                    text("INSERT INTO identities (member_id, kind, value, linked_at) VALUES"
+                         " (:m, :k, :v, '2025-01-01 00:00:00+00:00')"),
+                    {"m": number, "k": kind, "v": value},
+                )  # fmt: skip
+
+        # when the spellings migration runs
+        with caplog.at_level("WARNING", logger="pointgate.migrations"):
+            await upgrade(db)
+
+        # then each has its one spelling, but the second spelling of member 3's phone and the
+        # value that is no phone stay as they were, and both are reported
+        async with db.read() as conn:
+            rows = dict(list(await conn.execute(text("SELECT member_id, value FROM identities"))))
+        assert rows == {1: "+15557770001", 2: "+15557770002", 3: "+15557770003",
+                        4: "1 555 777 0003", 5: "call me", 6: "ada@example.com",
+                        7: "AB-123"}  # fmt: skip
+        reported = " ".join(record.getMessage() for record in caplog.records)
+        assert "another spelling of identity" in reported and "of member 3" in reported
+        assert "'call me'" in reported
+    finally:
+        await db.dispose()
+        if name:
+            await _drop_postgres_database(name)

@@ -58,3 +58,34 @@ async def test_malformed_identities_are_refused(db, kind, value):
     ada = await member.enroll(db, display_name="Ada", idempotency_key="e1")
     with pytest.raises(ValidationFailed):
         await member.link_identity(db, member_id=ada.id, kind=kind, value=value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "spellings", "stored"),
+    [
+        (IdentityKind.PHONE, ["+1 (555) 777-0001", "15557770001", "555.777.0001"], "+15557770001"),
+        (IdentityKind.LOYALTY_CARD, ["ab-123", "AB-123", " Ab-123 "], "AB-123"),
+        (IdentityKind.EMAIL, ["Ada@Example.com", "ada@example.COM"], "ada@example.com"),
+    ],
+)
+async def test_every_spelling_of_a_taken_identity_is_taken(db, kind, spellings, stored):
+    holder = await member.enroll(db, display_name="Ada", idempotency_key="e1",
+                                 identities_to_link=[IdentityRef(kind, spellings[0])])  # fmt: skip
+
+    for number, spelling in enumerate(spellings):
+        with pytest.raises(IdentityTaken):
+            await member.enroll(db, display_name="Grace", idempotency_key=f"e2-{number}",
+                                identities_to_link=[IdentityRef(kind, spelling)])  # fmt: skip
+        assert await member.find_by_identity(db, kind, spelling) == holder.id
+    async with db.read() as conn:
+        assert [row.value for row in await member.identities_of(conn, [holder.id])] == [stored]
+
+
+async def test_phones_without_a_country_code_are_read_in_the_programs_region(db):
+    member.use_phone_region("GB")
+    try:
+        assert member.normalize_identity(IdentityKind.PHONE, "020 7946 0958") == "+442079460958"
+        assert member.normalize_identity(IdentityKind.PHONE, "+1 555 777 0001") == "+15557770001"
+    finally:
+        member.use_phone_region(Program().phone_region)
+    assert member.normalize_identity(IdentityKind.PHONE, "(555) 777-0001") == "+15557770001"
