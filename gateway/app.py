@@ -15,6 +15,7 @@ from typing import Any, Final
 import anyio
 import orjson
 import strawberry
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -59,6 +60,7 @@ from resolvers.compiled import CompiledOperations, CompiledReads
 from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
+from schema.boundary import InputBoundary
 from schema.context import Context
 from schema.extensions import (
     RETRY_AFTER_SECONDS,
@@ -83,6 +85,7 @@ FEDERATION_VERSION: Final = "2.9"
 SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
+BAD_REQUEST: Final = "BAD_REQUEST"
 ROUTER_HEADER: Final = "x-pointgate-router"
 OPERATION_HEADER: Final = "x-pointgate-operation"
 # How long a router's operation id is remembered: longer than any operation runs.
@@ -157,6 +160,12 @@ def build_schema(settings: Settings | None = None) -> Schema:
     for field in Mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
         if not any(isinstance(extension, AuditMutation) for extension in field.extensions):
             field.extensions.append(AuditMutation())
+    for root in (Query, Mutation):
+        for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if field.arguments and not any(
+                isinstance(extension, InputBoundary) for extension in field.extensions
+            ):
+                field.extensions.append(InputBoundary())
     schema = Schema(
         query=Query,
         mutation=Mutation,
@@ -220,6 +229,8 @@ class GraphQLApp(GraphQL[Context, None]):
                 if answered is not None:
                     return answered
                 response = await super().run(request, context, root_value)
+        except HTTPException as refused:  # the transport: unparsable body, content type, batch
+            return JSONResponse(Refusal(BAD_REQUEST, refused.reason).body(), refused.status_code)
         except Refusal as refusal:
             headers = {}
             if "retryAfter" in refusal.extensions:
@@ -302,7 +313,8 @@ class GraphQLApp(GraphQL[Context, None]):
         representations = representation_variables(query, operation)
         problem = oversized_variables(variables, self.limits, representations)
         if problem is not None:
-            raise Refusal(*problem, 400)
+            code, message, extensions = problem
+            raise Refusal(code, message, 400, **extensions)
         graphql_schema = self.schema._schema  # type: ignore[attr-defined]
         figures = entities_figures(graphql_schema, query, operation, variables)
         for code, message, extra in over_limits(figures, self.limits) if figures else ():

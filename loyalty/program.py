@@ -14,6 +14,8 @@ class Program:
     currency: str = "USD"
     # Digits after the decimal point of the program currency (2 for USD/EUR/CNY).
     currency_exponent: int = 2
+    # How far back a purchase may be dated when it is recorded (late tills, imports).
+    purchase_backdating_days: int = 365
     # Phone identities without a country code are read as numbers of this region (ISO 3166).
     phone_region: str = "US"
     # What one point is worth in the program currency.

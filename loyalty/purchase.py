@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from operator import attrgetter
@@ -102,6 +102,10 @@ class _Request:
     fingerprint: str = ""
 
 
+# How far ahead of this clock a till's clock may be.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 def _checked(program: Program, asked: _Request, now: datetime) -> _Request:
     check_amount(asked.amount, program)
     currency = (asked.currency or program.currency).upper()
@@ -111,8 +115,14 @@ def _checked(program: Program, asked: _Request, now: datetime) -> _Request:
     if not source or len(source) > 100 or not order or len(order) > 200:
         raise ValidationFailed("source (1-100) and external order id (1-200) are required")
     check_channel_partner(asked.channel, asked.partner_id)
-    if asked.purchased_at is not None and asked.purchased_at > now:
-        raise ValidationFailed("a purchase cannot be in the future")
+    if asked.purchased_at is not None:
+        if asked.purchased_at > now + CLOCK_SKEW:
+            raise ValidationFailed("a purchase cannot be in the future", argument="purchasedAt")
+        if asked.purchased_at < now - timedelta(days=program.purchase_backdating_days):
+            raise ValidationFailed(
+                f"a purchase is recorded within {program.purchase_backdating_days} days",
+                argument="purchasedAt",
+            )
     fingerprint = request_hash(
         member=asked.member_ref.fingerprint(), channel=asked.channel, amount=asked.amount,
         currency=currency, partner_id=asked.partner_id,

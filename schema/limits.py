@@ -320,29 +320,33 @@ def get_named_type_name(node: Any) -> str:
 
 def oversized_variables(
     variables: Mapping[str, Any], limits: Limits, representations: frozenset[str] = frozenset()
-) -> tuple[str, str] | None:
-    """(code, why) when the variables are too large (a list too long, nesting too deep) or
-    hold a string no argument accepts; None when they are fine. Walks without recursion, so
-    no nesting depth can exhaust the stack."""
-    stack: list[tuple[Any, int, int]] = [
-        (value, 0, limits.max_representations if name in representations else limits.max_input_list)
+) -> tuple[str, str, dict[str, Any]] | None:
+    """(code, why, extensions) when the variables are too large (a list too long, nesting too
+    deep) or hold a string no argument accepts (named by its path, `input.displayName`); None
+    when they are fine. Walks without recursion, so no nesting depth can exhaust the stack."""
+    stack: list[tuple[Any, int, int, str]] = [
+        (value, 0,
+         limits.max_representations if name in representations else limits.max_input_list, name)
         for name, value in variables.items()
-    ]
+    ]  # fmt: skip
     while stack:
-        value, depth, cap = stack.pop()
+        value, depth, cap, path = stack.pop()
         if depth > limits.max_input_nesting:
             return (
                 "INPUT_TOO_LARGE",
                 f"a variable nests deeper than {limits.max_input_nesting} levels",
+                {},
             )
         if isinstance(value, str):
             problem = text_problem(value, limits)
             if problem is not None:
-                return "VALIDATION", problem
+                return "VALIDATION", f"{path}: {problem}", {"argument": path}
         elif isinstance(value, list):
             if len(value) > cap:
-                return "INPUT_TOO_LARGE", f"a list variable has at most {cap} items"
-            stack.extend((item, depth + 1, limits.max_input_list) for item in value)
+                return "INPUT_TOO_LARGE", f"a list variable has at most {cap} items", {}
+            stack.extend((item, depth + 1, limits.max_input_list, f"{path}[{index}]")
+                         for index, item in enumerate(value))  # fmt: skip
         elif isinstance(value, dict):
-            stack.extend((item, depth + 1, limits.max_input_list) for item in value.values())
+            stack.extend((item, depth + 1, limits.max_input_list, f"{path}.{key}")
+                         for key, item in value.items())  # fmt: skip
     return None

@@ -13,6 +13,12 @@ from loyalty.program import Program
 class ProgramRules:
     currency: str
     currency_exponent: int
+    purchase_backdating_days: int = strawberry.field(
+        description="How many days back a purchase may be dated when it is recorded."
+    )
+    phone_region: str = strawberry.field(
+        description="The region phone numbers without a country code are read in (ISO 3166)."
+    )
     point_value: Decimal
     points_per_currency_unit: int
     negative_balance_limit: int
