@@ -224,7 +224,7 @@ class GraphQLApp(GraphQL[Context, None]):
                     await settlement.record_api_call(
                         self.db, partner_id=principal.partner_id, client_id=principal.client_id
                     )
-            with operation_span() as span:
+            with operation_span(request.headers) as span:
                 answered = await self.compiled_answer(request, principal, span)
                 if answered is not None:
                     return answered

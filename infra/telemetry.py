@@ -5,6 +5,7 @@ OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_ENDPOINT)."""
 
 from __future__ import annotations
 
+import os
 import weakref
 from typing import Any
 
@@ -14,11 +15,13 @@ from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 _configured = False
+# Whether spans or metrics leave the process (an exporter or a processor was added).
+_exporting = False
 
 
 def _span_exporter(name: str) -> SpanExporter | None:
@@ -45,22 +48,45 @@ def _metric_reader(name: str) -> Any:
     raise ValueError(f"unsupported OTEL_METRICS_EXPORTER {name!r} (none, console or otlp)")
 
 
+def _resource() -> Resource:
+    # OTEL_SERVICE_NAME (and OTEL_RESOURCE_ATTRIBUTES) name the service when set.
+    named = os.environ.get("OTEL_SERVICE_NAME")
+    return Resource.create({} if named else {"service.name": "pointgate"})
+
+
+def tracer_provider() -> TracerProvider:
+    """The process's SDK tracer provider, installed on first use (by an exporter). Without
+    one, the operation's span is a cheap non-recording one that still has ids
+    (schema.extensions.operation_span)."""
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    provider = TracerProvider(resource=_resource())
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def add_span_processor(processor: SpanProcessor) -> None:
+    """Spans are exported from now on (and HTTP requests get their server spans)."""
+    global _exporting
+    tracer_provider().add_span_processor(processor)
+    _exporting = True
+
+
 def configure_providers(traces_exporter: str, metrics_exporter: str) -> None:
-    """Install global tracer and meter providers once per process. With both exporters "none"
-    nothing is installed and the API's no-op providers keep instrumentation nearly free."""
-    global _configured
+    """Install the global tracer and meter providers once per process, where an exporter is
+    configured; with both "none" the API's no-op providers keep instrumentation nearly free."""
+    global _configured, _exporting
     if _configured:
         return
     _configured = True
-    resource = Resource.create({"service.name": "pointgate"})
     exporter = _span_exporter(traces_exporter)
     if exporter is not None:
-        tracer_provider = TracerProvider(resource=resource)
-        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
-        trace.set_tracer_provider(tracer_provider)
+        add_span_processor(BatchSpanProcessor(exporter))
     reader = _metric_reader(metrics_exporter)
     if reader is not None:
-        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+        metrics.set_meter_provider(MeterProvider(resource=_resource(), metric_readers=[reader]))
+        _exporting = True
 
 
 _instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -83,25 +109,22 @@ def instrument_engine(engine: AsyncEngine) -> None:
     )
 
 
-def telemetry_installed() -> bool:
-    """Whether a tracer or meter provider of the SDK is installed (by configure_providers, or
-    by whoever embeds the app): until one is, the API's proxies record nothing."""
-    return isinstance(trace.get_tracer_provider(), TracerProvider) or isinstance(
-        metrics.get_meter_provider(), MeterProvider
-    )
+def exporting() -> bool:
+    return _exporting or isinstance(metrics.get_meter_provider(), MeterProvider)
 
 
 class HttpTelemetry:
     """OpenTelemetry's ASGI middleware (one server span per request, not one more per ASGI
-    message, and the HTTP server metrics) while a provider is installed; without one, it
-    would build request attributes and no-op spans for nothing, so requests skip it."""
+    message, and the HTTP server metrics) while spans or metrics are exported; without an
+    exporter it would build request attributes and spans nobody sees, so requests skip it (the
+    operation's span still continues the caller's traceparent: schema.extensions)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.traced = OpenTelemetryMiddleware(app, exclude_spans=["receive", "send"])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if telemetry_installed():
+        if exporting():
             await self.traced(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -4,12 +4,14 @@ counters per GraphQL operation (no per-field hooks: those cost on every field)."
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import random
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from graphql import GraphQLError
-from opentelemetry import metrics, trace
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import ProxyTracerProvider
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from infra.database import is_transient
@@ -132,13 +134,33 @@ _open_operation: ContextVar[trace.Span | None] = ContextVar("open_operation", de
 
 
 @contextmanager
-def operation_span() -> Iterator[trace.Span]:
-    with tracer.start_as_current_span("graphql operation") as span:
-        token = _open_operation.set(span)
-        try:
-            yield span
-        finally:
-            _open_operation.reset(token)
+def operation_span(headers: Mapping[str, str] | None = None) -> Iterator[trace.Span]:
+    """The operation's span, continuing the caller's `traceparent` (when no HTTP server span
+    did already). With no tracer provider installed (no exporter) it is a non-recording span
+    that still has ids, so errors and log lines name a trace at almost no cost."""
+    current = trace.get_current_span()
+    parent = None
+    if headers is not None and "traceparent" in headers and not current.is_recording():
+        parent = propagate.extract(headers)
+    if isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
+        caller = trace.get_current_span(parent).get_span_context()
+        trace_id = caller.trace_id if caller.is_valid else random.getrandbits(128)
+        span: trace.Span = trace.NonRecordingSpan(
+            trace.SpanContext(trace_id, random.getrandbits(64), is_remote=False)
+        )
+        with trace.use_span(span):
+            yield from _opened(span)
+        return
+    with tracer.start_as_current_span("graphql operation", context=parent) as span:
+        yield from _opened(span)
+
+
+def _opened(span: trace.Span) -> Iterator[trace.Span]:
+    token = _open_operation.set(span)
+    try:
+        yield span
+    finally:
+        _open_operation.reset(token)
 
 
 class OperationTelemetry(SchemaExtension):

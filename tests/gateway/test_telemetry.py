@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from infra.telemetry import add_span_processor
+from partners import registry
 from tests.conftest import graphql
 from tests.factories import a_member_with_points
 
@@ -16,11 +16,10 @@ COMPILED = "query Balance($id: ID!) { member(id: $id) { balance { available } } 
 
 @pytest.fixture(scope="session")
 def spans() -> InMemorySpanExporter:
-    # The global tracer provider can be set once per process: this session's is this one.
+    # The process's one tracer provider (the app installs it, exporting or not) exports to
+    # memory from now on.
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
 
 
@@ -68,3 +67,35 @@ async def test_a_compiled_operation_is_one_trace_with_its_statement_in_the_opera
     ]
     assert not any(span.name.startswith("dataloader") for span in finished)
     assert len({span.context.trace_id for span in finished}) == 1
+
+
+async def test_a_masked_error_carries_the_trace_id_of_the_callers_traceparent(
+    client, monkeypatch, caplog
+):
+    """With no exporter configured too: the operation continues the caller's trace, and the
+    masked error and its log line name that trace."""
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(registry, "list_partners", broken)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    parent = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+
+    with caplog.at_level("ERROR", logger="pointgate.errors"):
+        body = await graphql(client, "{ partners { code } }", headers=parent)
+        unrelated = await graphql(client, "{ partners { code } }")
+
+    assert body["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR",
+                                               "traceId": trace_id}  # fmt: skip
+    assert f"trace_id={trace_id}" in caplog.text
+    assert len(unrelated["errors"][0]["extensions"]["traceId"]) == 32  # a trace of its own
+    assert unrelated["errors"][0]["extensions"]["traceId"] not in ("", trace_id)
+
+
+def test_the_service_is_named_by_otel_service_name_when_set(monkeypatch):
+    from infra.telemetry import _resource
+
+    assert _resource().attributes["service.name"] == "pointgate"
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "pointgate-eu-1")
+    assert _resource().attributes["service.name"] == "pointgate-eu-1"

@@ -44,7 +44,8 @@ def spelling(kind: str, value: str, region: str) -> str | None:
 
 
 def upgrade() -> None:
-    region = op.get_context().config.attributes.get('phone_region', 'US')
+    config = op.get_context().config
+    region = config.attributes.get('phone_region', 'US') if config is not None else 'US'
     conn = op.get_bind()
     identities = sa.table('identities', sa.column('id', sa.BigInteger),
                           sa.column('kind', sa.String), sa.column('value', sa.String),
