@@ -51,6 +51,7 @@ from gateway.settings import Settings
 from infra import secrets
 from infra.database import Database, is_transient
 from infra.errors import NotFound, Unauthenticated, ValidationFailed
+from infra.logs import configure_logging
 from infra.store import Store, open_store
 from infra.telemetry import HttpTelemetry, configure_providers, instrument_engine
 from loyalty import member as members
@@ -460,6 +461,7 @@ def _serving(
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_providers(settings.traces_exporter, settings.metrics_exporter)
+    configure_logging(development=settings.is_development)
     keyring = settings.keyring()  # fail at start, not at the first secret, without a data key
     secrets.configure(lambda: keyring)
     members.use_phone_region(settings.program.phone_region)

@@ -74,6 +74,8 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self, show_details: bool = False) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error")
         self.show_details = show_details
+        # One traceback per failure: the errors of a failed batch share their exception.
+        self.logged: set[int] = set()
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         trace_id = _trace_id()
@@ -91,12 +93,15 @@ class MaskUnexpectedErrors(MaskErrors):
                 extensions={"code": UNAVAILABLE, "retryable": True,
                             "retryAfter": RETRY_AFTER_SECONDS, "traceId": trace_id},
             )  # fmt: skip
-        logger.error(
-            "unexpected error in %s (trace_id=%s)",
-            ".".join(str(part) for part in error.path or ()),
-            trace_id,
-            exc_info=error.original_error or error,
-        )
+        failure = error.original_error or error
+        where = ".".join(str(part) for part in error.path or ())
+        if id(failure) in self.logged:
+            logger.error("unexpected error in %s (trace_id=%s): the same failure as logged above",
+                         where, trace_id)  # fmt: skip
+        else:
+            self.logged.add(id(failure))
+            logger.error("unexpected error in %s (trace_id=%s)", where, trace_id,
+                         exc_info=failure)  # fmt: skip
         return GraphQLError(
             message=f"{self.error_message}: {error.message}"
             if self.show_details
