@@ -56,6 +56,10 @@ def main(argv: list[str]) -> int:
     else:
         program = [str(BIN / "python"), "-m", "pytest", *rest]
     os.chdir(ROOT)
+    if os.name == "posix":
+        # Become the program: a signal to this process (Ctrl-C, SIGTERM from a supervisor)
+        # reaches the server itself, and nothing is left running on its port.
+        os.execv(program[0], program)
     return subprocess.call(program)
 
 

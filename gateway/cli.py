@@ -61,9 +61,11 @@ def migrate() -> None:
 
 @app.command("seed")
 def seed_command(
-    members: int = typer.Option(1000, "--members", min=0),
-    purchases: int = typer.Option(10000, "--purchases", min=0),
-    random_seed: int = typer.Option(42, "--random-seed"),
+    members: int = typer.Option(1000, "--members", min=0, help="Members to add."),
+    purchases: int = typer.Option(
+        10000, "--purchases", min=0, help="Purchases to spread over them and the last year."
+    ),
+    random_seed: int = typer.Option(42, "--random-seed", help="The same seed makes the same data."),
 ) -> None:
     """Add generated members and purchases (bulk inserts; ledger totals kept exact)."""
     settings = Settings.from_env()
@@ -87,9 +89,11 @@ def seed_command(
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
-    workers: int = typer.Option(1, "--workers", min=1),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(8000, "--port", help="The port to listen on."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (about one per core)."
+    ),
 ) -> None:
     """Serve the gateway with uvicorn."""
     uvicorn.run(
@@ -105,8 +109,8 @@ def serve(
 
 @app.command()
 def demo(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(8000, "--port", help="The port to listen on."),
 ) -> None:
     """Migrate, seed demo data if the database is empty, and serve with GraphiQL."""
     # The demo is the one place development mode is the default; the variables are set for

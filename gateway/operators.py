@@ -178,7 +178,10 @@ def keys_reencrypt() -> None:
 
 
 @partners_app.command("create")
-def partners_create(code: str, name: str = typer.Option(..., "--name")) -> None:
+def partners_create(
+    code: str = typer.Argument(..., help="The partner's code (lower case, dashes)."),
+    name: str = typer.Option(..., "--name", help="The partner's display name."),
+) -> None:
     """Register a partner (its code is its key: creating it again answers the same)."""
     row = with_db(Settings.from_env(), lambda db: registry.create_partner(db, code=code,
                                                                            name=name))  # fmt: skip
@@ -187,6 +190,7 @@ def partners_create(code: str, name: str = typer.Option(..., "--name")) -> None:
 
 @partners_app.command("list")
 def partners_list() -> None:
+    """Every partner: id, code, status, connector kind and name, tab-separated."""
     for row in with_db(Settings.from_env(), registry.list_partners):
         typer.echo(f"{row.id}\t{row.code}\t{row.status}\t{row.connector_kind}\t{row.name}")
 
@@ -204,8 +208,8 @@ def partner_id_of(db: Database, code: str) -> Awaitable[int]:
 @partners_app.command("connector")
 def partners_connector(
     code: str,
-    kind: registry.ConnectorKind = typer.Option(..., "--kind"),
-    url: str | None = typer.Option(None, "--url"),
+    kind: registry.ConnectorKind = typer.Option(..., "--kind", help="How the partner is called."),
+    url: str | None = typer.Option(None, "--url", help="The HTTP connector's base URL."),
     secret: str | None = typer.Option(None, "--secret", help="The HMAC shared secret."),
 ) -> None:
     """How the gateway reaches the partner's program."""
@@ -221,14 +225,18 @@ def partners_connector(
 
 @partners_app.command("terms")
 def partners_terms(
-    code: str,
-    direction: registry.Direction = typer.Option(..., "--direction"),
+    code: str = typer.Argument(..., help="The partner's code."),
+    direction: registry.Direction = typer.Option(
+        ..., "--direction", help="OUTBOUND: points to the partner; INBOUND: from it."
+    ),
     rate: str = typer.Option(..., "--rate", help="Program points per partner unit."),
-    min_points: int = typer.Option(..., "--min"),
-    max_points: int = typer.Option(..., "--max"),
-    step_points: int = typer.Option(1, "--step"),
-    daily_cap_points: int = typer.Option(..., "--daily-cap"),
-    fee_points: int = typer.Option(0, "--fee"),
+    min_points: int = typer.Option(..., "--min", help="The fewest points one exchange moves."),
+    max_points: int = typer.Option(..., "--max", help="The most points one exchange moves."),
+    step_points: int = typer.Option(1, "--step", help="Exchanges move multiples of this."),
+    daily_cap_points: int = typer.Option(
+        ..., "--daily-cap", help="Points a member may exchange per day."
+    ),
+    fee_points: int = typer.Option(0, "--fee", help="Points charged per exchange."),
     valid_from: str | None = typer.Option(None, "--from", help="ISO date/time; default now."),
 ) -> None:
     """Add dated exchange terms for one direction."""
@@ -248,8 +256,8 @@ def partners_terms(
 @partners_app.command("simulate")
 def partners_simulate(
     secret: str = typer.Option(..., "--secret", help="The HMAC shared secret to expect."),
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(9100, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(9100, "--port", help="The port to listen on."),
 ) -> None:
     """Serve a simulated partner program over the HTTP connector protocol (for trials: point a
     partner's HTTP connector at it)."""

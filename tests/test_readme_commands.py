@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -64,3 +65,34 @@ def test_the_demo_command_serves_demo_members(tmp_path):
     assert ide.status_code == 200 and "graphiql" in ide.text.lower()
     assert [error["extensions"]["code"] for error in refused["errors"]] == ["UNAUTHENTICATED"]
     assert (tmp_path / "pointgate-demo.db").exists()
+
+
+def test_stopping_the_demo_with_sigterm_leaves_nothing_on_its_port(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/demo.db"}
+    env.pop("POINTGATE_ENV", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    demo = subprocess.Popen(
+        [sys.executable, os.path.join(root, "dev.py"), "demo", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert demo.poll() is None, "the demo stopped on its own"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the demo did not become ready within 90 s"
+            time.sleep(0.2)
+
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=15)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # free again: no server child left behind

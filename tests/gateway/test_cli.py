@@ -162,3 +162,24 @@ def test_operations_are_registered_for_allow_list_mode(tmp_path):
     names = [line.split()[1] for line in registered.splitlines()]
     assert names == ["Currency", "Me"]
     assert all(len(line.split()[0]) == 64 for line in registered.splitlines())
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import click
+    import typer
+
+    from gateway.cli import app as cli
+
+    def commands(group: click.Command, prefix: str = "") -> list[tuple[str, click.Command]]:
+        found = [(prefix.strip(), group)]
+        for name, sub in getattr(group, "commands", {}).items():
+            found += commands(sub, f"{prefix} {name}")
+        return found
+
+    silent = [
+        f"{path or 'pointgate'} {param.name}"
+        for path, command in commands(typer.main.get_command(cli))
+        for param in command.params
+        if isinstance(param, click.Option) and param.name != "help" and not param.help
+    ]
+    assert silent == []
