@@ -21,6 +21,19 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_ready(server: subprocess.Popen, port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, "the demo stopped on its own"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"the demo did not become ready within {seconds} s"
+        time.sleep(0.2)
+
+
 def test_the_demo_command_serves_demo_members(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POINTGATE_ENV")}
@@ -38,16 +51,7 @@ def test_the_demo_command_serves_demo_members(tmp_path):
             assert line, "the demo stopped before printing its tokens"
             if "operator (admin):" in line:
                 operator_header = json.loads(line.split(":", 1)[1])
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stdout.read().decode()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the demo did not become ready within 60 s"
-            time.sleep(0.2)
+        wait_until_ready(server, port, 60)
 
         answer = httpx.post(
             f"http://127.0.0.1:{port}/graphql", json={"query": MEMBERS}, headers=operator_header
@@ -77,16 +81,7 @@ def test_stopping_the_demo_with_sigterm_leaves_nothing_on_its_port(tmp_path):
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert demo.poll() is None, "the demo stopped on its own"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the demo did not become ready within 90 s"
-            time.sleep(0.2)
+        wait_until_ready(demo, port, 90)
 
         demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=15)
