@@ -36,6 +36,7 @@ from infra.models import (
     partners,
     purchases,
     quotes,
+    rate_cards,
     redemptions,
     rewards,
 )
@@ -147,6 +148,14 @@ def partners_visible(principal: Principal) -> Any:
     if principal.kind is PrincipalKind.ANONYMOUS:
         return false()
     return true()
+
+
+def rate_cards_visible(principal: Principal) -> Any:
+    """A partner's rate cards are its contract: operators with admin see every partner's, a
+    partner's clients their own, nobody else any."""
+    if principal.kind is PrincipalKind.PARTNER:
+        return and_(true(), rate_cards.c.partner_id == _partner(principal))
+    return true() if _is_admin(principal) else false()
 
 
 def aggregate_scopes(principal: Principal) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -294,6 +303,7 @@ def _visibility(
         partners=partners_visible(principal),
         exchanges=exchanges_visible(principal),
         quotes=quotes_usable(principal),
+        rate_cards=rate_cards_visible(principal),
         aggregated_purchases=purchase_scope,
         aggregated_interactions=interaction_scope,
         ledger_partner=ledger_partner(principal),

@@ -185,12 +185,12 @@ def settle(
     """Compute (and optionally close) a partner's monthly statement and export it."""
     month = settlement.Period.parse(period)
 
-    async def work(db: Database) -> tuple[settlement.Statement, list[Any], Any, list[Any]]:
+    async def work(db: Database) -> tuple[settlement.Statement, list[Any], Any, Any]:
         partner_id = await operators.partner_id_of(db, partner)
         found = await (settlement.close if close else settlement.statement)(db, partner_id, month)
         rows = await settlement.line_transfers(db, partner_id, month) if transfers_file else []
         row = await registry.find_partner(db, partner_id)
-        days = await settlement.daily_points(db, partner_id, month) if html_file else []
+        days = await settlement.daily_activity(db, partner_id, month) if html_file else None
         return found, rows, row, days
 
     try:

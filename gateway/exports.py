@@ -43,7 +43,7 @@ def routes(db: Database) -> list[Route]:
                                          headers=_download(f"{name}-transfers.csv"))  # fmt: skip
             if what == "report.html":
                 partner = await registry.find_partner(db, partner_id)
-                days = await settlement.daily_points(db, partner_id, period)
+                days = await settlement.daily_activity(db, partner_id, period)
                 return HTMLResponse(statement_report.html_report(found, partner, days))
         except DomainError as error:
             return JSONResponse({"error": error.code, "message": error.message}, status_code=404

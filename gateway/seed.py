@@ -189,7 +189,9 @@ async def _demo_partner_terms(db: Database, partner_ids: list[int], now: datetim
     mile (once per database)."""
     since = now - timedelta(days=800)
     for partner_id in partner_ids:
-        if not await rate_cards_of(db, [partner_id]):
+        async with db.read() as conn:
+            carded = await rate_cards_of(conn, [partner_id])
+        if not carded:
             await add_rate_card(db, partner_id=partner_id, terms=RateCardTerms(
                 platform_fee_monthly=Decimal("99"), api_transaction_fee=Decimal("0.002")),
                 valid_from=since)  # fmt: skip

@@ -46,6 +46,12 @@ class InvalidState(DomainError):
     code = "INVALID_STATE"
 
 
+class PartnerNotContracted(DomainError):
+    """The partner has no rate card in force: nothing it does could be settled."""
+
+    code = "PARTNER_NOT_CONTRACTED"
+
+
 class OutOfStock(DomainError):
     code = "OUT_OF_STOCK"
 

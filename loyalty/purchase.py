@@ -10,12 +10,12 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.errors import InvalidState, NotFound, ValidationFailed
-from infra.models import partners, purchases, refunds
+from infra.errors import InvalidState, NotFound, PartnerNotContracted, ValidationFailed
+from infra.models import partners, purchases, rate_cards, refunds
 from infra.reads import PageKey, keyed, load_pages, top_n_per_owner
 from loyalty import ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount, points_due_back
@@ -31,12 +31,39 @@ class Channel(StrEnum):
     PARTNER = "PARTNER"
 
 
-async def check_partner_active(conn: AsyncConnection, partner_id: int) -> None:
-    status = await conn.scalar(select(partners.c.status).where(partners.c.id == partner_id))
-    if status is None:
+async def check_partner_active(
+    conn: AsyncConnection, partner_id: int, *, transacting_at: datetime | None = None
+) -> Any:
+    """The partner, if it is ACTIVE (NOT_FOUND, INVALID_STATE otherwise). With `transacting_at`,
+    the gate of every purchase, redemption and exchange at a partner: a rate card must be in
+    force then (PARTNER_NOT_CONTRACTED), or nothing it does could be settled."""
+    contracted = (
+        select(rate_cards.c.id)
+        .where(
+            rate_cards.c.partner_id == partners.c.id,
+            rate_cards.c.valid_from <= transacting_at,
+            rate_cards.c.valid_to.is_(None) | (rate_cards.c.valid_to > transacting_at),
+        )
+        .exists()
+        if transacting_at is not None
+        else literal(True)
+    )
+    row = (
+        await conn.execute(
+            select(*partners.c, contracted.label("contracted")).where(partners.c.id == partner_id)
+        )
+    ).first()
+    if row is None:
         raise NotFound(f"partner {partner_id} does not exist")
-    if status != "ACTIVE":
-        raise InvalidState(f"partner {partner_id} is {status}")
+    if row.status != "ACTIVE":
+        raise InvalidState(f"partner {partner_id} is {row.status}")
+    if not row.contracted:
+        raise PartnerNotContracted(
+            f"partner {partner_id} has no rate card in force on {transacting_at:%Y-%m-%d %H:%M} "
+            "UTC: it cannot transact until an operator adds one",
+            partnerId=str(partner_id),
+        )
+    return row
 
 
 def earning_account(partner_id: int | None) -> ledger.AccountId:
@@ -140,7 +167,7 @@ async def _record(
     async with db.transaction() as conn:
         buyer = await member.resolve(conn, request.member_ref, visible, presented=True)
         if request.partner_id is not None:
-            await check_partner_active(conn, request.partner_id)
+            await check_partner_active(conn, request.partner_id, transacting_at=now)
         tier_in_force = tier.Tier(buyer.tier)
         bonus = tier.bonus_points(program, tier_in_force, request.amount)
         referrer_id, referral_points = referral.referral_share(

@@ -50,7 +50,7 @@ async def redeem_points(
 
     async def act(conn: AsyncConnection, spender: Any) -> Any:
         if partner_id is not None:
-            await check_partner_active(conn, partner_id)
+            await check_partner_active(conn, partner_id, transacting_at=now)
         return await spend(
             conn, spender_id=spender.id, points=points, channel=channel, partner_id=partner_id,
             reference=reference, idempotency_key=idempotency_key, fingerprint=fingerprint,

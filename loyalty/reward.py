@@ -186,7 +186,7 @@ async def redeem_reward(
         if reward is None:
             await _explain_unavailable(conn, reward_id, quantity)
         if reward.partner_id is not None:
-            await check_partner_active(conn, reward.partner_id)
+            await check_partner_active(conn, reward.partner_id, transacting_at=now)
         return await spend(
             conn, spender_id=spender.id, points=reward.point_cost * quantity, channel=channel,
             partner_id=reward.partner_id, reference=f"reward:{reward.code}",

@@ -33,6 +33,8 @@ class Visibility:
     partners: ColumnElement[bool] = ALL
     exchanges: ColumnElement[bool] = ALL
     quotes: ColumnElement[bool] = ALL
+    # A partner's rate cards: its commercial terms.
+    rate_cards: ColumnElement[bool] = ALL
     # Which purchases and interactions a member's aggregates (lifecycle, segment) count.
     aggregated_purchases: ColumnElement[bool] = ALL
     aggregated_interactions: ColumnElement[bool] = ALL

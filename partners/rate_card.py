@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
-
-from sqlalchemy import select
 
 from infra.database import Database
 from infra.errors import ValidationFailed
 from infra.models import rate_cards
+from infra.reads import keyed
 from partners.registry import add_dated
 
 
@@ -51,12 +51,8 @@ async def add_rate_card(
     return await add_dated(db, rate_cards, partner_id, asdict(terms), valid_from, valid_to, now)
 
 
-async def rate_cards_of(db: Database, partner_ids: list[int]) -> list[Any]:
-    async with db.read() as conn:
-        return list(
-            await conn.execute(
-                select(rate_cards)
-                .where(rate_cards.c.partner_id.in_(partner_ids))
-                .order_by(rate_cards.c.partner_id, rate_cards.c.valid_from, rate_cards.c.id)
-            )
-        )
+# A partner's cards, oldest first; rows the caller may not see load as missing.
+rate_cards_of = keyed(
+    tuple(rate_cards.c), rate_cards.c.partner_id, visible=attrgetter("rate_cards"),
+    order_by=(rate_cards.c.valid_from, rate_cards.c.id),
+)  # fmt: skip

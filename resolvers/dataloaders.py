@@ -21,7 +21,7 @@ from infra.reads import PageKey
 from loyalty import expiry, ledger, member, purchase, referral, reward, segment, tier
 from loyalty.program import Program
 from loyalty.visibility import Visibility
-from partners import exchange, registry
+from partners import exchange, rate_card, registry
 from partners.connector import ConnectorError
 from partners.directory import ConnectorDirectory
 
@@ -174,6 +174,12 @@ class TermsByPartnerLoader(BatchLoader):
         return grouped_in_key_order(await registry.terms_of(conn, keys), keys, "partner_id")
 
 
+class RateCardsByPartnerLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        rows = await rate_card.rate_cards_of(conn, keys, self.visible)
+        return grouped_in_key_order(rows, keys, "partner_id")
+
+
 class EventsByExchangeLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[list[Any]]:
         return grouped_in_key_order(await exchange.events_of(conn, keys), keys, "exchange_id")
@@ -246,6 +252,10 @@ class Loaders:
     @cached_property
     def terms_by_partner(self) -> TermsByPartnerLoader:
         return TermsByPartnerLoader(*self._arguments)
+
+    @cached_property
+    def rate_cards_by_partner(self) -> RateCardsByPartnerLoader:
+        return RateCardsByPartnerLoader(*self._arguments)
 
     @cached_property
     def events_by_exchange(self) -> EventsByExchangeLoader:

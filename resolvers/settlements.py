@@ -12,8 +12,9 @@ from resolvers.exchanges import own_partner
 from schema.info import Info
 from schema.inputs import AddRateCardInput
 from schema.pagination import parse_id
+from schema.partner import RateCard
 from schema.permissions import ADMIN, READ_STATEMENTS
-from schema.settlement import RateCard, SettlementStatement, StatementSummary
+from schema.settlement import SettlementStatement, StatementSummary
 
 
 @strawberry.type

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
+from partners.settlement import plain
 from schema.enums import Direction
 from schema.info import Info
 from schema.pagination import parse_id
@@ -28,6 +30,14 @@ class Partner(Row):
     async def exchange_terms(self, info: Info) -> list[ExchangeTerms]:
         rows = await info.context.loaders.terms_by_partner.load(int(self.id))
         return [ExchangeTerms.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="The partner's rate cards (commissions and fees), dated, oldest first: an "
+        "operator sees every partner's, a partner's client its own, anyone else none."
+    )
+    async def rate_cards(self, info: Info) -> list[RateCard]:
+        rows = await info.context.loaders.rate_cards_by_partner.load(int(self.id))
+        return [RateCard.from_row(row) for row in rows]
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Partner | None:
@@ -75,3 +85,34 @@ class PartnerAccount:
             (self.partner_id, self.external_id)
         )
         return value
+
+
+@strawberry.type(description="A partner's dated commission and fee terms (settlement currency).")
+class RateCard(Row):
+    id: strawberry.ID
+    point_value: Decimal
+    issuance_cost_per_point: Decimal
+    redemption_commission_percent: Decimal
+    outbound_unit_price: Decimal
+    exchange_commission_percent: Decimal
+    platform_fee_monthly: Decimal
+    api_transaction_fee: Decimal
+    valid_from: datetime
+    valid_to: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any, **given: Any) -> RateCard:
+        """As written (0.01, 3, 99), not as stored with the column's scale (0.01000000)."""
+        terms = {name: plain(getattr(row, name)) for name in RATE_CARD_TERMS}
+        return super().from_row(row, **terms, **given)
+
+
+RATE_CARD_TERMS = (
+    "point_value",
+    "issuance_cost_per_point",
+    "redemption_commission_percent",
+    "outbound_unit_price",
+    "exchange_commission_percent",
+    "platform_fee_monthly",
+    "api_transaction_fee",
+)

@@ -21,7 +21,14 @@ class StatementLine:
     payer: str = strawberry.field(description="PARTNER or PROGRAM: who pays this line.")
     quantity: Decimal
     unit_rate: Decimal
-    amount: Decimal = strawberry.field(description="quantity x unitRate, rounded half-even.")
+    commission_percent: Decimal | None = strawberry.field(
+        description="For a commission line: the rate card's percentage (unitRate is that share "
+        "of the base line's unit rate)."
+    )
+    amount: Decimal = strawberry.field(
+        description="quantity x unitRate rounded half-even; for the platform fee, the monthly fee "
+        "x the share of the month the card is in force."
+    )
     adjusts_period: str | None = strawberry.field(
         description="For a late event of a closed month: that month."
     )
@@ -64,8 +71,8 @@ class SettlementStatement:
                     kind=line.kind.value, description=describe(line.kind.value,
                                                                 line.adjusts_period),
                     payer=line.payer.value, quantity=line.quantity, unit_rate=line.unit_rate,
-                    amount=line.amount, adjusts_period=line.adjusts_period,
-                    transfer_count=line.transfer_count,
+                    commission_percent=line.commission_percent, amount=line.amount,
+                    adjusts_period=line.adjusts_period, transfer_count=line.transfer_count,
                     rate_card_id=None if line.card_id is None else strawberry.ID(str(line.card_id)),
                 )
                 for line in statement.lines
@@ -90,17 +97,3 @@ class StatementSummary(Row):
     @strawberry.field
     async def partner(self, info: Info) -> Partner | None:
         return await partner_of(info, self.partner_id)
-
-
-@strawberry.type
-class RateCard(Row):
-    id: strawberry.ID
-    point_value: Decimal
-    issuance_cost_per_point: Decimal
-    redemption_commission_percent: Decimal
-    outbound_unit_price: Decimal
-    exchange_commission_percent: Decimal
-    platform_fee_monthly: Decimal
-    api_transaction_fee: Decimal
-    valid_from: datetime
-    valid_to: datetime | None

@@ -14,6 +14,7 @@ from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.program import Program
 from loyalty.purchase import Channel
 from partners import registry
+from partners.rate_card import RateCardTerms, add_rate_card
 from partners.registry import Direction, Terms, create_partner
 
 _sequence = itertools.count(1)
@@ -68,8 +69,17 @@ async def a_member_with_points(db: Database, points: int, program: Program | Non
     return buyer
 
 
-async def a_partner(db: Database, code: str = "acme-coffee") -> Any:
-    return await create_partner(db, code=code, name=code.replace("-", " ").title())
+CONTRACTED_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def a_partner(db: Database, code: str = "acme-coffee", *, contracted: bool = True) -> Any:
+    """A partner, by default under contract (a default rate card in force since 2000) so that it
+    may transact; `contracted=False` leaves it without a rate card."""
+    partner = await create_partner(db, code=code, name=code.replace("-", " ").title())
+    if contracted:
+        await add_rate_card(db, partner_id=partner.id, terms=RateCardTerms(),
+                            valid_from=CONTRACTED_SINCE)  # fmt: skip
+    return partner
 
 
 # Ledger

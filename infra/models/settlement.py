@@ -71,6 +71,8 @@ statement_lines = Table(
     rate("unit_rate"),
     money("amount"),
     whole("transfer_count"),
+    # The rate card's percentage behind a commission line (its unit rate is per point).
+    rate("commission_percent", optional=True),
 )
 
 # The transfers behind each line of a CLOSED statement, frozen with it.

@@ -14,6 +14,7 @@ from loyalty import ledger
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.membership import active_member
+from loyalty.purchase import check_partner_active
 from loyalty.visibility import EVERYTHING, Visibility
 from partners.exchange.limits import check_amount
 from partners.exchange.state import (
@@ -23,7 +24,7 @@ from partners.exchange.state import (
     external_account,
     open_exchange,
 )
-from partners.registry import Direction, partner_row, terms_in_force
+from partners.registry import Direction, terms_in_force
 
 
 async def credit_inbound(
@@ -52,7 +53,7 @@ async def credit_inbound(
             if existing is not None:
                 return existing
             await active_member(conn, member_id, visible.members)
-            await partner_row(conn, partner_id, active=True)
+            await check_partner_active(conn, partner_id, transacting_at=now)
             terms = await terms_in_force(conn, partner_id, Direction.INBOUND, now)
             if terms is None:
                 raise InvalidState(f"partner {partner_id} offers no INBOUND exchange now")

@@ -22,6 +22,7 @@ from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.membership import active_member
 from loyalty.program import Program
+from loyalty.purchase import check_partner_active
 from loyalty.visibility import EVERYTHING, Visibility
 from partners.connector import Answer, ConnectorError, Outcome
 from partners.directory import ConnectorDirectory
@@ -35,7 +36,7 @@ from partners.exchange.state import (
     settle,
     transition,
 )
-from partners.registry import Direction, find_partner, partner_row, terms_in_force
+from partners.registry import Direction, find_partner, terms_in_force
 
 
 async def quote_exchange(
@@ -57,7 +58,7 @@ async def quote_exchange(
         raise ValidationFailed("members quote outbound exchanges; partners credit inbound ones")
     async with db.transaction() as conn:
         await active_member(conn, member_id, visible.members)
-        await partner_row(conn, partner_id, active=True)
+        await check_partner_active(conn, partner_id, transacting_at=now)
         terms = await terms_in_force(conn, partner_id, direction, now)
         if terms is None:
             raise InvalidState(f"partner {partner_id} offers no {direction} exchange now")
@@ -150,7 +151,7 @@ async def _reserve(
         if used is not None:
             raise InvalidState("this quote was already used by another request")
         await active_member(conn, quote.member_id, visible.members)
-        partner = await partner_row(conn, quote.partner_id, active=True)
+        partner = await check_partner_active(conn, quote.partner_id, transacting_at=now)
         # Under the member's lock, so two requests cannot both fit under the daily cap.
         await ledger.lock_member_balance(conn, quote.member_id)
         terms = (

@@ -9,7 +9,7 @@ demand. Closing (`statements`) freezes the lines, the transfers behind them and 
 inputs; an event that later turns up dated inside a closed month is billed as an ADJUSTMENT line
 of the first open month after it."""
 
-from partners.settlement.drilldown import daily_points, line_transfers
+from partners.settlement.drilldown import DailyActivity, daily_activity, line_transfers
 from partners.settlement.periods import Period, minor_unit, plain, zone_of
 from partners.settlement.pricing import COMMISSIONS, Line, LineKind, Payer
 from partners.settlement.statements import (
@@ -24,6 +24,7 @@ from partners.settlement.usage import record_api_call
 
 __all__ = [
     "COMMISSIONS",
+    "DailyActivity",
     "Line",
     "LineKind",
     "Payer",
@@ -32,7 +33,7 @@ __all__ = [
     "StatementStatus",
     "close",
     "compute",
-    "daily_points",
+    "daily_activity",
     "line_transfers",
     "list_statements",
     "minor_unit",

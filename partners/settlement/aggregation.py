@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import exchanges, statement_transfers, transfers
@@ -27,10 +27,22 @@ ACTIVITY_REASONS = {
 ACTIVITY_KINDS = {kind for kind, _ in ACTIVITY_REASONS.values()}
 
 
-def billable_activity(partner_id: int, ranges: list[tuple[datetime, datetime]]) -> Any:
+def billable_activity(
+    partner_id: int,
+    ranges: list[tuple[datetime, datetime]],
+    segments: list[Segment] | None = None,
+) -> Any:
     """The partner's billable transfers in the given ranges, one row each, with the base line
-    kind and the signed quantity (points; partner units for outbound exchanges)."""
+    kind and the signed quantity (points; partner units for outbound exchanges). Given the
+    rate card segments, an event outside all of them is of kind UNPRICED."""
+    unpriced = (
+        [(~or_(false(), *(and_(transfers.c.created_at >= s.start, transfers.c.created_at < s.end)
+                          for s in segments)), literal("UNPRICED"))]
+        if segments is not None
+        else []
+    )  # fmt: skip
     kind = case(
+        *unpriced,
         *((transfers.c.reason == reason, literal(kind)) for reason, (kind, _) in
           ACTIVITY_REASONS.items()),
     )  # fmt: skip
@@ -86,17 +98,23 @@ async def aggregate(
         pieces = [(a, b) for a, b in pieces if a < b]
         if pieces:
             await _sum_segment(conn, partner_id, pieces, index, totals, conditions)
-    # Billable events that no rate card covers: they cannot be priced.
-    uncovered = await conn.scalar(
-        select(transfers.c.id).where(
-            *_billable(partner_id, ranges, conditions),
-            transfers.c.reason.in_(list(ACTIVITY_REASONS)),
-            *(~and_(transfers.c.created_at >= s.start, transfers.c.created_at < s.end)
-              for s in segments),
-        ).limit(1)
-    )  # fmt: skip
-    if uncovered is not None:
-        totals[("UNCOVERED", -1)] = Totals("UNCOVERED", -1)
+    # Billable events that no rate card covers: counted apart, they cannot be priced.
+    covered = [and_(transfers.c.created_at >= s.start, transfers.c.created_at < s.end)
+               for s in segments]  # fmt: skip
+    uncovered = (
+        await conn.execute(
+            select(func.count().label("transfers"), func.sum(transfers.c.id).label("id_sum"),
+                   func.max(transfers.c.id).label("id_max"),
+                   func.min(transfers.c.id).label("id_min"))
+            .where(*_billable(partner_id, ranges, conditions),
+                   transfers.c.reason.in_(list(ACTIVITY_REASONS)), *(~c for c in covered))
+        )
+    ).one()  # fmt: skip
+    if uncovered.transfers:
+        totals[("UNPRICED", -1)] = Totals(
+            "UNPRICED", -1, uncovered.transfers, uncovered.transfers, int(uncovered.id_sum),
+            int(uncovered.id_max), int(uncovered.id_min),
+        )  # fmt: skip
     return list(totals.values())
 
 

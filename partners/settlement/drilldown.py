@@ -1,25 +1,59 @@
-"""What stands behind a statement: the transfers of each line, and points moved per day."""
+"""What stands behind a statement: the transfers of each line, and their quantities per day."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import statement_lines, statement_transfers, transfers
 from partners.registry import partner_row as registry_partner
 from partners.settlement.aggregation import billable_activity, not_yet_billed
 from partners.settlement.periods import Period, zone_of
-from partners.settlement.pricing import LineKind
+from partners.settlement.pricing import LineKind, card_segments
 from partners.settlement.statements import (
     StatementStatus,
     closed_periods,
     late_periods,
+    rate_cards_of_partner,
     stored_statement,
 )
+
+
+async def _activity(conn: AsyncConnection, partner_id: int, period: Period) -> Any:
+    """(kind, adjusts_period, transfer_id, created_at, quantity), one row per transfer behind
+    a base line: the frozen record of a CLOSED statement, the ledger for a DRAFT (events no
+    rate card prices are of kind UNPRICED), so each kind's quantities add up to its line."""
+    stored = await stored_statement(conn, partner_id, period)
+    if stored is not None and stored.status is StatementStatus.CLOSED:
+        return (
+            select(statement_lines.c.kind, statement_lines.c.adjusts_period,
+                   statement_transfers.c.transfer_id, transfers.c.created_at,
+                   statement_transfers.c.quantity)
+            .join(statement_transfers, statement_transfers.c.line_id == statement_lines.c.id)
+            .join(transfers, transfers.c.id == statement_transfers.c.transfer_id)
+            .where(statement_lines.c.statement_id == stored.id)
+        ).subquery()  # fmt: skip
+    zone = zone_of(await registry_partner(conn, partner_id))
+    cards = await rate_cards_of_partner(conn, partner_id)
+    ranges: list[tuple[Period, str | None]] = [(period, None)]
+    ranges += [(late, str(late)) for late in
+               late_periods(period, await closed_periods(conn, partner_id))]  # fmt: skip
+    parts = []
+    for month, adjusts in ranges:
+        start, end = month.bounds(zone)
+        activity = billable_activity(partner_id, [(start, end)], card_segments(cards, start, end))
+        if adjusts is not None:
+            activity = activity.where(not_yet_billed())
+        rows = activity.subquery()
+        parts.append(select(rows.c.kind, literal(adjusts).label("adjusts_period"),
+                            rows.c.transfer_id, rows.c.created_at, rows.c.quantity))  # fmt: skip
+    return union_all(*parts).subquery()
 
 
 async def line_transfers(
@@ -28,60 +62,47 @@ async def line_transfers(
     """The drill-down: (line kind, adjusts period, transfer id, created_at, quantity) rows, from
     the frozen record for a CLOSED statement, from the ledger for a DRAFT."""
     async with db.transaction() as conn:
-        stored = await stored_statement(conn, partner_id, period)
-        if stored is not None and stored.status is StatementStatus.CLOSED:
-            query = (
-                select(statement_lines.c.kind, statement_lines.c.adjusts_period,
-                       statement_transfers.c.transfer_id, transfers.c.created_at,
-                       statement_transfers.c.quantity)
-                .join(statement_transfers, statement_transfers.c.line_id == statement_lines.c.id)
-                .join(transfers, transfers.c.id == statement_transfers.c.transfer_id)
-                .where(statement_lines.c.statement_id == stored.id)
-                .order_by(statement_transfers.c.transfer_id)
-            )  # fmt: skip
-            if kind is not None:
-                query = query.where(statement_lines.c.kind == kind)
-            return list(await conn.execute(query))
-        partner = await registry_partner(conn, partner_id)
-        zone = zone_of(partner)
-        ranges: list[tuple[tuple[datetime, datetime], str | None]] = [(period.bounds(zone), None)]
-        ranges += [(late.bounds(zone), str(late)) for late in
-                   late_periods(period, await closed_periods(conn, partner_id))]  # fmt: skip
-        found: list[Any] = []
-        for (start, end), adjusts in ranges:
-            activity = billable_activity(partner_id, [(start, end)])
-            if adjusts is not None:
-                activity = activity.where(not_yet_billed())
-            rows = activity.subquery()
-            query = select(rows.c.kind, literal(adjusts).label("adjusts_period"),
-                           rows.c.transfer_id, rows.c.created_at,
-                           rows.c.quantity).order_by(rows.c.transfer_id)  # fmt: skip
-            if kind is not None:
-                query = query.where(rows.c.kind == kind)
-            found += list(await conn.execute(query))
-        return found
+        rows = await _activity(conn, partner_id, period)
+        query = select(rows).order_by(rows.c.transfer_id)
+        if kind is not None:
+            query = query.where(rows.c.kind == kind)
+        return list(await conn.execute(query))
 
 
-async def daily_points(db: Database, partner_id: int, period: Period) -> list[tuple[str, int]]:
-    """Points moved per local day of the period (all billable transfers, unsigned), one query."""
-    async with db.read() as conn:
-        partner = await registry_partner(conn, partner_id)
-        zone = zone_of(partner)
+@dataclass(frozen=True, slots=True)
+class DailyActivity:
+    """A statement's own (not adjustment) base lines per local day: for each kind, the
+    quantities added and taken back (refunds, cancellations) on each day."""
+
+    days: list[str]
+    added: dict[str, list[int]]
+    taken_back: dict[str, list[int]]
+
+
+async def daily_activity(db: Database, partner_id: int, period: Period) -> DailyActivity:
+    """One grouped query over the same transfers as the statement's lines."""
+    async with db.transaction() as conn:
+        zone = zone_of(await registry_partner(conn, partner_id))
         start, end = period.bounds(zone)
         days = []
         day = start.astimezone(zone)
         while day.astimezone(UTC) < end:
             days.append(day)
             day = day + relativedelta(days=1)
-        bounds = [d.astimezone(UTC) for d in days] + [end]
-        rows = billable_activity(partner_id, [(start, end)]).subquery()
+        bounds: list[datetime] = [d.astimezone(UTC) for d in days] + [end]
+        rows = await _activity(conn, partner_id, period)
         bucket = case(
             *((rows.c.created_at < bounds[i + 1], literal(i)) for i in range(len(days))),
         ).label("day")
-        totals = {
-            row.day: int(row.points)
-            for row in await conn.execute(
-                select(bucket, func.sum(func.abs(rows.c.quantity)).label("points")).group_by(bucket)
-            )
-        }
-    return [(d.date().isoformat(), totals.get(i, 0)) for i, d in enumerate(days)]
+        taken = (rows.c.quantity < 0).label("taken")
+        found = await conn.execute(
+            select(rows.c.kind, bucket, taken, func.sum(rows.c.quantity).label("quantity"))
+            .where(rows.c.adjusts_period.is_(None))
+            .group_by(rows.c.kind, bucket, taken)
+        )
+        added: dict[str, list[int]] = {}
+        taken_back: dict[str, list[int]] = {}
+        for row in found:
+            series = taken_back if row.taken else added
+            series.setdefault(row.kind, [0] * len(days))[row.day] += abs(int(row.quantity))
+    return DailyActivity([d.date().isoformat() for d in days], added, taken_back)

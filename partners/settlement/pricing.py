@@ -4,14 +4,14 @@ and amount (quantity x unit rate, rounded half-even to the currency's minor unit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, literal
 
-from infra.errors import InvalidState
 from partners.settlement.periods import minor_unit, plain
 
 
@@ -25,6 +25,9 @@ class LineKind(StrEnum):
     INBOUND_COMMISSION = "INBOUND_COMMISSION"
     PLATFORM_FEE = "PLATFORM_FEE"
     API_TRANSACTIONS = "API_TRANSACTIONS"
+    # Events no rate card prices (legacy data, a card added later): counted, priced at zero,
+    # and a month holding any cannot be closed.
+    UNPRICED = "UNPRICED"
 
 
 class Payer(StrEnum):
@@ -51,6 +54,8 @@ class Line:
     amount: Decimal
     transfer_count: int
     adjusts_period: str | None = None
+    # For commission lines: the rate card's percentage (the unit rate is that share of a point).
+    commission_percent: Decimal | None = None
 
 
 def card_segments(cards: list[Any], start: datetime, end: datetime) -> list[Segment]:
@@ -100,17 +105,51 @@ COMMISSIONS = {
 }
 
 
+COMMISSION_PERCENTS = {
+    LineKind.REDEMPTION_COMMISSION: "redemption_commission_percent",
+    LineKind.OUTBOUND_COMMISSION: "exchange_commission_percent",
+    LineKind.INBOUND_COMMISSION: "exchange_commission_percent",
+}
+
+
 def priced_line(kind: LineKind, card: Any, quantity: Decimal, count: int, currency: str,
           adjusts: str | None = None) -> Line:  # fmt: skip
     payer, rate = _priced(kind, card)
     unit_rate = rate.quantize(Decimal("1e-8"), rounding=ROUND_HALF_EVEN)
     amount = (quantity * unit_rate).quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN)
-    return Line(kind, payer, card.id, plain(quantity), plain(unit_rate), amount, count, adjusts)
+    percent = COMMISSION_PERCENTS.get(kind)
+    return Line(kind, payer, card.id, plain(quantity), plain(unit_rate), amount, count, adjusts,
+                None if percent is None else plain(getattr(card, percent)))  # fmt: skip
+
+
+def fee_line(segment: Segment, month: tuple[datetime, datetime], zone: ZoneInfo,
+             currency: str) -> Line | None:  # fmt: skip
+    """The card's monthly platform fee for the share of the month it is in force, measured in
+    wall-clock time of the partner's zone: quantity = days in force, unit rate = the fee per day
+    of this month, amount = fee x time in force / length of the month, rounded half-even once
+    (50.00 from the 29th 00:00 of a 30-day month: 2 days, 3.33)."""
+    fee = segment.card.platform_fee_monthly
+    if not fee:
+        return None
+
+    def wall(instant: datetime) -> datetime:
+        return instant.astimezone(zone).replace(tzinfo=None)
+
+    tick = timedelta(microseconds=1)
+    in_force = (wall(segment.end) - wall(segment.start)) // tick
+    length = (wall(month[1]) - wall(month[0])) // tick
+    day = timedelta(days=1) // tick
+    amount = (fee * in_force / length).quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN)
+    days = (Decimal(in_force) / day).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
+    unit_rate = (fee * day / length).quantize(Decimal("1e-8"), rounding=ROUND_HALF_EVEN)
+    return Line(LineKind.PLATFORM_FEE, Payer.PARTNER, segment.card.id, plain(days),
+                plain(unit_rate), amount, 0)  # fmt: skip
 
 
 @dataclass
 class Totals:
-    """One base line's aggregate: signed quantity, transfer count, and id checksums."""
+    """One base line's aggregate: signed quantity, transfer count, and id checksums (segment -1:
+    the events no card prices)."""
 
     kind: str
     segment: int
@@ -118,6 +157,7 @@ class Totals:
     transfers: int = 0
     id_sum: int = 0
     id_max: int = 0
+    id_min: int | None = None
 
 
 def lines_from(rows: list[Totals], segments: list[Segment], currency: str,
@@ -126,7 +166,11 @@ def lines_from(rows: list[Totals], segments: list[Segment], currency: str,
     fingerprint: list[Any] = []
     for row in sorted(rows, key=lambda r: (r.kind, r.segment)):
         if row.segment < 0:
-            raise InvalidState("an event of the period falls outside every rate card")
+            zero = Decimal(0).quantize(minor_unit(currency))
+            lines.append(Line(LineKind.UNPRICED, Payer.PARTNER, None, Decimal(row.transfers),
+                              Decimal(0), zero, row.transfers, adjusts))  # fmt: skip
+            fingerprint.append([row.kind, None, row.transfers, row.id_sum, row.id_max, adjusts])
+            continue
         card = segments[row.segment].card
         kind, quantity = LineKind(row.kind), Decimal(row.quantity)
         lines.append(priced_line(kind, card, quantity, row.transfers, currency, adjusts))

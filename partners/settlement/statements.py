@@ -24,6 +24,7 @@ from infra.models import (
     statement_lines,
     statement_transfers,
     statements,
+    transfers,
 )
 from partners.registry import partner_row as registry_partner
 from partners.settlement.aggregation import (
@@ -38,6 +39,7 @@ from partners.settlement.pricing import (
     LineKind,
     Payer,
     card_segments,
+    fee_line,
     lines_from,
     priced_line,
     segment_index,
@@ -60,6 +62,12 @@ class Statement:
     computed_at: datetime | None = None
     closed_at: datetime | None = None
     id: int | None = None
+    # The first transfer (lowest id) no rate card prices, if any: the month cannot close.
+    first_unpriced: int | None = None
+
+    @property
+    def unpriced(self) -> int:
+        return sum(line.transfer_count for line in self.lines if line.kind is LineKind.UNPRICED)
 
     @property
     def payable_by_partner(self) -> Decimal:
@@ -124,6 +132,7 @@ async def compute(
     segments = card_segments(cards, start, end)
     rows = await aggregate(conn, partner_id, [(start, end)], segments)
     lines, fingerprint = lines_from(rows, segments, currency)
+    unpriced_ids = [row.id_min for row in rows if row.id_min is not None]
 
     usage_segment = segment_index(api_calls.c.at, segments).label("segment")
     usage = list(
@@ -141,9 +150,10 @@ async def compute(
                 priced_line(LineKind.API_TRANSACTIONS, card, Decimal(row.calls), 0, currency)
             )
             fingerprint.append(["API", card.id, row.calls])
-    first_card = next((s.card for s in segments if s.start == start), None)
-    if first_card is not None and first_card.platform_fee_monthly:
-        lines.append(priced_line(LineKind.PLATFORM_FEE, first_card, Decimal(1), 0, currency))
+    for segment in segments:
+        fee = fee_line(segment, (start, end), zone, currency)
+        if fee is not None:
+            lines.append(fee)
 
     for late in late_periods(period, await closed_periods(conn, partner_id)):
         late_start, late_end = late.bounds(zone)
@@ -154,13 +164,15 @@ async def compute(
         late_lines, late_print = lines_from(late_rows, late_segments, currency, str(late))
         lines += late_lines
         fingerprint += late_print
+        unpriced_ids += [row.id_min for row in late_rows if row.id_min is not None]
 
     fingerprint.append([str(period), partner.timezone, currency,
                         sorted([c.id for c in cards])])  # fmt: skip
     digest = hashlib.sha256(orjson.dumps(fingerprint, default=str)).hexdigest()
     return Statement(partner_id=partner_id, period=period, status=StatementStatus.DRAFT,
                      currency=currency, lines=lines, inputs_hash=digest,
-                     computed_at=now or datetime.now(UTC))  # fmt: skip
+                     computed_at=now or datetime.now(UTC),
+                     first_unpriced=min(unpriced_ids, default=None))  # fmt: skip
 
 
 async def stored_statement(
@@ -178,7 +190,8 @@ async def stored_statement(
     minor = minor_unit(header.currency)
     lines = [
         Line(LineKind(r.kind), Payer(r.payer), r.rate_card_id, plain(r.quantity),
-             plain(r.unit_rate), r.amount.quantize(minor), r.transfer_count, r.adjusts_period)
+             plain(r.unit_rate), r.amount.quantize(minor), r.transfer_count, r.adjusts_period,
+             None if r.commission_percent is None else plain(r.commission_percent))
         for r in await conn.execute(
             select(statement_lines)
             .where(statement_lines.c.statement_id == header.id)
@@ -225,7 +238,8 @@ async def _save(conn: AsyncConnection, statement: Statement) -> int:
                  "payer": line.payer, "rate_card_id": line.card_id,
                  "adjusts_period": line.adjusts_period, "quantity": line.quantity,
                  "unit_rate": line.unit_rate, "amount": line.amount,
-                 "transfer_count": line.transfer_count}
+                 "transfer_count": line.transfer_count,
+                 "commission_percent": line.commission_percent}
                 for n, line in enumerate(statement.lines)
             ],
         )  # fmt: skip
@@ -263,6 +277,20 @@ async def close(
         if stored is not None and stored.status is StatementStatus.CLOSED:
             return stored
         frozen = await compute(conn, partner_id, period, now=now)
+        if frozen.unpriced:
+            first = (
+                await conn.execute(
+                    select(transfers.c.id, transfers.c.created_at, transfers.c.reason).where(
+                        transfers.c.id == frozen.first_unpriced
+                    )
+                )
+            ).one()
+            raise InvalidState(
+                f"{period} cannot be closed: {frozen.unpriced} event(s) fall outside every rate "
+                f"card, the first transfer {first.id} ({first.reason}, "
+                f"{first.created_at:%Y-%m-%d %H:%M} UTC); add a rate card that covers them",
+                unpricedCount=frozen.unpriced, firstTransferId=str(first.id),
+            )  # fmt: skip
         frozen.status, frozen.closed_at = StatementStatus.CLOSED, now
         frozen.id = await _save(conn, frozen)
         await _freeze_transfers(conn, frozen)

@@ -146,7 +146,9 @@ def test_finance_settles_a_month_from_the_cli(tmp_path):
     )
     assert "PLATFORM_FEE" in (tmp_path / "lines.csv").read_text()
     assert (tmp_path / "transfers.csv").read_text().startswith("kind,adjusts_period,transfer_id")
-    assert "<svg" in (tmp_path / "report.html").read_text()
+    report = (tmp_path / "report.html").read_text()
+    assert "Platform fee (days in force x fee per day)" in report and "49.50" in report
+    assert "No points moved at this partner in the month." in report
 
 
 def test_operations_are_registered_for_allow_list_mode(tmp_path):

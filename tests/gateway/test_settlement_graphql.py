@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from auth import clients
 from tests.conftest import bearer, error_codes, graphql, http_client
+from tests.factories import a_member, a_member_with_an_account, a_partner
 from tests.partners.test_settlement import NOVEMBER, a_month_of_activity, a_settling_partner
 
 STATEMENT = """
@@ -91,3 +92,50 @@ async def test_a_partners_api_calls_are_billed(app, db):
     lines = {line["kind"]: line for line in body["data"]["settlementStatement"]["lines"]}
     # three queries before, and the statement query itself: it is counted when admitted
     assert lines["API_TRANSACTIONS"]["quantity"] == "4"
+
+
+RATE_CARDS = """
+{ partners { code rateCards { pointValue redemptionCommissionPercent platformFeeMonthly
+                              validFrom validTo } } }"""
+RECORD_AT_PARTNER = """
+mutation R($member: ID!, $partner: ID!) {
+  recordPurchase(input: {member: {id: $member}, channel: PARTNER, partnerId: $partner,
+                         source: "till", externalOrderId: "o-1", amount: "10.00"}) { id }
+}"""
+
+
+async def test_rate_cards_are_read_by_operators_and_their_own_partner_only(app, client, db):
+    mine = await a_settling_partner(db, "skyway-air")
+    await a_settling_partner(db, "rail-club")
+    as_sky = await a_partner_client(app, db, "skyway-air", scope="members:read")
+    holder = await a_member_with_an_account(db, mine, points=0)
+    as_member = http_client(app, await bearer(app, f"member:{holder.id}"))
+
+    operator = await graphql(client, RATE_CARDS)
+    partner = await graphql(as_sky, RATE_CARDS)
+    member = await graphql(as_member, RATE_CARDS)
+
+    seen = {p["code"]: p["rateCards"] for p in operator["data"]["partners"]}
+    assert set(seen) == {"skyway-air", "rail-club"}
+    assert seen["skyway-air"] == [{
+        "pointValue": "0.01", "redemptionCommissionPercent": "3", "platformFeeMonthly": "99",
+        "validFrom": "2026-01-01T11:00:00+00:00", "validTo": None,
+    }]  # fmt: skip
+    assert [(p["code"], len(p["rateCards"])) for p in partner["data"]["partners"]] == [
+        ("skyway-air", 1)
+    ]
+    assert {p["code"]: p["rateCards"] for p in member["data"]["partners"]} == {
+        "skyway-air": [], "rail-club": []
+    }  # fmt: skip
+
+
+async def test_a_purchase_at_a_partner_without_a_rate_card_is_refused_over_http(client, db):
+    partner = await a_partner(db, "uncarded", contracted=False)
+    holder = await a_member(db)
+
+    body = await graphql(client, RECORD_AT_PARTNER,
+                         {"member": str(holder.id), "partner": str(partner.id)})  # fmt: skip
+
+    assert error_codes(body) == ["PARTNER_NOT_CONTRACTED"]
+    assert "no rate card in force" in body["errors"][0]["message"]
+    assert body["errors"][0]["extensions"]["partnerId"] == str(partner.id)
