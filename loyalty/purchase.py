@@ -197,7 +197,8 @@ async def _record(
             )  # fmt: skip
             return existing, True
         await _credit_earnings(conn, row, now)
-        await tier.upgrade_if_due(conn, program, member_id=buyer.id, current=tier_in_force, at=now)
+        await tier.upgrade_if_due(conn, program, member_id=buyer.id, current=tier_in_force, at=now,
+                                  purchase_id=row.id)  # fmt: skip
         return row, False
 
 
@@ -262,6 +263,9 @@ async def refund_purchase(
                     reason=TransferCode.REFERRAL_REFUND, credit=ledger.ISSUANCE,
                     purchase=purchase, partner_id=None, now=now,
                 )  # fmt: skip
+            await tier.revert_upgrade_if_refunded(
+                conn, program, member_id=purchase.member_id, purchase_id=purchase_id, at=now
+            )
             return (
                 await conn.execute(
                     insert(refunds)

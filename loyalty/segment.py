@@ -45,9 +45,11 @@ class SegmentCriteria:
 
 
 def _purchase_count(scope: Any, after: datetime, until: datetime | None = None) -> Any:
+    """The member's purchases in (after, until], a fully refunded one not counting."""
     query = select(func.count(purchases.c.id)).where(
-        purchases.c.member_id == members.c.id, purchases.c.purchased_at > after, scope
-    )
+        purchases.c.member_id == members.c.id, purchases.c.purchased_at > after, scope,
+        purchases.c.refunded_amount < purchases.c.amount,
+    )  # fmt: skip
     if until is not None:
         query = query.where(purchases.c.purchased_at <= until)
     return query.scalar_subquery()

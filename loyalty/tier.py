@@ -35,6 +35,8 @@ class TierChangeReason(StrEnum):
     UPGRADE = "UPGRADE"
     DOWNGRADE = "DOWNGRADE"
     MERGE = "MERGE"
+    # A refund took the growth value back below the tier a purchase's upgrade reached.
+    UPGRADE_REVERTED = "UPGRADE_REVERTED"
 
 
 def threshold(program: Program, tier: Tier) -> int:
@@ -121,6 +123,7 @@ async def change_tier(
     growth_value: int,
     at: datetime,
     reviewed_at: datetime | None = None,
+    purchase_id: int | None = None,
 ) -> bool:
     """Set the tier if it is still `from_tier` (a concurrent change wins otherwise) and record
     the change. Returns whether it changed."""
@@ -138,7 +141,7 @@ async def change_tier(
     await conn.execute(
         insert(tier_changes).values(
             member_id=member_id, from_tier=from_tier, to_tier=to_tier, reason=reason,
-            growth_value=growth_value, changed_at=at,
+            growth_value=growth_value, changed_at=at, purchase_id=purchase_id,
         )
     )  # fmt: skip
     return True
@@ -152,17 +155,53 @@ async def upgrade_if_due(
     current: Tier,
     at: datetime,
     reason: TierChangeReason = TierChangeReason.UPGRADE,
+    purchase_id: int | None = None,
 ) -> Tier:
-    """Upgrades are immediate: the tier the growth value reaches now, if higher."""
+    """Upgrades are immediate: the tier the growth value reaches now, if higher (recorded with
+    the purchase that caused it, so that refunding it can revert it)."""
     growth = (await growth_values(conn, program, [member_id], at))[member_id]
     reached = tier_for_growth(program, growth)
     if higher(reached, current) == current:
         return current
     await change_tier(
         conn, member_id=member_id, from_tier=current, to_tier=reached, reason=reason,
-        growth_value=growth, at=at,
+        growth_value=growth, at=at, purchase_id=purchase_id,
     )  # fmt: skip
     return reached
+
+
+async def revert_upgrade_if_refunded(
+    conn: AsyncConnection, program: Program, *, member_id: int, purchase_id: int, at: datetime
+) -> Tier | None:
+    """The immediate upgrade works both ways for the same purchase: when a refund of a purchase
+    that caused an upgrade takes the growth value below the member's tier, the member moves to
+    the tier the growth value now reaches, never below the tier it held before that purchase.
+    Later upgrades caused by other purchases count only through the growth value. Returns the
+    new tier, or None when nothing changed. Call it with the member's balance locked."""
+    caused = (
+        await conn.execute(
+            select(tier_changes.c.from_tier)
+            .where(tier_changes.c.purchase_id == purchase_id,
+                   tier_changes.c.reason == TierChangeReason.UPGRADE)
+            .order_by(tier_changes.c.id)
+            .limit(1)
+        )
+    ).first()  # fmt: skip
+    if caused is None:
+        return None
+    current = Tier(str(await conn.scalar(select(members.c.tier).where(members.c.id == member_id))))
+    growth = (await growth_values(conn, program, [member_id], at))[member_id]
+    if growth >= threshold(program, current):
+        return None
+    lowered = higher(tier_for_growth(program, growth), Tier(caused.from_tier))
+    if lowered == current:
+        return None
+    changed = await change_tier(
+        conn, member_id=member_id, from_tier=current, to_tier=lowered,
+        reason=TierChangeReason.UPGRADE_REVERTED, growth_value=growth, at=at,
+        purchase_id=purchase_id,
+    )  # fmt: skip
+    return lowered if changed else None
 
 
 def last_anniversary(enrolled_at: datetime, at: datetime) -> datetime | None:

@@ -51,10 +51,13 @@ tier_changes = Table(
     ref("member_id", "members", index=True),
     chars("from_tier", 16),
     chars("to_tier", 16),
-    # UPGRADE (threshold reached), DOWNGRADE (anniversary review) or MERGE.
+    # UPGRADE (threshold reached), DOWNGRADE (anniversary review), MERGE, or UPGRADE_REVERTED
+    # (a refund took back the growth value a purchase's upgrade needed).
     chars("reason", 16),
     whole("growth_value"),
     moment("changed_at"),
+    # The purchase whose growth value caused an UPGRADE (or whose refund reverted one).
+    ref("purchase_id", "purchases", optional=True, index=True),
 )
 
 identities = Table(

@@ -41,6 +41,8 @@ class ModelPurchase:
     refunded_cents: int = 0
     reversed_points: int = 0
     growth_reversed: int = 0
+    # The tier before the upgrade this purchase caused, if it caused one.
+    upgraded_from: str | None = None
 
 
 @dataclass
@@ -79,12 +81,21 @@ class Model:
         )
         return from_purchases + from_interactions
 
-    def upgrade(self, index: int) -> None:
+    def reached(self, index: int) -> str:
         growth = self.growth(index)
-        reached = "DIAMOND" if growth >= 20_000 else "GOLD" if growth >= 5_000 else "SILVER"
-        member = self.members[index]
+        return "DIAMOND" if growth >= 20_000 else "GOLD" if growth >= 5_000 else "SILVER"
+
+    def upgrade(self, index: int) -> None:
+        reached, member = self.reached(index), self.members[index]
         if TIERS.index(reached) > TIERS.index(member.tier):
             member.tier = reached
+
+    def revert(self, bought: ModelPurchase) -> None:
+        """A refund of a purchase that caused an upgrade: below the tier's threshold, the tier
+        the growth value reaches, never below the one held before that purchase."""
+        member, reached = self.members[bought.owner], self.reached(bought.owner)
+        if bought.upgraded_from is not None and TIERS.index(reached) < TIERS.index(member.tier):
+            member.tier = max(reached, bought.upgraded_from, key=TIERS.index)
 
     def credit(self, index: int, points: int) -> None:
         member = self.members[index]
@@ -131,9 +142,12 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
             return
         points = cents // 100 + cents * BONUS_PERCENT[member.tier] // 100
         assert row.points_earned == points
-        model.purchases.append(ModelPurchase(row.id, index, cents, points, now))
+        bought = ModelPurchase(row.id, index, cents, points, now)
+        model.purchases.append(bought)
         model.credit(index, points)
+        before = member.tier
         model.upgrade(index)
+        bought.upgraded_from = before if member.tier != before else None
     elif kind == "refund":
         if not model.purchases:
             return
@@ -161,6 +175,7 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
         recovered = max(0, min(due - bought.reversed_points, owner.available))
         bought.reversed_points, bought.growth_reversed = due, growth_due
         model.debit(bought.owner, recovered)
+        model.revert(bought)
     elif kind == "interaction":
         index = operation[1]
         member = model.members[index]

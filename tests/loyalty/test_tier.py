@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from infra.errors import IdempotencyConflict
 from infra.models import members
-from loyalty import interaction, purchase, tier
+from loyalty import interaction, purchase, segment, tier
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.tier import Tier
@@ -147,3 +148,76 @@ def test_anniversaries_of_29_february_fall_on_28_february():
         2025, 2, 28, tzinfo=UTC
     )
     assert tier.last_anniversary(enrolled, datetime(2025, 2, 27, tzinfo=UTC)) is None
+
+
+async def test_refunding_the_purchase_that_made_a_member_gold_reverts_the_upgrade(db, program):
+    buyer = await a_member(db)
+    bought = await a_purchase(db, program, buyer.id, "5000.00")
+    assert await tier_of(db, buyer.id) is Tier.GOLD
+
+    await purchase.refund_purchase(
+        db, program, purchase_id=bought.id, amount=bought.amount, idempotency_key="r-all"
+    )
+
+    assert await tier_of(db, buyer.id) is Tier.SILVER
+    assert await history_of(db, buyer.id) == [
+        ("SILVER", "GOLD", "UPGRADE", 5000), ("GOLD", "SILVER", "UPGRADE_REVERTED", 0)
+    ]  # fmt: skip
+    # and its next purchase earns no GOLD bonus
+    after = await a_purchase(db, program, buyer.id, "100.00")
+    assert (after.tier, after.bonus_points) == ("SILVER", 0)
+
+
+async def test_a_refund_reverts_only_what_the_growth_value_no_longer_holds(db, program):
+    buyer = await a_member(db)
+    await a_purchase(db, program, buyer.id, "4000.00")
+    to_gold = await a_purchase(db, program, buyer.id, "1500.00")
+    to_diamond = await a_purchase(db, program, buyer.id, "15000.00")
+    assert await tier_of(db, buyer.id) is Tier.DIAMOND
+
+    # a part of the GOLD purchase: 20,000 still reached, nothing changes
+    await purchase.refund_purchase(
+        db, program, purchase_id=to_gold.id, amount=Decimal("500.00"), idempotency_key="r-1"
+    )
+    assert await tier_of(db, buyer.id) is Tier.DIAMOND
+    # the DIAMOND purchase, in part: 15,000 left, GOLD (not below the GOLD it came from)
+    await purchase.refund_purchase(
+        db, program, purchase_id=to_diamond.id, amount=Decimal("5000.00"), idempotency_key="r-2"
+    )
+    assert await tier_of(db, buyer.id) is Tier.GOLD
+    assert await history_of(db, buyer.id) == [
+        ("SILVER", "GOLD", "UPGRADE", 5500), ("GOLD", "DIAMOND", "UPGRADE", 20500),
+        ("DIAMOND", "GOLD", "UPGRADE_REVERTED", 15000),
+    ]  # fmt: skip
+
+
+async def test_refunding_a_purchase_that_caused_no_upgrade_reverts_nothing(db, program):
+    buyer = await a_member(db)
+    earlier = await a_purchase(db, program, buyer.id, "4000.00")
+    await a_purchase(db, program, buyer.id, "1000.00")
+
+    await purchase.refund_purchase(
+        db, program, purchase_id=earlier.id, amount=earlier.amount, idempotency_key="r-all"
+    )
+
+    # below GOLD's threshold, but the GOLD was another purchase's: the anniversary review decides
+    assert await tier_of(db, buyer.id) is Tier.GOLD
+
+
+async def test_a_fully_refunded_purchase_counts_toward_no_band(db, program):
+    buyer = await a_member(db)
+    kept = await a_purchase(db, program, buyer.id, "10.00")
+    refunded = await a_purchase(db, program, buyer.id, "2000.00")
+    await purchase.refund_purchase(
+        db, program, purchase_id=refunded.id, amount=refunded.amount, idempotency_key="r-all"
+    )
+
+    async with db.read() as conn:
+        measures = segment.Measures(program, datetime.now(UTC))
+        row = (
+            await conn.execute(
+                select(measures.purchase_count, measures.spend).where(members.c.id == buyer.id)
+            )
+        ).one()
+
+    assert kept.id and (row[0], row[1]) == (1, Decimal("10.00"))
