@@ -43,7 +43,7 @@ from auth.principal import PrincipalKind
 from auth.revocations import TokenStates
 from auth.throttle import AuthenticationThrottle
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
-from gateway import exports
+from gateway import exports, ide
 from gateway.audit import AuditMutation
 from gateway.background import run_background_jobs
 from gateway.protection import BodySizeLimit, PersistedQueries, RateLimiter, Refusal
@@ -209,6 +209,10 @@ class GraphQLApp(GraphQL[Context, None]):
         self.limiter = RateLimiter(
             store, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return ide.page()
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if not isinstance(request, Request) or self.should_render_graphql_ide(
@@ -489,6 +493,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/readyz", _readiness(database)),
             *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
             *exports.routes(database),
+            *(ide.routes() if settings.is_development else []),
         ],
         middleware=_middleware(settings, verifier),
         lifespan=_serving(settings, database, owns_db),

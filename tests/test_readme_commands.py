@@ -9,6 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -34,12 +37,15 @@ def wait_until_ready(server: subprocess.Popen, port: int, seconds: float) -> Non
         time.sleep(0.2)
 
 
-def test_the_demo_command_serves_demo_members(tmp_path):
+@contextmanager
+def running_demo(folder: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """`pointgate demo` started in an empty folder as the README says: its port and the
+    operator's header it printed, once it answers /readyz; stopped on leaving."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POINTGATE_ENV")}
     server = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port)],
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -52,16 +58,20 @@ def test_the_demo_command_serves_demo_members(tmp_path):
             if "operator (admin):" in line:
                 operator_header = json.loads(line.split(":", 1)[1])
         wait_until_ready(server, port, 60)
+        yield port, operator_header
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        server.stdout.close()
 
+
+def test_the_demo_command_serves_demo_members(tmp_path):
+    with running_demo(tmp_path) as (port, operator_header):
         answer = httpx.post(
             f"http://127.0.0.1:{port}/graphql", json={"query": MEMBERS}, headers=operator_header
         ).json()
         refused = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": MEMBERS}).json()
         ide = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        server.stdout.close()
 
     members = answer["data"]["members"]["edges"]
     assert len(members) == 3
