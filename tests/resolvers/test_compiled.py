@@ -132,11 +132,14 @@ async def world(db, settings) -> AsyncIterator[World]:
         for http in pair:
             await http.aclose()
     # The differential test ran this many operations through both paths, as each caller, and
-    # most of them were answered by compiled statements (the rest fell back on purpose).
+    # a good share were answered by compiled statements: about a third by construction (the
+    # rest carry, on purpose, unknown or malformed ids and cursors or page sizes out of range,
+    # which fall back). 25 % is far below that mean for ~1,700 operations, so it never flakes,
+    # and far above what a compiled lane that stopped planning would reach.
     if world.examples:
         assert len(world.examples) >= MIN_EXAMPLES
         outcomes = compiled.state.compiled_operations.outcomes
-        assert outcomes["compiled"] > outcomes["general"] / 2, outcomes
+        assert outcomes["compiled"] >= 0.25 * sum(outcomes.values()), outcomes
 
 
 # --- operations over the plannable part of the schema ----------------------------------------
