@@ -18,7 +18,7 @@ from gateway import operators
 from gateway.app import build_schema
 from gateway.seed import has_members, seed
 from gateway.settings import Settings
-from gateway.shell import moment, with_db
+from gateway.shell import moment, progress_bar, with_db
 from infra.database import Database
 from infra.errors import DomainError
 from infra.migrate import upgrade
@@ -70,16 +70,11 @@ def seed_command(
     """Add generated members and purchases (bulk inserts; ledger totals kept exact)."""
     settings = Settings.from_env()
     started = time.perf_counter()
-    report = with_db(
-        settings,
-        lambda db: seed(
-            db,
-            settings.program,
-            member_count=members,
-            purchase_count=purchases,
-            random_seed=random_seed,
-        ),
-    )
+    with progress_bar("seeding") as progress:
+        report = with_db(settings, lambda db: seed(
+            db, settings.program, member_count=members, purchase_count=purchases,
+            random_seed=random_seed, progress=progress,
+        ))  # fmt: skip
     elapsed = time.perf_counter() - started
     typer.echo(
         f"seeded {report.members} members (first id {report.first_member_id}) and "
@@ -122,7 +117,9 @@ def demo(
     async def prepare(db: Database) -> None:
         await upgrade(db, phone_region=settings.program.phone_region)
         if not await has_members(db):
-            await seed(db, settings.program, member_count=200, purchase_count=2000)
+            with progress_bar("seeding the demo") as progress:
+                await seed(db, settings.program, member_count=200, purchase_count=2000,
+                           progress=progress)  # fmt: skip
 
     os.environ.setdefault("POINTGATE_ISSUER", f"http://{host}:{port}")
     settings = Settings.from_env()
@@ -153,7 +150,9 @@ AT_OPTION = typer.Option(None, "--at", help="Run as of this ISO date/time (defau
 def jobs_tiers(at: str | None = AT_OPTION) -> None:
     """Anniversary tier review: down at most one tier where the growth value no longer holds it."""
     settings = Settings.from_env()
-    report = with_db(settings, lambda db: review_tiers(db, settings.program, at=moment(at)))
+    with progress_bar("reviewing tiers") as progress:
+        report = with_db(settings, lambda db: review_tiers(db, settings.program, at=moment(at),
+                                                           progress=progress))  # fmt: skip
     typer.echo(f"reviewed {report.reviewed} members, downgraded {report.downgraded}")
 
 
@@ -161,7 +160,9 @@ def jobs_tiers(at: str | None = AT_OPTION) -> None:
 def jobs_expire(at: str | None = AT_OPTION) -> None:
     """Move what is left of expired lots to program:expired."""
     settings = Settings.from_env()
-    report = with_db(settings, lambda db: expire_points(db, settings.program, at=moment(at)))
+    with progress_bar("expiring points") as progress:
+        report = with_db(settings, lambda db: expire_points(db, settings.program, at=moment(at),
+                                                            progress=progress))  # fmt: skip
     typer.echo(f"expired {report.points} points of {report.members} members")
 
 
@@ -186,15 +187,21 @@ def settle(
     month = settlement.Period.parse(period)
 
     async def work(db: Database) -> tuple[settlement.Statement, list[Any], Any, Any]:
+        # progress: the statement, then the drill-down and the report's days when asked for
+        progress(0, total=1 + bool(transfers_file) + bool(html_file))
         partner_id = await operators.partner_id_of(db, partner)
         found = await (settlement.close if close else settlement.statement)(db, partner_id, month)
+        progress()
         rows = await settlement.line_transfers(db, partner_id, month) if transfers_file else []
+        progress(bool(transfers_file))
         row = await registry.find_partner(db, partner_id)
         days = await settlement.daily_activity(db, partner_id, month) if html_file else None
+        progress(bool(html_file))
         return found, rows, row, days
 
     try:
-        found, rows, row, days = with_db(Settings.from_env(), work)
+        with progress_bar(f"settling {partner} {month}") as progress:
+            found, rows, row, days = with_db(Settings.from_env(), work)
     except DomainError as error:
         raise typer.BadParameter(error.message) from None
     if csv_file:
@@ -223,11 +230,12 @@ def jobs_reconcile(
     async def work(db: Database) -> exchange.ReconcileReport:
         directory = ConnectorDirectory(timeout=settings.connector_timeout_seconds)
         try:
-            return await exchange.reconcile(db, directory, stale_after=stale)
+            return await exchange.reconcile(db, directory, stale_after=stale, progress=progress)
         finally:
             await directory.close()
 
-    report = with_db(settings, work)
+    with progress_bar("reconciling exchanges") as progress:
+        report = with_db(settings, work)
     typer.echo(f"checked {report.checked}: posted {report.posted}, voided {report.voided}, "
                f"still open {report.still_open}")  # fmt: skip
 

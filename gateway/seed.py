@@ -22,6 +22,7 @@ from infra.models import (
     purchases,
     tier_changes,
 )
+from infra.progress import Progress, quiet
 from loyalty import bulk, ledger, referral, tier
 from loyalty.earning import base_points
 from loyalty.ledger import TransferCode
@@ -42,9 +43,12 @@ class SeedReport:
     first_member_id: int
 
 
-async def _insert(conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+async def _insert(
+    conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]], progress: Progress = quiet
+) -> None:
     for chunk in bulk.chunks(rows):
         await conn.execute(insert(table), chunk)
+        progress(len(chunk))
 
 
 async def seed(
@@ -55,11 +59,14 @@ async def seed(
     purchase_count: int,
     random_seed: int = 42,
     now: datetime | None = None,
+    progress: Progress = quiet,
 ) -> SeedReport:
     """Add `member_count` members (with card, email and phone identities) and `purchase_count`
     purchases spread over them and the last year, each with its earning transfer."""
     now = now or datetime.now(UTC)
     rng = random.Random(random_seed)
+    # progress: members written, then purchases written, then their ledger credits posted
+    progress(0, total=member_count + 2 * purchase_count)
     partner_ids = [
         (await create_partner(db, code=code, name=name)).id for code, name in DEMO_PARTNERS
     ]
@@ -76,8 +83,10 @@ async def seed(
         accounts_rows = [{"id": ledger.member_account(m), "member_id": m} for m in member_ids]
         await _insert(conn, accounts, accounts_rows)
         await _insert(conn, identities, identity_rows)
+        progress(member_count)
 
-        growth = await _purchases(conn, program, rng, member_ids, partner_ids, purchase_count, now)
+        growth = await _purchases(conn, program, rng, member_ids, partner_ids, purchase_count, now,
+                                  progress)  # fmt: skip
         await _set_tiers(conn, program, growth, now)
     if db.dialect == "postgresql":
         # Fresh planner statistics: right after a bulk load the planner would guess blindly.
@@ -121,6 +130,7 @@ async def _purchases(
     partner_ids: list[int],
     count: int,
     now: datetime,
+    progress: Progress,
 ) -> dict[int, int]:
     """`count` purchases over the last year, each with its earning credit through the ledger's
     bulk loader; returns the growth value each member gained."""
@@ -157,9 +167,10 @@ async def _purchases(
                 reference=f"purchase:{purchase_id}", partner_id=partner_id, at=purchased_at,
             )
         )  # fmt: skip
-    await _insert(conn, purchases, purchase_rows)
+    await _insert(conn, purchases, purchase_rows, progress)
     await bulk.sync_sequence(conn, purchases)
-    await bulk.credit_members(conn, [c for c in credits if c.amount])
+    await bulk.credit_members(conn, [c for c in credits if c.amount], progress)
+    progress(sum(1 for c in credits if not c.amount))
     return growth
 
 

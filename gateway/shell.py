@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from gateway.settings import Settings
 from infra import secrets
 from infra.database import Database
+from infra.progress import Progress as JobProgress
 
 T = TypeVar("T")
 
@@ -38,3 +49,22 @@ def moment(value: str | None) -> datetime:
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not an ISO date or time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@contextmanager
+def progress_bar(label: str, console: Console | None = None) -> Iterator[JobProgress]:
+    """A progress bar for a long job, on stderr when it is a terminal; nothing when it is not
+    (cron, pipes, CI logs), so a job's output stays its one final line."""
+    console = console or Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int = 1, *, total: int | None = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
+            if done:
+                bar.advance(task, done)
+
+        yield advance

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import accounts, point_lots, transfers
+from infra.progress import Progress, quiet
 from loyalty.ledger import AccountId, Phase, TransferCode, is_member_account
 
 CHUNK = 5_000
@@ -55,8 +56,11 @@ async def sync_sequence(conn: AsyncConnection, table: Any) -> None:
         )
 
 
-async def credit_members(conn: AsyncConnection, credits: Sequence[Credit]) -> None:
-    """Post `credits` (see the module's note for which), in the caller's transaction."""
+async def credit_members(
+    conn: AsyncConnection, credits: Sequence[Credit], progress: Progress = quiet
+) -> None:
+    """Post `credits` (see the module's note for which), in the caller's transaction
+    (progress: per credit posted)."""
     if any(is_member_account(c.debit) or c.amount <= 0 for c in credits):
         raise ValueError("bulk credits move a positive amount from a program or partner account")
     first = await next_id(conn, transfers)
@@ -80,6 +84,7 @@ async def credit_members(conn: AsyncConnection, credits: Sequence[Credit]) -> No
     await sync_sequence(conn, transfers)
     for chunk in chunks(lot_rows):
         await conn.execute(insert(point_lots), chunk)
+        progress(len(chunk))
     add = (
         update(accounts)
         .where(accounts.c.member_id == bindparam("member"))

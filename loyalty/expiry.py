@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import point_lots
+from infra.progress import Progress, quiet
 from loyalty import ledger, lot
 from loyalty.program import Program
 
@@ -33,8 +34,11 @@ def _expired_lots(cutoff: datetime) -> Any:
     )
 
 
-async def expire_points(db: Database, program: Program, *, at: datetime) -> ExpiryReport:
-    """Expire every lot that has expired at `at`, one transaction per member."""
+async def expire_points(
+    db: Database, program: Program, *, at: datetime, progress: Progress = quiet
+) -> ExpiryReport:
+    """Expire every lot that has expired at `at`, one transaction per member (progress: per
+    member with expired lots)."""
     cutoff = lot.expired_before(at, program.expiry_months)
     members = points = 0
     after_id = 0
@@ -56,6 +60,7 @@ async def expire_points(db: Database, program: Program, *, at: datetime) -> Expi
             expired = await _expire_member(db, row.member_id, cutoff, at)
             members += 1 if expired else 0
             points += expired
+            progress()
 
 
 async def _expire_member(db: Database, member_id: int, cutoff: datetime, at: datetime) -> int:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import interactions, members, purchases, tier_changes
+from infra.progress import Progress, quiet
 from infra.reads import keyed
 from loyalty.program import Program
 
@@ -224,10 +225,12 @@ class ReviewReport:
 REVIEW_BATCH = 500
 
 
-async def review_tiers(db: Database, program: Program, *, at: datetime) -> ReviewReport:
+async def review_tiers(
+    db: Database, program: Program, *, at: datetime, progress: Progress = quiet
+) -> ReviewReport:
     """The anniversary review: a member above SILVER whose anniversary passed since its last
     review keeps its tier if the growth value at the anniversary holds it, and otherwise moves
-    down one tier. Running it again changes nothing."""
+    down one tier. Running it again changes nothing (progress: per member above SILVER)."""
     reviewed = downgraded = 0
     after_id = 0
     while True:
@@ -245,6 +248,7 @@ async def review_tiers(db: Database, program: Program, *, at: datetime) -> Revie
         if not batch:
             return ReviewReport(reviewed=reviewed, downgraded=downgraded)
         after_id = batch[-1].id
+        progress(len(batch))
         for row in batch:
             anniversary = last_anniversary(row.enrolled_at, at)
             if anniversary is None or (

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from infra.database import Database
 from infra.models import exchanges
+from infra.progress import Progress, quiet
 from partners.connector import ConnectorError, Outcome
 from partners.directory import ConnectorDirectory
 from partners.exchange.state import ExchangeState, settle
@@ -34,6 +35,7 @@ async def reconcile(
     stale_after: timedelta = timedelta(minutes=5),
     deadline: float = 10.0,
     now: datetime | None = None,
+    progress: Progress = quiet,
 ) -> ReconcileReport:
     """Settle what the partners say of UNKNOWN exchanges and of RESERVED ones older than
     `stale_after` (their process died, or is still waiting on the partner)."""
@@ -53,7 +55,9 @@ async def reconcile(
             )
         )
     posted = voided = still_open = 0
+    progress(0, total=len(candidates))
     for exchange in candidates:
+        progress()
         connector = directory.for_partner(await find_partner(db, exchange.partner_id))
         try:
             answer = await asyncio.wait_for(connector.status(exchange.id), deadline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -13,15 +14,58 @@ from infra import secrets
 DATA_KEY = secrets.new_data_key()
 
 
+def _environment(tmp_path) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}",
+            "POINTGATE_DATA_KEYS": DATA_KEY}  # fmt: skip
+
+
 def pointgate(tmp_path, *arguments: str) -> str:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}",
-           "POINTGATE_DATA_KEYS": DATA_KEY}  # fmt: skip
+    """Run the CLI with its output piped: what it prints on stdout (and nothing on stderr,
+    where only a terminal gets progress bars)."""
     done = subprocess.run(
         [sys.executable, "-m", "gateway.cli", *arguments],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=_environment(tmp_path), capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "━" not in done.stderr, done.stderr
     return done.stdout
+
+
+def on_a_terminal(tmp_path, *arguments: str) -> str:
+    """Run the CLI with a pseudo-terminal as stdout and stderr: everything it drew."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", *arguments], env=_environment(tmp_path),
+        stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+    )  # fmt: skip
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    assert process.wait(timeout=120) == 0, drawn.decode(errors="replace")
+    os.close(leader)
+    return drawn.decode(errors="replace")
+
+
+def test_long_jobs_draw_a_progress_bar_on_a_terminal_only(tmp_path):
+    pointgate(tmp_path, "migrate")
+
+    seeded = on_a_terminal(tmp_path, "seed", "--members", "300", "--purchases", "3000")
+    later = (datetime.now(UTC) + timedelta(days=3 * 366)).date().isoformat()
+    expired = on_a_terminal(tmp_path, "jobs", "expire", "--at", later)
+    piped = pointgate(tmp_path, "jobs", "tiers")
+
+    # members, then purchases, then their credits: 300 + 3,000 + 3,000 units, all done
+    assert "seeding" in seeded and "6300/6300" in seeded and "━" in seeded
+    assert "seeded 300 members" in seeded
+    assert "expiring points" in expired and "expired" in expired.splitlines()[-1]
+    assert re.fullmatch(r"reviewed \d+ members, downgraded \d+\n", piped)
 
 
 def test_the_expiry_job_expires_seeded_points_once_and_the_tier_review_runs(tmp_path):
