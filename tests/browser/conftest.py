@@ -21,7 +21,9 @@ def chromium_path() -> str | None:
     return os.environ.get("POINTGATE_CHROMIUM") or shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API runs an event loop in this thread while it
+# is open, and the sync tests elsewhere that call asyncio.run() would find it running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
