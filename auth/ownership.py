@@ -30,6 +30,8 @@ from auth.principal import Principal, PrincipalKind, Scope
 from infra.errors import NotFound, ValidationFailed
 from infra.models import (
     consents,
+    coupon_templates,
+    coupons,
     exchanges,
     identities,
     members,
@@ -155,6 +157,21 @@ def rate_cards_visible(principal: Principal) -> Any:
     partner's clients their own, nobody else any."""
     if principal.kind is PrincipalKind.PARTNER:
         return and_(true(), rate_cards.c.partner_id == _partner(principal))
+    return true() if _is_admin(principal) else false()
+
+
+def coupons_visible(principal: Principal) -> Any:
+    """A member sees its own coupons; a partner the coupons of templates valid at it or that it
+    funds; operators with admin every coupon; nobody else any."""
+    if principal.kind is PrincipalKind.MEMBER:
+        return and_(true(), coupons.c.member_id == _member(principal))
+    if principal.kind is PrincipalKind.PARTNER:
+        partner = _partner(principal)
+        theirs = select(coupon_templates.c.id).where(
+            or_(coupon_templates.c.partner_id == partner,
+                coupon_templates.c.funded_by_partner_id == partner)
+        )  # fmt: skip
+        return coupons.c.template_id.in_(theirs)
     return true() if _is_admin(principal) else false()
 
 
@@ -304,6 +321,7 @@ def _visibility(
         exchanges=exchanges_visible(principal),
         quotes=quotes_usable(principal),
         rate_cards=rate_cards_visible(principal),
+        coupons=coupons_visible(principal),
         aggregated_purchases=purchase_scope,
         aggregated_interactions=interaction_scope,
         ledger_partner=ledger_partner(principal),

@@ -52,6 +52,13 @@ class PartnerNotContracted(DomainError):
     code = "PARTNER_NOT_CONTRACTED"
 
 
+class CouponNotApplicable(DomainError):
+    """A coupon that this purchase may not use; `reason` says why (THRESHOLD, EXPIRED,
+    CHANNEL, PARTNER, ALREADY_USED, NOT_OWNER, NOT_FOUND, BUDGET)."""
+
+    code = "COUPON_NOT_APPLICABLE"
+
+
 class OutOfStock(DomainError):
     code = "OUT_OF_STOCK"
 

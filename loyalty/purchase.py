@@ -22,6 +22,7 @@ from loyalty.earning import base_points, check_amount, points_due_back
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
+from loyalty.promotions import coupon
 from loyalty.visibility import EVERYTHING, Visibility
 
 
@@ -92,11 +93,14 @@ async def record_purchase(
     partner_id: int | None = None,
     purchased_at: datetime | None = None,
     namespace: str = "",
+    coupon_codes: Sequence[str] = (),
     visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> tuple[Any, bool]:
     """Record a purchase and credit what it earns, once per (source, external order id) in the
-    caller's `namespace` (a partner's order ids are its own).
+    caller's `namespace` (a partner's order ids are its own). `amount` is the basket before
+    coupons; the member's `coupon_codes` take their discounts off it (loyalty.promotions.coupon),
+    and the purchase is recorded, earns and is refunded on the amount paid.
 
     Returns the purchase and whether this call was a replay. The member earns base points plus
     the bonus of the tier in force when the purchase is recorded; the purchase's growth value may
@@ -106,7 +110,7 @@ async def record_purchase(
     now = now or datetime.now(UTC)
     asked = _Request(
         member_ref, channel, source, external_order_id, amount, currency, partner_id,
-        purchased_at, namespace,
+        purchased_at, namespace, tuple(coupon.normalized_code(c) for c in coupon_codes),
     )  # fmt: skip
     request = _checked(program, asked, now)
     return await retry_on_race(lambda: _record(db, program, request, visible, now))
@@ -126,6 +130,7 @@ class _Request:
     partner_id: int | None
     purchased_at: datetime | None
     namespace: str
+    coupon_codes: tuple[str, ...] = ()
     fingerprint: str = ""
 
 
@@ -154,6 +159,7 @@ def _checked(program: Program, asked: _Request, now: datetime) -> _Request:
         member=asked.member_ref.fingerprint(), channel=asked.channel, amount=asked.amount,
         currency=currency, partner_id=asked.partner_id,
         purchased_at=asked.purchased_at if asked.purchased_at != now else None,
+        coupons=sorted(set(asked.coupon_codes)) or None,
     )  # fmt: skip
     return replace(
         asked, currency=currency, source=source, external_order_id=order,
@@ -168,21 +174,34 @@ async def _record(
         buyer = await member.resolve(conn, request.member_ref, visible, presented=True)
         if request.partner_id is not None:
             await check_partner_active(conn, request.partner_id, transacting_at=now)
+        applied: list[coupon.Applied] = []
+        if request.coupon_codes:
+            # A replay finds its coupons redeemed by itself: answer it before applying them.
+            replay = await _earlier(conn, request)
+            if replay is not None:
+                return replay, True
+            applied = await coupon.apply_coupons(
+                conn, program, list(request.coupon_codes), member_id=buyer.id,
+                channel=request.channel, partner_id=request.partner_id, gross=request.amount,
+                at=now,
+            )  # fmt: skip
+        paid = request.amount - sum((a.discount for a in applied), Decimal(0))
         tier_in_force = tier.Tier(buyer.tier)
-        bonus = tier.bonus_points(program, tier_in_force, request.amount)
+        bonus = tier.bonus_points(program, tier_in_force, paid)
         referrer_id, referral_points = referral.referral_share(
-            program, buyer, request.amount, request.purchased_at or now
+            program, buyer, paid, request.purchased_at or now
         )
         row = await insert_unless_exists(
             conn,
             purchases,
             {
                 "member_id": buyer.id, "channel": request.channel, "source": request.source,
-                "external_order_id": request.external_order_id, "amount": request.amount,
+                "external_order_id": request.external_order_id, "amount": paid,
+                "gross_amount": request.amount if applied else None,
                 "currency": request.currency,
-                "points_earned": base_points(request.amount, program) + bonus,
+                "points_earned": base_points(paid, program) + bonus,
                 "bonus_points": bonus, "tier": tier_in_force,
-                "growth_value": tier.growth_for_amount(program, request.amount),
+                "growth_value": tier.growth_for_amount(program, paid),
                 "referrer_id": referrer_id, "referral_points": referral_points,
                 "partner_id": request.partner_id, "purchased_at": request.purchased_at,
                 "recorded_at": now, "request_hash": request.fingerprint,
@@ -190,16 +209,21 @@ async def _record(
             },
         )  # fmt: skip
         if row is None:
-            existing = await earlier(
-                conn, purchases, request.fingerprint,
-                f"{request.source}/{request.external_order_id}", namespace=request.namespace,
-                source=request.source, external_order_id=request.external_order_id,
-            )  # fmt: skip
-            return existing, True
+            return await _earlier(conn, request), True
+        await coupon.redeem(conn, applied, row.id, now)
         await _credit_earnings(conn, row, now)
         await tier.upgrade_if_due(conn, program, member_id=buyer.id, current=tier_in_force, at=now,
                                   purchase_id=row.id)  # fmt: skip
         return row, False
+
+
+async def _earlier(conn: AsyncConnection, request: _Request) -> Any | None:
+    """The purchase recorded earlier for this order (checked to be the same request)."""
+    return await earlier(
+        conn, purchases, request.fingerprint, f"{request.source}/{request.external_order_id}",
+        namespace=request.namespace, source=request.source,
+        external_order_id=request.external_order_id,
+    )  # fmt: skip
 
 
 async def _credit_earnings(conn: AsyncConnection, row: Any, now: datetime) -> None:
@@ -266,6 +290,8 @@ async def refund_purchase(
             await tier.revert_upgrade_if_refunded(
                 conn, program, member_id=purchase.member_id, purchase_id=purchase_id, at=now
             )
+            if purchase.refunded_amount == purchase.amount:
+                await coupon.give_back(conn, purchase_id, now)
             return (
                 await conn.execute(
                     insert(refunds)

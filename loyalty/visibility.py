@@ -35,6 +35,8 @@ class Visibility:
     quotes: ColumnElement[bool] = ALL
     # A partner's rate cards: its commercial terms.
     rate_cards: ColumnElement[bool] = ALL
+    # Issued coupons.
+    coupons: ColumnElement[bool] = ALL
     # Which purchases and interactions a member's aggregates (lifecycle, segment) count.
     aggregated_purchases: ColumnElement[bool] = ALL
     aggregated_interactions: ColumnElement[bool] = ALL

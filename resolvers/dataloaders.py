@@ -20,6 +20,7 @@ from infra.errors import PartnerUnavailable
 from infra.reads import PageKey
 from loyalty import expiry, ledger, member, purchase, referral, reward, segment, tier
 from loyalty.program import Program
+from loyalty.promotions import coupon
 from loyalty.visibility import Visibility
 from partners import exchange, rate_card, registry
 from partners.connector import ConnectorError
@@ -174,6 +175,23 @@ class TermsByPartnerLoader(BatchLoader):
         return grouped_in_key_order(await registry.terms_of(conn, keys), keys, "partner_id")
 
 
+class CouponsByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        rows = await coupon.coupons_of(conn, keys, self.visible)
+        return grouped_in_key_order(rows, keys, "member_id")
+
+
+class CouponsByPurchaseLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        rows = await coupon.coupons_of_purchases(conn, keys, self.visible)
+        return grouped_in_key_order(rows, keys, "purchase_id")
+
+
+class CouponTemplateByIdLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        return in_key_order(await coupon.templates_by_id(conn, keys), keys, "id")
+
+
 class RateCardsByPartnerLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
         rows = await rate_card.rate_cards_of(conn, keys, self.visible)
@@ -252,6 +270,18 @@ class Loaders:
     @cached_property
     def terms_by_partner(self) -> TermsByPartnerLoader:
         return TermsByPartnerLoader(*self._arguments)
+
+    @cached_property
+    def coupons_by_member(self) -> CouponsByMemberLoader:
+        return CouponsByMemberLoader(*self._arguments)
+
+    @cached_property
+    def coupons_by_purchase(self) -> CouponsByPurchaseLoader:
+        return CouponsByPurchaseLoader(*self._arguments)
+
+    @cached_property
+    def coupon_template_by_id(self) -> CouponTemplateByIdLoader:
+        return CouponTemplateByIdLoader(*self._arguments)
 
     @cached_property
     def rate_cards_by_partner(self) -> RateCardsByPartnerLoader:

@@ -8,6 +8,7 @@ from strawberry.tools import merge_types
 
 from resolvers.exchanges import ExchangeMutations, PartnerMutations
 from resolvers.members import MemberMutations
+from resolvers.promotions import PromotionMutations
 from resolvers.purchases import PurchaseMutations
 from resolvers.rewards import RewardMutations
 from resolvers.settlements import SettlementMutations
@@ -21,5 +22,6 @@ Mutation = merge_types(
         RewardMutations,
         ExchangeMutations,
         SettlementMutations,
+        PromotionMutations,
     ),
 )

@@ -46,6 +46,7 @@ class PurchaseMutations:
             partner_id=partner_id,
             purchased_at=input.purchased_at,
             namespace=access.key_namespace(info),
+            coupon_codes=input.coupon_codes or (),
             visible=info.context.visible,
         )
         return Purchase.priced(row, info.context.program.currency_exponent)

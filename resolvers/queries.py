@@ -18,6 +18,7 @@ from partners import registry
 from resolvers.convert import optional_id
 from resolvers.dataloaders import prime_rows
 from resolvers.exchanges import ExchangeQueries
+from resolvers.promotions import PromotionQueries
 from resolvers.settlements import SettlementQueries
 from schema.enums import IdentityKind
 from schema.info import Info
@@ -49,7 +50,7 @@ def _sdl(schema: Any) -> str:
 
 
 @strawberry.type
-class Query(ExchangeQueries, SettlementQueries):
+class Query(ExchangeQueries, SettlementQueries, PromotionQueries):
     @strawberry.field(name="_service", permission_classes=[RouterOrAdmin])
     def service(self, info: Info) -> ServiceSDL:
         return ServiceSDL(sdl=_sdl(info.schema))

@@ -9,6 +9,7 @@ import strawberry
 from loyalty.interaction import InteractionKind
 from loyalty.member import IdentityKind
 from loyalty.membership import MemberStatus
+from loyalty.promotions.coupon import CouponKind, CouponState
 from loyalty.purchase import Channel
 from loyalty.reward import RewardStatus
 from loyalty.segment import Band, Lifecycle
@@ -19,7 +20,8 @@ from partners.registry import ConnectorKind, Direction, PartnerStatus
 # Registered in place: the GraphQL enums are the domain's classes themselves.
 for domain_enum in (
     IdentityKind, MemberStatus, Channel, Tier, TierChangeReason, InteractionKind, Lifecycle,
-    Band, RewardStatus, ExchangeState, Direction, ConnectorKind, PartnerStatus,
+    Band, RewardStatus, ExchangeState, Direction, ConnectorKind, PartnerStatus, CouponKind,
+    CouponState,
 ):  # fmt: skip
     strawberry.enum(domain_enum)
 
@@ -27,6 +29,8 @@ __all__ = [
     "Band",
     "Channel",
     "ConnectorKind",
+    "CouponKind",
+    "CouponState",
     "Direction",
     "ExchangeState",
     "IdentityKind",

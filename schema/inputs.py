@@ -13,6 +13,7 @@ from schema.enums import (
     Band,
     Channel,
     ConnectorKind,
+    CouponKind,
     Direction,
     ExchangeState,
     IdentityKind,
@@ -71,6 +72,11 @@ class RecordPurchaseInput:
     currency: str | None = None
     partner_id: strawberry.ID | None = None
     purchased_at: datetime | None = None
+    coupon_codes: list[str] | None = strawberry.field(
+        default=None,
+        description="The member's coupons to apply: `amount` is the basket before them, and "
+        "the purchase earns on what is left to pay.",
+    )
 
 
 @strawberry.input
@@ -262,3 +268,33 @@ class AddRateCardInput:
     exchange_commission_percent: Decimal = _CARD.exchange_commission_percent
     platform_fee_monthly: Decimal = _CARD.platform_fee_monthly
     api_transaction_fee: Decimal = _CARD.api_transaction_fee
+
+
+@strawberry.input(
+    description="A coupon template; its code is its key (sending it again with the "
+    "same terms answers the same template)."
+)
+class CreateCouponTemplateInput:
+    code: str
+    name: str
+    kind: CouponKind
+    amount_off: Decimal | None = None
+    percent_off: Decimal | None = None
+    max_discount: Decimal | None = None
+    threshold: Decimal = Decimal(0)
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    valid_hours: int | None = strawberry.field(default=None, description="From each issue.")
+    channels: list[Channel] | None = None
+    partner_id: strawberry.ID | None = None
+    funded_by_partner_id: strawberry.ID | None = None
+    per_member_limit: int | None = None
+    total_limit: int | None = None
+    budget: Decimal | None = None
+
+
+@strawberry.input
+class IssueCouponInput:
+    template_id: strawberry.ID
+    member_id: strawberry.ID
+    idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY)

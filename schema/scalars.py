@@ -12,6 +12,11 @@ MAX_INTEGER_DIGITS = 15
 MAX_FRACTION_DIGITS = 8
 
 
+def money(value: Decimal, exponent: int) -> Decimal:
+    """An amount at the program currency's exponent (20.00, not the stored 20.0000)."""
+    return value.quantize(Decimal(1).scaleb(-exponent))
+
+
 def parse_decimal(value: object) -> Decimal:
     try:
         number = Decimal(str(value))

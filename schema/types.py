@@ -28,15 +28,13 @@ from schema.pagination import (
     parse_id,
 )
 from schema.partner import Partner, PartnerAccount, partner_of
+from schema.promotions import Coupon
 from schema.rows import Row
+from schema.scalars import money
 from schema.standing import ExpiringPoints, Segment, TierChange, TierProgress
 
 # Days ahead `expiringPoints(within:)` may look: the longest expiry rule is years, not decades.
 MAX_EXPIRY_LOOKAHEAD_DAYS = 3660
-
-
-def money(value: Decimal, exponent: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-exponent))
 
 
 @strawberry.type
@@ -106,15 +104,25 @@ class Purchase(MemberAndPartner):
     tier: Tier | None = strawberry.field(description="The member's tier when it was recorded.")
     growth_value: int
     referral_points: int = strawberry.field(description="What the member's referrer earned.")
+    gross_amount: Decimal = strawberry.field(
+        description="The basket before coupons; `amount` is what was paid (and earns)."
+    )
 
     @classmethod
     def priced(cls, row: Any, exponent: int) -> Purchase:
         """With its amounts at the program's currency exponent."""
+        gross = row.amount if getattr(row, "gross_amount", None) is None else row.gross_amount
         return cls.from_row(
             row,
             amount=money(row.amount, exponent),
             refunded_amount=money(row.refunded_amount, exponent),
+            gross_amount=money(gross, exponent),
         )
+
+    @strawberry.field(description="The coupons this purchase used, with what each took off.")
+    async def discounts(self, info: Info) -> list[Coupon]:
+        rows = await info.context.loaders.coupons_by_purchase.load(int(self.id))
+        return [Coupon.priced(row, info.context.program.currency_exponent) for row in rows]
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Purchase | None:
@@ -257,6 +265,11 @@ class Member(Row):
     async def tier_progress(self, info: Info) -> TierProgress:
         growth = await info.context.loaders.growth_value_by_member.load(int(self.id))
         return TierProgress.build(info.context.program, self.tier, growth)
+
+    @strawberry.field(description="The member's coupons, newest first.")
+    async def coupons(self, info: Info) -> list[Coupon]:
+        rows = await info.context.loaders.coupons_by_member.load(int(self.id))
+        return [Coupon.priced(row, info.context.program.currency_exponent) for row in rows]
 
     @strawberry.field(description="Tier changes, newest first.")
     async def tier_history(self, info: Info) -> list[TierChange]:

@@ -22,6 +22,7 @@ from infra.models.partners import (
     webhook_deliveries,
     webhook_subscriptions,
 )
+from infra.models.promotions import coupon_templates, coupons
 from infra.models.settlement import (
     api_calls,
     rate_cards,
@@ -38,6 +39,8 @@ __all__ = [
     "audit_log",
     "client_secrets",
     "consents",
+    "coupon_templates",
+    "coupons",
     "exchange_events",
     "exchange_terms",
     "exchanges",

@@ -14,7 +14,10 @@ purchases = Table(
     chars("channel", 16),
     chars("source", 100),
     chars("external_order_id", 200),
+    # What the member paid: what it earns on, and what refunds refund.
     money("amount"),
+    # Before coupons took their discounts off (NULL: no coupon was applied).
+    money("gross_amount", optional=True),
     chars("currency", 3),
     whole("points_earned"),
     money("refunded_amount", server_default=ZERO),

@@ -20,6 +20,8 @@ from gateway.app import build_schema
 from loyalty import member, purchase, redemption, reward
 from loyalty.member import IdentityKind, MemberRef
 from loyalty.program import Program
+from loyalty.promotions import coupon
+from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel
 from loyalty.reward import RewardTerms
 from partners import exchange, registry
@@ -97,6 +99,11 @@ CALLS = {
     ' validFrom: "2026-01-01T00:00:00Z"}) { id } }',
     "Mutation.subscribeWebhook": 'mutation { subscribeWebhook(input: {url: "https://x.test",'
     ' partnerId: "$partner"}) { id } }',
+    "Query.couponTemplates": "query { couponTemplates { id } }",
+    "Mutation.createCouponTemplate": 'mutation { createCouponTemplate(input: {code: "matrix",'
+    ' name: "M", kind: AMOUNT_OFF, amountOff: "1.00", validHours: 1}) { id } }',
+    "Mutation.issueCoupon": 'mutation { issueCoupon(input: {templateId: "$template",'
+    ' memberId: "$member", idempotencyKey: "matrix"}) { id } }',
 }
 
 
@@ -142,10 +149,13 @@ async def given_foreign_objects(db) -> dict[str, str]:
     moved = await exchange.request_exchange(
         db, ConnectorDirectory(), quote_id=quotes[0].id, idempotency_key="foreign-exchange"
     )
+    template = await coupon.create_template(db, Program(), TemplateTerms(
+        code="other-coupon", name="Other", kind=CouponKind.AMOUNT_OFF, amount_off=Decimal(1),
+        valid_hours=1, partner_id=other.id))  # fmt: skip
     return {
         "member": str(theirs.id), "partner": str(other.id), "purchase": str(bought.id),
         "redemption": str(spent.id), "reward": str(gift.id), "exchange": moved.id,
-        "quote": quotes[1].id, "code": ours.referral_code,
+        "quote": quotes[1].id, "code": ours.referral_code, "template": str(template.id),
     }  # fmt: skip
 
 

@@ -1,0 +1,406 @@
+"""Coupons: templates say what a coupon gives and where; coupons are issued from them to one
+member each, once per (template, member, reason), with an unguessable code; a purchase applies
+them (each redeemed exactly once, however many purchases try at once); a full refund within
+the coupon's validity gives it back."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from operator import attrgetter
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database, insert_unless_exists
+from infra.errors import CouponNotApplicable, InvalidState, NotFound, ValidationFailed
+from infra.models import coupon_templates, coupons
+from infra.reads import keyed
+from loyalty.idempotency import earlier, request_hash, retry_on_race
+from loyalty.membership import active_member
+from loyalty.program import Program
+from loyalty.visibility import EVERYTHING, Visibility
+
+CHANNELS = ("ONLINE", "OFFLINE", "PARTNER")
+# Crockford's base32 without the letters people misread (I, L, O, U): 16 of them are 80 bits.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16
+MAX_COUPONS_PER_PURCHASE = 5
+
+
+class CouponKind(StrEnum):
+    AMOUNT_OFF = "AMOUNT_OFF"
+    PERCENT_OFF = "PERCENT_OFF"
+
+
+class CouponState(StrEnum):
+    ISSUED = "ISSUED"
+    REDEEMED = "REDEEMED"
+    EXPIRED = "EXPIRED"
+    VOIDED = "VOIDED"
+
+
+class TemplateStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    RETIRED = "RETIRED"
+
+
+class Refusal(StrEnum):
+    """Why a purchase may not use a coupon (extensions.reason of COUPON_NOT_APPLICABLE)."""
+
+    NOT_FOUND = "NOT_FOUND"
+    NOT_OWNER = "NOT_OWNER"
+    ALREADY_USED = "ALREADY_USED"
+    VOIDED = "VOIDED"
+    EXPIRED = "EXPIRED"
+    CHANNEL = "CHANNEL"
+    PARTNER = "PARTNER"
+    THRESHOLD = "THRESHOLD"
+    BUDGET = "BUDGET"
+
+
+def refused(code: str, reason: Refusal, message: str) -> CouponNotApplicable:
+    return CouponNotApplicable(f"coupon {code}: {message}", reason=reason.value, coupon=code)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateTerms:
+    """What an operator (or a funding partner) sets on a coupon template."""
+
+    code: str
+    name: str
+    kind: CouponKind
+    amount_off: Decimal | None = None
+    percent_off: Decimal | None = None
+    max_discount: Decimal | None = None
+    threshold: Decimal = Decimal(0)
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    valid_hours: int | None = None
+    channels: tuple[str, ...] | None = None
+    partner_id: int | None = None
+    funded_by_partner_id: int | None = None
+    per_member_limit: int | None = None
+    total_limit: int | None = None
+    budget: Decimal | None = None
+
+    def check(self, program: Program) -> None:
+        if not 0 < len(self.code.strip()) <= 64 or not 0 < len(self.name.strip()) <= 200:
+            raise ValidationFailed("a template has a code (1-64) and a name (1-200)")
+        if self.kind is CouponKind.AMOUNT_OFF:
+            if self.amount_off is None or self.percent_off is not None:
+                raise ValidationFailed("an AMOUNT_OFF coupon gives amountOff", argument="amountOff")
+        elif (
+            self.percent_off is None
+            or self.amount_off is not None
+            or not (0 < self.percent_off <= 100)
+        ):
+            raise ValidationFailed("a PERCENT_OFF coupon gives 0 < percentOff <= 100",
+                                   argument="percentOff")  # fmt: skip
+        for name in ("amount_off", "max_discount", "budget"):
+            value = getattr(self, name)
+            if value is not None and (value <= 0 or value != value.quantize(program.minor_unit)):
+                raise ValidationFailed(f"{name} is a positive amount in {program.currency}")
+        if self.threshold < 0 or self.threshold != self.threshold.quantize(program.minor_unit):
+            raise ValidationFailed(
+                "the threshold is zero or a positive amount", argument="threshold"
+            )
+        if self.valid_hours is None and self.valid_until is None:
+            raise ValidationFailed("a template needs validHours or validUntil")
+        if self.valid_hours is not None and not 0 < self.valid_hours <= 24 * 3660:
+            raise ValidationFailed("validHours is 1 hour to 10 years", argument="validHours")
+        if self.valid_from and self.valid_until and self.valid_from >= self.valid_until:
+            raise ValidationFailed("validFrom comes before validUntil")
+        if self.channels is not None and (not self.channels or set(self.channels) - set(CHANNELS)):
+            raise ValidationFailed(f"channels are some of {', '.join(CHANNELS)}")
+        for name in ("per_member_limit", "total_limit"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValidationFailed(f"{name} is positive")
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "code": self.code.strip(), "name": self.name.strip(), "kind": self.kind,
+            "amount_off": self.amount_off, "percent_off": self.percent_off,
+            "max_discount": self.max_discount, "threshold": self.threshold,
+            "valid_from": self.valid_from, "valid_until": self.valid_until,
+            "valid_hours": self.valid_hours,
+            "channels": None if self.channels is None else ",".join(sorted(set(self.channels))),
+            "partner_id": self.partner_id, "funded_by_partner_id": self.funded_by_partner_id,
+            "per_member_limit": self.per_member_limit, "total_limit": self.total_limit,
+            "budget": self.budget,
+        }  # fmt: skip
+
+
+async def create_template(
+    db: Database, program: Program, terms: TemplateTerms, *, now: datetime | None = None
+) -> Any:
+    """Add a coupon template. Its code is its key: creating it again with the same terms
+    answers the same template; with other terms, IDEMPOTENCY_CONFLICT."""
+    terms.check(program)
+    values = terms.row()
+    fingerprint = request_hash(**values)
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            row = await insert_unless_exists(conn, coupon_templates, {
+                **values, "status": TemplateStatus.ACTIVE, "request_hash": fingerprint,
+                "created_at": now,
+            })  # fmt: skip
+            if row is not None:
+                return row
+            return await earlier(conn, coupon_templates, fingerprint, values["code"],
+                                 code=values["code"])  # fmt: skip
+
+    return await retry_on_race(attempt)
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalized_code(text: str) -> str:
+    """Codes are read as a cashier types them: any case, with spaces or dashes."""
+    return "".join(ch for ch in text.upper() if ch not in " -")
+
+
+def validity(template: Any, now: datetime) -> tuple[datetime, datetime]:
+    """[from, until) of a coupon issued now: the template's fixed dates, or valid_hours from
+    now (a next-purchase coupon issued at 10:00 on 1 March is valid until 10:00 on 8 March),
+    whichever ends first."""
+    start = max(template.valid_from or now, now)
+    ends = [t for t in (template.valid_until,) if t is not None]
+    if template.valid_hours is not None:
+        ends.append(now + timedelta(hours=template.valid_hours))
+    return start, min(ends)
+
+
+async def issue_coupon(
+    conn: AsyncConnection,
+    *,
+    template_id: int,
+    member_id: int,
+    issue_key: str,
+    now: datetime,
+    visible: Visibility = EVERYTHING,
+) -> tuple[Any, bool]:
+    """Issue a coupon of the template to the member, in the caller's transaction: once per
+    (template, member, issue_key) (a repeat answers the first coupon), within the template's
+    per-member and total limits. Returns the coupon and whether this call issued it."""
+    template = (
+        await conn.execute(select(coupon_templates).where(coupon_templates.c.id == template_id))
+    ).first()
+    if template is None:
+        raise NotFound(f"coupon template {template_id} does not exist")
+    await active_member(conn, member_id, visible.members)
+    key = dict(template_id=template_id, member_id=member_id, issue_key=issue_key)
+    existing = (await conn.execute(select(coupons).where(
+        *(coupons.c[name] == value for name, value in key.items())))).first()  # fmt: skip
+    if existing is not None:
+        return existing, False
+    if template.status != TemplateStatus.ACTIVE:
+        raise InvalidState(f"coupon template {template.code} is {template.status}")
+    valid_from, valid_until = validity(template, now)
+    if valid_until <= now:
+        raise InvalidState(f"coupon template {template.code} has ended")
+    if template.per_member_limit is not None:
+        held = await conn.scalar(select(func.count()).select_from(coupons).where(
+            coupons.c.template_id == template_id, coupons.c.member_id == member_id,
+            coupons.c.state != CouponState.VOIDED))  # fmt: skip
+        if held >= template.per_member_limit:
+            raise InvalidState("the member holds as many of these coupons as it may",
+                               reason="PER_MEMBER_LIMIT")  # fmt: skip
+    row = await insert_unless_exists(conn, coupons, {
+        **key, "code": new_code(), "state": CouponState.ISSUED, "issued_at": now,
+        "valid_from": valid_from, "valid_until": valid_until, "updated_at": now,
+    })  # fmt: skip
+    if row is None:  # a concurrent request issued it first
+        found = (await conn.execute(select(coupons).where(
+            *(coupons.c[name] == value for name, value in key.items())))).one()  # fmt: skip
+        return found, False
+    counted = await conn.execute(
+        update(coupon_templates)
+        .where(coupon_templates.c.id == template_id,
+               coupon_templates.c.total_limit.is_(None)
+               | (coupon_templates.c.issued_count < coupon_templates.c.total_limit))
+        .values(issued_count=coupon_templates.c.issued_count + 1)
+        .returning(coupon_templates.c.id)
+    )  # fmt: skip
+    if counted.first() is None:
+        raise InvalidState(f"coupon template {template.code} has issued all it may",
+                           reason="TOTAL_LIMIT")  # fmt: skip
+    return row, True
+
+
+async def issue(
+    db: Database,
+    *,
+    template_id: int,
+    member_id: int,
+    idempotency_key: str,
+    visible: Visibility = EVERYTHING,
+    now: datetime | None = None,
+) -> Any:
+    """An operator's (or a funding partner's) issue: once per idempotency key."""
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            row, _ = await issue_coupon(conn, template_id=template_id, member_id=member_id,
+                                        issue_key=f"key:{idempotency_key}", now=now,
+                                        visible=visible)  # fmt: skip
+            return row
+
+    return await retry_on_race(attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A coupon a purchase uses, and the discount it gives."""
+
+    coupon_id: int
+    code: str
+    template_id: int
+    discount: Decimal
+    funded_by_partner_id: int | None
+
+
+def _discount(row: Any, gross: Decimal, program: Program) -> Decimal:
+    """A coupon row's discount on `gross` (its template's columns are t_<name>): the amount
+    off, or the percentage rounded half-even to the minor unit and capped."""
+    if row.t_kind == CouponKind.AMOUNT_OFF:
+        return Decimal(row.t_amount_off).quantize(program.minor_unit)
+    off = (gross * row.t_percent_off / 100).quantize(program.minor_unit, ROUND_HALF_EVEN)
+    return off if row.t_max_discount is None else min(off, row.t_max_discount)
+
+
+async def apply_coupons(
+    conn: AsyncConnection,
+    program: Program,
+    codes: list[str],
+    *,
+    member_id: int,
+    channel: str,
+    partner_id: int | None,
+    gross: Decimal,
+    at: datetime,
+) -> list[Applied]:
+    """The discounts `codes` give a purchase of `gross` by the member, or COUPON_NOT_APPLICABLE
+    naming the first coupon it may not use and why. Each threshold is met by the amount before
+    any discount; one coupon per template; together they leave something to pay. The coupons
+    are locked until the purchase's transaction ends (redeem)."""
+    wanted = list(dict.fromkeys(normalized_code(code) for code in codes))
+    if len(wanted) > MAX_COUPONS_PER_PURCHASE:
+        raise ValidationFailed(f"at most {MAX_COUPONS_PER_PURCHASE} coupons per purchase",
+                               argument="input.couponCodes")  # fmt: skip
+    query = (
+        select(coupons, *(c.label(f"t_{c.name}") for c in coupon_templates.c))
+        .join(coupon_templates, coupon_templates.c.id == coupons.c.template_id)
+        .where(coupons.c.code.in_(wanted))
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=coupons)
+    found = {row.code: row for row in await conn.execute(query)}
+    applied: list[Applied] = []
+    for code in wanted:
+        row = found.get(code)
+        if row is None:
+            raise refused(code, Refusal.NOT_FOUND, "no such coupon")
+        _check(row, code, member_id=member_id, channel=channel, partner_id=partner_id,
+               gross=gross, at=at)  # fmt: skip
+        if any(a.template_id == row.template_id for a in applied):
+            raise refused(code, Refusal.ALREADY_USED, "one coupon of a kind per purchase")
+        applied.append(Applied(row.id, code, row.template_id, _discount(row, gross, program),
+                               row.t_funded_by_partner_id))  # fmt: skip
+    if applied and sum(a.discount for a in applied) >= gross:
+        raise refused(applied[-1].code, Refusal.THRESHOLD,
+                      "the discounts would take off the whole amount")  # fmt: skip
+    return applied
+
+
+def _check(row: Any, code: str, *, member_id: int, channel: str, partner_id: int | None,
+           gross: Decimal, at: datetime) -> None:  # fmt: skip
+    if row.member_id != member_id:
+        raise refused(code, Refusal.NOT_OWNER, "it belongs to another member")
+    if row.state == CouponState.REDEEMED:
+        raise refused(code, Refusal.ALREADY_USED, "it was used already")
+    if row.state == CouponState.VOIDED:
+        raise refused(code, Refusal.VOIDED, "it was voided")
+    if row.state == CouponState.EXPIRED or not row.valid_from <= at < row.valid_until:
+        raise refused(code, Refusal.EXPIRED,
+                      f"it is valid from {row.valid_from:%Y-%m-%d %H:%M} until "
+                      f"{row.valid_until:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    channels = row.t_channels.split(",") if row.t_channels else None
+    if channels is not None and channel not in channels:
+        raise refused(code, Refusal.CHANNEL, f"it is valid only {', '.join(channels)}")
+    if row.t_partner_id is not None and partner_id != row.t_partner_id:
+        raise refused(code, Refusal.PARTNER, "it is valid only at another partner")
+    if gross < row.t_threshold:
+        raise refused(code, Refusal.THRESHOLD, f"it needs a purchase of {row.t_threshold} or more")
+
+
+async def redeem(
+    conn: AsyncConnection, applied: list[Applied], purchase_id: int, at: datetime
+) -> None:
+    """Mark the coupons redeemed by the purchase and count their discounts against their
+    templates' budgets: exactly one purchase redeems a coupon (the conditional UPDATE is the
+    guard when another won the race); over a budget, COUPON_NOT_APPLICABLE (BUDGET)."""
+    for coupon in applied:
+        taken = await conn.execute(
+            update(coupons)
+            .where(coupons.c.id == coupon.coupon_id, coupons.c.state == CouponState.ISSUED)
+            .values(state=CouponState.REDEEMED, purchase_id=purchase_id,
+                    discount=coupon.discount, redeemed_at=at, updated_at=at)
+            .returning(coupons.c.id)
+        )  # fmt: skip
+        if taken.first() is None:
+            raise refused(coupon.code, Refusal.ALREADY_USED, "it was used already")
+        total = coupon_templates.c.discount_total + coupon.discount
+        counted = await conn.execute(
+            update(coupon_templates)
+            .where(coupon_templates.c.id == coupon.template_id,
+                   coupon_templates.c.budget.is_(None) | (total <= coupon_templates.c.budget))
+            .values(discount_total=total, redeemed_count=coupon_templates.c.redeemed_count + 1)
+            .returning(coupon_templates.c.id)
+        )  # fmt: skip
+        if counted.first() is None:
+            raise refused(coupon.code, Refusal.BUDGET, "its promotion's budget is spent")
+
+
+async def give_back(conn: AsyncConnection, purchase_id: int, at: datetime) -> int:
+    """A fully refunded purchase gives back the coupons it used that are still valid (ISSUED
+    again, their discounts uncounted); returns how many."""
+    used = list(await conn.execute(
+        select(coupons.c.id, coupons.c.template_id, coupons.c.discount).where(
+            coupons.c.purchase_id == purchase_id, coupons.c.state == CouponState.REDEEMED,
+            coupons.c.valid_until > at)))  # fmt: skip
+    for coupon in used:
+        await conn.execute(
+            update(coupons).where(coupons.c.id == coupon.id)
+            .values(state=CouponState.ISSUED, purchase_id=None, discount=None,
+                    redeemed_at=None, updated_at=at)
+        )  # fmt: skip
+        await conn.execute(
+            update(coupon_templates).where(coupon_templates.c.id == coupon.template_id)
+            .values(discount_total=coupon_templates.c.discount_total - coupon.discount,
+                    redeemed_count=coupon_templates.c.redeemed_count - 1)
+        )  # fmt: skip
+    return len(used)
+
+
+# A member's coupons, newest first, and a purchase's; rows the caller may not see load as missing.
+coupons_of = keyed(tuple(coupons.c), coupons.c.member_id, visible=attrgetter("coupons"),
+                   order_by=(coupons.c.member_id, coupons.c.id.desc()))  # fmt: skip
+coupons_of_purchases = keyed(tuple(coupons.c), coupons.c.purchase_id,
+                             visible=attrgetter("coupons"), order_by=(coupons.c.id,))  # fmt: skip
+templates_by_id = keyed(tuple(coupon_templates.c), coupon_templates.c.id)
+
+
+async def list_templates(db: Database) -> list[Any]:
+    async with db.read() as conn:
+        return list(await conn.execute(select(coupon_templates).order_by(coupon_templates.c.id)))

@@ -1,0 +1,57 @@
+"""Root fields for promotions: coupon templates (operators) and issuing coupons."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import strawberry
+
+from loyalty.promotions import coupon
+from loyalty.promotions.coupon import CouponKind, TemplateTerms
+from resolvers import access
+from resolvers.convert import optional_id, terms
+from schema.info import Info
+from schema.inputs import CreateCouponTemplateInput, IssueCouponInput
+from schema.pagination import parse_id
+from schema.permissions import ADMIN
+from schema.promotions import Coupon, CouponTemplate
+
+
+@strawberry.type
+class PromotionQueries:
+    @strawberry.field(description="Coupon templates, oldest first.", permission_classes=[ADMIN])
+    async def coupon_templates(self, info: Info) -> list[CouponTemplate]:
+        exponent = info.context.program.currency_exponent
+        rows = await coupon.list_templates(info.context.db)
+        return [CouponTemplate.priced(row, exponent) for row in rows]
+
+
+@strawberry.type
+class PromotionMutations:
+    @strawberry.mutation(permission_classes=[ADMIN])
+    async def create_coupon_template(
+        self, info: Info, input: CreateCouponTemplateInput
+    ) -> CouponTemplate:
+        asked = replace(
+            terms(TemplateTerms, input),
+            kind=CouponKind(input.kind),
+            channels=None if input.channels is None else tuple(c.value for c in input.channels),
+            partner_id=optional_id(input.partner_id),
+            funded_by_partner_id=optional_id(input.funded_by_partner_id),
+        )
+        row = await coupon.create_template(info.context.db, info.context.program, asked)
+        return CouponTemplate.priced(row, info.context.program.currency_exponent)
+
+    @strawberry.mutation(
+        description="Issue a coupon of a template to a member, once per idempotency key.",
+        permission_classes=[ADMIN],
+    )
+    async def issue_coupon(self, info: Info, input: IssueCouponInput) -> Coupon:
+        row = await coupon.issue(
+            info.context.db,
+            template_id=parse_id(input.template_id),
+            member_id=parse_id(input.member_id),
+            idempotency_key=access.scoped_key(info, input.idempotency_key),
+            visible=info.context.visible,
+        )
+        return Coupon.priced(row, info.context.program.currency_exponent)

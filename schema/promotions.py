@@ -1,0 +1,85 @@
+"""Promotions in the graph: coupon templates, issued coupons, and the discounts a purchase got."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from partners.settlement import plain
+from schema.enums import CouponKind, CouponState
+from schema.info import Info
+from schema.partner import Partner, partner_of
+from schema.rows import Row
+from schema.scalars import money
+
+
+@strawberry.type(description="What a coupon gives, where, for how long, and who pays for it.")
+class CouponTemplate(Row):
+    id: strawberry.ID
+    code: str
+    name: str
+    kind: CouponKind
+    amount_off: Decimal | None
+    percent_off: Decimal | None
+    max_discount: Decimal | None = strawberry.field(description="The cap of a percentage.")
+    threshold: Decimal = strawberry.field(description="The least purchase it applies to.")
+    valid_from: datetime | None
+    valid_until: datetime | None
+    valid_hours: int | None = strawberry.field(description="Valid this long from issue.")
+    channels: list[str] | None = strawberry.field(description="Null: every channel.")
+    per_member_limit: int | None
+    total_limit: int | None
+    budget: Decimal | None
+    issued_count: int
+    redeemed_count: int
+    discount_total: Decimal
+    status: str
+    partner_id: strawberry.Private[int | None]
+    funded_by_partner_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="Valid only at this partner (null: anywhere).")
+    async def partner(self, info: Info) -> Partner | None:
+        return await partner_of(info, self.partner_id)
+
+    @strawberry.field(description="Who pays the discount: this partner, or the program (null).")
+    async def funded_by(self, info: Info) -> Partner | None:
+        return await partner_of(info, self.funded_by_partner_id)
+
+    @classmethod
+    def priced(cls, row: Any, exponent: int) -> CouponTemplate:
+        """With its amounts at the program's currency exponent."""
+        amounts = {name: None if getattr(row, name) is None else money(getattr(row, name), exponent)
+                   for name in ("amount_off", "max_discount", "threshold", "budget",
+                                "discount_total")}  # fmt: skip
+        return cls.from_row(
+            row, **amounts, channels=row.channels.split(",") if row.channels else None,
+            percent_off=None if row.percent_off is None else plain(row.percent_off),
+        )  # fmt: skip
+
+
+@strawberry.type(description="A member's coupon: show its code at a purchase (couponCodes).")
+class Coupon(Row):
+    id: strawberry.ID
+    code: str
+    state: CouponState
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime
+    discount: Decimal | None = strawberry.field(description="What it took off, once redeemed.")
+    redeemed_at: datetime | None
+    purchase_id: strawberry.ID | None = strawberry.field(description="The purchase it was used on.")
+    template_id: strawberry.Private[int]
+
+    @classmethod
+    def priced(cls, row: Any, exponent: int) -> Coupon:
+        discount = None if row.discount is None else money(row.discount, exponent)
+        return cls.from_row(row, discount=discount)
+
+    @strawberry.field
+    async def template(self, info: Info) -> CouponTemplate | None:
+        row = await info.context.loaders.coupon_template_by_id.load(self.template_id)
+        exponent = info.context.program.currency_exponent
+        return None if row is None else CouponTemplate.priced(row, exponent)

@@ -1,0 +1,221 @@
+"""Coupons as a shop and a member meet them: thresholds, validity, channels and partners, one
+redemption per coupon however many purchases race for it, and refunds that give it back."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from infra.errors import CouponNotApplicable, InvalidState
+from infra.models import coupons, purchases, transfers
+from loyalty import purchase
+from loyalty.member import MemberRef
+from loyalty.promotions import coupon
+from loyalty.promotions.coupon import CouponKind, TemplateTerms
+from loyalty.purchase import Channel
+from tests.factories import a_member, a_partner, balance_of
+
+MARCH_1 = datetime(2026, 3, 1, 10, tzinfo=UTC)
+SPEND_200_SAVE_20 = TemplateTerms(
+    code="spend-200-save-20", name="Spend 200, save 20", kind=CouponKind.AMOUNT_OFF,
+    amount_off=Decimal("20.00"), threshold=Decimal("200.00"), valid_hours=7 * 24,
+)  # fmt: skip
+
+
+async def a_coupon(db, program, member_id, terms=SPEND_200_SAVE_20, key="k", at=MARCH_1):
+    template = await coupon.create_template(db, program, terms, now=at)
+    return await coupon.issue(
+        db, template_id=template.id, member_id=member_id, idempotency_key=key, now=at
+    )
+
+
+async def buy(db, program, member_id, amount, codes, *, order="o-1", at=MARCH_1, **where):
+    row, replay = await purchase.record_purchase(
+        db, program, member_ref=MemberRef(member_id=member_id),
+        channel=where.pop("channel", Channel.ONLINE), source="shop", external_order_id=order,
+        amount=Decimal(amount), coupon_codes=codes, now=at, **where,
+    )  # fmt: skip
+    return row, replay
+
+
+async def refund(db, program, row, amount, key, *, days):
+    await purchase.refund_purchase(
+        db, program, purchase_id=row.id, amount=Decimal(amount), idempotency_key=key,
+        now=MARCH_1 + timedelta(days=days),
+    )  # fmt: skip
+
+
+async def counts(db):
+    async with db.read() as conn:
+        return (
+            await conn.scalar(select(func.count()).select_from(purchases)),
+            await conn.scalar(select(func.count()).select_from(transfers)),
+        )
+
+
+async def state_of(db, code):
+    async with db.read() as conn:
+        return await conn.scalar(select(coupons.c.state).where(coupons.c.code == code))
+
+
+async def test_spend_200_save_20(db, program):
+    buyer = await a_member(db)
+    held = await a_coupon(db, program, buyer.id)
+    before = await counts(db)
+
+    with pytest.raises(CouponNotApplicable) as short:
+        await buy(db, program, buyer.id, "199.99", [held.code])
+    assert short.value.extensions == {
+        "code": "COUPON_NOT_APPLICABLE", "reason": "THRESHOLD", "coupon": held.code,
+    }  # fmt: skip
+    assert await counts(db) == before and await state_of(db, held.code) == "ISSUED"
+
+    row, _ = await buy(db, program, buyer.id, "200.00", [held.code.lower()], order="o-2")
+    assert (row.gross_amount, row.amount, row.points_earned) == (
+        Decimal("200.00"), Decimal("180.00"), 180,
+    )  # fmt: skip
+    assert row.growth_value == 180 and (await balance_of(db, buyer.id)).available == 180
+    assert await state_of(db, held.code) == "REDEEMED"
+
+    with pytest.raises(CouponNotApplicable) as again:
+        await buy(db, program, buyer.id, "300.00", [held.code], order="o-3")
+    assert again.value.extensions["reason"] == "ALREADY_USED"
+    # the same order sent again is the same purchase, not a second use
+    replay, replayed = await buy(db, program, buyer.id, "200.00", [held.code], order="o-2")
+    assert replayed and replay.id == row.id
+
+
+async def test_a_next_purchase_coupon_is_valid_for_seven_days_to_the_minute(db, program):
+    buyer = await a_member(db)
+    held = await a_coupon(db, program, buyer.id)
+
+    assert (held.valid_from, held.valid_until) == (MARCH_1, datetime(2026, 3, 8, 10, tzinfo=UTC))
+    with pytest.raises(CouponNotApplicable) as late:
+        await buy(db, program, buyer.id, "250.00", [held.code], at=held.valid_until)
+    assert late.value.extensions["reason"] == "EXPIRED"
+    row, _ = await buy(db, program, buyer.id, "250.00", [held.code], order="o-2",
+                       at=held.valid_until - timedelta(minutes=1))  # fmt: skip
+    assert row.amount == Decimal("230.00")
+
+
+async def test_coupons_are_refused_where_they_do_not_apply(db, program):
+    buyer, other = await a_member(db), await a_member(db, "Bo")
+    shop, elsewhere = await a_partner(db, "shop-p"), await a_partner(db, "else-p")
+    online_only = await a_coupon(db, program, buyer.id, TemplateTerms(
+        code="web", name="Web only", kind=CouponKind.AMOUNT_OFF, amount_off=Decimal("5.00"),
+        valid_hours=24, channels=("ONLINE",)))  # fmt: skip
+    at_shop = await a_coupon(db, program, buyer.id, TemplateTerms(
+        code="shop", name="At the shop", kind=CouponKind.AMOUNT_OFF, amount_off=Decimal("5.00"),
+        valid_hours=24, partner_id=shop.id))  # fmt: skip
+    theirs = await a_coupon(db, program, other.id, key="theirs")
+
+    refusals = {}
+    for name, codes, where in [
+        ("channel", [online_only.code], {"channel": Channel.OFFLINE}),
+        ("partner", [at_shop.code], {"channel": Channel.PARTNER, "partner_id": elsewhere.id}),
+        ("owner", [theirs.code], {}),
+        ("unknown", ["NOPE-NOPE"], {}),
+    ]:
+        with pytest.raises(CouponNotApplicable) as refused:
+            await buy(db, program, buyer.id, "250.00", codes, order=name, **where)
+        refusals[name] = refused.value.extensions["reason"]
+    row, _ = await buy(db, program, buyer.id, "50.00", [at_shop.code], order="ok",
+                       channel=Channel.PARTNER, partner_id=shop.id)  # fmt: skip
+
+    assert refusals == {
+        "channel": "CHANNEL", "partner": "PARTNER", "owner": "NOT_OWNER", "unknown": "NOT_FOUND"
+    }  # fmt: skip
+    assert row.amount == Decimal("45.00")
+
+
+async def test_a_percentage_is_rounded_half_even_and_capped(db, program):
+    buyer = await a_member(db)
+    terms = TemplateTerms(code="pct", name="12.5 % off, at most 10", kind=CouponKind.PERCENT_OFF,
+                          percent_off=Decimal("12.5"), max_discount=Decimal("10.00"),
+                          valid_hours=24, per_member_limit=2)  # fmt: skip
+    first = await a_coupon(db, program, buyer.id, terms, key="1")
+    second = await a_coupon(db, program, buyer.id, terms, key="2")
+
+    # 12.5 % of 20.20 = 2.525 -> 2.52 (half-even); of 200.00 = 25 -> capped at 10
+    small, _ = await buy(db, program, buyer.id, "20.20", [first.code], order="small")
+    large, _ = await buy(db, program, buyer.id, "200.00", [second.code], order="large")
+    with pytest.raises(InvalidState) as limit:
+        await a_coupon(db, program, buyer.id, terms, key="3")
+
+    assert (small.amount, large.amount) == (Decimal("17.68"), Decimal("190.00"))
+    assert limit.value.extensions["reason"] == "PER_MEMBER_LIMIT"
+
+
+async def test_issuing_is_idempotent_and_a_total_limit_holds(db, program):
+    ada, bo, cy = await a_member(db), await a_member(db, "Bo"), await a_member(db, "Cy")
+    terms = TemplateTerms(code="two", name="Only two", kind=CouponKind.AMOUNT_OFF,
+                          amount_off=Decimal("1.00"), valid_hours=1, total_limit=2)  # fmt: skip
+
+    first = await a_coupon(db, program, ada.id, terms, key="x")
+    again = await a_coupon(db, program, ada.id, terms, key="x")
+    await a_coupon(db, program, bo.id, terms, key="x")
+    with pytest.raises(InvalidState) as limit:
+        await a_coupon(db, program, cy.id, terms, key="x")
+
+    assert again.id == first.id and again.code == first.code and len(first.code) == 16
+    assert limit.value.extensions["reason"] == "TOTAL_LIMIT"
+
+
+async def test_fifty_purchases_racing_for_one_coupon_redeem_it_once(db, program):
+    buyer = await a_member(db)
+    held = await a_coupon(db, program, buyer.id)
+
+    results = await asyncio.gather(
+        *(buy(db, program, buyer.id, "200.00", [held.code], order=f"race-{n}") for n in range(50)),
+        return_exceptions=True,
+    )
+
+    done = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, CouponNotApplicable)]
+    assert len(done) == 1 and len(refused) == 49, [r for r in results if r not in done + refused]
+    assert {r.extensions["reason"] for r in refused} == {"ALREADY_USED"}
+    assert await counts(db) == (1, 1)
+
+
+async def test_a_full_refund_within_the_validity_gives_the_coupon_back(db, program):
+    buyer = await a_member(db)
+    held = await a_coupon(db, program, buyer.id)
+    row, _ = await buy(db, program, buyer.id, "200.00", [held.code])
+
+    await refund(db, program, row, Decimal("100.00"), "r-1", days=1)
+    assert await state_of(db, held.code) == "REDEEMED"
+    await refund(db, program, row, Decimal("80.00"), "r-2", days=2)
+    assert await state_of(db, held.code) == "ISSUED"
+    again, _ = await buy(db, program, buyer.id, "210.00", [held.code], order="o-2",
+                         at=MARCH_1 + timedelta(days=3))  # fmt: skip
+    assert again.amount == Decimal("190.00")
+
+    # refunded after it expired, it stays used
+    later = await a_coupon(db, program, buyer.id, key="later")
+    used, _ = await buy(db, program, buyer.id, "200.00", [later.code], order="o-3")
+    await refund(db, program, used, used.amount, "r-3", days=8)
+    assert await state_of(db, later.code) == "REDEEMED"
+
+
+async def test_a_budget_is_never_overspent(db, program):
+    buyers = [await a_member(db, f"M{n}") for n in range(3)]
+    terms = TemplateTerms(code="budget", name="Budget of 25", kind=CouponKind.AMOUNT_OFF,
+                          amount_off=Decimal("10.00"), valid_hours=24,
+                          budget=Decimal("25.00"))  # fmt: skip
+    held = [await a_coupon(db, program, b.id, terms, key="b") for b in buyers]
+
+    results = await asyncio.gather(
+        *(buy(db, program, b.id, "50.00", [c.code], order=f"b-{b.id}")
+          for b, c in zip(buyers, held, strict=True)),
+        return_exceptions=True,
+    )  # fmt: skip
+
+    refused = [r for r in results if isinstance(r, CouponNotApplicable)]
+    assert len(refused) == 1 and refused[0].extensions["reason"] == "BUDGET"
+    async with db.read() as conn:
+        spent = await conn.scalar(select(coupon.coupon_templates.c.discount_total))
+    assert spent == Decimal("20.00")
