@@ -12,25 +12,22 @@ does not run `follow` (tests without a lifespan), every check reads the database
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
+from infra.feed import ChangeFeed, announce
 from infra.models import issued_tokens, oauth_clients
 
 CHANNEL = "pointgate_revocations"
 POLL_SECONDS = 0.5
 PROBE_SECONDS = 1.0
 CAPACITY = 100_000
-
-log = logging.getLogger("pointgate.revocations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +42,7 @@ async def notify_revoked(conn: AsyncConnection, *, jti: str | None = None,
                          client_id: str | None = None) -> None:  # fmt: skip
     """Tell every process, when this transaction commits, that a token or a client was revoked
     (PostgreSQL; SQLite processes find it by their poll)."""
-    if conn.dialect.name == "postgresql":
-        payload = f"token:{jti}" if jti is not None else f"client:{client_id}"
-        await conn.execute(text("SELECT pg_notify(:channel, :payload)"),
-                           {"channel": CHANNEL, "payload": payload})  # fmt: skip
+    await announce(conn, CHANNEL, f"token:{jti}" if jti is not None else f"client:{client_id}")
 
 
 class TokenStates:
@@ -61,7 +55,6 @@ class TokenStates:
         # Counts revocations heard: a lookup that overlapped one is not remembered, since it
         # may have read the state from before the revocation.
         self._heard = 0
-        self._polled_until = datetime.now(UTC)
 
     async def state(self, jti: str, lookup: Callable[[], Awaitable[Any]]) -> TokenState | None:
         """The token's state: from memory while the feed is live, else by `lookup` (a row with
@@ -97,49 +90,17 @@ class TokenStates:
     async def follow(self) -> None:
         """Keep the memory in step with revocations until cancelled (run by the app's
         lifespan, once per process)."""
-        while True:
-            try:
-                if self.db.dialect == "postgresql":
-                    await self._listen()
-                else:
-                    await self._poll()
-            except asyncio.CancelledError:
-                self._trust(False)
-                raise
-            except Exception:  # the feed failed: read the database until it is back
-                log.warning("revocation feed lost; checking tokens in the database", exc_info=True)
-                self._trust(False)
-                await asyncio.sleep(1)
+        feed = ChangeFeed(self.db, CHANNEL, poll=_revoked_since, heard=self.forget,
+                          trust=self._trust, poll_seconds=POLL_SECONDS,
+                          probe_seconds=PROBE_SECONDS)  # fmt: skip
+        await feed.follow()
 
-    async def _listen(self) -> None:
-        async with self.db.engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None
-            await driver.add_listener(CHANNEL, lambda *args: self.forget(args[3]))
-            # A closed connection hears nothing more: stop trusting memory at once.
-            driver.add_termination_listener(lambda _: self._trust(False))
-            self._trust(True)
-            try:
-                while True:
-                    await asyncio.sleep(PROBE_SECONDS)
-                    await driver.execute("SELECT 1")  # raises once the connection is dead
-            finally:
-                self._trust(False)
 
-    async def _poll(self) -> None:
-        while True:
-            since = self._polled_until - timedelta(seconds=2)  # clocks and commits lag a little
-            now = datetime.now(UTC)
-            async with self.db.read() as conn:
-                for jti in await conn.scalars(
-                    select(issued_tokens.c.jti).where(issued_tokens.c.revoked_at >= since)
-                ):
-                    self.forget(f"token:{jti}")
-                for client_id in await conn.scalars(
-                    select(oauth_clients.c.client_id).where(oauth_clients.c.revoked_at >= since)
-                ):
-                    self.forget(f"client:{client_id}")
-            self._polled_until = now
-            if not self._live:
-                self._trust(True)
-            await asyncio.sleep(POLL_SECONDS)
+async def _revoked_since(conn: AsyncConnection, since: datetime) -> list[str]:
+    tokens = await conn.scalars(
+        select(issued_tokens.c.jti).where(issued_tokens.c.revoked_at >= since)
+    )
+    clients = await conn.scalars(
+        select(oauth_clients.c.client_id).where(oauth_clients.c.revoked_at >= since)
+    )
+    return [f"token:{jti}" for jti in tokens] + [f"client:{client}" for client in clients]
