@@ -55,6 +55,7 @@ from infra.logs import configure_logging
 from infra.store import Store, open_store
 from infra.telemetry import HttpTelemetry, configure_providers, instrument_engine
 from loyalty import member as members
+from loyalty.promotions.campaign import CampaignBook
 from partners import settlement
 from partners.directory import ConnectorDirectory
 from resolvers.compiled import CompiledOperations, CompiledReads
@@ -205,6 +206,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self.store = store
         self.limits = settings.limits()
         self.egress = settings.egress()
+        # The campaigns in force, in memory (followed by the lifespan).
+        self.campaigns = CampaignBook()
         self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only)
         self.limiter = RateLimiter(
             store, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
@@ -363,6 +366,7 @@ class GraphQLApp(GraphQL[Context, None]):
             directory=self.directory,
             from_router=self.from_router(request),
             egress=self.egress,
+            campaigns=self.campaigns,
             request=request,
             response=response,
         )
@@ -450,6 +454,7 @@ def _serving(
         directory, store = app.state.directory, app.state.store
         async with anyio.create_task_group() as jobs:
             jobs.start_soon(app.state.token_states.follow)
+            jobs.start_soon(app.state.campaigns.follow, database)
             if settings.background_jobs:
                 jobs.start_soon(run_background_jobs, database, directory, settings)
             yield
@@ -504,5 +509,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.directory = directory
     app.state.store = store
     app.state.token_states = states
+    app.state.campaigns = graphql.campaigns
     app.state.compiled_operations = schema.compiled_operations
     return app

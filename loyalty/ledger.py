@@ -44,6 +44,9 @@ class TransferCode(StrEnum):
     REFERRAL_BONUS = "REFERRAL_BONUS"
     REFERRAL_EARN = "REFERRAL_EARN"
     REFERRAL_REFUND = "REFERRAL_REFUND"
+    # Points a campaign added to a purchase, and a refund taking them back.
+    CAMPAIGN = "CAMPAIGN"
+    CAMPAIGN_REFUND = "CAMPAIGN_REFUND"
     REDEEM = "REDEEM"
     REDEMPTION_CANCEL = "REDEMPTION_CANCEL"
     EXCHANGE_OUT = "EXCHANGE_OUT"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
@@ -18,6 +19,9 @@ class Program:
     purchase_backdating_days: int = 365
     # Phone identities without a country code are read as numbers of this region (ISO 3166).
     phone_region: str = "US"
+    # The program's own calendar: a campaign's monthly day (a member day on the 18th) is a day
+    # in this time zone (IANA name).
+    timezone: str = "UTC"
     # What one point is worth in the program currency.
     point_value: Decimal = Decimal("0.01")
     # Base earning: points per whole currency unit spent (floored).
@@ -94,6 +98,14 @@ class Program:
             raise ValueError("negative_balance_limit is zero or positive")
         if self.phone_region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"phone_region {self.phone_region!r} is not an ISO 3166 region")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def minor_unit(self) -> Decimal:

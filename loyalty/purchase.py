@@ -10,19 +10,19 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, insert, literal, select, update
+from sqlalchemy import Select, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, PartnerNotContracted, ValidationFailed
-from infra.models import partners, purchases, rate_cards, refunds
+from infra.models import partners, purchases, rate_cards
 from infra.reads import PageKey, keyed, load_pages, top_n_per_owner
 from loyalty import ledger, member, referral, tier
-from loyalty.earning import base_points, check_amount, points_due_back
+from loyalty.earning import base_points, check_amount
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
-from loyalty.promotions import coupon
+from loyalty.promotions import campaign, coupon
 from loyalty.visibility import EVERYTHING, Visibility
 
 
@@ -94,13 +94,15 @@ async def record_purchase(
     purchased_at: datetime | None = None,
     namespace: str = "",
     coupon_codes: Sequence[str] = (),
+    campaigns: campaign.CampaignBook = campaign.READ_THROUGH,
     visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> tuple[Any, bool]:
     """Record a purchase and credit what it earns, once per (source, external order id) in the
     caller's `namespace` (a partner's order ids are its own). `amount` is the basket before
     coupons; the member's `coupon_codes` take their discounts off it (loyalty.promotions.coupon),
-    and the purchase is recorded, earns and is refunded on the amount paid.
+    and the purchase is recorded, earns and is refunded on the amount paid. Campaigns in force
+    for it (`campaigns`, kept in memory by the app) add their points (loyalty.promotions.campaign).
 
     Returns the purchase and whether this call was a replay. The member earns base points plus
     the bonus of the tier in force when the purchase is recorded; the purchase's growth value may
@@ -113,7 +115,7 @@ async def record_purchase(
         purchased_at, namespace, tuple(coupon.normalized_code(c) for c in coupon_codes),
     )  # fmt: skip
     request = _checked(program, asked, now)
-    return await retry_on_race(lambda: _record(db, program, request, visible, now))
+    return await retry_on_race(lambda: _record(db, program, request, campaigns, visible, now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,12 @@ def _checked(program: Program, asked: _Request, now: datetime) -> _Request:
 
 
 async def _record(
-    db: Database, program: Program, request: _Request, visible: Visibility, now: datetime
+    db: Database,
+    program: Program,
+    request: _Request,
+    book: campaign.CampaignBook,
+    visible: Visibility,
+    now: datetime,
 ) -> tuple[Any, bool]:
     async with db.transaction() as conn:
         buyer = await member.resolve(conn, request.member_ref, visible, presented=True)
@@ -187,6 +194,13 @@ async def _record(
             )  # fmt: skip
         paid = request.amount - sum((a.discount for a in applied), Decimal(0))
         tier_in_force = tier.Tier(buyer.tier)
+        base = base_points(paid, program)
+        planned = campaign.plan(campaign.applicable(
+            await book.current(conn, now), at=request.purchased_at or now, zone=program.zone,
+            tier=buyer.tier,
+            channel=request.channel, partner_id=request.partner_id,
+        ), base)  # fmt: skip
+        extra = sum(item.points for item in planned)
         bonus = tier.bonus_points(program, tier_in_force, paid)
         referrer_id, referral_points = referral.referral_share(
             program, buyer, paid, request.purchased_at or now
@@ -199,8 +213,8 @@ async def _record(
                 "external_order_id": request.external_order_id, "amount": paid,
                 "gross_amount": request.amount if applied else None,
                 "currency": request.currency,
-                "points_earned": base_points(paid, program) + bonus,
-                "bonus_points": bonus, "tier": tier_in_force,
+                "points_earned": base + bonus + extra, "bonus_points": bonus,
+                "campaign_points": extra, "tier": tier_in_force,
                 "growth_value": tier.growth_for_amount(program, paid),
                 "referrer_id": referrer_id, "referral_points": referral_points,
                 "partner_id": request.partner_id, "purchased_at": request.purchased_at,
@@ -211,6 +225,10 @@ async def _record(
         if row is None:
             return await _earlier(conn, request), True
         await coupon.redeem(conn, applied, row.id, now)
+        if planned:
+            awarded = await campaign.award(conn, planned, purchase=row, at=now)
+            if awarded != extra:  # a campaign's budget could not hold its points
+                row = await _set_campaign_points(conn, row, awarded)
         await _credit_earnings(conn, row, now)
         await tier.upgrade_if_due(conn, program, member_id=buyer.id, current=tier_in_force, at=now,
                                   purchase_id=row.id)  # fmt: skip
@@ -226,15 +244,23 @@ async def _earlier(conn: AsyncConnection, request: _Request) -> Any | None:
     )  # fmt: skip
 
 
+async def _set_campaign_points(conn: AsyncConnection, row: Any, awarded: int) -> Any:
+    earned = row.points_earned - row.campaign_points + awarded
+    return (await conn.execute(
+        update(purchases).where(purchases.c.id == row.id)
+        .values(points_earned=earned, campaign_points=awarded).returning(*purchases.c)
+    )).one()  # fmt: skip
+
+
 async def _credit_earnings(conn: AsyncConnection, row: Any, now: datetime) -> None:
-    """The buyer's points (from the partner at a partner, from issuance otherwise) and the
-    referrer's share (from issuance)."""
-    if row.points_earned:
+    """The buyer's base points and tier bonus (from the partner at a partner, from issuance
+    otherwise; the campaigns credited theirs) and the referrer's share (from issuance)."""
+    if row.points_earned - row.campaign_points:
         await ledger.transfer(
             conn, idempotency_key=f"purchase:{row.id}:earn",
             debit=earning_account(row.partner_id), credit=ledger.member_account(row.member_id),
-            amount=row.points_earned, reason=TransferCode.EARN, reference=f"purchase:{row.id}",
-            partner_id=row.partner_id, now=now,
+            amount=row.points_earned - row.campaign_points, reason=TransferCode.EARN,
+            reference=f"purchase:{row.id}", partner_id=row.partner_id, now=now,
         )  # fmt: skip
     if row.referrer_id is not None:
         await ledger.transfer(
@@ -242,151 +268,6 @@ async def _credit_earnings(conn: AsyncConnection, row: Any, now: datetime) -> No
             credit=ledger.member_account(row.referrer_id), amount=row.referral_points,
             reason=TransferCode.REFERRAL_EARN, reference=f"purchase:{row.id}", now=now,
         )  # fmt: skip
-
-
-async def refund_purchase(
-    db: Database,
-    program: Program,
-    *,
-    purchase_id: int,
-    amount: Decimal,
-    idempotency_key: str,
-    visible: Visibility = EVERYTHING,
-    now: datetime | None = None,
-) -> Any:
-    """Refund part or all of a purchase and take back the points that part earned.
-
-    Points the member has already spent are taken back only down to the program's negative
-    balance limit; what could not be taken back is recorded on the refund as unrecovered."""
-    check_amount(amount, program)
-    fingerprint = request_hash(purchase_id=purchase_id, amount=amount)
-    now = now or datetime.now(UTC)
-
-    async def attempt() -> Any:
-        async with db.transaction() as conn:
-            await visible.check(conn, purchases, purchase_id)
-            existing = await earlier(
-                conn, refunds, fingerprint, idempotency_key, idempotency_key=idempotency_key
-            )
-            if existing is not None:
-                return existing
-            purchase = await _take_refund(conn, purchase_id, amount)
-            due, referral_due = await _mark_reversed(conn, purchase)
-            recovered, reversal_id = await _take_back(
-                conn, program, member_id=purchase.member_id,
-                points=due - purchase.points_reversed, idempotency_key=f"refund:{idempotency_key}",
-                reason=TransferCode.REFUND, credit=earning_account(purchase.partner_id),
-                purchase=purchase, partner_id=purchase.partner_id, now=now,
-            )  # fmt: skip
-            referral_recovered = 0
-            if purchase.referrer_id is not None:
-                referral_recovered, _ = await _take_back(
-                    conn, program, member_id=purchase.referrer_id,
-                    points=referral_due - purchase.referral_points_reversed,
-                    idempotency_key=f"refund:{idempotency_key}:referral",
-                    reason=TransferCode.REFERRAL_REFUND, credit=ledger.ISSUANCE,
-                    purchase=purchase, partner_id=None, now=now,
-                )  # fmt: skip
-            await tier.revert_upgrade_if_refunded(
-                conn, program, member_id=purchase.member_id, purchase_id=purchase_id, at=now
-            )
-            if purchase.refunded_amount == purchase.amount:
-                await coupon.give_back(conn, purchase_id, now)
-            return (
-                await conn.execute(
-                    insert(refunds)
-                    .values(
-                        purchase_id=purchase_id, idempotency_key=idempotency_key, amount=amount,
-                        points_reversed=recovered,
-                        points_unrecovered=due - purchase.points_reversed - recovered,
-                        referral_points_reversed=referral_recovered,
-                        transfer_id=reversal_id, request_hash=fingerprint, created_at=now,
-                    )
-                    .returning(*refunds.c)
-                )
-            ).one()  # fmt: skip
-
-    return await retry_on_race(attempt)
-
-
-async def _take_refund(conn: AsyncConnection, purchase_id: int, amount: Decimal) -> Any:
-    """Add `amount` to what was refunded of the purchase, never past its amount. The
-    conditional update locks the purchase; the row is as it was before this refund's reversal
-    is recorded."""
-    purchase = (
-        await conn.execute(
-            update(purchases)
-            .where(
-                purchases.c.id == purchase_id,
-                purchases.c.amount - purchases.c.refunded_amount >= amount,
-            )
-            .values(refunded_amount=purchases.c.refunded_amount + amount)
-            .returning(*purchases.c)
-        )
-    ).first()
-    if purchase is None:
-        if await conn.scalar(select(purchases.c.id).where(purchases.c.id == purchase_id)):
-            raise ValidationFailed("the refund is larger than what is left to refund")
-        raise NotFound(f"purchase {purchase_id} does not exist")
-    return purchase
-
-
-async def _mark_reversed(conn: AsyncConnection, purchase: Any) -> tuple[int, int]:
-    """Record what the refunded share reverses in all (points, referral points, growth);
-    returns the points and referral points due back in all."""
-    refunded = purchase.refunded_amount
-
-    def share(value: int) -> int:
-        return points_due_back(value, purchase.amount, refunded)
-
-    due, referral_due = share(purchase.points_earned), share(purchase.referral_points)
-    await conn.execute(
-        update(purchases)
-        .where(purchases.c.id == purchase.id)
-        .values(
-            points_reversed=due,
-            referral_points_reversed=referral_due,
-            growth_reversed=share(purchase.growth_value),
-        )
-    )
-    return due, referral_due
-
-
-async def _take_back(
-    conn: AsyncConnection,
-    program: Program,
-    *,
-    member_id: int,
-    points: int,
-    idempotency_key: str,
-    reason: TransferCode,
-    credit: ledger.AccountId,
-    purchase: Any,
-    partner_id: int | None,
-    now: datetime,
-) -> tuple[int, int | None]:
-    """Take back points a refund reverses, only down to the program's negative balance limit
-    (the member may have spent them). Returns the points recovered and the transfer's id."""
-    if points <= 0:
-        return 0, None
-    balance = await ledger.lock_member_balance(conn, member_id)
-    limit = program.negative_balance_limit
-    recovered = max(0, min(points, balance.available + limit))
-    if not recovered:
-        return 0, None
-    reversal = await ledger.transfer(
-        conn,
-        idempotency_key=idempotency_key,
-        debit=ledger.member_account(member_id),
-        credit=credit,
-        amount=recovered,
-        reason=reason,
-        reference=f"purchase:{purchase.id}",
-        partner_id=partner_id,
-        overdraft=limit,
-        now=now,
-    )
-    return recovered, reversal.id
 
 
 PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")

@@ -1,4 +1,4 @@
-"""Root fields for promotions: coupon templates (operators) and issuing coupons."""
+"""Root fields for promotions: coupon templates and issuing coupons, campaigns (operators)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ from dataclasses import replace
 
 import strawberry
 
-from loyalty.promotions import coupon
+from loyalty.promotions import campaign, coupon
+from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from resolvers import access
 from resolvers.convert import optional_id, terms
 from schema.info import Info
-from schema.inputs import CreateCouponTemplateInput, IssueCouponInput
+from schema.inputs import CreateCampaignInput, CreateCouponTemplateInput, IssueCouponInput
 from schema.pagination import parse_id
 from schema.permissions import ADMIN
-from schema.promotions import Coupon, CouponTemplate
+from schema.promotions import Campaign, Coupon, CouponTemplate
 
 
 @strawberry.type
@@ -24,6 +25,10 @@ class PromotionQueries:
         exponent = info.context.program.currency_exponent
         rows = await coupon.list_templates(info.context.db)
         return [CouponTemplate.priced(row, exponent) for row in rows]
+
+    @strawberry.field(description="Campaigns, oldest first.", permission_classes=[ADMIN])
+    async def campaigns(self, info: Info) -> list[Campaign]:
+        return [Campaign.of(row) for row in await campaign.list_campaigns(info.context.db)]
 
 
 @strawberry.type
@@ -55,3 +60,20 @@ class PromotionMutations:
             visible=info.context.visible,
         )
         return Coupon.priced(row, info.context.program.currency_exponent)
+
+    @strawberry.mutation(permission_classes=[ADMIN])
+    async def create_campaign(self, info: Info, input: CreateCampaignInput) -> Campaign:
+        asked = replace(
+            terms(CampaignTerms, input),
+            tiers=None if input.tiers is None else tuple(t.value for t in input.tiers),
+            channels=None if input.channels is None else tuple(c.value for c in input.channels),
+            partner_ids=None if input.partner_ids is None
+            else tuple(parse_id(p) for p in input.partner_ids),
+            coupon_template_id=optional_id(input.coupon_template_id),
+            funded_by_partner_id=optional_id(input.funded_by_partner_id),
+        )  # fmt: skip
+        return Campaign.of(await campaign.create_campaign(info.context.db, asked))
+
+    @strawberry.mutation(description="End a campaign now.", permission_classes=[ADMIN])
+    async def end_campaign(self, info: Info, id: strawberry.ID) -> Campaign:
+        return Campaign.of(await campaign.end_campaign(info.context.db, parse_id(id)))

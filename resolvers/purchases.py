@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from loyalty import purchase, redemption
+from loyalty import purchase, redemption, refund
 from loyalty.purchase import Channel
 from resolvers import access
 from resolvers.convert import member_ref, optional_id
@@ -47,6 +47,7 @@ class PurchaseMutations:
             purchased_at=input.purchased_at,
             namespace=access.key_namespace(info),
             coupon_codes=input.coupon_codes or (),
+            campaigns=info.context.campaigns,
             visible=info.context.visible,
         )
         return Purchase.priced(row, info.context.program.currency_exponent)
@@ -54,7 +55,7 @@ class PurchaseMutations:
     @strawberry.mutation(permission_classes=[WRITE_PURCHASES])
     async def refund_purchase(self, info: Info, input: RefundPurchaseInput) -> Refund:
         purchase_id = parse_id(input.purchase_id)
-        row = await purchase.refund_purchase(
+        row = await refund.refund_purchase(
             info.context.db,
             info.context.program,
             purchase_id=purchase_id,

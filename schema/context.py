@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from auth.principal import Principal
 from infra.database import Database
 from loyalty.program import Program
+from loyalty.promotions.campaign import READ_THROUGH, CampaignBook
 from loyalty.visibility import Visibility
 from partners.directory import ConnectorDirectory
 from partners.egress import EgressPolicy
@@ -31,5 +32,7 @@ class Context:
     from_router: bool = False
     # Where webhooks may point (partners.egress).
     egress: EgressPolicy = field(default_factory=EgressPolicy)
+    # The campaigns in force, kept in memory by the app (read per use without it).
+    campaigns: CampaignBook = READ_THROUGH
     request: Any = None
     response: Any = None

@@ -298,3 +298,22 @@ class IssueCouponInput:
     template_id: strawberry.ID
     member_id: strawberry.ID
     idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY)
+
+
+@strawberry.input(description="A campaign; its code is its key.")
+class CreateCampaignInput:
+    code: str
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    priority: int = 0
+    exclusive: bool = False
+    monthly_day: int | None = None
+    tiers: list[Tier] | None = None
+    channels: list[Channel] | None = None
+    partner_ids: list[strawberry.ID] | None = None
+    multiplier: Decimal = Decimal(1)
+    bonus_points: int = 0
+    coupon_template_id: strawberry.ID | None = None
+    points_budget: int | None = None
+    funded_by_partner_id: strawberry.ID | None = None

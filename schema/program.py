@@ -19,6 +19,9 @@ class ProgramRules:
     phone_region: str = strawberry.field(
         description="The region phone numbers without a country code are read in (ISO 3166)."
     )
+    timezone: str = strawberry.field(
+        description="The program's calendar (IANA): a campaign's monthly day is a day here."
+    )
     point_value: Decimal
     points_per_currency_unit: int
     negative_balance_limit: int

@@ -1,4 +1,5 @@
-"""Promotions in the graph: coupon templates, issued coupons, and the discounts a purchase got."""
+"""Promotions in the graph: coupon templates, issued coupons, the discounts a purchase got, and
+campaigns."""
 
 from __future__ import annotations
 
@@ -83,3 +84,51 @@ class Coupon(Row):
         row = await info.context.loaders.coupon_template_by_id.load(self.template_id)
         exponent = info.context.program.currency_exponent
         return None if row is None else CouponTemplate.priced(row, exponent)
+
+
+@strawberry.type(description="A time-boxed rule adding points to purchases, or granting a coupon.")
+class Campaign(Row):
+    id: strawberry.ID
+    code: str
+    name: str
+    priority: int = strawberry.field(description="Higher applies first.")
+    exclusive: bool = strawberry.field(description="Applies alone, and only when it comes first.")
+    starts_at: datetime
+    ends_at: datetime
+    monthly_day: int | None = strawberry.field(
+        description="Only on this day of each month, in the program's time zone."
+    )
+    tiers: list[str] | None = strawberry.field(description="Null: every tier.")
+    channels: list[str] | None = strawberry.field(description="Null: every channel.")
+    partner_ids: list[strawberry.ID] | None = strawberry.field(description="Null: anywhere.")
+    multiplier: Decimal = strawberry.field(description="Base points are multiplied by it.")
+    bonus_points: int = strawberry.field(description="Added to each purchase it applies to.")
+    points_budget: int | None
+    points_awarded: int = strawberry.field(description="Counted against the budget so far.")
+    status: str
+    coupon_template_id: strawberry.Private[int | None]
+    funded_by_partner_id: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, row: Any) -> Campaign:
+        def listed(text: str | None) -> list[str] | None:
+            return None if text is None else text.split(",")
+
+        partners = listed(row.partner_ids)
+        return cls.from_row(
+            row, tiers=listed(row.tiers), channels=listed(row.channels),
+            partner_ids=None if partners is None else [strawberry.ID(p) for p in partners],
+            multiplier=plain(row.multiplier), exclusive=bool(row.exclusive),
+        )  # fmt: skip
+
+    @strawberry.field(description="The coupon it grants with each purchase it applies to.")
+    async def coupon_template(self, info: Info) -> CouponTemplate | None:
+        if self.coupon_template_id is None:
+            return None
+        row = await info.context.loaders.coupon_template_by_id.load(self.coupon_template_id)
+        exponent = info.context.program.currency_exponent
+        return None if row is None else CouponTemplate.priced(row, exponent)
+
+    @strawberry.field(description="Who pays its points: this partner, or the program (null).")
+    async def funded_by(self, info: Info) -> Partner | None:
+        return await partner_of(info, self.funded_by_partner_id)

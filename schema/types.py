@@ -107,11 +107,12 @@ class Purchase(MemberAndPartner):
     gross_amount: Decimal = strawberry.field(
         description="The basket before coupons; `amount` is what was paid (and earns)."
     )
+    campaign_points: int = strawberry.field(description="Of pointsEarned, what campaigns added.")
 
     @classmethod
     def priced(cls, row: Any, exponent: int) -> Purchase:
         """With its amounts at the program's currency exponent."""
-        gross = row.amount if getattr(row, "gross_amount", None) is None else row.gross_amount
+        gross = row.amount if row.gross_amount is None else row.gross_amount
         return cls.from_row(
             row,
             amount=money(row.amount, exponent),

@@ -25,6 +25,8 @@ purchases = Table(
     whole("points_reversed", server_default=ZERO),
     # Of points_earned, the tier bonus; the tier in force when the purchase was recorded.
     whole("bonus_points", server_default=ZERO),
+    # Of points_earned, what campaigns added (campaign_awards, each with its own transfer).
+    whole("campaign_points", server_default=ZERO),
     chars("tier", 16, optional=True),
     whole("growth_value", server_default=ZERO),
     whole("growth_reversed", server_default=ZERO),

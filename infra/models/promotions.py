@@ -1,8 +1,8 @@
-"""Promotions: coupon templates and the coupons issued from them."""
+"""Promotions: coupon templates and the coupons issued from them; campaigns and their awards."""
 
 from __future__ import annotations
 
-from sqlalchemy import Index, Table, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, Table, UniqueConstraint, false
 
 from infra.models.base import ZERO, chars, metadata, moment, money, rate, ref, serial, whole
 
@@ -68,3 +68,54 @@ coupons = Table(
 
 Index("ix_coupons_member_id_id", coupons.c.member_id, coupons.c.id)
 Index("ix_coupons_purchase_id", coupons.c.purchase_id)
+
+# A time-boxed rule: when (dates, a monthly day in the program's time zone), for whom (tiers,
+# channels, partners) and what (a multiplier on base points, bonus points, a coupon).
+campaigns = Table(
+    "campaigns",
+    metadata,
+    serial(),
+    chars("code", 64, unique=True),
+    chars("name", 200),
+    # Higher first; an exclusive campaign applies alone, and only if it comes first.
+    whole("priority", server_default=ZERO),
+    Column("exclusive", Boolean, nullable=False, server_default=false()),
+    moment("starts_at"),
+    moment("ends_at"),
+    # Only on this day of each month (1-31), in the program's time zone.
+    whole("monthly_day", optional=True),
+    # Comma-separated audiences (NULL: everyone): tiers, channels, partner ids.
+    chars("tiers", 64, optional=True),
+    chars("channels", 64, optional=True),
+    chars("partner_ids", 255, optional=True),
+    # Base points x multiplier, plus bonus points per purchase; and a coupon of this template.
+    # (No server default: a Rate is stored as 1e-8 units on SQLite.)
+    rate("multiplier"),
+    whole("bonus_points", server_default=ZERO),
+    ref("coupon_template_id", "coupon_templates", optional=True),
+    # The most points its awards may add up to; what they add up to so far.
+    whole("points_budget", optional=True),
+    whole("points_awarded", server_default=ZERO),
+    # Who pays for its points: this partner, or the program (NULL).
+    ref("funded_by_partner_id", "partners", optional=True),
+    chars("status", 16),
+    chars("request_hash", 64),
+    moment("created_at"),
+    moment("updated_at"),
+)
+
+# The points a campaign added to a purchase, and how many of them refunds took back.
+campaign_awards = Table(
+    "campaign_awards",
+    metadata,
+    serial(),
+    ref("campaign_id", "campaigns"),
+    ref("purchase_id", "purchases"),
+    ref("member_id", "members"),
+    whole("points"),
+    whole("points_reversed", server_default=ZERO),
+    moment("created_at"),
+    UniqueConstraint("campaign_id", "purchase_id", name="uq_campaign_awards_campaign_purchase"),
+)
+
+Index("ix_campaign_awards_purchase_id", campaign_awards.c.purchase_id)

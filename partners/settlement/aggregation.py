@@ -21,6 +21,9 @@ ACTIVITY_REASONS = {
     "REDEMPTION_CANCEL": ("REDEMPTION", -1),
     "EXCHANGE_OUT": ("OUTBOUND_EXCHANGE", 1),
     "EXCHANGE_IN": ("INBOUND_EXCHANGE", 1),
+    # Points of campaigns the partner funds (program-funded ones carry no partner).
+    "CAMPAIGN": ("ISSUANCE", 1),
+    "CAMPAIGN_REFUND": ("ISSUANCE", -1),
 }
 
 

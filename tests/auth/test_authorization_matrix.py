@@ -20,7 +20,8 @@ from gateway.app import build_schema
 from loyalty import member, purchase, redemption, reward
 from loyalty.member import IdentityKind, MemberRef
 from loyalty.program import Program
-from loyalty.promotions import coupon
+from loyalty.promotions import campaign, coupon
+from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel
 from loyalty.reward import RewardTerms
@@ -104,6 +105,11 @@ CALLS = {
     ' name: "M", kind: AMOUNT_OFF, amountOff: "1.00", validHours: 1}) { id } }',
     "Mutation.issueCoupon": 'mutation { issueCoupon(input: {templateId: "$template",'
     ' memberId: "$member", idempotencyKey: "matrix"}) { id } }',
+    "Query.campaigns": "query { campaigns { id } }",
+    "Mutation.createCampaign": 'mutation { createCampaign(input: {code: "matrix", name: "M",'
+    ' startsAt: "2026-01-01T00:00:00Z", endsAt: "2026-02-01T00:00:00Z", bonusPoints: 1})'
+    " { id } }",
+    "Mutation.endCampaign": 'mutation { endCampaign(id: "$campaign") { id } }',
 }
 
 
@@ -152,10 +158,14 @@ async def given_foreign_objects(db) -> dict[str, str]:
     template = await coupon.create_template(db, Program(), TemplateTerms(
         code="other-coupon", name="Other", kind=CouponKind.AMOUNT_OFF, amount_off=Decimal(1),
         valid_hours=1, partner_id=other.id))  # fmt: skip
+    running = await campaign.create_campaign(db, CampaignTerms(
+        code="other-campaign", name="Other", starts_at=NOW, ends_at=NOW + timedelta(days=1),
+        bonus_points=1, funded_by_partner_id=other.id))  # fmt: skip
     return {
         "member": str(theirs.id), "partner": str(other.id), "purchase": str(bought.id),
         "redemption": str(spent.id), "reward": str(gift.id), "exchange": moved.id,
         "quote": quotes[1].id, "code": ours.referral_code, "template": str(template.id),
+        "campaign": str(running.id),
     }  # fmt: skip
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from auth import clients
 from tests.conftest import bearer, error_codes, graphql, http_client
-from tests.factories import a_member, a_partner
+from tests.factories import a_member, a_partner, a_purchase
 
 CREATE = """
 mutation {
@@ -91,3 +93,48 @@ async def test_a_partner_sees_only_the_coupons_valid_at_it(app, client, db):
     seen = await graphql(as_shop, COUPONS_OF, {"member": str(ada.id)})
 
     assert seen["data"]["member"]["coupons"] == [{"template": {"code": "at-shop"}}]
+
+
+MEMBER_DAY = """
+mutation {
+  createCampaign(input: {code: "member-day", name: "Member day", monthlyDay: 18,
+                         startsAt: "2026-01-01T00:00:00Z", endsAt: "2027-01-01T00:00:00Z",
+                         multiplier: "2", tiers: [GOLD, DIAMOND], pointsBudget: 100000}) {
+    id code monthlyDay multiplier tiers pointsBudget status
+  }
+}"""
+BUY_AT = """
+mutation B($member: ID!, $order: String!, $at: DateTime!) {
+  recordPurchase(input: {member: {id: $member}, channel: ONLINE, source: "web",
+                         externalOrderId: $order, amount: "100.00", purchasedAt: $at}) {
+    pointsEarned bonusPoints campaignPoints
+  }
+}"""
+
+
+def the_last_18th() -> datetime:
+    """Noon of the latest 18th that has passed (a member day to date a purchase on)."""
+    now = datetime.now(UTC)
+    day = now.replace(day=18, hour=12, minute=0, second=0, microsecond=0)
+    return day if day <= now else (day.replace(day=1) - timedelta(days=1)).replace(day=18)
+
+
+async def test_an_operator_runs_a_member_day_and_a_gold_member_earns_double(client, db, program):
+    gold = await a_member(db)
+    await a_purchase(db, program, gold.id, "5000.00")
+    member_day = the_last_18th()
+
+    created = (await graphql(client, MEMBER_DAY))["data"]["createCampaign"]
+    on_the_day = await graphql(client, BUY_AT, {"member": str(gold.id), "order": "day",
+                                                "at": member_day.isoformat()})  # fmt: skip
+    day_after = await graphql(client, BUY_AT, {
+        "member": str(gold.id), "order": "after",
+        "at": (member_day + timedelta(days=1)).isoformat()})  # fmt: skip
+    listed = await graphql(client, "{ campaigns { code pointsAwarded } }")
+
+    assert created["multiplier"] == "2" and created["tiers"] == ["DIAMOND", "GOLD"]
+    assert on_the_day["data"]["recordPurchase"] == {
+        "pointsEarned": 400, "bonusPoints": 200, "campaignPoints": 100,
+    }  # fmt: skip
+    assert day_after["data"]["recordPurchase"]["pointsEarned"] == 300
+    assert listed["data"]["campaigns"] == [{"code": "member-day", "pointsAwarded": 100}]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from infra.errors import InvalidState, ValidationFailed
 from infra.models import identities, members, purchases, transfers
-from loyalty import interaction, ledger, merge, purchase
+from loyalty import interaction, ledger, merge, refund
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from tests.factories import a_member, a_purchase, balance_of, move
@@ -86,7 +86,7 @@ async def test_a_refund_after_a_merge_takes_points_from_the_survivor(db, program
             await conn.execute(select(purchases).where(purchases.c.amount == 2500))
         ).one()
 
-    await purchase.refund_purchase(
+    await refund.refund_purchase(
         db, program, purchase_id=store_purchase.id, amount=store_purchase.amount,
         idempotency_key="refund-1",
     )  # fmt: skip

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from infra.errors import InsufficientPoints, InvalidState
 from infra.models import members, point_lots
-from loyalty import expiry, interaction, ledger, merge, purchase, redemption, tier
+from loyalty import expiry, interaction, ledger, merge, purchase, redemption, refund, tier
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.program import Program
@@ -156,7 +156,7 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
         if left == 0:
             return
         cents = max(1, left * operation[2] // 100)
-        await purchase.refund_purchase(
+        await refund.refund_purchase(
             db, program, purchase_id=bought.db_id, amount=Decimal(cents).scaleb(-2),
             idempotency_key=f"r-{next(_keys)}", now=now,
         )  # fmt: skip

@@ -10,6 +10,7 @@ from infra.models import purchases, transfers
 from loyalty import ledger, member, purchase, redemption
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.purchase import Channel
+from loyalty.refund import refund_purchase
 from tests.factories import a_member, a_partner, balance_of
 
 
@@ -128,7 +129,7 @@ async def a_member_who_bought(db, program, amount):
 
 
 async def refund(db, program, purchase_id, amount, key):
-    return await purchase.refund_purchase(
+    return await refund_purchase(
         db, program, purchase_id=purchase_id, amount=Decimal(amount), idempotency_key=key
     )
 

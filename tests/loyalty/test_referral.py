@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from infra.errors import InvalidState, NotFound, ValidationFailed
-from loyalty import purchase, referral
+from loyalty import referral
+from loyalty.refund import refund_purchase
 from tests.factories import a_member, a_purchase, balance_of
 
 DAY_0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -50,7 +51,7 @@ async def test_a_refund_takes_back_the_referrers_share(db, program):
     referrer, referee = await a_referrer_and_referee(db, program)
     row = await a_purchase(db, program, referee.id, "200.00", at=DAY_0 + timedelta(days=1))
 
-    refund = await purchase.refund_purchase(
+    refund = await refund_purchase(
         db, program, purchase_id=row.id, amount=row.amount / 4, idempotency_key="r-1"
     )
 

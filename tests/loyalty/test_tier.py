@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from infra.errors import IdempotencyConflict
 from infra.models import members
-from loyalty import interaction, purchase, segment, tier
+from loyalty import interaction, segment, tier
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
+from loyalty.refund import refund_purchase
 from loyalty.tier import Tier
 from tests.factories import a_member, a_purchase, balance_of
 
@@ -77,7 +78,7 @@ async def test_refunds_take_back_the_tier_bonus_and_the_growth_value(db, program
     diamond_purchase = await a_purchase(db, program, buyer.id, "100.00")
     before = (await balance_of(db, buyer.id)).available
 
-    refund = await purchase.refund_purchase(
+    refund = await refund_purchase(
         db, program, purchase_id=diamond_purchase.id, amount=diamond_purchase.amount / 2,
         idempotency_key="r-1",
     )  # fmt: skip
@@ -155,7 +156,7 @@ async def test_refunding_the_purchase_that_made_a_member_gold_reverts_the_upgrad
     bought = await a_purchase(db, program, buyer.id, "5000.00")
     assert await tier_of(db, buyer.id) is Tier.GOLD
 
-    await purchase.refund_purchase(
+    await refund_purchase(
         db, program, purchase_id=bought.id, amount=bought.amount, idempotency_key="r-all"
     )
 
@@ -176,12 +177,12 @@ async def test_a_refund_reverts_only_what_the_growth_value_no_longer_holds(db, p
     assert await tier_of(db, buyer.id) is Tier.DIAMOND
 
     # a part of the GOLD purchase: 20,000 still reached, nothing changes
-    await purchase.refund_purchase(
+    await refund_purchase(
         db, program, purchase_id=to_gold.id, amount=Decimal("500.00"), idempotency_key="r-1"
     )
     assert await tier_of(db, buyer.id) is Tier.DIAMOND
     # the DIAMOND purchase, in part: 15,000 left, GOLD (not below the GOLD it came from)
-    await purchase.refund_purchase(
+    await refund_purchase(
         db, program, purchase_id=to_diamond.id, amount=Decimal("5000.00"), idempotency_key="r-2"
     )
     assert await tier_of(db, buyer.id) is Tier.GOLD
@@ -196,7 +197,7 @@ async def test_refunding_a_purchase_that_caused_no_upgrade_reverts_nothing(db, p
     earlier = await a_purchase(db, program, buyer.id, "4000.00")
     await a_purchase(db, program, buyer.id, "1000.00")
 
-    await purchase.refund_purchase(
+    await refund_purchase(
         db, program, purchase_id=earlier.id, amount=earlier.amount, idempotency_key="r-all"
     )
 
@@ -208,7 +209,7 @@ async def test_a_fully_refunded_purchase_counts_toward_no_band(db, program):
     buyer = await a_member(db)
     kept = await a_purchase(db, program, buyer.id, "10.00")
     refunded = await a_purchase(db, program, buyer.id, "2000.00")
-    await purchase.refund_purchase(
+    await refund_purchase(
         db, program, purchase_id=refunded.id, amount=refunded.amount, idempotency_key="r-all"
     )
 

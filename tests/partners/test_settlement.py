@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from infra.errors import InvalidState, PartnerNotContracted
 from infra.models import exchanges, purchases, quotes, rate_cards, transfers
-from loyalty import purchase, redemption
+from loyalty import purchase, redemption, refund
 from loyalty.member import MemberRef
 from loyalty.program import Program
 from loyalty.purchase import Channel
@@ -103,7 +103,7 @@ async def a_month_of_activity(db, partner, month=11):
     last_day = (datetime(2026, month, 1) + relativedelta(months=1, days=-1)).day
     first = await buy_at_partner(db, partner, holder, "1250.00", berlin(month, 3), "o-1")
     await buy_at_partner(db, partner, holder, "1100.00", berlin(month, last_day, 23, 30), "o-2")
-    await purchase.refund_purchase(
+    await refund.refund_purchase(
         db,
         Program(),
         purchase_id=first.id,

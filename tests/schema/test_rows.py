@@ -39,7 +39,7 @@ def test_an_optional_id_stays_none_and_given_fields_win():
             amount=Decimal("12.3000"), currency="USD", points_earned=12,
             refunded_amount=Decimal("0"), points_reversed=0, purchased_at=AT, recorded_at=AT,
             bonus_points=0, tier=None, growth_value=12, referral_points=0, member_id=1,
-            partner_id=None,
+            partner_id=None, gross_amount=None, campaign_points=0,
         ),
         2,
     )  # fmt: skip

@@ -17,6 +17,7 @@ from loyalty.member import MemberRef
 from loyalty.promotions import coupon
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel
+from loyalty.refund import refund_purchase
 from tests.factories import a_member, a_partner, balance_of
 
 MARCH_1 = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -43,7 +44,7 @@ async def buy(db, program, member_id, amount, codes, *, order="o-1", at=MARCH_1,
 
 
 async def refund(db, program, row, amount, key, *, days):
-    await purchase.refund_purchase(
+    await refund_purchase(
         db, program, purchase_id=row.id, amount=Decimal(amount), idempotency_key=key,
         now=MARCH_1 + timedelta(days=days),
     )  # fmt: skip

@@ -1,0 +1,339 @@
+"""Campaigns: time-boxed rules that add points to purchases (a member day with double points)
+or grant a coupon, for an audience, within a points budget.
+
+Stacking: a purchase's base points are multiplied first (each campaign that applies adds
+base x (multiplier - 1), floored, plus its bonus points), then the tier bonus is earned on the
+amount paid, then the referrer's share; they do not multiply each other. Campaigns apply in
+priority order (higher first, then older); an exclusive campaign applies alone and only when it
+comes first. A campaign whose budget cannot hold its points for a purchase gives that purchase
+nothing (the conditional UPDATE that counts them is the guard, so it is never overspent).
+A campaign applies to a purchase made while it is in force (the purchase's date, which a till
+may send late), for the member's tier when it is recorded.
+
+The campaigns in force are kept in memory (`CampaignBook`) and followed by a change feed, so a
+purchase reads none from the database while the feed is live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, Decimal
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database, insert_unless_exists
+from infra.errors import NotFound, ValidationFailed
+from infra.feed import ChangeFeed, announce
+from infra.models import campaign_awards, campaigns
+from loyalty import ledger
+from loyalty.idempotency import earlier, request_hash, retry_on_race
+from loyalty.promotions import coupon
+
+CHANNEL = "pointgate_campaigns"
+TIERS = ("SILVER", "GOLD", "DIAMOND")
+
+
+class CampaignStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    ENDED = "ENDED"
+
+
+def _listed(values: tuple[Any, ...] | None) -> str | None:
+    return None if values is None else ",".join(str(v) for v in sorted(set(values)))
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignTerms:
+    code: str
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    priority: int = 0
+    exclusive: bool = False
+    monthly_day: int | None = None
+    tiers: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    partner_ids: tuple[int, ...] | None = None
+    multiplier: Decimal = Decimal(1)
+    bonus_points: int = 0
+    coupon_template_id: int | None = None
+    points_budget: int | None = None
+    funded_by_partner_id: int | None = None
+
+    def check(self) -> None:
+        if not 0 < len(self.code.strip()) <= 64 or not 0 < len(self.name.strip()) <= 200:
+            raise ValidationFailed("a campaign has a code (1-64) and a name (1-200)")
+        if self.starts_at >= self.ends_at:
+            raise ValidationFailed("a campaign starts before it ends", argument="endsAt")
+        if self.monthly_day is not None and not 1 <= self.monthly_day <= 31:
+            raise ValidationFailed("monthlyDay is 1 to 31", argument="monthlyDay")
+        if not (1 <= self.multiplier <= 10) or self.multiplier != self.multiplier.quantize(
+            Decimal("0.01")
+        ):
+            raise ValidationFailed("a multiplier is 1 to 10 with 2 decimals", argument="multiplier")
+        if self.bonus_points < 0 or (self.points_budget is not None and self.points_budget <= 0):
+            raise ValidationFailed("bonus points are zero or more, a budget positive")
+        if self.multiplier == 1 and not self.bonus_points and self.coupon_template_id is None:
+            raise ValidationFailed("a campaign multiplies points, adds some, or grants a coupon")
+        if self.tiers is not None and (not self.tiers or set(self.tiers) - set(TIERS)):
+            raise ValidationFailed(f"tiers are some of {', '.join(TIERS)}", argument="tiers")
+        if self.channels is not None and (
+            not self.channels or set(self.channels) - set(coupon.CHANNELS)
+        ):
+            raise ValidationFailed("channels are some of ONLINE, OFFLINE, PARTNER")
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "code": self.code.strip(), "name": self.name.strip(), "priority": self.priority,
+            "exclusive": self.exclusive, "starts_at": self.starts_at, "ends_at": self.ends_at,
+            "monthly_day": self.monthly_day, "tiers": _listed(self.tiers),
+            "channels": _listed(self.channels), "partner_ids": _listed(self.partner_ids),
+            "multiplier": self.multiplier, "bonus_points": self.bonus_points,
+            "coupon_template_id": self.coupon_template_id, "points_budget": self.points_budget,
+            "funded_by_partner_id": self.funded_by_partner_id,
+        }  # fmt: skip
+
+
+def _set(text: str | None) -> frozenset[str] | None:
+    return None if text is None else frozenset(text.split(","))
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A campaign as a purchase reads it (from memory)."""
+
+    id: int
+    code: str
+    priority: int
+    exclusive: bool
+    starts_at: datetime
+    ends_at: datetime
+    monthly_day: int | None
+    tiers: frozenset[str] | None
+    channels: frozenset[str] | None
+    partner_ids: frozenset[str] | None
+    multiplier: Decimal
+    bonus_points: int
+    coupon_template_id: int | None
+    points_budget: int | None
+    funded_by_partner_id: int | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Campaign:
+        return cls(
+            row.id, row.code, row.priority, bool(row.exclusive), row.starts_at, row.ends_at,
+            row.monthly_day, _set(row.tiers), _set(row.channels), _set(row.partner_ids),
+            Decimal(row.multiplier), row.bonus_points, row.coupon_template_id, row.points_budget,
+            row.funded_by_partner_id,
+        )  # fmt: skip
+
+    def in_force(self, at: datetime, zone: ZoneInfo) -> bool:
+        if not self.starts_at <= at < self.ends_at:
+            return False
+        return self.monthly_day is None or at.astimezone(zone).day == self.monthly_day
+
+    def admits(self, tier: str, channel: str, partner_id: int | None) -> bool:
+        return (
+            (self.tiers is None or tier in self.tiers)
+            and (self.channels is None or channel in self.channels)
+            and (self.partner_ids is None or str(partner_id) in self.partner_ids)
+        )
+
+    def extra_points(self, base: int) -> int:
+        multiplied = (base * (self.multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR)
+        return int(multiplied) + self.bonus_points
+
+
+def applicable(
+    in_book: list[Campaign], *, at: datetime, zone: ZoneInfo, tier: str, channel: str,
+    partner_id: int | None,
+) -> list[Campaign]:  # fmt: skip
+    """The campaigns a purchase gets, in the order they apply (see the module's note)."""
+    chosen: list[Campaign] = []
+    for campaign in sorted(in_book, key=lambda c: (-c.priority, c.id)):
+        if not (campaign.in_force(at, zone) and campaign.admits(tier, channel, partner_id)):
+            continue
+        if campaign.exclusive:
+            if not chosen:
+                return [campaign]
+            continue
+        chosen.append(campaign)
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    campaign: Campaign
+    points: int
+
+
+def plan(chosen: list[Campaign], base: int) -> list[Planned]:
+    return [Planned(c, c.extra_points(base)) for c in chosen]
+
+
+async def award(
+    conn: AsyncConnection, planned: list[Planned], *, purchase: Any, at: datetime
+) -> int:
+    """Give a recorded purchase what its campaigns planned: count each campaign's points
+    against its budget (a campaign that does not fit gives nothing), credit them from the
+    funder (the program's issuance, or the funding partner's clearing account), grant the
+    campaigns' coupons, and record the awards. Returns the points awarded in all."""
+    awarded = []
+    for item in planned:
+        campaign, points = item.campaign, item.points
+        if points and campaign.points_budget is not None:
+            fits = await conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign.id,
+                       campaigns.c.points_awarded + points <= campaigns.c.points_budget)
+                .values(points_awarded=campaigns.c.points_awarded + points)
+                .returning(campaigns.c.id)
+            )  # fmt: skip
+            if fits.first() is None:
+                continue
+        if points:
+            await ledger.transfer(
+                conn, idempotency_key=f"purchase:{purchase.id}:campaign:{campaign.id}",
+                debit=funding_account(campaign.funded_by_partner_id),
+                credit=ledger.member_account(purchase.member_id), amount=points,
+                reason=ledger.TransferCode.CAMPAIGN, reference=f"campaign:{campaign.code}",
+                partner_id=campaign.funded_by_partner_id, now=at,
+            )  # fmt: skip
+        if campaign.coupon_template_id is not None:
+            await coupon.issue_coupon(
+                conn, template_id=campaign.coupon_template_id, member_id=purchase.member_id,
+                issue_key=f"campaign:{campaign.id}:purchase:{purchase.id}", now=at,
+            )  # fmt: skip
+        awarded.append({"campaign_id": campaign.id, "purchase_id": purchase.id,
+                        "member_id": purchase.member_id, "points": points,
+                        "created_at": at})  # fmt: skip
+    if awarded:
+        await conn.execute(insert(campaign_awards), awarded)
+    return sum(row["points"] for row in awarded)
+
+
+def funding_account(partner_id: int | None) -> ledger.AccountId:
+    return ledger.ISSUANCE if partner_id is None else ledger.partner_clearing_account(partner_id)
+
+
+async def awards_of_purchase(conn: AsyncConnection, purchase_id: int) -> list[Any]:
+    return list(await conn.execute(
+        select(campaign_awards, campaigns.c.funded_by_partner_id, campaigns.c.code)
+        .join(campaigns, campaigns.c.id == campaign_awards.c.campaign_id)
+        .where(campaign_awards.c.purchase_id == purchase_id, campaign_awards.c.points > 0)
+        .order_by(campaign_awards.c.id)
+    ))  # fmt: skip
+
+
+async def mark_award_reversed(conn: AsyncConnection, award_id: int, points_reversed: int) -> None:
+    await conn.execute(update(campaign_awards).where(campaign_awards.c.id == award_id)
+                       .values(points_reversed=points_reversed))  # fmt: skip
+
+
+async def create_campaign(
+    db: Database, terms: CampaignTerms, *, now: datetime | None = None
+) -> Any:
+    """Add a campaign (its code is its key: the same terms again answer the same campaign) and
+    tell every process's book."""
+    terms.check()
+    values = terms.row()
+    fingerprint = request_hash(**values)
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            # updated_at is when the row changed (the SQLite feed polls it), whatever `now` is.
+            row = await insert_unless_exists(conn, campaigns, {
+                **values, "status": CampaignStatus.ACTIVE, "request_hash": fingerprint,
+                "created_at": now, "updated_at": datetime.now(UTC),
+            })  # fmt: skip
+            if row is None:
+                return await earlier(conn, campaigns, fingerprint, values["code"],
+                                     code=values["code"])  # fmt: skip
+            await announce(conn, CHANNEL, values["code"])
+            return row
+
+    return await retry_on_race(attempt)
+
+
+async def end_campaign(db: Database, campaign_id: int, *, now: datetime | None = None) -> Any:
+    """End a campaign now (ending it again changes nothing)."""
+    now = now or datetime.now(UTC)
+    async with db.transaction() as conn:
+        row = (await conn.execute(
+            update(campaigns).where(campaigns.c.id == campaign_id)
+            .values(status=CampaignStatus.ENDED, ends_at=now, updated_at=datetime.now(UTC))
+            .where(campaigns.c.status == CampaignStatus.ACTIVE)
+            .returning(*campaigns.c)
+        )).first()  # fmt: skip
+        if row is None:
+            row = (
+                await conn.execute(select(campaigns).where(campaigns.c.id == campaign_id))
+            ).first()
+            if row is None:
+                raise NotFound(f"campaign {campaign_id} does not exist")
+            return row
+        await announce(conn, CHANNEL, row.code)
+        return row
+
+
+async def list_campaigns(db: Database) -> list[Any]:
+    async with db.read() as conn:
+        return list(await conn.execute(select(campaigns).order_by(campaigns.c.id)))
+
+
+async def _not_ended(conn: AsyncConnection, at: datetime) -> list[Campaign]:
+    rows = await conn.execute(
+        select(campaigns).where(campaigns.c.status == CampaignStatus.ACTIVE,
+                                campaigns.c.ends_at > at)
+    )  # fmt: skip
+    return [Campaign.from_row(row) for row in rows]
+
+
+class CampaignBook:
+    """The campaigns not yet ended. In memory while the change feed is live (`follow`, run by
+    the app's lifespan); otherwise, and in a process that does not follow it, read from the
+    database on each use."""
+
+    def __init__(self) -> None:
+        self._campaigns: list[Campaign] | None = None
+        self._live = False
+        # A read that overlapped a change is not kept: it may predate the change.
+        self._heard = 0
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    async def current(self, conn: AsyncConnection, at: datetime) -> list[Campaign]:
+        if self._live and self._campaigns is not None:
+            return self._campaigns
+        heard = self._heard
+        found = await _not_ended(conn, at)
+        if self._live and heard == self._heard:
+            self._campaigns = found
+        return found
+
+    def heard(self, _payload: str) -> None:
+        self._heard += 1
+        self._campaigns = None
+
+    def trust(self, live: bool) -> None:
+        self.heard("")
+        self._live = live
+
+    async def follow(self, db: Database) -> None:
+        await ChangeFeed(db, CHANNEL, poll=_changed_since, heard=self.heard,
+                         trust=self.trust).follow()  # fmt: skip
+
+
+async def _changed_since(conn: AsyncConnection, since: datetime) -> list[str]:
+    return list(await conn.scalars(select(campaigns.c.code).where(campaigns.c.updated_at >= since)))
+
+
+# A book that always reads the database: for jobs, the CLI and tests.
+READ_THROUGH = CampaignBook()

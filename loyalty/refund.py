@@ -1,0 +1,193 @@
+"""Refunds: a refund (whole or partial) takes back what the refunded part of a purchase earned,
+in proportion: its points (down to the program's negative balance limit: spent points stay
+spent), the referrer's share, the campaigns' points (each to the account that funded it) and
+its growth value; a refund that takes the growth value below the tier the purchase reached
+reverts that upgrade, and a full refund gives back the coupons it used that are still valid."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import Database
+from infra.errors import NotFound, ValidationFailed
+from infra.models import purchases, refunds
+from loyalty import ledger, tier
+from loyalty.earning import check_amount, points_due_back
+from loyalty.idempotency import earlier, request_hash, retry_on_race
+from loyalty.ledger import TransferCode
+from loyalty.program import Program
+from loyalty.promotions import campaign, coupon
+from loyalty.purchase import earning_account
+from loyalty.visibility import EVERYTHING, Visibility
+
+
+async def refund_purchase(
+    db: Database,
+    program: Program,
+    *,
+    purchase_id: int,
+    amount: Decimal,
+    idempotency_key: str,
+    visible: Visibility = EVERYTHING,
+    now: datetime | None = None,
+) -> Any:
+    """Refund part or all of a purchase and take back the points that part earned.
+
+    Points the member has already spent are taken back only down to the program's negative
+    balance limit; what could not be taken back is recorded on the refund as unrecovered."""
+    check_amount(amount, program)
+    fingerprint = request_hash(purchase_id=purchase_id, amount=amount)
+    now = now or datetime.now(UTC)
+
+    async def attempt() -> Any:
+        async with db.transaction() as conn:
+            await visible.check(conn, purchases, purchase_id)
+            existing = await earlier(
+                conn, refunds, fingerprint, idempotency_key, idempotency_key=idempotency_key
+            )
+            if existing is not None:
+                return existing
+            purchase = await _take_refund(conn, purchase_id, amount)
+            due, referral_due = await _mark_reversed(conn, purchase)
+            # The campaigns' share goes back to whoever funded each; the rest where the base
+            # points and tier bonus came from.
+            awards = (await campaign.awards_of_purchase(conn, purchase_id)
+                      if purchase.campaign_points else [])  # fmt: skip
+            award_due = {a.id: _share(purchase, a.points) for a in awards}
+            base_due = due - sum(award_due.values())
+            base_reversed = purchase.points_reversed - sum(a.points_reversed for a in awards)
+            recovered, reversal_id = await _take_back(
+                conn, program, member_id=purchase.member_id, points=base_due - base_reversed,
+                idempotency_key=f"refund:{idempotency_key}", reason=TransferCode.REFUND,
+                credit=earning_account(purchase.partner_id), purchase=purchase,
+                partner_id=purchase.partner_id, now=now,
+            )  # fmt: skip
+            for award in awards:
+                taken, _ = await _take_back(
+                    conn, program, member_id=purchase.member_id,
+                    points=award_due[award.id] - award.points_reversed,
+                    idempotency_key=f"refund:{idempotency_key}:campaign:{award.campaign_id}",
+                    reason=TransferCode.CAMPAIGN_REFUND,
+                    credit=campaign.funding_account(award.funded_by_partner_id),
+                    purchase=purchase, partner_id=award.funded_by_partner_id, now=now,
+                )  # fmt: skip
+                recovered += taken
+                await campaign.mark_award_reversed(conn, award.id, award_due[award.id])
+            referral_recovered = 0
+            if purchase.referrer_id is not None:
+                referral_recovered, _ = await _take_back(
+                    conn, program, member_id=purchase.referrer_id,
+                    points=referral_due - purchase.referral_points_reversed,
+                    idempotency_key=f"refund:{idempotency_key}:referral",
+                    reason=TransferCode.REFERRAL_REFUND, credit=ledger.ISSUANCE,
+                    purchase=purchase, partner_id=None, now=now,
+                )  # fmt: skip
+            await tier.revert_upgrade_if_refunded(
+                conn, program, member_id=purchase.member_id, purchase_id=purchase_id, at=now
+            )
+            if purchase.refunded_amount == purchase.amount:
+                await coupon.give_back(conn, purchase_id, now)
+            return (
+                await conn.execute(
+                    insert(refunds)
+                    .values(
+                        purchase_id=purchase_id, idempotency_key=idempotency_key, amount=amount,
+                        points_reversed=recovered,
+                        points_unrecovered=due - purchase.points_reversed - recovered,
+                        referral_points_reversed=referral_recovered,
+                        transfer_id=reversal_id, request_hash=fingerprint, created_at=now,
+                    )
+                    .returning(*refunds.c)
+                )
+            ).one()  # fmt: skip
+
+    return await retry_on_race(attempt)
+
+
+async def _take_refund(conn: AsyncConnection, purchase_id: int, amount: Decimal) -> Any:
+    """Add `amount` to what was refunded of the purchase, never past its amount. The
+    conditional update locks the purchase; the row is as it was before this refund's reversal
+    is recorded."""
+    purchase = (
+        await conn.execute(
+            update(purchases)
+            .where(
+                purchases.c.id == purchase_id,
+                purchases.c.amount - purchases.c.refunded_amount >= amount,
+            )
+            .values(refunded_amount=purchases.c.refunded_amount + amount)
+            .returning(*purchases.c)
+        )
+    ).first()
+    if purchase is None:
+        if await conn.scalar(select(purchases.c.id).where(purchases.c.id == purchase_id)):
+            raise ValidationFailed("the refund is larger than what is left to refund")
+        raise NotFound(f"purchase {purchase_id} does not exist")
+    return purchase
+
+
+async def _mark_reversed(conn: AsyncConnection, purchase: Any) -> tuple[int, int]:
+    """Record what the refunded share reverses in all (points, referral points, growth);
+    returns the points and referral points due back in all."""
+
+    def share(value: int) -> int:
+        return _share(purchase, value)
+
+    due, referral_due = share(purchase.points_earned), share(purchase.referral_points)
+    await conn.execute(
+        update(purchases)
+        .where(purchases.c.id == purchase.id)
+        .values(
+            points_reversed=due,
+            referral_points_reversed=referral_due,
+            growth_reversed=share(purchase.growth_value),
+        )
+    )
+    return due, referral_due
+
+
+def _share(purchase: Any, points: int) -> int:
+    """What of `points` the purchase's refunds so far are due to take back, in all."""
+    return points_due_back(points, purchase.amount, purchase.refunded_amount)
+
+
+async def _take_back(
+    conn: AsyncConnection,
+    program: Program,
+    *,
+    member_id: int,
+    points: int,
+    idempotency_key: str,
+    reason: TransferCode,
+    credit: ledger.AccountId,
+    purchase: Any,
+    partner_id: int | None,
+    now: datetime,
+) -> tuple[int, int | None]:
+    """Take back points a refund reverses, only down to the program's negative balance limit
+    (the member may have spent them). Returns the points recovered and the transfer's id."""
+    if points <= 0:
+        return 0, None
+    balance = await ledger.lock_member_balance(conn, member_id)
+    limit = program.negative_balance_limit
+    recovered = max(0, min(points, balance.available + limit))
+    if not recovered:
+        return 0, None
+    reversal = await ledger.transfer(
+        conn,
+        idempotency_key=idempotency_key,
+        debit=ledger.member_account(member_id),
+        credit=credit,
+        amount=recovered,
+        reason=reason,
+        reference=f"purchase:{purchase.id}",
+        partner_id=partner_id,
+        overdraft=limit,
+        now=now,
+    )
+    return recovered, reversal.id
