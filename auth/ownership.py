@@ -265,6 +265,13 @@ def may_read_statement(principal: Principal, partner_id: int) -> bool:
     )
 
 
+def may_see_birth_date(principal: Principal, member_id: int) -> bool:
+    """A birth date is personal: the member's own, and operators' with admin."""
+    return _is_admin(principal) or (
+        principal.kind is PrincipalKind.MEMBER and principal.member_id == member_id
+    )
+
+
 def may_manage_clients(principal: Principal) -> bool:
     """Registering a client for any partner, or widening a client's scopes, is an operator's
     act (a client may only narrow its own registration)."""

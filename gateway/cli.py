@@ -24,6 +24,7 @@ from infra.errors import DomainError
 from infra.migrate import upgrade
 from infra.rekey import has_unsealed_secrets, reencrypt_secrets
 from loyalty.expiry import expire_points
+from loyalty.promotions.offer import run_lifecycle_offers
 from loyalty.tier import review_tiers
 from partners import exchange, registry, settlement, statement_report, webhook
 from partners.directory import ConnectorDirectory
@@ -164,6 +165,19 @@ def jobs_expire(at: str | None = AT_OPTION) -> None:
         report = with_db(settings, lambda db: expire_points(db, settings.program, at=moment(at),
                                                             progress=progress))  # fmt: skip
     typer.echo(f"expired {report.points} points of {report.members} members")
+
+
+@jobs.command("lifecycle")
+def jobs_lifecycle(at: str | None = AT_OPTION) -> None:
+    """Lifecycle offers: win-back and retention coupons, DIAMOND birthday and target gifts
+    (each once per episode or period; run daily)."""
+    settings = Settings.from_env()
+    with progress_bar("lifecycle offers") as progress:
+        report = with_db(settings, lambda db: run_lifecycle_offers(
+            db, settings.program, at=moment(at), progress=progress))  # fmt: skip
+    typer.echo(f"checked {report.checked} members: {report.winback} win-back, "
+               f"{report.retention} retention, {report.birthday} birthday, "
+               f"{report.annual_target} annual target")  # fmt: skip
 
 
 @app.command()

@@ -14,6 +14,7 @@ from infra.models import interactions
 from loyalty import member, tier
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
+from loyalty.promotions import benefit
 from loyalty.visibility import EVERYTHING, Visibility
 
 
@@ -66,7 +67,7 @@ async def record_interaction(
                     .returning(*interactions.c)
                 )
             ).one()  # fmt: skip
-            await tier.upgrade_if_due(
+            await benefit.upgrade_if_due(
                 conn, program, member_id=actor.id, current=tier.Tier(actor.tier), at=now
             )
             return row

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
@@ -20,6 +20,7 @@ from loyalty import ledger, referral
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
 from loyalty.program import Program
+from loyalty.promotions import benefit
 from loyalty.segment import Measures, SegmentCriteria
 from loyalty.visibility import EVERYTHING, Visibility
 
@@ -160,7 +161,8 @@ async def _set_up(
     consent_partner_id: int | None,
     now: datetime,
 ) -> Any:
-    """A new member's account, identities, consent and referral; returns the member."""
+    """A new member's account, identities, consent, welcome offers and referral; returns the
+    member."""
     await conn.execute(insert(accounts).values(id=ledger.member_account(row.id), member_id=row.id))
     if referrer is not None:
         await referral.check_not_self(conn, referrer.id, [(k, v) for k, v, _ in links])
@@ -170,10 +172,31 @@ async def _set_up(
         await conn.execute(
             insert(consents).values(member_id=row.id, partner_id=consent_partner_id, granted_at=now)
         )
+    await benefit.on_enrolment(conn, program, member_id=row.id, at=now)
     if referrer is None:
         return row
     await referral.link_referral(conn, program, referee_id=row.id, referrer_id=referrer.id, now=now)
     return (await conn.execute(select(members).where(members.c.id == row.id))).one()
+
+
+async def set_birth_date(
+    db: Database,
+    *,
+    member_id: int,
+    birth_date: date | None,
+    visible: Visibility = EVERYTHING,
+    today: date | None = None,
+) -> Any:
+    """Set (or clear, with None) the member's birth date: a day between 1900 and today."""
+    today = today or datetime.now(UTC).date()
+    if birth_date is not None and not date(1900, 1, 1) <= birth_date <= today:
+        raise ValidationFailed("a birth date is between 1900 and today", argument="birthDate")
+    async with db.transaction() as conn:
+        await active_member(conn, member_id, visible.members)
+        return (await conn.execute(
+            update(members).where(members.c.id == member_id).values(birth_date=birth_date)
+            .returning(*members.c)
+        )).one()  # fmt: skip
 
 
 async def link_identity(

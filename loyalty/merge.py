@@ -16,6 +16,7 @@ from loyalty import ledger, lot, tier
 from loyalty.ledger import TransferCode
 from loyalty.membership import MemberStatus
 from loyalty.program import Program
+from loyalty.promotions import benefit
 
 
 async def merge_members(
@@ -135,7 +136,7 @@ async def _carry_tier(
             conn, member_id=survivor.id, from_tier=current, to_tier=kept,
             reason=tier.TierChangeReason.MERGE, growth_value=growth, at=now,
         )  # fmt: skip
-    await tier.upgrade_if_due(
+    await benefit.upgrade_if_due(
         conn, program, member_id=survivor.id, current=kept, at=now,
         reason=tier.TierChangeReason.MERGE,
     )  # fmt: skip

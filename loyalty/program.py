@@ -68,6 +68,27 @@ class Program:
     interactions_per_month_high: int = 5
     interactions_per_month_mid: int = 2
 
+    # Promotions: the coupon templates (by code) the program's own offers issue; an empty code,
+    # or a template that does not exist, turns that offer off.
+    first_order_coupon: str = "first-order"
+    winback_coupon: str = "win-back"
+    retention_coupon: str = "retention"
+    gold_threshold_coupon: str = "spend-200-save-20"
+    # A DIAMOND member spending this much in a membership year earns the annual target gift.
+    diamond_annual_target: Decimal = Decimal("30000")
+
+    # The targets the program measures itself by (percent): programMetrics shows each figure
+    # next to its target.
+    activation_target: Decimal = Decimal("80")
+    winback_target: Decimal = Decimal("25")
+    retention_target: Decimal = Decimal("40")
+    repurchase_lift_target: Decimal = Decimal("30")
+    referred_share_target: Decimal = Decimal("20")
+    diamond_attainment_target: Decimal = Decimal("60")
+    diamond_mix_target: Decimal = Decimal("10")
+    gold_mix_target: Decimal = Decimal("30")
+    silver_mix_target: Decimal = Decimal("60")
+
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Program:
         """Build from a `[program]` TOML table; unknown keys are an error, not a silent typo."""

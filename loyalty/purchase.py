@@ -22,7 +22,7 @@ from loyalty.earning import base_points, check_amount
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
-from loyalty.promotions import campaign, coupon
+from loyalty.promotions import benefit, campaign, coupon
 from loyalty.visibility import EVERYTHING, Visibility
 
 
@@ -230,8 +230,8 @@ async def _record(
             if awarded != extra:  # a campaign's budget could not hold its points
                 row = await _set_campaign_points(conn, row, awarded)
         await _credit_earnings(conn, row, now)
-        await tier.upgrade_if_due(conn, program, member_id=buyer.id, current=tier_in_force, at=now,
-                                  purchase_id=row.id)  # fmt: skip
+        await benefit.upgrade_if_due(conn, program, member_id=buyer.id, current=tier_in_force,
+                                     at=now, purchase_id=row.id)  # fmt: skip
         return row, False
 
 

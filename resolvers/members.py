@@ -17,6 +17,7 @@ from schema.inputs import (
     LinkIdentityInput,
     MergeMembersInput,
     RecordInteractionInput,
+    SetBirthDateInput,
 )
 from schema.pagination import parse_id
 from schema.permissions import ADMIN, MEMBER_OR_ADMIN, WRITE_MEMBERS
@@ -40,6 +41,17 @@ class MemberMutations:
             )
         except IdentityTaken as taken:
             raise await access.answer_identity_taken(info, taken) from None
+        return Member.from_row(row)
+
+    @strawberry.mutation(
+        description="Set or clear a birth date: a member its own, or an operator.",
+        permission_classes=[MEMBER_OR_ADMIN],
+    )
+    async def set_birth_date(self, info: Info, input: SetBirthDateInput) -> Member:
+        row = await member.set_birth_date(
+            info.context.db, member_id=parse_id(input.member_id), birth_date=input.birth_date,
+            visible=info.context.visible,
+        )  # fmt: skip
         return Member.from_row(row)
 
     @strawberry.mutation(permission_classes=[WRITE_MEMBERS])

@@ -3,7 +3,7 @@ key it names (a purchase's source and order id, an identity, a redemption id).""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import strawberry
@@ -317,3 +317,9 @@ class CreateCampaignInput:
     coupon_template_id: strawberry.ID | None = None
     points_budget: int | None = None
     funded_by_partner_id: strawberry.ID | None = None
+
+
+@strawberry.input(description="A member's birth date (null clears it).")
+class SetBirthDateInput:
+    member_id: strawberry.ID
+    birth_date: date | None

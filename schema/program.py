@@ -47,6 +47,22 @@ class ProgramRules:
     interactions_per_month_high: int
     interactions_per_month_mid: int
     quote_seconds: int
+    first_order_coupon: str = strawberry.field(description="Template code of the NEW offer.")
+    winback_coupon: str = strawberry.field(description="Template code of the DORMANT offer.")
+    retention_coupon: str = strawberry.field(description="Template code of the AT_RISK offer.")
+    gold_threshold_coupon: str = strawberry.field(description="Granted on reaching GOLD.")
+    diamond_annual_target: Decimal = strawberry.field(
+        description="Spend in a membership year that earns a DIAMOND member the target gift."
+    )
+    activation_target: Decimal
+    winback_target: Decimal
+    retention_target: Decimal
+    repurchase_lift_target: Decimal
+    referred_share_target: Decimal
+    diamond_attainment_target: Decimal
+    diamond_mix_target: Decimal
+    gold_mix_target: Decimal
+    silver_mix_target: Decimal
 
     @staticmethod
     def build(program: Program) -> ProgramRules:

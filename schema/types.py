@@ -3,13 +3,15 @@ is loaded through the request's dataloaders, reached via `info.context.loaders`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import strawberry
 
+from auth import ownership
 from infra.errors import NotFound, ValidationFailed
+from loyalty.promotions import benefit
 from schema.enums import (
     Channel,
     IdentityKind,
@@ -35,6 +37,14 @@ from schema.standing import ExpiringPoints, Segment, TierChange, TierProgress
 
 # Days ahead `expiringPoints(within:)` may look: the longest expiry rule is years, not decades.
 MAX_EXPIRY_LOOKAHEAD_DAYS = 3660
+
+
+@strawberry.type(description="A benefit of the member's tier.")
+class MemberBenefit:
+    code: str
+    name: str
+    kind: str = strawberry.field(description="CASHBACK, COUPON_GRANT, GIFT, SERVICE_LEVEL or FLAG.")
+    value: str
 
 
 @strawberry.type
@@ -216,7 +226,27 @@ class Member(Row):
     merged_at: datetime | None
     referred_by_id: strawberry.Private[int | None]
     merged_into_id: strawberry.Private[int | None]
-    __columns__ = {"referred_by_id": "referred_by", "merged_into_id": "merged_into"}
+    born_on: strawberry.Private[date | None]
+    __columns__ = {
+        "referred_by_id": "referred_by", "merged_into_id": "merged_into", "born_on": "birth_date"
+    }  # fmt: skip
+
+    @strawberry.field(description="Shown to the member itself and to operators only.")
+    def birth_date(self, info: Info) -> date | None:
+        principal = info.context.principal
+        return self.born_on if ownership.may_see_birth_date(principal, int(self.id)) else None
+
+    @strawberry.field(
+        description="What the member's tier gives now, with the value a shop or app applies "
+        "(a cashback percentage, a service level, true for a flag such as free shipping)."
+    )
+    def benefits(self, info: Info) -> list[MemberBenefit]:
+        program = info.context.program
+        return [
+            MemberBenefit(code=b.code, name=b.name, kind=b.kind.value,
+                          value=benefit.value_of(b, program))
+            for b in benefit.benefits_of(self.tier.value)
+        ]  # fmt: skip
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Member | None:

@@ -22,7 +22,13 @@ from infra.models.partners import (
     webhook_deliveries,
     webhook_subscriptions,
 )
-from infra.models.promotions import campaign_awards, campaigns, coupon_templates, coupons
+from infra.models.promotions import (
+    benefit_grants,
+    campaign_awards,
+    campaigns,
+    coupon_templates,
+    coupons,
+)
 from infra.models.settlement import (
     api_calls,
     rate_cards,
@@ -37,6 +43,7 @@ __all__ = [
     "accounts",
     "api_calls",
     "audit_log",
+    "benefit_grants",
     "campaign_awards",
     "campaigns",
     "client_secrets",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Index, Table, UniqueConstraint
+from sqlalchemy import Column, Date, Index, Table, UniqueConstraint
 
 from infra.models.base import KEY_LENGTH, chars, metadata, moment, ref, serial, whole
 
@@ -25,6 +25,8 @@ members = Table(
     # A merged member is a tombstone pointing at the member that absorbed it.
     ref("merged_into", "members", optional=True),
     moment("merged_at", optional=True),
+    # Optional; the member may set and change it (a birthday gift once a year).
+    Column("birth_date", Date, nullable=True),
 )
 
 Index("ix_members_tier_id", members.c.tier, members.c.id)

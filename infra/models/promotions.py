@@ -119,3 +119,17 @@ campaign_awards = Table(
 )
 
 Index("ix_campaign_awards_purchase_id", campaign_awards.c.purchase_id)
+
+# A benefit given to a member once per period (a membership year, a calendar year, once).
+benefit_grants = Table(
+    "benefit_grants",
+    metadata,
+    serial(),
+    ref("member_id", "members"),
+    chars("benefit", 64),
+    chars("period", 32),
+    # The coupon a COUPON_GRANT benefit issued.
+    ref("coupon_id", "coupons", optional=True),
+    moment("granted_at"),
+    UniqueConstraint("member_id", "benefit", "period", name="uq_benefit_grants_member_benefit"),
+)

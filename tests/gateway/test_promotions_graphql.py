@@ -138,3 +138,32 @@ async def test_an_operator_runs_a_member_day_and_a_gold_member_earns_double(clie
     }  # fmt: skip
     assert day_after["data"]["recordPurchase"]["pointsEarned"] == 300
     assert listed["data"]["campaigns"] == [{"code": "member-day", "pointsAwarded": 100}]
+
+
+SET_BIRTH_DATE = """
+mutation S($member: ID!, $date: Date) {
+  setBirthDate(input: {memberId: $member, birthDate: $date}) { birthDate }
+}"""
+BENEFITS = """
+query M($member: ID!) { member(id: $member) { tier birthDate benefits { code value } } }"""
+
+
+async def test_a_member_sets_its_birth_date_and_reads_its_benefits(app, client, db, program):
+    ada, bo = await a_member(db), await a_member(db, "Bo")
+    await a_purchase(db, program, ada.id, "5000.00")
+    as_ada = http_client(app, await bearer(app, f"member:{ada.id}"))
+    as_bo = http_client(app, await bearer(app, f"member:{bo.id}"))
+
+    own = await graphql(as_ada, SET_BIRTH_DATE, {"member": str(ada.id), "date": "1992-02-29"})
+    other = await graphql(as_bo, SET_BIRTH_DATE, {"member": str(ada.id), "date": "1990-01-01"})
+    future = await graphql(as_ada, SET_BIRTH_DATE, {"member": str(ada.id), "date": "2999-01-01"})
+    seen = await graphql(client, BENEFITS, {"member": str(ada.id)})
+    mine = await graphql(as_ada, "{ me { birthDate benefits { code } } }")
+
+    assert own["data"]["setBirthDate"] == {"birthDate": "1992-02-29"}
+    assert error_codes(other) == ["NOT_FOUND"] and error_codes(future) == ["VALIDATION"]
+    member = seen["data"]["member"]
+    assert member["tier"] == "GOLD" and member["birthDate"] == "1992-02-29"
+    assert {"code": "cashback-gold", "value": "2%"} in member["benefits"]
+    assert {"code": "threshold-coupons", "value": "spend-200-save-20"} in member["benefits"]
+    assert mine["data"]["me"]["birthDate"] == "1992-02-29"

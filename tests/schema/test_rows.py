@@ -18,6 +18,7 @@ def test_ids_enums_and_renamed_columns_are_converted_and_resolvers_left_out():
     row = SimpleNamespace(
         id=7, display_name="Ada", tier="GOLD", status="ACTIVE", enrolled_at=AT,
         referral_code="ADA-1", referred_at=None, merged_at=None, referred_by=3, merged_into=None,
+        birth_date=None,
     )  # fmt: skip
 
     member = Member.from_row(row)
@@ -54,6 +55,7 @@ def test_each_type_is_compiled_once():
     row = SimpleNamespace(
         id=1, display_name="A", tier="SILVER", status="ACTIVE", enrolled_at=AT,
         referral_code=None, referred_at=None, merged_at=None, referred_by=None, merged_into=None,
+        birth_date=None,
     )  # fmt: skip
     Member.from_row(row)
     builder = rows._BUILDERS[(Member, frozenset())]

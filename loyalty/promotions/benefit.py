@@ -1,0 +1,201 @@
+"""Tier benefits: what each tier gives (the catalog), what a member has now, and the grants
+issued when a benefit is unlocked (on upgrade, on enrolment, by the daily job), once per
+member, benefit and period however often the event happens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.database import insert_unless_exists
+from infra.models import benefit_grants, coupon_templates, members
+from loyalty import tier
+from loyalty.program import Program
+from loyalty.promotions import coupon
+
+
+class BenefitKind(StrEnum):
+    CASHBACK = "CASHBACK"
+    COUPON_GRANT = "COUPON_GRANT"
+    GIFT = "GIFT"
+    SERVICE_LEVEL = "SERVICE_LEVEL"
+    FLAG = "FLAG"
+
+
+class Unlock(StrEnum):
+    """When a benefit is granted (ALWAYS: it holds while the member has the tier)."""
+
+    ALWAYS = "ALWAYS"
+    UPGRADE = "UPGRADE"
+    ENROLMENT = "ENROLMENT"
+    BIRTHDAY = "BIRTHDAY"
+    ANNUAL_TARGET = "ANNUAL_TARGET"
+
+
+@dataclass(frozen=True, slots=True)
+class Benefit:
+    code: str
+    name: str
+    tiers: tuple[str, ...]
+    kind: BenefitKind
+    unlock: Unlock = Unlock.ALWAYS
+    # What a shop or app applies: a percentage, a service level, "true" for a flag; for a
+    # COUPON_GRANT, the Program field naming the coupon template.
+    value: str = "true"
+
+
+# The program's plan (DESIGN.md "Promotions"): most benefits belong to one tier only.
+CATALOG: tuple[Benefit, ...] = (
+    Benefit("points-redemption", "Points redemption", ("SILVER", "GOLD", "DIAMOND"),
+            BenefitKind.FLAG),
+    Benefit("new-member-gift-pack", "New-member gift pack", ("SILVER",), BenefitKind.GIFT,
+            Unlock.ENROLMENT),
+    Benefit("cashback-gold", "2 % cashback in points", ("GOLD",), BenefitKind.CASHBACK,
+            value="gold_bonus_percent"),
+    Benefit("threshold-coupons", "Threshold coupons", ("GOLD",), BenefitKind.COUPON_GRANT,
+            Unlock.UPGRADE, value="gold_threshold_coupon"),
+    Benefit("after-sales-2h", "After-sales response within 2 hours", ("GOLD",),
+            BenefitKind.SERVICE_LEVEL, value="PT2H"),
+    Benefit("cashback-diamond", "5 % cashback in points", ("DIAMOND",), BenefitKind.CASHBACK,
+            value="diamond_bonus_percent"),
+    Benefit("free-shipping", "Free shipping", ("DIAMOND",), BenefitKind.FLAG),
+    Benefit("early-access", "Priority access to new products", ("DIAMOND",), BenefitKind.FLAG),
+    Benefit("account-manager", "A dedicated account manager", ("DIAMOND",),
+            BenefitKind.SERVICE_LEVEL, value="DEDICATED"),
+    Benefit("birthday-gift", "A birthday gift", ("DIAMOND",), BenefitKind.GIFT, Unlock.BIRTHDAY),
+    Benefit("thank-you-event", "The annual thank-you event", ("DIAMOND",), BenefitKind.FLAG),
+    Benefit("annual-target-gift", "A premium gift for the annual spend target", ("DIAMOND",),
+            BenefitKind.GIFT, Unlock.ANNUAL_TARGET),
+)  # fmt: skip
+BY_CODE = {benefit.code: benefit for benefit in CATALOG}
+
+
+def value_of(benefit: Benefit, program: Program) -> str:
+    """The value a shop or app applies: a cashback's percentage from the program's numbers, a
+    coupon grant's template code, else the catalog's value."""
+    if benefit.kind is BenefitKind.CASHBACK:
+        return f"{getattr(program, benefit.value)}%"
+    if benefit.kind is BenefitKind.COUPON_GRANT:
+        return str(getattr(program, benefit.value))
+    return benefit.value
+
+
+def benefits_of(tier: str) -> list[Benefit]:
+    """What a member of `tier` has now."""
+    return [benefit for benefit in CATALOG if tier in benefit.tiers]
+
+
+def membership_year(enrolled_at: datetime, at: datetime) -> int:
+    """1 in the first year after enrolment, 2 in the second, ..."""
+    years = relativedelta(at, enrolled_at).years
+    return max(years, 0) + 1
+
+
+async def grant(
+    conn: AsyncConnection,
+    program: Program,
+    *,
+    member_id: int,
+    benefit: Benefit,
+    period: str,
+    at: datetime,
+) -> Any | None:
+    """Grant `benefit` to the member for `period`, once: the new grant, or None when it was
+    granted before (or its coupon template does not exist). A coupon grant issues its coupon in
+    the same transaction."""
+    coupon_id = None
+    if benefit.kind is BenefitKind.COUPON_GRANT:
+        code = value_of(benefit, program)
+        template_id = await conn.scalar(
+            select(coupon_templates.c.id).where(coupon_templates.c.code == code)
+        ) if code else None  # fmt: skip
+        if template_id is None:
+            return None
+        issued, _ = await coupon.issue_coupon(
+            conn, template_id=template_id, member_id=member_id,
+            issue_key=f"benefit:{benefit.code}:{period}", now=at,
+        )  # fmt: skip
+        coupon_id = issued.id
+    return await insert_unless_exists(conn, benefit_grants, {
+        "member_id": member_id, "benefit": benefit.code, "period": period,
+        "coupon_id": coupon_id, "granted_at": at,
+    })  # fmt: skip
+
+
+async def upgrade_if_due(
+    conn: AsyncConnection,
+    program: Program,
+    *,
+    member_id: int,
+    current: tier.Tier,
+    at: datetime,
+    reason: tier.TierChangeReason = tier.TierChangeReason.UPGRADE,
+    purchase_id: int | None = None,
+) -> tier.Tier:
+    """The immediate upgrade (loyalty.tier.upgrade_if_due) and, in the same transaction, the
+    benefits the tier reached unlocks on upgrade."""
+    reached = await tier.upgrade_if_due(conn, program, member_id=member_id, current=current,
+                                        at=at, reason=reason, purchase_id=purchase_id)  # fmt: skip
+    if reached != current:
+        await on_upgrade(conn, program, member_id=member_id, tier=reached, at=at)
+    return reached
+
+
+async def on_upgrade(
+    conn: AsyncConnection, program: Program, *, member_id: int, tier: str, at: datetime
+) -> list[Any]:
+    """The benefits `tier` unlocks on upgrade, once per membership year (reaching GOLD twice
+    in a year grants once)."""
+    unlocked = [b for b in benefits_of(tier) if b.unlock is Unlock.UPGRADE]
+    if not unlocked:
+        return []
+    enrolled_at = (
+        await conn.execute(select(members.c.enrolled_at).where(members.c.id == member_id))
+    ).scalar_one()
+    period = f"year-{membership_year(enrolled_at, at)}"
+    granted = [await grant(conn, program, member_id=member_id, benefit=b, period=period, at=at)
+               for b in unlocked]  # fmt: skip
+    return [g for g in granted if g is not None]
+
+
+async def on_enrolment(
+    conn: AsyncConnection, program: Program, *, member_id: int, at: datetime
+) -> list[Any]:
+    """In the enrolment's transaction: the new-member gift pack, and the first-order coupon
+    (a lifecycle offer for a NEW member)."""
+    granted = [await grant(conn, program, member_id=member_id, benefit=b, period="once", at=at)
+               for b in benefits_of("SILVER") if b.unlock is Unlock.ENROLMENT]  # fmt: skip
+    first_order = await offer(conn, program.first_order_coupon, member_id=member_id,
+                              issue_key="lifecycle:NEW", at=at)  # fmt: skip
+    return [g for g in [*granted, first_order] if g is not None]
+
+
+async def offer(
+    conn: AsyncConnection, template_code: str, *, member_id: int, issue_key: str, at: datetime
+) -> Any | None:
+    """A coupon of the template named `template_code` (None when the offer is off: no code, or
+    no such template), once per `issue_key`."""
+    if not template_code:
+        return None
+    template_id = await conn.scalar(
+        select(coupon_templates.c.id).where(coupon_templates.c.code == template_code)
+    )
+    if template_id is None:
+        return None
+    issued, fresh = await coupon.issue_coupon(
+        conn, template_id=template_id, member_id=member_id, issue_key=issue_key, now=at
+    )
+    return issued if fresh else None
+
+
+async def grants_of(conn: AsyncConnection, member_ids: list[int]) -> list[Any]:
+    return list(await conn.execute(
+        select(benefit_grants).where(benefit_grants.c.member_id.in_(member_ids))
+        .order_by(benefit_grants.c.member_id, benefit_grants.c.id)
+    ))  # fmt: skip
