@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.models import (
     accounts,
+    coupon_templates,
     identities,
     members,
     purchases,
@@ -27,6 +28,9 @@ from loyalty import bulk, ledger, referral, tier
 from loyalty.earning import base_points
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
+from loyalty.promotions import campaign, coupon
+from loyalty.promotions.campaign import CampaignTerms
+from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel, earning_account
 from partners.rate_card import RateCardTerms, add_rate_card, rate_cards_of
 from partners.registry import Direction, Terms, create_partner, set_exchange_terms, terms_of
@@ -71,6 +75,7 @@ async def seed(
         (await create_partner(db, code=code, name=name)).id for code, name in DEMO_PARTNERS
     ]
     await _demo_partner_terms(db, partner_ids, now)
+    await demo_promotions(db, program, now)
     async with db.transaction() as conn:
         first_member = await bulk.next_id(conn, members)
         member_ids = list(range(first_member, first_member + member_count))
@@ -221,3 +226,42 @@ async def _demo_partner_terms(db: Database, partner_ids: list[int], now: datetim
 async def has_members(db: Database) -> bool:
     async with db.read() as conn:
         return await conn.scalar(select(members.c.id).limit(1)) is not None
+
+
+# The program's own offers (their codes are the program's defaults) and two campaigns: the
+# member day on the 18th with double points, and a next-purchase coupon after every purchase.
+DEMO_TEMPLATES = (
+    TemplateTerms(code="first-order", name="First order: 10 off 50", kind=CouponKind.AMOUNT_OFF,
+                  amount_off=Decimal("10.00"), threshold=Decimal("50.00"), valid_hours=30 * 24),
+    TemplateTerms(code="next-purchase", name="Next purchase: 5 off 50 within 7 days",
+                  kind=CouponKind.AMOUNT_OFF, amount_off=Decimal("5.00"),
+                  threshold=Decimal("50.00"), valid_hours=7 * 24),
+    TemplateTerms(code="spend-200-save-20", name="Spend 200, save 20", kind=CouponKind.AMOUNT_OFF,
+                  amount_off=Decimal("20.00"), threshold=Decimal("200.00"), valid_hours=90 * 24),
+    TemplateTerms(code="win-back", name="We miss you: 15 off 100", kind=CouponKind.AMOUNT_OFF,
+                  amount_off=Decimal("15.00"), threshold=Decimal("100.00"), valid_hours=14 * 24),
+    TemplateTerms(code="retention", name="For you: 10 % off, up to 30",
+                  kind=CouponKind.PERCENT_OFF, percent_off=Decimal("10"),
+                  max_discount=Decimal("30.00"), valid_hours=14 * 24),
+)  # fmt: skip
+
+
+async def demo_promotions(db: Database, program: Program, now: datetime) -> None:
+    """Once per database: the offer templates and the two demo campaigns."""
+    async with db.read() as conn:
+        known = set(await conn.scalars(select(coupon_templates.c.code)))
+    templates = {}
+    for terms in DEMO_TEMPLATES:
+        if terms.code not in known:
+            templates[terms.code] = await coupon.create_template(db, program, terms, now=now)
+    if "next-purchase" not in templates:
+        return
+    year = timedelta(days=366)
+    await campaign.create_campaign(db, CampaignTerms(
+        code="member-day", name="Member day: double points on the 18th", monthly_day=18,
+        starts_at=now - year, ends_at=now + year, multiplier=Decimal(2),
+        points_budget=10_000_000), now=now)  # fmt: skip
+    await campaign.create_campaign(db, CampaignTerms(
+        code="next-purchase", name="A next-purchase coupon with every purchase",
+        starts_at=now, ends_at=now + year,
+        coupon_template_id=templates["next-purchase"].id), now=now)  # fmt: skip

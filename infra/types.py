@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, Numeric, String
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from infra import secrets
@@ -92,3 +93,27 @@ class Encrypted(TypeDecorator[str]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         return None if value is None else secrets.keyring().decrypt(value, self.purpose)
+
+
+class PlusDays(ColumnElement[datetime]):
+    """`column + days`, on PostgreSQL and on SQLite (where timestamps are text): for rules that
+    compare each row's time with another's, such as "again within 7 days"."""
+
+    inherit_cache = True
+    type = UtcDateTime()
+
+    def __init__(self, column: ColumnElement[datetime], days: int) -> None:
+        self.column = column
+        self.days = int(days)
+
+
+@compiles(PlusDays, "postgresql")
+def _plus_days_postgresql(element: PlusDays, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.column, **kw)} + make_interval(days => {element.days}))"
+
+
+@compiles(PlusDays, "sqlite")
+def _plus_days_sqlite(element: PlusDays, compiler: Any, **kw: Any) -> str:
+    # The stored text has six fractional digits; strftime's %f gives three.
+    column = compiler.process(element.column, **kw)
+    return f"(strftime('%Y-%m-%d %H:%M:%f', {column}, '+{element.days} days') || '000')"

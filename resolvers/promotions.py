@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
-from loyalty.promotions import campaign, coupon
+from loyalty.promotions import campaign, coupon, metric
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from resolvers import access
@@ -15,7 +17,7 @@ from schema.info import Info
 from schema.inputs import CreateCampaignInput, CreateCouponTemplateInput, IssueCouponInput
 from schema.pagination import parse_id
 from schema.permissions import ADMIN
-from schema.promotions import Campaign, Coupon, CouponTemplate
+from schema.promotions import Campaign, Coupon, CouponTemplate, ProgramMetrics
 
 
 @strawberry.type
@@ -25,6 +27,21 @@ class PromotionQueries:
         exponent = info.context.program.currency_exponent
         rows = await coupon.list_templates(info.context.db)
         return [CouponTemplate.priced(row, exponent) for row in rows]
+
+    @strawberry.field(
+        description="The program's KPIs over [from, to), each next to its target.",
+        permission_classes=[ADMIN],
+    )
+    async def program_metrics(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> ProgramMetrics:
+        found = await metric.program_metrics(
+            info.context.db, info.context.program, start=from_, end=to
+        )
+        return ProgramMetrics.of(found)
 
     @strawberry.field(description="Campaigns, oldest first.", permission_classes=[ADMIN])
     async def campaigns(self, info: Info) -> list[Campaign]:

@@ -132,3 +132,68 @@ class Campaign(Row):
     @strawberry.field(description="Who pays its points: this partner, or the program (null).")
     async def funded_by(self, info: Info) -> Partner | None:
         return await partner_of(info, self.funded_by_partner_id)
+
+
+@strawberry.type(description="A rate the program measures itself by, next to its target.")
+class MetricRate:
+    name: str
+    numerator: int
+    denominator: int
+    percent: Decimal | None = strawberry.field(description="Null when nothing was counted.")
+    target: Decimal
+    met: bool | None
+
+    @staticmethod
+    def of(rate: Any) -> MetricRate:
+        return MetricRate(name=rate.name, numerator=rate.numerator, denominator=rate.denominator,
+                          percent=rate.percent, target=rate.target, met=rate.met)  # fmt: skip
+
+
+@strawberry.type
+class TierShare:
+    tier: str
+    members: int
+    percent: Decimal | None
+    target: Decimal
+
+
+@strawberry.type
+class CouponRedemption:
+    template: str
+    issued: int
+    redeemed: int
+
+
+@strawberry.type
+class CampaignCost:
+    campaign: str
+    points: int = strawberry.field(description="Awarded in the window, less refunds' share.")
+
+
+@strawberry.type(description="The program's KPIs over [from, to); definitions in docs/.")
+class ProgramMetrics:
+    rates: list[MetricRate]
+    repurchase_with_coupon: MetricRate
+    repurchase_without_coupon: MetricRate
+    repurchase_lift: Decimal | None = strawberry.field(
+        description="(with - without) / without, in percent."
+    )
+    repurchase_lift_target: Decimal
+    tier_mix: list[TierShare]
+    coupon_redemption: list[CouponRedemption]
+    campaign_cost: list[CampaignCost]
+
+    @staticmethod
+    def of(found: Any) -> ProgramMetrics:
+        return ProgramMetrics(
+            rates=[MetricRate.of(rate) for rate in found.rates],
+            repurchase_with_coupon=MetricRate.of(found.repurchase_with),
+            repurchase_without_coupon=MetricRate.of(found.repurchase_without),
+            repurchase_lift=found.repurchase_lift,
+            repurchase_lift_target=found.repurchase_lift_target,
+            tier_mix=[TierShare(tier=t, members=n, percent=p, target=target)
+                      for t, n, p, target in found.tier_mix],
+            coupon_redemption=[CouponRedemption(template=c, issued=i, redeemed=r)
+                               for c, i, r in found.coupon_redemption],
+            campaign_cost=[CampaignCost(campaign=c, points=p) for c, p in found.campaign_cost],
+        )  # fmt: skip

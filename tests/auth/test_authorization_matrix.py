@@ -110,6 +110,8 @@ CALLS = {
     ' startsAt: "2026-01-01T00:00:00Z", endsAt: "2026-02-01T00:00:00Z", bonusPoints: 1})'
     " { id } }",
     "Mutation.endCampaign": 'mutation { endCampaign(id: "$campaign") { id } }',
+    "Query.programMetrics": 'query { programMetrics(from: "2026-01-01T00:00:00Z",'
+    ' to: "2026-02-01T00:00:00Z") { repurchaseLift } }',
     "Mutation.setBirthDate": 'mutation { setBirthDate(input: {memberId: "$member",'
     ' birthDate: "1990-05-01"}) { id } }',
 }

@@ -78,13 +78,15 @@ def test_the_expiry_job_expires_seeded_points_once_and_the_tier_review_runs(tmp_
     second = pointgate(tmp_path, "jobs", "expire", "--at", later.isoformat())
     review = pointgate(tmp_path, "jobs", "tiers")
     offers = pointgate(tmp_path, "jobs", "lifecycle", "--at", later.date().isoformat())
+    offers_again = pointgate(tmp_path, "jobs", "lifecycle", "--at", later.isoformat())
 
     expired = re.fullmatch(r"expired (\d+) points of (\d+) members\n", first)
     assert expired and int(expired[1]) > 0 and int(expired[2]) == 20
     assert second == "expired 0 points of 0 members\n"
     assert re.fullmatch(r"reviewed \d+ members, downgraded \d+\n", review)
-    # no offer templates in this database: every offer is off, every member checked
-    assert offers == "checked 20 members: 0 win-back, 0 retention, 0 birthday, 0 annual target\n"
+    # three years without a purchase: every seeded member gets one win-back coupon, once
+    assert offers == "checked 20 members: 20 win-back, 0 retention, 0 birthday, 0 annual target\n"
+    assert offers_again.startswith("checked 20 members: 0 win-back")
 
 
 def test_onboarding_a_partner_client_from_the_cli(tmp_path):
