@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ from strawberry.printer import print_schema
 from auth.tokens import KeyCache, mint
 from gateway import operators
 from gateway.app import build_schema
-from gateway.seed import has_members, seed
+from gateway.seed import demo_promotions, has_members, seed
 from gateway.settings import Settings
 from gateway.shell import moment, progress_bar, with_db
 from infra.database import Database
@@ -121,6 +121,8 @@ def demo(
             with progress_bar("seeding the demo") as progress:
                 await seed(db, settings.program, member_count=200, purchase_count=2000,
                            progress=progress)  # fmt: skip
+        # A demo database from before promotions existed gets them too (once).
+        await demo_promotions(db, settings.program, datetime.now(UTC))
 
     os.environ.setdefault("POINTGATE_ISSUER", f"http://{host}:{port}")
     settings = Settings.from_env()

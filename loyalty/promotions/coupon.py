@@ -312,7 +312,7 @@ async def apply_coupons(
         if row is None:
             raise refused(code, Refusal.NOT_FOUND, "no such coupon")
         _check(row, code, member_id=member_id, channel=channel, partner_id=partner_id,
-               gross=gross, at=at)  # fmt: skip
+               gross=gross, at=at, minor_unit=program.minor_unit)  # fmt: skip
         if any(a.template_id == row.template_id for a in applied):
             raise refused(code, Refusal.ALREADY_USED, "one coupon of a kind per purchase")
         applied.append(Applied(row.id, code, row.template_id, _discount(row, gross, program),
@@ -324,7 +324,7 @@ async def apply_coupons(
 
 
 def _check(row: Any, code: str, *, member_id: int, channel: str, partner_id: int | None,
-           gross: Decimal, at: datetime) -> None:  # fmt: skip
+           gross: Decimal, at: datetime, minor_unit: Decimal) -> None:  # fmt: skip
     if row.member_id != member_id:
         raise refused(code, Refusal.NOT_OWNER, "it belongs to another member")
     if row.state == CouponState.REDEEMED:
@@ -341,7 +341,8 @@ def _check(row: Any, code: str, *, member_id: int, channel: str, partner_id: int
     if row.t_partner_id is not None and partner_id != row.t_partner_id:
         raise refused(code, Refusal.PARTNER, "it is valid only at another partner")
     if gross < row.t_threshold:
-        raise refused(code, Refusal.THRESHOLD, f"it needs a purchase of {row.t_threshold} or more")
+        needs = row.t_threshold.quantize(minor_unit)
+        raise refused(code, Refusal.THRESHOLD, f"it needs a purchase of {needs} or more")
 
 
 async def redeem(
