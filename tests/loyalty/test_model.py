@@ -1,6 +1,10 @@
-"""Random sequences of purchases, refunds, interactions, redemptions, expiry runs and merges,
-checked step by step against an in-memory model of the rules: the database must agree with the
-model on every member's balance, open lots, tier and growth value after every step."""
+"""Random sequences of purchases (with and without coupons, on and off the member day),
+refunds, coupon issues, interactions, redemptions, expiry runs and merges, checked step by step
+against an in-memory model of the rules: the database must agree with the model on every
+member's balance, open lots, tier and growth value, and every coupon's state, after every step.
+
+The program runs a member day on the 18th (base points doubled, from issuance) and one coupon
+template: 5.00 off a basket of 20.00 or more, valid 7 days."""
 
 from __future__ import annotations
 
@@ -11,20 +15,30 @@ from decimal import Decimal
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from infra.errors import InsufficientPoints, InvalidState
-from infra.models import members, point_lots
+from infra.errors import CouponNotApplicable, InsufficientPoints, InvalidState
+from infra.models import coupons, members, point_lots
 from loyalty import expiry, interaction, ledger, merge, purchase, redemption, refund, tier
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.program import Program
+from loyalty.promotions import campaign, coupon
+from loyalty.promotions.campaign import CampaignTerms
+from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel
 from tests.factories import a_member
 
-START = datetime(2026, 1, 1, 12, tzinfo=UTC)
+# The eve of a member day.
+START = datetime(2026, 1, 17, 12, tzinfo=UTC)
+FIVE_OFF_TWENTY = TemplateTerms(code="five-off", name="5 off 20", kind=CouponKind.AMOUNT_OFF,
+                                amount_off=Decimal("5.00"), threshold=Decimal("20.00"),
+                                valid_hours=7 * 24)  # fmt: skip
+MEMBER_DAY = CampaignTerms(code="member-day", name="Member day", starts_at=START,
+                           ends_at=START + timedelta(days=4000), monthly_day=18,
+                           multiplier=Decimal(2))  # fmt: skip
 TIERS = ["SILVER", "GOLD", "DIAMOND"]
 BONUS_PERCENT = {"SILVER": 0, "GOLD": 2, "DIAMOND": 5}
 MEMBERS = 3
@@ -43,6 +57,16 @@ class ModelPurchase:
     growth_reversed: int = 0
     # The tier before the upgrade this purchase caused, if it caused one.
     upgraded_from: str | None = None
+
+
+@dataclass
+class ModelCoupon:
+    db_id: int
+    code: str
+    owner: int
+    valid_until: datetime
+    state: str = "ISSUED"
+    purchase: ModelPurchase | None = None
 
 
 @dataclass
@@ -66,8 +90,10 @@ class Model:
         self.members = [ModelMember(db_id) for db_id in member_ids]
         self.purchases: list[ModelPurchase] = []
         self.interactions: list[tuple[int, datetime]] = []  # (owner, at)
+        self.coupons: list[ModelCoupon] = []
         self.lot_order = itertools.count()
         self.now = START
+        self.template_id = 0
 
     def growth(self, index: int) -> int:
         start = self.now - relativedelta(months=12)
@@ -112,9 +138,20 @@ class Model:
         return datetime(month_index // 12, month_index % 12 + 1, 1, tzinfo=UTC)
 
 
+COUPON_PURCHASE = st.tuples(
+    st.just("purchase"),
+    st.integers(0, MEMBERS - 1),
+    st.integers(100, 1_200_000),
+    st.integers(0, 20),
+)
 operations = st.one_of(
-    st.tuples(st.just("advance"), st.integers(1, 400)),
+    # short steps often (a coupon's 7 days, the member day on the 18th), long ones too (expiry)
+    st.tuples(st.just("advance"), st.one_of(st.integers(1, 3), st.integers(1, 400))),
     st.tuples(st.just("purchase"), st.integers(0, MEMBERS - 1), st.integers(100, 1_200_000)),
+    # coupons: issued, and used (or refused) at a purchase, twice as often as the rest
+    st.tuples(st.just("issue"), st.integers(0, MEMBERS - 1)),
+    COUPON_PURCHASE,
+    COUPON_PURCHASE,
     st.tuples(st.just("refund"), st.integers(0, 50), st.integers(1, 100)),
     st.tuples(st.just("interaction"), st.integers(0, MEMBERS - 1)),
     st.tuples(st.just("redeem"), st.integers(0, MEMBERS - 1), st.integers(1, 6_000)),
@@ -129,25 +166,18 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
     if kind == "advance":
         model.now += timedelta(days=operation[1])
     elif kind == "purchase":
-        index, cents = operation[1], operation[2]
-        member = model.members[index]
+        await _purchase(db, program, model, *operation[1:])
+    elif kind == "issue":
+        member = model.members[operation[1]]
         try:
-            row, _ = await purchase.record_purchase(
-                db, program, member_ref=MemberRef(member_id=member.db_id),
-                channel=Channel.ONLINE, source="model", external_order_id=f"o-{next(_keys)}",
-                amount=Decimal(cents).scaleb(-2), now=now,
-            )  # fmt: skip
+            issued = await coupon.issue(db, template_id=model.template_id,
+                                        member_id=member.db_id,
+                                        idempotency_key=f"c-{next(_keys)}", now=now)  # fmt: skip
         except InvalidState:
             assert member.merged
             return
-        points = cents // 100 + cents * BONUS_PERCENT[member.tier] // 100
-        assert row.points_earned == points
-        bought = ModelPurchase(row.id, index, cents, points, now)
-        model.purchases.append(bought)
-        model.credit(index, points)
-        before = member.tier
-        model.upgrade(index)
-        bought.upgraded_from = before if member.tier != before else None
+        model.coupons.append(ModelCoupon(issued.id, issued.code, operation[1],
+                                         now + timedelta(days=7)))  # fmt: skip
     elif kind == "refund":
         if not model.purchases:
             return
@@ -176,6 +206,11 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
         bought.reversed_points, bought.growth_reversed = due, growth_due
         model.debit(bought.owner, recovered)
         model.revert(bought)
+        # a full refund within the coupon's validity gives it back
+        fully = bought.refunded_cents == bought.cents
+        for held in model.coupons:
+            if held.purchase is bought and fully and now < held.valid_until:
+                held.state, held.purchase = "ISSUED", None
     elif kind == "interaction":
         index = operation[1]
         member = model.members[index]
@@ -234,6 +269,58 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
         model.upgrade(survivor_index)
 
 
+async def _purchase(db, program: Program, model: Model, index: int, cents: int,
+                    pick: int | None = None) -> None:  # fmt: skip
+    member, now = model.members[index], model.now
+    # an even pick is one of the buyer's own coupons (where it has any), an odd one anyone's
+    own = [c for c in model.coupons if c.owner == index]
+    candidates = own if pick is not None and pick % 2 == 0 and own else model.coupons
+    held = candidates[pick % len(candidates)] if pick is not None and candidates else None
+    codes = [held.code] if held is not None else []
+    try:
+        row, _ = await purchase.record_purchase(
+            db, program, member_ref=MemberRef(member_id=member.db_id), channel=Channel.ONLINE,
+            source="model", external_order_id=f"o-{next(_keys)}",
+            amount=Decimal(cents).scaleb(-2), coupon_codes=codes, now=now,
+        )  # fmt: skip
+    except InvalidState:
+        assert member.merged
+        return
+    except CouponNotApplicable as refused:
+        assert held is not None
+        expected = (
+            "NOT_OWNER" if held.owner != index else "ALREADY_USED" if held.state != "ISSUED"
+            else "EXPIRED" if now >= held.valid_until else "THRESHOLD"
+        )  # fmt: skip
+        event(f"coupon refused: {expected}")
+        assert refused.extensions["reason"] == expected and (
+            expected != "THRESHOLD" or cents < 2000
+        )  # fmt: skip
+        return
+    if held is not None:
+        assert held.owner == index and held.state == "ISSUED" and now < held.valid_until
+        assert cents >= 2000
+        cents -= 500
+    base = cents // 100
+    extra = base if now.day == 18 else 0
+    points = base + cents * BONUS_PERCENT[member.tier] // 100 + extra
+    assert (row.points_earned, row.campaign_points) == (points, extra)
+    bought = ModelPurchase(row.id, index, cents, points, now)
+    model.purchases.append(bought)
+    if held is not None:
+        held.state, held.purchase = "REDEEMED", bought
+        event("a coupon redeemed")
+    if extra:
+        event("member-day points")
+    # the campaign's transfer comes first, then the base points and tier bonus
+    if extra:
+        model.credit(index, extra)
+    model.credit(index, points - extra)
+    before = member.tier
+    model.upgrade(index)
+    bought.upgraded_from = before if member.tier != before else None
+
+
 async def check_agreement(db, program: Program, model: Model) -> None:
     ids = [member.db_id for member in model.members]
     async with db.read() as conn:
@@ -253,6 +340,14 @@ async def check_agreement(db, program: Program, model: Model) -> None:
             )
         )
         growth = await tier.growth_values(conn, program, ids, model.now)
+        held = [c.db_id for c in model.coupons]
+        states = dict(
+            (row.id, row.state)
+            for row in await conn.execute(
+                select(coupons.c.id, coupons.c.state).where(coupons.c.id.in_(held))
+            )
+        )
+    assert states == {held.db_id: held.state for held in model.coupons}
     for index, member in enumerate(model.members):
         expected_lots = [
             (lot[0], lot[2])
@@ -270,14 +365,23 @@ async def check_agreement(db, program: Program, model: Model) -> None:
 
 @pytest.mark.slow
 @settings(
-    max_examples=40,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(operations, min_size=5, max_size=40))
+# A story every run tells: a coupon used on the member day, given back by a full refund and
+# used again; refused to another member, and refused once expired.
+@example(steps=[
+    ("issue", 0), ("advance", 1), ("purchase", 0, 5000, 0), ("refund", 0, 100),
+    ("purchase", 0, 3000, 0), ("purchase", 1, 3000, 0), ("advance", 8), ("issue", 1),
+    ("advance", 8), ("purchase", 1, 3000, 0), ("purchase", 2, 1000, 1),
+])  # fmt: skip
 async def test_the_database_agrees_with_the_model_after_every_step(db, steps):
     program = Program()
     model = Model([(await a_member(db, now=START - timedelta(days=1))).id for _ in range(MEMBERS)])
+    model.template_id = (await coupon.create_template(db, program, FIVE_OFF_TWENTY)).id
+    await campaign.create_campaign(db, MEMBER_DAY)
     for step in steps:
         await apply(db, program, model, step)
         await check_agreement(db, program, model)
