@@ -179,7 +179,9 @@ def jobs_lifecycle(at: str | None = AT_OPTION) -> None:
             db, settings.program, at=moment(at), progress=progress))  # fmt: skip
     typer.echo(f"checked {report.checked} members: {report.winback} win-back, "
                f"{report.retention} retention, {report.birthday} birthday, "
-               f"{report.annual_target} annual target")  # fmt: skip
+               f"{report.annual_target} annual target; {report.lifecycle_changes} lifecycle "
+               f"changes, {report.expiring} coupons expiring soon, "
+               f"{report.expired} expired")  # fmt: skip
 
 
 @app.command()

@@ -20,6 +20,7 @@ from infra.database import Database
 from infra.models import interactions, members, purchases, tier_changes
 from infra.progress import Progress, quiet
 from infra.reads import keyed
+from loyalty import event
 from loyalty.program import Program
 
 
@@ -145,6 +146,8 @@ async def change_tier(
             growth_value=growth_value, changed_at=at, purchase_id=purchase_id,
         )
     )  # fmt: skip
+    await event.emit(conn, "tier.changed", at, member_id=member_id, from_tier=from_tier,
+                     to_tier=to_tier, reason=reason)  # fmt: skip
     return True
 
 

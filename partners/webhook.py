@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from infra.database import Database
 from infra.errors import ValidationFailed
 from infra.models import webhook_deliveries, webhook_subscriptions
+from loyalty.event import MEMBER_EVENTS
 from partners.egress import EgressPolicy, EgressRefused
 from partners.registry import partner_row
 from partners.simulated import signature
@@ -31,21 +32,31 @@ STRICT = EgressPolicy()
 async def subscribe(
     db: Database,
     *,
-    partner_id: int,
+    partner_id: int | None,
     url: str,
+    events: list[str] | None = None,
     egress: EgressPolicy = STRICT,
     now: datetime | None = None,
 ) -> tuple[Any, str]:
-    """A subscription and its signing secret (shown once), to a URL the egress policy allows."""
+    """A subscription and its signing secret (shown once), to a URL the egress policy allows:
+    a partner's to its exchanges' state changes, or (no partner) the program's to member events
+    (loyalty.event.MEMBER_EVENTS; `events` picks some, none given: all)."""
     egress.check_url(url)
+    if events is not None and (
+        partner_id is not None or not events or set(events) - set(MEMBER_EVENTS)
+    ):
+        raise ValidationFailed(f"events are some of {', '.join(MEMBER_EVENTS)}",
+                               argument="events")  # fmt: skip
     secret = secrets.token_urlsafe(32)
     async with db.transaction() as conn:
-        await partner_row(conn, partner_id)
+        if partner_id is not None:
+            await partner_row(conn, partner_id)
         row = (
             await conn.execute(
                 insert(webhook_subscriptions)
                 .values(
                     partner_id=partner_id,
+                    events=None if events is None else ",".join(sorted(set(events))),
                     url=url,
                     secret=secret,
                     created_at=now or datetime.now(UTC),

@@ -21,6 +21,7 @@ from schema.inputs import (
     QuoteExchangeInput,
     RequestExchangeInput,
     SetExchangeTermsInput,
+    SubscribeMemberEventsInput,
     SubscribeWebhookInput,
     UpdatePartnerInput,
 )
@@ -175,6 +176,22 @@ class ExchangeMutations:
             reference=input.reference, visible=info.context.visible,
         )  # fmt: skip
         return Exchange.from_row(row)
+
+    @strawberry.mutation(
+        description="Receive member events (coupons, tiers, lifecycle, benefits) at a URL, "
+        "HMAC-signed with the returned secret, like exchange webhooks.",
+        permission_classes=[ADMIN],
+    )
+    async def subscribe_member_events(
+        self, info: Info, input: SubscribeMemberEventsInput
+    ) -> WebhookSubscription:
+        row, secret = await webhook.subscribe(
+            info.context.db, partner_id=None, url=input.url, events=input.events or None,
+            egress=info.context.egress,
+        )  # fmt: skip
+        return WebhookSubscription(
+            id=strawberry.ID(str(row.id)), url=row.url, secret=secret, created_at=row.created_at
+        )
 
     @strawberry.mutation(
         description="Receive exchange state changes at a URL, HMAC-signed with the returned "

@@ -323,3 +323,15 @@ class CreateCampaignInput:
 class SetBirthDateInput:
     member_id: strawberry.ID
     birth_date: date | None
+
+
+@strawberry.input(
+    description="The program's own subscription to member events (a CRM, an app's push service)."
+)
+class SubscribeMemberEventsInput:
+    url: str
+    events: list[str] | None = strawberry.field(
+        default=None,
+        description="Some of coupon.issued, coupon.expiring, tier.changed, lifecycle.changed, "
+        "benefit.granted; none given: all.",
+    )

@@ -27,6 +27,8 @@ members = Table(
     moment("merged_at", optional=True),
     # Optional; the member may set and change it (a birthday gift once a year).
     Column("birth_date", Date, nullable=True),
+    # The lifecycle last announced (lifecycle.changed) by the daily job.
+    chars("announced_lifecycle", 16, optional=True),
 )
 
 Index("ix_members_tier_id", members.c.tier, members.c.id)

@@ -121,7 +121,11 @@ webhook_subscriptions = Table(
     "webhook_subscriptions",
     metadata,
     serial(),
-    ref("partner_id", "partners", index=True),
+    # The partner whose exchanges it hears; NULL: the program's own (member events for a CRM
+    # or an app's push service, subscribed by an operator).
+    ref("partner_id", "partners", index=True, optional=True),
+    # Comma-separated events it wants (NULL: all of its kind).
+    chars("events", 255, optional=True),
     chars("url", 500),
     Column("secret", Encrypted(400, "webhook_subscriptions.secret"), nullable=False),
     whole("active", server_default=text("1")),

@@ -60,6 +60,8 @@ coupons = Table(
     ref("purchase_id", "purchases", optional=True),
     money("discount", optional=True),
     moment("redeemed_at", optional=True),
+    # When coupon.expiring was announced for it (once).
+    moment("expiry_announced_at", optional=True),
     moment("updated_at"),
     UniqueConstraint(
         "template_id", "member_id", "issue_key", name="uq_coupons_template_id_member_issue_key"

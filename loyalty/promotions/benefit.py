@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.models import benefit_grants, coupon_templates, members
-from loyalty import tier
+from loyalty import event, tier
 from loyalty.program import Program
 from loyalty.promotions import coupon
 
@@ -122,10 +122,14 @@ async def grant(
             issue_key=f"benefit:{benefit.code}:{period}", now=at,
         )  # fmt: skip
         coupon_id = issued.id
-    return await insert_unless_exists(conn, benefit_grants, {
+    granted = await insert_unless_exists(conn, benefit_grants, {
         "member_id": member_id, "benefit": benefit.code, "period": period,
         "coupon_id": coupon_id, "granted_at": at,
     })  # fmt: skip
+    if granted is not None:
+        await event.emit(conn, "benefit.granted", at, member_id=member_id,
+                         benefit=benefit.code, kind=benefit.kind, period=period)  # fmt: skip
+    return granted
 
 
 async def upgrade_if_due(

@@ -20,6 +20,7 @@ from infra.database import Database, insert_unless_exists
 from infra.errors import CouponNotApplicable, InvalidState, NotFound, ValidationFailed
 from infra.models import coupon_templates, coupons
 from infra.reads import keyed
+from loyalty import event
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
 from loyalty.program import Program
@@ -234,6 +235,9 @@ async def issue_coupon(
     if counted.first() is None:
         raise InvalidState(f"coupon template {template.code} has issued all it may",
                            reason="TOTAL_LIMIT")  # fmt: skip
+    await event.emit(conn, "coupon.issued", now, member_id=member_id, coupon_id=row.id,
+                     code=row.code, template=template.code, valid_from=row.valid_from,
+                     valid_until=row.valid_until)  # fmt: skip
     return row, True
 
 

@@ -1,7 +1,9 @@
 """The daily lifecycle job (`pointgate jobs lifecycle`): win-back coupons for dormant members,
 retention offers for members at risk, DIAMOND birthday gifts and the DIAMOND annual target
-gift. Each offer is keyed by its episode or period, so running the job twice, or on several
-replicas at once, gives nothing twice (the unique keys of coupons and grants decide)."""
+gift; lifecycle.changed and coupon.expiring events; coupons past their end marked EXPIRED.
+Each offer is keyed by its episode or period, and each announcement is recorded by a
+conditional update, so running the job twice, or on several replicas at once, gives and
+announces nothing twice."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.models import members, purchases
+from infra.models import coupons, members, purchases
 from infra.progress import Progress, quiet
+from loyalty import event
 from loyalty.program import Program
 from loyalty.promotions import benefit
 from loyalty.segment import Measures
@@ -25,6 +28,10 @@ BATCH = 500
 BIRTHDAY_GRACE_DAYS = 6
 
 
+# coupon.expiring is announced this long before a coupon ends.
+EXPIRY_NOTICE = timedelta(days=2)
+
+
 @dataclass
 class OfferReport:
     checked: int = 0
@@ -32,6 +39,9 @@ class OfferReport:
     retention: int = 0
     birthday: int = 0
     annual_target: int = 0
+    lifecycle_changes: int = 0
+    expiring: int = 0
+    expired: int = 0
 
 
 async def run_lifecycle_offers(
@@ -52,7 +62,8 @@ async def run_lifecycle_offers(
         async with db.read() as conn:
             batch = list(await conn.execute(
                 select(members.c.id, members.c.tier, members.c.enrolled_at,
-                       members.c.birth_date, measures.lifecycle.label("lifecycle"),
+                       members.c.birth_date, members.c.announced_lifecycle,
+                       measures.lifecycle.label("lifecycle"),
                        last_purchase.c.at.label("last_at"), last_purchase.c.id.label("last_id"))
                 .outerjoin(last_purchase, last_purchase.c.member_id == members.c.id)
                 .where(members.c.status == "ACTIVE", members.c.id > after_id,
@@ -62,6 +73,7 @@ async def run_lifecycle_offers(
             diamonds = [row.id for row in batch if row.tier == "DIAMOND"]
             spend = await _spend_since(conn, diamonds, at - timedelta(days=367), at)
         if not batch:
+            await _coupon_notices(db, at, report)
             return report
         after_id = batch[-1].id
         for row in batch:
@@ -75,6 +87,18 @@ async def _offers_for(
     conn: AsyncConnection, program: Program, row: Any, spent: list[tuple[datetime, Any]],
     at: datetime, report: OfferReport,
 ) -> None:  # fmt: skip
+    if row.lifecycle != row.announced_lifecycle:
+        # The first time the job sees a member it only records its lifecycle.
+        changed = await conn.execute(
+            update(members).where(members.c.id == row.id,
+                                  _same(members.c.announced_lifecycle, row.announced_lifecycle))
+            .values(announced_lifecycle=row.lifecycle).returning(members.c.id)
+        )  # fmt: skip
+        if changed.first() is not None and row.announced_lifecycle is not None:
+            await event.emit(conn, "lifecycle.changed", at, member_id=row.id,
+                             from_lifecycle=row.announced_lifecycle,
+                             to_lifecycle=row.lifecycle)  # fmt: skip
+            report.lifecycle_changes += 1
     # Dormant: no purchase for dormant_days since the last one (or since enrolling); one
     # win-back coupon per dormancy episode, which a purchase ends.
     quiet_since = row.last_at or row.enrolled_at
@@ -141,3 +165,36 @@ async def _spend_since(
     for row in rows:
         found.setdefault(row.member_id, []).append((row.purchased_at, row.net))
     return found
+
+
+def _same(column: Any, value: str | None) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+async def _coupon_notices(db: Database, at: datetime, report: OfferReport) -> None:
+    """coupon.expiring for coupons that end within EXPIRY_NOTICE (once each), then every
+    coupon past its end EXPIRED."""
+    async with db.read() as conn:
+        ending = list(await conn.execute(
+            select(coupons.c.id, coupons.c.member_id, coupons.c.code, coupons.c.valid_until)
+            .where(coupons.c.state == "ISSUED", coupons.c.expiry_announced_at.is_(None),
+                   coupons.c.valid_until > at, coupons.c.valid_until <= at + EXPIRY_NOTICE)
+        ))  # fmt: skip
+    for held in ending:
+        async with db.transaction() as conn:
+            marked = await conn.execute(
+                update(coupons).where(coupons.c.id == held.id,
+                                      coupons.c.expiry_announced_at.is_(None))
+                .values(expiry_announced_at=at).returning(coupons.c.id)
+            )  # fmt: skip
+            if marked.first() is not None:
+                await event.emit(conn, "coupon.expiring", at, member_id=held.member_id,
+                                 coupon_id=held.id, code=held.code,
+                                 valid_until=held.valid_until)  # fmt: skip
+                report.expiring += 1
+    async with db.transaction() as conn:
+        expired = await conn.execute(
+            update(coupons).where(coupons.c.state == "ISSUED", coupons.c.valid_until <= at)
+            .values(state="EXPIRED", updated_at=at).returning(coupons.c.id)
+        )  # fmt: skip
+        report.expired = len(expired.all())

@@ -112,6 +112,8 @@ CALLS = {
     "Mutation.endCampaign": 'mutation { endCampaign(id: "$campaign") { id } }',
     "Query.programMetrics": 'query { programMetrics(from: "2026-01-01T00:00:00Z",'
     ' to: "2026-02-01T00:00:00Z") { repurchaseLift } }',
+    "Mutation.subscribeMemberEvents": "mutation { subscribeMemberEvents(input: {url:"
+    ' "https://crm.test/hook"}) { id } }',
     "Mutation.setBirthDate": 'mutation { setBirthDate(input: {memberId: "$member",'
     ' birthDate: "1990-05-01"}) { id } }',
 }
