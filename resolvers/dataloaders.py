@@ -20,7 +20,7 @@ from infra.errors import PartnerUnavailable
 from infra.reads import PageKey
 from loyalty import expiry, ledger, member, purchase, referral, reward, segment, tier
 from loyalty.program import Program
-from loyalty.promotions import coupon
+from loyalty.promotions import campaign, coupon
 from loyalty.visibility import Visibility
 from partners import exchange, rate_card, registry
 from partners.connector import ConnectorError
@@ -187,6 +187,12 @@ class CouponsByPurchaseLoader(BatchLoader):
         return grouped_in_key_order(rows, keys, "purchase_id")
 
 
+class CampaignsByTierLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[list[Any]]:
+        found = await campaign.running_for_tiers(conn, list(keys), datetime.now(UTC))
+        return [[row for tier, row in found if tier == key] for key in keys]
+
+
 class CouponTemplateByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
         return in_key_order(await coupon.templates_by_id(conn, keys), keys, "id")
@@ -278,6 +284,10 @@ class Loaders:
     @cached_property
     def coupons_by_purchase(self) -> CouponsByPurchaseLoader:
         return CouponsByPurchaseLoader(*self._arguments)
+
+    @cached_property
+    def campaigns_by_tier(self) -> CampaignsByTierLoader:
+        return CampaignsByTierLoader(*self._arguments)
 
     @cached_property
     def coupon_template_by_id(self) -> CouponTemplateByIdLoader:

@@ -30,7 +30,7 @@ from schema.pagination import (
     parse_id,
 )
 from schema.partner import Partner, PartnerAccount, partner_of
-from schema.promotions import Coupon
+from schema.promotions import Campaign, Coupon
 from schema.rows import Row
 from schema.scalars import money
 from schema.standing import ExpiringPoints, Segment, TierChange, TierProgress
@@ -296,6 +296,14 @@ class Member(Row):
     async def tier_progress(self, info: Info) -> TierProgress:
         growth = await info.context.loaders.growth_value_by_member.load(int(self.id))
         return TierProgress.build(info.context.program, self.tier, growth)
+
+    @strawberry.field(
+        description="Campaigns running or coming for the member's tier (a member day shows its "
+        "monthlyDay)."
+    )
+    async def campaigns(self, info: Info) -> list[Campaign]:
+        rows = await info.context.loaders.campaigns_by_tier.load(self.tier.value)
+        return [Campaign.of(row) for row in rows]
 
     @strawberry.field(description="The member's coupons, newest first.")
     async def coupons(self, info: Info) -> list[Coupon]:

@@ -281,6 +281,17 @@ async def end_campaign(db: Database, campaign_id: int, *, now: datetime | None =
         return row
 
 
+async def running_for_tiers(conn: AsyncConnection, tiers: list[str], at: datetime) -> list[Any]:
+    """(tier, campaign row) for campaigns not yet ended whose audience admits the tier: what a
+    member of that tier is offered (channels and partners aside)."""
+    rows = list(await conn.execute(
+        select(campaigns).where(campaigns.c.status == CampaignStatus.ACTIVE,
+                                campaigns.c.ends_at > at).order_by(campaigns.c.starts_at)
+    ))  # fmt: skip
+    return [(tier, row) for tier in tiers for row in rows
+            if row.tiers is None or tier in row.tiers.split(",")]  # fmt: skip
+
+
 async def list_campaigns(db: Database) -> list[Any]:
     async with db.read() as conn:
         return list(await conn.execute(select(campaigns).order_by(campaigns.c.id)))

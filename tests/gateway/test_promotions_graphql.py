@@ -103,6 +103,7 @@ mutation {
     id code monthlyDay multiplier tiers pointsBudget status
   }
 }"""
+OFFERED = "query O($member: ID!) { member(id: $member) { campaigns { code monthlyDay } } }"
 BUY_AT = """
 mutation B($member: ID!, $order: String!, $at: DateTime!) {
   recordPurchase(input: {member: {id: $member}, channel: ONLINE, source: "web",
@@ -131,6 +132,9 @@ async def test_an_operator_runs_a_member_day_and_a_gold_member_earns_double(clie
         "member": str(gold.id), "order": "after",
         "at": (member_day + timedelta(days=1)).isoformat()})  # fmt: skip
     listed = await graphql(client, "{ campaigns { code pointsAwarded } }")
+    offered = await graphql(client, OFFERED, {"member": str(gold.id)})
+    silver = await a_member(db, "Sil")
+    not_offered = await graphql(client, OFFERED, {"member": str(silver.id)})
 
     assert created["multiplier"] == "2" and created["tiers"] == ["DIAMOND", "GOLD"]
     assert on_the_day["data"]["recordPurchase"] == {
@@ -138,6 +142,8 @@ async def test_an_operator_runs_a_member_day_and_a_gold_member_earns_double(clie
     }  # fmt: skip
     assert day_after["data"]["recordPurchase"]["pointsEarned"] == 300
     assert listed["data"]["campaigns"] == [{"code": "member-day", "pointsAwarded": 100}]
+    assert offered["data"]["member"]["campaigns"] == [{"code": "member-day", "monthlyDay": 18}]
+    assert not_offered["data"]["member"]["campaigns"] == []
 
 
 SET_BIRTH_DATE = """
