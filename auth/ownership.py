@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth.principal import Principal, PrincipalKind, Scope
 from infra.errors import NotFound, ValidationFailed
 from infra.models import (
+    campaigns,
     consents,
     coupon_templates,
     coupons,
@@ -173,6 +174,41 @@ def coupons_visible(principal: Principal) -> Any:
         )  # fmt: skip
         return coupons.c.template_id.in_(theirs)
     return true() if _is_admin(principal) else false()
+
+
+def promotions_run_by(principal: Principal, table: Any) -> Any:
+    """Coupon templates and campaigns: operators with admin run every one, a partner's clients
+    those the partner funds, nobody else any."""
+    if principal.kind is PrincipalKind.PARTNER:
+        return and_(true(), table.c.funded_by_partner_id == _partner(principal))
+    return true() if _is_admin(principal) else false()
+
+
+def funding_partner(principal: Principal, funder: int | None, valid_at: int | None) -> int | None:
+    """Who funds a new coupon template or campaign: a partner's client always its own partner,
+    valid at it or anywhere (naming another partner is answered as if it did not exist); an
+    operator whom it names (None: the program)."""
+    if principal.kind is not PrincipalKind.PARTNER:
+        return funder
+    for named in (funder, valid_at):
+        if named is not None and named != principal.partner_id:
+            raise NotFound(f"partner {named} does not exist")
+    return principal.partner_id
+
+
+def campaign_funding(
+    principal: Principal, funder: int | None, partner_ids: list[int] | None
+) -> tuple[int | None, tuple[int, ...] | None]:
+    """Who funds a new campaign and where it applies: a partner's client's campaign is funded by
+    its partner and applies at it only (naming another is answered as if it did not exist); an
+    operator's as named."""
+    if principal.kind is not PrincipalKind.PARTNER:
+        return funder, None if partner_ids is None else tuple(partner_ids)
+    for named in partner_ids or []:
+        funding_partner(principal, None, named)
+    own = funding_partner(principal, funder, None)
+    assert own is not None
+    return own, (own,)
 
 
 def aggregate_scopes(principal: Principal) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -329,6 +365,8 @@ def _visibility(
         quotes=quotes_usable(principal),
         rate_cards=rate_cards_visible(principal),
         coupons=coupons_visible(principal),
+        coupon_templates=promotions_run_by(principal, coupon_templates),
+        campaigns=promotions_run_by(principal, campaigns),
         aggregated_purchases=purchase_scope,
         aggregated_interactions=interaction_scope,
         ledger_partner=ledger_partner(principal),

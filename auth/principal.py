@@ -21,6 +21,8 @@ class Scope(StrEnum):
     EXCHANGES_READ = "exchanges:read"
     EXCHANGES_WRITE = "exchanges:write"
     SETTLEMENTS_READ = "settlements:read"
+    # A partner runs the coupons and campaigns it funds.
+    PROMOTIONS_WRITE = "promotions:write"
     ADMIN = "admin"
 
 

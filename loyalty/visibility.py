@@ -35,8 +35,10 @@ class Visibility:
     quotes: ColumnElement[bool] = ALL
     # A partner's rate cards: its commercial terms.
     rate_cards: ColumnElement[bool] = ALL
-    # Issued coupons.
+    # Issued coupons; the coupon templates and campaigns the caller runs.
     coupons: ColumnElement[bool] = ALL
+    coupon_templates: ColumnElement[bool] = ALL
+    campaigns: ColumnElement[bool] = ALL
     # Which purchases and interactions a member's aggregates (lifecycle, segment) count.
     aggregated_purchases: ColumnElement[bool] = ALL
     aggregated_interactions: ColumnElement[bool] = ALL

@@ -24,6 +24,7 @@ LINE_LABELS = {
     "PLATFORM_FEE": "Platform fee (days in force x fee per day)",
     "API_TRANSACTIONS": "API transactions",
     "UNPRICED": "Events no rate card prices (not billed; the month cannot close)",
+    "FUNDED_DISCOUNTS": "Discounts of coupons the partner funds",
 }
 LINE_COLUMNS = ["position", "kind", "description", "adjusts_period", "payer", "quantity",
                 "unit_rate", "commission_percent", "amount", "currency", "transfers",

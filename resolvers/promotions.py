@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from auth import ownership
 from loyalty.promotions import campaign, coupon, metric
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
@@ -16,16 +17,19 @@ from resolvers.convert import optional_id, terms
 from schema.info import Info
 from schema.inputs import CreateCampaignInput, CreateCouponTemplateInput, IssueCouponInput
 from schema.pagination import parse_id
-from schema.permissions import ADMIN
+from schema.permissions import ADMIN, RUN_PROMOTIONS
 from schema.promotions import Campaign, Coupon, CouponTemplate, ProgramMetrics
 
 
 @strawberry.type
 class PromotionQueries:
-    @strawberry.field(description="Coupon templates, oldest first.", permission_classes=[ADMIN])
+    @strawberry.field(
+        description="Coupon templates, oldest first (a partner's client: those it funds).",
+        permission_classes=[RUN_PROMOTIONS],
+    )
     async def coupon_templates(self, info: Info) -> list[CouponTemplate]:
         exponent = info.context.program.currency_exponent
-        rows = await coupon.list_templates(info.context.db)
+        rows = await coupon.list_templates(info.context.db, info.context.visible)
         return [CouponTemplate.priced(row, exponent) for row in rows]
 
     @strawberry.field(
@@ -43,30 +47,42 @@ class PromotionQueries:
         )
         return ProgramMetrics.of(found)
 
-    @strawberry.field(description="Campaigns, oldest first.", permission_classes=[ADMIN])
+    @strawberry.field(
+        description="Campaigns, oldest first (a partner's client: those it funds).",
+        permission_classes=[RUN_PROMOTIONS],
+    )
     async def campaigns(self, info: Info) -> list[Campaign]:
-        return [Campaign.of(row) for row in await campaign.list_campaigns(info.context.db)]
+        rows = await campaign.list_campaigns(info.context.db, info.context.visible)
+        return [Campaign.of(row) for row in rows]
 
 
 @strawberry.type
 class PromotionMutations:
-    @strawberry.mutation(permission_classes=[ADMIN])
+    @strawberry.mutation(
+        description="A partner's client creates templates its partner funds, valid at it or "
+        "anywhere.",
+        permission_classes=[RUN_PROMOTIONS],
+    )
     async def create_coupon_template(
         self, info: Info, input: CreateCouponTemplateInput
     ) -> CouponTemplate:
+        valid_at = optional_id(input.partner_id)
         asked = replace(
             terms(TemplateTerms, input),
             kind=CouponKind(input.kind),
             channels=None if input.channels is None else tuple(c.value for c in input.channels),
-            partner_id=optional_id(input.partner_id),
-            funded_by_partner_id=optional_id(input.funded_by_partner_id),
+            partner_id=valid_at,
+            funded_by_partner_id=ownership.funding_partner(
+                info.context.principal, optional_id(input.funded_by_partner_id), valid_at
+            ),
         )
         row = await coupon.create_template(info.context.db, info.context.program, asked)
         return CouponTemplate.priced(row, info.context.program.currency_exponent)
 
     @strawberry.mutation(
-        description="Issue a coupon of a template to a member, once per idempotency key.",
-        permission_classes=[ADMIN],
+        description="Issue a coupon of a template to a member, once per idempotency key (a "
+        "partner's client: of templates it funds, to members linked to it).",
+        permission_classes=[RUN_PROMOTIONS],
     )
     async def issue_coupon(self, info: Info, input: IssueCouponInput) -> Coupon:
         row = await coupon.issue(
@@ -78,19 +94,31 @@ class PromotionMutations:
         )
         return Coupon.priced(row, info.context.program.currency_exponent)
 
-    @strawberry.mutation(permission_classes=[ADMIN])
+    @strawberry.mutation(
+        description="A partner's client creates campaigns its partner funds, at it.",
+        permission_classes=[RUN_PROMOTIONS],
+    )
     async def create_campaign(self, info: Info, input: CreateCampaignInput) -> Campaign:
+        named = None if input.partner_ids is None else [parse_id(p) for p in input.partner_ids]
+        funder, partners = ownership.campaign_funding(
+            info.context.principal, optional_id(input.funded_by_partner_id), named
+        )
         asked = replace(
             terms(CampaignTerms, input),
             tiers=None if input.tiers is None else tuple(t.value for t in input.tiers),
             channels=None if input.channels is None else tuple(c.value for c in input.channels),
-            partner_ids=None if input.partner_ids is None
-            else tuple(parse_id(p) for p in input.partner_ids),
+            partner_ids=partners,
             coupon_template_id=optional_id(input.coupon_template_id),
-            funded_by_partner_id=optional_id(input.funded_by_partner_id),
+            funded_by_partner_id=funder,
         )  # fmt: skip
-        return Campaign.of(await campaign.create_campaign(info.context.db, asked))
+        created = await campaign.create_campaign(
+            info.context.db, asked, visible=info.context.visible
+        )
+        return Campaign.of(created)
 
-    @strawberry.mutation(description="End a campaign now.", permission_classes=[ADMIN])
+    @strawberry.mutation(description="End a campaign now.", permission_classes=[RUN_PROMOTIONS])
     async def end_campaign(self, info: Info, id: strawberry.ID) -> Campaign:
-        return Campaign.of(await campaign.end_campaign(info.context.db, parse_id(id)))
+        ended = await campaign.end_campaign(
+            info.context.db, parse_id(id), visible=info.context.visible
+        )
+        return Campaign.of(ended)

@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.errors import NotFound, ValidationFailed
 from infra.feed import ChangeFeed, announce
-from infra.models import campaign_awards, campaigns
+from infra.models import campaign_awards, campaigns, coupon_templates
 from loyalty import ledger
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.promotions import coupon
+from loyalty.visibility import EVERYTHING, Visibility
 
 CHANNEL = "pointgate_campaigns"
 TIERS = ("SILVER", "GOLD", "DIAMOND")
@@ -235,10 +236,11 @@ async def mark_award_reversed(conn: AsyncConnection, award_id: int, points_rever
 
 
 async def create_campaign(
-    db: Database, terms: CampaignTerms, *, now: datetime | None = None
-) -> Any:
+    db: Database, terms: CampaignTerms, *, visible: Visibility = EVERYTHING,
+    now: datetime | None = None,
+) -> Any:  # fmt: skip
     """Add a campaign (its code is its key: the same terms again answer the same campaign) and
-    tell every process's book."""
+    tell every process's book. Its coupon is of a template the caller runs."""
     terms.check()
     values = terms.row()
     fingerprint = request_hash(**values)
@@ -246,6 +248,8 @@ async def create_campaign(
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
+            if terms.coupon_template_id is not None:
+                await visible.check(conn, coupon_templates, terms.coupon_template_id)
             # updated_at is when the row changed (the SQLite feed polls it), whatever `now` is.
             row = await insert_unless_exists(conn, campaigns, {
                 **values, "status": CampaignStatus.ACTIVE, "request_hash": fingerprint,
@@ -260,10 +264,14 @@ async def create_campaign(
     return await retry_on_race(attempt)
 
 
-async def end_campaign(db: Database, campaign_id: int, *, now: datetime | None = None) -> Any:
+async def end_campaign(
+    db: Database, campaign_id: int, *, visible: Visibility = EVERYTHING,
+    now: datetime | None = None,
+) -> Any:  # fmt: skip
     """End a campaign now (ending it again changes nothing)."""
     now = now or datetime.now(UTC)
     async with db.transaction() as conn:
+        await visible.check(conn, campaigns, campaign_id)
         row = (await conn.execute(
             update(campaigns).where(campaigns.c.id == campaign_id)
             .values(status=CampaignStatus.ENDED, ends_at=now, updated_at=datetime.now(UTC))
@@ -292,9 +300,11 @@ async def running_for_tiers(conn: AsyncConnection, tiers: list[str], at: datetim
             if row.tiers is None or tier in row.tiers.split(",")]  # fmt: skip
 
 
-async def list_campaigns(db: Database) -> list[Any]:
+async def list_campaigns(db: Database, visible: Visibility = EVERYTHING) -> list[Any]:
     async with db.read() as conn:
-        return list(await conn.execute(select(campaigns).order_by(campaigns.c.id)))
+        return list(await conn.execute(
+            select(campaigns).where(visible.campaigns).order_by(campaigns.c.id)
+        ))  # fmt: skip
 
 
 async def _not_ended(conn: AsyncConnection, at: datetime) -> list[Campaign]:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import CouponNotApplicable, InvalidState, NotFound, ValidationFailed
-from infra.models import coupon_templates, coupons
+from infra.models import coupon_templates, coupons, partners
 from infra.reads import keyed
 from loyalty import event
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -149,6 +149,17 @@ async def create_template(
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
+            if terms.funded_by_partner_id is not None:
+                # The partner is billed the discounts as they are: in the program's currency.
+                currency = await conn.scalar(select(partners.c.settlement_currency).where(
+                    partners.c.id == terms.funded_by_partner_id))  # fmt: skip
+                if currency is None:
+                    raise NotFound(f"partner {terms.funded_by_partner_id} does not exist")
+                if currency != program.currency:
+                    raise ValidationFailed(
+                        f"a partner funding coupons settles in {program.currency}",
+                        argument="fundedByPartnerId",
+                    )
             row = await insert_unless_exists(conn, coupon_templates, {
                 **values, "status": TemplateStatus.ACTIVE, "request_hash": fingerprint,
                 "created_at": now,
@@ -194,8 +205,9 @@ async def issue_coupon(
     (template, member, issue_key) (a repeat answers the first coupon), within the template's
     per-member and total limits. Returns the coupon and whether this call issued it."""
     template = (
-        await conn.execute(select(coupon_templates).where(coupon_templates.c.id == template_id))
-    ).first()
+        await conn.execute(select(coupon_templates).where(
+            coupon_templates.c.id == template_id, visible.coupon_templates))
+    ).first()  # fmt: skip
     if template is None:
         raise NotFound(f"coupon template {template_id} does not exist")
     await active_member(conn, member_id, visible.members)
@@ -406,6 +418,9 @@ coupons_of_purchases = keyed(tuple(coupons.c), coupons.c.purchase_id,
 templates_by_id = keyed(tuple(coupon_templates.c), coupon_templates.c.id)
 
 
-async def list_templates(db: Database) -> list[Any]:
+async def list_templates(db: Database, visible: Visibility = EVERYTHING) -> list[Any]:
     async with db.read() as conn:
-        return list(await conn.execute(select(coupon_templates).order_by(coupon_templates.c.id)))
+        return list(await conn.execute(
+            select(coupon_templates).where(visible.coupon_templates)
+            .order_by(coupon_templates.c.id)
+        ))  # fmt: skip

@@ -28,6 +28,9 @@ class LineKind(StrEnum):
     # Events no rate card prices (legacy data, a card added later): counted, priced at zero,
     # and a month holding any cannot be closed.
     UNPRICED = "UNPRICED"
+    # Discounts of coupons the partner funds, redeemed in the month (in the program currency,
+    # which a funding partner settles in).
+    FUNDED_DISCOUNTS = "FUNDED_DISCOUNTS"
 
 
 class Payer(StrEnum):

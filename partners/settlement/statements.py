@@ -19,6 +19,8 @@ from infra.database import Database
 from infra.errors import InvalidState
 from infra.models import (
     api_calls,
+    coupon_templates,
+    coupons,
     partners,
     rate_cards,
     statement_lines,
@@ -154,6 +156,20 @@ async def compute(
         fee = fee_line(segment, (start, end), zone, currency)
         if fee is not None:
             lines.append(fee)
+    funded = (
+        await conn.execute(
+            select(func.count().label("coupons"), func.sum(coupons.c.discount).label("total"))
+            .join(coupon_templates, coupon_templates.c.id == coupons.c.template_id)
+            .where(coupon_templates.c.funded_by_partner_id == partner_id,
+                   coupons.c.state == "REDEEMED", coupons.c.redeemed_at >= start,
+                   coupons.c.redeemed_at < end)
+        )
+    ).one()  # fmt: skip
+    if funded.coupons:
+        total = Decimal(funded.total)
+        lines.append(Line(LineKind.FUNDED_DISCOUNTS, Payer.PARTNER, None, plain(total), Decimal(1),
+                          total.quantize(minor_unit(currency)), funded.coupons))  # fmt: skip
+        fingerprint.append(["FUNDED", str(total), funded.coupons])
 
     for late in late_periods(period, await closed_periods(conn, partner_id)):
         late_start, late_end = late.bounds(zone)

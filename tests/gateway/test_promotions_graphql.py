@@ -173,3 +173,74 @@ async def test_a_member_sets_its_birth_date_and_reads_its_benefits(app, client, 
     assert {"code": "cashback-gold", "value": "2%"} in member["benefits"]
     assert {"code": "threshold-coupons", "value": "spend-200-save-20"} in member["benefits"]
     assert mine["data"]["me"]["birthDate"] == "1992-02-29"
+
+
+PARTNER_TEMPLATE = """
+mutation {
+  createCouponTemplate(input: {code: "acme-5-off", name: "5 off at Acme", kind: AMOUNT_OFF,
+                               amountOff: "5.00", validHours: 48}) {
+    id code fundedBy { code } partner { code }
+  }
+}"""
+PARTNER_CAMPAIGN = """
+mutation {
+  createCampaign(input: {code: "acme-triple", name: "Triple points at Acme", multiplier: "3",
+                         startsAt: "2026-01-01T00:00:00Z", endsAt: "2099-01-01T00:00:00Z"}) {
+    code partnerIds fundedBy { code }
+  }
+}"""
+ISSUE_BY_KEY = """
+mutation I($template: ID!, $member: ID!, $key: String!) {
+  issueCoupon(input: {templateId: $template, memberId: $member, idempotencyKey: $key}) { code }
+}"""
+AT_ACME = """
+mutation B($member: ID!, $codes: [String!]) {
+  recordPurchase(input: {member: {id: $member}, channel: PARTNER, source: "acme-till",
+                         externalOrderId: "acme-1", amount: "20.00", couponCodes: $codes}) {
+    amount pointsEarned campaignPoints
+  }
+}"""
+STATEMENT_LINES = """
+query S($period: String!) {
+  settlementStatement(period: $period) { lines { kind quantity amount } }
+}"""
+
+
+async def test_a_partner_runs_the_promotions_it_funds_and_is_billed_for_them(app, client, db):
+    acme = await a_partner(db, "acme-coffee")
+    ada = await a_member(db)
+    created = await clients.create_client(
+        db, name="acme", scopes=["promotions:write", "purchases:write", "settlements:read"],
+        partner_code="acme-coffee",
+    )  # fmt: skip
+    scopes = "promotions:write purchases:write settlements:read"
+    as_acme = http_client(app, await bearer(app, created.client_id, scopes,
+                                            client_id=created.client_id))  # fmt: skip
+    program_template = (await graphql(client, CREATE))["data"]["createCouponTemplate"]
+    await graphql(client, LINK, {"member": str(ada.id), "partner": str(acme.id)})
+
+    template = (await graphql(as_acme, PARTNER_TEMPLATE))["data"]["createCouponTemplate"]
+    campaign = (await graphql(as_acme, PARTNER_CAMPAIGN))["data"]["createCampaign"]
+    issued = await graphql(as_acme, ISSUE_BY_KEY, {"template": template["id"],
+                                                   "member": str(ada.id), "key": "k1"})  # fmt: skip
+    not_theirs = await graphql(as_acme, ISSUE_BY_KEY, {
+        "template": program_template["id"], "member": str(ada.id), "key": "k2"})  # fmt: skip
+    listed = await graphql(as_acme, "{ couponTemplates { code } campaigns { code } }")
+    bought = await graphql(as_acme, AT_ACME, {
+        "member": str(ada.id), "codes": [issued["data"]["issueCoupon"]["code"]]})  # fmt: skip
+    month = datetime.now(UTC).strftime("%Y-%m")
+    statement = await graphql(as_acme, STATEMENT_LINES, {"period": month})
+
+    assert template["fundedBy"] == {"code": "acme-coffee"} and template["partner"] is None
+    assert campaign == {"code": "acme-triple", "partnerIds": [str(acme.id)],
+                        "fundedBy": {"code": "acme-coffee"}}  # fmt: skip
+    assert error_codes(not_theirs) == ["NOT_FOUND"]
+    assert listed["data"] == {"couponTemplates": [{"code": "acme-5-off"}],
+                              "campaigns": [{"code": "acme-triple"}]}  # fmt: skip
+    # 20.00 less 5.00 = 15.00 paid: 15 base points, 30 more from the triple-points campaign
+    assert bought["data"]["recordPurchase"] == {
+        "amount": "15.00", "pointsEarned": 45, "campaignPoints": 30}  # fmt: skip
+    lines = {line["kind"]: line for line in statement["data"]["settlementStatement"]["lines"]}
+    assert lines["FUNDED_DISCOUNTS"]["amount"] == "5.00"
+    # the partner pays issuance for the 15 points earned there and the 30 it funded
+    assert lines["ISSUANCE"]["quantity"] == "45"
