@@ -195,10 +195,10 @@ async def _record(
         paid = request.amount - sum((a.discount for a in applied), Decimal(0))
         tier_in_force = tier.Tier(buyer.tier)
         base = base_points(paid, program)
-        planned = campaign.plan(campaign.applicable(
-            await book.current(conn, now), at=request.purchased_at or now, zone=program.zone,
-            tier=buyer.tier,
+        planned = campaign.plan(await campaign.choose(
+            conn, program, await book.current(conn, now), member_id=buyer.id, tier=buyer.tier,
             channel=request.channel, partner_id=request.partner_id,
+            at=request.purchased_at or now,
         ), base)  # fmt: skip
         extra = sum(item.points for item in planned)
         bonus = tier.bonus_points(program, tier_in_force, paid)

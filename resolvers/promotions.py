@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -19,6 +19,11 @@ from schema.inputs import CreateCampaignInput, CreateCouponTemplateInput, IssueC
 from schema.pagination import parse_id
 from schema.permissions import ADMIN, RUN_PROMOTIONS
 from schema.promotions import Campaign, Coupon, CouponTemplate, ProgramMetrics
+
+
+def listed(values: list[Any] | None) -> tuple[str, ...] | None:
+    """An input's list of enums as the domain's tuple of their values (None: not given)."""
+    return None if values is None else tuple(value.value for value in values)
 
 
 @strawberry.type
@@ -70,7 +75,7 @@ class PromotionMutations:
         asked = replace(
             terms(TemplateTerms, input),
             kind=CouponKind(input.kind),
-            channels=None if input.channels is None else tuple(c.value for c in input.channels),
+            channels=listed(input.channels),
             partner_id=valid_at,
             funded_by_partner_id=ownership.funding_partner(
                 info.context.principal, optional_id(input.funded_by_partner_id), valid_at
@@ -105,9 +110,12 @@ class PromotionMutations:
         )
         asked = replace(
             terms(CampaignTerms, input),
-            tiers=None if input.tiers is None else tuple(t.value for t in input.tiers),
-            channels=None if input.channels is None else tuple(c.value for c in input.channels),
+            tiers=listed(input.tiers),
+            channels=listed(input.channels),
             partner_ids=partners,
+            lifecycles=listed(input.lifecycles),
+            spend_bands=listed(input.spend_bands),
+            frequency_bands=listed(input.frequency_bands),
             coupon_template_id=optional_id(input.coupon_template_id),
             funded_by_partner_id=funder,
         )  # fmt: skip

@@ -312,6 +312,9 @@ class CreateCampaignInput:
     tiers: list[Tier] | None = None
     channels: list[Channel] | None = None
     partner_ids: list[strawberry.ID] | None = None
+    lifecycles: list[Lifecycle] | None = None
+    spend_bands: list[Band] | None = None
+    frequency_bands: list[Band] | None = None
     multiplier: Decimal = Decimal(1)
     bonus_points: int = 0
     coupon_template_id: strawberry.ID | None = None

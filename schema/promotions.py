@@ -101,6 +101,9 @@ class Campaign(Row):
     tiers: list[str] | None = strawberry.field(description="Null: every tier.")
     channels: list[str] | None = strawberry.field(description="Null: every channel.")
     partner_ids: list[strawberry.ID] | None = strawberry.field(description="Null: anywhere.")
+    lifecycles: list[str] | None = strawberry.field(description="Null: any lifecycle.")
+    spend_bands: list[str] | None = strawberry.field(description="Null: any spend band.")
+    frequency_bands: list[str] | None = strawberry.field(description="Null: any frequency band.")
     multiplier: Decimal = strawberry.field(description="Base points are multiplied by it.")
     bonus_points: int = strawberry.field(description="Added to each purchase it applies to.")
     points_budget: int | None
@@ -117,6 +120,8 @@ class Campaign(Row):
         partners = listed(row.partner_ids)
         return cls.from_row(
             row, tiers=listed(row.tiers), channels=listed(row.channels),
+            lifecycles=listed(row.lifecycles), spend_bands=listed(row.spend_bands),
+            frequency_bands=listed(row.frequency_bands),
             partner_ids=None if partners is None else [strawberry.ID(p) for p in partners],
             multiplier=plain(row.multiplier), exclusive=bool(row.exclusive),
         )  # fmt: skip

@@ -90,6 +90,11 @@ campaigns = Table(
     chars("tiers", 64, optional=True),
     chars("channels", 64, optional=True),
     chars("partner_ids", 255, optional=True),
+    # Lifecycles (NEW, ACTIVE, DORMANT, AT_RISK) and spend and frequency bands (LOW, MID,
+    # HIGH) of the member when it buys.
+    chars("lifecycles", 64, optional=True),
+    chars("spend_bands", 32, optional=True),
+    chars("frequency_bands", 32, optional=True),
     # Base points x multiplier, plus bonus points per purchase; and a coupon of this template.
     # (No server default: a Rate is stored as 1e-8 units on SQLite.)
     rate("multiplier"),

@@ -29,13 +29,16 @@ from infra.database import Database, insert_unless_exists
 from infra.errors import NotFound, ValidationFailed
 from infra.feed import ChangeFeed, announce
 from infra.models import campaign_awards, campaigns, coupon_templates
-from loyalty import ledger
+from loyalty import ledger, segment
 from loyalty.idempotency import earlier, request_hash, retry_on_race
+from loyalty.program import Program
 from loyalty.promotions import coupon
 from loyalty.visibility import EVERYTHING, Visibility
 
 CHANNEL = "pointgate_campaigns"
 TIERS = ("SILVER", "GOLD", "DIAMOND")
+LIFECYCLES = tuple(lifecycle.value for lifecycle in segment.Lifecycle)
+BANDS = tuple(band.value for band in segment.Band)
 
 
 class CampaignStatus(StrEnum):
@@ -59,6 +62,9 @@ class CampaignTerms:
     tiers: tuple[str, ...] | None = None
     channels: tuple[str, ...] | None = None
     partner_ids: tuple[int, ...] | None = None
+    lifecycles: tuple[str, ...] | None = None
+    spend_bands: tuple[str, ...] | None = None
+    frequency_bands: tuple[str, ...] | None = None
     multiplier: Decimal = Decimal(1)
     bonus_points: int = 0
     coupon_template_id: int | None = None
@@ -86,6 +92,11 @@ class CampaignTerms:
             not self.channels or set(self.channels) - set(coupon.CHANNELS)
         ):
             raise ValidationFailed("channels are some of ONLINE, OFFLINE, PARTNER")
+        for name, allowed in (("lifecycles", LIFECYCLES), ("spend_bands", BANDS),
+                              ("frequency_bands", BANDS)):  # fmt: skip
+            chosen = getattr(self, name)
+            if chosen is not None and (not chosen or set(chosen) - set(allowed)):
+                raise ValidationFailed(f"{name} are some of {', '.join(allowed)}")
 
     def row(self) -> dict[str, Any]:
         return {
@@ -93,6 +104,8 @@ class CampaignTerms:
             "exclusive": self.exclusive, "starts_at": self.starts_at, "ends_at": self.ends_at,
             "monthly_day": self.monthly_day, "tiers": _listed(self.tiers),
             "channels": _listed(self.channels), "partner_ids": _listed(self.partner_ids),
+            "lifecycles": _listed(self.lifecycles), "spend_bands": _listed(self.spend_bands),
+            "frequency_bands": _listed(self.frequency_bands),
             "multiplier": self.multiplier, "bonus_points": self.bonus_points,
             "coupon_template_id": self.coupon_template_id, "points_budget": self.points_budget,
             "funded_by_partner_id": self.funded_by_partner_id,
@@ -117,6 +130,9 @@ class Campaign:
     tiers: frozenset[str] | None
     channels: frozenset[str] | None
     partner_ids: frozenset[str] | None
+    lifecycles: frozenset[str] | None
+    spend_bands: frozenset[str] | None
+    frequency_bands: frozenset[str] | None
     multiplier: Decimal
     bonus_points: int
     coupon_template_id: int | None
@@ -128,6 +144,7 @@ class Campaign:
         return cls(
             row.id, row.code, row.priority, bool(row.exclusive), row.starts_at, row.ends_at,
             row.monthly_day, _set(row.tiers), _set(row.channels), _set(row.partner_ids),
+            _set(row.lifecycles), _set(row.spend_bands), _set(row.frequency_bands),
             Decimal(row.multiplier), row.bonus_points, row.coupon_template_id, row.points_budget,
             row.funded_by_partner_id,
         )  # fmt: skip
@@ -144,6 +161,18 @@ class Campaign:
             and (self.partner_ids is None or str(partner_id) in self.partner_ids)
         )
 
+    @property
+    def needs_insight(self) -> bool:
+        return bool(self.lifecycles or self.spend_bands or self.frequency_bands)
+
+    def admits_insight(self, insight: Any) -> bool:
+        return (
+            (self.lifecycles is None or insight.lifecycle.value in self.lifecycles)
+            and (self.spend_bands is None or insight.spend_band.value in self.spend_bands)
+            and (self.frequency_bands is None
+                 or insight.frequency_band.value in self.frequency_bands)
+        )  # fmt: skip
+
     def extra_points(self, base: int) -> int:
         multiplied = (base * (self.multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR)
         return int(multiplied) + self.bonus_points
@@ -151,12 +180,15 @@ class Campaign:
 
 def applicable(
     in_book: list[Campaign], *, at: datetime, zone: ZoneInfo, tier: str, channel: str,
-    partner_id: int | None,
+    partner_id: int | None, insight: Any = None,
 ) -> list[Campaign]:  # fmt: skip
-    """The campaigns a purchase gets, in the order they apply (see the module's note)."""
+    """The campaigns a purchase gets, in the order they apply (see the module's note); those
+    whose audience names lifecycles or bands apply only given the member's `insight`."""
     chosen: list[Campaign] = []
     for campaign in sorted(in_book, key=lambda c: (-c.priority, c.id)):
         if not (campaign.in_force(at, zone) and campaign.admits(tier, channel, partner_id)):
+            continue
+        if campaign.needs_insight and (insight is None or not campaign.admits_insight(insight)):
             continue
         if campaign.exclusive:
             if not chosen:
@@ -164,6 +196,22 @@ def applicable(
             continue
         chosen.append(campaign)
     return chosen
+
+
+async def choose(
+    conn: AsyncConnection, program: Program, in_book: list[Campaign], *, member_id: int,
+    tier: str, channel: str, partner_id: int | None, at: datetime,
+) -> list[Campaign]:  # fmt: skip
+    """`applicable`, reading the member's lifecycle and bands (one statement) only when a
+    campaign in force for it has such an audience."""
+    zone = program.zone
+    wanted = any(c.needs_insight and c.in_force(at, zone) and c.admits(tier, channel, partner_id)
+                 for c in in_book)  # fmt: skip
+    insight = (
+        (await segment.insights(conn, program, [member_id], at))[member_id] if wanted else None
+    )
+    return applicable(in_book, at=at, zone=zone, tier=tier, channel=channel,
+                      partner_id=partner_id, insight=insight)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

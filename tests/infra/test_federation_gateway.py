@@ -168,6 +168,7 @@ async def test_a_cross_subgraph_query_shows_the_partner_only_its_own_members(sta
     listed = await ask(stack, MEMBERS_WITH_REVIEWS, stack.partner_token)
     reviewed = await ask(stack, CROSS, stack.partner_token)
 
+    assert listed.get("data"), listed
     assert listed["data"]["members"]["nodes"] == [
         {"id": str(stack.linked_id), "displayName": "Linked Lin",
          "reviews": [{"stars": stack.linked_id % 5 + 1}]}]  # fmt: skip
@@ -194,6 +195,7 @@ async def test_one_client_operation_is_billed_once_however_many_fetches(stack):
     body = await ask(stack, BOTH, stack.partner_token)  # members, then the authors' _entities
     after = await billed()
 
+    assert body.get("data"), body
     assert body["data"]["members"]["nodes"][0]["reviews"]
     assert after - before == 1
 

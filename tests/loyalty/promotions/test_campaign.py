@@ -203,3 +203,24 @@ async def test_the_book_serves_purchases_from_memory_and_follows_changes(
     # each time would cost one statement more; a new campaign is heard without a restart
     assert with_campaigns == without and read_through == without + 1
     assert heard.campaign_points == 10
+
+
+async def test_a_campaign_can_address_a_lifecycle_or_a_spend_band(db, program):
+    await campaign.create_campaign(db, CampaignTerms(
+        code="welcome-back", name="Back after a while", lifecycles=("DORMANT",),
+        bonus_points=500, starts_at=NOVEMBER_18 - timedelta(days=400),
+        ends_at=NOVEMBER_18 + timedelta(days=30)), now=NOVEMBER_18)  # fmt: skip
+    await campaign.create_campaign(db, CampaignTerms(
+        code="big-spenders", name="High spend", spend_bands=("HIGH",), bonus_points=7,
+        starts_at=NOVEMBER_18 - timedelta(days=400), ends_at=NOVEMBER_18 + timedelta(days=30)),
+        now=NOVEMBER_18)  # fmt: skip
+    quiet = await a_member(db, now=NOVEMBER_18 - timedelta(days=300))
+    await a_purchase(db, program, quiet.id, "20.00", at=NOVEMBER_18 - timedelta(days=200))
+    busy = await a_member(db, "Bo", now=NOVEMBER_18 - timedelta(days=300))
+    await a_purchase(db, program, busy.id, "12000.00", at=NOVEMBER_18 - timedelta(days=10))
+
+    returning = await buy(db, program, quiet.id, "10.00", order="back")
+    regular = await buy(db, program, busy.id, "10.00", order="regular")
+
+    # the lifecycle and bands are the member's when it buys (before this purchase counts)
+    assert (returning.campaign_points, regular.campaign_points) == (500, 7)
