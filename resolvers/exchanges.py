@@ -189,9 +189,7 @@ class ExchangeMutations:
             info.context.db, partner_id=None, url=input.url, events=input.events or None,
             egress=info.context.egress,
         )  # fmt: skip
-        return WebhookSubscription(
-            id=strawberry.ID(str(row.id)), url=row.url, secret=secret, created_at=row.created_at
-        )
+        return WebhookSubscription.with_secret(row, secret)
 
     @strawberry.mutation(
         description="Receive exchange state changes at a URL, HMAC-signed with the returned "
@@ -205,6 +203,4 @@ class ExchangeMutations:
             info.context.db, partner_id=own_partner(info, input.partner_id), url=input.url,
             egress=info.context.egress,
         )  # fmt: skip
-        return WebhookSubscription(
-            id=strawberry.ID(str(row.id)), url=row.url, secret=secret, created_at=row.created_at
-        )
+        return WebhookSubscription.with_secret(row, secret)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
@@ -76,3 +77,10 @@ class WebhookSubscription:
         description="Signs every delivery (HMAC-SHA256); shown only when subscribing."
     )
     created_at: datetime
+
+    @staticmethod
+    def with_secret(row: Any, secret: str) -> WebhookSubscription:
+        """A subscription just made, with its secret (shown this once)."""
+        return WebhookSubscription(
+            id=strawberry.ID(str(row.id)), url=row.url, secret=secret, created_at=row.created_at
+        )
