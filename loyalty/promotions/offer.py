@@ -51,21 +51,18 @@ async def run_lifecycle_offers(
     report = OfferReport()
     after_id = 0
     measures = Measures(program, at)
-    last_purchase = (
-        select(purchases.c.member_id, func.max(purchases.c.purchased_at).label("at"),
-               func.max(purchases.c.id).label("id"))
-        .where(purchases.c.purchased_at <= at)
-        .group_by(purchases.c.member_id)
-        .subquery()
-    )  # fmt: skip
+    # Per member, by its index (member_id, purchased_at): the last purchase so far, and the
+    # newest purchase id (a new purchase starts a new dormancy episode).
+    mine = and_(purchases.c.member_id == members.c.id, purchases.c.purchased_at <= at)
+    last_at = select(func.max(purchases.c.purchased_at)).where(mine).scalar_subquery()
+    last_id = select(func.max(purchases.c.id)).where(mine).scalar_subquery()
     while True:
         async with db.read() as conn:
             batch = list(await conn.execute(
                 select(members.c.id, members.c.tier, members.c.enrolled_at,
                        members.c.birth_date, members.c.announced_lifecycle,
-                       measures.lifecycle.label("lifecycle"),
-                       last_purchase.c.at.label("last_at"), last_purchase.c.id.label("last_id"))
-                .outerjoin(last_purchase, last_purchase.c.member_id == members.c.id)
+                       measures.lifecycle.label("lifecycle"), last_at.label("last_at"),
+                       last_id.label("last_id"))
                 .where(members.c.status == "ACTIVE", members.c.id > after_id,
                        members.c.enrolled_at <= at)
                 .order_by(members.c.id).limit(BATCH)
