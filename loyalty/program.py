@@ -11,6 +11,47 @@ import phonenumbers
 
 
 @dataclass(frozen=True, slots=True)
+class BenefitSpec:
+    """One benefit of the catalogue (loyalty.promotions.benefit): for which tiers, what kind
+    (CASHBACK, COUPON_GRANT, GIFT, SERVICE_LEVEL, FLAG), when it is granted (ALWAYS: it holds
+    while the member has the tier; UPGRADE, ENROLMENT, BIRTHDAY, ANNUAL_TARGET) and its value (a
+    cashback's or a coupon grant's value names a field of the program)."""
+
+    code: str
+    name: str
+    tiers: tuple[str, ...]
+    kind: str
+    unlock: str = "ALWAYS"
+    value: str = "true"
+
+
+BENEFIT_KINDS = ("CASHBACK", "COUPON_GRANT", "GIFT", "SERVICE_LEVEL", "FLAG")
+UNLOCKS = ("ALWAYS", "UPGRADE", "ENROLMENT", "BIRTHDAY", "ANNUAL_TARGET")
+
+# The program's plan (DESIGN.md "Promotions"): most benefits belong to one tier only.
+DEFAULT_BENEFITS: tuple[BenefitSpec, ...] = (
+    BenefitSpec("points-redemption", "Points redemption", ("SILVER", "GOLD", "DIAMOND"), "FLAG"),
+    BenefitSpec("new-member-gift-pack", "New-member gift pack", ("SILVER",), "GIFT", "ENROLMENT"),
+    BenefitSpec("cashback-gold", "2 % cashback in points", ("GOLD",), "CASHBACK",
+                value="gold_bonus_percent"),
+    BenefitSpec("threshold-coupons", "Threshold coupons", ("GOLD",), "COUPON_GRANT", "UPGRADE",
+                value="gold_threshold_coupon"),
+    BenefitSpec("after-sales-2h", "After-sales response within 2 hours", ("GOLD",),
+                "SERVICE_LEVEL", value="PT2H"),
+    BenefitSpec("cashback-diamond", "5 % cashback in points", ("DIAMOND",), "CASHBACK",
+                value="diamond_bonus_percent"),
+    BenefitSpec("free-shipping", "Free shipping", ("DIAMOND",), "FLAG"),
+    BenefitSpec("early-access", "Priority access to new products", ("DIAMOND",), "FLAG"),
+    BenefitSpec("account-manager", "A dedicated account manager", ("DIAMOND",), "SERVICE_LEVEL",
+                value="DEDICATED"),
+    BenefitSpec("birthday-gift", "A birthday gift", ("DIAMOND",), "GIFT", "BIRTHDAY"),
+    BenefitSpec("thank-you-event", "The annual thank-you event", ("DIAMOND",), "FLAG"),
+    BenefitSpec("annual-target-gift", "A premium gift for the annual spend target",
+                ("DIAMOND",), "GIFT", "ANNUAL_TARGET"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     currency: str = "USD"
     # Digits after the decimal point of the program currency (2 for USD/EUR/CNY).
@@ -89,6 +130,9 @@ class Program:
     gold_mix_target: Decimal = Decimal("30")
     silver_mix_target: Decimal = Decimal("60")
 
+    # The tier benefits (`[[benefits]]` tables in the program file replace the whole catalogue).
+    benefits: tuple[BenefitSpec, ...] = DEFAULT_BENEFITS
+
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Program:
         """Build from a `[program]` TOML table; unknown keys are an error, not a silent typo."""
@@ -100,7 +144,12 @@ class Program:
         converted: dict[str, Any] = {}
         for name, raw in values.items():
             default = getattr(program, name)
-            if isinstance(default, Decimal):
+            if name == "benefits":
+                converted[name] = tuple(
+                    BenefitSpec(**{**entry, "tiers": tuple(entry.get("tiers", ()))})
+                    for entry in raw
+                )
+            elif isinstance(default, Decimal):
                 # Through str so a TOML float like 0.01 never becomes 0.01000000000000000020816...
                 converted[name] = Decimal(str(raw))
             else:
@@ -123,6 +172,20 @@ class Program:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
+        self._check_benefits()
+
+    def _check_benefits(self) -> None:
+        codes = [b.code for b in self.benefits]
+        if len(set(codes)) != len(codes):
+            raise ValueError("benefit codes are unique")
+        for b in self.benefits:
+            if b.kind not in BENEFIT_KINDS or b.unlock not in UNLOCKS:
+                raise ValueError(f"benefit {b.code}: kind is one of {BENEFIT_KINDS}, unlock one "
+                                 f"of {UNLOCKS}")  # fmt: skip
+            if not b.tiers or set(b.tiers) - {"SILVER", "GOLD", "DIAMOND"}:
+                raise ValueError(f"benefit {b.code}: tiers are some of SILVER, GOLD, DIAMOND")
+            if b.kind in ("CASHBACK", "COUPON_GRANT") and b.value not in self.as_dict():
+                raise ValueError(f"benefit {b.code}: its value names a program field")
 
     @property
     def zone(self) -> ZoneInfo:

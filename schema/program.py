@@ -9,6 +9,16 @@ import strawberry
 from loyalty.program import Program
 
 
+@strawberry.type(description="A benefit of the catalogue (docs/promotions.md).")
+class BenefitRule:
+    code: str
+    name: str
+    tiers: list[str]
+    kind: str
+    unlock: str
+    value: str
+
+
 @strawberry.type(description="The program rules in force (defaults or POINTGATE_PROGRAM).")
 class ProgramRules:
     currency: str
@@ -63,7 +73,11 @@ class ProgramRules:
     diamond_mix_target: Decimal
     gold_mix_target: Decimal
     silver_mix_target: Decimal
+    benefits: list[BenefitRule] = strawberry.field(description="The tier benefits catalogue.")
 
     @staticmethod
     def build(program: Program) -> ProgramRules:
-        return ProgramRules(**program.as_dict())
+        values = program.as_dict()
+        values["benefits"] = [BenefitRule(**{**b, "tiers": list(b["tiers"])})
+                              for b in values["benefits"]]  # fmt: skip
+        return ProgramRules(**values)

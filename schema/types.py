@@ -243,9 +243,9 @@ class Member(Row):
     def benefits(self, info: Info) -> list[MemberBenefit]:
         program = info.context.program
         return [
-            MemberBenefit(code=b.code, name=b.name, kind=b.kind.value,
+            MemberBenefit(code=b.code, name=b.name, kind=b.kind,
                           value=benefit.value_of(b, program))
-            for b in benefit.benefits_of(self.tier.value)
+            for b in benefit.benefits_of(program, self.tier.value)
         ]  # fmt: skip
 
     @classmethod

@@ -4,7 +4,6 @@ member, benefit and period however often the event happens."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import insert_unless_exists
 from infra.models import benefit_grants, coupon_templates, members
 from loyalty import event, tier
-from loyalty.program import Program
+from loyalty.program import BenefitSpec, Program
 from loyalty.promotions import coupon
 
 
@@ -38,57 +37,24 @@ class Unlock(StrEnum):
     ANNUAL_TARGET = "ANNUAL_TARGET"
 
 
-@dataclass(frozen=True, slots=True)
-class Benefit:
-    code: str
-    name: str
-    tiers: tuple[str, ...]
-    kind: BenefitKind
-    unlock: Unlock = Unlock.ALWAYS
-    # What a shop or app applies: a percentage, a service level, "true" for a flag; for a
-    # COUPON_GRANT, the Program field naming the coupon template.
-    value: str = "true"
-
-
-# The program's plan (DESIGN.md "Promotions"): most benefits belong to one tier only.
-CATALOG: tuple[Benefit, ...] = (
-    Benefit("points-redemption", "Points redemption", ("SILVER", "GOLD", "DIAMOND"),
-            BenefitKind.FLAG),
-    Benefit("new-member-gift-pack", "New-member gift pack", ("SILVER",), BenefitKind.GIFT,
-            Unlock.ENROLMENT),
-    Benefit("cashback-gold", "2 % cashback in points", ("GOLD",), BenefitKind.CASHBACK,
-            value="gold_bonus_percent"),
-    Benefit("threshold-coupons", "Threshold coupons", ("GOLD",), BenefitKind.COUPON_GRANT,
-            Unlock.UPGRADE, value="gold_threshold_coupon"),
-    Benefit("after-sales-2h", "After-sales response within 2 hours", ("GOLD",),
-            BenefitKind.SERVICE_LEVEL, value="PT2H"),
-    Benefit("cashback-diamond", "5 % cashback in points", ("DIAMOND",), BenefitKind.CASHBACK,
-            value="diamond_bonus_percent"),
-    Benefit("free-shipping", "Free shipping", ("DIAMOND",), BenefitKind.FLAG),
-    Benefit("early-access", "Priority access to new products", ("DIAMOND",), BenefitKind.FLAG),
-    Benefit("account-manager", "A dedicated account manager", ("DIAMOND",),
-            BenefitKind.SERVICE_LEVEL, value="DEDICATED"),
-    Benefit("birthday-gift", "A birthday gift", ("DIAMOND",), BenefitKind.GIFT, Unlock.BIRTHDAY),
-    Benefit("thank-you-event", "The annual thank-you event", ("DIAMOND",), BenefitKind.FLAG),
-    Benefit("annual-target-gift", "A premium gift for the annual spend target", ("DIAMOND",),
-            BenefitKind.GIFT, Unlock.ANNUAL_TARGET),
-)  # fmt: skip
-BY_CODE = {benefit.code: benefit for benefit in CATALOG}
+# A benefit of the catalogue: the program's (loyalty.program.Program.benefits).
+Benefit = BenefitSpec
 
 
 def value_of(benefit: Benefit, program: Program) -> str:
     """The value a shop or app applies: a cashback's percentage from the program's numbers, a
-    coupon grant's template code, else the catalog's value."""
-    if benefit.kind is BenefitKind.CASHBACK:
+    coupon grant's template code, else the catalogue's value."""
+    if benefit.kind == BenefitKind.CASHBACK:
         return f"{getattr(program, benefit.value)}%"
-    if benefit.kind is BenefitKind.COUPON_GRANT:
+    if benefit.kind == BenefitKind.COUPON_GRANT:
         return str(getattr(program, benefit.value))
     return benefit.value
 
 
-def benefits_of(tier: str) -> list[Benefit]:
-    """What a member of `tier` has now."""
-    return [benefit for benefit in CATALOG if tier in benefit.tiers]
+def benefits_of(program: Program, tier: str, unlock: Unlock | None = None) -> list[Benefit]:
+    """What a member of `tier` has now (those granted on `unlock`, if given)."""
+    return [b for b in program.benefits
+            if tier in b.tiers and (unlock is None or b.unlock == unlock)]  # fmt: skip
 
 
 def membership_year(enrolled_at: datetime, at: datetime) -> int:
@@ -110,7 +76,7 @@ async def grant(
     granted before (or its coupon template does not exist). A coupon grant issues its coupon in
     the same transaction."""
     coupon_id = None
-    if benefit.kind is BenefitKind.COUPON_GRANT:
+    if benefit.kind == BenefitKind.COUPON_GRANT:
         code = value_of(benefit, program)
         template_id = await conn.scalar(
             select(coupon_templates.c.id).where(coupon_templates.c.code == code)
@@ -156,7 +122,7 @@ async def on_upgrade(
 ) -> list[Any]:
     """The benefits `tier` unlocks on upgrade, once per membership year (reaching GOLD twice
     in a year grants once)."""
-    unlocked = [b for b in benefits_of(tier) if b.unlock is Unlock.UPGRADE]
+    unlocked = benefits_of(program, tier, Unlock.UPGRADE)
     if not unlocked:
         return []
     enrolled_at = (
@@ -174,7 +140,7 @@ async def on_enrolment(
     """In the enrolment's transaction: the new-member gift pack, and the first-order coupon
     (a lifecycle offer for a NEW member)."""
     granted = [await grant(conn, program, member_id=member_id, benefit=b, period="once", at=at)
-               for b in benefits_of("SILVER") if b.unlock is Unlock.ENROLMENT]  # fmt: skip
+               for b in benefits_of(program, "SILVER", Unlock.ENROLMENT)]  # fmt: skip
     first_order = await offer(conn, program.first_order_coupon, member_id=member_id,
                               issue_key="lifecycle:NEW", at=at)  # fmt: skip
     return [g for g in [*granted, first_order] if g is not None]

@@ -67,8 +67,9 @@ async def run_lifecycle_offers(
                        members.c.enrolled_at <= at)
                 .order_by(members.c.id).limit(BATCH)
             ))  # fmt: skip
-            diamonds = [row.id for row in batch if row.tier == "DIAMOND"]
-            spend = await _spend_since(conn, diamonds, at - timedelta(days=367), at)
+            target = benefit.Unlock.ANNUAL_TARGET
+            targeted = [row.id for row in batch if benefit.benefits_of(program, row.tier, target)]
+            spend = await _spend_since(conn, targeted, at - timedelta(days=367), at)
         if not batch:
             await _coupon_notices(db, at, report)
             return report
@@ -110,24 +111,22 @@ async def _offers_for(
         if await benefit.offer(conn, program.retention_coupon, member_id=row.id,
                                issue_key=f"lifecycle:AT_RISK:period-{period}", at=at):  # fmt: skip
             report.retention += 1
-    if row.tier != "DIAMOND":
-        return
     birthday = _last_birthday(row.birth_date, at.astimezone(program.zone).date())
     if birthday is not None and (at.astimezone(program.zone).date() - birthday).days <= (
         BIRTHDAY_GRACE_DAYS
     ):
-        gift = benefit.BY_CODE["birthday-gift"]
-        if await benefit.grant(conn, program, member_id=row.id, benefit=gift,
-                               period=str(birthday.year), at=at):  # fmt: skip
-            report.birthday += 1
+        for gift in benefit.benefits_of(program, row.tier, benefit.Unlock.BIRTHDAY):
+            if await benefit.grant(conn, program, member_id=row.id, benefit=gift,
+                                   period=str(birthday.year), at=at):  # fmt: skip
+                report.birthday += 1
     year = benefit.membership_year(row.enrolled_at, at)
     year_start = row.enrolled_at + relativedelta(years=year - 1)
     total = sum((amount for when, amount in spent if when >= year_start), start=0)
     if total >= program.diamond_annual_target:
-        gift = benefit.BY_CODE["annual-target-gift"]
-        if await benefit.grant(conn, program, member_id=row.id, benefit=gift,
-                               period=f"year-{year}", at=at):  # fmt: skip
-            report.annual_target += 1
+        for gift in benefit.benefits_of(program, row.tier, benefit.Unlock.ANNUAL_TARGET):
+            if await benefit.grant(conn, program, member_id=row.id, benefit=gift,
+                                   period=f"year-{year}", at=at):  # fmt: skip
+                report.annual_target += 1
 
 
 def _last_birthday(born: date | None, today: date) -> date | None:

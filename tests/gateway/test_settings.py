@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.settings import ENVIRONMENT, Settings
+from loyalty.promotions import benefit
 
 
 def test_settings_default_to_embedded_sqlite_in_production_mode():
@@ -64,3 +65,28 @@ def test_every_setting_has_one_variable_and_is_parsed_by_its_type():
     assert settings.background_jobs is True and settings.member_issuer is None
     assert settings.connector_timeout_seconds == 1.5
     assert settings.redis_url == "redis://r:6379/0"
+
+
+def test_a_program_file_replaces_the_benefit_catalogue(tmp_path):
+    program_file = tmp_path / "program.toml"
+    program_file.write_text(
+        "[program]\ngold_bonus_percent = 3\n"
+        '[[program.benefits]]\ncode = "cashback"\nname = "Cashback"\ntiers = ["GOLD", "DIAMOND"]\n'
+        'kind = "CASHBACK"\nvalue = "gold_bonus_percent"\n'
+        '[[program.benefits]]\ncode = "lounge"\nname = "Airport lounge"\ntiers = ["DIAMOND"]\n'
+        'kind = "FLAG"\n'
+    )
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('[[program.benefits]]\ncode = "x"\nname = "X"\ntiers = ["GOLD"]\n'
+                     'kind = "COUPON_GRANT"\nvalue = "no_such_field"\n')  # fmt: skip
+
+    program = Settings.from_env({"POINTGATE_PROGRAM": str(program_file)}).program
+
+    assert [(b.code, b.tiers) for b in program.benefits] == [
+        ("cashback", ("GOLD", "DIAMOND")), ("lounge", ("DIAMOND",)),
+    ]  # fmt: skip
+    assert [benefit.value_of(b, program) for b in benefit.benefits_of(program, "DIAMOND")] == [
+        "3%", "true",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="names a program field"):
+        Settings.from_env({"POINTGATE_PROGRAM": str(wrong)})

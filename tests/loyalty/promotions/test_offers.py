@@ -53,7 +53,7 @@ async def grants_of(db, member_id):
 
 async def test_each_tier_has_its_own_benefits_with_values_a_shop_can_apply(program):
     def listed(tier):
-        return {b.code: benefit.value_of(b, program) for b in benefit.benefits_of(tier)}
+        return {b.code: benefit.value_of(b, program) for b in benefit.benefits_of(program, tier)}
 
     assert listed("SILVER") == {"points-redemption": "true", "new-member-gift-pack": "true"}
     assert listed("GOLD") == {
