@@ -14,6 +14,7 @@ from infra.errors import NotFound, ValidationFailed
 from infra.models import redemptions, rewards
 from loyalty import ledger, member
 from loyalty.idempotency import earlier, request_hash, retry_on_race
+from loyalty.promotions import coupon
 from loyalty.purchase import Channel, check_channel_partner, check_partner_active
 from loyalty.visibility import EVERYTHING, Visibility
 
@@ -103,25 +104,29 @@ async def spend(
     reward_id: int | None = None,
     quantity: int = 1,
 ) -> Any:
-    """One ledger transfer out of the member's account and the redemption record for it."""
-    transfer = await ledger.transfer(
-        conn,
-        idempotency_key=f"redemption:{idempotency_key}",
-        debit=ledger.member_account(spender_id),
-        credit=_redemption_account(partner_id),
-        amount=points,
-        reason=ledger.TransferCode.REDEEM,
-        reference=reference,
-        partner_id=partner_id,
-        now=now,
-    )
+    """One ledger transfer out of the member's account and the redemption record for it (no
+    transfer for 0 points: a reward taken with a free-item coupon)."""
+    transfer = None
+    if points:
+        transfer = await ledger.transfer(
+            conn,
+            idempotency_key=f"redemption:{idempotency_key}",
+            debit=ledger.member_account(spender_id),
+            credit=_redemption_account(partner_id),
+            amount=points,
+            reason=ledger.TransferCode.REDEEM,
+            reference=reference,
+            partner_id=partner_id,
+            now=now,
+        )
     return (
         await conn.execute(
             insert(redemptions)
             .values(
                 member_id=spender_id, idempotency_key=idempotency_key, points=points,
                 channel=channel, partner_id=partner_id, reference=reference, status="ACTIVE",
-                reward_id=reward_id, quantity=quantity, transfer_id=transfer.id,
+                reward_id=reward_id, quantity=quantity,
+                transfer_id=None if transfer is None else transfer.id,
                 request_hash=fingerprint, created_at=now,
             )
             .returning(*redemptions.c)
@@ -156,17 +161,21 @@ async def cancel_redemption(
             if current is None:
                 raise NotFound(f"redemption {redemption_id} does not exist")
             return current
-        refund = await ledger.transfer(
-            conn,
-            idempotency_key=f"redemption:{redemption_id}:cancel",
-            debit=_redemption_account(cancelled.partner_id),
-            credit=ledger.member_account(cancelled.member_id),
-            amount=cancelled.points,
-            reason=ledger.TransferCode.REDEMPTION_CANCEL,
-            reference=cancelled.reference,
-            partner_id=cancelled.partner_id,
-            now=now,
-        )
+        refund = None
+        if cancelled.points:
+            refund = await ledger.transfer(
+                conn,
+                idempotency_key=f"redemption:{redemption_id}:cancel",
+                debit=_redemption_account(cancelled.partner_id),
+                credit=ledger.member_account(cancelled.member_id),
+                amount=cancelled.points,
+                reason=ledger.TransferCode.REDEMPTION_CANCEL,
+                reference=cancelled.reference,
+                partner_id=cancelled.partner_id,
+                now=now,
+            )
+        else:  # a reward taken with a free-item coupon: the coupon comes back if still valid
+            await coupon.give_back(conn, None, now, redemption_id=redemption_id)
         if cancelled.reward_id is not None:
             await conn.execute(
                 update(rewards)
@@ -177,7 +186,7 @@ async def cancel_redemption(
             await conn.execute(
                 update(redemptions)
                 .where(redemptions.c.id == redemption_id)
-                .values(cancel_transfer_id=refund.id)
+                .values(cancel_transfer_id=None if refund is None else refund.id)
                 .returning(*redemptions.c)
             )
         ).one()

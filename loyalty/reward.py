@@ -18,6 +18,8 @@ from infra.models import rewards
 from infra.reads import keyed
 from loyalty import member
 from loyalty.idempotency import earlier, request_hash, retry_on_race
+from loyalty.program import Program
+from loyalty.promotions import coupon
 from loyalty.purchase import Channel, check_partner_active
 from loyalty.redemption import spend, spend_once
 from loyalty.visibility import EVERYTHING, Visibility
@@ -157,20 +159,37 @@ async def redeem_reward(
     idempotency_key: str,
     quantity: int = 1,
     channel: Channel = Channel.ONLINE,
+    coupon_code: str | None = None,
+    program: Program | None = None,
     visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> Any:
     """Redeem `quantity` of a reward for its point cost each. Stock and points are taken in one
-    transaction: without enough of either, nothing changes (OUT_OF_STOCK, INSUFFICIENT_POINTS)."""
+    transaction: without enough of either, nothing changes (OUT_OF_STOCK, INSUFFICIENT_POINTS).
+    With the member's free-item coupon for the reward, one is taken without points (the coupon
+    redeemed by the redemption)."""
     if not 0 < quantity <= 100:
         raise ValidationFailed("redeem 1 to 100 of a reward at a time")
+    if coupon_code is not None and quantity != 1:
+        raise ValidationFailed("a free-item coupon takes one reward", argument="input.quantity")
+    minor_unit = (program or Program()).minor_unit
     fingerprint = request_hash(
-        member=member_ref.fingerprint(), reward_id=reward_id, quantity=quantity, channel=channel
+        member=member_ref.fingerprint(),
+        reward_id=reward_id,
+        quantity=quantity,
+        channel=channel,
+        coupon=None if coupon_code is None else coupon.normalized_code(coupon_code),
     )
     now = now or datetime.now(UTC)
 
     async def act(conn: AsyncConnection, spender: Any) -> Any:
         await visible.check(conn, rewards, reward_id)
+        free = None
+        if coupon_code is not None:
+            free = await coupon.apply_free_item(
+                conn, coupon_code, member_id=spender.id, reward_id=reward_id, channel=channel,
+                partner_id=None, at=now, minor_unit=minor_unit,
+            )  # fmt: skip
         reward = (
             await conn.execute(
                 update(rewards)
@@ -187,12 +206,15 @@ async def redeem_reward(
             await _explain_unavailable(conn, reward_id, quantity)
         if reward.partner_id is not None:
             await check_partner_active(conn, reward.partner_id, transacting_at=now)
-        return await spend(
-            conn, spender_id=spender.id, points=reward.point_cost * quantity, channel=channel,
-            partner_id=reward.partner_id, reference=f"reward:{reward.code}",
+        taken = await spend(
+            conn, spender_id=spender.id, points=0 if free else reward.point_cost * quantity,
+            channel=channel, partner_id=reward.partner_id, reference=f"reward:{reward.code}",
             idempotency_key=idempotency_key, fingerprint=fingerprint, now=now,
             reward_id=reward.id, quantity=quantity,
         )  # fmt: skip
+        if free is not None:
+            await coupon.redeem(conn, [free], None, now, redemption_id=taken.id)
+        return taken
 
     return await spend_once(db, member_ref, idempotency_key, fingerprint, visible, act)
 

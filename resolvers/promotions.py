@@ -75,6 +75,7 @@ class PromotionMutations:
         asked = replace(
             terms(TemplateTerms, input),
             kind=CouponKind(input.kind),
+            reward_id=optional_id(input.reward_id),
             channels=listed(input.channels),
             partner_id=valid_at,
             funded_by_partner_id=ownership.funding_partner(

@@ -50,6 +50,8 @@ class RewardMutations:
             idempotency_key=access.scoped_key(info, input.idempotency_key),
             quantity=input.quantity,
             channel=Channel(input.channel),
+            coupon_code=input.coupon_code,
+            program=info.context.program,
             visible=info.context.visible,
         )
         return Redemption.from_row(row)

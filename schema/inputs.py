@@ -165,6 +165,9 @@ class RedeemRewardInput:
     idempotency_key: str = strawberry.field(description=IDEMPOTENCY_KEY)
     quantity: int = 1
     channel: Channel = Channel.ONLINE
+    coupon_code: str | None = strawberry.field(
+        default=None, description="The member's free-item coupon for this reward: no points."
+    )
 
 
 @strawberry.input(description="Idempotent by the pair: merging again answers the same.")
@@ -278,6 +281,9 @@ class CreateCouponTemplateInput:
     code: str
     name: str
     kind: CouponKind
+    reward_id: strawberry.ID | None = strawberry.field(
+        default=None, description="FREE_ITEM only: the reward it gives without points."
+    )
     amount_off: Decimal | None = None
     percent_off: Decimal | None = None
     max_discount: Decimal | None = None

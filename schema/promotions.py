@@ -40,6 +40,9 @@ class CouponTemplate(Row):
     status: str
     partner_id: strawberry.Private[int | None]
     funded_by_partner_id: strawberry.Private[int | None]
+    reward_id: strawberry.ID | None = strawberry.field(
+        description="FREE_ITEM: the reward (reward(id:)) it gives without points."
+    )
 
     @strawberry.field(description="Valid only at this partner (null: anywhere).")
     async def partner(self, info: Info) -> Partner | None:

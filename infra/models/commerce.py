@@ -99,7 +99,8 @@ redemptions = Table(
     chars("status", 16),
     ref("reward_id", "rewards", optional=True),
     whole("quantity", server_default=text("1")),
-    ref("transfer_id", "transfers"),
+    # NULL for a reward taken with a free-item coupon: no points moved.
+    ref("transfer_id", "transfers", optional=True),
     ref("cancel_transfer_id", "transfers", optional=True),
     chars("request_hash", 64),
     moment("created_at"),

@@ -13,8 +13,10 @@ coupon_templates = Table(
     serial(),
     chars("code", 64, unique=True),
     chars("name", 200),
-    # AMOUNT_OFF (amount_off, from threshold) or PERCENT_OFF (percent_off, up to max_discount).
+    # AMOUNT_OFF (amount_off, from threshold), PERCENT_OFF (percent_off, up to max_discount) or
+    # FREE_ITEM (the reward, taken without points).
     chars("kind", 16),
+    ref("reward_id", "rewards", optional=True),
     money("amount_off", optional=True),
     rate("percent_off", optional=True),
     money("max_discount", optional=True),
@@ -58,6 +60,8 @@ coupons = Table(
     moment("valid_from"),
     moment("valid_until"),
     ref("purchase_id", "purchases", optional=True),
+    # The reward redemption a FREE_ITEM coupon was used for.
+    ref("redemption_id", "redemptions", optional=True),
     money("discount", optional=True),
     moment("redeemed_at", optional=True),
     # When coupon.expiring was announced for it (once).

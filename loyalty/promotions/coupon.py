@@ -36,6 +36,8 @@ MAX_COUPONS_PER_PURCHASE = 5
 class CouponKind(StrEnum):
     AMOUNT_OFF = "AMOUNT_OFF"
     PERCENT_OFF = "PERCENT_OFF"
+    # A reward of the catalogue, taken without points (redeemReward with the coupon's code).
+    FREE_ITEM = "FREE_ITEM"
 
 
 class CouponState(StrEnum):
@@ -62,6 +64,8 @@ class Refusal(StrEnum):
     PARTNER = "PARTNER"
     THRESHOLD = "THRESHOLD"
     BUDGET = "BUDGET"
+    # A free-item coupon at a purchase, an amount coupon for a reward, or another reward.
+    KIND = "KIND"
 
 
 def refused(code: str, reason: Refusal, message: str) -> CouponNotApplicable:
@@ -76,6 +80,7 @@ class TemplateTerms:
     name: str
     kind: CouponKind
     amount_off: Decimal | None = None
+    reward_id: int | None = None
     percent_off: Decimal | None = None
     max_discount: Decimal | None = None
     threshold: Decimal = Decimal(0)
@@ -92,7 +97,13 @@ class TemplateTerms:
     def check(self, program: Program) -> None:
         if not 0 < len(self.code.strip()) <= 64 or not 0 < len(self.name.strip()) <= 200:
             raise ValidationFailed("a template has a code (1-64) and a name (1-200)")
-        if self.kind is CouponKind.AMOUNT_OFF:
+        if (self.kind is CouponKind.FREE_ITEM) != (self.reward_id is not None):
+            raise ValidationFailed("a FREE_ITEM coupon, and only it, names a reward",
+                                   argument="rewardId")  # fmt: skip
+        if self.kind is CouponKind.FREE_ITEM:
+            if self.amount_off is not None or self.percent_off is not None:
+                raise ValidationFailed("a FREE_ITEM coupon takes no amount or percent off")
+        elif self.kind is CouponKind.AMOUNT_OFF:
             if self.amount_off is None or self.percent_off is not None:
                 raise ValidationFailed("an AMOUNT_OFF coupon gives amountOff", argument="amountOff")
         elif (
@@ -126,7 +137,8 @@ class TemplateTerms:
     def row(self) -> dict[str, Any]:
         return {
             "code": self.code.strip(), "name": self.name.strip(), "kind": self.kind,
-            "amount_off": self.amount_off, "percent_off": self.percent_off,
+            "reward_id": self.reward_id, "amount_off": self.amount_off,
+            "percent_off": self.percent_off,
             "max_discount": self.max_discount, "threshold": self.threshold,
             "valid_from": self.valid_from, "valid_until": self.valid_until,
             "valid_hours": self.valid_hours,
@@ -286,6 +298,35 @@ class Applied:
     funded_by_partner_id: int | None
 
 
+async def _locked(conn: AsyncConnection, codes: list[str]) -> dict[str, Any]:
+    """The coupons with these codes and their templates' columns (t_<name>), locked until the
+    transaction ends."""
+    query = (
+        select(coupons, *(c.label(f"t_{c.name}") for c in coupon_templates.c))
+        .join(coupon_templates, coupon_templates.c.id == coupons.c.template_id)
+        .where(coupons.c.code.in_(codes))
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=coupons)
+    return {row.code: row for row in await conn.execute(query)}
+
+
+async def apply_free_item(
+    conn: AsyncConnection, code: str, *, member_id: int, reward_id: int, channel: str,
+    partner_id: int | None, at: datetime, minor_unit: Decimal,
+) -> Applied:  # fmt: skip
+    """The member's free-item coupon for this reward, locked, or COUPON_NOT_APPLICABLE."""
+    wanted = normalized_code(code)
+    row = (await _locked(conn, [wanted])).get(wanted)
+    if row is None:
+        raise refused(wanted, Refusal.NOT_FOUND, "no such coupon")
+    _check(row, wanted, member_id=member_id, channel=channel, partner_id=partner_id,
+           gross=row.t_threshold, at=at, minor_unit=minor_unit)  # fmt: skip
+    if row.t_kind != CouponKind.FREE_ITEM or row.t_reward_id != reward_id:
+        raise refused(wanted, Refusal.KIND, "it is not a free-item coupon for this reward")
+    return Applied(row.id, wanted, row.template_id, Decimal(0), row.t_funded_by_partner_id)
+
+
 def _discount(row: Any, gross: Decimal, program: Program) -> Decimal:
     """A coupon row's discount on `gross` (its template's columns are t_<name>): the amount
     off, or the percentage rounded half-even to the minor unit and capped."""
@@ -314,14 +355,7 @@ async def apply_coupons(
     if len(wanted) > MAX_COUPONS_PER_PURCHASE:
         raise ValidationFailed(f"at most {MAX_COUPONS_PER_PURCHASE} coupons per purchase",
                                argument="input.couponCodes")  # fmt: skip
-    query = (
-        select(coupons, *(c.label(f"t_{c.name}") for c in coupon_templates.c))
-        .join(coupon_templates, coupon_templates.c.id == coupons.c.template_id)
-        .where(coupons.c.code.in_(wanted))
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=coupons)
-    found = {row.code: row for row in await conn.execute(query)}
+    found = await _locked(conn, wanted)
     applied: list[Applied] = []
     for code in wanted:
         row = found.get(code)
@@ -329,6 +363,8 @@ async def apply_coupons(
             raise refused(code, Refusal.NOT_FOUND, "no such coupon")
         _check(row, code, member_id=member_id, channel=channel, partner_id=partner_id,
                gross=gross, at=at, minor_unit=program.minor_unit)  # fmt: skip
+        if row.t_kind == CouponKind.FREE_ITEM:
+            raise refused(code, Refusal.KIND, "a free-item coupon is used to redeem its reward")
         if any(a.template_id == row.template_id for a in applied):
             raise refused(code, Refusal.ALREADY_USED, "one coupon of a kind per purchase")
         applied.append(Applied(row.id, code, row.template_id, _discount(row, gross, program),
@@ -362,8 +398,9 @@ def _check(row: Any, code: str, *, member_id: int, channel: str, partner_id: int
 
 
 async def redeem(
-    conn: AsyncConnection, applied: list[Applied], purchase_id: int, at: datetime
-) -> None:
+    conn: AsyncConnection, applied: list[Applied], purchase_id: int | None, at: datetime,
+    *, redemption_id: int | None = None,
+) -> None:  # fmt: skip
     """Mark the coupons redeemed by the purchase and count their discounts against their
     templates' budgets: exactly one purchase redeems a coupon (the conditional UPDATE is the
     guard when another won the race); over a budget, COUPON_NOT_APPLICABLE (BUDGET)."""
@@ -372,7 +409,8 @@ async def redeem(
             update(coupons)
             .where(coupons.c.id == coupon.coupon_id, coupons.c.state == CouponState.ISSUED)
             .values(state=CouponState.REDEEMED, purchase_id=purchase_id,
-                    discount=coupon.discount, redeemed_at=at, updated_at=at)
+                    redemption_id=redemption_id, discount=coupon.discount, redeemed_at=at,
+                    updated_at=at)
             .returning(coupons.c.id)
         )  # fmt: skip
         if taken.first() is None:
@@ -389,18 +427,23 @@ async def redeem(
             raise refused(coupon.code, Refusal.BUDGET, "its promotion's budget is spent")
 
 
-async def give_back(conn: AsyncConnection, purchase_id: int, at: datetime) -> int:
-    """A fully refunded purchase gives back the coupons it used that are still valid (ISSUED
-    again, their discounts uncounted); returns how many."""
+async def give_back(
+    conn: AsyncConnection, purchase_id: int | None, at: datetime, *,
+    redemption_id: int | None = None,
+) -> int:  # fmt: skip
+    """A fully refunded purchase (or a cancelled redemption) gives back the coupons it used that
+    are still valid (ISSUED again, their discounts uncounted); returns how many."""
+    used_by = (coupons.c.purchase_id == purchase_id if purchase_id is not None
+               else coupons.c.redemption_id == redemption_id)  # fmt: skip
     used = list(await conn.execute(
         select(coupons.c.id, coupons.c.template_id, coupons.c.discount).where(
-            coupons.c.purchase_id == purchase_id, coupons.c.state == CouponState.REDEEMED,
-            coupons.c.valid_until > at)))  # fmt: skip
+            used_by, coupons.c.state == CouponState.REDEEMED, coupons.c.valid_until > at)
+    ))  # fmt: skip
     for coupon in used:
         await conn.execute(
             update(coupons).where(coupons.c.id == coupon.id)
-            .values(state=CouponState.ISSUED, purchase_id=None, discount=None,
-                    redeemed_at=None, updated_at=at)
+            .values(state=CouponState.ISSUED, purchase_id=None, redemption_id=None,
+                    discount=None, redeemed_at=None, updated_at=at)
         )  # fmt: skip
         await conn.execute(
             update(coupon_templates).where(coupon_templates.c.id == coupon.template_id)

@@ -244,3 +244,33 @@ async def test_a_partner_runs_the_promotions_it_funds_and_is_billed_for_them(app
     assert lines["FUNDED_DISCOUNTS"]["amount"] == "5.00"
     # the partner pays issuance for the 15 points earned there and the 30 it funded
     assert lines["ISSUANCE"]["quantity"] == "45"
+
+
+FREE_ITEM = """
+mutation F($reward: ID!) {
+  createCouponTemplate(input: {code: "free-tote", name: "A free tote", kind: FREE_ITEM,
+                               rewardId: $reward, validHours: 24}) { id kind rewardId }
+}"""
+REDEEM_FREE = """
+mutation R($member: ID!, $reward: ID!, $code: String!) {
+  redeemReward(input: {member: {id: $member}, rewardId: $reward, idempotencyKey: "free-1",
+                       couponCode: $code}) { points reward { stock } }
+}"""
+
+
+async def test_a_member_takes_a_reward_with_a_free_item_coupon(app, client, db):
+    ada = await a_member(db)
+    tote = await graphql(client, 'mutation { createReward(input: {code: "tote", name: "Tote",'
+                                 ' pointCost: 300, stock: 3}) { id } }')  # fmt: skip
+    reward_id = tote["data"]["createReward"]["id"]
+    template = (await graphql(client, FREE_ITEM, {"reward": reward_id}))["data"]
+    issued = await graphql(client, ISSUE, {"template": template["createCouponTemplate"]["id"],
+                                           "member": str(ada.id)})  # fmt: skip
+    as_ada = http_client(app, await bearer(app, f"member:{ada.id}"))
+
+    taken = await graphql(as_ada, REDEEM_FREE, {
+        "member": str(ada.id), "reward": reward_id,
+        "code": issued["data"]["issueCoupon"]["code"]})  # fmt: skip
+
+    assert template["createCouponTemplate"]["rewardId"] == reward_id
+    assert taken["data"]["redeemReward"] == {"points": 0, "reward": {"stock": 2}}

@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from infra.errors import CouponNotApplicable, InvalidState
-from infra.models import coupons, purchases, transfers
-from loyalty import purchase
+from infra.models import coupons, purchases, rewards, transfers
+from loyalty import ledger, purchase, redemption, reward
 from loyalty.member import MemberRef
 from loyalty.promotions import coupon
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel
 from loyalty.refund import refund_purchase
+from loyalty.reward import RewardTerms
 from tests.factories import a_member, a_partner, balance_of
 
 MARCH_1 = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -220,3 +221,43 @@ async def test_a_budget_is_never_overspent(db, program):
     async with db.read() as conn:
         spent = await conn.scalar(select(coupon.coupon_templates.c.discount_total))
     assert spent == Decimal("20.00")
+
+
+async def test_a_free_item_coupon_takes_its_reward_without_points_once(db, program):
+    buyer = await a_member(db)
+    tote = await reward.create_reward(db, code="tote", terms=RewardTerms(
+        name="Tote bag", point_cost=300, stock=5))  # fmt: skip
+    mug = await reward.create_reward(db, code="mug", terms=RewardTerms(name="Mug", point_cost=200))
+    free_tote = await a_coupon(db, program, buyer.id, TemplateTerms(
+        code="free-tote", name="A free tote", kind=CouponKind.FREE_ITEM, reward_id=tote.id,
+        valid_hours=24))  # fmt: skip
+
+    async def take(item, key, code=free_tote.code):
+        return await reward.redeem_reward(
+            db, member_ref=MemberRef(member_id=buyer.id), reward_id=item.id,
+            idempotency_key=key, coupon_code=code, now=MARCH_1 + timedelta(hours=1),
+        )  # fmt: skip
+
+    refusals = {}
+    for name, attempt in [
+        ("other reward", take(mug, "m")),
+        ("at a purchase", buy(db, program, buyer.id, "50.00", [free_tote.code])),
+    ]:
+        with pytest.raises(CouponNotApplicable) as refused:
+            await attempt
+        refusals[name] = refused.value.extensions["reason"]
+    taken = await take(tote, "t-1")
+    again = await take(tote, "t-1")  # the same request: the same redemption
+    with pytest.raises(CouponNotApplicable) as used:
+        await take(tote, "t-2")
+    await redemption.cancel_redemption(db, redemption_id=taken.id, now=MARCH_1 + timedelta(hours=2))
+    back = await state_of(db, free_tote.code)
+
+    assert refusals == {"other reward": "KIND", "at a purchase": "KIND"}
+    assert (taken.points, taken.transfer_id, again.id) == (0, None, taken.id)
+    assert used.value.extensions["reason"] == "ALREADY_USED"
+    assert back == "ISSUED" and (await balance_of(db, buyer.id)).available == 0
+    async with db.read() as conn:
+        stock = await conn.scalar(select(rewards.c.stock).where(rewards.c.id == tote.id))
+        assert await ledger.verify(conn) == []
+    assert stock == 5
