@@ -101,6 +101,14 @@ class PromotionMutations:
         return Coupon.priced(row, info.context.program.currency_exponent)
 
     @strawberry.mutation(
+        description="Void an issued coupon (an operator, or the partner whose coupon it is).",
+        permission_classes=[RUN_PROMOTIONS],
+    )
+    async def void_coupon(self, info: Info, id: strawberry.ID) -> Coupon:
+        row = await coupon.void(info.context.db, parse_id(id), visible=info.context.visible)
+        return Coupon.priced(row, info.context.program.currency_exponent)
+
+    @strawberry.mutation(
         description="A partner's client creates campaigns its partner funds, at it.",
         permission_classes=[RUN_PROMOTIONS],
     )

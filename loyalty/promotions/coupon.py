@@ -453,6 +453,26 @@ async def give_back(
     return len(used)
 
 
+async def void(
+    db: Database, coupon_id: int, *, visible: Visibility = EVERYTHING, now: datetime | None = None
+) -> Any:
+    """Void an ISSUED coupon (it can no longer be used); voiding it again answers the same. A
+    used or expired coupon cannot be voided (INVALID_STATE)."""
+    now = now or datetime.now(UTC)
+    async with db.transaction() as conn:
+        await visible.check(conn, coupons, coupon_id)
+        row = (await conn.execute(
+            update(coupons).where(coupons.c.id == coupon_id, coupons.c.state == CouponState.ISSUED)
+            .values(state=CouponState.VOIDED, updated_at=now).returning(*coupons.c)
+        )).first()  # fmt: skip
+        if row is not None:
+            return row
+        current = (await conn.execute(select(coupons).where(coupons.c.id == coupon_id))).one()
+        if current.state != CouponState.VOIDED:
+            raise InvalidState(f"coupon {current.code} is {current.state}")
+        return current
+
+
 # A member's coupons, newest first, and a purchase's; rows the caller may not see load as missing.
 coupons_of = keyed(tuple(coupons.c), coupons.c.member_id, visible=attrgetter("coupons"),
                    order_by=(coupons.c.member_id, coupons.c.id.desc()))  # fmt: skip

@@ -114,6 +114,7 @@ CALLS = {
     ' to: "2026-02-01T00:00:00Z") { repurchaseLift } }',
     "Mutation.subscribeMemberEvents": "mutation { subscribeMemberEvents(input: {url:"
     ' "https://crm.test/hook"}) { id } }',
+    "Mutation.voidCoupon": 'mutation { voidCoupon(id: "$coupon") { state } }',
     "Mutation.setBirthDate": 'mutation { setBirthDate(input: {memberId: "$member",'
     ' birthDate: "1990-05-01"}) { id } }',
 }
@@ -164,6 +165,9 @@ async def given_foreign_objects(db) -> dict[str, str]:
     template = await coupon.create_template(db, Program(), TemplateTerms(
         code="other-coupon", name="Other", kind=CouponKind.AMOUNT_OFF, amount_off=Decimal(1),
         valid_hours=1, partner_id=other.id))  # fmt: skip
+    held = await coupon.issue(
+        db, template_id=template.id, member_id=theirs.id, idempotency_key="foreign-coupon"
+    )
     running = await campaign.create_campaign(db, CampaignTerms(
         code="other-campaign", name="Other", starts_at=NOW, ends_at=NOW + timedelta(days=1),
         bonus_points=1, funded_by_partner_id=other.id))  # fmt: skip
@@ -171,7 +175,7 @@ async def given_foreign_objects(db) -> dict[str, str]:
         "member": str(theirs.id), "partner": str(other.id), "purchase": str(bought.id),
         "redemption": str(spent.id), "reward": str(gift.id), "exchange": moved.id,
         "quote": quotes[1].id, "code": ours.referral_code, "template": str(template.id),
-        "campaign": str(running.id),
+        "campaign": str(running.id), "coupon": str(held.id),
     }  # fmt: skip
 
 

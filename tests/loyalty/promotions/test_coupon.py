@@ -261,3 +261,20 @@ async def test_a_free_item_coupon_takes_its_reward_without_points_once(db, progr
         stock = await conn.scalar(select(rewards.c.stock).where(rewards.c.id == tote.id))
         assert await ledger.verify(conn) == []
     assert stock == 5
+
+
+async def test_a_voided_coupon_cannot_be_used_and_a_used_one_cannot_be_voided(db, program):
+    buyer = await a_member(db)
+    held = await a_coupon(db, program, buyer.id, key="v")
+    used = await a_coupon(db, program, buyer.id, key="u")
+    await buy(db, program, buyer.id, "250.00", [used.code], order="o-u")
+
+    voided = await coupon.void(db, held.id)
+    again = await coupon.void(db, held.id)
+    with pytest.raises(CouponNotApplicable) as refused:
+        await buy(db, program, buyer.id, "250.00", [held.code], order="o-v")
+    with pytest.raises(InvalidState):
+        await coupon.void(db, used.id)
+
+    assert voided.state == again.state == "VOIDED"
+    assert refused.value.extensions["reason"] == "VOIDED"
