@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import IdentityTaken, NotFound, ValidationFailed
-from infra.models import accounts, consents, identities, members
+from infra.models import accounts, consents, identities, members, partners
 from infra.reads import keyed
 from loyalty import ledger, referral
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -229,6 +229,10 @@ async def _link(
     partner_id: int | None,
     now: datetime,
 ) -> Any:
+    if partner_id is not None and await conn.scalar(
+        select(partners.c.id).where(partners.c.id == partner_id)
+    ) is None:  # fmt: skip
+        raise NotFound(f"partner {partner_id} does not exist")
     row = await insert_unless_exists(
         conn,
         identities,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.errors import IdempotencyConflict, IdentityTaken, ValidationFailed
+from infra.errors import IdempotencyConflict, IdentityTaken, NotFound, ValidationFailed
 from loyalty import member
 from loyalty.member import IdentityKind, IdentityRef
 from loyalty.program import Program
@@ -89,3 +89,16 @@ async def test_phones_without_a_country_code_are_read_in_the_programs_region(db)
     finally:
         member.use_phone_region(Program().phone_region)
     assert member.normalize_identity(IdentityKind.PHONE, "(555) 777-0001") == "+15557770001"
+
+
+async def test_an_account_at_a_partner_that_does_not_exist_is_not_found_and_nothing_written(db):
+    # found by the schema fuzz test: it was a foreign key failure (INTERNAL_SERVER_ERROR)
+    with pytest.raises(NotFound):
+        await member.enroll(
+            db, display_name="Ada", idempotency_key="ghost-partner",
+            identities_to_link=[IdentityRef(IdentityKind.PARTNER_ACCOUNT, "SKY-1", 987654)],
+        )  # fmt: skip
+
+    assert await member.find_by_identity(db, IdentityKind.PARTNER_ACCOUNT, "SKY-1") is None
+    again = await member.enroll(db, display_name="Ada", idempotency_key="ghost-partner")
+    assert again.display_name == "Ada"  # the key was not taken by the failed attempt
