@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy import event
 
 from auth.tokens import KeyCache, mint
-from bench.common import DATA_KEY, fresh_database, run_load, served_gateway
+from bench.common import DATA_KEY, SERVED, fresh_database, run_load, served_gateway
 from gateway.app import create_app
 from gateway.seed import seed
 from gateway.settings import Settings
@@ -123,7 +123,7 @@ async def main() -> None:
     url, headers = await seeded(options.database, options.members, options.purchases)
 
     print(f"SQL statements per nested request: {await statements_per_request(url)}")
-    with served_gateway(url) as endpoint:
+    with served_gateway(url, extra_env=SERVED) as endpoint:
         limits = httpx.Limits(max_connections=16)
         async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as http:
 

@@ -35,7 +35,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.common import ADMIN_DSN, free_port, served_gateway
+from bench.common import ADMIN_DSN, SERVED, free_port, served_gateway
 from bench.gateway_load import NESTED, seeded
 
 PEER = Path(__file__).parent / "peer"
@@ -47,11 +47,6 @@ PEER_NESTED = """{ allMembers(first: 50, orderBy: PRIMARY_KEY_ASC) { nodes {
     nodes { rowId amount pointsEarned channel purchasedAt } }
 } } }"""
 TYPENAME = "{ __typename }"
-# Pointgate's own limit would refuse a benchmark's rate from one operator; and its pool holds
-# the 16 connections' statements (the default 10 would open and close an overflow connection
-# per request beyond the tenth; PostGraphile's pool queues them instead).
-SERVED = {"POINTGATE_RATE_LIMIT_PER_MINUTE": "1000000000",
-          "POINTGATE_RATE_LIMIT_BURST": "1000000000", "POINTGATE_DB_POOL_SIZE": "16"}  # fmt: skip
 
 
 # --- the peer ---------------------------------------------------------------------------------
