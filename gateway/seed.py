@@ -24,7 +24,7 @@ from infra.models import (
     tier_changes,
 )
 from infra.progress import Progress, quiet
-from loyalty import bulk, ledger, referral, tier
+from loyalty import bulk, growth, ledger, referral, tier
 from loyalty.earning import base_points
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
@@ -89,9 +89,10 @@ async def seed(
         await _insert(conn, identities, identity_rows)
         progress(member_count)
 
-        growth = await _purchases(conn, program, rng, member_ids, partner_ids, purchase_count, now,
+        gained = await _purchases(conn, program, rng, member_ids, partner_ids, purchase_count, now,
                                   progress)  # fmt: skip
-        await _set_tiers(conn, program, growth, now)
+        await growth.rebuild(conn)
+        await _set_tiers(conn, program, gained, now)
     if db.dialect == "postgresql":
         # Fresh planner statistics: right after a bulk load the planner would guess blindly.
         async with db.read() as conn:

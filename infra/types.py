@@ -117,3 +117,25 @@ def _plus_days_sqlite(element: PlusDays, compiler: Any, **kw: Any) -> str:
     # The stored text has six fractional digits; strftime's %f gives three.
     column = compiler.process(element.column, **kw)
     return f"(strftime('%Y-%m-%d %H:%M:%f', {column}, '+{element.days} days') || '000')"
+
+
+class MonthKey(ColumnElement[int]):
+    """The UTC calendar month of a timestamp column as year * 100 + month (202611), on
+    PostgreSQL and on SQLite: the key of per-month totals built in SQL."""
+
+    inherit_cache = True
+    type = Integer()
+
+    def __init__(self, column: ColumnElement[datetime]) -> None:
+        self.column = column
+
+
+@compiles(MonthKey, "postgresql")
+def _month_key_postgresql(element: MonthKey, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"CAST(to_char({column} AT TIME ZONE 'UTC', 'YYYYMM') AS INTEGER)"
+
+
+@compiles(MonthKey, "sqlite")
+def _month_key_sqlite(element: MonthKey, compiler: Any, **kw: Any) -> str:
+    return f"CAST(strftime('%Y%m', {compiler.process(element.column, **kw)}) AS INTEGER)"

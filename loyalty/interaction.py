@@ -68,7 +68,12 @@ async def record_interaction(
                 )
             ).one()  # fmt: skip
             await benefit.upgrade_if_due(
-                conn, program, member_id=actor.id, current=tier.Tier(actor.tier), at=now
+                conn,
+                program,
+                member_id=actor.id,
+                current=tier.Tier(actor.tier),
+                at=now,
+                adding=(occurred_at, row.growth_value),
             )
             return row
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import identities, interactions, members, purchases, redemptions
-from loyalty import ledger, lot, tier
+from loyalty import growth, ledger, lot, tier
 from loyalty.ledger import TransferCode
 from loyalty.membership import MemberStatus
 from loyalty.program import Program
@@ -69,6 +69,7 @@ async def _move_records(conn: AsyncConnection, survivor_id: int, merged_id: int)
         await conn.execute(
             update(table).where(table.c.member_id == merged_id).values(member_id=survivor_id)
         )
+    await growth.rebuild(conn, [survivor_id, merged_id])
     await conn.execute(
         update(purchases)
         .where(purchases.c.referrer_id == merged_id)
@@ -131,10 +132,10 @@ async def _carry_tier(
     current = tier.Tier(survivor.tier)
     kept = tier.higher(current, tier.Tier(merged.tier))
     if kept != current:
-        growth = (await tier.growth_values(conn, program, [survivor.id], now))[survivor.id]
+        value = (await growth.values(conn, program, [survivor.id], now))[survivor.id]
         await tier.change_tier(
             conn, member_id=survivor.id, from_tier=current, to_tier=kept,
-            reason=tier.TierChangeReason.MERGE, growth_value=growth, at=now,
+            reason=tier.TierChangeReason.MERGE, growth_value=value, at=now,
         )  # fmt: skip
     await benefit.upgrade_if_due(
         conn, program, member_id=survivor.id, current=kept, at=now,

@@ -231,7 +231,8 @@ async def _record(
                 row = await _set_campaign_points(conn, row, awarded)
         await _credit_earnings(conn, row, now)
         await benefit.upgrade_if_due(conn, program, member_id=buyer.id, current=tier_in_force,
-                                     at=now, purchase_id=row.id)  # fmt: skip
+                                     at=now, purchase_id=row.id,
+                                     adding=(row.purchased_at, row.growth_value))  # fmt: skip
         return row, False
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.errors import NotFound, ValidationFailed
 from infra.models import purchases, refunds
-from loyalty import ledger, tier
+from loyalty import growth, ledger, tier
 from loyalty.earning import check_amount, points_due_back
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
@@ -139,13 +139,17 @@ async def _mark_reversed(conn: AsyncConnection, purchase: Any) -> tuple[int, int
         return _share(purchase, value)
 
     due, referral_due = share(purchase.points_earned), share(purchase.referral_points)
+    reversed_growth = share(purchase.growth_value)
+    if reversed_growth != purchase.growth_reversed:
+        await growth.add(conn, member_id=purchase.member_id, at=purchase.purchased_at,
+                         growth=purchase.growth_reversed - reversed_growth)  # fmt: skip
     await conn.execute(
         update(purchases)
         .where(purchases.c.id == purchase.id)
         .values(
             points_reversed=due,
             referral_points_reversed=referral_due,
-            growth_reversed=share(purchase.growth_value),
+            growth_reversed=reversed_growth,
         )
     )
     return due, referral_due

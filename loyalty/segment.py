@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import interactions, members, purchases
 from infra.types import Money
+from loyalty.growth import window_start
 from loyalty.program import Program
-from loyalty.tier import window_start
 
 
 class Lifecycle(StrEnum):

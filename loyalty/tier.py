@@ -13,14 +13,14 @@ from enum import StrEnum
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, insert, select, union_all, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.models import interactions, members, purchases, tier_changes
+from infra.models import members, tier_changes
 from infra.progress import Progress, quiet
 from infra.reads import keyed
-from loyalty import event
+from loyalty import event, growth
 from loyalty.program import Program
 
 
@@ -83,38 +83,6 @@ def growth_for_amount(program: Program, amount: Decimal) -> int:
     return int(amount.to_integral_value(rounding=ROUND_FLOOR)) * program.growth_per_currency_unit
 
 
-def window_start(program: Program, at: datetime) -> datetime:
-    return at - relativedelta(months=program.growth_window_months)
-
-
-async def growth_values(
-    conn: AsyncConnection, program: Program, member_ids: list[int], at: datetime
-) -> dict[int, int]:
-    """Growth value per member over the window ending at `at`, in one statement."""
-    start = window_start(program, at)
-    from_purchases = select(
-        purchases.c.member_id,
-        (purchases.c.growth_value - purchases.c.growth_reversed).label("growth"),
-    ).where(
-        purchases.c.member_id.in_(member_ids),
-        purchases.c.purchased_at > start,
-        purchases.c.purchased_at <= at,
-    )
-    from_interactions = select(
-        interactions.c.member_id, interactions.c.growth_value.label("growth")
-    ).where(
-        interactions.c.member_id.in_(member_ids),
-        interactions.c.occurred_at > start,
-        interactions.c.occurred_at <= at,
-    )
-    events = union_all(from_purchases, from_interactions).subquery()
-    rows = await conn.execute(
-        select(events.c.member_id, func.sum(events.c.growth)).group_by(events.c.member_id)
-    )
-    found = {row[0]: int(row[1]) for row in rows}
-    return {member_id: found.get(member_id, 0) for member_id in member_ids}
-
-
 async def change_tier(
     conn: AsyncConnection,
     *,
@@ -160,16 +128,21 @@ async def upgrade_if_due(
     at: datetime,
     reason: TierChangeReason = TierChangeReason.UPGRADE,
     purchase_id: int | None = None,
+    adding: tuple[datetime, int] | None = None,
 ) -> Tier:
     """Upgrades are immediate: the tier the growth value reaches now, if higher (recorded with
-    the purchase that caused it, so that refunding it can revert it)."""
-    growth = (await growth_values(conn, program, [member_id], at))[member_id]
-    reached = tier_for_growth(program, growth)
+    the purchase that caused it, so that refunding it can revert it). `adding` (event time,
+    growth) is the growth the caller's event adds, counted here first."""
+    bounds = await growth.window(conn, program, member_id, at, adding=adding)
+    if higher(tier_for_growth(program, bounds.upper), current) == current:
+        return current  # the common case: no threshold within reach, no event read
+    value = (await growth.exact(conn, program, [bounds]))[member_id]
+    reached = tier_for_growth(program, value)
     if higher(reached, current) == current:
         return current
     await change_tier(
         conn, member_id=member_id, from_tier=current, to_tier=reached, reason=reason,
-        growth_value=growth, at=at, purchase_id=purchase_id,
+        growth_value=value, at=at, purchase_id=purchase_id,
     )  # fmt: skip
     return reached
 
@@ -194,15 +167,15 @@ async def revert_upgrade_if_refunded(
     if caused is None:
         return None
     current = Tier(str(await conn.scalar(select(members.c.tier).where(members.c.id == member_id))))
-    growth = (await growth_values(conn, program, [member_id], at))[member_id]
-    if growth >= threshold(program, current):
+    value = (await growth.values(conn, program, [member_id], at))[member_id]
+    if value >= threshold(program, current):
         return None
-    lowered = higher(tier_for_growth(program, growth), Tier(caused.from_tier))
+    lowered = higher(tier_for_growth(program, value), Tier(caused.from_tier))
     if lowered == current:
         return None
     changed = await change_tier(
         conn, member_id=member_id, from_tier=current, to_tier=lowered,
-        reason=TierChangeReason.UPGRADE_REVERTED, growth_value=growth, at=at,
+        reason=TierChangeReason.UPGRADE_REVERTED, growth_value=value, at=at,
         purchase_id=purchase_id,
     )  # fmt: skip
     return lowered if changed else None
@@ -266,8 +239,8 @@ async def review_tiers(
 
 async def _review(conn: AsyncConnection, program: Program, row: Any, anniversary: datetime) -> bool:
     current = Tier(row.tier)
-    growth = (await growth_values(conn, program, [row.id], anniversary))[row.id]
-    if growth >= threshold(program, current):
+    value = (await growth.values(conn, program, [row.id], anniversary))[row.id]
+    if value >= threshold(program, current):
         await conn.execute(
             update(members).where(members.c.id == row.id).values(tier_reviewed_at=anniversary)
         )
@@ -275,7 +248,7 @@ async def _review(conn: AsyncConnection, program: Program, row: Any, anniversary
     lower = TIERS[TIERS.index(current) - 1]
     return await change_tier(
         conn, member_id=row.id, from_tier=current, to_tier=lower,
-        reason=TierChangeReason.DOWNGRADE, growth_value=growth, at=anniversary,
+        reason=TierChangeReason.DOWNGRADE, growth_value=value, at=anniversary,
         reviewed_at=anniversary,
     )  # fmt: skip
 

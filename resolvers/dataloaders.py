@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.errors import PartnerUnavailable
 from infra.reads import PageKey
-from loyalty import expiry, ledger, member, purchase, referral, reward, segment, tier
+from loyalty import expiry, growth, ledger, member, purchase, referral, reward, segment, tier
 from loyalty.program import Program
 from loyalty.promotions import campaign, coupon
 from loyalty.visibility import Visibility
@@ -101,7 +101,7 @@ class RewardByIdLoader(BatchLoader):
 
 class GrowthValueByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[int]:
-        values = await tier.growth_values(conn, self.program, list(keys), datetime.now(UTC))
+        values = await growth.values(conn, self.program, list(keys), datetime.now(UTC))
         return [values[key] for key in keys]
 
 

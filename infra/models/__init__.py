@@ -12,7 +12,14 @@ from infra.models.access import (
 from infra.models.base import KEY_LENGTH, metadata
 from infra.models.commerce import purchases, redemptions, refunds, rewards
 from infra.models.ledger import PROGRAM_ACCOUNTS, accounts, lot_draws, point_lots, transfers
-from infra.models.members import consents, identities, interactions, members, tier_changes
+from infra.models.members import (
+    consents,
+    growth_buckets,
+    identities,
+    interactions,
+    members,
+    tier_changes,
+)
 from infra.models.partners import (
     exchange_events,
     exchange_terms,
@@ -53,6 +60,7 @@ __all__ = [
     "exchange_events",
     "exchange_terms",
     "exchanges",
+    "growth_buckets",
     "identities",
     "interactions",
     "issued_tokens",

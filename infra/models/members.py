@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Index, Table, UniqueConstraint
+from sqlalchemy import Column, Date, Index, Integer, PrimaryKeyConstraint, Table, UniqueConstraint
 
 from infra.models.base import KEY_LENGTH, chars, metadata, moment, ref, serial, whole
 
@@ -47,6 +47,22 @@ interactions = Table(
 )
 
 Index("ix_interactions_member_id_occurred_at", interactions.c.member_id, interactions.c.occurred_at)
+
+# A member's growth value per calendar month (UTC) of its purchases and interactions, kept in
+# the transaction that adds or takes back growth (loyalty.growth): the rolling window is read
+# from at most 13 rows. first_at/last_at bound the times of the events counted, so a month the
+# window only partly covers is recognised.
+growth_buckets = Table(
+    "growth_buckets",
+    metadata,
+    ref("member_id", "members"),
+    # year * 100 + month, e.g. 202611
+    Column("month", Integer, nullable=False),
+    whole("growth"),
+    moment("first_at"),
+    moment("last_at"),
+    PrimaryKeyConstraint("member_id", "month", name="pk_growth_buckets"),
+)
 
 tier_changes = Table(
     "tier_changes",

@@ -107,11 +107,13 @@ async def upgrade_if_due(
     at: datetime,
     reason: tier.TierChangeReason = tier.TierChangeReason.UPGRADE,
     purchase_id: int | None = None,
+    adding: tuple[datetime, int] | None = None,
 ) -> tier.Tier:
     """The immediate upgrade (loyalty.tier.upgrade_if_due) and, in the same transaction, the
     benefits the tier reached unlocks on upgrade."""
     reached = await tier.upgrade_if_due(conn, program, member_id=member_id, current=current,
-                                        at=at, reason=reason, purchase_id=purchase_id)  # fmt: skip
+                                        at=at, reason=reason, purchase_id=purchase_id,
+                                        adding=adding)  # fmt: skip
     if reached != current:
         await on_upgrade(conn, program, member_id=member_id, tier=reached, at=at)
     return reached

@@ -8,8 +8,8 @@ from sqlalchemy import select, text
 
 from infra.database import Database
 from infra.migrate import alembic_config, current_revision, upgrade
-from infra.models import PROGRAM_ACCOUNTS, accounts, members, metadata, point_lots
-from loyalty import ledger
+from infra.models import PROGRAM_ACCOUNTS, accounts, growth_buckets, members, metadata, point_lots
+from loyalty import growth, ledger
 from tests.conftest import BACKENDS, _drop_postgres_database, new_empty_database
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -131,6 +131,48 @@ async def test_identities_get_one_spelling_and_collisions_are_reported_not_fatal
         reported = " ".join(record.getMessage() for record in caplog.records)
         assert "another spelling of identity" in reported and "of member 3" in reported
         assert "'call me'" in reported
+    finally:
+        await db.dispose()
+        if name:
+            await _drop_postgres_database(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_growth_buckets_are_built_from_the_history_already_recorded(backend, tmp_path):
+    db, name = await new_empty_database(backend, tmp_path)
+    try:
+        # given purchases (one partly refunded) and an interaction recorded before the buckets
+        await upgrade(db, "0011")
+        async with db.transaction() as conn:
+            await conn.execute(text(
+                "INSERT INTO members (id, display_name, enrolled_at, referral_code) VALUES"
+                " (1, 'Ada', '2025-01-01 00:00:00+00:00', 'CODE1')"
+            ))  # fmt: skip
+            history = [(1, "2026-10-31 23:30:00+00:00", 100, 0),
+                       (2, "2026-11-01 00:30:00+00:00", 50, 20),
+                       (3, "2026-11-20 10:00:00+00:00", 7, 0)]  # fmt: skip
+            for number, at, value, reversed_ in history:
+                await conn.execute(text(
+                    "INSERT INTO purchases (member_id, channel, source, external_order_id, amount,"
+                    " currency, points_earned, growth_value, growth_reversed, purchased_at,"
+                    " recorded_at, request_hash) VALUES (1, 'ONLINE', 'web', :order, 1, 'USD',"
+                    f" 0, :growth, :reversed, '{at}', '{at}', '-')"
+                ), {"order": f"o{number}", "growth": value, "reversed": reversed_})  # fmt: skip
+            await conn.execute(text(
+                "INSERT INTO interactions (member_id, kind, idempotency_key, growth_value,"
+                " occurred_at, request_hash) VALUES (1, 'REVIEW', 'k', 2,"
+                " '2026-11-05 00:00:00+00:00', '-')"
+            ))  # fmt: skip
+
+        # when the buckets migration runs
+        await upgrade(db)
+
+        # then each UTC month holds its events, with their first and last times
+        async with db.read() as conn:
+            ordered = select(growth_buckets).order_by(growth_buckets.c.month)
+            rows = [(r.month, r.growth) for r in await conn.execute(ordered)]
+            assert rows == [(202610, 100), (202611, 39)]
+            assert await growth.verify(conn) == []
     finally:
         await db.dispose()
         if name:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from infra.errors import IdempotencyConflict
 from infra.models import members
-from loyalty import interaction, segment, tier
+from loyalty import growth, interaction, segment, tier
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.refund import refund_purchase
@@ -24,7 +24,7 @@ async def tier_of(db, member_id) -> Tier:
 
 async def growth_of(db, program, member_id, at) -> int:
     async with db.read() as conn:
-        return (await tier.growth_values(conn, program, [member_id], at))[member_id]
+        return (await growth.values(conn, program, [member_id], at))[member_id]
 
 
 async def history_of(db, member_id):

@@ -1,0 +1,234 @@
+"""Growth value over the rolling window, read from per-month totals.
+
+A member's growth value at `at` is the growth of its purchases (net of refunds) and interactions
+in (at - window, at]. Every change of growth adds to the member's bucket of the event's UTC month
+(`growth_buckets`) in the transaction that makes it, so the window is read from at most 13 rows
+whatever the member's history. A bucket knows the first and last event time it counts: a month
+the window covers whole is summed as is; a month it only partly covers (the one the window
+starts in, holding events on both sides of the start, or a month with events after `at`) is
+summed from its events. Growth is never negative, so the buckets alone bound the value from
+below and above, and an upgrade check only reads events when those bounds straddle a threshold
+or the tier changes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import and_, delete, func, insert, or_, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.models import growth_buckets, interactions, purchases
+from infra.types import MonthKey
+from loyalty.program import Program
+
+
+def month_key(at: datetime) -> int:
+    at = at.astimezone(UTC)
+    return at.year * 100 + at.month
+
+
+def month_begin(key: int) -> datetime:
+    return datetime(key // 100, key % 100, 1, tzinfo=UTC)
+
+
+def month_after(key: int) -> int:
+    return key + 1 if key % 100 < 12 else (key // 100 + 1) * 100 + 1
+
+
+def window_start(program: Program, at: datetime) -> datetime:
+    return at - relativedelta(months=program.growth_window_months)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What a member's buckets say of its growth value at `at`: at least `lower`, at most
+    `upper`, exactly `lower` when no bucket is only partly in the window."""
+
+    member_id: int
+    at: datetime
+    lower: int
+    upper: int
+    partial: frozenset[int]
+
+    @property
+    def exact(self) -> bool:
+        return not self.partial
+
+
+def _upsert(conn: AsyncConnection, member_id: int, at: datetime, growth: int) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    least, greatest = (func.least, func.greatest) if dialect is postgresql else (func.min, func.max)
+    statement = dialect.insert(growth_buckets).values(
+        member_id=member_id, month=month_key(at), growth=growth, first_at=at, last_at=at
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[growth_buckets.c.member_id, growth_buckets.c.month],
+        set_={
+            "growth": growth_buckets.c.growth + statement.excluded.growth,
+            "first_at": least(growth_buckets.c.first_at, statement.excluded.first_at),
+            "last_at": greatest(growth_buckets.c.last_at, statement.excluded.last_at),
+        },
+    )
+
+
+async def add(conn: AsyncConnection, *, member_id: int, at: datetime, growth: int) -> None:
+    """Count `growth` (negative: a refund taking it back) for an event at `at`."""
+    await conn.execute(_upsert(conn, member_id, at, growth))
+
+
+def _buckets_in(member_ids: Sequence[int], start: datetime, at: datetime) -> Any:
+    return select(growth_buckets).where(
+        growth_buckets.c.member_id.in_(member_ids),
+        growth_buckets.c.month >= month_key(start),
+        growth_buckets.c.month <= month_key(at),
+    )
+
+
+async def window(
+    conn: AsyncConnection,
+    program: Program,
+    member_id: int,
+    at: datetime,
+    *,
+    adding: tuple[datetime, int] | None = None,
+) -> Window:
+    """The member's bounds at `at`; with `adding` (event time, growth), that growth is counted
+    first. On PostgreSQL both are one statement (the upsert in a CTE)."""
+    start = window_start(program, at)
+    if adding is not None and conn.dialect.name == "postgresql":
+        added = _upsert(conn, member_id, *adding).returning(*growth_buckets.c).cte("added")
+        others = _buckets_in([member_id], start, at).where(
+            growth_buckets.c.month != select(added.c.month).scalar_subquery()
+        )
+        mine = select(added).where(
+            added.c.month >= month_key(start), added.c.month <= month_key(at)
+        )
+        rows = list(await conn.execute(union_all(others, mine)))
+    else:
+        if adding is not None:
+            await add(conn, member_id=member_id, at=adding[0], growth=adding[1])
+        rows = list(await conn.execute(_buckets_in([member_id], start, at)))
+    return _fold(rows, [member_id], start, at)[member_id]
+
+
+def _fold(rows: Iterable[Any], member_ids: Sequence[int], start: datetime,
+          at: datetime) -> dict[int, Window]:  # fmt: skip
+    lower: dict[int, int] = defaultdict(int)
+    upper: dict[int, int] = defaultdict(int)
+    partial: dict[int, set[int]] = defaultdict(set)
+    for row in rows:
+        if row.first_at > start and row.last_at <= at:  # every event inside
+            lower[row.member_id] += row.growth
+            upper[row.member_id] += row.growth
+        elif row.last_at > start and row.first_at <= at:  # some inside, perhaps
+            upper[row.member_id] += row.growth
+            partial[row.member_id].add(row.month)
+    return {m: Window(m, at, lower[m], upper[m], frozenset(partial[m])) for m in member_ids}
+
+
+async def exact(
+    conn: AsyncConnection, program: Program, windows: Sequence[Window]
+) -> dict[int, int]:
+    """Each window's exact growth value: its partly covered months summed from their events
+    (one statement for all of them, none when every window is exact)."""
+    values = {w.member_id: w.lower for w in windows}
+    needing = [w for w in windows if w.partial]
+    if not needing:
+        return values
+    at = needing[0].at
+    start = window_start(program, at)
+    months = sorted({m for w in needing for m in w.partial})
+    wanted = {(w.member_id, m) for w in needing for m in w.partial}
+    for member_id, when, growth in await _events(conn, [w.member_id for w in needing], start,
+                                                  at, months):  # fmt: skip
+        if (member_id, month_key(when)) in wanted:
+            values[member_id] += growth
+    return values
+
+
+async def _events(conn: AsyncConnection, member_ids: list[int], start: datetime, at: datetime,
+                  months: list[int]) -> list[Any]:  # fmt: skip
+    """(member id, time, growth) of the members' events in (start, at] within `months`."""
+
+    def within(column: Any) -> Any:
+        return and_(
+            column > start, column <= at,
+            or_(*(and_(column >= month_begin(m), column < month_begin(month_after(m)))
+                  for m in months)),
+        )  # fmt: skip
+
+    return list(await conn.execute(union_all(
+        select(purchases.c.member_id, purchases.c.purchased_at,
+               purchases.c.growth_value - purchases.c.growth_reversed)
+        .where(purchases.c.member_id.in_(member_ids), within(purchases.c.purchased_at)),
+        select(interactions.c.member_id, interactions.c.occurred_at, interactions.c.growth_value)
+        .where(interactions.c.member_id.in_(member_ids), within(interactions.c.occurred_at)),
+    )))  # fmt: skip
+
+
+async def values(
+    conn: AsyncConnection, program: Program, member_ids: Sequence[int], at: datetime
+) -> dict[int, int]:
+    """Growth value per member at `at`: one statement over the buckets, and one over the events
+    of partly covered months if any member has such a month."""
+    start = window_start(program, at)
+    member_ids = list(member_ids)
+    rows = await conn.execute(_buckets_in(member_ids, start, at))
+    return await exact(conn, program, list(_fold(rows, member_ids, start, at).values()))
+
+
+def _from_events(member_ids: Sequence[int] | None) -> Any:
+    """The buckets as the events say they should be."""
+    events = union_all(
+        select(purchases.c.member_id, purchases.c.purchased_at.label("at"),
+               (purchases.c.growth_value - purchases.c.growth_reversed).label("growth")),
+        select(interactions.c.member_id, interactions.c.occurred_at.label("at"),
+               interactions.c.growth_value.label("growth")),
+    ).subquery()  # fmt: skip
+    month = MonthKey(events.c.at)
+    query = select(
+        events.c.member_id, month.label("month"), func.sum(events.c.growth).label("growth"),
+        func.min(events.c.at).label("first_at"), func.max(events.c.at).label("last_at"),
+    ).group_by(events.c.member_id, month)  # fmt: skip
+    if member_ids is not None:
+        query = query.where(events.c.member_id.in_(list(member_ids)))
+    return query
+
+
+async def rebuild(conn: AsyncConnection, member_ids: Sequence[int] | None = None) -> None:
+    """Build the members' buckets (everyone's: None) from their events again: after rows moved
+    between members (a merge) or were loaded in bulk (seed data, the migration)."""
+    removal = delete(growth_buckets)
+    if member_ids is not None:
+        removal = removal.where(growth_buckets.c.member_id.in_(list(member_ids)))
+    await conn.execute(removal)
+    built = _from_events(member_ids).subquery()
+    await conn.execute(
+        insert(growth_buckets).from_select(
+            ["member_id", "month", "growth", "first_at", "last_at"],
+            select(built.c.member_id, built.c.month, built.c.growth, built.c.first_at,
+                   built.c.last_at),
+        )
+    )  # fmt: skip
+
+
+async def verify(conn: AsyncConnection) -> list[str]:
+    """Buckets that differ from the events they count (an empty list when sound)."""
+    expected = {(r.member_id, r.month): (int(r.growth), r.first_at, r.last_at)
+                for r in await conn.execute(_from_events(None))}  # fmt: skip
+    stored = {(r.member_id, r.month): (r.growth, r.first_at, r.last_at)
+              for r in await conn.execute(select(growth_buckets))}  # fmt: skip
+    problems = []
+    for key in sorted(set(expected) | set(stored)):
+        want, have = expected.get(key), stored.get(key)
+        if want is None or have is None or want[0] != have[0]:
+            problems.append(f"member {key[0]} month {key[1]}: buckets hold {have}, events {want}")
+        elif not (have[1] <= want[1] and have[2] >= want[2]):
+            problems.append(f"member {key[0]} month {key[1]}: times {have[1:]} miss {want[1:]}")
+    return problems
