@@ -208,6 +208,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self.egress = settings.egress()
         # The campaigns in force, in memory (followed by the lifespan).
         self.campaigns = CampaignBook()
+        # Partners' admitted operations, counted in memory (flushed by the lifespan).
+        self.usage = settlement.UsageMeter(db)
         self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only)
         self.limiter = RateLimiter(
             store, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
@@ -229,9 +231,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 await self.limiter.admit(principal, address)
                 if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
                     # The admitted operations of a partner's client are what settlement bills.
-                    await settlement.record_api_call(
-                        self.db, partner_id=principal.partner_id, client_id=principal.client_id
-                    )
+                    await self.usage.count(principal.partner_id, principal.client_id)
             with operation_span(request.headers) as span:
                 answered = await self.compiled_answer(request, principal, span)
                 if answered is not None:
@@ -455,6 +455,7 @@ def _serving(
         async with anyio.create_task_group() as jobs:
             jobs.start_soon(app.state.token_states.follow)
             jobs.start_soon(app.state.campaigns.follow, database)
+            jobs.start_soon(app.state.usage.run)
             if settings.background_jobs:
                 jobs.start_soon(run_background_jobs, database, directory, settings)
             yield
@@ -510,5 +511,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.store = store
     app.state.token_states = states
     app.state.campaigns = graphql.campaigns
+    app.state.usage = graphql.usage
     app.state.compiled_operations = schema.compiled_operations
     return app

@@ -37,7 +37,7 @@ from infra.models.promotions import (
     coupons,
 )
 from infra.models.settlement import (
-    api_calls,
+    api_usage,
     rate_cards,
     statement_lines,
     statement_transfers,
@@ -48,7 +48,7 @@ __all__ = [
     "KEY_LENGTH",
     "PROGRAM_ACCOUNTS",
     "accounts",
-    "api_calls",
+    "api_usage",
     "audit_log",
     "benefit_grants",
     "campaign_awards",

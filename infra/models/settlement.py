@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, Table, UniqueConstraint
 
 from infra.models.base import chars, metadata, moment, money, rate, ref, serial, whole
 from infra.types import Id
@@ -26,17 +26,18 @@ rate_cards = Table(
     moment("created_at"),
 )
 
-# One row per GraphQL operation a partner's client makes: settlement bills them.
-api_calls = Table(
-    "api_calls",
+# The GraphQL operations a partner's clients made, counted per client and minute: settlement
+# bills them (partners.settlement.usage keeps the counts in memory and adds them every second).
+api_usage = Table(
+    "api_usage",
     metadata,
-    serial(),
     ref("partner_id", "partners"),
-    chars("client_id", 64, optional=True),
-    moment("at"),
+    # '' for a partner principal without a client id
+    chars("client_id", 64),
+    moment("minute"),
+    whole("calls"),
+    PrimaryKeyConstraint("partner_id", "client_id", "minute", name="pk_api_usage"),
 )
-
-Index("ix_api_calls_partner_id_at", api_calls.c.partner_id, api_calls.c.at)
 
 statements = Table(
     "statements",

@@ -20,7 +20,7 @@ from partners.settlement.statements import (
     list_statements,
     statement,
 )
-from partners.settlement.usage import record_api_call
+from partners.settlement.usage import UsageMeter, record_api_call
 
 __all__ = [
     "COMMISSIONS",
@@ -31,6 +31,7 @@ __all__ = [
     "Period",
     "Statement",
     "StatementStatus",
+    "UsageMeter",
     "close",
     "compute",
     "daily_activity",

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.errors import InvalidState
 from infra.models import (
-    api_calls,
+    api_usage,
     coupon_templates,
     coupons,
     partners,
@@ -136,12 +136,12 @@ async def compute(
     lines, fingerprint = lines_from(rows, segments, currency)
     unpriced_ids = [row.id_min for row in rows if row.id_min is not None]
 
-    usage_segment = segment_index(api_calls.c.at, segments).label("segment")
+    usage_segment = segment_index(api_usage.c.minute, segments).label("segment")
     usage = list(
         await conn.execute(
-            select(usage_segment, func.count().label("calls"))
-            .where(api_calls.c.partner_id == partner_id, api_calls.c.at >= start,
-                   api_calls.c.at < end)
+            select(usage_segment, func.sum(api_usage.c.calls).label("calls"))
+            .where(api_usage.c.partner_id == partner_id, api_usage.c.minute >= start,
+                   api_usage.c.minute < end)
             .group_by(usage_segment)
         )
     )  # fmt: skip
@@ -149,9 +149,9 @@ async def compute(
         if row.segment >= 0:
             card = segments[row.segment].card
             lines.append(
-                priced_line(LineKind.API_TRANSACTIONS, card, Decimal(row.calls), 0, currency)
+                priced_line(LineKind.API_TRANSACTIONS, card, Decimal(int(row.calls)), 0, currency)
             )
-            fingerprint.append(["API", card.id, row.calls])
+            fingerprint.append(["API", card.id, int(row.calls)])
     for segment in segments:
         fee = fee_line(segment, (start, end), zone, currency)
         if fee is not None:
