@@ -26,6 +26,9 @@ async def record(db: Database, principal: Principal, action: str, **details: Any
         await insert_entry(conn, principal, action, **details)
 
 
+_INSERT = insert(audit_log).returning(audit_log.c.id)
+
+
 async def insert_entry(
     conn: AsyncConnection,
     principal: Principal,
@@ -37,16 +40,12 @@ async def insert_entry(
 ) -> int:
     """One row in the caller's transaction; its id."""
     entry_id: int = (
-        await conn.execute(
-            insert(audit_log)
-            .values(
-                at=now or datetime.now(UTC), principal_kind=principal.kind,
-                subject=principal.subject, client_id=principal.client_id,
-                partner_id=principal.partner_id, action=action, target=target,
-                outcome=outcome, trace_id=_trace_id(),
-            )
-            .returning(audit_log.c.id)
-        )
+        await conn.execute(_INSERT, {
+            "at": now or datetime.now(UTC), "principal_kind": principal.kind,
+            "subject": principal.subject, "client_id": principal.client_id,
+            "partner_id": principal.partner_id, "action": action, "target": target,
+            "outcome": outcome, "trace_id": _trace_id(),
+        })
     ).scalar_one()  # fmt: skip
     return entry_id
 

@@ -4,6 +4,7 @@ read-then-write transactions never deadlock and concurrent writers wait instead 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -133,13 +134,18 @@ class Database:
         await self.engine.dispose()
 
 
+@functools.cache
+def _insert_ignoring(table: Any, dialect: str) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing().returning(*table.c)
+
+
 async def insert_unless_exists(
     conn: AsyncConnection, table: Any, values: dict[str, Any]
 ) -> Any | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING *: the new row, or None when a unique key
-    (an idempotency key) already holds one. Both backends support this statement."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(table).values(values).on_conflict_do_nothing().returning(*table.c)
-    return (await conn.execute(statement)).first()
+    (an idempotency key) already holds one. Both backends support this statement; it is built
+    once per table (the values are its parameters), compiled once per set of columns given."""
+    return (await conn.execute(_insert_ignoring(table, conn.dialect.name), values)).first()

@@ -12,6 +12,7 @@ or the tier changes."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,12 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import and_, delete, func, insert, or_, select, union_all
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import growth_buckets, interactions, purchases
-from infra.types import MonthKey
+from infra.types import MonthKey, UtcDateTime
 from loyalty.program import Program
 
 
@@ -61,12 +62,22 @@ class Window:
         return not self.partial
 
 
-def _upsert(conn: AsyncConnection, member_id: int, at: datetime, growth: int) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+# Statements built once per backend; their parameters: member, month, growth, at (the
+# upsert), first and last (the months read).
+_MONTHS = (growth_buckets.c.month >= bindparam("first")) & (
+    growth_buckets.c.month <= bindparam("last")
+)
+
+
+@functools.cache
+def _upsert(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     least, greatest = (func.least, func.greatest) if dialect is postgresql else (func.min, func.max)
+    at = bindparam("at", type_=UtcDateTime())
     statement = dialect.insert(growth_buckets).values(
-        member_id=member_id, month=month_key(at), growth=growth, first_at=at, last_at=at
-    )
+        member_id=bindparam("member"), month=bindparam("month"), growth=bindparam("growth"),
+        first_at=at, last_at=at,
+    )  # fmt: skip
     return statement.on_conflict_do_update(
         index_elements=[growth_buckets.c.member_id, growth_buckets.c.month],
         set_={
@@ -77,9 +88,27 @@ def _upsert(conn: AsyncConnection, member_id: int, at: datetime, growth: int) ->
     )
 
 
+_READ = select(growth_buckets).where(growth_buckets.c.member_id == bindparam("member"), _MONTHS)
+
+
+@functools.cache
+def _upsert_and_read() -> Any:
+    """PostgreSQL: the upsert in a CTE, and the months read, in one statement (the CTE's row
+    stands for the month it changed: the rest of the statement sees the table as before)."""
+    added = _upsert("postgresql").returning(*growth_buckets.c).cte("added")
+    others = _READ.where(growth_buckets.c.month != select(added.c.month).scalar_subquery())
+    mine = select(added).where(added.c.month >= bindparam("first"),
+                               added.c.month <= bindparam("last"))  # fmt: skip
+    return union_all(others, mine)
+
+
+def _upsert_parameters(member_id: int, at: datetime, growth: int) -> dict[str, Any]:
+    return {"member": member_id, "month": month_key(at), "growth": growth, "at": at}
+
+
 async def add(conn: AsyncConnection, *, member_id: int, at: datetime, growth: int) -> None:
     """Count `growth` (negative: a refund taking it back) for an event at `at`."""
-    await conn.execute(_upsert(conn, member_id, at, growth))
+    await conn.execute(_upsert(conn.dialect.name), _upsert_parameters(member_id, at, growth))
 
 
 def _buckets_in(member_ids: Sequence[int], start: datetime, at: datetime) -> Any:
@@ -101,19 +130,14 @@ async def window(
     """The member's bounds at `at`; with `adding` (event time, growth), that growth is counted
     first. On PostgreSQL both are one statement (the upsert in a CTE)."""
     start = window_start(program, at)
+    months = {"member": member_id, "first": month_key(start), "last": month_key(at)}
     if adding is not None and conn.dialect.name == "postgresql":
-        added = _upsert(conn, member_id, *adding).returning(*growth_buckets.c).cte("added")
-        others = _buckets_in([member_id], start, at).where(
-            growth_buckets.c.month != select(added.c.month).scalar_subquery()
-        )
-        mine = select(added).where(
-            added.c.month >= month_key(start), added.c.month <= month_key(at)
-        )
-        rows = list(await conn.execute(union_all(others, mine)))
+        parameters = {**months, **_upsert_parameters(member_id, *adding)}
+        rows = list(await conn.execute(_upsert_and_read(), parameters))
     else:
         if adding is not None:
             await add(conn, member_id=member_id, at=adding[0], growth=adding[1])
-        rows = list(await conn.execute(_buckets_in([member_id], start, at)))
+        rows = list(await conn.execute(_READ, months))
     return _fold(rows, [member_id], start, at)[member_id]
 
 

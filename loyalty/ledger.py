@@ -10,18 +10,30 @@ so the many writers that share them never queue on one row.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NewType
 
-from sqlalchemy import Select, and_, func, select, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
-from infra.models import accounts, transfers
+from infra.models import accounts, point_lots, transfers
 from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty import lot
 from loyalty.idempotency import earlier, request_hash
@@ -124,6 +136,28 @@ _EFFECTS: dict[Phase, tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], 
 }
 
 
+_AVAILABLE = accounts.c.posted_credits - accounts.c.posted_debits - accounts.c.pending_debits
+
+
+@functools.cache
+def _account_change(phase: Phase, is_debit: bool) -> Any:
+    """The UPDATE of one side of a transfer (built once per phase and side): adds `amount` to
+    the phase's columns; new spending also needs cover (`amount` within available plus
+    `overdraft`). A POST or VOID moves points that a PENDING already held."""
+    effect = _EFFECTS[phase][0 if is_debit else 1]
+    amount = bindparam("amount", type_=BigInteger)
+    statement = (
+        update(accounts)
+        .where(accounts.c.id == bindparam("account"))
+        .values({column: accounts.c[column] + amount if sign > 0 else accounts.c[column] - amount
+                 for column, sign in effect})
+        .returning(accounts.c.member_id, _AVAILABLE.label("available"))
+    )  # fmt: skip
+    if is_debit and phase in (Phase.SINGLE, Phase.PENDING):
+        statement = statement.where(_AVAILABLE + bindparam("overdraft", type_=BigInteger) >= amount)
+    return statement
+
+
 async def _apply_to_member_accounts(
     conn: AsyncConnection,
     entry: Any,
@@ -134,28 +168,14 @@ async def _apply_to_member_accounts(
     """Change the member accounts' totals for transfer row `entry`, and their expiry lots."""
     phase = Phase(entry.phase)
     amount = entry.amount
-    debit_effect, credit_effect = _EFFECTS[phase]
-    sides = [
-        (entry.debit_account_id, debit_effect, True),
-        (entry.credit_account_id, credit_effect, False),
-    ]
-    available = accounts.c.posted_credits - accounts.c.posted_debits - accounts.c.pending_debits
+    sides = [(entry.debit_account_id, True), (entry.credit_account_id, False)]
     # A fixed lock order (by account id) means two opposite transfers never deadlock.
-    for account_id, effect, is_debit in sorted(sides, key=lambda side: side[0]):
+    for account_id, is_debit in sorted(sides, key=lambda side: side[0]):
         if not is_member_account(account_id):
             continue
-        statement = (
-            update(accounts)
-            .where(accounts.c.id == account_id)
-            .values({column: accounts.c[column] + sign * amount for column, sign in effect})
-            .returning(accounts.c.member_id, available.label("available"))
-        )
-        # Only new spending (a single or a pending debit) needs cover; a POST or VOID moves
-        # points that a PENDING already held.
-        needs_cover = is_debit and phase in (Phase.SINGLE, Phase.PENDING)
-        if needs_cover:
-            statement = statement.where(available + overdraft >= amount)
-        changed = (await conn.execute(statement)).first()
+        changed = (await conn.execute(_account_change(phase, is_debit), {
+            "account": account_id, "amount": amount, "overdraft": overdraft,
+        })).first()  # fmt: skip
         if changed is None:
             exists = await conn.scalar(select(accounts.c.id).where(accounts.c.id == account_id))
             if exists is None:
@@ -218,28 +238,79 @@ async def transfer(
         debit=debit, credit=credit, amount=amount, phase=phase, reason=reason,
         reference=reference, partner_id=partner_id,
     )  # fmt: skip
-    row = await insert_unless_exists(
-        conn,
-        transfers,
-        {
-            "idempotency_key": idempotency_key,
-            "debit_account_id": debit,
-            "credit_account_id": credit,
-            "amount": amount,
-            "phase": phase,
-            "reason": reason,
-            "reference": reference,
-            "partner_id": partner_id,
-            "request_hash": fingerprint,
-            "created_at": now or datetime.now(UTC),
-        },
-    )
+    values = {
+        "idempotency_key": idempotency_key,
+        "debit_account_id": debit,
+        "credit_account_id": credit,
+        "amount": amount,
+        "phase": phase,
+        "reason": reason,
+        "reference": reference,
+        "partner_id": partner_id,
+        "request_hash": fingerprint,
+        "created_at": now or datetime.now(UTC),
+    }
+    crediting_a_member = (
+        conn.dialect.name == "postgresql" and not pending and carry_lots
+        and is_member_account(credit) and not is_member_account(debit)
+    )  # fmt: skip
+    if crediting_a_member:  # the commonest transfer (earning), in one round trip
+        # (named apart from the accounts' columns, which the UPDATE would otherwise set)
+        parameters = {f"new_{name}": value for name, value in values.items()}
+        row = (await conn.execute(_credit_member(), parameters)).first()
+        if row is not None and row.account_member is None:
+            raise NotFound(f"account {credit} does not exist")
+    else:
+        row = await insert_unless_exists(conn, transfers, values)
     if row is None:
         return await earlier(
             conn, transfers, fingerprint, idempotency_key, idempotency_key=idempotency_key
         )
-    await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
+    if not crediting_a_member:
+        await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
     return row
+
+
+@functools.cache
+def _credit_member() -> Any:
+    """PostgreSQL: a SINGLE transfer into a member's account from a program or partner account
+    as one statement: the transfer (unless its key exists), the account's totals, and the lot
+    the credit opens (what does not only pay back a negative balance), as `transfer` and
+    `_carry_lots` would do them one by one. No row: the key was taken (a replay)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    added = (
+        pg_insert(transfers)
+        .values({column: bindparam(f"new_{column}", type_=transfers.c[column].type) for column in (
+            "idempotency_key", "debit_account_id", "credit_account_id", "amount", "phase",
+            "reason", "reference", "partner_id", "request_hash", "created_at")})
+        .on_conflict_do_nothing()
+        .returning(*transfers.c)
+        .cte("added")
+    )  # fmt: skip
+    credited = (
+        update(accounts)
+        .where(accounts.c.id == added.c.credit_account_id)
+        .values(posted_credits=accounts.c.posted_credits + added.c.amount)
+        .returning(accounts.c.member_id, _AVAILABLE.label("available"))
+        .cte("credited")
+    )
+    opened = func.least(added.c.amount, func.greatest(0, credited.c.available))
+    lot_opened = (
+        insert(point_lots)
+        .from_select(
+            ["member_id", "transfer_id", "points", "remaining", "earned_at"],
+            select(credited.c.member_id, added.c.id, opened, opened, added.c.created_at)
+            .select_from(credited.join(added, true()))
+            .where(opened > 0),
+        )
+        .cte("lot_opened")
+    )  # fmt: skip
+    return (
+        select(*added.c, credited.c.member_id.label("account_member"))
+        .select_from(added.outerjoin(credited, true()))
+        .add_cte(lot_opened)
+    )
 
 
 async def post_pending(

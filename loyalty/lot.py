@@ -14,16 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import lot_draws, point_lots
 
+_OPEN = insert(point_lots)
+
 
 async def open_lot(
     conn: AsyncConnection, *, member_id: int, transfer_id: int, points: int, earned_at: datetime
 ) -> None:
-    await conn.execute(
-        insert(point_lots).values(
-            member_id=member_id, transfer_id=transfer_id, points=points, remaining=points,
-            earned_at=earned_at,
-        )
-    )  # fmt: skip
+    await conn.execute(_OPEN, {
+        "member_id": member_id, "transfer_id": transfer_id, "points": points,
+        "remaining": points, "earned_at": earned_at,
+    })  # fmt: skip
 
 
 _DRAW = (
