@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -13,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -51,11 +53,39 @@ SERVED = {"POINTGATE_RATE_LIMIT_PER_MINUTE": "1000000000",
           "POINTGATE_RATE_LIMIT_BURST": "1000000000", "POINTGATE_DB_POOL_SIZE": "16"}  # fmt: skip
 
 
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def worker_memory(self) -> list[int]:
+        """Resident memory (bytes) of each process serving requests: the worker processes, or
+        the server itself when it runs one."""
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists() and children.read_text().split():
+            pids = [int(pid) for pid in children.read_text().split()]
+        sizes = []
+        for pid in pids:
+            status = Path(f"/proc/{pid}/status").read_text()
+            sizes.append(int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) * 1024)  # type: ignore[index]
+        return sizes
+
+
 @contextmanager
 def served_gateway(
     database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None
 ) -> Iterator[str]:
     """Run `pointgate serve` in a subprocess until the block ends; yield its /graphql URL."""
+    with serving(database_url, workers, extra_env) as served:
+        yield served.url
+
+
+@contextmanager
+def serving(
+    database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """Run `pointgate serve` in a subprocess until the block ends."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "POINTGATE_ENV": "production",
            "POINTGATE_DATA_KEYS": DATA_KEY, **(extra_env or {})}  # fmt: skip
@@ -74,7 +104,7 @@ def served_gateway(
                 time.sleep(0.2)
         else:
             raise RuntimeError("the gateway did not start")
-        yield f"http://127.0.0.1:{port}/graphql"
+        yield Served(f"http://127.0.0.1:{port}/graphql", server)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -258,10 +258,19 @@ def partners_simulate(
     secret: str = typer.Option(..., "--secret", help="The HMAC shared secret to expect."),
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
     port: int = typer.Option(9100, "--port", help="The port to listen on."),
+    fault_rate: float = typer.Option(
+        0.0,
+        "--fault-rate",
+        min=0.0,
+        max=1.0,
+        help="The share of calls that meet a random fault (timeout, 5xx, refusal, lost answer, "
+        "slowness).",
+    ),
 ) -> None:
     """Serve a simulated partner program over the HTTP connector protocol (for trials: point a
     partner's HTTP connector at it)."""
-    uvicorn.run(simulated_app(SimulatedPartner(name="simulated"), secret), host=host, port=port)
+    partner = SimulatedPartner(name="simulated", fault_rate=fault_rate)
+    uvicorn.run(simulated_app(partner, secret), host=host, port=port, log_level="warning")
 
 
 @partners_app.command("rate-card")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import random
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -47,12 +48,19 @@ class SimulatedPartner:
     slow_seconds: float = 0.05
     # Every effective credit, for tests: an id must never appear twice.
     effects: list[str] = field(default_factory=list)
+    # Besides the injected faults: this share of calls meets a fault drawn at random (a soak).
+    fault_rate: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
 
     def inject(self, *faults: Fault) -> None:
         self.faults.extend(faults)
 
     def _next_fault(self) -> Fault | None:
-        return self.faults.popleft() if self.faults else None
+        if self.faults:
+            return self.faults.popleft()
+        if self.fault_rate and self.rng.random() < self.fault_rate:
+            return self.rng.choice(list(Fault))
+        return None
 
     async def move(self, exchange_id: str, account: str, units: int) -> Answer:
         """Credit (positive) or debit (negative) units, once per exchange id."""

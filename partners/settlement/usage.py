@@ -73,6 +73,8 @@ class UsageMeter:
     async def flush(self) -> int:
         """Store what was counted since the last flush; returns how many operations."""
         counts, self._counts = self._counts, Counter()
+        if not counts:
+            return 0
         try:
             async with self.db.transaction() as conn:
                 await add_usage(conn, counts)

@@ -3,6 +3,8 @@ idempotent retries, the circuit breaker, and a whole exchange over HTTP."""
 
 from __future__ import annotations
 
+import random
+
 import httpx
 import pytest
 
@@ -89,3 +91,26 @@ async def test_an_exchange_over_http_with_a_lost_answer_is_reconciled(db):
     assert (report.posted, report.voided) == (1, 0)
     assert simulated.effects == [unknown.id]
     await directory.close()
+
+
+async def test_a_partner_with_a_fault_rate_fails_that_share_of_calls_and_applies_each_id_once():
+    # given a simulated partner (as `pointgate partners simulate --fault-rate 0.3` serves it)
+    partner = SimulatedPartner(fault_rate=0.3, rng=random.Random(7), slow_seconds=0)
+
+    # when 200 credits are each sent until one gets a definite answer
+    failures = 0
+    for n in range(200):
+        while True:
+            try:
+                await partner.move(f"ex-{n}", "ACC-1", 1)
+                break
+            except ConnectorError:
+                failures += 1
+
+    # then faults met about 3 in 10 calls: 3 of the 5 kinds fail the call (timeout, 5xx, lost
+    # answer), about 44 of 244 calls; and every id was applied at most once
+    applied = [i for i, outcome in partner.applied.items() if outcome is Outcome.APPLIED]
+    assert 20 <= failures <= 80
+    assert len(partner.effects) == len(set(partner.effects)) == len(applied)
+    assert partner.balances["ACC-1"] == len(applied) < 200  # some were refused (REJECT)
+    assert SimulatedPartner()._next_fault() is None  # no rate: no fault of its own
