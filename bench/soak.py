@@ -33,20 +33,18 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
-from bench.common import DATA_KEY, SERVED, free_port, serving
+from bench.common import DATA_KEY, SERVED, serving
 from bench.gateway_load import seeded
 from bench.side_by_side import _ms
-from bench.writes import add_reward, lua_body
+from bench.writes import add_reward, connect_airline, lua_body, simulated_partner
 from infra.database import Database
-from infra.models import exchanges, partners, purchases, redemptions, refunds
+from infra.models import exchanges, purchases, redemptions, refunds
 from loyalty import growth, ledger
-from partners.registry import ConnectorKind, update_partner
 from partners.simulated import signature
 
 CONNECTIONS = 16
@@ -167,30 +165,6 @@ def wrk_minute(url: str, script: str) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def simulated_partner(secret: str, fault_rate: float) -> Any:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "partners", "simulate", "--secret", secret,
-         "--port", str(port), "--fault-rate", str(fault_rate)],
-        env={**os.environ, "POINTGATE_DATA_KEYS": DATA_KEY},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(f"{url}/balances", content=b"{}")
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def partner_units(url: str, secret: str, accounts: list[str]) -> int:
     body = json.dumps({"accounts": accounts}).encode()
     stamp = str(int(time.time()))
@@ -198,18 +172,6 @@ def partner_units(url: str, secret: str, accounts: list[str]) -> int:
         "x-pointgate-timestamp": stamp, "x-pointgate-signature": signature(secret, stamp, body),
     }).json()  # fmt: skip
     return sum(answer["balances"].values())
-
-
-async def configure(url: str, partner_url: str, secret: str) -> int:
-    db = Database(url)
-    async with db.read() as conn:
-        airline = int(await conn.scalar(
-            select(partners.c.id).where(partners.c.code == "skyway-air")
-        ) or 0)  # fmt: skip
-    await update_partner(db, partner_id=airline, connector_kind=ConnectorKind.HTTP,
-                         connector_url=partner_url, connector_secret=secret)  # fmt: skip
-    await db.dispose()
-    return airline
 
 
 def reconcile(url: str) -> None:
@@ -282,7 +244,7 @@ def main() -> None:
     # Exchanges the faults leave open are the reconciliation's (run at the end), not the load's.
     env = {**SERVED, "POINTGATE_CONNECTOR_TIMEOUT": "2"}
     with simulated_partner(secret, options.fault_rate) as partner_url:
-        airline = asyncio.run(configure(url, partner_url, secret))
+        airline = asyncio.run(connect_airline(url, partner_url, secret))
         with serving(url, 2, env) as served, tempfile.TemporaryDirectory() as scratch:
             print(f"{'minute':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'timeouts':>8}"
                   "  worker memory (MiB)")  # fmt: skip

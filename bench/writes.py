@@ -19,15 +19,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
+import secrets as pysecrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+from sqlalchemy import select, text
 
-from bench.common import SERVED, served_gateway
+from bench.common import DATA_KEY, SERVED, free_port, served_gateway
 from bench.gateway_load import bare_asyncpg_rate, seeded
 from bench.side_by_side import (
     Figures,
@@ -37,7 +44,9 @@ from bench.side_by_side import (
     statements_logged,
 )
 from infra.database import Database
+from infra.models import partners
 from loyalty.reward import RewardTerms, create_reward
+from partners.registry import ConnectorKind, update_partner
 
 MUTATIONS = {
     "recordPurchase": (
@@ -52,7 +61,14 @@ MUTATIONS = {
         "mutation M($input: RedeemRewardInput!) { redeemReward(input: $input) { id } }",
         '{"member":{"id":"%d"},"rewardId":"REWARD","idempotencyKey":"%s"}',
     ),
+    # Carries out a quote made for it (prepare_quotes: RUN-<thread>-<n>) against the
+    # simulated partner over HTTP; %d is the request's number.
+    "requestExchange": (
+        "mutation M($input: RequestExchangeInput!) { requestExchange(input: $input) { id state } }",
+        '{"quoteId":"RUN-%d","idempotencyKey":"%s"}',
+    ),
 }  # fmt: skip
+QUOTES_PER_THREAD = 6_000
 
 
 def lua_body(query: str, variables: str | None, read_placeholder: str = "%d") -> str:
@@ -68,26 +84,40 @@ def lua_body(query: str, variables: str | None, read_placeholder: str = "%d") ->
 def lua(mutation: str, members: int, headers: dict[str, str], run: str, reward_id: int) -> str:
     """A wrk script whose every request names another member and a key of its own."""
     query, variables = MUTATIONS[mutation]
-    template = lua_body(query, variables.replace("REWARD", str(reward_id)))
+    template = lua_body(query, variables.replace("REWARD", str(reward_id))
+                        .replace("RUN", f"{run}-%d"))  # fmt: skip
+    member = "tid, counter" if mutation == "requestExchange" else "member"
     return "\n".join([
         'wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"',
         *(f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in headers.items()),
-        "local counter, errors, threads = 0, 0, {}",
+        "local counter, threads = 0, {}",
+        "errors = 0  -- a global: done() reads it from each thread",
         "function setup(thread) table.insert(threads, thread); thread:set('tid', #threads) end",
         "function request()",
         "  counter = counter + 1",
         f"  local member = (counter * 7919 + tid * 104729) % {members} + 1",
         f'  local key = string.format("{run}-%d-%d", tid, counter)',
-        f"  return wrk.format(nil, nil, nil, string.format({template}, member, key))",
+        f"  return wrk.format(nil, nil, nil, string.format({template}, {member}, key))",
         "end",
         # a request answered with errors is a failure, though HTTP says 200
+        "codes = {}",
         "function response(status, headers, body)",
-        '  if string.find(body, \'"errors"\', 1, true) then errors = errors + 1 end',
+        '  if string.find(body, \'"errors"\', 1, true) then',
+        "    errors = errors + 1",
+        '    local code = string.match(body, \'"code":"([%u_]+)"\') or "?"',
+        "    codes[code] = (codes[code] or 0) + 1",
+        "  end",
         "end",
         "function done(summary, latency, requests)",
-        "  local total = 0",
-        "  for _, thread in ipairs(threads) do total = total + thread:get('errors') end",
+        "  local total, by_code = 0, {}",
+        "  for _, thread in ipairs(threads) do",
+        "    total = total + thread:get('errors')",
+        "    for code, n in pairs(thread:get('codes')) do",
+        "      by_code[code] = (by_code[code] or 0) + n",
+        "    end",
+        "  end",
         '  io.write(string.format("graphql errors: %d\\n", total))',
+        '  for code, n in pairs(by_code) do io.write(string.format("code %s %d\\n", code, n)) end',
         "end",
     ])  # fmt: skip
 
@@ -106,28 +136,112 @@ def wrk(url: str, script: str, connections: int, seconds: float) -> Figures:
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"graphql errors: (\d+)", output)
+    codes = re.findall(r"^code (\S+) (\d+)$", output, re.M)
+    if codes:
+        print(f"  (errors by code: {', '.join(f'{code} {n}' for code, n in codes)})")
     return Figures(rate, p50, p99, (int(failed[1]) if failed else 0) + int(errors[1]))  # type: ignore[index]
 
 
-def statements_per_call(log, database: str, url: str, mutation: str, headers: dict[str, str],
-                        reward_id: int, calls: int = 20) -> str:  # fmt: skip
+def statements_per_call(log, database: str, db_url: str, url: str, mutation: str,
+                        headers: dict[str, str], reward_id: int, members: int,
+                        calls: int = 20) -> str:  # fmt: skip
     if log is None:
         return "n/a (no readable PostgreSQL log)"
     query, variables = MUTATIONS[mutation]
+    if mutation == "requestExchange":
+        asyncio.run(prepare_quotes(db_url, url, headers, "count", members))
 
     def body(n: int) -> dict:
-        filled = variables.replace("REWARD", str(reward_id)) % (100 + n, f"count-{mutation}-{n}")
+        filled = variables.replace("REWARD", str(reward_id)).replace("RUN", "count-%d")
+        values = (1, n + 1) if mutation == "requestExchange" else (100 + n,)
+        filled = filled % (*values, f"count-{mutation}-{n}")
         return {"query": query, "variables": {"input": json.loads(filled)}}
 
     with httpx.Client(headers=headers, timeout=30) as http:
         for n in range(3):  # warm: the token known, statements prepared
-            assert "errors" not in http.post(url, json=body(n)).json()
+            answer = http.post(url, json=body(n)).json()
+            assert "errors" not in answer, answer
         time.sleep(1.5)  # the usage flush and the feeds' first polls are not the mutation's
         since = log.stat().st_size
         for n in range(3, 3 + calls):
-            assert "errors" not in http.post(url, json=body(n)).json()
+            answer = http.post(url, json=body(n)).json()
+            assert "errors" not in answer, answer
         time.sleep(0.2)
     return f"{statements_logged(log, database, since) / calls:.1f}"
+
+
+async def prepare_quotes(url: str, endpoint: str, headers: dict[str, str], run: str,
+                         members: int) -> None:  # fmt: skip
+    """Quotes RUN-<thread>-<n> for members with an account at the airline (ids 1, 4, 7, ...),
+    made as the API makes one (its terms, units and the caller who may use it) and valid for
+    ten minutes: the benchmark measures requests, not quotes."""
+    async with httpx.AsyncClient(headers=headers, timeout=30) as http:
+        answer = (await http.post(endpoint, json={"query": QUOTE, "variables": {"input": {
+            "member": {"id": "1"}, "partnerId": str(await airline_id(url)), "points": 100,
+        }}})).json()  # fmt: skip
+    template = answer["data"]["quoteExchange"]["id"]
+    db = Database(url)
+    async with db.transaction() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO quotes (id, member_id, partner_id, terms_id, direction, points, units,"
+                " rate, fee_points, external_account, created_at, expires_at, requested_by)"
+                " SELECT :run || '-' || t || '-' || n, m, partner_id, terms_id, direction, points,"
+                " units, rate, fee_points, 'SKY-' || lpad(m::text, 8, '0'), now(),"
+                " now() + interval '10 minutes', requested_by"
+                " FROM quotes, generate_series(1, 2) t, generate_series(1, :count) n,"
+                " LATERAL (SELECT 3 * ((n * 7919 + t * 104729) % (:members / 3)) + 1 AS m) chosen"
+                " WHERE quotes.id = :template"
+            ),
+            {"run": run, "count": QUOTES_PER_THREAD, "members": members, "template": template},
+        )
+    await db.dispose()
+
+
+QUOTE = "mutation Q($input: QuoteExchangeInput!) { quoteExchange(input: $input) { id } }"
+
+
+async def airline_id(url: str) -> int:
+    db = Database(url)
+    async with db.read() as conn:
+        found = await conn.scalar(select(partners.c.id).where(partners.c.code == "skyway-air"))
+    await db.dispose()
+    return int(found or 0)
+
+
+async def connect_airline(url: str, partner_url: str, secret: str) -> int:
+    """The seeded airline reaches its program over HTTP (the served simulated partner)."""
+    airline = await airline_id(url)
+    db = Database(url)
+    await update_partner(db, partner_id=airline, connector_kind=ConnectorKind.HTTP,
+                         connector_url=partner_url, connector_secret=secret)  # fmt: skip
+    await db.dispose()
+    return airline
+
+
+@contextmanager
+def simulated_partner(secret: str, fault_rate: float = 0.0) -> Iterator[str]:
+    """`pointgate partners simulate` in a subprocess; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "partners", "simulate", "--secret", secret,
+         "--port", str(port), "--fault-rate", str(fault_rate)],
+        env={**os.environ, "POINTGATE_DATA_KEYS": DATA_KEY},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(f"{url}/balances", content=b"{}")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 async def add_reward(url: str) -> int:
@@ -152,14 +266,21 @@ def main() -> None:
     reward_id = asyncio.run(add_reward(url))
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     log = postgres_log()
+    secret = pysecrets.token_hex(16)
+    with simulated_partner(secret) as partner_url:
+        asyncio.run(connect_airline(url, partner_url, secret))
+        measure(options, url, dsn, headers, reward_id, log)
 
+
+def measure(options: argparse.Namespace, url: str, dsn: str, headers: dict[str, str],
+            reward_id: int, log: Path | None) -> None:  # fmt: skip
     print("SQL statements per call (PostgreSQL's statement log, BEGIN and COMMIT included):")
     asyncio.run(set_statement_log(options.database, True))
     try:
         with served_gateway(url, 1, SERVED) as endpoint:
             for mutation in MUTATIONS:
-                count = statements_per_call(log, options.database, endpoint, mutation, headers,
-                                            reward_id)  # fmt: skip
+                count = statements_per_call(log, options.database, url, endpoint, mutation,
+                                            headers, reward_id, options.members)  # fmt: skip
                 print(f"  {mutation:<16} {count}")
     finally:
         asyncio.run(set_statement_log(options.database, False))
@@ -175,12 +296,14 @@ def main() -> None:
             for mutation in MUTATIONS:
                 for connections in (1, 16):
 
-                    def script(run: str, m: str = mutation) -> str:
+                    def script(run: str, m: str = mutation, e: str = endpoint) -> str:
+                        if m == "requestExchange":
+                            asyncio.run(prepare_quotes(url, e, headers, run, options.members))
                         return lua(m, options.members, headers, run, reward_id)
 
-                    wrk(endpoint, script(f"warm-w{workers}c{connections}"), connections, 2)
-                    figures = wrk(endpoint, script(f"w{workers}c{connections}"), connections,
-                                  options.seconds)  # fmt: skip
+                    run = f"{mutation}-w{workers}c{connections}"
+                    wrk(endpoint, script(f"warm-{run}"), connections, 2)
+                    figures = wrk(endpoint, script(run), connections, options.seconds)
                     rates[(mutation, workers, connections)] = figures.rate
                     print(f"{mutation:<16} {workers:>7} {connections:>5} {figures.rate:>9.1f}"
                           f" {figures.p50:>8.1f} {figures.p99:>8.1f} {figures.failed:>6}"

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Any, NewType, NoReturn
 
 from sqlalchemy import (
     BigInteger,
@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
-from infra.models import accounts, point_lots, transfers
+from infra.models import accounts, lot_draws, point_lots, transfers
 from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty import lot
 from loyalty.idempotency import earlier, request_hash
@@ -177,16 +177,22 @@ async def _apply_to_member_accounts(
             "account": account_id, "amount": amount, "overdraft": overdraft,
         })).first()  # fmt: skip
         if changed is None:
-            exists = await conn.scalar(select(accounts.c.id).where(accounts.c.id == account_id))
-            if exists is None:
-                raise NotFound(f"account {account_id} does not exist")
-            raise InsufficientPoints(
-                f"account {account_id} does not have {amount} points available",
-                account=account_id,
-                requested=amount,
-            )
+            await _refuse(conn, account_id, amount)
+            return
         if carry_lots:
             await _carry_lots(conn, entry, changed.member_id, changed.available, is_debit)
+
+
+async def _refuse(conn: AsyncConnection, account_id: str, amount: int) -> NoReturn:
+    """Why an account's change was refused: it does not exist, or cannot cover `amount`."""
+    exists = await conn.scalar(select(accounts.c.id).where(accounts.c.id == account_id))
+    if exists is None:
+        raise NotFound(f"account {account_id} does not exist")
+    raise InsufficientPoints(
+        f"account {account_id} does not have {amount} points available",
+        account=account_id,
+        requested=amount,
+    )
 
 
 async def _carry_lots(
@@ -250,36 +256,46 @@ async def transfer(
         "request_hash": fingerprint,
         "created_at": now or datetime.now(UTC),
     }
-    crediting_a_member = (
-        conn.dialect.name == "postgresql" and not pending and carry_lots
-        and is_member_account(credit) and not is_member_account(debit)
-    )  # fmt: skip
-    if crediting_a_member:  # the commonest transfer (earning), in one round trip
+    whole = _in_one_statement(conn, debit, credit, phase, carry_lots)
+    if whole is not None:  # earning and spending, in one round trip
         # (named apart from the accounts' columns, which the UPDATE would otherwise set)
         parameters = {f"new_{name}": value for name, value in values.items()}
-        row = (await conn.execute(_credit_member(), parameters)).first()
-        if row is not None and row.account_member is None:
-            raise NotFound(f"account {credit} does not exist")
+        done = (await conn.execute(whole, {**parameters, "overdraft": overdraft})).freeze()
+        answer = done().first()
+        if answer is not None and answer.account_member is None:
+            await _refuse(conn, credit if is_member_account(credit) else debit, amount)
+        # the transfer's own columns, as a replay answers them
+        row = done().columns(*range(len(transfers.c))).first()
     else:
         row = await insert_unless_exists(conn, transfers, values)
     if row is None:
         return await earlier(
             conn, transfers, fingerprint, idempotency_key, idempotency_key=idempotency_key
         )
-    if not crediting_a_member:
+    if whole is None:
         await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
     return row
 
 
-@functools.cache
-def _credit_member() -> Any:
-    """PostgreSQL: a SINGLE transfer into a member's account from a program or partner account
-    as one statement: the transfer (unless its key exists), the account's totals, and the lot
-    the credit opens (what does not only pay back a negative balance), as `transfer` and
-    `_carry_lots` would do them one by one. No row: the key was taken (a replay)."""
+def _in_one_statement(conn: AsyncConnection, debit: str, credit: str, phase: Phase,
+                      carry_lots: bool) -> Any | None:  # fmt: skip
+    """On PostgreSQL, the statement doing a whole transfer between a member and a program or
+    partner account: a member earning (SINGLE credit) or spending (SINGLE or PENDING debit).
+    None: the transfer takes the general path (SQLite, two members, posting, voiding)."""
+    if conn.dialect.name != "postgresql" or not carry_lots:
+        return None
+    if is_member_account(credit) == is_member_account(debit):
+        return None
+    if is_member_account(credit):
+        return _credit_member() if phase is Phase.SINGLE else None
+    return _debit_member(phase)
+
+
+def _added_transfer() -> Any:
+    """The transfer's INSERT as a CTE (no row: its key exists), for the one-statement paths."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    added = (
+    return (
         pg_insert(transfers)
         .values({column: bindparam(f"new_{column}", type_=transfers.c[column].type) for column in (
             "idempotency_key", "debit_account_id", "credit_account_id", "amount", "phase",
@@ -288,6 +304,68 @@ def _credit_member() -> Any:
         .returning(*transfers.c)
         .cte("added")
     )  # fmt: skip
+
+
+@functools.cache
+def _debit_member(phase: Phase) -> Any:
+    """PostgreSQL: a SINGLE or PENDING transfer out of a member's account as one statement: the
+    transfer (unless its key exists), the account's totals if it covers the amount (plus
+    `overdraft`), and the draws on its oldest open lots, as `transfer` and `lot.draw` would do
+    them one by one (the account's row lock, taken first, guards its lots). `account_member`
+    NULL: refused (no account, or not enough points); no row: a replay."""
+    added = _added_transfer()
+    column = "posted_debits" if phase is Phase.SINGLE else "pending_debits"
+    debited = (
+        update(accounts)
+        .where(accounts.c.id == added.c.debit_account_id,
+               _AVAILABLE + bindparam("overdraft", type_=BigInteger) >= added.c.amount)
+        .values({column: accounts.c[column] + added.c.amount})
+        .returning(accounts.c.member_id)
+        .cte("debited")
+    )  # fmt: skip
+    order = (point_lots.c.earned_at, point_lots.c.id)
+    open_lots = (
+        select(point_lots.c.id, point_lots.c.remaining,
+               (func.sum(point_lots.c.remaining).over(order_by=order)
+                - point_lots.c.remaining).label("before"))
+        .select_from(point_lots.join(debited, point_lots.c.member_id == debited.c.member_id))
+        .where(point_lots.c.remaining > 0)
+        .cte("open_lots")
+    )  # fmt: skip
+    taken = (
+        select(open_lots.c.id,
+               func.least(open_lots.c.remaining, added.c.amount - open_lots.c.before)
+               .label("drawn"), added.c.id.label("transfer_id"))
+        .select_from(open_lots.join(added, true()))
+        .where(open_lots.c.before < added.c.amount)
+        .cte("taken")
+    )  # fmt: skip
+    drawn = (
+        update(point_lots)
+        .where(point_lots.c.id == taken.c.id)
+        .values(remaining=point_lots.c.remaining - taken.c.drawn)
+        .cte("drawn")
+    )
+    recorded = (
+        insert(lot_draws)
+        .from_select(["lot_id", "transfer_id", "points"],
+                     select(taken.c.id, taken.c.transfer_id, taken.c.drawn))
+        .cte("recorded")
+    )  # fmt: skip
+    return (
+        select(*added.c, debited.c.member_id.label("account_member"))
+        .select_from(added.outerjoin(debited, true()))
+        .add_cte(drawn, recorded)
+    )
+
+
+@functools.cache
+def _credit_member() -> Any:
+    """PostgreSQL: a SINGLE transfer into a member's account from a program or partner account
+    as one statement: the transfer (unless its key exists), the account's totals, and the lot
+    the credit opens (what does not only pay back a negative balance), as `transfer` and
+    `_carry_lots` would do them one by one. No row: the key was taken (a replay)."""
+    added = _added_transfer()
     credited = (
         update(accounts)
         .where(accounts.c.id == added.c.credit_account_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -183,27 +183,34 @@ async def redeem_reward(
     now = now or datetime.now(UTC)
 
     async def act(conn: AsyncConnection, spender: Any) -> Any:
-        await visible.check(conn, rewards, reward_id)
+        # Read, not locked: redemptions of an unlimited reward do not queue on its row (they
+        # come before any change of it that commits later); a limited stock is taken below by
+        # a conditional UPDATE, so it never goes below zero.
+        reward = (await conn.execute(
+            select(rewards).where(rewards.c.id == reward_id, visible.rewards)
+        )).first()  # fmt: skip
+        if reward is None:
+            raise NotFound(f"reward {reward_id} does not exist")
         free = None
         if coupon_code is not None:
             free = await coupon.apply_free_item(
                 conn, coupon_code, member_id=spender.id, reward_id=reward_id, channel=channel,
                 partner_id=None, at=now, minor_unit=minor_unit,
             )  # fmt: skip
-        reward = (
-            await conn.execute(
-                update(rewards)
-                .where(
-                    rewards.c.id == reward_id,
-                    rewards.c.status == RewardStatus.ACTIVE,
-                    rewards.c.stock.is_(None) | (rewards.c.stock >= quantity),
+        if reward.status != RewardStatus.ACTIVE:
+            raise InvalidState(f"reward {reward_id} is {reward.status}")
+        if reward.stock is not None:
+            reward = (
+                await conn.execute(
+                    update(rewards)
+                    .where(rewards.c.id == reward_id, rewards.c.stock >= quantity)
+                    .values(stock=rewards.c.stock - quantity)
+                    .returning(*rewards.c)
                 )
-                .values(stock=rewards.c.stock - quantity)
-                .returning(*rewards.c)
-            )
-        ).first()
-        if reward is None:
-            await _explain_unavailable(conn, reward_id, quantity)
+            ).first()
+            if reward is None:
+                raise OutOfStock(f"reward {reward_id} does not have {quantity} left in stock",
+                                 reward=str(reward_id))  # fmt: skip
         if reward.partner_id is not None:
             await check_partner_active(conn, reward.partner_id, transacting_at=now)
         taken = await spend(
@@ -217,17 +224,6 @@ async def redeem_reward(
         return taken
 
     return await spend_once(db, member_ref, idempotency_key, fingerprint, visible, act)
-
-
-async def _explain_unavailable(conn: Any, reward_id: int, quantity: int) -> NoReturn:
-    status = await conn.scalar(select(rewards.c.status).where(rewards.c.id == reward_id))
-    if status is None:
-        raise NotFound(f"reward {reward_id} does not exist")
-    if status != RewardStatus.ACTIVE:
-        raise InvalidState(f"reward {reward_id} is {status}")
-    raise OutOfStock(
-        f"reward {reward_id} does not have {quantity} left in stock", reward=str(reward_id)
-    )
 
 
 rewards_by_id = keyed(tuple(rewards.c), rewards.c.id, visible=attrgetter("rewards"))

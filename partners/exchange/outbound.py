@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
@@ -112,12 +112,12 @@ async def request_exchange(
     """Carry out a quote (one the caller may use, for a member it may act on): reserve, call
     the partner, then post, void or leave UNKNOWN."""
     now = now or datetime.now(UTC)
-    exchange, replayed = await retry_on_race(
+    exchange, partner, replayed = await retry_on_race(
         lambda: _reserve(db, quote_id, idempotency_key, visible, now)
     )
     if replayed:
         return exchange
-    connector = directory.for_partner(await find_partner(db, exchange.partner_id))
+    connector = directory.for_partner(partner)
     answer, error = None, None
     try:
         answer = await asyncio.wait_for(
@@ -131,8 +131,9 @@ async def request_exchange(
 
 async def _reserve(
     db: Database, quote_id: str, idempotency_key: str, visible: Visibility, now: datetime
-) -> tuple[Any, bool]:
-    """Hold the quote's points and fee (RESERVED), or find the earlier request's exchange."""
+) -> tuple[Any, Any, bool]:
+    """Hold the quote's points and fee (RESERVED), or find the earlier request's exchange;
+    with the partner (its connector is called next)."""
     async with db.transaction() as conn:
         quote = (
             await conn.execute(select(quotes).where(quotes.c.id == quote_id, visible.quotes))
@@ -144,7 +145,7 @@ async def _reserve(
             conn, exchanges, fingerprint, idempotency_key, idempotency_key=idempotency_key
         )
         if existing is not None:
-            return existing, True
+            return existing, None, True
         if quote.expires_at <= now:
             raise QuoteExpired("the quote has expired; ask for a new one")
         used = await conn.scalar(select(exchanges.c.id).where(exchanges.c.quote_id == quote_id))
@@ -170,7 +171,7 @@ async def _reserve(
             fee_points=quote.fee_points, pending=True, requested="requested",
             opened=ExchangeState.RESERVED, opened_reason="points held",
         )  # fmt: skip
-        return await open_exchange(conn, opening, movement, now), False
+        return await open_exchange(conn, opening, movement, now), partner, False
 
 
 async def _record(conn: AsyncConnection, exchange: Any, verdict: Verdict, now: datetime) -> Any:
@@ -182,16 +183,8 @@ async def _record(conn: AsyncConnection, exchange: Any, verdict: Verdict, now: d
             from_states=(ExchangeState.RESERVED,),
         )  # fmt: skip
     else:
-        row = await settle(conn, exchange, verdict.state, verdict.reason, now)
-        if verdict.reference and row is not None:
-            row = (
-                await conn.execute(
-                    update(exchanges)
-                    .where(exchanges.c.id == exchange.id)
-                    .values(partner_reference=verdict.reference)
-                    .returning(*exchanges.c)
-                )
-            ).one()
+        also = {"partner_reference": verdict.reference} if verdict.reference else None
+        row = await settle(conn, exchange, verdict.state, verdict.reason, now, also=also)
     if row is None:
         row = (await conn.execute(select(exchanges).where(exchanges.c.id == exchange.id))).one()
     return row

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import String, bindparam, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import (
@@ -22,6 +22,7 @@ from infra.models import (
     webhook_deliveries,
     webhook_subscriptions,
 )
+from infra.types import UtcDateTime
 from loyalty import ledger
 from loyalty.ledger import AccountId, TransferCode
 
@@ -56,69 +57,80 @@ async def transition(
     reason: str,
     now: datetime,
     *,
-    from_states: tuple[ExchangeState, ...] | None,
+    from_states: tuple[ExchangeState, ...],
+    also: dict[str, Any] | None = None,
 ) -> Any | None:
-    """Move to `to_state` if the exchange is in one of `from_states` (None: a new exchange);
+    """Move to `to_state` if the exchange is in one of `from_states` (setting `also` with it),
     record the event and queue the webhooks. Returns the row, or None if another process
     settled it first."""
-    query = update(exchanges).where(exchanges.c.id == exchange_id)
-    if from_states is not None:
-        query = query.where(exchanges.c.state.in_(from_states))
     row = (
-        await conn.execute(query.values(state=to_state, updated_at=now).returning(*exchanges.c))
+        await conn.execute(
+            update(exchanges)
+            .where(exchanges.c.id == exchange_id, exchanges.c.state.in_(from_states))
+            .values(state=to_state, updated_at=now, **(also or {}))
+            .returning(*exchanges.c)
+        )
     ).first()
     if row is None:
         return None
-    previous = (
-        None
-        if from_states is None
-        else await conn.scalar(
-            select(exchange_events.c.to_state)
-            .where(exchange_events.c.exchange_id == exchange_id)
-            .order_by(exchange_events.c.id.desc())
-            .limit(1)
-        )
-    )
-    await conn.execute(
-        insert(exchange_events).values(
-            exchange_id=exchange_id, from_state=previous, to_state=to_state, reason=reason, at=now
-        )
-    )
-    await _queue_webhooks(conn, row, to_state, reason, now)
+    # The state column is the last event's: with one state possible before, it is that one.
+    previous = from_states[0] if len(from_states) == 1 else await conn.scalar(
+        select(exchange_events.c.to_state)
+        .where(exchange_events.c.exchange_id == exchange_id)
+        .order_by(exchange_events.c.id.desc())
+        .limit(1)
+    )  # fmt: skip
+    await _record_events(conn, row, [(previous, to_state, reason)], now)
     return row
 
 
-async def _queue_webhooks(
-    conn: AsyncConnection, row: Any, state: ExchangeState, reason: str, now: datetime
-) -> None:
-    payload = orjson.dumps(
-        {
+Step = tuple[str | None, str, str]  # from state, to state, reason
+
+
+async def _record_events(conn: AsyncConnection, row: Any, steps: list[Step], now: datetime) -> None:
+    """The exchange's events (from, to, reason) and, for each, a webhook delivery queued for
+    every active subscription of its partner (an INSERT ... SELECT: no read first)."""
+    await conn.execute(_EVENT, [
+        {"exchange_id": row.id, "from_state": previous, "to_state": state, "reason": reason,
+         "at": now}
+        for previous, state, reason in steps
+    ])  # fmt: skip
+    await conn.execute(_QUEUE, [
+        {"partner": row.partner_id, "at": now, "payload": orjson.dumps({
             "event": "exchange.state_changed", "exchange_id": row.id, "state": state,
             "direction": row.direction, "points": row.points, "units": row.units,
             "account": row.external_account, "reason": reason, "at": now.isoformat(),
-        }
-    ).decode()  # fmt: skip
-    subscriptions = await conn.scalars(
-        select(webhook_subscriptions.c.id).where(
-            webhook_subscriptions.c.partner_id == row.partner_id,
-            webhook_subscriptions.c.active == 1,
-        )
-    )
-    deliveries = [
-        {"subscription_id": sub, "event": "exchange.state_changed", "payload": payload,
-         "status": "PENDING", "next_attempt_at": now, "created_at": now}
-        for sub in subscriptions
-    ]  # fmt: skip
-    if deliveries:
-        await conn.execute(insert(webhook_deliveries), deliveries)
+        }).decode()}
+        for _previous, state, reason in steps
+    ])  # fmt: skip
+
+
+_EVENT = insert(exchange_events)
+_QUEUE = insert(webhook_deliveries).from_select(
+    ["subscription_id", "event", "payload", "status", "next_attempt_at", "created_at"],
+    select(
+        webhook_subscriptions.c.id, literal("exchange.state_changed"),
+        bindparam("payload", type_=String()), literal("PENDING"),
+        bindparam("at", type_=UtcDateTime()), bindparam("at", type_=UtcDateTime()),
+    ).where(
+        webhook_subscriptions.c.partner_id == bindparam("partner"),
+        webhook_subscriptions.c.active == 1,
+    ),
+)  # fmt: skip
 
 
 async def settle(
-    conn: AsyncConnection, exchange: Any, to_state: ExchangeState, reason: str, now: datetime
+    conn: AsyncConnection,
+    exchange: Any,
+    to_state: ExchangeState,
+    reason: str,
+    now: datetime,
+    also: dict[str, Any] | None = None,
 ) -> Any:
     """POSTED or VOIDED, with the pending transfers posted or voided in the same transaction.
     Settling an exchange that is already settled answers its current state."""
-    changed = await transition(conn, exchange.id, to_state, reason, now, from_states=OPEN_STATES)
+    changed = await transition(conn, exchange.id, to_state, reason, now, from_states=OPEN_STATES,
+                               also=also)  # fmt: skip
     if changed is None:
         return (await conn.execute(select(exchanges).where(exchanges.c.id == exchange.id))).one()
     finish = ledger.post_pending if to_state is ExchangeState.POSTED else ledger.void_pending
@@ -166,18 +178,9 @@ class Movement:
 async def open_exchange(
     conn: AsyncConnection, opening: Opening, movement: Movement, now: datetime
 ) -> Any:
-    """Insert the exchange (REQUESTED), move its points and its fee, and take it to
-    `movement.opened`: one sequence for both directions, in the caller's transaction."""
+    """Move the exchange's points and its fee, and record it REQUESTED then `movement.opened`
+    (both events): one sequence for both directions, in the caller's transaction."""
     exchange_id = uuid.uuid4().hex
-    await conn.execute(
-        insert(exchanges).values(
-            id=exchange_id, state=ExchangeState.REQUESTED, created_at=now, updated_at=now,
-            **asdict(opening),
-        )
-    )  # fmt: skip
-    await transition(
-        conn, exchange_id, ExchangeState.REQUESTED, movement.requested, now, from_states=None
-    )
     step = "reserve" if movement.pending else "credit"
     moved = await ledger.transfer(
         conn, idempotency_key=f"exchange:{exchange_id}:{step}", debit=movement.debit,
@@ -195,12 +198,16 @@ async def open_exchange(
             pending=movement.pending, now=now,
         )  # fmt: skip
         fee_id = fee.id
-    await conn.execute(
-        update(exchanges)
-        .where(exchanges.c.id == exchange_id)
-        .values(transfer_id=moved.id, fee_transfer_id=fee_id)
-    )
-    return await transition(
-        conn, exchange_id, movement.opened, movement.opened_reason, now,
-        from_states=(ExchangeState.REQUESTED,),
-    )  # fmt: skip
+    row = (
+        await conn.execute(
+            insert(exchanges)
+            .values(id=exchange_id, state=movement.opened, created_at=now, updated_at=now,
+                    transfer_id=moved.id, fee_transfer_id=fee_id, **asdict(opening))
+            .returning(*exchanges.c)
+        )
+    ).one()  # fmt: skip
+    await _record_events(conn, row, [
+        (None, ExchangeState.REQUESTED, movement.requested),
+        (ExchangeState.REQUESTED, movement.opened, movement.opened_reason),
+    ], now)  # fmt: skip
+    return row
