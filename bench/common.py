@@ -63,8 +63,11 @@ class Served:
         the server itself when it runs one."""
         pids = [self.process.pid]
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if children.exists() and children.read_text().split():
-            pids = [int(pid) for pid in children.read_text().split()]
+        if children.exists():
+            # uvicorn's workers, not multiprocessing's resource tracker
+            workers = [int(pid) for pid in children.read_text().split()
+                       if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]  # fmt: skip
+            pids = workers or pids
         sizes = []
         for pid in pids:
             status = Path(f"/proc/{pid}/status").read_text()

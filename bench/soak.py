@@ -72,7 +72,7 @@ local counter = 0
 made = {}          -- purchase ids this thread made (refunded later)
 quotes = {}        -- quote ids waiting for their request
 sent = {}          -- recent write bodies, resent as retries
-acked = {PURCHASE = {}, REFUND = {}, REDEEM = {}, REWARD = {}, EXCHANGE = {}}
+acked = {}         -- "KIND id" of every write answered (flat: wrk copies no nested tables)
 codes = {}
 function init(args) math.randomseed(tid * 7919 + os.time()) end
 local function key() return string.format("%s-%d-%d", RUN, tid, counter) end
@@ -92,7 +92,8 @@ function request()
     elseif roll <= 87 then body = string.format(T.REWARD, member, key())
     elseif roll <= 94 then
       -- members with an account at the airline: ids 1, 4, 7, ...
-      body, write = string.format(T.QUOTE, 3 * math.random(0, (MEMBERS - 1) // 3) + 1), false
+      local holder = 3 * math.random(0, math.floor((MEMBERS - 1) / 3)) + 1
+      body, write = string.format(T.QUOTE, holder), false
     elseif #sent > 0 then body, write = sent[math.random(#sent)], false
     else body, write = string.format(T.READ, member), false end
   end
@@ -113,8 +114,8 @@ function response(status, headers, body)
   for field, kind in pairs(FIELDS) do
     local id = string.match(body, '"' .. field .. '":{"id":"([%w%-]+)"')
     if id then
-      if kind == "PURCHASE" and not acked.PURCHASE[id] then table.insert(made, id) end
-      acked[kind][id] = true
+      if kind == "PURCHASE" and not acked[kind .. " " .. id] then table.insert(made, id) end
+      acked[kind .. " " .. id] = true
       return
     end
   end
@@ -122,9 +123,7 @@ end
 function done(summary, latency, requests)
   local out = io.open(OUT, "w")
   for _, thread in ipairs(threads) do
-    for kind, ids in pairs(thread:get("acked")) do
-      for id in pairs(ids) do out:write(kind, " ", id, "\\n") end
-    end
+    for answered in pairs(thread:get("acked")) do out:write(answered, "\\n") end
     for code, n in pairs(thread:get("codes")) do out:write("CODE ", code, " ", n, "\\n") end
   end
   out:close()
@@ -149,6 +148,7 @@ def lua(members: int, headers: dict[str, str], run: str, reward_id: int, airline
 
 
 def wrk_minute(url: str, script: str) -> dict[str, Any]:
+    output: Any
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as handle:
         handle.write(script)
         handle.flush()
@@ -156,7 +156,10 @@ def wrk_minute(url: str, script: str) -> dict[str, Any]:
             ["wrk", "-t2", f"-c{CONNECTIONS}", "-d60s", "--timeout", "30s", "--latency",
              "-s", handle.name, url],
             capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+        )  # fmt: skip
+    if ".lua:" in output.stderr:  # wrk runs on with its defaults after a script error
+        raise RuntimeError(f"the load script failed: {output.stderr}")
+    output = output.stdout
     return {
         "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),  # type: ignore[index]
         "p50": _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1]),  # type: ignore[index]

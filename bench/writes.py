@@ -126,11 +126,14 @@ def wrk(url: str, script: str, connections: int, seconds: float) -> Figures:
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as handle:
         handle.write(script)
         handle.flush()
-        output = subprocess.run(
+        run = subprocess.run(
             ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{round(seconds)}s",
              "--latency", "-s", handle.name, url],
             capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+        )  # fmt: skip
+    if ".lua:" in run.stderr:  # wrk runs on with its defaults after a script error
+        raise RuntimeError(f"the load script failed: {run.stderr}")
+    output = run.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
@@ -241,7 +244,11 @@ def simulated_partner(secret: str, fault_rate: float = 0.0) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # answers it never gives (a lost answer) hold it
+            process.kill()
+            process.wait()
 
 
 async def add_reward(url: str) -> int:

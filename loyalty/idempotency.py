@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Table, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.errors import IdempotencyConflict
@@ -42,11 +42,31 @@ async def earlier(
     return existing
 
 
+# PostgreSQL's deadlock and serialization failures: the transaction was rolled back whole and
+# may simply run again.
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
+
+
+def _retryable(error: DBAPIError) -> bool:
+    cause: BaseException | None = error.orig
+    while cause is not None:
+        if getattr(cause, "sqlstate", None) in RETRYABLE_STATES:
+            return True
+        cause = cause.__cause__
+    return False
+
+
 async def retry_on_race(operation: Callable[[], Awaitable[T]]) -> T:
     """Run `operation` (which owns its transaction) and, if a concurrent request with the same
     key won the race to a unique index, run it once more: the second run finds that request's
-    row and answers as a replay. A second integrity error is real and propagates."""
-    try:
-        return await operation()
-    except IntegrityError:
-        return await operation()
+    row and answers as a replay. A second integrity error is real and propagates. A deadlock
+    (rolled back whole) runs it again, up to twice."""
+    for attempt in range(3):
+        try:
+            return await operation()
+        except IntegrityError:
+            return await operation()
+        except DBAPIError as error:
+            if attempt == 2 or not _retryable(error):
+                raise
+    raise AssertionError("unreachable")

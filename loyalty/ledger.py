@@ -450,7 +450,12 @@ async def lock_member_balance(conn: AsyncConnection, member_id: int) -> Balance:
     """Read a member's balance holding its row lock until the transaction ends."""
     row = (
         await conn.execute(
-            select(accounts).where(accounts.c.id == member_account(member_id)).with_for_update()
+            select(accounts)
+            .where(accounts.c.id == member_account(member_id))
+            # NO KEY UPDATE, as the UPDATEs of the totals take it: a plain FOR UPDATE would also
+            # block the key-share locks that foreign keys to the account take (a transfer's
+            # insert), deadlocking with a transaction that waits on this one.
+            .with_for_update(key_share=True)
         )
     ).first()
     if row is None:
