@@ -179,8 +179,10 @@ def partner_units(url: str, secret: str, accounts: list[str]) -> int:
 
 def reconcile(url: str) -> None:
     env = {**os.environ, "DATABASE_URL": url, "POINTGATE_DATA_KEYS": DATA_KEY}
-    subprocess.run([sys.executable, "-m", "gateway.cli", "jobs", "reconcile"], env=env,
-                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    # The load has stopped and its last requests finished: whatever is still RESERVED was left
+    # by a request that failed after holding the points, which is what reconciliation is for.
+    subprocess.run([sys.executable, "-m", "gateway.cli", "jobs", "reconcile", "--stale-seconds",
+                    "0"], env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
 
 
 async def verify(url: str, acked: dict[str, set[str]], run: str, partner_url: str, secret: str,
@@ -269,10 +271,13 @@ def main() -> None:
                         acked[kind].add(value)
             time.sleep(5)  # requests cut at the last minute's end finish
         print(f"refusals and errors by code: {dict(codes.most_common())}")
-        for _ in range(3):  # UNKNOWN and stale RESERVED exchanges are settled by asking
-            reconcile(url)
+        failures = sum(n for code, n in codes.items()
+                       if code == "INTERNAL_SERVER_ERROR" or code.startswith("HTTP_5"))  # fmt: skip
+        reconcile(url)  # UNKNOWN and left RESERVED exchanges are settled by asking the partner
         ok = asyncio.run(verify(url, acked, run, partner_url, secret, airline))
-    print("verified: no write lost or stored twice" if ok else "VERIFICATION FAILED")
+    ok = ok and not failures
+    print("verified: no write lost or stored twice, no request failed" if ok
+          else f"VERIFICATION FAILED ({failures} requests failed)")  # fmt: skip
     raise SystemExit(0 if ok else 1)
 
 

@@ -23,9 +23,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    insert,
     select,
-    true,
     union_all,
     update,
 )
@@ -33,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
-from infra.models import accounts, lot_draws, point_lots, transfers
+from infra.models import accounts, transfers
 from infra.reads import PageKey, load_pages, top_n_per_owner
-from loyalty import lot
+from loyalty import lot, posting
 from loyalty.idempotency import earlier, request_hash
 from loyalty.visibility import EVERYTHING, Visibility
 
@@ -136,7 +134,7 @@ _EFFECTS: dict[Phase, tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], 
 }
 
 
-_AVAILABLE = accounts.c.posted_credits - accounts.c.posted_debits - accounts.c.pending_debits
+_AVAILABLE = posting.AVAILABLE
 
 
 @functools.cache
@@ -178,7 +176,6 @@ async def _apply_to_member_accounts(
         })).first()  # fmt: skip
         if changed is None:
             await _refuse(conn, account_id, amount)
-            return
         if carry_lots:
             await _carry_lots(conn, entry, changed.member_id, changed.available, is_debit)
 
@@ -257,15 +254,19 @@ async def transfer(
         "created_at": now or datetime.now(UTC),
     }
     whole = _in_one_statement(conn, debit, credit, phase, carry_lots)
-    if whole is not None:  # earning and spending, in one round trip
+    if whole is not None:  # earning and spending, in a round trip or two
         # (named apart from the accounts' columns, which the UPDATE would otherwise set)
         parameters = {f"new_{name}": value for name, value in values.items()}
         done = (await conn.execute(whole, {**parameters, "overdraft": overdraft})).freeze()
-        answer = done().first()
-        if answer is not None and answer.account_member is None:
-            await _refuse(conn, credit if is_member_account(credit) else debit, amount)
         # the transfer's own columns, as a replay answers them
         row = done().columns(*range(len(transfers.c))).first()
+        member_id = done().scalars(len(transfers.c)).first()
+        if row is not None and member_id is None:
+            await _refuse(conn, credit if is_member_account(credit) else debit, amount)
+        if row is not None and not is_member_account(credit):
+            await conn.execute(posting.draw_lots(), {
+                "owner": member_id, "for_transfer": row.id, "wanted": amount,
+            })  # fmt: skip
     else:
         row = await insert_unless_exists(conn, transfers, values)
     if row is None:
@@ -287,108 +288,8 @@ def _in_one_statement(conn: AsyncConnection, debit: str, credit: str, phase: Pha
     if is_member_account(credit) == is_member_account(debit):
         return None
     if is_member_account(credit):
-        return _credit_member() if phase is Phase.SINGLE else None
-    return _debit_member(phase)
-
-
-def _added_transfer() -> Any:
-    """The transfer's INSERT as a CTE (no row: its key exists), for the one-statement paths."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-    return (
-        pg_insert(transfers)
-        .values({column: bindparam(f"new_{column}", type_=transfers.c[column].type) for column in (
-            "idempotency_key", "debit_account_id", "credit_account_id", "amount", "phase",
-            "reason", "reference", "partner_id", "request_hash", "created_at")})
-        .on_conflict_do_nothing()
-        .returning(*transfers.c)
-        .cte("added")
-    )  # fmt: skip
-
-
-@functools.cache
-def _debit_member(phase: Phase) -> Any:
-    """PostgreSQL: a SINGLE or PENDING transfer out of a member's account as one statement: the
-    transfer (unless its key exists), the account's totals if it covers the amount (plus
-    `overdraft`), and the draws on its oldest open lots, as `transfer` and `lot.draw` would do
-    them one by one (the account's row lock, taken first, guards its lots). `account_member`
-    NULL: refused (no account, or not enough points); no row: a replay."""
-    added = _added_transfer()
-    column = "posted_debits" if phase is Phase.SINGLE else "pending_debits"
-    debited = (
-        update(accounts)
-        .where(accounts.c.id == added.c.debit_account_id,
-               _AVAILABLE + bindparam("overdraft", type_=BigInteger) >= added.c.amount)
-        .values({column: accounts.c[column] + added.c.amount})
-        .returning(accounts.c.member_id)
-        .cte("debited")
-    )  # fmt: skip
-    order = (point_lots.c.earned_at, point_lots.c.id)
-    open_lots = (
-        select(point_lots.c.id, point_lots.c.remaining,
-               (func.sum(point_lots.c.remaining).over(order_by=order)
-                - point_lots.c.remaining).label("before"))
-        .select_from(point_lots.join(debited, point_lots.c.member_id == debited.c.member_id))
-        .where(point_lots.c.remaining > 0)
-        .cte("open_lots")
-    )  # fmt: skip
-    taken = (
-        select(open_lots.c.id,
-               func.least(open_lots.c.remaining, added.c.amount - open_lots.c.before)
-               .label("drawn"), added.c.id.label("transfer_id"))
-        .select_from(open_lots.join(added, true()))
-        .where(open_lots.c.before < added.c.amount)
-        .cte("taken")
-    )  # fmt: skip
-    drawn = (
-        update(point_lots)
-        .where(point_lots.c.id == taken.c.id)
-        .values(remaining=point_lots.c.remaining - taken.c.drawn)
-        .cte("drawn")
-    )
-    recorded = (
-        insert(lot_draws)
-        .from_select(["lot_id", "transfer_id", "points"],
-                     select(taken.c.id, taken.c.transfer_id, taken.c.drawn))
-        .cte("recorded")
-    )  # fmt: skip
-    return (
-        select(*added.c, debited.c.member_id.label("account_member"))
-        .select_from(added.outerjoin(debited, true()))
-        .add_cte(drawn, recorded)
-    )
-
-
-@functools.cache
-def _credit_member() -> Any:
-    """PostgreSQL: a SINGLE transfer into a member's account from a program or partner account
-    as one statement: the transfer (unless its key exists), the account's totals, and the lot
-    the credit opens (what does not only pay back a negative balance), as `transfer` and
-    `_carry_lots` would do them one by one. No row: the key was taken (a replay)."""
-    added = _added_transfer()
-    credited = (
-        update(accounts)
-        .where(accounts.c.id == added.c.credit_account_id)
-        .values(posted_credits=accounts.c.posted_credits + added.c.amount)
-        .returning(accounts.c.member_id, _AVAILABLE.label("available"))
-        .cte("credited")
-    )
-    opened = func.least(added.c.amount, func.greatest(0, credited.c.available))
-    lot_opened = (
-        insert(point_lots)
-        .from_select(
-            ["member_id", "transfer_id", "points", "remaining", "earned_at"],
-            select(credited.c.member_id, added.c.id, opened, opened, added.c.created_at)
-            .select_from(credited.join(added, true()))
-            .where(opened > 0),
-        )
-        .cte("lot_opened")
-    )  # fmt: skip
-    return (
-        select(*added.c, credited.c.member_id.label("account_member"))
-        .select_from(added.outerjoin(credited, true()))
-        .add_cte(lot_opened)
-    )
+        return posting.credit_member() if phase is Phase.SINGLE else None
+    return posting.debit_member("posted_debits" if phase is Phase.SINGLE else "pending_debits")
 
 
 async def post_pending(

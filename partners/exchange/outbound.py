@@ -125,8 +125,15 @@ async def request_exchange(
         )
     except (ConnectorError, TimeoutError) as failure:
         error = failure
-    async with db.transaction() as conn:
-        return await _record(conn, exchange, judge(answer, error), now)
+    verdict = judge(answer, error)
+
+    async def record() -> Any:
+        async with db.transaction() as conn:
+            return await _record(conn, exchange, verdict, now)
+
+    # Settling is idempotent: a deadlocked attempt runs again rather than leave the exchange
+    # RESERVED until reconciliation.
+    return await retry_on_race(record)
 
 
 async def _reserve(
@@ -140,6 +147,11 @@ async def _reserve(
         ).first()
         if quote is None:
             raise NotFound(f"quote {quote_id} does not exist")
+        # The member's lock first: a retry of this request waits here for the first attempt
+        # to commit, then finds its exchange below (checked before the lock, it would insert
+        # a second one and wait on the first's settlement while holding the lock: a deadlock).
+        # Under the same lock, two requests cannot both fit under the daily cap.
+        await ledger.lock_member_balance(conn, quote.member_id)
         fingerprint = request_hash(quote_id=quote_id, member_id=quote.member_id)
         existing = await earlier(
             conn, exchanges, fingerprint, idempotency_key, idempotency_key=idempotency_key
@@ -153,8 +165,6 @@ async def _reserve(
             raise InvalidState("this quote was already used by another request")
         await active_member(conn, quote.member_id, visible.members)
         partner = await check_partner_active(conn, quote.partner_id, transacting_at=now)
-        # Under the member's lock, so two requests cannot both fit under the daily cap.
-        await ledger.lock_member_balance(conn, quote.member_id)
         terms = (
             await conn.execute(select(exchange_terms).where(exchange_terms.c.id == quote.terms_id))
         ).one()

@@ -9,7 +9,7 @@ from infra.errors import IdempotencyConflict, InsufficientPoints, InvalidState, 
 from loyalty import ledger, redemption
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
-from tests.factories import a_member, a_member_with_points, balance_of, move
+from tests.factories import a_member, a_member_with_points, a_purchase, balance_of, move
 
 
 async def a_member_with_30_of_100_points_held(db: Database):
@@ -181,3 +181,24 @@ async def test_verify_reports_a_stored_total_that_disagrees_with_the_transfers(d
         f"member:{holder.id}: stored posted_credits 101 != transfers 100",
         f"member:{holder.id}: open lots hold 100, available is 101",
     ]
+
+
+async def test_concurrent_spending_draws_each_lot_once_from_what_it_holds(db, program):
+    # given a member with ten lots of 10 points
+    spender = await a_member(db)
+    for _ in range(10):
+        await a_purchase(db, program, spender.id, "10.00")
+
+    # when 30 redemptions of 3 points run at once (each waits for the account's lock, and must
+    # draw from the lots as they are after the one before, not as they were when it started)
+    async def spend(n: int) -> None:
+        await redemption.redeem_points(
+            db, member_ref=MemberRef(member_id=spender.id), points=3, channel=Channel.ONLINE,
+            idempotency_key=f"spend-{n}",
+        )  # fmt: skip
+
+    await asyncio.gather(*(spend(n) for n in range(30)))
+
+    # then 90 points were spent from the oldest lots, and the open lots hold the other 10
+    # (the db fixture checks every lot against the balance, and no lot went below zero)
+    assert (await balance_of(db, spender.id)).available == 10

@@ -1,0 +1,118 @@
+"""How the ledger's commonest transfers are written on PostgreSQL, with statements built once.
+A member earning (a SINGLE credit from a program or partner account) is one statement: the
+transfer unless its key exists, the account's totals, and the lot it opens (data-modifying
+CTEs). A member spending (a SINGLE or PENDING debit to one) is two: the transfer with the
+account's totals, then the draws on the lots. loyalty.ledger.transfer does the same one step at
+a time on SQLite. Parameters: the transfer's columns prefixed `new_` (apart from the accounts'
+columns, which an UPDATE would otherwise set from same-named parameters) and `overdraft`."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import BigInteger, bindparam, func, insert, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from infra.models import accounts, lot_draws, point_lots, transfers
+
+AVAILABLE = accounts.c.posted_credits - accounts.c.posted_debits - accounts.c.pending_debits
+
+
+def _added_transfer() -> Any:
+    """The transfer's INSERT as a CTE (no row: its key exists), for the one-statement paths."""
+    return (
+        pg_insert(transfers)
+        .values({column: bindparam(f"new_{column}", type_=transfers.c[column].type) for column in (
+            "idempotency_key", "debit_account_id", "credit_account_id", "amount", "phase",
+            "reason", "reference", "partner_id", "request_hash", "created_at")})
+        .on_conflict_do_nothing()
+        .returning(*transfers.c)
+        .cte("added")
+    )  # fmt: skip
+
+
+@functools.cache
+def debit_member(column: str) -> Any:
+    """A SINGLE (`column` posted_debits) or PENDING (pending_debits) transfer out of a member's
+    account: the transfer, and the account's totals if they cover the amount (plus
+    `overdraft`). `account_member` NULL: refused (no account, or not enough points); no row: a
+    replay. The lots are drawn by the next statement (`draw_lots`): this one may wait for the
+    account's row lock, and its snapshot of the lots would be older than the lock."""
+    added = _added_transfer()
+    debited = (
+        update(accounts)
+        .where(accounts.c.id == added.c.debit_account_id,
+               AVAILABLE + bindparam("overdraft", type_=BigInteger) >= added.c.amount)
+        .values({column: accounts.c[column] + added.c.amount})
+        .returning(accounts.c.member_id)
+        .cte("debited")
+    )  # fmt: skip
+    return select(*added.c, debited.c.member_id.label("account_member")).select_from(
+        added.outerjoin(debited, true())
+    )
+
+
+@functools.cache
+def draw_lots() -> Any:
+    """Draw `wanted` points for transfer `for_transfer` from member `owner`'s oldest open lots
+    (as loyalty.lot.draw does), in one statement; run it under the account's row lock. (The
+    parameters are named apart from the columns of the tables it writes.)"""
+    order = (point_lots.c.earned_at, point_lots.c.id)
+    open_lots = (
+        select(point_lots.c.id, point_lots.c.remaining,
+               (func.sum(point_lots.c.remaining).over(order_by=order)
+                - point_lots.c.remaining).label("before"))
+        .where(point_lots.c.member_id == bindparam("owner"), point_lots.c.remaining > 0)
+        .cte("open_lots")
+    )  # fmt: skip
+    points = bindparam("wanted", type_=BigInteger)
+    taken = (
+        select(open_lots.c.id, func.least(open_lots.c.remaining, points - open_lots.c.before)
+               .label("drawn"))
+        .where(open_lots.c.before < points)
+        .cte("taken")
+    )  # fmt: skip
+    drawn = (
+        update(point_lots)
+        .where(point_lots.c.id == taken.c.id)
+        .values(remaining=point_lots.c.remaining - taken.c.drawn)
+        .cte("drawn")
+    )
+    return (
+        insert(lot_draws)
+        .from_select(["lot_id", "transfer_id", "points"],
+                     select(taken.c.id, bindparam("for_transfer", type_=BigInteger), taken.c.drawn))
+        .add_cte(drawn)
+    )  # fmt: skip
+
+
+@functools.cache
+def credit_member() -> Any:
+    """A SINGLE transfer into a member's account: the transfer, the account's totals, and the
+    lot the credit opens (what does not only pay back a negative balance). `account_member`
+    NULL: no such account; no row: a replay."""
+    added = _added_transfer()
+    credited = (
+        update(accounts)
+        .where(accounts.c.id == added.c.credit_account_id)
+        .values(posted_credits=accounts.c.posted_credits + added.c.amount)
+        .returning(accounts.c.member_id, AVAILABLE.label("available"))
+        .cte("credited")
+    )
+    opened = func.least(added.c.amount, func.greatest(0, credited.c.available))
+    lot_opened = (
+        insert(point_lots)
+        .from_select(
+            ["member_id", "transfer_id", "points", "remaining", "earned_at"],
+            select(credited.c.member_id, added.c.id, opened, opened, added.c.created_at)
+            .select_from(credited.join(added, true()))
+            .where(opened > 0),
+        )
+        .cte("lot_opened")
+    )  # fmt: skip
+    return (
+        select(*added.c, credited.c.member_id.label("account_member"))
+        .select_from(added.outerjoin(credited, true()))
+        .add_cte(lot_opened)
+    )
