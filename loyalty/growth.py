@@ -249,7 +249,7 @@ async def verify(conn: AsyncConnection) -> list[str]:
     stored = {(r.member_id, r.month): (r.growth, r.first_at, r.last_at)
               for r in await conn.execute(select(growth_buckets))}  # fmt: skip
     problems = []
-    for key in sorted(set(expected) | set(stored)):
+    for key in sorted(set(expected) | set(stored), key=repr):
         want, have = expected.get(key), stored.get(key)
         if want is None or have is None or want[0] != have[0]:
             problems.append(f"member {key[0]} month {key[1]}: buckets hold {have}, events {want}")

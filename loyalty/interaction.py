@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -36,11 +36,18 @@ async def record_interaction(
     visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> Any:
-    """Record an interaction once per key; its growth value may upgrade the member at once."""
+    """Record an interaction once per key; its growth value may upgrade the member at once. It
+    is dated within the days a purchase may be backdated (`purchase_backdating_days`), not in
+    the future."""
     now = now or datetime.now(UTC)
     occurred_at = occurred_at or now
     if occurred_at > now:
-        raise ValidationFailed("an interaction cannot be in the future")
+        raise ValidationFailed("an interaction cannot be in the future", argument="occurredAt")
+    if occurred_at < now - timedelta(days=program.purchase_backdating_days):
+        raise ValidationFailed(
+            f"an interaction is recorded within {program.purchase_backdating_days} days",
+            argument="occurredAt",
+        )
     fingerprint = request_hash(
         member=member_ref.fingerprint(), kind=kind,
         occurred_at=occurred_at if occurred_at != now else None,

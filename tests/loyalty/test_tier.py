@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
-from infra.errors import IdempotencyConflict
+from infra.errors import IdempotencyConflict, ValidationFailed
 from infra.models import members
 from loyalty import growth, interaction, segment, tier
 from loyalty.interaction import InteractionKind
@@ -107,6 +108,21 @@ async def test_interactions_add_growth_value_once_per_key(db, program):
         pass
     else:
         raise AssertionError("a reused key with another kind must conflict")
+
+
+@pytest.mark.parametrize("days_ago", [366, 739_000])  # a year and a day; the year 1
+async def test_an_interaction_dated_before_the_backdating_limit_is_refused(db, program, days_ago):
+    actor = await a_member(db)
+    now = datetime.now(UTC)
+
+    with pytest.raises(ValidationFailed) as refused:
+        await interaction.record_interaction(
+            db, program, member_ref=MemberRef(member_id=actor.id), kind=InteractionKind.REVIEW,
+            idempotency_key="old", occurred_at=now - timedelta(days=days_ago), now=now,
+        )  # fmt: skip
+
+    assert refused.value.extensions["argument"] == "occurredAt"
+    assert await growth_of(db, program, actor.id, now) == 0
 
 
 async def test_growth_value_counts_a_rolling_12_months(db, program):
