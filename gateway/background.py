@@ -1,6 +1,7 @@
 """Background jobs inside `serve` (off unless POINTGATE_BACKGROUND_JOBS=1): reconcile exchanges
-the partner left open and send due webhook deliveries, every few seconds. Both are safe to run
-on every replica at once: settling is conditional on the exchange still being open."""
+the partner left open, send due webhook deliveries and settle referral shares left pending,
+every few seconds. All are safe to run on every replica at once: settling is conditional on the
+exchange (the purchase) still being open (pending)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 
 from gateway.settings import Settings
 from infra.database import Database
+from loyalty import referral
 from partners import exchange, webhook
 from partners.directory import ConnectorDirectory
 
@@ -28,6 +30,7 @@ async def run_background_jobs(
             try:
                 await exchange.reconcile(db, directory, stale_after=stale)
                 await webhook.deliver_due(db, http, egress=settings.egress())
+                await referral.settle_shares(db, settings.program)
             except Exception:  # a failed round is logged and the next one tries again
                 log.exception("background jobs failed; retrying in %s s", INTERVAL_SECONDS)
             await anyio.sleep(INTERVAL_SECONDS)

@@ -23,6 +23,7 @@ from infra.database import Database
 from infra.errors import DomainError
 from infra.migrate import upgrade
 from infra.rekey import has_unsealed_secrets, reencrypt_secrets
+from loyalty import referral
 from loyalty.expiry import expire_points
 from loyalty.promotions.offer import run_lifecycle_offers
 from loyalty.tier import review_tiers
@@ -256,6 +257,15 @@ def jobs_reconcile(
         report = with_db(settings, work)
     typer.echo(f"checked {report.checked}: posted {report.posted}, voided {report.voided}, "
                f"still open {report.still_open}")  # fmt: skip
+
+
+@jobs.command("referrals")
+def jobs_referrals() -> None:
+    """Settle referral shares left pending (a purchase or refund whose referrer's transfer did
+    not run after it: a crash, a failed database call)."""
+    settings = Settings.from_env()
+    settled = with_db(settings, lambda db: referral.settle_shares(db, settings.program))
+    typer.echo(f"settled the referral shares of {settled} purchases")
 
 
 @jobs.command("webhooks")

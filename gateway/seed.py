@@ -19,12 +19,13 @@ from infra.models import (
     accounts,
     coupon_templates,
     identities,
+    member_keys,
     members,
     purchases,
     tier_changes,
 )
 from infra.progress import Progress, quiet
-from loyalty import bulk, growth, ledger, referral, tier
+from loyalty import bulk, growth, keys, ledger, referral, tier
 from loyalty.earning import base_points
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
@@ -87,6 +88,12 @@ async def seed(
         accounts_rows = [{"id": ledger.member_account(m), "member_id": m} for m in member_ids]
         await _insert(conn, accounts, accounts_rows)
         await _insert(conn, identities, identity_rows)
+        await _insert(conn, member_keys, [
+            *({"key": keys.referral(row["referral_code"]), "member_id": row["id"]}
+              for row in member_rows),
+            *({"key": keys.identity(row["kind"], row["value"]), "member_id": row["member_id"]}
+              for row in identity_rows),
+        ])  # fmt: skip
         progress(member_count)
 
         gained = await _purchases(conn, program, rng, member_ids, partner_ids, purchase_count, now,
@@ -140,7 +147,7 @@ async def _purchases(
     """`count` purchases over the last year, each with its earning credit through the ledger's
     bulk loader; returns the growth value each member gained."""
     first_purchase = await bulk.next_id(conn, purchases)
-    purchase_rows, credits = [], []
+    purchase_rows, credits, claims = [], [], []
     growth: dict[int, int] = defaultdict(int)
     for purchase_id in range(first_purchase, first_purchase + (count if member_ids else 0)):
         member_id = rng.choice(member_ids)
@@ -165,6 +172,7 @@ async def _purchases(
                 "recorded_at": purchased_at, "request_hash": "seed",
             }
         )  # fmt: skip
+        claims.append({"key": keys.order("", source, f"seed-{purchase_id}"), "member_id": member_id})
         credits.append(
             bulk.Credit(
                 idempotency_key=f"purchase:{purchase_id}:earn", debit=earning_account(partner_id),
@@ -173,6 +181,7 @@ async def _purchases(
             )
         )  # fmt: skip
     await _insert(conn, purchases, purchase_rows, progress)
+    await _insert(conn, member_keys, claims)
     await bulk.sync_sequence(conn, purchases)
     await bulk.credit_members(conn, [c for c in credits if c.amount], progress)
     progress(sum(1 for c in credits if not c.amount))

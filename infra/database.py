@@ -91,6 +91,9 @@ class Database:
         if url.startswith("sqlite"):
             if ":memory:" in url:
                 raise ValueError("use a file for SQLite: every connection needs the same database")
+            # A member's row takes its id from (SELECT max(id) + 1) (infra.models.base.next_id),
+            # which a multi-row INSERT would evaluate once for all its rows.
+            options["insertmanyvalues_page_size"] = 1
         else:
             # No pre-ping (a round trip per checkout, several per request): after a PostgreSQL
             # restart the first statement on a dead connection fails as a disconnect, which

@@ -68,7 +68,8 @@ async def credit_members(
     totals: dict[int, int] = defaultdict(int)
     for offset, credit in enumerate(credits):
         transfer_rows.append(
-            {"id": first + offset, "idempotency_key": credit.idempotency_key,
+            {"member_id": credit.member_id, "id": first + offset,
+             "idempotency_key": credit.idempotency_key,
              "debit_account_id": credit.debit, "credit_account_id": f"member:{credit.member_id}",
              "amount": credit.amount, "phase": Phase.SINGLE, "reason": credit.code,
              "reference": credit.reference, "partner_id": credit.partner_id,

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
-from infra.models import accounts, transfers
+from infra.models import accounts, ledger_accounts, transfers
 from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty import lot, posting
 from loyalty.idempotency import earlier, request_hash
@@ -85,6 +85,20 @@ def partner_clearing_account(partner_id: int) -> AccountId:
 
 def is_member_account(account_id: str) -> bool:
     return account_id.startswith(MEMBER_PREFIX)
+
+
+def account_member(account_id: str) -> int:
+    """The member whose account this is (a member account's name)."""
+    return int(account_id.removeprefix(MEMBER_PREFIX))
+
+
+def owning_member(debit: str, credit: str) -> int:
+    """The member a transfer belongs to (and is stored with): the member whose account it
+    debits, else the one it credits. A transfer always moves some member's points."""
+    for account_id in (debit, credit):
+        if is_member_account(account_id):
+            return account_member(account_id)
+    raise ValidationFailed("a transfer moves a member's points: one account must be a member's")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +160,7 @@ def _account_change(phase: Phase, is_debit: bool) -> Any:
     amount = bindparam("amount", type_=BigInteger)
     statement = (
         update(accounts)
-        .where(accounts.c.id == bindparam("account"))
+        .where(accounts.c.member_id == bindparam("account_member"))
         .values({column: accounts.c[column] + amount if sign > 0 else accounts.c[column] - amount
                  for column, sign in effect})
         .returning(accounts.c.member_id, _AVAILABLE.label("available"))
@@ -172,7 +186,8 @@ async def _apply_to_member_accounts(
         if not is_member_account(account_id):
             continue
         changed = (await conn.execute(_account_change(phase, is_debit), {
-            "account": account_id, "amount": amount, "overdraft": overdraft,
+            "account_member": account_member(account_id), "amount": amount,
+            "overdraft": overdraft,
         })).first()  # fmt: skip
         if changed is None:
             await _refuse(conn, account_id, amount)
@@ -182,7 +197,11 @@ async def _apply_to_member_accounts(
 
 async def _refuse(conn: AsyncConnection, account_id: str, amount: int) -> NoReturn:
     """Why an account's change was refused: it does not exist, or cannot cover `amount`."""
-    exists = await conn.scalar(select(accounts.c.id).where(accounts.c.id == account_id))
+    exists = await conn.scalar(
+        select(accounts.c.id).where(accounts.c.member_id == account_member(account_id))
+        if is_member_account(account_id)
+        else select(ledger_accounts.c.id).where(ledger_accounts.c.id == account_id)
+    )
     if exists is None:
         raise NotFound(f"account {account_id} does not exist")
     raise InsufficientPoints(
@@ -242,6 +261,7 @@ async def transfer(
         reference=reference, partner_id=partner_id,
     )  # fmt: skip
     values = {
+        "member_id": owning_member(debit, credit),
         "idempotency_key": idempotency_key,
         "debit_account_id": debit,
         "credit_account_id": credit,
@@ -271,8 +291,9 @@ async def transfer(
         row = await insert_unless_exists(conn, transfers, values)
     if row is None:
         return await earlier(
-            conn, transfers, fingerprint, idempotency_key, idempotency_key=idempotency_key
-        )
+            conn, transfers, fingerprint, idempotency_key,
+            member_id=values["member_id"], idempotency_key=idempotency_key,
+        )  # fmt: skip
     if whole is None:
         await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
     return row
@@ -290,6 +311,35 @@ def _in_one_statement(conn: AsyncConnection, debit: str, credit: str, phase: Pha
     if is_member_account(credit):
         return posting.credit_member() if phase is Phase.SINGLE else None
     return posting.debit_member("posted_debits" if phase is Phase.SINGLE else "pending_debits")
+
+
+async def take_back(
+    conn: AsyncConnection,
+    *,
+    member_id: int,
+    points: int,
+    negative_limit: int,
+    idempotency_key: str,
+    reason: TransferCode,
+    credit: AccountId,
+    reference: str,
+    partner_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[int, int | None]:
+    """Take back points the member was credited, only down to `negative_limit` below zero (it
+    may have spent them). Returns the points recovered and the transfer's id."""
+    if points <= 0:
+        return 0, None
+    balance = await lock_member_balance(conn, member_id)
+    recovered = max(0, min(points, balance.available + negative_limit))
+    if not recovered:
+        return 0, None
+    reversal = await transfer(
+        conn, idempotency_key=idempotency_key, debit=member_account(member_id), credit=credit,
+        amount=recovered, reason=reason, reference=reference, partner_id=partner_id,
+        overdraft=negative_limit, now=now,
+    )  # fmt: skip
+    return recovered, reversal.id
 
 
 async def post_pending(
@@ -323,6 +373,7 @@ async def _finish_pending(
         conn,
         transfers,
         {
+            "member_id": pending.member_id,
             "idempotency_key": idempotency_key,
             "debit_account_id": pending.debit_account_id,
             "credit_account_id": pending.credit_account_id,
@@ -338,8 +389,9 @@ async def _finish_pending(
     )
     if row is None:
         by_key = await earlier(
-            conn, transfers, fingerprint, idempotency_key, idempotency_key=idempotency_key
-        )
+            conn, transfers, fingerprint, idempotency_key,
+            member_id=pending.member_id, idempotency_key=idempotency_key,
+        )  # fmt: skip
         if by_key is not None:
             return by_key
         raise InvalidState(f"transfer {pending_id} was already posted or voided")
@@ -352,7 +404,7 @@ async def lock_member_balance(conn: AsyncConnection, member_id: int) -> Balance:
     row = (
         await conn.execute(
             select(accounts)
-            .where(accounts.c.id == member_account(member_id))
+            .where(accounts.c.member_id == member_id)
             # NO KEY UPDATE, as the UPDATEs of the totals take it: a plain FOR UPDATE would also
             # block the key-share locks that foreign keys to the account take (a transfer's
             # insert), deadlocking with a transaction that waits on this one.
@@ -433,6 +485,11 @@ async def verify(conn: AsyncConnection, *, negative_limit: int = 0) -> list[str]
         .group_by(sides.c.account_id)
         .subquery()
     )
+    known = union_all(select(accounts.c.id), select(ledger_accounts.c.id))
+    unknown = await conn.scalars(
+        select(sides.c.account_id).distinct().where(sides.c.account_id.not_in(known))
+    )
+    problems += [f"{name}: transfers name an account that does not exist" for name in unknown]
     return problems + await _check_accounts(conn, per_account, list(sums), negative_limit)
 
 
@@ -462,9 +519,9 @@ async def _check_accounts(
     limit, and its open lots against its available balance."""
     problems: list[str] = []
     stored = await conn.execute(
-        select(accounts, per_account)
-        .select_from(accounts.outerjoin(per_account, per_account.c.account_id == accounts.c.id))
-        .where(accounts.c.member_id.is_not(None))
+        select(accounts, per_account).select_from(
+            accounts.outerjoin(per_account, per_account.c.account_id == accounts.c.id)
+        )
     )
     lots = {row.member_id: row.remaining for row in await lot.open_lot_totals(conn)}
     for row in stored:

@@ -52,10 +52,10 @@ async def draw(conn: AsyncConnection, *, member_id: int, transfer_id: int, point
         left -= taken
     if draws:
         await conn.execute(_DRAW, draws)
-        await conn.execute(
-            insert(lot_draws),
-            [{"lot_id": d["lot"], "transfer_id": transfer_id, "points": d["drawn"]} for d in draws],
-        )
+        await conn.execute(insert(lot_draws), [
+            {"member_id": member_id, "lot_id": d["lot"], "transfer_id": transfer_id,
+             "points": d["drawn"]} for d in draws
+        ])  # fmt: skip
     return points - left
 
 
@@ -72,13 +72,25 @@ async def put_back(conn: AsyncConnection, *, transfer_id: int) -> None:
         await conn.execute(_DRAW, [{"lot": row.lot_id, "drawn": -row.points} for row in drawn])
 
 
-async def move_lots(conn: AsyncConnection, *, from_member: int, to_member: int) -> None:
-    """Open lots change owner with their dates: a merge must not make points younger."""
-    await conn.execute(
-        update(point_lots)
-        .where(point_lots.c.member_id == from_member, point_lots.c.remaining > 0)
-        .values(member_id=to_member)
-    )
+async def move_lots(
+    conn: AsyncConnection, *, from_member: int, to_member: int, transfer_id: int
+) -> None:
+    """Open lots pass to another member with their dates (a merge must not make points
+    younger), by `transfer_id`: each opens a lot of the other member with its date and what it
+    holds, and is drawn to zero. (A lot is a member's row: it is copied, not given away.)"""
+    open_lots = (point_lots.c.member_id == from_member, point_lots.c.remaining > 0)
+    lots = list(await conn.execute(select(point_lots).where(*open_lots)))
+    if not lots:
+        return
+    await conn.execute(insert(point_lots), [
+        {"member_id": to_member, "transfer_id": transfer_id, "points": lot.remaining,
+         "remaining": lot.remaining, "earned_at": lot.earned_at} for lot in lots
+    ])  # fmt: skip
+    await conn.execute(insert(lot_draws), [
+        {"member_id": from_member, "lot_id": lot.id, "transfer_id": transfer_id,
+         "points": lot.remaining} for lot in lots
+    ])  # fmt: skip
+    await conn.execute(update(point_lots).where(*open_lots).values(remaining=0))
 
 
 def start_of_month(moment: datetime) -> datetime:

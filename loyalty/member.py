@@ -16,7 +16,7 @@ from infra.database import Database, insert_unless_exists
 from infra.errors import IdentityTaken, NotFound, ValidationFailed
 from infra.models import accounts, consents, identities, members, partners
 from infra.reads import keyed
-from loyalty import ledger, referral
+from loyalty import keys, ledger, referral
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
 from loyalty.program import Program
@@ -132,21 +132,17 @@ async def enroll(
     async def attempt() -> Any:
         async with db.transaction() as conn:
             referrer = await referral.referrer_by_code(conn, code) if code else None
-            row = await insert_unless_exists(
-                conn,
-                members,
-                {
-                    "display_name": display_name,
-                    "enrolled_at": now,
-                    "enrollment_key": idempotency_key,
-                    "request_hash": fingerprint,
-                    "referral_code": referral.new_code(),
-                },
-            )
-            if row is None:
-                return await earlier(
-                    conn, members, fingerprint, idempotency_key, enrollment_key=idempotency_key
-                )
+            enrolled = await keys.holder(conn, keys.enrollment(idempotency_key))
+            if enrolled is not None:
+                return await earlier(conn, members, fingerprint, idempotency_key, id=enrolled)
+            row = (await conn.execute(insert(members).values(
+                display_name=display_name, enrolled_at=now, enrollment_key=idempotency_key,
+                request_hash=fingerprint, referral_code=referral.new_code(),
+            ).returning(*members.c))).one()  # fmt: skip
+            # Both free, else the transaction rolls back and runs again (a concurrent
+            # enrollment with this key, or a referral code drawn twice).
+            await keys.take(conn, keys.enrollment(idempotency_key), row.id)
+            await keys.take(conn, keys.referral(row.referral_code), row.id)
             return await _set_up(conn, program, row, links, referrer, consent_partner_id, now)
 
     return await retry_on_race(attempt)
@@ -233,6 +229,11 @@ async def _link(
         select(partners.c.id).where(partners.c.id == partner_id)
     ) is None:  # fmt: skip
         raise NotFound(f"partner {partner_id} does not exist")
+    holder = await keys.claim(conn, keys.identity(kind, value), member_id)
+    if holder != member_id:
+        raise IdentityTaken(
+            f"this {kind} identity belongs to another member", kind=kind, holder_id=holder
+        )
     row = await insert_unless_exists(
         conn,
         identities,
@@ -241,17 +242,10 @@ async def _link(
     )  # fmt: skip
     if row is not None:
         return row
-    existing = (
-        await conn.execute(
-            select(identities).where(identities.c.kind == kind, identities.c.value == value)
-        )
-    ).one()
-    if existing.member_id != member_id:
-        raise IdentityTaken(
-            f"this {kind} identity belongs to another member", kind=kind,
-            holder_id=existing.member_id,
-        )  # fmt: skip
-    return existing
+    return (await conn.execute(select(identities).where(
+        identities.c.member_id == member_id, identities.c.kind == kind,
+        identities.c.value == value,
+    ))).one()  # fmt: skip
 
 
 async def resolve(

@@ -1,17 +1,32 @@
 """Merging two member records of one person: everything moves to the survivor in one
-transaction, and the merged record stays as a tombstone pointing at it."""
+transaction, and the merged record stays as a tombstone pointing at it.
+
+A merge is one of the few operations that spans two members (docs/scaling.md): sharded by
+member, its transaction writes two members' rows. A member's rows are keyed by their member,
+so moving one is a copy under the survivor and a delete (never an UPDATE of member_id, which a
+sharded table cannot do); the ledger and the lots stay with their member and pass over by
+transfer."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.errors import InvalidState, NotFound, ValidationFailed
-from infra.models import identities, interactions, members, purchases, redemptions
+from infra.models import (
+    campaign_awards,
+    identities,
+    interactions,
+    member_keys,
+    members,
+    purchases,
+    redemptions,
+    refunds,
+)
 from loyalty import growth, ledger, lot, tier
 from loyalty.ledger import TransferCode
 from loyalty.membership import MemberStatus
@@ -64,11 +79,23 @@ async def merge_members(
 
 
 async def _move_records(conn: AsyncConnection, survivor_id: int, merged_id: int) -> None:
-    """Identities, purchases, interactions, redemptions and referees change hands."""
-    for table in (identities, purchases, interactions, redemptions):
-        await conn.execute(
-            update(table).where(table.c.member_id == merged_id).values(member_id=survivor_id)
-        )
+    """Identities, purchases (with their refunds and campaign awards), interactions,
+    redemptions and referees change hands."""
+    moved = (purchases, refunds, campaign_awards, interactions, redemptions, identities)
+    for table in moved:  # parents before the rows that refer to them
+        copied = [literal(survivor_id) if c.name == "member_id" else c for c in table.c]
+        await conn.execute(insert(table).from_select(
+            [c.name for c in table.c], select(*copied).where(table.c.member_id == merged_id)
+        ))  # fmt: skip
+    for table in reversed(moved):
+        await conn.execute(delete(table).where(table.c.member_id == merged_id))
+    await conn.execute(
+        update(member_keys)
+        .where(member_keys.c.member_id == merged_id,
+               or_(member_keys.c.key.startswith("identity:"),
+                   member_keys.c.key.startswith("order:")))
+        .values(member_id=survivor_id)
+    )  # fmt: skip
     await growth.rebuild(conn, [survivor_id, merged_id])
     await conn.execute(
         update(purchases)
@@ -111,12 +138,13 @@ async def _move_balance(
     reference = f"member:{merged_id}"
     if posted > 0:
         # The lots move with their dates, so the transfer must not open new ones.
-        await ledger.transfer(
+        moved = await ledger.transfer(
             conn, idempotency_key=key, debit=ledger.member_account(merged_id),
             credit=ledger.member_account(survivor_id), amount=posted, reason=TransferCode.MERGE,
             reference=reference, carry_lots=False, now=now,
         )  # fmt: skip
-        await lot.move_lots(conn, from_member=merged_id, to_member=survivor_id)
+        await lot.move_lots(conn, from_member=merged_id, to_member=survivor_id,
+                            transfer_id=moved.id)  # fmt: skip
     elif posted < 0:
         # A refund left the merged member below zero: the survivor takes over the debt.
         await ledger.transfer(

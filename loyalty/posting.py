@@ -24,8 +24,8 @@ def _added_transfer() -> Any:
     return (
         pg_insert(transfers)
         .values({column: bindparam(f"new_{column}", type_=transfers.c[column].type) for column in (
-            "idempotency_key", "debit_account_id", "credit_account_id", "amount", "phase",
-            "reason", "reference", "partner_id", "request_hash", "created_at")})
+            "member_id", "idempotency_key", "debit_account_id", "credit_account_id", "amount",
+            "phase", "reason", "reference", "partner_id", "request_hash", "created_at")})
         .on_conflict_do_nothing()
         .returning(*transfers.c)
         .cte("added")
@@ -42,7 +42,7 @@ def debit_member(column: str) -> Any:
     added = _added_transfer()
     debited = (
         update(accounts)
-        .where(accounts.c.id == added.c.debit_account_id,
+        .where(accounts.c.member_id == added.c.member_id,
                AVAILABLE + bindparam("overdraft", type_=BigInteger) >= added.c.amount)
         .values({column: accounts.c[column] + added.c.amount})
         .returning(accounts.c.member_id)
@@ -81,8 +81,9 @@ def draw_lots() -> Any:
     )
     return (
         insert(lot_draws)
-        .from_select(["lot_id", "transfer_id", "points"],
-                     select(taken.c.id, bindparam("for_transfer", type_=BigInteger), taken.c.drawn))
+        .from_select(["member_id", "lot_id", "transfer_id", "points"],
+                     select(bindparam("owner", type_=BigInteger), taken.c.id,
+                            bindparam("for_transfer", type_=BigInteger), taken.c.drawn))
         .add_cte(drawn)
     )  # fmt: skip
 
@@ -95,7 +96,7 @@ def credit_member() -> Any:
     added = _added_transfer()
     credited = (
         update(accounts)
-        .where(accounts.c.id == added.c.credit_account_id)
+        .where(accounts.c.member_id == added.c.member_id)
         .values(posted_credits=accounts.c.posted_credits + added.c.amount)
         .returning(accounts.c.member_id, AVAILABLE.label("available"))
         .cte("credited")

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import Select, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from infra.database import Database, insert_unless_exists
+from infra.database import Database
 from infra.errors import InvalidState, NotFound, PartnerNotContracted, ValidationFailed
 from infra.models import partners, purchases, rate_cards
 from infra.reads import PageKey, keyed, load_pages, top_n_per_owner
-from loyalty import ledger, member, referral, tier
+from loyalty import keys, ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
@@ -108,14 +108,20 @@ async def record_purchase(
     the bonus of the tier in force when the purchase is recorded; the purchase's growth value may
     upgrade the tier at once (for later purchases). Points come from the partner's clearing
     account for partner purchases (the partner pays for them) and from program issuance
-    otherwise. A referee's purchase also earns its referrer a share, from program issuance."""
+    otherwise. A referee's purchase also earns its referrer a share, from program issuance,
+    credited after the purchase's transaction (which writes the buyer's rows only)."""
     now = now or datetime.now(UTC)
     asked = _Request(
         member_ref, channel, source, external_order_id, amount, currency, partner_id,
         purchased_at, namespace, tuple(coupon.normalized_code(c) for c in coupon_codes),
     )  # fmt: skip
     request = _checked(program, asked, now)
-    return await retry_on_race(lambda: _record(db, program, request, campaigns, visible, now))
+    row, replay = await retry_on_race(
+        lambda: _record(db, program, request, campaigns, visible, now)
+    )
+    if row.referral_pending:
+        await referral.settle_after(db, program, [row.id], now)
+    return row, replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +211,7 @@ async def _record(
         referrer_id, referral_points = referral.referral_share(
             program, buyer, paid, request.purchased_at or now
         )
-        row = await insert_unless_exists(
+        row = await keys.insert_claimed(
             conn,
             purchases,
             {
@@ -217,10 +223,12 @@ async def _record(
                 "campaign_points": extra, "tier": tier_in_force,
                 "growth_value": tier.growth_for_amount(program, paid),
                 "referrer_id": referrer_id, "referral_points": referral_points,
+                "referral_pending": referrer_id is not None,
                 "partner_id": request.partner_id, "purchased_at": request.purchased_at,
                 "recorded_at": now, "request_hash": request.fingerprint,
                 "namespace": request.namespace,
             },
+            keys.order(request.namespace, request.source, request.external_order_id),
         )  # fmt: skip
         if row is None:
             return await _earlier(conn, request), True
@@ -255,19 +263,14 @@ async def _set_campaign_points(conn: AsyncConnection, row: Any, awarded: int) ->
 
 async def _credit_earnings(conn: AsyncConnection, row: Any, now: datetime) -> None:
     """The buyer's base points and tier bonus (from the partner at a partner, from issuance
-    otherwise; the campaigns credited theirs) and the referrer's share (from issuance)."""
+    otherwise; the campaigns credited theirs). The referrer's share is another member's:
+    loyalty.referral.settle_shares credits it after this transaction."""
     if row.points_earned - row.campaign_points:
         await ledger.transfer(
             conn, idempotency_key=f"purchase:{row.id}:earn",
             debit=earning_account(row.partner_id), credit=ledger.member_account(row.member_id),
             amount=row.points_earned - row.campaign_points, reason=TransferCode.EARN,
             reference=f"purchase:{row.id}", partner_id=row.partner_id, now=now,
-        )  # fmt: skip
-    if row.referrer_id is not None:
-        await ledger.transfer(
-            conn, idempotency_key=f"purchase:{row.id}:referral", debit=ledger.ISSUANCE,
-            credit=ledger.member_account(row.referrer_id), amount=row.referral_points,
-            reason=TransferCode.REFERRAL_EARN, reference=f"purchase:{row.id}", now=now,
         )  # fmt: skip
 
 

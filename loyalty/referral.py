@@ -1,13 +1,20 @@
 """Referrals: every member has a code; a new member who enters one earns its owner a one-off
 bonus, and for a while a share of the new member's purchases. A member cannot refer itself, and
-referrals never form a cycle."""
+referrals never form a cycle.
+
+The share is the referrer's, another member's: a purchase (or a refund) records what it owes
+and marks itself pending, and `settle_shares` moves the points in a transaction of its own right
+after it (the `referrals` job catches up on any a crash left pending), so a member's purchase
+never writes another member's rows (docs/scaling.md)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, select, update
@@ -18,10 +25,13 @@ from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import identities, members, purchases
 from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty import ledger
+from loyalty.idempotency import retry_on_race
 from loyalty.membership import MemberStatus, active_member
 from loyalty.program import Program
 from loyalty.tier import percent_as_points
 from loyalty.visibility import EVERYTHING, Visibility
+
+log = logging.getLogger("pointgate.referrals")
 
 # No 0/O or 1/I: codes are read aloud and typed from paper.
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -128,6 +138,72 @@ async def claim_referral(
             )
         await link_referral(conn, program, referee_id=member_id, referrer_id=referrer.id, now=now)
         return (await conn.execute(select(members).where(members.c.id == member_id))).one()
+
+
+async def settle_shares(
+    db: Database, program: Program, purchase_ids: Sequence[int] | None = None,
+    *, now: datetime | None = None,
+) -> int:  # fmt: skip
+    """Bring referrers' accounts up to date with the shares their referees' purchases owe: the
+    share credited once, what refunds reversed taken back (down to the program's negative
+    balance limit; spent points stay spent). Each purchase in a transaction of its own;
+    `purchase_ids` None: every pending one. Returns how many purchases it settled."""
+    now = now or datetime.now(UTC)
+    if purchase_ids is None:
+        async with db.read() as conn:
+            purchase_ids = list(await conn.scalars(
+                select(purchases.c.id).where(purchases.c.referral_pending).order_by(purchases.c.id)
+            ))  # fmt: skip
+    settled = 0
+    for purchase_id in purchase_ids:
+        settled += await retry_on_race(partial(_settle_share, db, program, purchase_id, now))
+    return settled
+
+
+async def settle_after(
+    db: Database, program: Program, purchase_ids: Sequence[int], now: datetime
+) -> None:
+    """`settle_shares` right after the purchases' (refunds') own transaction committed: what
+    fails here is left pending for the `referrals` job, and the request that recorded the
+    purchase still succeeds."""
+    try:
+        await settle_shares(db, program, purchase_ids, now=now)
+    except Exception:
+        log.exception("referral shares of purchases %s left to the referrals job", purchase_ids)
+
+
+async def _settle_share(db: Database, program: Program, purchase_id: int, now: datetime) -> int:
+    async with db.transaction() as conn:
+        row = (await conn.execute(
+            select(purchases)
+            .where(purchases.c.id == purchase_id, purchases.c.referral_pending)
+            .with_for_update()
+        )).first()  # fmt: skip
+        if row is None:
+            return 0
+        reference = f"purchase:{row.id}"
+        if row.referral_points > row.referral_paid:
+            await ledger.transfer(
+                conn, idempotency_key=f"{reference}:referral", debit=ledger.ISSUANCE,
+                credit=ledger.member_account(row.referrer_id),
+                amount=row.referral_points - row.referral_paid,
+                reason=ledger.TransferCode.REFERRAL_EARN, reference=reference, now=now,
+            )  # fmt: skip
+        await ledger.take_back(
+            conn, member_id=row.referrer_id,
+            points=row.referral_points_reversed - row.referral_reclaimed,
+            negative_limit=program.negative_balance_limit,
+            idempotency_key=f"{reference}:referral:reversed:{row.referral_points_reversed}",
+            reason=ledger.TransferCode.REFERRAL_REFUND, credit=ledger.ISSUANCE,
+            reference=reference, now=now,
+        )  # fmt: skip
+        await conn.execute(
+            update(purchases)
+            .where(purchases.c.member_id == row.member_id, purchases.c.id == row.id)
+            .values(referral_paid=row.referral_points,
+                    referral_reclaimed=row.referral_points_reversed, referral_pending=False)
+        )  # fmt: skip
+        return 1
 
 
 def referral_share(

@@ -2,7 +2,9 @@
 in proportion: its points (down to the program's negative balance limit: spent points stay
 spent), the referrer's share, the campaigns' points (each to the account that funded it) and
 its growth value; a refund that takes the growth value below the tier the purchase reached
-reverts that upgrade, and a full refund gives back the coupons it used that are still valid."""
+reverts that upgrade, and a full refund gives back the coupons it used that are still valid.
+The refund's transaction writes the buyer's rows only: the referrer's share is taken back
+after it (loyalty.referral.settle_shares)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.errors import NotFound, ValidationFailed
 from infra.models import purchases, refunds
-from loyalty import growth, ledger, tier
+from loyalty import growth, ledger, referral, tier
 from loyalty.earning import check_amount, points_due_back
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
@@ -78,15 +80,6 @@ async def refund_purchase(
                 )  # fmt: skip
                 recovered += taken
                 await campaign.mark_award_reversed(conn, award.id, award_due[award.id])
-            referral_recovered = 0
-            if purchase.referrer_id is not None:
-                referral_recovered, _ = await _take_back(
-                    conn, program, member_id=purchase.referrer_id,
-                    points=referral_due - purchase.referral_points_reversed,
-                    idempotency_key=f"refund:{idempotency_key}:referral",
-                    reason=TransferCode.REFERRAL_REFUND, credit=ledger.ISSUANCE,
-                    purchase=purchase, partner_id=None, now=now,
-                )  # fmt: skip
             await tier.revert_upgrade_if_refunded(
                 conn, program, member_id=purchase.member_id, purchase_id=purchase_id, at=now
             )
@@ -96,17 +89,22 @@ async def refund_purchase(
                 await conn.execute(
                     insert(refunds)
                     .values(
-                        purchase_id=purchase_id, idempotency_key=idempotency_key, amount=amount,
+                        member_id=purchase.member_id, purchase_id=purchase_id,
+                        idempotency_key=idempotency_key, amount=amount,
                         points_reversed=recovered,
                         points_unrecovered=due - purchase.points_reversed - recovered,
-                        referral_points_reversed=referral_recovered,
+                        referral_points_reversed=(
+                            referral_due - purchase.referral_points_reversed
+                        ),
                         transfer_id=reversal_id, request_hash=fingerprint, created_at=now,
                     )
                     .returning(*refunds.c)
                 )
             ).one()  # fmt: skip
 
-    return await retry_on_race(attempt)
+    refund = await retry_on_race(attempt)
+    await referral.settle_after(db, program, [purchase_id], now)
+    return refund
 
 
 async def _take_refund(conn: AsyncConnection, purchase_id: int, amount: Decimal) -> Any:
@@ -145,10 +143,12 @@ async def _mark_reversed(conn: AsyncConnection, purchase: Any) -> tuple[int, int
                          growth=purchase.growth_reversed - reversed_growth)  # fmt: skip
     await conn.execute(
         update(purchases)
-        .where(purchases.c.id == purchase.id)
+        .where(purchases.c.member_id == purchase.member_id, purchases.c.id == purchase.id)
         .values(
             points_reversed=due,
             referral_points_reversed=referral_due,
+            referral_pending=purchase.referral_pending
+            or referral_due != purchase.referral_points_reversed,
             growth_reversed=reversed_growth,
         )
     )
@@ -175,23 +175,8 @@ async def _take_back(
 ) -> tuple[int, int | None]:
     """Take back points a refund reverses, only down to the program's negative balance limit
     (the member may have spent them). Returns the points recovered and the transfer's id."""
-    if points <= 0:
-        return 0, None
-    balance = await ledger.lock_member_balance(conn, member_id)
-    limit = program.negative_balance_limit
-    recovered = max(0, min(points, balance.available + limit))
-    if not recovered:
-        return 0, None
-    reversal = await ledger.transfer(
-        conn,
-        idempotency_key=idempotency_key,
-        debit=ledger.member_account(member_id),
-        credit=credit,
-        amount=recovered,
-        reason=reason,
-        reference=f"purchase:{purchase.id}",
-        partner_id=partner_id,
-        overdraft=limit,
-        now=now,
-    )
-    return recovered, reversal.id
+    return await ledger.take_back(
+        conn, member_id=member_id, points=points, negative_limit=program.negative_balance_limit,
+        idempotency_key=idempotency_key, reason=reason, credit=credit,
+        reference=f"purchase:{purchase.id}", partner_id=partner_id, now=now,
+    )  # fmt: skip

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, ValidationFailed
-from infra.models import accounts, exchange_terms, partners
+from infra.models import exchange_terms, ledger_accounts, partners
 from infra.reads import keyed
 from loyalty import ledger
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
@@ -45,7 +45,7 @@ async def create_partner(db: Database, *, code: str, name: str, now: datetime | 
                 check_replay(request_hash(name=existing.name), request_hash(name=name), code)
                 return existing
             await conn.execute(
-                insert(accounts).values(
+                insert(ledger_accounts).values(
                     id=ledger.partner_clearing_account(row.id), partner_id=row.id
                 )
             )

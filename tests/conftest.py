@@ -21,7 +21,7 @@ from gateway.settings import Settings
 from infra import secrets
 from infra.database import Database
 from infra.migrate import upgrade
-from infra.models import PROGRAM_ACCOUNTS, accounts, metadata
+from infra.models import PROGRAM_ACCOUNTS, ledger_accounts, metadata
 from loyalty import growth, ledger
 from loyalty.program import Program
 
@@ -91,13 +91,15 @@ async def database(
 async def _empty_tables(db: Database) -> None:
     async with db.transaction() as conn:
         if db.dialect == "postgresql":
-            names = ", ".join(t.name for t in metadata.sorted_tables if t.name != "accounts")
-            await conn.execute(text(f"TRUNCATE {names}, accounts RESTART IDENTITY CASCADE"))
-            await conn.execute(accounts.insert(), [{"id": code} for code in PROGRAM_ACCOUNTS])
+            names = ", ".join(t.name for t in metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            await conn.execute(
+                ledger_accounts.insert(), [{"id": code} for code in PROGRAM_ACCOUNTS]
+            )
             return
         for table in reversed(metadata.sorted_tables):
-            if table is accounts:
-                await conn.execute(delete(accounts).where(accounts.c.id.not_in(PROGRAM_ACCOUNTS)))
+            if table is ledger_accounts:
+                await conn.execute(delete(table).where(table.c.id.not_in(PROGRAM_ACCOUNTS)))
             else:
                 await conn.execute(delete(table))
 

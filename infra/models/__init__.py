@@ -1,6 +1,8 @@
 """Tables, one module per domain. Alembic migrations create them; a test checks the migrations
 match these definitions."""
 
+from enum import StrEnum
+
 from infra.models.access import (
     audit_log,
     client_secrets,
@@ -11,12 +13,20 @@ from infra.models.access import (
 )
 from infra.models.base import KEY_LENGTH, metadata
 from infra.models.commerce import purchases, redemptions, refunds, rewards
-from infra.models.ledger import PROGRAM_ACCOUNTS, accounts, lot_draws, point_lots, transfers
+from infra.models.ledger import (
+    PROGRAM_ACCOUNTS,
+    accounts,
+    ledger_accounts,
+    lot_draws,
+    point_lots,
+    transfers,
+)
 from infra.models.members import (
     consents,
     growth_buckets,
     identities,
     interactions,
+    member_keys,
     members,
     tier_changes,
 )
@@ -44,9 +54,45 @@ from infra.models.settlement import (
     statements,
 )
 
+
+class Role(StrEnum):
+    """Where a table lives when Pointgate runs sharded by member (Citus; docs/scaling.md)."""
+
+    # Spread by member_id (members: by id), each member's rows together: every key and unique
+    # constraint includes member_id, every foreign key to another such table too.
+    DISTRIBUTED = "distributed"
+    # Spread by their own key: what must be unique across members (member_keys).
+    LOOKUP = "lookup"
+    # The program's and partners' own rows, small, copied to every node.
+    REFERENCE = "reference"
+    # Kept on the coordinator only: logs and counters no member's row refers to.
+    LOCAL = "local"
+
+
+ROLES: dict[str, Role] = {
+    **dict.fromkeys(
+        ("members", "accounts", "identities", "consents", "interactions", "growth_buckets",
+         "tier_changes", "purchases", "refunds", "redemptions", "transfers", "point_lots",
+         "lot_draws", "quotes", "exchanges", "exchange_events", "coupons", "campaign_awards",
+         "benefit_grants", "statement_transfers"),
+        Role.DISTRIBUTED,
+    ),
+    "member_keys": Role.LOOKUP,
+    **dict.fromkeys(
+        ("partners", "ledger_accounts", "exchange_terms", "rate_cards", "rewards",
+         "coupon_templates", "campaigns", "oauth_clients", "client_secrets",
+         "webhook_subscriptions", "statements", "statement_lines", "registered_operations",
+         "signing_keys"),
+        Role.REFERENCE,
+    ),
+    **dict.fromkeys(("audit_log", "issued_tokens", "api_usage", "webhook_deliveries"), Role.LOCAL),
+}  # fmt: skip
+
 __all__ = [
     "KEY_LENGTH",
     "PROGRAM_ACCOUNTS",
+    "ROLES",
+    "Role",
     "accounts",
     "api_usage",
     "audit_log",
@@ -64,7 +110,9 @@ __all__ = [
     "identities",
     "interactions",
     "issued_tokens",
+    "ledger_accounts",
     "lot_draws",
+    "member_keys",
     "members",
     "metadata",
     "oauth_clients",

@@ -1,12 +1,15 @@
 """The metadata every table belongs to, the constants tables share, and the columns they
-share: a serial id, a reference to another table's id, a moment, a whole number, text, money
-and rates."""
+share: a serial id, a member's row id, a reference to another table's id, a moment, a whole
+number, text, money and rates."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, ForeignKey, MetaData, String, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from infra.types import Id, Money, Rate, UtcDateTime
 
@@ -28,6 +31,41 @@ KEY_LENGTH = 240
 def serial() -> Column[Any]:
     """The table's own id."""
     return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+class next_id(FunctionElement[int]):
+    """The next id of a table whose primary key is (member_id, id): the table's sequence on
+    PostgreSQL (the one its serial id always had); on SQLite, which numbers only a lone integer
+    key, one more than the largest (writers are serialised; the engine inserts many rows one
+    statement each, see infra.database)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        super().__init__()
+
+
+@compiles(next_id, "postgresql")
+def _next_id_postgresql(element: next_id, compiler: SQLCompiler, **_: Any) -> str:
+    return f"nextval('{element.table}_id_seq')"
+
+
+@compiles(next_id, "sqlite")
+def _next_id_sqlite(element: next_id, compiler: SQLCompiler, **_: Any) -> str:
+    return f"(SELECT coalesce(max(id), 0) + 1 FROM {element.table})"
+
+
+def member_row(table: str) -> list[Column[Any]]:
+    """The key of a member's row: (member_id, id). Sharded by member (docs/scaling.md), a row
+    lives with its member, and every key and unique constraint of the table includes
+    member_id; ids stay unique across members (one sequence per table)."""
+    return [
+        Column("member_id", Id, ForeignKey("members.id"), primary_key=True, autoincrement=False),
+        Column("id", Id, primary_key=True, autoincrement=False, default=next_id(table),
+               index=True),
+    ]  # fmt: skip
 
 
 def ref(name: str, target: str, *, optional: bool = False, **options: Any) -> Column[Any]:

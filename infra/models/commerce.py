@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Index, Table, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Table,
+    UniqueConstraint,
+    false,
+    text,
+)
 
-from infra.models.base import KEY_LENGTH, ZERO, chars, metadata, moment, money, ref, serial, whole
+from infra.models.base import (
+    KEY_LENGTH,
+    ZERO,
+    chars,
+    member_row,
+    metadata,
+    moment,
+    money,
+    ref,
+    serial,
+    whole,
+)
+from infra.types import Id
 
 purchases = Table(
     "purchases",
     metadata,
-    serial(),
-    ref("member_id", "members"),
+    *member_row("purchases"),
     chars("channel", 16),
     chars("source", 100),
     chars("external_order_id", 200),
@@ -30,10 +51,18 @@ purchases = Table(
     chars("tier", 16, optional=True),
     whole("growth_value", server_default=ZERO),
     whole("growth_reversed", server_default=ZERO),
-    # The referrer's share of this purchase, and how much of it refunds took back.
-    ref("referrer_id", "members", optional=True),
+    # The referrer's share of this purchase, and how much of it refunds took back. The
+    # referrer is another member: its account is credited (and debited back) after the
+    # purchase's (refund's) transaction, by loyalty.referral.settle_shares, which keeps what it
+    # did in referral_paid (the share credited) and referral_reclaimed (of
+    # referral_points_reversed, what it has taken back, or tried to); referral_pending marks a
+    # purchase it has yet to see.
+    Column("referrer_id", Id, nullable=True),
     whole("referral_points", server_default=ZERO),
     whole("referral_points_reversed", server_default=ZERO),
+    whole("referral_paid", server_default=ZERO),
+    whole("referral_reclaimed", server_default=ZERO),
+    Column("referral_pending", Boolean, nullable=False, server_default=false()),
     ref("partner_id", "partners", optional=True),
     moment("purchased_at"),
     moment("recorded_at"),
@@ -41,31 +70,54 @@ purchases = Table(
     # Whose order ids these are (auth.ownership.key_namespace): a partner cannot take, or
     # block, another partner's order ids.
     chars("namespace", 24, server_default=text("''")),
+    # Unique across members too, through member_keys ("order:<namespace>/<source>/<id>").
     UniqueConstraint(
-        "namespace", "source", "external_order_id", name="uq_purchases_namespace_source_order"
+        "member_id",
+        "namespace",
+        "source",
+        "external_order_id",
+        name="uq_purchases_member_id_order",
     ),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("refunded_amount <= amount", name="refund_within_amount"),
 )
 
-Index("ix_purchases_member_id_id", purchases.c.member_id, purchases.c.id)
+Index("ix_purchases_order", purchases.c.namespace, purchases.c.source,
+      purchases.c.external_order_id)  # fmt: skip
+
+Index(
+    "ix_purchases_referral_pending",
+    purchases.c.referral_pending,
+    postgresql_where=purchases.c.referral_pending,
+    sqlite_where=purchases.c.referral_pending,
+)
 
 Index("ix_purchases_member_id_purchased_at", purchases.c.member_id, purchases.c.purchased_at)
 
 refunds = Table(
     "refunds",
     metadata,
-    serial(),
-    ref("purchase_id", "purchases", index=True),
-    chars("idempotency_key", KEY_LENGTH, unique=True),
+    *member_row("refunds"),
+    Column("purchase_id", Id, nullable=False, index=True),
+    chars("idempotency_key", KEY_LENGTH),
     money("amount"),
     whole("points_reversed"),
     whole("points_unrecovered"),
-    ref("transfer_id", "transfers", optional=True),
+    Column("transfer_id", Id, nullable=True),
+    # The referrer's share this refund is due to take back (loyalty.referral.settle_shares
+    # takes it, down to the program's negative balance limit).
     whole("referral_points_reversed", server_default=ZERO),
     chars("request_hash", 64),
     moment("created_at"),
+    UniqueConstraint("member_id", "idempotency_key", name="uq_refunds_member_id_key"),
+    ForeignKeyConstraint(
+        ["member_id", "purchase_id"],
+        ["purchases.member_id", "purchases.id"],
+        name="fk_refunds_purchase_id_purchases",
+    ),
 )
+
+Index("ix_refunds_idempotency_key", refunds.c.idempotency_key)
 
 rewards = Table(
     "rewards",
@@ -89,9 +141,8 @@ rewards = Table(
 redemptions = Table(
     "redemptions",
     metadata,
-    serial(),
-    ref("member_id", "members", index=True),
-    chars("idempotency_key", KEY_LENGTH, unique=True),
+    *member_row("redemptions"),
+    chars("idempotency_key", KEY_LENGTH),
     whole("points"),
     chars("channel", 16),
     ref("partner_id", "partners", optional=True),
@@ -99,10 +150,14 @@ redemptions = Table(
     chars("status", 16),
     ref("reward_id", "rewards", optional=True),
     whole("quantity", server_default=text("1")),
-    # NULL for a reward taken with a free-item coupon: no points moved.
-    ref("transfer_id", "transfers", optional=True),
-    ref("cancel_transfer_id", "transfers", optional=True),
+    # NULL for a reward taken with a free-item coupon: no points moved. (No foreign keys: a
+    # merge moves the redemption to another member, not its transfers.)
+    Column("transfer_id", Id, nullable=True),
+    Column("cancel_transfer_id", Id, nullable=True),
     chars("request_hash", 64),
     moment("created_at"),
     moment("cancelled_at", optional=True),
+    UniqueConstraint("member_id", "idempotency_key", name="uq_redemptions_member_id_key"),
 )
+
+Index("ix_redemptions_idempotency_key", redemptions.c.idempotency_key)

@@ -2,37 +2,58 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Table,
+    UniqueConstraint,
+)
 
-from infra.models.base import KEY_LENGTH, ZERO, chars, metadata, moment, ref, serial, whole
+from infra.models.base import KEY_LENGTH, ZERO, chars, member_row, metadata, moment, ref, whole
+from infra.types import Id
 
 # Accounts are named as DESIGN.md writes them: member:<id>, program:issuance,
-# partner:<id>:clearing. Only member accounts keep running totals (locked per row); program and
-# partner totals are aggregated from transfers so no single row serialises every writer.
+# partner:<id>:clearing. Only member accounts keep running totals (locked per row, one row per
+# member); program and partner totals are aggregated from transfers so no single row
+# serialises every writer, and their accounts are listed in ledger_accounts.
 accounts = Table(
     "accounts",
     metadata,
-    chars("id", 64, primary_key=True),
-    ref("member_id", "members", optional=True, unique=True),
-    ref("partner_id", "partners", optional=True),
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True, autoincrement=False),
+    chars("id", 64),
     whole("posted_debits", server_default=ZERO),
     whole("posted_credits", server_default=ZERO),
     whole("pending_debits", server_default=ZERO),
     whole("pending_credits", server_default=ZERO),
+    CheckConstraint("id = 'member:' || member_id", name="named_for_member"),
 )
 
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    chars("id", 64, primary_key=True),
+    ref("partner_id", "partners", optional=True),
+)
+
+# Every transfer moves a member's points and lives with that member (member_id): one side is
+# the member's account, the other a program or partner account (or, for a merge, the account
+# of the member it merges). The accounts are named, not referenced: their rows live in two
+# tables (accounts, ledger_accounts), and loyalty.ledger.verify checks the names.
 transfers = Table(
     "transfers",
     metadata,
-    serial(),
-    chars("idempotency_key", KEY_LENGTH, unique=True),
-    Column("debit_account_id", String(64), ForeignKey("accounts.id"), nullable=False),
-    Column("credit_account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    *member_row("transfers"),
+    chars("idempotency_key", KEY_LENGTH),
+    chars("debit_account_id", 64),
+    chars("credit_account_id", 64),
     whole("amount"),
     # SINGLE (posted at once), PENDING (held), POST or VOID (finishing the PENDING in pending_id).
     chars("phase", 8),
     # Unique: a pending transfer is posted or voided, never both and never twice.
-    ref("pending_id", "transfers", optional=True, unique=True),
+    Column("pending_id", Id, nullable=True),
     chars("reason", 32),
     chars("reference", 200, optional=True),
     ref("partner_id", "partners", optional=True),
@@ -40,7 +61,20 @@ transfers = Table(
     moment("created_at"),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+    CheckConstraint(
+        "debit_account_id = 'member:' || member_id OR credit_account_id = 'member:' || member_id",
+        name="moves_its_member",
+    ),
+    UniqueConstraint("member_id", "idempotency_key", name="uq_transfers_member_id_key"),
+    UniqueConstraint("member_id", "pending_id", name="uq_transfers_member_id_pending_id"),
+    ForeignKeyConstraint(
+        ["member_id", "pending_id"],
+        ["transfers.member_id", "transfers.id"],
+        name="fk_transfers_pending_id_transfers",
+    ),
 )
+
+Index("ix_transfers_idempotency_key", transfers.c.idempotency_key)
 
 Index("ix_transfers_debit_account_id_id", transfers.c.debit_account_id, transfers.c.id)
 
@@ -54,10 +88,10 @@ Index("ix_transfers_partner_id_created_at", transfers.c.partner_id, transfers.c.
 point_lots = Table(
     "point_lots",
     metadata,
-    serial(),
-    ref("member_id", "members"),
-    # The credit that opened the lot (none for balances carried over by a migration).
-    ref("transfer_id", "transfers", optional=True),
+    *member_row("point_lots"),
+    # The credit that opened the lot (none for balances carried over by a migration); no
+    # foreign key: a merge moves the lot to another member, not the transfer.
+    Column("transfer_id", Id, nullable=True),
     whole("points"),
     whole("remaining"),
     moment("earned_at"),
@@ -76,10 +110,16 @@ Index("ix_point_lots_earned_at", point_lots.c.earned_at)
 lot_draws = Table(
     "lot_draws",
     metadata,
-    serial(),
-    ref("lot_id", "point_lots"),
-    ref("transfer_id", "transfers", index=True),
+    *member_row("lot_draws"),
+    Column("lot_id", Id, nullable=False),
+    # (No foreign key: a merge moves the lot and its draws, not the transfers that drew it.)
+    Column("transfer_id", Id, nullable=False, index=True),
     whole("points"),
+    ForeignKeyConstraint(
+        ["member_id", "lot_id"],
+        ["point_lots.member_id", "point_lots.id"],
+        name="fk_lot_draws_lot_id_point_lots",
+    ),
 )
 
 # The program's own accounts exist from the first migration on.

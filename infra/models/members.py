@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Date, Index, Integer, PrimaryKeyConstraint, Table, UniqueConstraint
 
-from infra.models.base import KEY_LENGTH, chars, metadata, moment, ref, serial, whole
+from infra.models.base import KEY_LENGTH, chars, member_row, metadata, moment, ref, serial, whole
+from infra.types import Id
 
 members = Table(
     "members",
@@ -14,16 +15,18 @@ members = Table(
     chars("tier", 16, server_default="SILVER"),
     chars("status", 16, server_default="ACTIVE"),
     moment("enrolled_at"),
-    # The enrollment's idempotency key and a hash of its input, to answer replays.
-    chars("enrollment_key", KEY_LENGTH, optional=True, unique=True),
+    # The enrollment's idempotency key and a hash of its input, to answer replays. Both it and
+    # the referral code are unique across members through member_keys.
+    chars("enrollment_key", KEY_LENGTH, optional=True, index=True),
     chars("request_hash", 64, optional=True),
-    chars("referral_code", 16, optional=True, unique=True),
-    ref("referred_by", "members", optional=True, index=True),
+    chars("referral_code", 16, optional=True, index=True),
+    # Other members (no foreign key: sharded by member, they may live elsewhere).
+    Column("referred_by", Id, nullable=True, index=True),
     moment("referred_at", optional=True),
     # The last membership anniversary at which the tier was re-evaluated.
     moment("tier_reviewed_at", optional=True),
     # A merged member is a tombstone pointing at the member that absorbed it.
-    ref("merged_into", "members", optional=True),
+    Column("merged_into", Id, nullable=True),
     moment("merged_at", optional=True),
     # Optional; the member may set and change it (a birthday gift once a year).
     Column("birth_date", Date, nullable=True),
@@ -37,13 +40,13 @@ Index("ix_members_tier_id", members.c.tier, members.c.id)
 interactions = Table(
     "interactions",
     metadata,
-    serial(),
-    ref("member_id", "members"),
+    *member_row("interactions"),
     chars("kind", 16),
-    chars("idempotency_key", KEY_LENGTH, unique=True),
+    chars("idempotency_key", KEY_LENGTH),
     whole("growth_value"),
     moment("occurred_at"),
     chars("request_hash", 64),
+    UniqueConstraint("member_id", "idempotency_key", name="uq_interactions_member_id_key"),
 )
 
 Index("ix_interactions_member_id_occurred_at", interactions.c.member_id, interactions.c.occurred_at)
@@ -67,8 +70,7 @@ growth_buckets = Table(
 tier_changes = Table(
     "tier_changes",
     metadata,
-    serial(),
-    ref("member_id", "members", index=True),
+    *member_row("tier_changes"),
     chars("from_tier", 16),
     chars("to_tier", 16),
     # UPGRADE (threshold reached), DOWNGRADE (anniversary review), MERGE, or UPGRADE_REVERTED
@@ -77,21 +79,24 @@ tier_changes = Table(
     whole("growth_value"),
     moment("changed_at"),
     # The purchase whose growth value caused an UPGRADE (or whose refund reverted one).
-    ref("purchase_id", "purchases", optional=True, index=True),
+    # (No foreign key: a merge moves the purchase to another member, not its tier history.)
+    Column("purchase_id", Id, nullable=True, index=True),
 )
 
 identities = Table(
     "identities",
     metadata,
-    serial(),
-    ref("member_id", "members", index=True),
+    *member_row("identities"),
     chars("kind", 32),
     chars("value", 255),
     moment("linked_at"),
     # For PARTNER_ACCOUNT identities: the partner whose program the account is in.
     ref("partner_id", "partners", optional=True),
-    UniqueConstraint("kind", "value", name="uq_identities_kind_value"),
+    # Unique across members through member_keys ("identity:<kind>:<value>").
+    UniqueConstraint("member_id", "kind", "value", name="uq_identities_member_id_kind_value"),
 )
+
+Index("ix_identities_kind_value", identities.c.kind, identities.c.value)
 
 Index("ix_identities_partner_id_member_id", identities.c.partner_id, identities.c.member_id)
 
@@ -99,10 +104,20 @@ Index("ix_identities_partner_id_member_id", identities.c.partner_id, identities.
 consents = Table(
     "consents",
     metadata,
-    serial(),
-    ref("member_id", "members"),
+    *member_row("consents"),
     ref("partner_id", "partners"),
     moment("granted_at"),
     moment("revoked_at", optional=True),
     UniqueConstraint("partner_id", "member_id", name="uq_consents_partner_id_member_id"),
+)
+
+# What must be unique across all members, whichever member holds it: an enrollment's key, a
+# referral code, an identity, an order, a coupon code (loyalty.member_keys). Sharded by member,
+# a unique constraint of a member's table holds per member only; these rows, keyed and spread
+# by the key itself, make it global. Written in the transaction that takes the key.
+member_keys = Table(
+    "member_keys",
+    metadata,
+    chars("key", 400, primary_key=True),
+    Column("member_id", Id, nullable=False, index=True),
 )

@@ -4,10 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
 
-from infra.models.base import KEY_LENGTH, ZERO, chars, metadata, moment, money, ref, serial, whole
-from infra.types import Encrypted
+from infra.models.base import (
+    KEY_LENGTH,
+    ZERO,
+    chars,
+    member_row,
+    metadata,
+    moment,
+    money,
+    ref,
+    serial,
+    whole,
+)
+from infra.types import Encrypted, Id
 
 partners = Table(
     "partners",
@@ -70,8 +91,8 @@ def exchanged() -> list[Any]:
 quotes = Table(
     "quotes",
     metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True, autoincrement=False),
     chars("id", 40, primary_key=True),
-    ref("member_id", "members"),
     ref("partner_id", "partners"),
     ref("terms_id", "exchange_terms"),
     *exchanged(),
@@ -84,23 +105,43 @@ quotes = Table(
 exchanges = Table(
     "exchanges",
     metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True, autoincrement=False),
     # Our exchange id: the idempotency key of every call to the partner.
     chars("id", 40, primary_key=True),
-    chars("idempotency_key", KEY_LENGTH, unique=True),
+    chars("idempotency_key", KEY_LENGTH),
     # A quote is used by one exchange at most (inbound exchanges have none).
-    Column("quote_id", String(40), ForeignKey("quotes.id"), nullable=True, unique=True),
-    ref("member_id", "members"),
+    Column("quote_id", String(40), nullable=True),
     ref("partner_id", "partners"),
     *exchanged(),
     # REQUESTED, RESERVED, POSTED, VOIDED or UNKNOWN.
     chars("state", 16),
-    ref("transfer_id", "transfers", optional=True),
-    ref("fee_transfer_id", "transfers", optional=True),
+    Column("transfer_id", Id, nullable=True),
+    Column("fee_transfer_id", Id, nullable=True),
     chars("partner_reference", 200, optional=True),
     chars("request_hash", 64),
     moment("created_at"),
     moment("updated_at"),
+    UniqueConstraint("member_id", "idempotency_key", name="uq_exchanges_member_id_key"),
+    UniqueConstraint("member_id", "quote_id", name="uq_exchanges_member_id_quote_id"),
+    ForeignKeyConstraint(
+        ["member_id", "quote_id"],
+        ["quotes.member_id", "quotes.id"],
+        name="fk_exchanges_quote_id_quotes",
+    ),
+    ForeignKeyConstraint(
+        ["member_id", "transfer_id"],
+        ["transfers.member_id", "transfers.id"],
+        name="fk_exchanges_transfer_id_transfers",
+    ),
+    ForeignKeyConstraint(
+        ["member_id", "fee_transfer_id"],
+        ["transfers.member_id", "transfers.id"],
+        name="fk_exchanges_fee_transfer_id_transfers",
+    ),
 )
+
+Index("ix_exchanges_id", exchanges.c.id)
+Index("ix_exchanges_idempotency_key", exchanges.c.idempotency_key)
 
 Index("ix_exchanges_state_updated_at", exchanges.c.state, exchanges.c.updated_at)
 
@@ -109,13 +150,20 @@ Index("ix_exchanges_member_id_created_at", exchanges.c.member_id, exchanges.c.cr
 exchange_events = Table(
     "exchange_events",
     metadata,
-    serial(),
-    Column("exchange_id", String(40), ForeignKey("exchanges.id"), nullable=False, index=True),
+    *member_row("exchange_events"),
+    Column("exchange_id", String(40), nullable=False, index=True),
     chars("from_state", 16, optional=True),
     chars("to_state", 16),
     chars("reason", 200),
     moment("at"),
+    ForeignKeyConstraint(
+        ["member_id", "exchange_id"],
+        ["exchanges.member_id", "exchanges.id"],
+        name="fk_exchange_events_exchange_id_exchanges",
+    ),
 )
+
+Index("ix_quotes_id", quotes.c.id)
 
 webhook_subscriptions = Table(
     "webhook_subscriptions",

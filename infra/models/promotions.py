@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Table, UniqueConstraint, false
+from sqlalchemy import Boolean, Column, ForeignKeyConstraint, Index, Table, UniqueConstraint, false
 
-from infra.models.base import ZERO, chars, metadata, moment, money, rate, ref, serial, whole
+from infra.models.base import (
+    ZERO,
+    chars,
+    member_row,
+    metadata,
+    moment,
+    money,
+    rate,
+    ref,
+    serial,
+    whole,
+)
+from infra.types import Id
 
 # What a coupon gives and where it may be used; coupons are issued from a template.
 coupon_templates = Table(
@@ -47,11 +59,10 @@ coupon_templates = Table(
 coupons = Table(
     "coupons",
     metadata,
-    serial(),
-    # Unguessable: what a member shows at a till.
-    chars("code", 24, unique=True),
+    *member_row("coupons"),
+    # Unguessable: what a member shows at a till; unique across members through member_keys.
+    chars("code", 24),
     ref("template_id", "coupon_templates"),
-    ref("member_id", "members"),
     # Why it was issued, once per template and member (enrolment, purchase:<id>, an operator's
     # idempotency key, ...).
     chars("issue_key", 200),
@@ -59,9 +70,10 @@ coupons = Table(
     moment("issued_at"),
     moment("valid_from"),
     moment("valid_until"),
-    ref("purchase_id", "purchases", optional=True),
+    # (No foreign keys: a merge moves purchases and redemptions to another member, not coupons.)
+    Column("purchase_id", Id, nullable=True),
     # The reward redemption a FREE_ITEM coupon was used for.
-    ref("redemption_id", "redemptions", optional=True),
+    Column("redemption_id", Id, nullable=True),
     money("discount", optional=True),
     moment("redeemed_at", optional=True),
     # When coupon.expiring was announced for it (once).
@@ -70,9 +82,10 @@ coupons = Table(
     UniqueConstraint(
         "template_id", "member_id", "issue_key", name="uq_coupons_template_id_member_issue_key"
     ),
+    UniqueConstraint("member_id", "code", name="uq_coupons_member_id_code"),
 )
 
-Index("ix_coupons_member_id_id", coupons.c.member_id, coupons.c.id)
+Index("ix_coupons_code", coupons.c.code)
 Index("ix_coupons_purchase_id", coupons.c.purchase_id)
 
 # A time-boxed rule: when (dates, a monthly day in the program's time zone), for whom (tiers,
@@ -119,14 +132,20 @@ campaigns = Table(
 campaign_awards = Table(
     "campaign_awards",
     metadata,
-    serial(),
+    *member_row("campaign_awards"),
     ref("campaign_id", "campaigns"),
-    ref("purchase_id", "purchases"),
-    ref("member_id", "members"),
+    Column("purchase_id", Id, nullable=False),
     whole("points"),
     whole("points_reversed", server_default=ZERO),
     moment("created_at"),
-    UniqueConstraint("campaign_id", "purchase_id", name="uq_campaign_awards_campaign_purchase"),
+    UniqueConstraint(
+        "member_id", "campaign_id", "purchase_id", name="uq_campaign_awards_campaign_purchase"
+    ),
+    ForeignKeyConstraint(
+        ["member_id", "purchase_id"],
+        ["purchases.member_id", "purchases.id"],
+        name="fk_campaign_awards_purchase_id_purchases",
+    ),
 )
 
 Index("ix_campaign_awards_purchase_id", campaign_awards.c.purchase_id)
@@ -135,12 +154,16 @@ Index("ix_campaign_awards_purchase_id", campaign_awards.c.purchase_id)
 benefit_grants = Table(
     "benefit_grants",
     metadata,
-    serial(),
-    ref("member_id", "members"),
+    *member_row("benefit_grants"),
     chars("benefit", 64),
     chars("period", 32),
     # The coupon a COUPON_GRANT benefit issued.
-    ref("coupon_id", "coupons", optional=True),
+    Column("coupon_id", Id, nullable=True),
     moment("granted_at"),
+    ForeignKeyConstraint(
+        ["member_id", "coupon_id"],
+        ["coupons.member_id", "coupons.id"],
+        name="fk_benefit_grants_coupon_id_coupons",
+    ),
     UniqueConstraint("member_id", "benefit", "period", name="uq_benefit_grants_member_benefit"),
 )

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, Table, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+)
 
 from infra.models.base import chars, metadata, moment, money, rate, ref, serial, whole
 from infra.types import Id
@@ -80,10 +88,17 @@ statement_lines = Table(
 statement_transfers = Table(
     "statement_transfers",
     metadata,
+    # The transfer's member: the link lives with the transfer.
+    Column("member_id", Id, primary_key=True, autoincrement=False),
     Column("line_id", Id, ForeignKey("statement_lines.id"), primary_key=True),
-    Column("transfer_id", Id, ForeignKey("transfers.id"), primary_key=True),
+    Column("transfer_id", Id, primary_key=True, autoincrement=False),
     # Points, or partner units for outbound exchanges: always whole.
     whole("quantity"),
+    ForeignKeyConstraint(
+        ["member_id", "transfer_id"],
+        ["transfers.member_id", "transfers.id"],
+        name="fk_statement_transfers_transfer_id_transfers",
+    ),
 )
 
 Index("ix_statement_transfers_transfer_id", statement_transfers.c.transfer_id)

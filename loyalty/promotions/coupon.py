@@ -20,7 +20,7 @@ from infra.database import Database, insert_unless_exists
 from infra.errors import CouponNotApplicable, InvalidState, NotFound, ValidationFailed
 from infra.models import coupon_templates, coupons, partners
 from infra.reads import keyed
-from loyalty import event
+from loyalty import event, keys
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
 from loyalty.program import Program
@@ -248,6 +248,8 @@ async def issue_coupon(
         found = (await conn.execute(select(coupons).where(
             *(coupons.c[name] == value for name, value in key.items())))).one()  # fmt: skip
         return found, False
+    # A code drawn twice (across members) rolls the transaction back to run again.
+    await keys.take(conn, keys.coupon(row.code), member_id)
     counted = await conn.execute(
         update(coupon_templates)
         .where(coupon_templates.c.id == template_id,

@@ -91,8 +91,8 @@ async def _record_events(conn: AsyncConnection, row: Any, steps: list[Step], now
     """The exchange's events (from, to, reason) and, for each, a webhook delivery queued for
     every active subscription of its partner (an INSERT ... SELECT: no read first)."""
     await conn.execute(_EVENT, [
-        {"exchange_id": row.id, "from_state": previous, "to_state": state, "reason": reason,
-         "at": now}
+        {"member_id": row.member_id, "exchange_id": row.id, "from_state": previous,
+         "to_state": state, "reason": reason, "at": now}
         for previous, state, reason in steps
     ])  # fmt: skip
     await conn.execute(_QUEUE, [

@@ -62,13 +62,20 @@ def billable_activity(
                       for a, b in ranges))  # fmt: skip
     return (
         select(
+            transfers.c.member_id,
             transfers.c.id.label("transfer_id"),
             transfers.c.created_at,
             kind.label("kind"),
             quantity.label("quantity"),
         )
         .select_from(
-            transfers.outerjoin(exchanges, exchanges.c.transfer_id == transfers.c.pending_id)
+            transfers.outerjoin(
+                exchanges,
+                and_(
+                    exchanges.c.member_id == transfers.c.member_id,
+                    exchanges.c.transfer_id == transfers.c.pending_id,
+                ),
+            )
         )
         .where(
             transfers.c.partner_id == partner_id,
@@ -81,7 +88,10 @@ def billable_activity(
 
 
 def not_yet_billed() -> ColumnElement[bool]:
-    return ~exists().where(statement_transfers.c.transfer_id == transfers.c.id)
+    return ~exists().where(
+        statement_transfers.c.member_id == transfers.c.member_id,
+        statement_transfers.c.transfer_id == transfers.c.id,
+    )
 
 
 async def aggregate(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import case, func, literal, select, union_all
+from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
@@ -36,7 +36,8 @@ async def _activity(conn: AsyncConnection, partner_id: int, period: Period) -> A
                    statement_transfers.c.transfer_id, transfers.c.created_at,
                    statement_transfers.c.quantity)
             .join(statement_transfers, statement_transfers.c.line_id == statement_lines.c.id)
-            .join(transfers, transfers.c.id == statement_transfers.c.transfer_id)
+            .join(transfers, and_(transfers.c.member_id == statement_transfers.c.member_id,
+                                  transfers.c.id == statement_transfers.c.transfer_id))
             .where(statement_lines.c.statement_id == stored.id)
         ).subquery()  # fmt: skip
     zone = zone_of(await registry_partner(conn, partner_id))

@@ -343,10 +343,10 @@ async def _freeze_transfers(conn: AsyncConnection, frozen: Statement) -> None:
                     continue
                 await conn.execute(
                     insert(statement_transfers).from_select(
-                        ["line_id", "transfer_id", "quantity"],
-                        select(literal(line_id), rows.c.transfer_id, rows.c.quantity).where(
-                            rows.c.kind == kind
-                        ),
+                        ["member_id", "line_id", "transfer_id", "quantity"],
+                        select(
+                            rows.c.member_id, literal(line_id), rows.c.transfer_id, rows.c.quantity
+                        ).where(rows.c.kind == kind),
                     )
                 )
 

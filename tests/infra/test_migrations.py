@@ -8,7 +8,15 @@ from sqlalchemy import select, text
 
 from infra.database import Database
 from infra.migrate import alembic_config, current_revision, upgrade
-from infra.models import PROGRAM_ACCOUNTS, accounts, growth_buckets, members, metadata, point_lots
+from infra.models import (
+    PROGRAM_ACCOUNTS,
+    accounts,
+    growth_buckets,
+    ledger_accounts,
+    members,
+    metadata,
+    point_lots,
+)
 from loyalty import growth, ledger
 from tests.conftest import BACKENDS, _drop_postgres_database, new_empty_database
 
@@ -29,7 +37,7 @@ async def test_migrations_build_the_modelled_schema_on_an_empty_database(backend
 
         async with db.read() as conn:
             assert await conn.run_sync(differences) == []
-            program_accounts = set(await conn.scalars(select(accounts.c.id)))
+            program_accounts = set(await conn.scalars(select(ledger_accounts.c.id)))
         assert program_accounts == set(PROGRAM_ACCOUNTS)
         assert await current_revision(db) == HEAD
 
@@ -173,6 +181,103 @@ async def test_growth_buckets_are_built_from_the_history_already_recorded(backen
             rows = [(r.month, r.growth) for r in await conn.execute(ordered)]
             assert rows == [(202610, 100), (202611, 39)]
             assert await growth.verify(conn) == []
+    finally:
+        await db.dispose()
+        if name:
+            await _drop_postgres_database(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_members_rows_are_rekeyed_by_member_and_global_keys_claimed(backend, tmp_path):
+    db, name = await new_empty_database(backend, tmp_path)
+    try:
+        # given a database from before sharding: a referrer (1), its referee (2) with a
+        # purchase, a refund and a redemption, a member merged into the referrer (3), a partner
+        await upgrade(db, "0013")
+        at = "'2026-11-01 00:00:00+00:00'"
+        statements = [
+            "INSERT INTO partners (id, code, name, created_at) VALUES (1, 'sky', 'Sky', "
+            + at
+            + ")",
+            "INSERT INTO accounts (id, partner_id) VALUES ('partner:1:clearing', 1)",
+            "INSERT INTO members (id, display_name, enrolled_at, enrollment_key, referral_code)"
+            f" VALUES (1, 'Ada', {at}, 'e-1', 'CODEADA')",
+            "INSERT INTO members (id, display_name, enrolled_at, referral_code, referred_by,"
+            f" referred_at) VALUES (2, 'Grace', {at}, 'CODEGRA', 1, {at})",
+            "INSERT INTO members (id, display_name, enrolled_at, status, merged_into)"
+            f" VALUES (3, 'Ada too', {at}, 'MERGED', 1)",
+            "INSERT INTO accounts (id, member_id, posted_credits) VALUES ('member:1', 1, 56)",
+            "INSERT INTO accounts (id, member_id, posted_credits, posted_debits)"
+            " VALUES ('member:2', 2, 200, 30)",
+            "INSERT INTO accounts (id, member_id, posted_credits, posted_debits)"
+            " VALUES ('member:3', 3, 50, 50)",
+            *(
+                "INSERT INTO transfers (idempotency_key, debit_account_id, credit_account_id,"
+                f" amount, phase, reason, request_hash, created_at) VALUES ('{key}', '{debit}',"
+                f" '{credit}', {amount}, 'SINGLE', '{reason}', '-', {at})"
+                for key, debit, credit, amount, reason in (
+                    ("t-3", "program:issuance", "member:3", 50, "EARN"),
+                    ("purchase:1:earn", "program:issuance", "member:2", 200, "EARN"),
+                    ("purchase:1:referral", "program:issuance", "member:1", 6, "REFERRAL_EARN"),
+                    ("merge:3:into:1", "member:3", "member:1", 50, "MERGE"),
+                    ("redeem", "member:2", "program:redemption", 30, "REDEEM"),
+                )
+            ),
+            "INSERT INTO point_lots (member_id, transfer_id, points, remaining, earned_at)"
+            f" VALUES (2, 2, 200, 170, {at}), (1, 3, 6, 6, {at}), (1, 1, 50, 50, {at})",
+            "INSERT INTO lot_draws (lot_id, transfer_id, points) VALUES (1, 5, 30)",
+            "INSERT INTO purchases (member_id, channel, source, external_order_id, amount,"
+            " currency, points_earned, referrer_id, referral_points, purchased_at, recorded_at,"
+            f" request_hash) VALUES (2, 'ONLINE', 'web', 'o-1', 200, 'USD', 200, 1, 6, {at},"
+            f" {at}, '-')",
+            "INSERT INTO refunds (purchase_id, idempotency_key, amount, points_reversed,"
+            f" points_unrecovered, request_hash, created_at) VALUES (1, 'r-1', 0.01, 0, 0, '-',"
+            f" {at})",
+            "INSERT INTO identities (member_id, kind, value, linked_at)"
+            f" VALUES (2, 'LOYALTY_CARD', 'C-2', {at})",
+        ]
+        async with db.transaction() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+
+        # when the sharding migration runs
+        await upgrade(db)
+
+        # then every member's row carries its member, the global keys are claimed, program and
+        # partner accounts are listed apart, and the ledger is as sound as before
+        async with db.transaction() as conn:
+            owners = {
+                table: sorted(await conn.execute(text(f"SELECT id, member_id FROM {table}")))
+                for table in ("transfers", "refunds", "lot_draws")
+            }
+            claims = dict(list(await conn.execute(text("SELECT key, member_id FROM member_keys"))))
+            listed = set(await conn.scalars(select(ledger_accounts.c.id)))
+            held = sorted(await conn.scalars(select(accounts.c.member_id)))
+            share = (await conn.execute(text(
+                "SELECT referral_paid, referral_reclaimed, referral_pending FROM purchases"
+            ))).one()  # fmt: skip
+            problems = await ledger.verify(conn)
+            later = await ledger.transfer(
+                conn, idempotency_key="after", debit=ledger.ISSUANCE,
+                credit=ledger.member_account(2), amount=10, reason=ledger.TransferCode.ADJUSTMENT,
+            )  # fmt: skip
+        assert owners == {
+            "transfers": [(1, 3), (2, 2), (3, 1), (4, 3), (5, 2)],
+            "refunds": [(1, 2)],
+            "lot_draws": [(1, 2)],
+        }
+        assert claims == {
+            "enrollment:e-1": 1, "referral:CODEADA": 1, "referral:CODEGRA": 2,
+            "identity:LOYALTY_CARD:C-2": 2, "order:/web/o-1": 2,
+        }  # fmt: skip
+        assert listed == {*PROGRAM_ACCOUNTS, "partner:1:clearing"}
+        assert held == [1, 2, 3]
+        assert (share.referral_paid, share.referral_reclaimed, bool(share.referral_pending)) == (
+            6, 0, False,
+        )  # fmt: skip
+        assert problems == []
+        # ids go on from where they were
+        assert (later.id, later.member_id) == (6, 2)
     finally:
         await db.dispose()
         if name:

@@ -87,7 +87,9 @@ async def test_a_purchase_reads_the_same_statements_whatever_the_members_history
         finally:
             event.remove(db.engine.sync_engine, "before_cursor_execute", on_statement)
         # then the growth check reads the buckets, not the member's history
-        assert not [s for s in seen if "FROM purchases" in s or "FROM interactions" in s], seen
+        # (on SQLite an INSERT draws the row's id from its table: not a read of the history)
+        reads = [s for s in seen if not s.startswith("INSERT")]
+        assert not [s for s in reads if "FROM purchases" in s or "FROM interactions" in s], seen
         counts.append(len(seen))
     assert counts[0] == counts[1]
 

@@ -109,3 +109,46 @@ async def test_a_code_is_claimed_within_30_days_and_only_once(db, program):
 
     assert claimed.referred_by == again.referred_by == referrer.id
     assert (await balance_of(db, referrer.id)).available == 500
+
+
+async def test_a_share_left_pending_by_a_failure_is_settled_once_by_the_job(
+    db, program, monkeypatch
+):
+    referrer, referee = await a_referrer_and_referee(db, program)
+
+    async def unreachable(*_args, **_kwargs):
+        raise ConnectionError("the database went away after the purchase committed")
+
+    # when the share's own transaction fails after the purchase committed
+    with monkeypatch.context() as patched:
+        patched.setattr(referral, "settle_shares", unreachable)
+        row = await a_purchase(db, program, referee.id, "200.00", at=DAY_0 + timedelta(days=1))
+
+    # then the purchase stands, the share waits, and the job pays it exactly once
+    assert row.referral_points == 600
+    assert (await balance_of(db, referrer.id)).available == 500
+    assert await referral.settle_shares(db, program) == 1
+    assert await referral.settle_shares(db, program) == 0
+    assert (await balance_of(db, referrer.id)).available == 500 + 600
+
+
+async def test_a_refund_before_the_share_was_paid_pays_and_takes_back_its_part(
+    db, program, monkeypatch
+):
+    referrer, referee = await a_referrer_and_referee(db, program)
+    with monkeypatch.context() as patched:
+        patched.setattr(referral, "settle_after", _not_now)
+        row = await a_purchase(db, program, referee.id, "200.00", at=DAY_0 + timedelta(days=1))
+        refund = await refund_purchase(
+            db, program, purchase_id=row.id, amount=row.amount / 2, idempotency_key="r-half"
+        )
+    assert (await balance_of(db, referrer.id)).available == 500
+
+    assert await referral.settle_shares(db, program) == 1
+
+    assert refund.referral_points_reversed == 300
+    assert (await balance_of(db, referrer.id)).available == 500 + 600 - 300
+
+
+async def _not_now(*_args, **_kwargs) -> None:
+    return None
