@@ -172,7 +172,9 @@ async def _purchases(
                 "recorded_at": purchased_at, "request_hash": "seed",
             }
         )  # fmt: skip
-        claims.append({"key": keys.order("", source, f"seed-{purchase_id}"), "member_id": member_id})
+        claims.append(
+            {"key": keys.order("", source, f"seed-{purchase_id}"), "member_id": member_id}
+        )
         credits.append(
             bulk.Credit(
                 idempotency_key=f"purchase:{purchase_id}:earn", debit=earning_account(partner_id),

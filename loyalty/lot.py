@@ -28,7 +28,7 @@ async def open_lot(
 
 _DRAW = (
     update(point_lots)
-    .where(point_lots.c.id == bindparam("lot"))
+    .where(point_lots.c.member_id == bindparam("owner"), point_lots.c.id == bindparam("lot"))
     .values(remaining=point_lots.c.remaining - bindparam("drawn"))
 )
 
@@ -48,7 +48,7 @@ async def draw(conn: AsyncConnection, *, member_id: int, transfer_id: int, point
         if left == 0:
             break
         taken = min(left, lot.remaining)
-        draws.append({"lot": lot.id, "drawn": taken})
+        draws.append({"owner": member_id, "lot": lot.id, "drawn": taken})
         left -= taken
     if draws:
         await conn.execute(_DRAW, draws)
@@ -63,13 +63,15 @@ async def put_back(conn: AsyncConnection, *, transfer_id: int) -> None:
     """A voided held debit gives its points back to the lots it drew from (their dates kept)."""
     drawn = list(
         await conn.execute(
-            select(lot_draws.c.lot_id, lot_draws.c.points).where(
+            select(lot_draws.c.member_id, lot_draws.c.lot_id, lot_draws.c.points).where(
                 lot_draws.c.transfer_id == transfer_id
             )
         )
     )
     if drawn:
-        await conn.execute(_DRAW, [{"lot": row.lot_id, "drawn": -row.points} for row in drawn])
+        await conn.execute(_DRAW, [
+            {"owner": row.member_id, "lot": row.lot_id, "drawn": -row.points} for row in drawn
+        ])  # fmt: skip
 
 
 async def move_lots(

@@ -75,7 +75,7 @@ def draw_lots() -> Any:
     )  # fmt: skip
     drawn = (
         update(point_lots)
-        .where(point_lots.c.id == taken.c.id)
+        .where(point_lots.c.member_id == bindparam("owner"), point_lots.c.id == taken.c.id)
         .values(remaining=point_lots.c.remaining - taken.c.drawn)
         .cte("drawn")
     )

@@ -245,10 +245,16 @@ async def _record(
 
 
 async def _earlier(conn: AsyncConnection, request: _Request) -> Any | None:
-    """The purchase recorded earlier for this order (checked to be the same request)."""
+    """The purchase recorded earlier for this order (checked to be the same request), found
+    through the member holding the order's key."""
+    holder = await keys.holder(
+        conn, keys.order(request.namespace, request.source, request.external_order_id)
+    )
+    if holder is None:
+        return None
     return await earlier(
         conn, purchases, request.fingerprint, f"{request.source}/{request.external_order_id}",
-        namespace=request.namespace, source=request.source,
+        member_id=holder, namespace=request.namespace, source=request.source,
         external_order_id=request.external_order_id,
     )  # fmt: skip
 

@@ -57,14 +57,16 @@ def _next_id_sqlite(element: next_id, compiler: SQLCompiler, **_: Any) -> str:
     return f"(SELECT coalesce(max(id), 0) + 1 FROM {element.table})"
 
 
-def member_row(table: str) -> list[Column[Any]]:
+def member_row(table: str, *, found_by_id: bool = True) -> list[Column[Any]]:
     """The key of a member's row: (member_id, id). Sharded by member (docs/scaling.md), a row
     lives with its member, and every key and unique constraint of the table includes
-    member_id; ids stay unique across members (one sequence per table)."""
+    member_id; ids stay unique across members (one sequence per table), and an index finds a
+    row by its id alone unless `found_by_id` is False (rows only ever read with their
+    member)."""
     return [
         Column("member_id", Id, ForeignKey("members.id"), primary_key=True, autoincrement=False),
         Column("id", Id, primary_key=True, autoincrement=False, default=next_id(table),
-               index=True),
+               index=found_by_id),
     ]  # fmt: skip
 
 

@@ -82,9 +82,6 @@ purchases = Table(
     CheckConstraint("refunded_amount <= amount", name="refund_within_amount"),
 )
 
-Index("ix_purchases_order", purchases.c.namespace, purchases.c.source,
-      purchases.c.external_order_id)  # fmt: skip
-
 Index(
     "ix_purchases_referral_pending",
     purchases.c.referral_pending,

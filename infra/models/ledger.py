@@ -74,7 +74,6 @@ transfers = Table(
     ),
 )
 
-Index("ix_transfers_idempotency_key", transfers.c.idempotency_key)
 
 Index("ix_transfers_debit_account_id_id", transfers.c.debit_account_id, transfers.c.id)
 
@@ -88,7 +87,7 @@ Index("ix_transfers_partner_id_created_at", transfers.c.partner_id, transfers.c.
 point_lots = Table(
     "point_lots",
     metadata,
-    *member_row("point_lots"),
+    *member_row("point_lots", found_by_id=False),
     # The credit that opened the lot (none for balances carried over by a migration); no
     # foreign key: a merge moves the lot to another member, not the transfer.
     Column("transfer_id", Id, nullable=True),
@@ -110,7 +109,7 @@ Index("ix_point_lots_earned_at", point_lots.c.earned_at)
 lot_draws = Table(
     "lot_draws",
     metadata,
-    *member_row("lot_draws"),
+    *member_row("lot_draws", found_by_id=False),
     Column("lot_id", Id, nullable=False),
     # (No foreign key: a merge moves the lot and its draws, not the transfers that drew it.)
     Column("transfer_id", Id, nullable=False, index=True),

@@ -17,7 +17,7 @@ members = Table(
     moment("enrolled_at"),
     # The enrollment's idempotency key and a hash of its input, to answer replays. Both it and
     # the referral code are unique across members through member_keys.
-    chars("enrollment_key", KEY_LENGTH, optional=True, index=True),
+    chars("enrollment_key", KEY_LENGTH, optional=True),
     chars("request_hash", 64, optional=True),
     chars("referral_code", 16, optional=True, index=True),
     # Other members (no foreign key: sharded by member, they may live elsewhere).

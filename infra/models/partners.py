@@ -150,7 +150,7 @@ Index("ix_exchanges_member_id_created_at", exchanges.c.member_id, exchanges.c.cr
 exchange_events = Table(
     "exchange_events",
     metadata,
-    *member_row("exchange_events"),
+    *member_row("exchange_events", found_by_id=False),
     Column("exchange_id", String(40), nullable=False, index=True),
     chars("from_state", 16, optional=True),
     chars("to_state", 16),

@@ -128,16 +128,13 @@ NEW_INDEXES: dict[str, list[tuple[str, list[str]]]] = {
     'quotes': [('ix_quotes_id', ['id'])],
     'exchanges': [('ix_exchanges_id', ['id']),
                   ('ix_exchanges_idempotency_key', ['idempotency_key'])],
-    'members': [('ix_members_enrollment_key', ['enrollment_key']),
-                ('ix_members_referral_code', ['referral_code'])],
+    'members': [('ix_members_referral_code', ['referral_code'])],
     'identities': [('ix_identities_kind_value', ['kind', 'value'])],
-    'transfers': [('ix_transfers_idempotency_key', ['idempotency_key'])],
-    'purchases': [('ix_purchases_order', ['namespace', 'source', 'external_order_id'])],
     'refunds': [('ix_refunds_idempotency_key', ['idempotency_key'])],
     'redemptions': [('ix_redemptions_idempotency_key', ['idempotency_key'])],
     'coupons': [('ix_coupons_code', ['code'])],
 }
-for _table in MEMBER_ROWS:
+for _table in set(MEMBER_ROWS) - {'point_lots', 'lot_draws', 'exchange_events'}:
     NEW_INDEXES.setdefault(_table, []).append((f'ix_{_table}_id', ['id']))
 
 MEMBER_OF_ACCOUNT = "CAST(substr({column}, 8) AS BIGINT)"
