@@ -1,7 +1,8 @@
 """Failed client authentications at the token endpoint are throttled per client id and per
 address: a burst of `burst` failures, then one more per `per_minute`-th of a minute. While a key
 is over its budget every request for it is refused (429) before the secret is even checked, so
-guessing a secret costs minutes per ten guesses instead of milliseconds."""
+guessing a secret costs minutes per ten guesses instead of milliseconds. The console's sign-in
+uses the same throttle per e-mail address and per address (`prefix` keeps their counts apart)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ class Refused:
 
 
 class AuthenticationThrottle:
-    def __init__(self, store: Store, *, burst: int = 10, per_minute: float = 10) -> None:
+    def __init__(
+        self, store: Store, *, burst: int = 10, per_minute: float = 10,
+        prefix: str = "token-failures",
+    ) -> None:  # fmt: skip
         self.store, self.burst, self.per_second = store, burst, per_minute / 60
+        self.prefix = prefix
 
-    @staticmethod
-    def keys(client_id: str | None, address: str | None) -> list[str]:
-        found = [f"token-failures:address:{address or 'unknown'}"]
+    def keys(self, client_id: str | None, address: str | None) -> list[str]:
+        found = [f"{self.prefix}:address:{address or 'unknown'}"]
         if client_id:
-            found.append(f"token-failures:client:{client_id[:200]}")
+            found.append(f"{self.prefix}:client:{client_id[:200]}")
         return found
 
     async def blocked(self, client_id: str | None, address: str | None) -> Refused | None:

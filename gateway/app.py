@@ -43,7 +43,7 @@ from auth.principal import PrincipalKind
 from auth.revocations import TokenStates
 from auth.throttle import AuthenticationThrottle
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
-from gateway import exports, ide
+from gateway import console, exports, ide
 from gateway.audit import AuditMutation
 from gateway.background import run_background_jobs
 from gateway.protection import BodySizeLimit, PersistedQueries, RateLimiter, Refusal
@@ -499,6 +499,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/readyz", _readiness(database)),
             *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
             *exports.routes(database),
+            *console.routes(database, keyring, store),
             *(ide.routes() if settings.is_development else []),
         ],
         middleware=_middleware(settings, verifier),

@@ -16,7 +16,14 @@ from strawberry.printer import print_schema
 from auth.tokens import KeyCache, mint
 from gateway import operators
 from gateway.app import build_schema
-from gateway.seed import demo_promotions, has_members, seed
+from gateway.seed import (
+    DEMO_OPERATOR,
+    DEMO_PARTNER_STAFF,
+    demo_console_people,
+    demo_promotions,
+    has_members,
+    seed,
+)
 from gateway.settings import Settings
 from gateway.shell import moment, progress_bar, with_db
 from infra.database import Database
@@ -38,6 +45,7 @@ app.add_typer(operators.token_app, name="token")
 app.add_typer(operators.keys_app, name="keys")
 app.add_typer(operators.partners_app, name="partners")
 app.add_typer(operators.operations_app, name="operations")
+app.add_typer(operators.console_app, name="console")
 
 T = TypeVar("T")
 
@@ -124,6 +132,7 @@ def demo(
                            progress=progress)  # fmt: skip
         # A demo database from before promotions existed gets them too (once).
         await demo_promotions(db, settings.program, datetime.now(UTC))
+        await demo_console_people(db)
 
     os.environ.setdefault("POINTGATE_ISSUER", f"http://{host}:{port}")
     settings = Settings.from_env()
@@ -144,6 +153,9 @@ def demo(
     typer.echo("Paste one of these into GraphiQL's Headers tab (valid 12 hours):")
     typer.echo(f'  operator (admin): {{"Authorization": "Bearer {operator}"}}')
     typer.echo(f'  member 1 (me):    {{"Authorization": "Bearer {member}"}}')
+    typer.echo(f"Console: http://{host}:{port}/console/ — sign in as")
+    typer.echo(f"  operator:      {DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]}")
+    typer.echo(f"  partner staff: {DEMO_PARTNER_STAFF[0]} / {DEMO_PARTNER_STAFF[1]} (Acme Coffee)")
     serve(host=host, port=port, workers=1)
 
 

@@ -18,14 +18,15 @@ from graphql import (
     print_ast,
 )
 
-from auth import audit, clients, keys
-from auth.principal import Principal, PrincipalKind
+from auth import audit, clients, console, keys
+from auth.principal import Principal, PrincipalKind, Scope
 from auth.tokens import KeyCache, mint
 from gateway.protection import register_operations
 from gateway.settings import Settings
 from gateway.shell import moment, with_db
 from infra import secrets
 from infra.database import Database
+from infra.errors import DomainError
 from infra.rekey import reencrypt_secrets
 from partners import rate_card, registry
 from partners.simulated import SimulatedPartner, simulated_app
@@ -38,6 +39,7 @@ partners_app = typer.Typer(help="Partners, their connectors and exchange terms."
                            no_args_is_help=True)  # fmt: skip
 
 CLI_OPERATOR = Principal(kind=PrincipalKind.OPERATOR, subject="cli")
+CLI_ADMIN = Principal(PrincipalKind.OPERATOR, "cli", frozenset({Scope.ADMIN.value}))
 T = TypeVar("T")
 
 
@@ -323,3 +325,32 @@ def operations_register(files: list[Path]) -> None:
     hashes = with_db(Settings.from_env(), lambda db: register_operations(db, documents))
     for name, digest in zip(documents, hashes, strict=True):
         typer.echo(f"{digest}  {name}")
+
+
+console_app = typer.Typer(help="People of the console: operators and partner staff.",
+                          no_args_is_help=True)  # fmt: skip
+
+
+@console_app.command("invite")
+def console_invite(
+    email: str = typer.Option(..., "--email"),
+    partner: str | None = typer.Option(
+        None, "--partner", help="The partner's code: the person is its staff (else an operator)."
+    ),
+    base_url: str = typer.Option(
+        "http://127.0.0.1:8000", "--base-url", help="Where people reach the gateway."
+    ),
+) -> None:
+    """Invite a person; prints the invitation link (good for 7 days, shown once)."""
+
+    async def invite(db: Database) -> console.Invitation:
+        partner_id = await partner_id_of(db, partner) if partner else None
+        role = console.Role.PARTNER_STAFF if partner_id is not None else console.Role.OPERATOR
+        return await console.invite(db, CLI_ADMIN, email=email, role=role, partner_id=partner_id)
+
+    try:
+        made = with_db(Settings.from_env(), invite)
+    except DomainError as error:
+        raise typer.BadParameter(error.message) from None
+    typer.echo(f"invited {made.user.email} ({made.user.role}); send them this link:")
+    typer.echo(f"{base_url.rstrip('/')}/console/invitations/{made.token}")

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth import console
+from auth.principal import Principal, PrincipalKind, Scope
 from infra.database import Database
 from infra.models import (
     accounts,
@@ -277,3 +279,20 @@ async def demo_promotions(db: Database, program: Program, now: datetime) -> None
         code="next-purchase", name="A next-purchase coupon with every purchase",
         starts_at=now, ends_at=now + year,
         coupon_template_id=templates["next-purchase"].id), now=now)  # fmt: skip
+
+
+# The demo's console logins (development only: `pointgate demo` prints them).
+DEMO_OPERATOR = ("operator@pointgate.example", "demo-operator-password")
+DEMO_PARTNER_STAFF = ("finance@acme-coffee.example", "demo-partner-password")
+
+
+async def demo_console_people(db: Database) -> None:
+    """Once per database: an operator and a clerk of the first demo partner."""
+    seeder = Principal(PrincipalKind.OPERATOR, "demo", frozenset({Scope.ADMIN.value}))
+    code, name = DEMO_PARTNERS[0]
+    partner = await create_partner(db, code=code, name=name)  # the existing one
+    await console.ensure_person(db, seeder, email=DEMO_OPERATOR[0], password=DEMO_OPERATOR[1],
+                                role=console.Role.OPERATOR)  # fmt: skip
+    await console.ensure_person(db, seeder, email=DEMO_PARTNER_STAFF[0],
+                                password=DEMO_PARTNER_STAFF[1],
+                                role=console.Role.PARTNER_STAFF, partner_id=partner.id)  # fmt: skip

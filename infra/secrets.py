@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,12 @@ class Keyring:
         if not keys:
             raise SecretsError("no data key configured")
         return cls(keys)
+
+    def derived(self, purpose: str) -> list[bytes]:
+        """A key for `purpose` (signing cookies, say) from each data key, current one last: sign
+        with the last, accept any (a rotated data key keeps what was signed valid)."""
+        return [hmac.new(key, purpose.encode(), hashlib.sha256).digest()
+                for key in reversed(self.keys)]  # fmt: skip
 
     @property
     def current_id(self) -> str:

@@ -162,14 +162,21 @@ aria-label="{title} per day in {unit}">{"".join(parts)}</svg>
 </figure>"""
 
 
-def html_report(statement: Statement, partner: Any, activity: DailyActivity) -> str:
-    rows = "".join(
-        f"<tr><td>{escape(describe(line.kind.value, line.adjusts_period))}</td>"
-        f"<td>{line.payer.value.title()}</td><td class=n>{line.quantity:,}</td>"
-        f"<td class=n>{line.unit_rate}</td><td class=n>{_percent(line.commission_percent)}</td>"
-        f"<td class=n>{line.amount:,}</td></tr>"
-        for line in statement.lines
-    )
+# How the charts look, in the report and in the console's statement page.
+CHART_CSS = """
+figure { margin: 1.5em 0; break-inside: avoid; }
+svg { max-width: 720px; display: block; }
+.axis { stroke: #222; } .grid { stroke: #ccc; stroke-dasharray: 2 3; }
+.tick, .unit { font-size: 11px; fill: #222; }
+.added { fill: #3b6ea5; } .taken { fill: #c0504d; }
+.key { display: inline-block; width: 10px; height: 10px; margin-left: .5em; }
+.key.added { background: #3b6ea5; } .key.taken { background: #c0504d; }
+"""
+
+
+def charts_html(statement: Statement, activity: DailyActivity) -> str:
+    """The month's activity per day, one labelled panel per base line, and a note on the
+    adjustment lines (listed, not charted)."""
     own = {line.kind.value: line.quantity for line in statement.lines
            if line.adjusts_period is None}  # fmt: skip
     charts = (
@@ -185,6 +192,17 @@ def html_report(statement: Statement, partner: Any, activity: DailyActivity) -> 
         f"<p>Adjustment lines bill late events of {', '.join(adjusted)}; they are listed above "
         "and not charted.</p>" if adjusted else ""
     )  # fmt: skip
+    return charts + adjustments
+
+
+def html_report(statement: Statement, partner: Any, activity: DailyActivity) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(describe(line.kind.value, line.adjusts_period))}</td>"
+        f"<td>{line.payer.value.title()}</td><td class=n>{line.quantity:,}</td>"
+        f"<td class=n>{line.unit_rate}</td><td class=n>{_percent(line.commission_percent)}</td>"
+        f"<td class=n>{line.amount:,}</td></tr>"
+        for line in statement.lines
+    )
     owes = "The partner pays the program" if statement.net >= 0 else "The program pays the partner"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -194,14 +212,7 @@ body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; margin: 1em 0; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }}
 .n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-figure {{ margin: 1.5em 0; break-inside: avoid; }}
-svg {{ max-width: 720px; display: block; }}
-.axis {{ stroke: #222; }} .grid {{ stroke: #ccc; stroke-dasharray: 2 3; }}
-.tick, .unit {{ font-size: 11px; fill: #222; }}
-.added {{ fill: #3b6ea5; }} .taken {{ fill: #c0504d; }}
-.key {{ display: inline-block; width: 10px; height: 10px; margin-left: .5em; }}
-.key.added {{ background: #3b6ea5; }} .key.taken {{ background: #c0504d; }}
-* {{ -webkit-print-color-adjust: exact; print-color-adjust: exact; }}
+{CHART_CSS}* {{ -webkit-print-color-adjust: exact; print-color-adjust: exact; }}
 @media print {{ body {{ margin: 0; }} }}
 </style></head><body>
 <h1>Settlement statement</h1>
@@ -216,8 +227,7 @@ svg {{ max-width: 720px; display: block; }}
 <table><tr><th>Line</th><th>Paid by</th><th class=n>Quantity</th><th class=n>Unit rate</th>
 <th class=n>Commission</th><th class=n>Amount ({statement.currency})</th></tr>{rows}</table>
 <h2>Activity per day ({escape(partner.timezone)})</h2>
-{charts}
-{adjustments}
+{charts_html(statement, activity)}
 <p><small>Inputs hash {statement.inputs_hash}</small></p>
 </body></html>
 """

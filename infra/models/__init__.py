@@ -6,6 +6,8 @@ from enum import StrEnum
 from infra.models.access import (
     audit_log,
     client_secrets,
+    console_sessions,
+    console_users,
     issued_tokens,
     oauth_clients,
     registered_operations,
@@ -85,7 +87,11 @@ ROLES: dict[str, Role] = {
          "signing_keys"),
         Role.REFERENCE,
     ),
-    **dict.fromkeys(("audit_log", "issued_tokens", "api_usage", "webhook_deliveries"), Role.LOCAL),
+    **dict.fromkeys(
+        ("audit_log", "issued_tokens", "api_usage", "webhook_deliveries", "console_users",
+         "console_sessions"),
+        Role.LOCAL,
+    ),
 }  # fmt: skip
 
 __all__ = [
@@ -101,6 +107,8 @@ __all__ = [
     "campaigns",
     "client_secrets",
     "consents",
+    "console_sessions",
+    "console_users",
     "coupon_templates",
     "coupons",
     "exchange_events",

@@ -91,3 +91,37 @@ registered_operations = Table(
     chars("document", 100_000),
     moment("created_at"),
 )
+
+# People who use the console (gateway/console): the program's operators and partners' staff.
+# An operator invites them; the invitation link sets the password (argon2), and sign-ins open
+# sessions. Only hashes of the invitation and session tokens are stored.
+console_users = Table(
+    "console_users",
+    metadata,
+    serial(),
+    # Lower-cased.
+    chars("email", 254, unique=True),
+    # OPERATOR or PARTNER_STAFF (of partner_id).
+    chars("role", 16),
+    ref("partner_id", "partners", optional=True),
+    chars("password_hash", 200, optional=True),
+    chars("invitation_hash", 64, optional=True, unique=True),
+    moment("invitation_expires_at", optional=True),
+    chars("invited_by", 120),
+    moment("created_at"),
+    moment("activated_at", optional=True),
+    moment("disabled_at", optional=True),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    chars("token_hash", 64, primary_key=True),
+    ref("user_id", "console_users", index=True),
+    # Every form of the session carries it (CSRF).
+    chars("csrf_token", 64),
+    moment("created_at"),
+    moment("expires_at"),
+    # Signed out (or revoked by an operator): the cookie no longer opens anything.
+    moment("revoked_at", optional=True),
+)

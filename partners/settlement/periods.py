@@ -37,6 +37,9 @@ class Period:
     def following(self) -> Period:
         return Period(self.year + self.month // 12, self.month % 12 + 1)
 
+    def preceding(self) -> Period:
+        return Period(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
     def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
         """[start, end) as UTC instants: midnight of the 1st to midnight of the next 1st."""
         start = datetime(self.year, self.month, 1, tzinfo=zone)

@@ -1,12 +1,14 @@
 """Browser tests: Playwright for Python driving Debian's `chromium` (executable_path; browser
 builds cannot be downloaded here), with every request outside 127.0.0.1 refused. Skipped
 where no Chromium is installed, except in CI (`CI` set, as .ci/run does), where that fails.
-Screenshots go to artifacts/screenshots/ (POINTGATE_ARTIFACTS moves the folder)."""
+Screenshots go to artifacts/screenshots/ (POINTGATE_ARTIFACTS moves the folder); axe-core
+(tests/browser/axe) checks pages for accessibility."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -71,3 +73,33 @@ def screenshots() -> Path:
     folder = Path(os.environ.get("POINTGATE_ARTIFACTS", ROOT / "artifacts")) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+AXE = Path(__file__).parent / "axe"
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core (tests/browser/axe/package.json), installed with npm on first use; skipped
+    without npm, except in CI."""
+    script = AXE / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            if os.environ.get("CI"):
+                pytest.fail("CI needs npm for the accessibility checks")
+            pytest.skip("npm is not installed")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=AXE, check=True,
+                       capture_output=True, timeout=600)  # fmt: skip
+    return script
+
+
+def serious_violations(page: object, axe_script: Path) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each."""
+    page.add_script_tag(path=str(axe_script))  # type: ignore[attr-defined]
+    found = page.evaluate(  # type: ignore[attr-defined]
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"
+    )
+    return list(found)

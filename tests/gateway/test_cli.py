@@ -234,3 +234,23 @@ def test_every_option_of_every_command_says_what_it_does():
         if isinstance(param, click.Option) and param.name != "help" and not param.help
     ]
     assert silent == []
+
+
+def test_an_operator_invites_console_people_from_the_cli(tmp_path):
+    pointgate(tmp_path, "migrate")
+    pointgate(tmp_path, "partners", "create", "acme-coffee", "--name", "Acme Coffee")
+
+    staff = pointgate(
+        tmp_path, "console", "invite", "--email", "Clerk@Acme.example", "--partner",
+        "acme-coffee", "--base-url", "https://console.example/",
+    )  # fmt: skip
+    operator = pointgate(tmp_path, "console", "invite", "--email", "ops@example.com")
+    refused = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "console", "invite", "--email", "not an address"],
+        env=_environment(tmp_path), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert "invited clerk@acme.example (PARTNER_STAFF)" in staff
+    assert re.search(r"^https://console\.example/console/invitations/[\w-]{43}$", staff, re.M)
+    assert "invited ops@example.com (OPERATOR)" in operator
+    assert refused.returncode != 0 and "name@example.com" in refused.stderr

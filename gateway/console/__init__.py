@@ -1,0 +1,257 @@
+"""The console: server-rendered pages under /console for the program's operators and partners'
+staff (Jinja2 templates, a stylesheet and no script of our own; every asset is served from this
+package). People sign in with an e-mail and a password (auth.console); the session is a signed,
+Secure, HttpOnly, SameSite=Lax cookie whose token the database can revoke, and every form
+carries the session's CSRF token. Pages call the same domain functions as the graph and ask
+auth.ownership what the person may see: what they may not is answered as a missing page (404).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from jinja2 import Environment, FileSystemLoader
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from auth import console
+from auth.throttle import AuthenticationThrottle
+from gateway.console import pages
+from infra.database import Database
+from infra.errors import DomainError, ValidationFailed
+from infra.secrets import Keyring
+from infra.store import Store
+from partners.settlement.periods import minor_unit
+
+HERE = Path(__file__).parent
+COOKIE = "pointgate_console"
+# Before a session exists (signing in, accepting an invitation), forms carry this cookie's
+# value as their CSRF token (a double submit).
+FORM_COOKIE = "pointgate_console_form"
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+)
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """An amount in its currency's minor units, grouped: 1,234.50 USD."""
+    exponent = -minor_unit(currency).as_tuple().exponent  # type: ignore[operator]
+    return f"{amount.quantize(minor_unit(currency), ROUND_HALF_EVEN):,.{exponent}f} {currency}"
+
+
+def plain(value: Decimal) -> str:
+    """A rate as written, without the trailing zeros of its stored scale: 0.008, 3."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
+templates.env.filters["money"] = money
+templates.env.filters["plain"] = plain
+
+Handler = Callable[["Visit"], Awaitable[Response]]
+
+
+class Visit:
+    """One request to the console: the request, the signed-in session (or None) and helpers to
+    answer it."""
+
+    def __init__(self, request: Request, session: console.Session | None, db: Database) -> None:
+        self.request, self.session, self.db = request, session, db
+        self.now = datetime.now(UTC)
+        self.form_token = ""
+
+    @property
+    def principal(self) -> Any:
+        assert self.session is not None
+        return self.session.principal
+
+    @property
+    def user(self) -> Any:
+        assert self.session is not None
+        return self.session.user
+
+    def page(self, template: str, status: int = 200, **values: Any) -> Response:
+        return templates.TemplateResponse(
+            self.request,
+            template,
+            {
+                "session": self.session,
+                "user": self.session.user if self.session else None,
+                "csrf": self.session.csrf_token if self.session else self.form_token,
+                **values,
+            },
+            status_code=status,
+        )
+
+    def redirect(self, path: str) -> Response:
+        return RedirectResponse(path, status_code=303)
+
+    async def form(self) -> dict[str, str]:
+        return {key: str(value) for key, value in (await self.request.form()).items()}
+
+
+def routes(
+    db: Database, keyring: Keyring, store: Store, *, secure_cookie: bool = True
+) -> list[BaseRoute]:
+    signer = URLSafeSerializer(keyring.derived("console-session"), salt="console-session")
+    throttle = AuthenticationThrottle(store, burst=5, per_minute=2, prefix="console-sign-in")
+
+    def view(
+        handler: Handler, *, signed_in: bool = True
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            session = await _session_of(request)
+            if signed_in and session is None:
+                return RedirectResponse("/console/sign-in", status_code=303)
+            visit = Visit(request, session, db)
+            if session is None:
+                visit.form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
+            if request.method == "POST":
+                expected = session.csrf_token if session else request.cookies.get(FORM_COOKIE)
+                sent = (await request.form()).get("csrf")
+                if not expected or not hmac.compare_digest(str(sent or ""), expected):
+                    return visit.page(
+                        "message.html",
+                        403,
+                        title="Form expired",
+                        message="This form is out of date: reload the page and send it again.",
+                    )
+            try:
+                answer = await handler(visit)
+                if session is None and FORM_COOKIE not in request.cookies:
+                    answer.set_cookie(
+                        FORM_COOKIE,
+                        visit.form_token,
+                        path="/console",
+                        secure=secure_cookie,
+                        httponly=True,
+                        samesite="lax",
+                    )
+                return answer
+            except pages.NotFoundPage:
+                return visit.page(
+                    "message.html", 404, title="Not found", message="There is no such page."
+                )
+            except DomainError as error:
+                if error.code == "NOT_FOUND":
+                    return visit.page(
+                        "message.html", 404, title="Not found", message="There is no such page."
+                    )
+                raise
+
+        return endpoint
+
+    async def _session_of(request: Request) -> console.Session | None:
+        cookie = request.cookies.get(COOKIE)
+        if not cookie:
+            return None
+        try:
+            token = signer.loads(cookie)
+        except BadSignature:
+            return None
+        return await console.session(db, str(token))
+
+    async def sign_in_page(visit: Visit) -> Response:
+        if visit.session is not None:
+            return visit.redirect("/console")
+        return visit.page("sign_in.html", title="Sign in")
+
+    async def sign_in(visit: Visit) -> Response:
+        form = await visit.form()
+        address = visit.request.client.host if visit.request.client else None
+        try:
+            opened = await console.sign_in(
+                db,
+                throttle,
+                email=form.get("email", ""),
+                password=form.get("password", ""),
+                address=address,
+            )
+        except console.SignInRefused as refused:
+            wait = f" Try again in {refused.retry_after} seconds." if refused.retry_after else ""
+            return visit.page(
+                "sign_in.html",
+                401,
+                title="Sign in",
+                email=form.get("email", ""),
+                error=f"The e-mail address or the password is not right.{wait}",
+            )
+        answer = visit.redirect("/console")
+        answer.set_cookie(
+            COOKIE,
+            signer.dumps(opened.token),
+            max_age=int(console.SESSION_LIFETIME.total_seconds()),
+            path="/console",
+            secure=secure_cookie,
+            httponly=True,
+            samesite="lax",
+        )
+        return answer
+
+    async def sign_out(visit: Visit) -> Response:
+        assert visit.session is not None
+        await console.sign_out(db, visit.session)
+        answer = visit.redirect("/console/sign-in")
+        answer.delete_cookie(
+            COOKIE, path="/console", secure=secure_cookie, httponly=True, samesite="lax"
+        )
+        return answer
+
+    async def invitation(visit: Visit) -> Response:
+        token = visit.request.path_params["token"]
+        person = await console.invited(db, token)
+        if visit.request.method == "GET":
+            return visit.page("invitation.html", title="Choose a password", person=person)
+        form = await visit.form()
+        try:
+            if form.get("password") != form.get("repeat"):
+                raise ValidationFailed("the two passwords differ", argument="repeat")
+            await console.accept(db, token, form.get("password", ""))
+        except DomainError as error:
+            if error.code == "NOT_FOUND":
+                raise
+            return visit.page(
+                "invitation.html",
+                422,
+                title="Choose a password",
+                person=person,
+                error=error.message,
+            )
+        return visit.page(
+            "message.html",
+            title="Password set",
+            message="Your password is set: sign in with it.",
+            link="/console/sign-in",
+        )
+
+    return [
+        Mount(
+            "/console",
+            routes=[
+                Route("/", view(pages.home)),
+                Route("/sign-in", view(sign_in_page, signed_in=False)),
+                Route("/sign-in", view(sign_in, signed_in=False), methods=["POST"]),
+                Route("/sign-out", view(sign_out), methods=["POST"]),
+                Route(
+                    "/invitations/{token}",
+                    view(invitation, signed_in=False),
+                    methods=["GET", "POST"],
+                    name="console-invitation",
+                ),
+                *(
+                    Route(path, view(handler), methods=methods)
+                    for path, handler, methods in pages.ROUTES
+                ),
+                Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
+            ],
+        ),
+    ]

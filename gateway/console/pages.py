@@ -1,0 +1,250 @@
+"""The console's pages. Each is a thin handler: it checks with auth.ownership what the signed-in
+person may see (what they may not is a 404, like a missing page), calls the domain function
+the graph calls, audits what it changed, and renders a template."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+from starlette.responses import Response
+
+from auth import audit, clients, console, ownership
+from auth.principal import Scope
+from gateway import exports
+from infra.errors import DomainError, ValidationFailed
+from partners import rate_card, registry, settlement, statement_report
+from partners.settlement import Period
+from partners.settlement.periods import zone_of
+from partners.settlement.statements import rate_cards_of_partner
+
+if TYPE_CHECKING:
+    from gateway.console import Visit
+
+# Scopes an operator may give a partner's client from the console (admin is never a partner's).
+PARTNER_SCOPES = tuple(scope.value for scope in Scope if scope is not Scope.ADMIN)
+RATE_CARD_FIELDS = tuple(rate_card.RateCardTerms.__dataclass_fields__)
+
+
+class NotFoundPage(Exception):
+    """What the person may not see, answered as a missing page."""
+
+
+def _not_found() -> Exception:
+    return NotFoundPage()
+
+
+def _operator(visit: Visit) -> None:
+    if not visit.principal.is_admin:
+        raise _not_found()
+
+
+def _number(text: str) -> int:
+    if not text.isdigit():
+        raise _not_found()
+    return int(text)
+
+
+async def home(visit: Visit) -> Response:
+    if visit.principal.is_admin:
+        return visit.redirect("/console/partners")
+    partner = await registry.find_partner(visit.db, visit.user.partner_id)
+    period = Period.containing(visit.now, zone_of(partner))
+    return visit.redirect(f"/console/partners/{partner.id}/statements/{period}")
+
+
+async def partner_list(visit: Visit) -> Response:
+    _operator(visit)
+    found = await registry.list_partners(visit.db)
+    return visit.page("partners.html", title="Partners", partners=found)
+
+
+async def partner_create(visit: Visit) -> Response:
+    _operator(visit)
+    form = await visit.form()
+    try:
+        created = await registry.create_partner(
+            visit.db, code=form.get("code", "").strip(), name=form.get("name", "")
+        )
+        await registry.update_partner(
+            visit.db,
+            partner_id=created.id,
+            timezone=form.get("timezone") or "UTC",
+            settlement_currency=(form.get("currency") or "USD").upper(),
+        )
+    except DomainError as error:
+        found = await registry.list_partners(visit.db)
+        return visit.page(
+            "partners.html",
+            422,
+            title="Partners",
+            partners=found,
+            error=error.message,
+            entered=form,
+        )
+    await audit.record(visit.db, visit.principal, "console.create_partner", target=created.code)
+    return visit.redirect(f"/console/partners/{created.id}")
+
+
+async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
+    partner_id = _number(visit.request.path_params["partner_id"])
+    partner = await registry.find_partner(visit.db, partner_id)
+    async with visit.db.read() as conn:
+        cards = await rate_cards_of_partner(conn, partner_id)
+    current = [
+        c
+        for c in cards
+        if c.valid_from <= visit.now and (c.valid_to is None or c.valid_to > visit.now)
+    ]
+    upcoming = sorted((c for c in cards if c.valid_from > visit.now), key=lambda c: c.valid_from)
+    own_clients = [c for c in await clients.list_clients(visit.db) if c.partner_id == partner_id]
+    people = [
+        p for p in await console.people(visit.db, visit.principal) if p.partner_id == partner_id
+    ]
+    period = Period.containing(visit.now, zone_of(partner))
+    return visit.page(
+        "partner.html",
+        status,
+        title=partner.name,
+        partner=partner,
+        current_cards=current,
+        next_card=upcoming[0] if upcoming else None,
+        clients=own_clients,
+        people=people,
+        scopes=PARTNER_SCOPES,
+        card_fields=RATE_CARD_FIELDS,
+        defaults=rate_card.RateCardTerms(),
+        period=period,
+        **shown,
+    )
+
+
+async def partner_detail(visit: Visit) -> Response:
+    _operator(visit)
+    return await _partner_page(visit)
+
+
+async def rate_card_add(visit: Visit) -> Response:
+    _operator(visit)
+    partner_id = _number(visit.request.path_params["partner_id"])
+    form = await visit.form()
+    try:
+        terms = rate_card.RateCardTerms(**{name: _decimal(form, name) for name in RATE_CARD_FIELDS})
+        partner = await registry.find_partner(visit.db, partner_id)
+        valid_from = datetime.fromisoformat(form.get("valid_from", ""))
+        if valid_from.tzinfo is None:  # the form's local time is the partner's
+            valid_from = valid_from.replace(tzinfo=zone_of(partner))
+        card = await rate_card.add_rate_card(
+            visit.db, partner_id=partner_id, terms=terms, valid_from=valid_from
+        )
+    except (DomainError, ValueError) as error:
+        message = error.message if isinstance(error, DomainError) else "a date and time, please"
+        return await _partner_page(visit, 422, card_error=message)
+    await audit.record(
+        visit.db,
+        visit.principal,
+        "console.add_rate_card",
+        target=f"partner:{partner_id}:rate_card:{card.id}",
+    )
+    return visit.redirect(f"/console/partners/{partner_id}")
+
+
+def _decimal(form: dict[str, str], name: str) -> Decimal:
+    try:
+        return Decimal(form.get(name, "").strip())
+    except InvalidOperation:
+        raise ValidationFailed(f"{name.replace('_', ' ')} is a number", argument=name) from None
+
+
+async def client_create(visit: Visit) -> Response:
+    _operator(visit)
+    partner_id = _number(visit.request.path_params["partner_id"])
+    await registry.find_partner(visit.db, partner_id)
+    form = await visit.request.form()
+    scopes = [s for s in form.getlist("scopes") if s in PARTNER_SCOPES]
+    name = str(form.get("name") or "").strip()
+    if not name or not scopes:
+        return await _partner_page(visit, 422, client_error="a name and at least one scope")
+    created = await clients.create_client(visit.db, name=name, scopes=scopes, partner_id=partner_id)
+    await audit.record(visit.db, visit.principal, "console.create_client", target=created.client_id)
+    return await _partner_page(visit, new_client=created)
+
+
+async def client_revoke(visit: Visit) -> Response:
+    _operator(visit)
+    partner_id = _number(visit.request.path_params["partner_id"])
+    client_id = visit.request.path_params["client_id"]
+    owned = {
+        c.client_id
+        for c in await clients.list_clients(visit.db)
+        if c.partner_id == partner_id and c.status == "ACTIVE"
+    }
+    if client_id not in owned:
+        raise _not_found()
+    await clients.revoke_client(visit.db, client_id)
+    await audit.record(visit.db, visit.principal, "console.revoke_client", target=client_id)
+    return visit.redirect(f"/console/partners/{partner_id}")
+
+
+async def staff_invite(visit: Visit) -> Response:
+    _operator(visit)
+    partner_id = _number(visit.request.path_params["partner_id"])
+    form = await visit.form()
+    try:
+        made = await console.invite(
+            visit.db,
+            visit.principal,
+            email=form.get("email", ""),
+            role=console.Role.PARTNER_STAFF,
+            partner_id=partner_id,
+        )
+    except DomainError as error:
+        return await _partner_page(visit, 422, invite_error=error.message)
+    link = str(visit.request.url_for("console-invitation", token=made.token))
+    return await _partner_page(visit, invitation_link=link, invited=made.user.email)
+
+
+async def statement(visit: Visit) -> Response:
+    partner_id = _number(visit.request.path_params["partner_id"])
+    if not ownership.may_read_statement(visit.principal, partner_id):
+        raise _not_found()
+    try:
+        period = Period.parse(visit.request.path_params["period"])
+    except DomainError:
+        raise _not_found() from None
+    partner = await registry.find_partner(visit.db, partner_id)
+    found = await settlement.statement(visit.db, partner_id, period)
+    days = await settlement.daily_activity(visit.db, partner_id, period)
+    return visit.page(
+        "statement.html",
+        title=f"{partner.name}: {period}",
+        partner=partner,
+        statement=found,
+        charts=Markup(statement_report.charts_html(found, days)),
+        chart_css=Markup(statement_report.CHART_CSS),
+        period=period,
+        previous=period.preceding(),
+        following=period.following(),
+    )
+
+
+async def statement_download(visit: Visit) -> Response:
+    params = visit.request.path_params
+    return await exports.download(
+        visit.db, visit.principal, params["partner_id"], params["period"], params["what"]
+    )
+
+
+ROUTES: list[tuple[str, Any, list[str]]] = [
+    ("/partners", partner_list, ["GET"]),
+    ("/partners", partner_create, ["POST"]),
+    ("/partners/{partner_id}", partner_detail, ["GET"]),
+    ("/partners/{partner_id}/rate-cards", rate_card_add, ["POST"]),
+    ("/partners/{partner_id}/clients", client_create, ["POST"]),
+    ("/partners/{partner_id}/clients/{client_id}/revoke", client_revoke, ["POST"]),
+    ("/partners/{partner_id}/staff", staff_invite, ["POST"]),
+    ("/partners/{partner_id}/statements/{period}", statement, ["GET"]),
+    ("/partners/{partner_id}/statements/{period}/{what}", statement_download, ["GET"]),
+]

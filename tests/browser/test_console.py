@@ -1,0 +1,204 @@
+"""The console in Chromium, against the demo as the README starts it, with every request outside
+127.0.0.1 refused: an operator onboards a partner, its till records a purchase with the secret
+the console showed once, and the partner's clerk finds it in the month's statement and its
+download; staff cannot reach another partner's pages; a signed-out session stays out; every
+page fits a phone's width. Screenshots of each page go to artifacts/screenshots/console-*."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from gateway.seed import DEMO_OPERATOR, DEMO_PARTNER_STAFF
+from tests.browser.conftest import OfflinePage, serious_violations
+from tests.test_readme_commands import running_demo
+
+PASSWORD = "clerk's own password"
+RECORD = """
+mutation R($partner: ID!) {
+  recordPurchase(input: {member: {identity: {kind: LOYALTY_CARD, value: "CARD-00000001"}},
+                         channel: PARTNER, partnerId: $partner, source: "till",
+                         externalOrderId: "browser-1", amount: "120.00"}) { id pointsEarned }
+}"""
+STATEMENT = """
+query S($partner: ID!, $period: String!) {
+  settlementStatement(partnerId: $partner, period: $period) { net }
+}"""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
+    with running_demo(tmp_path_factory.mktemp("console-demo")) as (port, operator_header):
+        yield f"http://127.0.0.1:{port}", operator_header
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/console/sign-in")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/console/(partners|partners/\d+/statements/.*)$"))
+
+
+@pytest.fixture
+def shoot(screenshots, axe_script):
+    """Save a screenshot of the page, and check it with axe-core: no serious or critical
+    accessibility violations."""
+
+    def check(page, name: str) -> None:
+        page.screenshot(path=screenshots / f"console-{name}.png", full_page=True)
+        assert serious_violations(page, axe_script) == [], name
+
+    return check
+
+
+def test_an_operator_onboards_a_partner_whose_purchase_its_clerk_finds(
+    browser, demo, shoot, tmp_path
+):
+    base, operator_header = demo
+    operator = OfflinePage(browser)
+    operator.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page = operator.page
+    sign_in(page, base, *DEMO_OPERATOR)
+    shoot(page, "operator-partners")
+    page.get_by_label("Code").fill("tea-house")
+    page.get_by_label("Name", exact=True).fill("Tea House")
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Settlement currency").fill("EUR")
+    page.get_by_role("button", name="Create the partner").click()
+    page.wait_for_url(re.compile(r".*/console/partners/\d+$"))
+    partner_id = int(page.url.rsplit("/", 1)[1])
+    page.get_by_label("In force from").fill("2024-01-01T00:00")
+    page.get_by_label("platform fee monthly").fill("30")
+    page.get_by_role("button", name="Add the rate card").click()
+    page.get_by_label("Name", exact=True).fill("till")
+    page.get_by_label("purchases:write").check()
+    page.get_by_role("button", name="Create the client").click()
+    page.get_by_role("button", name="Copy the secret").click()
+    secret = page.evaluate("navigator.clipboard.readText()")
+    client_id = page.locator(".notice code").first.inner_text()
+    shoot(page, "operator-partner-client-secret")
+    page.get_by_label("Invite by e-mail address").fill("clerk@tea.example")
+    page.get_by_role("button", name="Invite").click()
+    link = page.locator("#invitation-link").inner_text()
+    shoot(page, "operator-partner-staff-invited")
+    operator.context.close()
+
+    # the till gets a token with the copied secret and records a purchase
+    token = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
+                       auth=(client_id, secret)).json()["access_token"]  # fmt: skip
+    till = {"Authorization": f"Bearer {token}"}
+    recorded = httpx.post(f"{base}/graphql", headers=till, json={
+        "query": RECORD, "variables": {"partner": str(partner_id)}}).json()  # fmt: skip
+    assert "errors" not in recorded, recorded
+
+    clerk = OfflinePage(browser)
+    page = clerk.page
+    page.goto(link)
+    shoot(page, "invitation")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("The same password again").fill(PASSWORD)
+    page.get_by_role("button", name="Set my password").click()
+    page.get_by_text("Your password is set").wait_for()
+    sign_in(page, base, "clerk@tea.example", PASSWORD)
+    period = datetime.now(ZoneInfo("Europe/Berlin")).strftime("%Y-%m")
+    assert page.url.endswith(f"/console/partners/{partner_id}/statements/{period}")
+    shown_net = page.locator('[data-total="net"]').inner_text()
+    issuance = page.get_by_role("row").filter(has_text="ISSUANCE")
+    assert issuance.count() == 1
+    assert page.locator("figure svg").count() >= 1  # the day chart of the purchase
+    shoot(page, "staff-statement")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="lines (CSV)").click()
+    saved = tmp_path / "lines.csv"
+    download.value.save_as(saved)
+    assert clerk.blocked == []
+
+    with saved.open() as handle:
+        totals = {row[2]: row[8] for row in csv.reader(handle) if row[1] == "TOTAL"}
+    graph = httpx.post(f"{base}/graphql", json={"query": STATEMENT, "variables": {
+        "partner": str(partner_id), "period": period}}, headers=operator_header).json()  # fmt: skip
+    net = graph["data"]["settlementStatement"]["net"]
+    assert totals["net"] == net and net != "0.00"
+    assert shown_net == f"{float(net):,.2f} EUR"
+
+
+def test_partner_staff_cannot_reach_another_partners_pages(browser, demo, shoot):
+    base, _ = demo
+    clerk = OfflinePage(browser)
+    page = clerk.page
+    sign_in(page, base, *DEMO_PARTNER_STAFF)
+    own = page.url
+    period = datetime.now(UTC).strftime("%Y-%m")
+    answers, bodies = {}, {}
+    for name, path in (
+        ("other-statement", f"/console/partners/2/statements/{period}"),
+        ("other-download", f"/console/partners/2/statements/{period}/lines.csv"),
+        ("missing-statement", f"/console/partners/999999/statements/{period}"),
+        ("operator-partners", "/console/partners"),
+        ("own-partner-page", "/console/partners/1"),
+    ):
+        answers[name] = page.goto(f"{base}{path}")
+        bodies[name] = answers[name].text()
+        if name == "other-statement":
+            shoot(page, "staff-other-partner-404")
+
+    assert re.search(r"/console/partners/1/statements/\d{4}-\d{2}$", own)
+    assert {name: answer.status for name, answer in answers.items()} == dict.fromkeys(answers, 404)
+    assert bodies["other-statement"] == bodies["missing-statement"]
+    assert clerk.blocked == []
+
+
+def test_a_signed_out_session_stays_out_and_forms_need_their_token(browser, demo, shoot):
+    base, _ = demo
+    operator = OfflinePage(browser)
+    page = operator.page
+    sign_in(page, base, *DEMO_OPERATOR)
+    cookies = operator.context.cookies()
+    forged = page.evaluate(
+        """async (url) => (await fetch(url, {method: "POST",
+        headers: {"content-type": "application/x-www-form-urlencoded"},
+        body: "code=forged&name=Forged"})).status""",
+        f"{base}/console/partners",
+    )
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r".*/console/sign-in$"))
+
+    replay = OfflinePage(browser)
+    replay.context.add_cookies(cookies)
+    replay.page.goto(f"{base}/console/partners")
+    shoot(replay.page, "replayed-session")
+
+    assert forged == 403
+    assert replay.page.url.endswith("/console/sign-in")
+    assert "Forged" not in page.content()
+
+
+def test_the_console_fits_a_phone(browser, demo, shoot):
+    base, _ = demo
+    period = datetime.now(UTC).strftime("%Y-%m")
+    widths = {}
+    for who, login, paths in (
+        ("operator", DEMO_OPERATOR, ["/console/partners", "/console/partners/1",
+                                     f"/console/partners/1/statements/{period}"]),
+        ("staff", DEMO_PARTNER_STAFF, [f"/console/partners/1/statements/{period}"]),
+    ):  # fmt: skip
+        phone = OfflinePage(browser)
+        phone.page.set_viewport_size({"width": 375, "height": 740})
+        phone.page.goto(f"{base}/console/sign-in")
+        widths["sign-in"] = phone.page.evaluate("document.documentElement.scrollWidth")
+        sign_in(phone.page, base, *login)
+        for path in paths:
+            phone.page.goto(f"{base}{path}")
+            name = f"{who}-{path.strip('/').replace('/', '-')}"
+            widths[name] = phone.page.evaluate("document.documentElement.scrollWidth")
+            shoot(phone.page, f"375-{name}")
+        phone.context.close()
+
+    assert widths and all(width <= 375 for width in widths.values()), widths

@@ -1,0 +1,241 @@
+"""The console over HTTP: invitations, sign-in and its throttle, sessions that sign-out revokes,
+CSRF on every form, and partner staff confined to their own partner (anything else is the same
+404 as a missing page). The browser tests (tests/browser/test_console.py) drive the same pages
+in Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import select
+
+from auth import console
+from auth.principal import Principal, PrincipalKind, Scope
+from infra.models import audit_log
+from partners import registry
+from tests.conftest import graphql
+from tests.factories import a_member_with_an_account, a_partner
+
+OPERATOR = Principal(PrincipalKind.OPERATOR, "tests", frozenset({Scope.ADMIN.value}))
+PASSWORD = "correct horse battery"
+
+
+def browser_like(app) -> httpx.AsyncClient:
+    """A client that keeps cookies over https (the session cookie is Secure) and does not
+    follow redirects, so each answer can be looked at."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://localhost")
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def a_person(db, email, role=console.Role.OPERATOR, partner_id=None):
+    return await console.ensure_person(db, OPERATOR, email=email, role=role, password=PASSWORD,
+                                       partner_id=partner_id)  # fmt: skip
+
+
+@asynccontextmanager
+async def signed_in(app, email, password=PASSWORD) -> AsyncIterator[httpx.AsyncClient]:
+    async with browser_like(app) as http:
+        form = await http.get("/console/sign-in")
+        answer = await http.post("/console/sign-in", data={
+            "email": email, "password": password, "csrf": csrf_of(form)})  # fmt: skip
+        assert answer.status_code == 303, answer.text
+        yield http
+
+
+async def test_an_invited_person_sets_a_password_once_and_signs_in(app, db):
+    invitation = await console.invite(db, OPERATOR, email="Ops@Example.com",
+                                      role=console.Role.OPERATOR)  # fmt: skip
+    async with browser_like(app) as http:
+        form = await http.get(f"/console/invitations/{invitation.token}")
+        short = await http.post(f"/console/invitations/{invitation.token}", data={
+            "password": "short", "repeat": "short", "csrf": csrf_of(form)})  # fmt: skip
+        accepted = await http.post(f"/console/invitations/{invitation.token}", data={
+            "password": PASSWORD, "repeat": PASSWORD, "csrf": csrf_of(form)})  # fmt: skip
+        again = await http.get(f"/console/invitations/{invitation.token}")
+
+    assert form.status_code == 200 and "ops@example.com" in form.text
+    assert short.status_code == 422 and "at least 12 characters" in short.text
+    assert accepted.status_code == 200 and "Your password is set" in accepted.text
+    assert again.status_code == 404
+    async with signed_in(app, "ops@example.com") as http:
+        home = await http.get("/console/")
+        partners = await http.get("/console/partners")
+    assert home.headers["location"] == "/console/partners"
+    assert partners.status_code == 200 and "New partner" in partners.text
+
+
+async def test_the_session_cookie_is_signed_secure_httponly_and_lax(app, db):
+    await a_person(db, "ops@example.com")
+    async with browser_like(app) as http:
+        form = await http.get("/console/sign-in")
+        answer = await http.post("/console/sign-in", data={
+            "email": "ops@example.com", "password": PASSWORD, "csrf": csrf_of(form)})  # fmt: skip
+        cookie = answer.headers["set-cookie"]
+        signed = http.cookies.get("pointgate_console")
+        opened = await http.get("/console/partners")
+    async with browser_like(app) as forger:
+        # the token with its first character changed, its signature kept
+        forger.cookies.set("pointgate_console", ("B" if signed[0] == "A" else "A") + signed[1:])
+        tampered = await forger.get("/console/partners")
+
+    assert cookie.startswith("pointgate_console=")
+    assert all(flag in cookie.lower() for flag in ("secure", "httponly", "samesite=lax"))
+    assert opened.status_code == 200
+    assert tampered.status_code == 303 and tampered.headers["location"] == "/console/sign-in"
+
+
+async def test_wrong_passwords_are_refused_alike_throttled_and_audited(app, db):
+    await a_person(db, "ops@example.com")
+    async with browser_like(app) as http:
+        token = csrf_of(await http.get("/console/sign-in"))
+        unknown = await http.post("/console/sign-in", data={
+            "email": "nobody@example.com", "password": PASSWORD, "csrf": token})  # fmt: skip
+        wrong = [
+            await http.post("/console/sign-in", data={
+                "email": "ops@example.com", "password": f"wrong {n}", "csrf": token})
+            for n in range(5)
+        ]  # fmt: skip
+        # the right password no longer helps while the address is over its budget
+        right = await http.post("/console/sign-in", data={
+            "email": "ops@example.com", "password": PASSWORD, "csrf": token})  # fmt: skip
+
+    assert unknown.status_code == 401 and all(w.status_code == 401 for w in wrong)
+    assert "is not right" in unknown.text and "is not right" in wrong[0].text
+    assert right.status_code == 401 and "Try again in" in right.text
+    async with db.read() as conn:
+        signs_in = select(audit_log.c.outcome).where(audit_log.c.action == "console.sign_in")
+        outcomes = list(await conn.scalars(signs_in))
+    assert outcomes.count("REFUSED") == 6 and outcomes.count("THROTTLED") == 1
+
+
+async def test_a_form_without_its_csrf_token_changes_nothing(app, db):
+    await a_person(db, "ops@example.com")
+    async with signed_in(app, "ops@example.com") as http:
+        forged = await http.post("/console/partners", data={"code": "evil", "name": "Evil"})
+        listed = await http.get("/console/partners")
+        made = await http.post("/console/partners", data={
+            "code": "good", "name": "Good", "csrf": csrf_of(listed)})  # fmt: skip
+    async with browser_like(app) as stranger:
+        no_cookie = await stranger.post("/console/sign-in", data={
+            "email": "ops@example.com", "password": PASSWORD, "csrf": "guessed"})  # fmt: skip
+
+    assert forged.status_code == 403 and "evil" not in listed.text
+    assert made.status_code == 303
+    assert no_cookie.status_code == 403
+
+
+async def test_a_signed_out_session_cannot_be_replayed(app, db):
+    await a_person(db, "ops@example.com")
+    async with signed_in(app, "ops@example.com") as http:
+        cookie = http.cookies.get("pointgate_console")
+        page = await http.get("/console/partners")
+        out = await http.post("/console/sign-out", data={"csrf": csrf_of(page)})
+
+    async with browser_like(app) as replay:
+        replay.cookies.set("pointgate_console", cookie)
+        after = await replay.get("/console/partners")
+
+    assert out.status_code == 303
+    assert after.status_code == 303 and after.headers["location"] == "/console/sign-in"
+
+
+async def test_partner_staff_see_their_own_statement_and_nothing_else(app, client, db):
+    mine = await a_partner(db, "acme-coffee")
+    other = await a_partner(db, "rail-club")
+    await a_person(db, "clerk@acme.example", console.Role.PARTNER_STAFF, mine.id)
+    period = datetime.now(UTC).strftime("%Y-%m")
+    async with signed_in(app, "clerk@acme.example") as http:
+        home = await http.get("/console/")
+        own = await http.get(f"/console/partners/{mine.id}/statements/{period}")
+        theirs = await http.get(f"/console/partners/{other.id}/statements/{period}")
+        missing = await http.get(f"/console/partners/999999/statements/{period}")
+        their_csv = await http.get(f"/console/partners/{other.id}/statements/{period}/lines.csv")
+        operator_pages = [await http.get(path) for path in (
+            "/console/partners", f"/console/partners/{mine.id}",
+            f"/console/partners/{other.id}")]  # fmt: skip
+        refused_write = await http.post(f"/console/partners/{other.id}/clients", data={
+            "name": "mine now", "scopes": "members:read", "csrf": csrf_of(own)})  # fmt: skip
+
+    assert home.headers["location"] == f"/console/partners/{mine.id}/statements/{period}"
+    assert own.status_code == 200 and "Payable by the partner" in own.text
+    assert theirs.status_code == missing.status_code == their_csv.status_code == 404
+    assert theirs.text == missing.text
+    assert [page.status_code for page in operator_pages] == [404, 404, 404]
+    assert refused_write.status_code == 404
+
+
+async def test_an_operator_onboards_a_partner_whose_purchase_staff_then_see(app, client, db):
+    async with signed_in(app, (await a_person(db, "ops@example.com")).email) as http:
+        listed = await http.get("/console/partners")
+        made = await http.post("/console/partners", data={
+            "code": "tea-house", "name": "Tea House", "timezone": "Europe/Berlin",
+            "currency": "eur", "csrf": csrf_of(listed)})  # fmt: skip
+        page_path = made.headers["location"]
+        partner_id = int(page_path.rsplit("/", 1)[1])
+        page = await http.get(page_path)
+        terms = {name: "0" for name in ("platform_fee_monthly", "api_transaction_fee")}
+        carded = await http.post(f"{page_path}/rate-cards", data={
+            "point_value": "0.01", "issuance_cost_per_point": "0.008",
+            "redemption_commission_percent": "3", "outbound_unit_price": "0.02",
+            "exchange_commission_percent": "2", **terms, "valid_from": "2024-01-01T00:00",
+            "csrf": csrf_of(page)})  # fmt: skip
+        registered = await http.post(f"{page_path}/clients", data={
+            "name": "till", "scopes": ["purchases:write", "members:read"],
+            "csrf": csrf_of(page)})  # fmt: skip
+        secret = re.search(r'id="new-secret" class="secret">([^<]+)<', registered.text).group(1)
+        client_id = re.search(r"Client <code>([^<]+)</code> is registered", registered.text)[1]
+        invited = await http.post(f"{page_path}/staff", data={
+            "email": "clerk@tea.example", "csrf": csrf_of(page)})  # fmt: skip
+        link = re.search(r'id="invitation-link" class="secret">([^<]+)<', invited.text).group(1)
+
+    assert carded.status_code == 303
+    # the partner's till gets a token with the secret shown once, and records a purchase
+    token = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                              auth=(client_id, secret))  # fmt: skip
+    assert token.status_code == 200, token.text
+    holder = await a_member_with_an_account(db, await registry.find_partner(db, partner_id), 0)
+    till = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    recorded = await graphql(client, RECORD, {"member": str(holder.id), "partner": str(partner_id)},
+                             headers=till)  # fmt: skip
+    assert "errors" not in recorded, recorded
+    # the invited clerk sets a password, signs in and finds the purchase in the draft statement
+    async with browser_like(app) as http:
+        path = link.split("localhost", 1)[1]
+        form = await http.get(path)
+        await http.post(path, data={"password": PASSWORD, "repeat": PASSWORD,
+                                    "csrf": csrf_of(form)})  # fmt: skip
+    period = datetime.now(ZoneInfo("Europe/Berlin")).strftime("%Y-%m")
+    async with signed_in(app, "clerk@tea.example") as http:
+        statement = await http.get((await http.get("/console/")).headers["location"])
+        lines = await http.get(f"/console/partners/{partner_id}/statements/{period}/lines.csv")
+    shown = await graphql(client, STATEMENT, {"partner": str(partner_id), "period": period})
+
+    assert statement.status_code == 200 and "ISSUANCE" in statement.text
+    rows = list(csv.reader(io.StringIO(lines.text)))
+    totals = {row[2]: row[8] for row in rows if row[1] == "TOTAL"}
+    expected = shown["data"]["settlementStatement"]
+    assert totals["net"] == expected["net"] and totals["net"] != "0.00"
+    assert expected["net"] in statement.text.replace(",", "")
+
+
+RECORD = """
+mutation R($member: ID!, $partner: ID!) {
+  recordPurchase(input: {member: {id: $member}, channel: PARTNER, partnerId: $partner,
+                         source: "till", externalOrderId: "console-1", amount: "100.00"}) { id }
+}"""
+STATEMENT = """
+query S($partner: ID!, $period: String!) {
+  settlementStatement(partnerId: $partner, period: $period) { net }
+}"""
