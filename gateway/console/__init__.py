@@ -27,6 +27,7 @@ from starlette.templating import Jinja2Templates
 from auth import console
 from auth.throttle import AuthenticationThrottle
 from gateway.console import pages
+from gateway.settings import Settings
 from infra.database import Database
 from infra.errors import DomainError, ValidationFailed
 from infra.secrets import Keyring
@@ -64,8 +65,11 @@ class Visit:
     """One request to the console: the request, the signed-in session (or None) and helpers to
     answer it."""
 
-    def __init__(self, request: Request, session: console.Session | None, db: Database) -> None:
-        self.request, self.session, self.db = request, session, db
+    def __init__(
+        self, request: Request, session: console.Session | None, db: Database, settings: Settings
+    ) -> None:
+        self.request, self.session, self.db, self.settings = request, session, db, settings
+        self.program = settings.program
         self.now = datetime.now(UTC)
         self.form_token = ""
 
@@ -100,7 +104,7 @@ class Visit:
 
 
 def routes(
-    db: Database, keyring: Keyring, store: Store, *, secure_cookie: bool = True
+    db: Database, settings: Settings, keyring: Keyring, store: Store, *, secure_cookie: bool = True
 ) -> list[BaseRoute]:
     signer = URLSafeSerializer(keyring.derived("console-session"), salt="console-session")
     throttle = AuthenticationThrottle(store, burst=5, per_minute=2, prefix="console-sign-in")
@@ -112,7 +116,7 @@ def routes(
             session = await _session_of(request)
             if signed_in and session is None:
                 return RedirectResponse("/console/sign-in", status_code=303)
-            visit = Visit(request, session, db)
+            visit = Visit(request, session, db, settings)
             if session is None:
                 visit.form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
             if request.method == "POST":

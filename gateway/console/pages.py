@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from starlette.responses import Response
@@ -14,9 +15,12 @@ from starlette.responses import Response
 from auth import audit, clients, console, ownership
 from auth.principal import Scope
 from gateway import exports
+from gateway.console import charts
 from infra.errors import DomainError, ValidationFailed
+from loyalty.promotions import metric
 from partners import rate_card, registry, settlement, statement_report
 from partners.settlement import Period
+from partners.settlement import usage as settlement_usage
 from partners.settlement.periods import zone_of
 from partners.settlement.statements import rate_cards_of_partner
 
@@ -50,9 +54,20 @@ def _number(text: str) -> int:
 async def home(visit: Visit) -> Response:
     if visit.principal.is_admin:
         return visit.redirect("/console/partners")
+    return visit.redirect(await _this_month(visit, "statements"))
+
+
+async def own_usage(visit: Visit) -> Response:
+    if visit.principal.is_admin:
+        raise _not_found()
+    return visit.redirect(await _this_month(visit, "usage"))
+
+
+async def _this_month(visit: Visit, page: str) -> str:
+    """A partner staff's page of their partner's current month."""
     partner = await registry.find_partner(visit.db, visit.user.partner_id)
     period = Period.containing(visit.now, zone_of(partner))
-    return visit.redirect(f"/console/partners/{partner.id}/statements/{period}")
+    return f"/console/partners/{partner.id}/{page}/{period}"
 
 
 async def partner_list(visit: Visit) -> Response:
@@ -237,7 +252,64 @@ async def statement_download(visit: Visit) -> Response:
     )
 
 
+async def usage(visit: Visit) -> Response:
+    """A partner's API operations per day and client in a month, against its rate limit."""
+    partner_id = _number(visit.request.path_params["partner_id"])
+    if not ownership.may_read_statement(visit.principal, partner_id):
+        raise _not_found()
+    try:
+        period = Period.parse(visit.request.path_params["period"])
+    except DomainError:
+        raise _not_found() from None
+    partner = await registry.find_partner(visit.db, partner_id)
+    zone = zone_of(partner)
+    days = await settlement_usage.daily_usage(visit.db, partner_id, *period.bounds(zone), zone)
+    return visit.page("usage.html", title=f"{partner.name}: API usage in {period}",
+                      partner=partner, period=period, days=days,
+                      total=sum(day.calls for day in days),
+                      per_minute=visit.settings.rate_limit_per_minute,
+                      burst=visit.settings.rate_limit_burst, previous=period.preceding(),
+                      following=period.following())  # fmt: skip
+
+
+async def kpis(visit: Visit) -> Response:
+    """The program's KPIs per month over the last 12 months (the current one so far), each
+    against its target; the tier mix as it is now."""
+    _operator(visit)
+    program = visit.program
+    zone = ZoneInfo(program.timezone)
+    month = Period.containing(visit.now, zone)
+    months = [month]
+    while len(months) < 12:
+        months.insert(0, months[0].preceding())
+    measured = []
+    for period in months:
+        start, end = period.bounds(zone)
+        measured.append(await metric.program_metrics(visit.db, program, start=start,
+                                                     end=min(end, visit.now)))  # fmt: skip
+    labels = [str(period) for period in months]
+    rates = [
+        charts.Series(rate.name.capitalize(), "%", labels,
+                      [m.rates[index].percent for m in measured], rate.target)
+        for index, rate in enumerate(measured[-1].rates)
+    ]  # fmt: skip
+    lift = charts.Series("Repurchase lift with a coupon", "%", labels,
+                         [m.repurchase_lift for m in measured],
+                         measured[-1].repurchase_lift_target)  # fmt: skip
+    mix = measured[-1].tier_mix
+    tier_chart = charts.bar_chart(
+        charts.Series("Tier mix of active members now", "%", [tier for tier, *_ in mix],
+                      [percent for _, _, percent, _ in mix], None),
+        [target for *_, target in mix],
+    )  # fmt: skip
+    shown = [charts.line_chart(series) for series in (*rates, lift)] + [tier_chart]
+    return visit.page("kpis.html", title="Program KPIs", charts=[Markup(c) for c in shown],
+                      first=labels[0], last=labels[-1], zone=program.timezone)  # fmt: skip
+
+
 ROUTES: list[tuple[str, Any, list[str]]] = [
+    ("/kpis", kpis, ["GET"]),
+    ("/usage", own_usage, ["GET"]),
     ("/partners", partner_list, ["GET"]),
     ("/partners", partner_create, ["POST"]),
     ("/partners/{partner_id}", partner_detail, ["GET"]),
@@ -246,5 +318,6 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/partners/{partner_id}/clients/{client_id}/revoke", client_revoke, ["POST"]),
     ("/partners/{partner_id}/staff", staff_invite, ["POST"]),
     ("/partners/{partner_id}/statements/{period}", statement, ["GET"]),
+    ("/partners/{partner_id}/usage/{period}", usage, ["GET"]),
     ("/partners/{partner_id}/statements/{period}/{what}", statement_download, ["GET"]),
 ]

@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import anyio
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -99,3 +102,36 @@ class UsageMeter:
             self._flushing = False
             with anyio.CancelScope(shield=True):
                 await self.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class DayUsage:
+    day: date
+    client_id: str
+    calls: int
+    # The most operations the client was admitted to in one minute of the day.
+    busiest_minute: int
+
+
+async def daily_usage(
+    db: Database, partner_id: int, start: datetime, end: datetime, zone: ZoneInfo
+) -> list[DayUsage]:
+    """A partner's admitted operations per day (in `zone`) and client over [start, end),
+    newest day first, with each day's busiest minute."""
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(api_usage.c.client_id, api_usage.c.minute, api_usage.c.calls).where(
+                api_usage.c.partner_id == partner_id,
+                api_usage.c.minute >= start, api_usage.c.minute < end,
+            )
+        )  # fmt: skip
+        days: dict[tuple[date, str], list[int]] = {}
+        for row in rows:
+            days.setdefault((row.minute.astimezone(zone).date(), row.client_id), []).append(
+                int(row.calls)
+            )
+    return [
+        DayUsage(day=day, client_id=client, calls=sum(calls), busiest_minute=max(calls))
+        for (day, client), calls in sorted(days.items(), key=lambda item: (item[0][0], item[0][1]),
+                                           reverse=True)
+    ]  # fmt: skip

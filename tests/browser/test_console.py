@@ -118,6 +118,13 @@ def test_an_operator_onboards_a_partner_whose_purchase_its_clerk_finds(
         page.get_by_role("link", name="lines (CSV)").click()
     saved = tmp_path / "lines.csv"
     download.value.save_as(saved)
+    # and the till's operations in the month's API usage (counted within a second)
+    page.get_by_role("link", name="API usage of the month").click()
+    till_row = page.get_by_role("row").filter(has_text=client_id)
+    till_row.wait_for()
+    shoot(page, "staff-usage")
+    operations = int(till_row.locator("td").nth(2).inner_text().replace(",", ""))
+    assert operations >= 1
     assert clerk.blocked == []
 
     with saved.open() as handle:
@@ -180,14 +187,34 @@ def test_a_signed_out_session_stays_out_and_forms_need_their_token(browser, demo
     assert "Forged" not in page.content()
 
 
+def test_the_kpi_dashboard_charts_the_demo_against_its_targets(browser, demo, shoot):
+    base, _ = demo
+    operator = OfflinePage(browser)
+    page = operator.page
+    sign_in(page, base, *DEMO_OPERATOR)
+    page.get_by_role("link", name="KPIs").click()
+    page.wait_for_url(re.compile(r".*/console/kpis$"))
+    shoot(page, "operator-kpis")
+    charts = page.locator("figure.chart")
+    activation = page.locator("figure.chart", has_text="Activation")
+
+    assert charts.count() == 7
+    assert all(charts.nth(i).locator("svg line.target").count() >= 1 for i in range(7))
+    # the demo's members enrolled over the last months: activation has measured points
+    assert activation.locator("svg circle.measured").count() >= 6
+    assert operator.blocked == []
+
+
 def test_the_console_fits_a_phone(browser, demo, shoot):
     base, _ = demo
     period = datetime.now(UTC).strftime("%Y-%m")
     widths = {}
     for who, login, paths in (
         ("operator", DEMO_OPERATOR, ["/console/partners", "/console/partners/1",
-                                     f"/console/partners/1/statements/{period}"]),
-        ("staff", DEMO_PARTNER_STAFF, [f"/console/partners/1/statements/{period}"]),
+                                     f"/console/partners/1/statements/{period}",
+                                     "/console/kpis"]),
+        ("staff", DEMO_PARTNER_STAFF, [f"/console/partners/1/statements/{period}",
+                                       f"/console/partners/1/usage/{period}"]),
     ):  # fmt: skip
         phone = OfflinePage(browser)
         phone.page.set_viewport_size({"width": 375, "height": 740})

@@ -20,6 +20,7 @@ from auth import console
 from auth.principal import Principal, PrincipalKind, Scope
 from infra.models import audit_log
 from partners import registry
+from partners.settlement import usage
 from tests.conftest import graphql
 from tests.factories import a_member_with_an_account, a_partner
 
@@ -239,3 +240,42 @@ STATEMENT = """
 query S($partner: ID!, $period: String!) {
   settlementStatement(partnerId: $partner, period: $period) { net }
 }"""
+
+
+async def test_the_kpi_dashboard_charts_each_target_for_operators_only(app, db):
+    await a_person(db, "ops@example.com")
+    clerk_partner = await a_partner(db, "acme-coffee")
+    await a_person(db, "clerk@acme.example", console.Role.PARTNER_STAFF, clerk_partner.id)
+    async with signed_in(app, "ops@example.com") as http:
+        shown = await http.get("/console/kpis")
+    async with signed_in(app, "clerk@acme.example") as http:
+        refused = await http.get("/console/kpis")
+
+    assert shown.status_code == 200
+    titles = re.findall(r'<figure class="chart">\s*<figcaption><strong>([^<]+)</strong>',
+                        shown.text)  # fmt: skip
+    assert titles == ["Activation", "Win-back", "Retention", "Referred share",
+                      "Diamond target attainment", "Repurchase lift with a coupon",
+                      "Tier mix of active members now"]  # fmt: skip
+    assert shown.text.count('class="target"') >= 9  # a line per chart, one per tier
+    assert refused.status_code == 404
+
+
+async def test_partner_staff_see_their_api_usage_per_day_against_the_limit(app, db):
+    mine = await a_partner(db, "acme-coffee")
+    other = await a_partner(db, "rail-club")
+    await a_person(db, "clerk@acme.example", console.Role.PARTNER_STAFF, mine.id)
+    now = datetime.now(UTC)
+    for _ in range(3):
+        await usage.record_api_call(db, partner_id=mine.id, client_id="pos-1", at=now)
+    await usage.record_api_call(db, partner_id=other.id, client_id="rail-1", at=now)
+    period = now.strftime("%Y-%m")
+    async with signed_in(app, "clerk@acme.example") as http:
+        own = await http.get((await http.get("/console/usage")).headers["location"])
+        theirs = await http.get(f"/console/partners/{other.id}/usage/{period}")
+
+    assert own.status_code == 200 and "pos-1" in own.text and "rail-1" not in own.text
+    row = re.search(r"<code>pos-1</code></td>\s*<td class=\"num\">(\d+)</td>", own.text)
+    assert row and row.group(1) == "3"
+    assert "600 a minute" in own.text
+    assert theirs.status_code == 404
