@@ -499,7 +499,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/readyz", _readiness(database)),
             *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
             *exports.routes(database),
-            *console.routes(database, settings, keyring, store),
+            *console.routes(database, settings, keyring, store, directory),
             *(ide.routes() if settings.is_development else []),
         ],
         middleware=_middleware(settings, verifier),

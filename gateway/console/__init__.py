@@ -32,6 +32,7 @@ from infra.database import Database
 from infra.errors import DomainError, ValidationFailed
 from infra.secrets import Keyring
 from infra.store import Store
+from partners.directory import ConnectorDirectory
 from partners.settlement.periods import minor_unit
 
 HERE = Path(__file__).parent
@@ -70,6 +71,7 @@ class Visit:
     ) -> None:
         self.request, self.session, self.db, self.settings = request, session, db, settings
         self.program = settings.program
+        self.directory: ConnectorDirectory | None = None
         self.now = datetime.now(UTC)
         self.form_token = ""
 
@@ -104,7 +106,13 @@ class Visit:
 
 
 def routes(
-    db: Database, settings: Settings, keyring: Keyring, store: Store, *, secure_cookie: bool = True
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
+    store: Store,
+    directory: ConnectorDirectory,
+    *,
+    secure_cookie: bool = True,
 ) -> list[BaseRoute]:
     signer = URLSafeSerializer(keyring.derived("console-session"), salt="console-session")
     throttle = AuthenticationThrottle(store, burst=5, per_minute=2, prefix="console-sign-in")
@@ -117,6 +125,7 @@ def routes(
             if signed_in and session is None:
                 return RedirectResponse("/console/sign-in", status_code=303)
             visit = Visit(request, session, db, settings)
+            visit.directory = directory
             if session is None:
                 visit.form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
             if request.method == "POST":

@@ -4,9 +4,10 @@ the graph calls, audits what it changed, and renders a template."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
@@ -18,7 +19,7 @@ from gateway import exports
 from gateway.console import charts
 from infra.errors import DomainError, ValidationFailed
 from loyalty.promotions import metric
-from partners import rate_card, registry, settlement, statement_report
+from partners import exchange, rate_card, registry, settlement, statement_report
 from partners.settlement import Period
 from partners.settlement import usage as settlement_usage
 from partners.settlement.periods import zone_of
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 # Scopes an operator may give a partner's client from the console (admin is never a partner's).
 PARTNER_SCOPES = tuple(scope.value for scope in Scope if scope is not Scope.ADMIN)
 RATE_CARD_FIELDS = tuple(rate_card.RateCardTerms.__dataclass_fields__)
+# Rows per page of a long table.
+PAGE = 50
 
 
 class NotFoundPage(Exception):
@@ -119,9 +122,11 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
         p for p in await console.people(visit.db, visit.principal) if p.partner_id == partner_id
     ]
     period = Period.containing(visit.now, zone_of(partner))
+    stored = await settlement.list_statements(visit.db, partner_id=partner_id)
     return visit.page(
         "partner.html",
         status,
+        statements=stored,
         title=partner.name,
         partner=partner,
         current_cards=current,
@@ -203,6 +208,22 @@ async def client_revoke(visit: Visit) -> Response:
     return visit.redirect(f"/console/partners/{partner_id}")
 
 
+async def statement_close(visit: Visit) -> Response:
+    """Freeze a finished month's statement (closing again answers the same)."""
+    _operator(visit)
+    partner_id = _number(visit.request.path_params["partner_id"])
+    try:
+        period = Period.parse(visit.request.path_params["period"])
+        await settlement.close(visit.db, partner_id, period)
+    except DomainError as error:
+        if error.code == "NOT_FOUND":
+            raise
+        return await _partner_page(visit, 409, close_error=error.message)
+    await audit.record(visit.db, visit.principal, "console.close_statement",
+                       target=f"partner:{partner_id}:{period}")  # fmt: skip
+    return visit.redirect(f"/console/partners/{partner_id}/statements/{period}")
+
+
 async def staff_invite(visit: Visit) -> Response:
     _operator(visit)
     partner_id = _number(visit.request.path_params["partner_id"])
@@ -272,6 +293,63 @@ async def usage(visit: Visit) -> Response:
                       following=period.following())  # fmt: skip
 
 
+async def exchanges_page(visit: Visit) -> Response:
+    """Operators: the exchanges needing attention (UNKNOWN, RESERVED past the reconciliation
+    delay) with a "reconcile now"; partner staff: their partner's exchanges, newest first."""
+    if not visit.principal.is_admin:
+        if not visit.principal.has(Scope.EXCHANGES_READ):
+            raise _not_found()
+        rows = await exchange.list_exchanges(
+            visit.db,
+            limit=PAGE,
+            offset=_offset(visit),
+            visible=ownership.visibility(visit.principal),
+        )
+        return visit.page("exchanges.html", title="Exchanges", exchanges=rows, attention=False,
+                          offset=_offset(visit), page_size=PAGE)  # fmt: skip
+    stale = timedelta(seconds=visit.settings.reconcile_after_seconds)
+    rows = await exchange.needing_attention(visit.db, stale_after=stale, now=visit.now,
+                                            limit=PAGE)  # fmt: skip
+    return visit.page("exchanges.html", title="Exchanges needing attention", exchanges=rows,
+                      attention=True, stale=stale, offset=0, page_size=PAGE,
+                      report=visit.request.query_params.get("report"))  # fmt: skip
+
+
+async def reconcile_now(visit: Visit) -> Response:
+    _operator(visit)
+    assert visit.directory is not None
+    stale = timedelta(seconds=visit.settings.reconcile_after_seconds)
+    report = await exchange.reconcile(visit.db, visit.directory, stale_after=stale)
+    await audit.record(visit.db, visit.principal, "console.reconcile",
+                       target=f"checked {report.checked}")  # fmt: skip
+    said = (f"checked {report.checked}: posted {report.posted}, voided {report.voided}, "
+            f"still open {report.still_open}")  # fmt: skip
+    return visit.redirect(f"/console/exchanges?report={quote(said)}")
+
+
+async def audit_page(visit: Visit) -> Response:
+    """The audit log, newest first, filtered by action and subject, a page at a time (the
+    cursor is the last entry's id)."""
+    _operator(visit)
+    query = visit.request.query_params
+    before = query.get("before")
+    action, subject = query.get("action") or None, query.get("subject") or None
+    before_id = int(before) if before and before.isdigit() else None
+    rows = await audit.entries(visit.db, limit=PAGE + 1, action=action, subject=subject,
+                               before_id=before_id)  # fmt: skip
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    cursor = {"action": action, "subject": subject, "before": rows[-1].id if more else None}
+    after = urlencode({name: value for name, value in cursor.items() if value})
+    return visit.page("audit.html", title="Audit log", entries=rows, action=action or "",
+                      subject=subject or "", next_page=f"?{after}" if more else None)  # fmt: skip
+
+
+def _offset(visit: Visit) -> int:
+    text = visit.request.query_params.get("offset", "0")
+    return int(text) if text.isdigit() else 0
+
+
 async def kpis(visit: Visit) -> Response:
     """The program's KPIs per month over the last 12 months (the current one so far), each
     against its target; the tier mix as it is now."""
@@ -309,6 +387,9 @@ async def kpis(visit: Visit) -> Response:
 
 ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/kpis", kpis, ["GET"]),
+    ("/exchanges", exchanges_page, ["GET"]),
+    ("/exchanges/reconcile", reconcile_now, ["POST"]),
+    ("/audit", audit_page, ["GET"]),
     ("/usage", own_usage, ["GET"]),
     ("/partners", partner_list, ["GET"]),
     ("/partners", partner_create, ["POST"]),
@@ -318,6 +399,7 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/partners/{partner_id}/clients/{client_id}/revoke", client_revoke, ["POST"]),
     ("/partners/{partner_id}/staff", staff_invite, ["POST"]),
     ("/partners/{partner_id}/statements/{period}", statement, ["GET"]),
+    ("/partners/{partner_id}/statements/{period}/close", statement_close, ["POST"]),
     ("/partners/{partner_id}/usage/{period}", usage, ["GET"]),
     ("/partners/{partner_id}/statements/{period}/{what}", statement_download, ["GET"]),
 ]

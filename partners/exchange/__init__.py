@@ -16,7 +16,7 @@ delivery for each of the partner's subscriptions (an outbox that `partners.webho
 from partners.exchange.inbound import credit_inbound
 from partners.exchange.outbound import confirm_account, quote_exchange, request_exchange
 from partners.exchange.reads import events_of, exchanges_by_id, list_exchanges
-from partners.exchange.reconcile import ReconcileReport, reconcile
+from partners.exchange.reconcile import ReconcileReport, needing_attention, reconcile
 from partners.exchange.state import ExchangeState
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "exchanges_by_id",
     "list_exchanges",
     "quote_exchange",
+    "needing_attention",
     "reconcile",
     "request_exchange",
 ]

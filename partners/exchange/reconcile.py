@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -18,6 +19,22 @@ from partners.connector import ConnectorError, Outcome
 from partners.directory import ConnectorDirectory
 from partners.exchange.state import ExchangeState, settle
 from partners.registry import find_partner
+
+
+async def needing_attention(
+    db: Database, *, stale_after: timedelta, now: datetime, limit: int | None = None
+) -> list[Any]:
+    """UNKNOWN exchanges, and RESERVED ones not settled within `stale_after`, oldest first."""
+    query = (
+        select(exchanges)
+        .where((exchanges.c.state == ExchangeState.UNKNOWN)
+               | ((exchanges.c.state == ExchangeState.RESERVED)
+                  & (exchanges.c.updated_at <= now - stale_after)))
+        .order_by(exchanges.c.updated_at)
+        .limit(limit)
+    )  # fmt: skip
+    async with db.read() as conn:
+        return list(await conn.execute(query))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +57,7 @@ async def reconcile(
     """Settle what the partners say of UNKNOWN exchanges and of RESERVED ones older than
     `stale_after` (their process died, or is still waiting on the partner)."""
     now = now or datetime.now(UTC)
-    async with db.read() as conn:
-        candidates = list(
-            await conn.execute(
-                select(exchanges)
-                .where(
-                    (exchanges.c.state == ExchangeState.UNKNOWN)
-                    | (
-                        (exchanges.c.state == ExchangeState.RESERVED)
-                        & (exchanges.c.updated_at <= now - stale_after)
-                    )
-                )
-                .order_by(exchanges.c.updated_at)
-            )
-        )
+    candidates = await needing_attention(db, stale_after=stale_after, now=now)
     posted = voided = still_open = 0
     progress(0, total=len(candidates))
     for exchange in candidates:

@@ -212,9 +212,10 @@ def test_the_console_fits_a_phone(browser, demo, shoot):
     for who, login, paths in (
         ("operator", DEMO_OPERATOR, ["/console/partners", "/console/partners/1",
                                      f"/console/partners/1/statements/{period}",
-                                     "/console/kpis"]),
+                                     "/console/kpis", "/console/exchanges", "/console/audit"]),
         ("staff", DEMO_PARTNER_STAFF, [f"/console/partners/1/statements/{period}",
-                                       f"/console/partners/1/usage/{period}"]),
+                                       f"/console/partners/1/usage/{period}",
+                                       "/console/exchanges"]),
     ):  # fmt: skip
         phone = OfflinePage(browser)
         phone.page.set_viewport_size({"width": 375, "height": 740})

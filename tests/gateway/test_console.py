@@ -16,13 +16,16 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import select
 
-from auth import console
+from auth import audit, console
 from auth.principal import Principal, PrincipalKind, Scope
+from gateway.console.pages import PAGE
 from infra.models import audit_log
-from partners import registry
+from loyalty.program import Program
+from partners import exchange, registry
 from partners.settlement import usage
+from partners.simulated import Fault
 from tests.conftest import graphql
-from tests.factories import a_member_with_an_account, a_partner
+from tests.factories import NOW, a_member_with_an_account, a_partner, a_partner_with_terms
 
 OPERATOR = Principal(PrincipalKind.OPERATOR, "tests", frozenset({Scope.ADMIN.value}))
 PASSWORD = "correct horse battery"
@@ -279,3 +282,61 @@ async def test_partner_staff_see_their_api_usage_per_day_against_the_limit(app, 
     assert row and row.group(1) == "3"
     assert "600 a minute" in own.text
     assert theirs.status_code == 404
+
+
+async def test_operators_reconcile_exchanges_needing_attention_and_staff_see_their_own(app, db):
+    partner = await a_partner_with_terms(db)
+    holder = await a_member_with_an_account(db, partner)
+    app.state.directory.simulated(partner.id).inject(Fault.TIMEOUT)
+    quote = await exchange.quote_exchange(db, Program(), member_id=holder.id,
+                                          partner_id=partner.id, points=1000, now=NOW)  # fmt: skip
+    lost = await exchange.request_exchange(db, app.state.directory, quote_id=quote.id,
+                                           idempotency_key="x-1", now=NOW)  # fmt: skip
+    rail = await a_partner(db, "rail-club")
+    await a_person(db, "ops@example.com")
+    await a_person(db, "clerk@sky.example", console.Role.PARTNER_STAFF, partner.id)
+    await a_person(db, "clerk@rail.example", console.Role.PARTNER_STAFF, rail.id)
+    async with signed_in(app, "ops@example.com") as http:
+        before = await http.get("/console/exchanges")
+        done = await http.post("/console/exchanges/reconcile", data={"csrf": csrf_of(before)})
+        after = await http.get(done.headers["location"])
+    async with signed_in(app, "clerk@sky.example") as http:
+        own = await http.get("/console/exchanges")
+    async with signed_in(app, "clerk@rail.example") as http:
+        theirs = await http.get("/console/exchanges")
+
+    assert lost.state == "UNKNOWN"
+    assert f"<code>{lost.id}</code>" in before.text and "UNKNOWN" in before.text
+    assert "Reconciled: checked 1:" in after.text and f"<code>{lost.id}</code>" not in after.text
+    assert f"<code>{lost.id}</code>" in own.text
+    assert f"<code>{lost.id}</code>" not in theirs.text and "No exchanges." in theirs.text
+
+
+async def test_the_audit_log_filters_and_pages_by_cursor(app, db):
+    await a_person(db, "ops@example.com")
+    for n in range(PAGE + 5):
+        await audit.record(db, OPERATOR, "client.create", target=f"client-{n}")
+    async with signed_in(app, "ops@example.com") as http:
+        first = await http.get("/console/audit?action=client.create")
+        older = re.search(r'href="(/console/audit\?[^"]+)">Older entries', first.text)
+        second = await http.get(older.group(1).replace("&amp;", "&"))
+        sign_ins = await http.get("/console/audit?action=console.sign_in")
+
+    shown = re.findall(r"<td>(client-\d+)</td>", first.text + second.text)
+    assert shown == [f"client-{n}" for n in reversed(range(PAGE + 5))]
+    assert "Older entries" not in second.text
+    assert "ops@example.com" in sign_ins.text and "client-" not in sign_ins.text
+
+
+async def test_an_operator_closes_a_finished_month(app, db):
+    partner = await a_partner(db, "acme-coffee")
+    await a_person(db, "ops@example.com")
+    async with signed_in(app, "ops@example.com") as http:
+        draft = await http.get(f"/console/partners/{partner.id}/statements/2026-01")
+        page = await http.get(f"/console/partners/{partner.id}")
+        closed = await http.post(f"/console/partners/{partner.id}/statements/2026-01/close",
+                                 data={"csrf": csrf_of(page)})  # fmt: skip
+        shown = await http.get(closed.headers["location"])
+
+    assert "DRAFT statement of 2026-01" in draft.text and "Close the month" in page.text
+    assert "CLOSED statement of 2026-01" in shown.text
