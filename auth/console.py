@@ -8,13 +8,15 @@ may see and do, as the graph does."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, insert, select, update
@@ -61,6 +63,14 @@ class Session:
     @property
     def principal(self) -> Principal:
         return principal_of(self.user)
+
+
+class CodeNeeded(Exception):
+    """The password was right and the person has a second factor: ask for its code."""
+
+    def __init__(self, user: Any) -> None:
+        super().__init__("the code of the authenticator app is needed")
+        self.user = user
 
 
 class SignInRefused(Exception):
@@ -220,9 +230,102 @@ async def sign_in(
     if user is None or not user.password_hash or user.disabled_at is not None:
         user = None
     if not _password_matches(user.password_hash if user else _NOBODY, password) or user is None:
-        refused: Refused | None = await throttle.failed(email, address)
-        await _audit_refusal(db, email, "REFUSED", now)
-        raise SignInRefused(refused.retry_after if refused else None)
+        await _refuse(db, throttle, email, address, now)
+    if user.totp_secret:
+        raise CodeNeeded(user)
+    return await _open_session(db, user, now)
+
+
+async def complete_sign_in(
+    db: Database,
+    throttle: AuthenticationThrottle,
+    *,
+    user_id: int,
+    code: str,
+    address: str | None,
+    now: datetime | None = None,
+) -> Session:
+    """The second step of a sign-in whose password was right: the authenticator's code, good
+    once (throttled and audited as passwords are)."""
+    now = now or datetime.now(UTC)
+    async with db.read() as conn:
+        user = (
+            await conn.execute(select(console_users).where(console_users.c.id == user_id))
+        ).one()
+    blocked = await throttle.blocked(user.email, address)
+    if blocked is not None:
+        await _audit_refusal(db, user.email, "THROTTLED", now)
+        raise SignInRefused(blocked.retry_after)
+    if user.disabled_at is not None or not await _take_code(db, user, code, now):
+        await _refuse(db, throttle, user.email, address, now)
+    return await _open_session(db, user, now)
+
+
+async def _refuse(
+    db: Database, throttle: AuthenticationThrottle, email: str, address: str | None,
+    now: datetime,
+) -> NoReturn:  # fmt: skip
+    refused: Refused | None = await throttle.failed(email, address)
+    await _audit_refusal(db, email, "REFUSED", now)
+    raise SignInRefused(refused.retry_after if refused else None)
+
+
+async def _take_code(db: Database, user: Any, code: str, now: datetime) -> bool:
+    """Whether `code` is the person's current TOTP code (or the one just before or after, for
+    clock drift) and not used before; a good code is used up."""
+    step = _matching_step(user.totp_secret, code, now)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return False
+    async with db.transaction() as conn:
+        taken = await conn.execute(
+            update(console_users)
+            .where(console_users.c.id == user.id,
+                   (console_users.c.totp_last_step.is_(None))
+                   | (console_users.c.totp_last_step < step))
+            .values(totp_last_step=step)
+        )  # fmt: skip
+    return bool(taken.rowcount)
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    totp = pyotp.TOTP(secret)
+    code = code.strip().replace(" ", "")
+    for drift in (0, -1, 1):
+        at = now + timedelta(seconds=drift * totp.interval)
+        if hmac.compare_digest(totp.at(at), code):
+            return int(at.timestamp()) // totp.interval
+    return None
+
+
+def new_totp_secret(user: Any) -> tuple[str, str]:
+    """A new TOTP secret for the person, and its otpauth:// URI for an authenticator app."""
+    secret = pyotp.random_base32()
+    return secret, pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Pointgate")
+
+
+async def set_second_factor(
+    db: Database, current: Session, *, secret: str | None, code: str,
+    now: datetime | None = None,
+) -> Any:  # fmt: skip
+    """Turn the person's second factor on (`secret`, confirmed by a code of it) or off (None,
+    confirmed by a code of the one in use)."""
+    now = now or datetime.now(UTC)
+    user = current.user
+    checked = secret if secret is not None else user.totp_secret
+    if not checked or _matching_step(checked, code, now) is None:
+        raise ValidationFailed("that code is not the authenticator's current one",
+                               argument="code")  # fmt: skip
+    async with db.transaction() as conn:
+        changed = (await conn.execute(
+            update(console_users).where(console_users.c.id == user.id)
+            .values(totp_secret=secret, totp_last_step=None).returning(*console_users.c)
+        )).one()  # fmt: skip
+        action = "console.second_factor_on" if secret else "console.second_factor_off"
+        await audit.insert_entry(conn, current.principal, action, target=user.email, now=now)
+    return changed
+
+
+async def _open_session(db: Database, user: Any, now: datetime) -> Session:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     async with db.transaction() as conn:
         await conn.execute(
@@ -234,7 +337,9 @@ async def sign_in(
                 expires_at=now + SESSION_LIFETIME,
             )
         )
-        await audit.insert_entry(conn, principal_of(user), "console.sign_in", target=email, now=now)
+        await audit.insert_entry(
+            conn, principal_of(user), "console.sign_in", target=user.email, now=now
+        )
     return Session(user=user, token=token, csrf_token=csrf)
 
 

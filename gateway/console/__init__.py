@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -40,6 +40,8 @@ COOKIE = "pointgate_console"
 # Before a session exists (signing in, accepting an invitation), forms carry this cookie's
 # value as their CSRF token (a double submit).
 FORM_COOKIE = "pointgate_console_form"
+# How long the second step of a sign-in waits for the code.
+CODE_SECONDS = 300
 templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
 )
@@ -60,6 +62,10 @@ templates.env.filters["money"] = money
 templates.env.filters["plain"] = plain
 
 Handler = Callable[["Visit"], Awaitable[Response]]
+
+
+def _address(visit: Visit) -> str | None:
+    return visit.request.client.host if visit.request.client else None
 
 
 class Visit:
@@ -115,6 +121,8 @@ def routes(
     secure_cookie: bool = True,
 ) -> list[BaseRoute]:
     signer = URLSafeSerializer(keyring.derived("console-session"), salt="console-session")
+    # Between a right password and the authenticator's code: whose sign-in it is, for a while.
+    pending = TimestampSigner(keyring.derived("console-code"), salt="console-code")
     throttle = AuthenticationThrottle(store, burst=5, per_minute=2, prefix="console-sign-in")
 
     def view(
@@ -180,34 +188,49 @@ def routes(
 
     async def sign_in(visit: Visit) -> Response:
         form = await visit.form()
-        address = visit.request.client.host if visit.request.client else None
         try:
             opened = await console.sign_in(
-                db,
-                throttle,
-                email=form.get("email", ""),
-                password=form.get("password", ""),
-                address=address,
-            )
+                db, throttle, email=form.get("email", ""), password=form.get("password", ""),
+                address=_address(visit),
+            )  # fmt: skip
         except console.SignInRefused as refused:
-            wait = f" Try again in {refused.retry_after} seconds." if refused.retry_after else ""
-            return visit.page(
-                "sign_in.html",
-                401,
-                title="Sign in",
-                email=form.get("email", ""),
-                error=f"The e-mail address or the password is not right.{wait}",
-            )
+            return _refused(visit, "sign_in.html", refused, email=form.get("email", ""))
+        except console.CodeNeeded as needed:
+            return visit.page("code.html", title="Sign in: second step",
+                              pending=pending.sign(str(needed.user.id)).decode())  # fmt: skip
+        return _signed_in(visit, opened)
+
+    async def sign_in_code(visit: Visit) -> Response:
+        form = await visit.form()
+        try:
+            user_id = int(pending.unsign(form.get("pending", ""), max_age=CODE_SECONDS))
+        except (BadSignature, ValueError):
+            return visit.redirect("/console/sign-in")
+        try:
+            opened = await console.complete_sign_in(
+                db, throttle, user_id=user_id, code=form.get("code", ""),
+                address=_address(visit),
+            )  # fmt: skip
+        except console.SignInRefused as refused:
+            return _refused(visit, "code.html", refused, pending=form.get("pending", ""),
+                            what="code")  # fmt: skip
+        return _signed_in(visit, opened)
+
+    def _refused(
+        visit: Visit, template: str, refused: console.SignInRefused, *,
+        what: str = "e-mail address or the password", **shown: Any,
+    ) -> Response:  # fmt: skip
+        wait = f" Try again in {refused.retry_after} seconds." if refused.retry_after else ""
+        return visit.page(template, 401, title="Sign in",
+                          error=f"The {what} is not right.{wait}", **shown)  # fmt: skip
+
+    def _signed_in(visit: Visit, opened: console.Session) -> Response:
         answer = visit.redirect("/console")
         answer.set_cookie(
-            COOKIE,
-            signer.dumps(opened.token),
-            max_age=int(console.SESSION_LIFETIME.total_seconds()),
-            path="/console",
-            secure=secure_cookie,
-            httponly=True,
-            samesite="lax",
-        )
+            COOKIE, signer.dumps(opened.token),
+            max_age=int(console.SESSION_LIFETIME.total_seconds()), path="/console",
+            secure=secure_cookie, httponly=True, samesite="lax",
+        )  # fmt: skip
         return answer
 
     async def sign_out(visit: Visit) -> Response:
@@ -253,6 +276,8 @@ def routes(
                 Route("/", view(pages.home)),
                 Route("/sign-in", view(sign_in_page, signed_in=False)),
                 Route("/sign-in", view(sign_in, signed_in=False), methods=["POST"]),
+                Route("/sign-in/code", view(sign_in_code, signed_in=False), methods=["POST"]),
+                Route("/sign-in/code", view(sign_in_code, signed_in=False), methods=["POST"]),
                 Route("/sign-out", view(sign_out), methods=["POST"]),
                 Route(
                     "/invitations/{token}",

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
+import pyotp
+import segno
 from markupsafe import Markup
 from starlette.responses import Response
 
@@ -350,6 +352,38 @@ def _offset(visit: Visit) -> int:
     return int(text) if text.isdigit() else 0
 
 
+async def account(visit: Visit) -> Response:
+    """The person's own account: the second factor, on or off."""
+    return visit.page("account.html", title="Your account")
+
+
+async def second_factor_start(visit: Visit) -> Response:
+    secret, uri = console.new_totp_secret(visit.user)
+    return _enrolment(visit, secret, uri)
+
+
+def _enrolment(visit: Visit, secret: str, uri: str, error: str | None = None) -> Response:
+    qr = segno.make(uri, error="m").svg_inline(scale=4, title="The QR code of the secret")
+    return visit.page("account.html", 422 if error else 200, title="Your account",
+                      enrolling=True, secret=secret, qr=Markup(qr), error=error)  # fmt: skip
+
+
+async def second_factor_set(visit: Visit) -> Response:
+    form = await visit.form()
+    turning_on = form.get("secret") or None
+    assert visit.session is not None
+    try:
+        await console.set_second_factor(visit.db, visit.session, secret=turning_on,
+                                        code=form.get("code", ""))  # fmt: skip
+    except DomainError as error:
+        if turning_on:
+            uri = pyotp.TOTP(turning_on).provisioning_uri(name=visit.user.email,
+                                                          issuer_name="Pointgate")  # fmt: skip
+            return _enrolment(visit, turning_on, uri, error.message)
+        return visit.page("account.html", 422, title="Your account", error=error.message)
+    return visit.redirect("/console/account")
+
+
 async def kpis(visit: Visit) -> Response:
     """The program's KPIs per month over the last 12 months (the current one so far), each
     against its target; the tier mix as it is now."""
@@ -387,6 +421,9 @@ async def kpis(visit: Visit) -> Response:
 
 ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/kpis", kpis, ["GET"]),
+    ("/account", account, ["GET"]),
+    ("/account/second-factor/start", second_factor_start, ["POST"]),
+    ("/account/second-factor", second_factor_set, ["POST"]),
     ("/exchanges", exchanges_page, ["GET"]),
     ("/exchanges/reconcile", reconcile_now, ["POST"]),
     ("/audit", audit_page, ["GET"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, String, Table
 
-from infra.models.base import chars, metadata, moment, ref, serial
+from infra.models.base import chars, metadata, moment, ref, serial, whole
 from infra.types import Encrypted, Id
 
 # OAuth clients of the authorization server: a partner's, or internal (partner_id NULL).
@@ -111,6 +111,10 @@ console_users = Table(
     moment("created_at"),
     moment("activated_at", optional=True),
     moment("disabled_at", optional=True),
+    # The optional second factor: a TOTP secret (RFC 6238), sealed, and the last time step a
+    # code was accepted for (a code is good once).
+    Column("totp_secret", Encrypted(400, "console_users.totp_secret"), nullable=True),
+    whole("totp_last_step", optional=True),
 )
 
 console_sessions = Table(

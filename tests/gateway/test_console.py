@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
+import pyotp
 from sqlalchemy import select
 
 from auth import audit, console
@@ -340,3 +341,41 @@ async def test_an_operator_closes_a_finished_month(app, db):
 
     assert "DRAFT statement of 2026-01" in draft.text and "Close the month" in page.text
     assert "CLOSED statement of 2026-01" in shown.text
+
+
+async def test_a_second_factor_is_asked_after_the_password_and_each_code_is_good_once(app, db):
+    await a_person(db, "ops@example.com")
+    async with signed_in(app, "ops@example.com") as http:
+        page = await http.get("/console/account")
+        started = await http.post("/console/account/second-factor/start",
+                                  data={"csrf": csrf_of(page)})  # fmt: skip
+        secret = re.search(r'id="totp-secret" class="secret">([A-Z2-7]+)<', started.text)[1]
+        wrong = await http.post("/console/account/second-factor", data={
+            "csrf": csrf_of(page), "secret": secret, "code": "000000"})  # fmt: skip
+        on = await http.post("/console/account/second-factor", data={
+            "csrf": csrf_of(page), "secret": secret, "code": pyotp.TOTP(secret).now()})  # fmt: skip
+        shown = await http.get("/console/account")
+
+    assert "<svg" in started.text and "otpauth" not in started.text  # the QR, not a link
+    assert wrong.status_code == 422 and on.status_code == 303 and "On: signing in" in shown.text
+
+    async def password_then(code: str, pending: str | None = None) -> httpx.Response:
+        async with browser_like(app) as http:
+            form = await http.get("/console/sign-in")
+            login = {"email": "ops@example.com", "password": PASSWORD, "csrf": csrf_of(form)}
+            asked = await http.post("/console/sign-in", data=login)
+            step = re.search(r'name="pending" value="([^"]+)"', asked.text)[1]
+            return await http.post("/console/sign-in/code", data={
+                "csrf": csrf_of(form), "pending": pending or step, "code": code})  # fmt: skip
+
+    code = pyotp.TOTP(secret).now()
+    bad = await password_then("123456" if code != "123456" else "654321")
+    forged = await password_then(code, pending="1.forged.signature")
+    good = await password_then(code)
+    replayed = await password_then(code)
+
+    assert bad.status_code == 401 and "code is not right" in bad.text
+    assert forged.status_code == 303 and forged.headers["location"] == "/console/sign-in"
+    assert good.status_code == 303 and good.headers["location"] == "/console"
+    assert "pointgate_console=" in good.headers["set-cookie"]
+    assert replayed.status_code == 401

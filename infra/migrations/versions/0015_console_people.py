@@ -37,6 +37,8 @@ def upgrade() -> None:
     sa.Column('created_at', Moment, nullable=False),
     sa.Column('activated_at', Moment, nullable=True),
     sa.Column('disabled_at', Moment, nullable=True),
+    sa.Column('totp_secret', infra.types.Encrypted(400, 'console_users.totp_secret'), nullable=True),
+    sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_console_users_partner_id_partners')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_console_users')),
     sa.UniqueConstraint('email', name=op.f('uq_console_users_email')),
