@@ -314,6 +314,17 @@ def may_manage_clients(principal: Principal) -> bool:
     return principal.is_admin
 
 
+def client_scopes_for(principal: Principal, partner: Any) -> frozenset[str] | None:
+    """The scopes `principal` may give the clients of `partner` it registers: an operator any
+    but admin, the partner's own staff those an operator allowed it (partners.client_scopes);
+    None: it may not see the partner's clients at all."""
+    if principal.is_admin:
+        return frozenset(scope.value for scope in Scope if scope is not Scope.ADMIN)
+    if principal.kind is PrincipalKind.PARTNER and principal.partner_id == partner.id:
+        return frozenset(partner.client_scopes.split())
+    return None
+
+
 def consenting_partner(principal: Principal) -> int | None:
     """The partner a member enrolled or linked through a partner's client is linked to."""
     return principal.partner_id if principal.kind is PrincipalKind.PARTNER else None

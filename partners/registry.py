@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -87,9 +88,12 @@ async def update_partner(
     connector_url: str | None = None,
     connector_secret: str | None = None,
     timezone: str | None = None,
+    client_scopes: Iterable[str] | None = None,
 ) -> Any:
     """Change what is given; the same values again answer the same."""
     values: dict[str, Any] = {}
+    if client_scopes is not None:
+        values["client_scopes"] = " ".join(sorted(set(client_scopes)))
     if timezone is not None:
         try:
             ZoneInfo(timezone)

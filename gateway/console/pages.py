@@ -119,7 +119,6 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
         if c.valid_from <= visit.now and (c.valid_to is None or c.valid_to > visit.now)
     ]
     upcoming = sorted((c for c in cards if c.valid_from > visit.now), key=lambda c: c.valid_from)
-    own_clients = [c for c in await clients.list_clients(visit.db) if c.partner_id == partner_id]
     people = [
         p for p in await console.people(visit.db, visit.principal) if p.partner_id == partner_id
     ]
@@ -133,7 +132,6 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
         partner=partner,
         current_cards=current,
         next_card=upcoming[0] if upcoming else None,
-        clients=own_clients,
         people=people,
         scopes=PARTNER_SCOPES,
         card_fields=RATE_CARD_FIELDS,
@@ -180,33 +178,78 @@ def _decimal(form: dict[str, str], name: str) -> Decimal:
         raise ValidationFailed(f"{name.replace('_', ' ')} is a number", argument=name) from None
 
 
+async def _clients_of(visit: Visit) -> tuple[Any, frozenset[str]]:
+    """The partner whose clients the page is about, and the scopes the person may give them
+    (ownership.client_scopes_for); 404 for anyone else."""
+    partner = await registry.find_partner(
+        visit.db, _number(visit.request.path_params["partner_id"])
+    )
+    allowed = ownership.client_scopes_for(visit.principal, partner)
+    if allowed is None:
+        raise _not_found()
+    return partner, allowed
+
+
+async def clients_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
+    partner, allowed = await _clients_of(visit)
+    rows = [c for c in await clients.list_clients(visit.db) if c.partner_id == partner.id]
+    return visit.page("clients.html", status, title=f"{partner.name}: OAuth clients",
+                      partner=partner, clients=rows,
+                      scopes=[s for s in PARTNER_SCOPES if s in allowed], **shown)  # fmt: skip
+
+
 async def client_create(visit: Visit) -> Response:
-    _operator(visit)
-    partner_id = _number(visit.request.path_params["partner_id"])
-    await registry.find_partner(visit.db, partner_id)
+    partner, allowed = await _clients_of(visit)
     form = await visit.request.form()
-    scopes = [s for s in form.getlist("scopes") if s in PARTNER_SCOPES]
+    scopes = [str(s) for s in form.getlist("scopes")]
     name = str(form.get("name") or "").strip()
-    if not name or not scopes:
-        return await _partner_page(visit, 422, client_error="a name and at least one scope")
-    created = await clients.create_client(visit.db, name=name, scopes=scopes, partner_id=partner_id)
-    await audit.record(visit.db, visit.principal, "console.create_client", target=created.client_id)
-    return await _partner_page(visit, new_client=created)
+    if not name or not scopes or not set(scopes) <= allowed:
+        return await clients_page(visit, 422, client_error="a name and at least one allowed scope")
+    created = await clients.create_client(visit.db, name=name, scopes=scopes,
+                                          partner_id=partner.id)  # fmt: skip
+    await audit.record(visit.db, visit.principal, "console.create_client",
+                       target=created.client_id)  # fmt: skip
+    return await clients_page(visit, new_client=created.client_id, secret=created.client_secret)
+
+
+async def _own_client(visit: Visit) -> tuple[Any, str]:
+    partner, _ = await _clients_of(visit)
+    client_id = visit.request.path_params["client_id"]
+    owned = {c.client_id for c in await clients.list_clients(visit.db)
+             if c.partner_id == partner.id and c.status == "ACTIVE"}  # fmt: skip
+    if client_id not in owned:
+        raise _not_found()
+    return partner, client_id
+
+
+async def client_rotate(visit: Visit) -> Response:
+    """A new secret, shown once; the old one keeps working for the grace period asked."""
+    _, client_id = await _own_client(visit)
+    hours = (await visit.form()).get("grace_hours", "24")
+    if not hours.isdigit() or int(hours) > 168:
+        return await clients_page(visit, 422, client_error="a grace period of 0 to 168 hours")
+    secret = await clients.rotate_secret(visit.db, client_id, grace=timedelta(hours=int(hours)))
+    await audit.record(visit.db, visit.principal, "console.rotate_secret", target=client_id)
+    return await clients_page(visit, new_client=client_id, secret=secret, grace=int(hours))
 
 
 async def client_revoke(visit: Visit) -> Response:
-    _operator(visit)
-    partner_id = _number(visit.request.path_params["partner_id"])
-    client_id = visit.request.path_params["client_id"]
-    owned = {
-        c.client_id
-        for c in await clients.list_clients(visit.db)
-        if c.partner_id == partner_id and c.status == "ACTIVE"
-    }
-    if client_id not in owned:
-        raise _not_found()
+    partner, client_id = await _own_client(visit)
     await clients.revoke_client(visit.db, client_id)
     await audit.record(visit.db, visit.principal, "console.revoke_client", target=client_id)
+    return visit.redirect(f"/console/partners/{partner.id}/clients")
+
+
+async def client_scopes_set(visit: Visit) -> Response:
+    """What the partner's staff may give their clients (an operator's decision)."""
+    _operator(visit)
+    partner_id = _number(visit.request.path_params["partner_id"])
+    form = await visit.request.form()
+    scopes = [str(s) for s in form.getlist("scopes") if s in PARTNER_SCOPES]
+    await registry.update_partner(visit.db, partner_id=partner_id, client_scopes=scopes)
+    given = " ".join(sorted(scopes)) or "-"
+    await audit.record(visit.db, visit.principal, "console.client_scopes",
+                       target=f"partner:{partner_id}:{given}")  # fmt: skip
     return visit.redirect(f"/console/partners/{partner_id}")
 
 
@@ -432,8 +475,11 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/partners", partner_create, ["POST"]),
     ("/partners/{partner_id}", partner_detail, ["GET"]),
     ("/partners/{partner_id}/rate-cards", rate_card_add, ["POST"]),
+    ("/partners/{partner_id}/clients", clients_page, ["GET"]),
     ("/partners/{partner_id}/clients", client_create, ["POST"]),
+    ("/partners/{partner_id}/clients/{client_id}/rotate", client_rotate, ["POST"]),
     ("/partners/{partner_id}/clients/{client_id}/revoke", client_revoke, ["POST"]),
+    ("/partners/{partner_id}/client-scopes", client_scopes_set, ["POST"]),
     ("/partners/{partner_id}/staff", staff_invite, ["POST"]),
     ("/partners/{partner_id}/statements/{period}", statement, ["GET"]),
     ("/partners/{partner_id}/statements/{period}/close", statement_close, ["POST"]),

@@ -46,6 +46,9 @@ partners = Table(
     Column("connector_secret", Encrypted(400, "partners.connector_secret"), nullable=True),
     # Settlement periods are calendar months in this IANA time zone.
     chars("timezone", 64, server_default="UTC"),
+    # The scopes the partner's own staff may give the clients they register in the console
+    # (space-separated; an operator sets them).
+    chars("client_scopes", 500, server_default=""),
 )
 
 # Dated exchange terms per partner and direction; the terms in force at quote time apply.

@@ -27,8 +27,8 @@ __all__ = [
     "events_of",
     "exchanges_by_id",
     "list_exchanges",
-    "quote_exchange",
     "needing_attention",
+    "quote_exchange",
     "reconcile",
     "request_exchange",
 ]

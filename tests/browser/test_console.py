@@ -77,13 +77,17 @@ def test_an_operator_onboards_a_partner_whose_purchase_its_clerk_finds(
     page.get_by_label("In force from").fill("2024-01-01T00:00")
     page.get_by_label("platform fee monthly").fill("30")
     page.get_by_role("button", name="Add the rate card").click()
+    page.get_by_label("purchases:write").check()  # what its staff may give their clients
+    page.get_by_role("button", name="Save the staff's scopes").click()
+    page.get_by_role("link", name="The partner's clients").click()
     page.get_by_label("Name", exact=True).fill("till")
     page.get_by_label("purchases:write").check()
     page.get_by_role("button", name="Create the client").click()
     page.get_by_role("button", name="Copy the secret").click()
     secret = page.evaluate("navigator.clipboard.readText()")
     client_id = page.locator(".notice code").first.inner_text()
-    shoot(page, "operator-partner-client-secret")
+    shoot(page, "operator-client-secret")
+    page.goto(f"{base}/console/partners/{partner_id}")
     page.get_by_label("Invite by e-mail address").fill("clerk@tea.example")
     page.get_by_role("button", name="Invite").click()
     link = page.locator("#invitation-link").inner_text()
@@ -215,7 +219,8 @@ def test_the_console_fits_a_phone(browser, demo, shoot):
                                      "/console/kpis", "/console/exchanges", "/console/audit"]),
         ("staff", DEMO_PARTNER_STAFF, [f"/console/partners/1/statements/{period}",
                                        f"/console/partners/1/usage/{period}",
-                                       "/console/exchanges"]),
+                                       "/console/exchanges", "/console/partners/1/clients",
+                                       "/console/account"]),
     ):  # fmt: skip
         phone = OfflinePage(browser)
         phone.page.set_viewport_size({"width": 375, "height": 740})

@@ -379,3 +379,48 @@ async def test_a_second_factor_is_asked_after_the_password_and_each_code_is_good
     assert good.status_code == 303 and good.headers["location"] == "/console"
     assert "pointgate_console=" in good.headers["set-cookie"]
     assert replayed.status_code == 401
+
+
+async def test_partner_staff_register_rotate_and_revoke_clients_within_the_allowed_scopes(
+    app, client, db
+):
+    mine = await a_partner(db, "acme-coffee")
+    other = await a_partner(db, "rail-club")
+    await a_person(db, "ops@example.com")
+    await a_person(db, "clerk@acme.example", console.Role.PARTNER_STAFF, mine.id)
+    async with signed_in(app, "clerk@acme.example") as http:
+        nothing_allowed = await http.get(f"/console/partners/{mine.id}/clients")
+    async with signed_in(app, "ops@example.com") as http:
+        page = await http.get(f"/console/partners/{mine.id}")
+        await http.post(f"/console/partners/{mine.id}/client-scopes", data={
+            "csrf": csrf_of(page), "scopes": ["purchases:write", "members:read"]})  # fmt: skip
+    async with signed_in(app, "clerk@acme.example") as http:
+        page = await http.get(f"/console/partners/{mine.id}/clients")
+        too_much = await http.post(f"/console/partners/{mine.id}/clients", data={
+            "csrf": csrf_of(page), "name": "till", "scopes": ["settlements:read"]})  # fmt: skip
+        made = await http.post(f"/console/partners/{mine.id}/clients", data={
+            "csrf": csrf_of(page), "name": "till", "scopes": ["purchases:write"]})  # fmt: skip
+        client_id = re.search(r"Client <code>([^<]+)</code> is registered", made.text)[1]
+        first = re.search(r'id="new-secret" class="secret">([^<]+)<', made.text)[1]
+        rotated = await http.post(f"/console/partners/{mine.id}/clients/{client_id}/rotate",
+                                  data={"csrf": csrf_of(page), "grace_hours": "1"})  # fmt: skip
+        second = re.search(r'id="new-secret" class="secret">([^<]+)<', rotated.text)[1]
+        theirs = await http.get(f"/console/partners/{other.id}/clients")
+        old_works = await token_status(client, client_id, first)
+        new_works = await token_status(client, client_id, second)
+        revoked = await http.post(f"/console/partners/{mine.id}/clients/{client_id}/revoke",
+                                  data={"csrf": csrf_of(page)})  # fmt: skip
+        after = await token_status(client, client_id, second)
+
+    assert "has not allowed any scopes" in nothing_allowed.text
+    assert too_much.status_code == 422
+    assert 'value="purchases:write"' in page.text and 'value="settlements:read"' not in page.text
+    assert "keeps working for 1 hour." in " ".join(rotated.text.split()) and second != first
+    assert (old_works, new_works, after) == (200, 200, 401)
+    assert revoked.status_code == 303 and theirs.status_code == 404
+
+
+async def token_status(http, client_id: str, secret: str) -> int:
+    answer = await http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(client_id, secret))  # fmt: skip
+    return answer.status_code

@@ -5,7 +5,9 @@ Revises: 0014
 Create Date: 2026-12-02
 
 `console_users`: the people who use the console (operators, partners' staff), invited by an
-operator; `console_sessions`: their sign-ins (hashes of the cookie's token), revocable.
+operator, with an optional TOTP second factor; `console_sessions`: their sign-ins (hashes of
+the cookie's token), revocable; `partners.client_scopes`: what a partner's staff may give the
+clients they register.
 """
 
 from __future__ import annotations
@@ -55,9 +57,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_console_sessions'))
     )
     op.create_index(op.f('ix_console_sessions_user_id'), 'console_sessions', ['user_id'], unique=False)
+    with op.batch_alter_table('partners') as batch:
+        batch.add_column(sa.Column('client_scopes', sa.String(length=500), server_default='',
+                                   nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('partners') as batch:
+        batch.drop_column('client_scopes')
     op.drop_index(op.f('ix_console_sessions_user_id'), table_name='console_sessions')
     op.drop_table('console_sessions')
     op.drop_table('console_users')
