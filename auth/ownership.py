@@ -314,6 +314,14 @@ def may_manage_clients(principal: Principal) -> bool:
     return principal.is_admin
 
 
+def may_run_integration(principal: Principal, partner_id: int) -> bool:
+    """A partner's webhooks (subscriptions, deliveries, resending one) are its own business
+    and operators'."""
+    return principal.is_admin or (
+        principal.kind is PrincipalKind.PARTNER and principal.partner_id == partner_id
+    )
+
+
 def client_scopes_for(principal: Principal, partner: Any) -> frozenset[str] | None:
     """The scopes `principal` may give the clients of `partner` it registers: an operator any
     but admin, the partner's own staff those an operator allowed it (partners.client_scopes);

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import insert, select, update
 
 from infra.database import Database
-from infra.errors import ValidationFailed
+from infra.errors import NotFound, ValidationFailed
 from infra.models import webhook_deliveries, webhook_subscriptions
 from loyalty.event import MEMBER_EVENTS
 from partners.egress import EgressPolicy, EgressRefused
@@ -147,3 +147,54 @@ async def _send(http: httpx.AsyncClient, egress: EgressPolicy, delivery: Any) ->
     except (EgressRefused, ValidationFailed):
         return False, "EGRESS_REFUSED"
     return response.is_success, f"HTTP {response.status_code}"
+
+
+async def subscriptions_of(db: Database, partner_id: int) -> list[Any]:
+    """A partner's subscriptions, oldest first."""
+    async with db.read() as conn:
+        return list(await conn.execute(
+            select(webhook_subscriptions)
+            .where(webhook_subscriptions.c.partner_id == partner_id)
+            .order_by(webhook_subscriptions.c.id)
+        ))  # fmt: skip
+
+
+async def recent_deliveries(
+    db: Database, *, partner_id: int | None, limit: int, before_id: int | None = None
+) -> list[Any]:
+    """Deliveries newest first, with their subscription's URL: a partner's (or, None, every
+    one), a page of `limit` before the delivery `before_id`."""
+    query = (
+        select(webhook_deliveries, webhook_subscriptions.c.url, webhook_subscriptions.c.partner_id)
+        .join(webhook_subscriptions,
+              webhook_subscriptions.c.id == webhook_deliveries.c.subscription_id)
+        .order_by(webhook_deliveries.c.id.desc())
+        .limit(limit)
+    )  # fmt: skip
+    if partner_id is not None:
+        query = query.where(webhook_subscriptions.c.partner_id == partner_id)
+    if before_id is not None:
+        query = query.where(webhook_deliveries.c.id < before_id)
+    async with db.read() as conn:
+        return list(await conn.execute(query))
+
+
+async def resend(
+    db: Database, delivery_id: int, *, partner_id: int | None, now: datetime | None = None
+) -> Any:
+    """Send a delivery (delivered, failed or waiting) once more, at the next run of the
+    sender; `partner_id`: only one of that partner's. NOT_FOUND otherwise."""
+    owned = select(webhook_subscriptions.c.id)
+    if partner_id is not None:
+        owned = owned.where(webhook_subscriptions.c.partner_id == partner_id)
+    async with db.transaction() as conn:
+        row = (await conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery_id,
+                   webhook_deliveries.c.subscription_id.in_(owned))
+            .values(status="PENDING", next_attempt_at=now or datetime.now(UTC))
+            .returning(*webhook_deliveries.c)
+        )).first()  # fmt: skip
+    if row is None:
+        raise NotFound(f"delivery {delivery_id} does not exist")
+    return row

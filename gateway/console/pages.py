@@ -21,7 +21,7 @@ from gateway import exports
 from gateway.console import charts
 from infra.errors import DomainError, ValidationFailed
 from loyalty.promotions import metric
-from partners import exchange, rate_card, registry, settlement, statement_report
+from partners import exchange, rate_card, registry, settlement, statement_report, webhook
 from partners.settlement import Period
 from partners.settlement import usage as settlement_usage
 from partners.settlement.periods import zone_of
@@ -427,6 +427,51 @@ async def second_factor_set(visit: Visit) -> Response:
     return visit.redirect("/console/account")
 
 
+async def webhooks_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
+    """A partner's subscriptions and their deliveries, newest first, a page at a time."""
+    partner_id = _number(visit.request.path_params["partner_id"])
+    if not ownership.may_run_integration(visit.principal, partner_id):
+        raise _not_found()
+    partner = await registry.find_partner(visit.db, partner_id)
+    before = visit.request.query_params.get("before", "")
+    rows = await webhook.recent_deliveries(
+        visit.db, partner_id=partner_id, limit=PAGE + 1,
+        before_id=int(before) if before.isdigit() else None,
+    )  # fmt: skip
+    return visit.page("webhooks.html", status, title=f"{partner.name}: webhooks",
+                      partner=partner, deliveries=rows[:PAGE],
+                      older=rows[PAGE - 1].id if len(rows) > PAGE else None,
+                      subscriptions=await webhook.subscriptions_of(visit.db, partner_id),
+                      **shown)  # fmt: skip
+
+
+async def webhook_subscribe(visit: Visit) -> Response:
+    partner_id = _number(visit.request.path_params["partner_id"])
+    if not ownership.may_run_integration(visit.principal, partner_id):
+        raise _not_found()
+    form = await visit.form()
+    try:
+        row, secret = await webhook.subscribe(visit.db, partner_id=partner_id,
+                                              url=form.get("url", "").strip(),
+                                              egress=visit.settings.egress())  # fmt: skip
+    except DomainError as error:
+        return await webhooks_page(visit, 422, error=error.message, url=form.get("url", ""))
+    await audit.record(visit.db, visit.principal, "console.subscribe_webhook",
+                       target=f"partner:{partner_id}:subscription:{row.id}")  # fmt: skip
+    return await webhooks_page(visit, subscribed=row, secret=secret)
+
+
+async def webhook_resend(visit: Visit) -> Response:
+    partner_id = _number(visit.request.path_params["partner_id"])
+    if not ownership.may_run_integration(visit.principal, partner_id):
+        raise _not_found()
+    delivery_id = _number(visit.request.path_params["delivery_id"])
+    await webhook.resend(visit.db, delivery_id, partner_id=partner_id)
+    await audit.record(visit.db, visit.principal, "console.resend_webhook",
+                       target=f"delivery:{delivery_id}")  # fmt: skip
+    return visit.redirect(f"/console/partners/{partner_id}/webhooks")
+
+
 async def kpis(visit: Visit) -> Response:
     """The program's KPIs per month over the last 12 months (the current one so far), each
     against its target; the tier mix as it is now."""
@@ -480,6 +525,9 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/partners/{partner_id}/clients/{client_id}/rotate", client_rotate, ["POST"]),
     ("/partners/{partner_id}/clients/{client_id}/revoke", client_revoke, ["POST"]),
     ("/partners/{partner_id}/client-scopes", client_scopes_set, ["POST"]),
+    ("/partners/{partner_id}/webhooks", webhooks_page, ["GET"]),
+    ("/partners/{partner_id}/webhooks", webhook_subscribe, ["POST"]),
+    ("/partners/{partner_id}/webhooks/{delivery_id}/resend", webhook_resend, ["POST"]),
     ("/partners/{partner_id}/staff", staff_invite, ["POST"]),
     ("/partners/{partner_id}/statements/{period}", statement, ["GET"]),
     ("/partners/{partner_id}/statements/{period}/close", statement_close, ["POST"]),

@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from auth import audit, console
 from auth.principal import Principal, PrincipalKind, Scope
 from gateway.console.pages import PAGE
-from infra.models import audit_log
+from infra.models import audit_log, webhook_deliveries
 from loyalty.program import Program
-from partners import exchange, registry
+from partners import exchange, registry, webhook
 from partners.settlement import usage
 from partners.simulated import Fault
 from tests.conftest import graphql
@@ -424,3 +424,50 @@ async def token_status(http, client_id: str, secret: str) -> int:
     answer = await http.post("/oauth/token", data={"grant_type": "client_credentials"},
                              auth=(client_id, secret))  # fmt: skip
     return answer.status_code
+
+
+async def test_partner_staff_subscribe_see_deliveries_and_resend_one_of_their_own(app, db):
+    mine = await a_partner(db, "acme-coffee")
+    other = await a_partner(db, "rail-club")
+    await a_person(db, "clerk@acme.example", console.Role.PARTNER_STAFF, mine.id)
+    theirs, _ = await webhook.subscribe(db, partner_id=other.id, url="https://rail.example/h")
+    async with signed_in(app, "clerk@acme.example") as http:
+        page = await http.get(f"/console/partners/{mine.id}/webhooks")
+        bad = await http.post(f"/console/partners/{mine.id}/webhooks", data={
+            "csrf": csrf_of(page), "url": "http://127.0.0.1/hook"})  # fmt: skip
+        made = await http.post(f"/console/partners/{mine.id}/webhooks", data={
+            "csrf": csrf_of(page), "url": "https://hooks.acme.example/pointgate"})  # fmt: skip
+        subscription_id = int(re.search(r"subscription:(\d+)", await _last_target(db))[1])
+        delivered = await _a_delivery(db, subscription_id, "DELIVERED")
+        foreign = await _a_delivery(db, theirs.id, "FAILED")
+        listed = await http.get(f"/console/partners/{mine.id}/webhooks")
+        resent = await http.post(f"/console/partners/{mine.id}/webhooks/{delivered}/resend",
+                                 data={"csrf": csrf_of(page)})  # fmt: skip
+        not_mine = await http.post(f"/console/partners/{mine.id}/webhooks/{foreign}/resend",
+                                   data={"csrf": csrf_of(page)})  # fmt: skip
+        their_page = await http.get(f"/console/partners/{other.id}/webhooks")
+
+    assert bad.status_code == 422 and "private, loopback" in bad.text
+    assert made.status_code == 200 and 'id="new-secret"' in made.text
+    assert "https://hooks.acme.example/pointgate" in listed.text and "DELIVERED" in listed.text
+    assert "rail.example" not in listed.text
+    assert resent.status_code == 303 and not_mine.status_code == 404
+    assert their_page.status_code == 404
+    async with db.read() as conn:
+        states = dict(list(await conn.execute(
+            select(webhook_deliveries.c.id, webhook_deliveries.c.status))))  # fmt: skip
+    assert states == {delivered: "PENDING", foreign: "FAILED"}
+
+
+async def _last_target(db) -> str:
+    async with db.read() as conn:
+        return await conn.scalar(select(audit_log.c.target).order_by(audit_log.c.id.desc()))
+
+
+async def _a_delivery(db, subscription_id: int, status: str) -> int:
+    at = datetime.now(UTC)
+    async with db.transaction() as conn:
+        return await conn.scalar(insert(webhook_deliveries).values(
+            subscription_id=subscription_id, event="exchange.state_changed", payload="{}",
+            status=status, attempts=1, next_attempt_at=at, created_at=at,
+        ).returning(webhook_deliveries.c.id))  # fmt: skip
