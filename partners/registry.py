@@ -220,6 +220,14 @@ async def add_dated(
         return (await conn.execute(statement.returning(*table.c))).one()
 
 
+async def exchange_terms_of(conn: AsyncConnection, partner_id: int) -> list[Any]:
+    """Every exchange terms of a partner, both directions, as added."""
+    return list(await conn.execute(
+        select(exchange_terms).where(exchange_terms.c.partner_id == partner_id)
+        .order_by(exchange_terms.c.id)
+    ))  # fmt: skip
+
+
 async def terms_in_force(
     conn: AsyncConnection, partner_id: int, direction: Direction, at: datetime
 ) -> Any | None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # Scopes an operator may give a partner's client from the console (admin is never a partner's).
 PARTNER_SCOPES = tuple(scope.value for scope in Scope if scope is not Scope.ADMIN)
 RATE_CARD_FIELDS = tuple(rate_card.RateCardTerms.__dataclass_fields__)
+TERMS_FIELDS = tuple(registry.Terms.__dataclass_fields__)
 # Rows per page of a long table.
 PAGE = 50
 
@@ -113,12 +114,13 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
     partner = await registry.find_partner(visit.db, partner_id)
     async with visit.db.read() as conn:
         cards = await rate_cards_of_partner(conn, partner_id)
-    current = [
-        c
-        for c in cards
-        if c.valid_from <= visit.now and (c.valid_to is None or c.valid_to > visit.now)
-    ]
-    upcoming = sorted((c for c in cards if c.valid_from > visit.now), key=lambda c: c.valid_from)
+        terms = await registry.exchange_terms_of(conn, partner_id)
+    current_card, next_card = _in_force_and_next(cards, visit.now)
+    exchange_terms = {
+        direction.value: _in_force_and_next([t for t in terms if t.direction == direction],
+                                            visit.now)
+        for direction in registry.Direction
+    }  # fmt: skip
     people = [
         p for p in await console.people(visit.db, visit.principal) if p.partner_id == partner_id
     ]
@@ -130,8 +132,11 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
         statements=stored,
         title=partner.name,
         partner=partner,
-        current_cards=current,
-        next_card=upcoming[0] if upcoming else None,
+        current_cards=[current_card] if current_card else [],
+        next_card=next_card,
+        exchange_terms=exchange_terms,
+        terms_fields=TERMS_FIELDS,
+        statuses=[status.value for status in registry.PartnerStatus],
         people=people,
         scopes=PARTNER_SCOPES,
         card_fields=RATE_CARD_FIELDS,
@@ -146,19 +151,31 @@ async def partner_detail(visit: Visit) -> Response:
     return await _partner_page(visit)
 
 
+def _in_force_and_next(rows: list[Any], now: datetime) -> tuple[Any | None, Any | None]:
+    """Of dated terms, the one in force now (the latest started and not ended) and the next."""
+    started = [r for r in rows if r.valid_from <= now and (r.valid_to is None or r.valid_to > now)]
+    upcoming = [r for r in rows if r.valid_from > now]
+    return (max(started, key=lambda r: (r.valid_from, r.id), default=None),
+            min(upcoming, key=lambda r: (r.valid_from, r.id), default=None))  # fmt: skip
+
+
+async def _valid_from(visit: Visit, partner_id: int, form: dict[str, str]) -> datetime:
+    """The form's start date and time, in the partner's time zone unless it names one."""
+    partner = await registry.find_partner(visit.db, partner_id)
+    valid_from = datetime.fromisoformat(form.get("valid_from", ""))
+    return valid_from if valid_from.tzinfo else valid_from.replace(tzinfo=zone_of(partner))
+
+
 async def rate_card_add(visit: Visit) -> Response:
     _operator(visit)
     partner_id = _number(visit.request.path_params["partner_id"])
     form = await visit.form()
     try:
         terms = rate_card.RateCardTerms(**{name: _decimal(form, name) for name in RATE_CARD_FIELDS})
-        partner = await registry.find_partner(visit.db, partner_id)
-        valid_from = datetime.fromisoformat(form.get("valid_from", ""))
-        if valid_from.tzinfo is None:  # the form's local time is the partner's
-            valid_from = valid_from.replace(tzinfo=zone_of(partner))
         card = await rate_card.add_rate_card(
-            visit.db, partner_id=partner_id, terms=terms, valid_from=valid_from
-        )
+            visit.db, partner_id=partner_id, terms=terms,
+            valid_from=await _valid_from(visit, partner_id, form),
+        )  # fmt: skip
     except (DomainError, ValueError) as error:
         message = error.message if isinstance(error, DomainError) else "a date and time, please"
         return await _partner_page(visit, 422, card_error=message)
@@ -168,6 +185,46 @@ async def rate_card_add(visit: Visit) -> Response:
         "console.add_rate_card",
         target=f"partner:{partner_id}:rate_card:{card.id}",
     )
+    return visit.redirect(f"/console/partners/{partner_id}")
+
+
+async def exchange_terms_add(visit: Visit) -> Response:
+    _operator(visit)
+    partner_id = _number(visit.request.path_params["partner_id"])
+    form = await visit.form()
+    try:
+        direction = registry.Direction(form.get("direction", ""))
+        whole = {name: int(form.get(name, "").strip()) for name in TERMS_FIELDS if name != "rate"}
+        added = await registry.set_exchange_terms(
+            visit.db, partner_id=partner_id, direction=direction,
+            terms=registry.Terms(rate=_decimal(form, "rate"), **whole),
+            valid_from=await _valid_from(visit, partner_id, form),
+        )  # fmt: skip
+    except (DomainError, ValueError) as error:
+        message = error.message if isinstance(error, DomainError) else "whole numbers and a date"
+        return await _partner_page(visit, 422, terms_error=message)
+    await audit.record(visit.db, visit.principal, "console.add_exchange_terms",
+                       target=f"partner:{partner_id}:terms:{added.id}")  # fmt: skip
+    return visit.redirect(f"/console/partners/{partner_id}")
+
+
+async def partner_settings(visit: Visit) -> Response:
+    """A partner's status, time zone and settlement currency."""
+    _operator(visit)
+    partner_id = _number(visit.request.path_params["partner_id"])
+    form = await visit.form()
+    try:
+        await registry.update_partner(
+            visit.db, partner_id=partner_id,
+            status=registry.PartnerStatus(form.get("status", "")),
+            timezone=form.get("timezone", "").strip(),
+            settlement_currency=form.get("currency", "").strip().upper(),
+        )  # fmt: skip
+    except (DomainError, ValueError) as error:
+        message = error.message if isinstance(error, DomainError) else "ACTIVE or SUSPENDED"
+        return await _partner_page(visit, 422, settings_error=message)
+    await audit.record(visit.db, visit.principal, "console.partner_settings",
+                       target=f"partner:{partner_id}")  # fmt: skip
     return visit.redirect(f"/console/partners/{partner_id}")
 
 
@@ -520,6 +577,8 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/partners", partner_create, ["POST"]),
     ("/partners/{partner_id}", partner_detail, ["GET"]),
     ("/partners/{partner_id}/rate-cards", rate_card_add, ["POST"]),
+    ("/partners/{partner_id}/exchange-terms", exchange_terms_add, ["POST"]),
+    ("/partners/{partner_id}/settings", partner_settings, ["POST"]),
     ("/partners/{partner_id}/clients", clients_page, ["GET"]),
     ("/partners/{partner_id}/clients", client_create, ["POST"]),
     ("/partners/{partner_id}/clients/{client_id}/rotate", client_rotate, ["POST"]),

@@ -74,9 +74,10 @@ def test_an_operator_onboards_a_partner_whose_purchase_its_clerk_finds(
     page.get_by_role("button", name="Create the partner").click()
     page.wait_for_url(re.compile(r".*/console/partners/\d+$"))
     partner_id = int(page.url.rsplit("/", 1)[1])
-    page.get_by_label("In force from").fill("2024-01-01T00:00")
-    page.get_by_label("platform fee monthly").fill("30")
-    page.get_by_role("button", name="Add the rate card").click()
+    cards = page.get_by_role("region", name="Rate cards")
+    cards.get_by_label("In force from").fill("2024-01-01T00:00")
+    cards.get_by_label("platform fee monthly").fill("30")
+    cards.get_by_role("button", name="Add the rate card").click()
     page.get_by_label("purchases:write").check()  # what its staff may give their clients
     page.get_by_role("button", name="Save the staff's scopes").click()
     page.get_by_role("link", name="The partner's clients").click()

@@ -471,3 +471,42 @@ async def _a_delivery(db, subscription_id: int, status: str) -> int:
             subscription_id=subscription_id, event="exchange.state_changed", payload="{}",
             status=status, attempts=1, next_attempt_at=at, created_at=at,
         ).returning(webhook_deliveries.c.id))  # fmt: skip
+
+
+async def test_an_operator_sets_a_partners_status_zone_currency_and_dated_exchange_terms(app, db):
+    partner = await a_partner(db, "skyway-air")
+    await a_person(db, "ops@example.com")
+    terms = {"rate": "0.5", "min_points": "100", "max_points": "5000", "step_points": "100",
+             "daily_cap_points": "10000", "fee_points": "0"}  # fmt: skip
+    async with signed_in(app, "ops@example.com") as http:
+        page = await http.get(f"/console/partners/{partner.id}")
+        settings = await http.post(f"/console/partners/{partner.id}/settings", data={
+            "csrf": csrf_of(page), "status": "SUSPENDED", "timezone": "Asia/Tokyo",
+            "currency": "jpy"})  # fmt: skip
+        bad_zone = await http.post(f"/console/partners/{partner.id}/settings", data={
+            "csrf": csrf_of(page), "status": "ACTIVE", "timezone": "Mars/Olympus",
+            "currency": "JPY"})  # fmt: skip
+        now_terms = await http.post(f"/console/partners/{partner.id}/exchange-terms", data={
+            "csrf": csrf_of(page), "direction": "OUTBOUND", **terms,
+            "valid_from": "2024-01-01T00:00"})  # fmt: skip
+        later = await http.post(f"/console/partners/{partner.id}/exchange-terms", data={
+            "csrf": csrf_of(page), "direction": "OUTBOUND", **terms, "rate": "0.4",
+            "valid_from": "2099-01-01T00:00"})  # fmt: skip
+        broken = await http.post(f"/console/partners/{partner.id}/exchange-terms", data={
+            "csrf": csrf_of(page), "direction": "OUTBOUND", **terms, "min_points": "0",
+            "valid_from": "2024-01-01T00:00"})  # fmt: skip
+        shown = await http.get(f"/console/partners/{partner.id}")
+
+    found = await registry.find_partner(db, partner.id)
+    assert settings.status_code == 303 and bad_zone.status_code == 422
+    assert (found.status, found.timezone, found.settlement_currency) == (
+        "SUSPENDED", "Asia/Tokyo", "JPY")  # fmt: skip
+    assert now_terms.status_code == later.status_code == 303 and broken.status_code == 422
+    text = " ".join(shown.text.split())
+    assert "<strong>In force:</strong> rate 0.5," in text
+    assert "<strong>Next:</strong> rate 0.4," in text
+    async with db.read() as conn:
+        in_force = await registry.terms_in_force(conn, partner.id, registry.Direction.OUTBOUND,
+                                                 datetime.now(UTC))  # fmt: skip
+    # entered in the partner's zone (Tokyo): midnight there is 15:00 UTC the day before
+    assert in_force.valid_from == datetime(2023, 12, 31, 15, tzinfo=UTC)
