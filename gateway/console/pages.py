@@ -20,7 +20,7 @@ from auth.principal import Scope
 from gateway import exports
 from gateway.console import charts
 from infra.errors import DomainError, ValidationFailed
-from loyalty.promotions import metric
+from loyalty.promotions import campaign, coupon, metric
 from partners import exchange, rate_card, registry, settlement, statement_report, webhook
 from partners.settlement import Period
 from partners.settlement import usage as settlement_usage
@@ -529,6 +529,22 @@ async def webhook_resend(visit: Visit) -> Response:
     return visit.redirect(f"/console/partners/{partner_id}/webhooks")
 
 
+async def promotions_page(visit: Visit) -> Response:
+    """The campaigns and coupon templates, with what each has spent against its budget."""
+    _operator(visit)
+    return visit.page("promotions.html", title="Campaigns and coupons",
+                      campaigns=await campaign.list_campaigns(visit.db),
+                      templates=await coupon.list_templates(visit.db))  # fmt: skip
+
+
+async def campaign_end(visit: Visit) -> Response:
+    _operator(visit)
+    campaign_id = _number(visit.request.path_params["campaign_id"])
+    ended = await campaign.end_campaign(visit.db, campaign_id)
+    await audit.record(visit.db, visit.principal, "console.end_campaign", target=ended.code)
+    return visit.redirect("/console/promotions")
+
+
 async def kpis(visit: Visit) -> Response:
     """The program's KPIs per month over the last 12 months (the current one so far), each
     against its target; the tier mix as it is now."""
@@ -566,6 +582,8 @@ async def kpis(visit: Visit) -> Response:
 
 ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/kpis", kpis, ["GET"]),
+    ("/promotions", promotions_page, ["GET"]),
+    ("/promotions/campaigns/{campaign_id}/end", campaign_end, ["POST"]),
     ("/account", account, ["GET"]),
     ("/account/second-factor/start", second_factor_start, ["POST"]),
     ("/account/second-factor", second_factor_set, ["POST"]),

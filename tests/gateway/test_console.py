@@ -22,11 +22,13 @@ from auth.principal import Principal, PrincipalKind, Scope
 from gateway.console.pages import PAGE
 from infra.models import audit_log, webhook_deliveries
 from loyalty.program import Program
+from loyalty.promotions import campaign
 from partners import exchange, registry, webhook
 from partners.settlement import usage
 from partners.simulated import Fault
 from tests.conftest import graphql
 from tests.factories import NOW, a_member_with_an_account, a_partner, a_partner_with_terms
+from tests.loyalty.promotions.test_campaign import MEMBER_DAY
 
 OPERATOR = Principal(PrincipalKind.OPERATOR, "tests", frozenset({Scope.ADMIN.value}))
 PASSWORD = "correct horse battery"
@@ -510,3 +512,17 @@ async def test_an_operator_sets_a_partners_status_zone_currency_and_dated_exchan
                                                  datetime.now(UTC))  # fmt: skip
     # entered in the partner's zone (Tokyo): midnight there is 15:00 UTC the day before
     assert in_force.valid_from == datetime(2023, 12, 31, 15, tzinfo=UTC)
+
+
+async def test_operators_see_campaigns_and_coupon_templates_and_end_a_campaign(app, db):
+    running = await campaign.create_campaign(db, MEMBER_DAY)
+    await a_person(db, "ops@example.com")
+    async with signed_in(app, "ops@example.com") as http:
+        listed = await http.get("/console/promotions")
+        ended = await http.post(f"/console/promotions/campaigns/{running.id}/end",
+                                data={"csrf": csrf_of(listed)})  # fmt: skip
+        after = await http.get("/console/promotions")
+
+    assert "<code>member-day</code>" in listed.text and "End now" in listed.text
+    assert ended.status_code == 303
+    assert "ENDED" in after.text and "End now" not in after.text
