@@ -4,6 +4,7 @@ the graph calls, audits what it changed, and renders a template."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -166,33 +167,44 @@ async def _valid_from(visit: Visit, partner_id: int, form: dict[str, str]) -> da
     return valid_from if valid_from.tzinfo else valid_from.replace(tzinfo=zone_of(partner))
 
 
-async def rate_card_add(visit: Visit) -> Response:
+async def _change_partner(
+    visit: Visit,
+    change: Callable[[int, dict[str, str]], Awaitable[str]],
+    *,
+    error_key: str,
+    hint: str,
+) -> Response:
+    """An operator's form on a partner's page: `change` acts and names what it changed (the
+    audit log's target); a refusal shows the page again with the reason at `error_key`
+    (`hint` when the form itself did not parse)."""
     _operator(visit)
     partner_id = _number(visit.request.path_params["partner_id"])
     form = await visit.form()
     try:
+        changed = await change(partner_id, form)
+    except (DomainError, ValueError) as error:
+        message = error.message if isinstance(error, DomainError) else hint
+        return await _partner_page(visit, 422, **{error_key: message})
+    await audit.record(visit.db, visit.principal, f"console.{error_key.removesuffix('_error')}",
+                       target=f"partner:{partner_id}:{changed}")  # fmt: skip
+    return visit.redirect(f"/console/partners/{partner_id}")
+
+
+async def rate_card_add(visit: Visit) -> Response:
+    async def add(partner_id: int, form: dict[str, str]) -> str:
         terms = rate_card.RateCardTerms(**{name: _decimal(form, name) for name in RATE_CARD_FIELDS})
         card = await rate_card.add_rate_card(
             visit.db, partner_id=partner_id, terms=terms,
             valid_from=await _valid_from(visit, partner_id, form),
         )  # fmt: skip
-    except (DomainError, ValueError) as error:
-        message = error.message if isinstance(error, DomainError) else "a date and time, please"
-        return await _partner_page(visit, 422, card_error=message)
-    await audit.record(
-        visit.db,
-        visit.principal,
-        "console.add_rate_card",
-        target=f"partner:{partner_id}:rate_card:{card.id}",
-    )
-    return visit.redirect(f"/console/partners/{partner_id}")
+        return f"rate_card:{card.id}"
+
+    return await _change_partner(visit, add, error_key="rate_card_error",
+                                 hint="a date and time, please")  # fmt: skip
 
 
 async def exchange_terms_add(visit: Visit) -> Response:
-    _operator(visit)
-    partner_id = _number(visit.request.path_params["partner_id"])
-    form = await visit.form()
-    try:
+    async def add(partner_id: int, form: dict[str, str]) -> str:
         direction = registry.Direction(form.get("direction", ""))
         whole = {name: int(form.get(name, "").strip()) for name in TERMS_FIELDS if name != "rate"}
         added = await registry.set_exchange_terms(
@@ -200,32 +212,26 @@ async def exchange_terms_add(visit: Visit) -> Response:
             terms=registry.Terms(rate=_decimal(form, "rate"), **whole),
             valid_from=await _valid_from(visit, partner_id, form),
         )  # fmt: skip
-    except (DomainError, ValueError) as error:
-        message = error.message if isinstance(error, DomainError) else "whole numbers and a date"
-        return await _partner_page(visit, 422, terms_error=message)
-    await audit.record(visit.db, visit.principal, "console.add_exchange_terms",
-                       target=f"partner:{partner_id}:terms:{added.id}")  # fmt: skip
-    return visit.redirect(f"/console/partners/{partner_id}")
+        return f"exchange_terms:{added.id}"
+
+    return await _change_partner(visit, add, error_key="exchange_terms_error",
+                                 hint="whole numbers and a date")  # fmt: skip
 
 
 async def partner_settings(visit: Visit) -> Response:
     """A partner's status, time zone and settlement currency."""
-    _operator(visit)
-    partner_id = _number(visit.request.path_params["partner_id"])
-    form = await visit.form()
-    try:
-        await registry.update_partner(
+
+    async def save(partner_id: int, form: dict[str, str]) -> str:
+        saved = await registry.update_partner(
             visit.db, partner_id=partner_id,
             status=registry.PartnerStatus(form.get("status", "")),
             timezone=form.get("timezone", "").strip(),
             settlement_currency=form.get("currency", "").strip().upper(),
         )  # fmt: skip
-    except (DomainError, ValueError) as error:
-        message = error.message if isinstance(error, DomainError) else "ACTIVE or SUSPENDED"
-        return await _partner_page(visit, 422, settings_error=message)
-    await audit.record(visit.db, visit.principal, "console.partner_settings",
-                       target=f"partner:{partner_id}")  # fmt: skip
-    return visit.redirect(f"/console/partners/{partner_id}")
+        return f"{saved.status}:{saved.timezone}:{saved.settlement_currency}"
+
+    return await _change_partner(visit, save, error_key="partner_settings_error",
+                                 hint="ACTIVE or SUSPENDED")  # fmt: skip
 
 
 def _decimal(form: dict[str, str], name: str) -> Decimal:
