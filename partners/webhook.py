@@ -149,13 +149,13 @@ async def _send(http: httpx.AsyncClient, egress: EgressPolicy, delivery: Any) ->
     return response.is_success, f"HTTP {response.status_code}"
 
 
-async def subscriptions_of(db: Database, partner_id: int) -> list[Any]:
-    """A partner's subscriptions, oldest first."""
+async def subscriptions_of(db: Database, partner_id: int | None) -> list[Any]:
+    """A partner's subscriptions (None: the program's own), oldest first."""
+    whose = (webhook_subscriptions.c.partner_id.is_(None) if partner_id is None
+             else webhook_subscriptions.c.partner_id == partner_id)  # fmt: skip
     async with db.read() as conn:
         return list(await conn.execute(
-            select(webhook_subscriptions)
-            .where(webhook_subscriptions.c.partner_id == partner_id)
-            .order_by(webhook_subscriptions.c.id)
+            select(webhook_subscriptions).where(whose).order_by(webhook_subscriptions.c.id)
         ))  # fmt: skip
 
 

@@ -490,28 +490,41 @@ async def second_factor_set(visit: Visit) -> Response:
     return visit.redirect("/console/account")
 
 
-async def webhooks_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
-    """A partner's subscriptions and their deliveries, newest first, a page at a time."""
+def _webhooks_of(visit: Visit) -> int | None:
+    """Whose webhooks the page is about: the partner in its address (its own staff or an
+    operator), or the program's (no partner: operators; deliveries of every subscription)."""
+    if "partner_id" not in visit.request.path_params:
+        _operator(visit)
+        return None
     partner_id = _number(visit.request.path_params["partner_id"])
     if not ownership.may_run_integration(visit.principal, partner_id):
         raise _not_found()
-    partner = await registry.find_partner(visit.db, partner_id)
+    return partner_id
+
+
+def _webhooks_path(partner_id: int | None) -> str:
+    return "/console/webhooks" if partner_id is None else f"/console/partners/{partner_id}/webhooks"
+
+
+async def webhooks_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
+    """Subscriptions and their deliveries, newest first, a page at a time."""
+    partner_id = _webhooks_of(visit)
+    partner = None if partner_id is None else await registry.find_partner(visit.db, partner_id)
     before = visit.request.query_params.get("before", "")
     rows = await webhook.recent_deliveries(
         visit.db, partner_id=partner_id, limit=PAGE + 1,
         before_id=int(before) if before.isdigit() else None,
     )  # fmt: skip
-    return visit.page("webhooks.html", status, title=f"{partner.name}: webhooks",
-                      partner=partner, deliveries=rows[:PAGE],
+    return visit.page("webhooks.html", status,
+                      title=f"{partner.name}: webhooks" if partner else "Webhooks",
+                      partner=partner, base=_webhooks_path(partner_id), deliveries=rows[:PAGE],
                       older=rows[PAGE - 1].id if len(rows) > PAGE else None,
                       subscriptions=await webhook.subscriptions_of(visit.db, partner_id),
                       **shown)  # fmt: skip
 
 
 async def webhook_subscribe(visit: Visit) -> Response:
-    partner_id = _number(visit.request.path_params["partner_id"])
-    if not ownership.may_run_integration(visit.principal, partner_id):
-        raise _not_found()
+    partner_id = _webhooks_of(visit)
     form = await visit.form()
     try:
         row, secret = await webhook.subscribe(visit.db, partner_id=partner_id,
@@ -520,19 +533,17 @@ async def webhook_subscribe(visit: Visit) -> Response:
     except DomainError as error:
         return await webhooks_page(visit, 422, error=error.message, url=form.get("url", ""))
     await audit.record(visit.db, visit.principal, "console.subscribe_webhook",
-                       target=f"partner:{partner_id}:subscription:{row.id}")  # fmt: skip
+                       target=f"partner:{partner_id or '-'}:subscription:{row.id}")  # fmt: skip
     return await webhooks_page(visit, subscribed=row, secret=secret)
 
 
 async def webhook_resend(visit: Visit) -> Response:
-    partner_id = _number(visit.request.path_params["partner_id"])
-    if not ownership.may_run_integration(visit.principal, partner_id):
-        raise _not_found()
+    partner_id = _webhooks_of(visit)
     delivery_id = _number(visit.request.path_params["delivery_id"])
     await webhook.resend(visit.db, delivery_id, partner_id=partner_id)
     await audit.record(visit.db, visit.principal, "console.resend_webhook",
                        target=f"delivery:{delivery_id}")  # fmt: skip
-    return visit.redirect(f"/console/partners/{partner_id}/webhooks")
+    return visit.redirect(_webhooks_path(partner_id))
 
 
 async def promotions_page(visit: Visit) -> Response:
@@ -611,6 +622,9 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/partners/{partner_id}/webhooks", webhooks_page, ["GET"]),
     ("/partners/{partner_id}/webhooks", webhook_subscribe, ["POST"]),
     ("/partners/{partner_id}/webhooks/{delivery_id}/resend", webhook_resend, ["POST"]),
+    ("/webhooks", webhooks_page, ["GET"]),
+    ("/webhooks", webhook_subscribe, ["POST"]),
+    ("/webhooks/{delivery_id}/resend", webhook_resend, ["POST"]),
     ("/partners/{partner_id}/staff", staff_invite, ["POST"]),
     ("/partners/{partner_id}/statements/{period}", statement, ["GET"]),
     ("/partners/{partner_id}/statements/{period}/close", statement_close, ["POST"]),

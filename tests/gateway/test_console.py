@@ -526,3 +526,26 @@ async def test_operators_see_campaigns_and_coupon_templates_and_end_a_campaign(a
     assert "<code>member-day</code>" in listed.text and "End now" in listed.text
     assert ended.status_code == 303
     assert "ENDED" in after.text and "End now" not in after.text
+
+
+async def test_operators_see_every_delivery_and_subscribe_the_program_to_member_events(app, db):
+    partner = await a_partner(db, "acme-coffee")
+    await a_person(db, "ops@example.com")
+    await a_person(db, "clerk@acme.example", console.Role.PARTNER_STAFF, partner.id)
+    theirs, _ = await webhook.subscribe(db, partner_id=partner.id, url="https://acme.example/h")
+    failed = await _a_delivery(db, theirs.id, "FAILED")
+    async with signed_in(app, "ops@example.com") as http:
+        page = await http.get("/console/webhooks")
+        made = await http.post("/console/webhooks", data={
+            "csrf": csrf_of(page), "url": "https://crm.example/pointgate"})  # fmt: skip
+        resent = await http.post(f"/console/webhooks/{failed}/resend",
+                                 data={"csrf": csrf_of(page)})  # fmt: skip
+    async with signed_in(app, "clerk@acme.example") as http:
+        refused = await http.get("/console/webhooks")
+
+    assert "https://acme.example/h" in page.text and "FAILED" in page.text
+    assert made.status_code == 200 and "https://crm.example/pointgate" in made.text
+    assert [row.url for row in await webhook.subscriptions_of(db, None)] == [
+        "https://crm.example/pointgate"
+    ]
+    assert resent.status_code == 303 and refused.status_code == 404
