@@ -73,11 +73,15 @@ class Visit:
     answer it."""
 
     def __init__(
-        self, request: Request, session: console.Session | None, db: Database, settings: Settings
+        self,
+        request: Request,
+        session: console.Session | None,
+        db: Database,
+        settings: Settings,
+        directory: ConnectorDirectory,
     ) -> None:
         self.request, self.session, self.db, self.settings = request, session, db, settings
-        self.program = settings.program
-        self.directory: ConnectorDirectory | None = None
+        self.program, self.directory = settings.program, directory
         self.now = datetime.now(UTC)
         self.form_token = ""
 
@@ -117,8 +121,6 @@ def routes(
     keyring: Keyring,
     store: Store,
     directory: ConnectorDirectory,
-    *,
-    secure_cookie: bool = True,
 ) -> list[BaseRoute]:
     signer = URLSafeSerializer(keyring.derived("console-session"), salt="console-session")
     # Between a right password and the authenticator's code: whose sign-in it is, for a while.
@@ -132,8 +134,7 @@ def routes(
             session = await _session_of(request)
             if signed_in and session is None:
                 return RedirectResponse("/console/sign-in", status_code=303)
-            visit = Visit(request, session, db, settings)
-            visit.directory = directory
+            visit = Visit(request, session, db, settings, directory)
             if session is None:
                 visit.form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
             if request.method == "POST":
@@ -153,7 +154,7 @@ def routes(
                         FORM_COOKIE,
                         visit.form_token,
                         path="/console",
-                        secure=secure_cookie,
+                        secure=True,
                         httponly=True,
                         samesite="lax",
                     )
@@ -229,7 +230,7 @@ def routes(
         answer.set_cookie(
             COOKIE, signer.dumps(opened.token),
             max_age=int(console.SESSION_LIFETIME.total_seconds()), path="/console",
-            secure=secure_cookie, httponly=True, samesite="lax",
+            secure=True, httponly=True, samesite="lax",
         )  # fmt: skip
         return answer
 
@@ -237,9 +238,7 @@ def routes(
         assert visit.session is not None
         await console.sign_out(db, visit.session)
         answer = visit.redirect("/console/sign-in")
-        answer.delete_cookie(
-            COOKIE, path="/console", secure=secure_cookie, httponly=True, samesite="lax"
-        )
+        answer.delete_cookie(COOKIE, path="/console", secure=True, httponly=True, samesite="lax")
         return answer
 
     async def invitation(visit: Visit) -> Response:

@@ -425,7 +425,6 @@ async def exchanges_page(visit: Visit) -> Response:
 
 async def reconcile_now(visit: Visit) -> Response:
     _operator(visit)
-    assert visit.directory is not None
     stale = timedelta(seconds=visit.settings.reconcile_after_seconds)
     report = await exchange.reconcile(visit.db, visit.directory, stale_after=stale)
     await audit.record(visit.db, visit.principal, "console.reconcile",
