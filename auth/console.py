@@ -325,6 +325,25 @@ async def set_second_factor(
     return changed
 
 
+async def sign_in_by_identity_provider(
+    db: Database, *, email: str | None, verified: bool, now: datetime | None = None
+) -> Session:
+    """A session for the operator whose e-mail address the company's identity provider
+    vouched for (an operator invited and active here; partner staff sign in with a password).
+    SignInRefused otherwise, audited."""
+    now = now or datetime.now(UTC)
+    address = (email or "").strip().lower()
+    async with db.read() as conn:
+        user = (await conn.execute(select(console_users).where(
+            console_users.c.email == address, console_users.c.role == Role.OPERATOR,
+            console_users.c.activated_at.is_not(None), console_users.c.disabled_at.is_(None),
+        ))).first()  # fmt: skip
+    if user is None or not verified:
+        await _audit_refusal(db, address or "(no e-mail)", "REFUSED", now)
+        raise SignInRefused()
+    return await _open_session(db, user, now)
+
+
 async def _open_session(db: Database, user: Any, now: datetime) -> Session:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     async with db.transaction() as conn:

@@ -54,6 +54,11 @@ class Settings:
     member_issuer: str | None = None
     member_jwks_url: str | None = None
     member_audience: str | None = None
+    # Operators' sign-in to the console through the company's OpenID Connect provider (its
+    # discovery document's URL, and the console's client there); off unless all three are set.
+    console_oidc_metadata_url: str | None = None
+    console_oidc_client_id: str | None = None
+    console_oidc_client_secret: str | None = None
     # Partner connectors: per-call timeout, the deadline of a live balance read, and the
     # background jobs in `serve` (reconciliation, webhook deliveries), off unless enabled.
     connector_timeout_seconds: float = 5.0
@@ -165,6 +170,9 @@ ENVIRONMENT: dict[str, str] = {
     "member_issuer": "POINTGATE_MEMBER_ISSUER",
     "member_jwks_url": "POINTGATE_MEMBER_JWKS_URL",
     "member_audience": "POINTGATE_MEMBER_AUDIENCE",
+    "console_oidc_metadata_url": "POINTGATE_CONSOLE_OIDC_METADATA_URL",
+    "console_oidc_client_id": "POINTGATE_CONSOLE_OIDC_CLIENT_ID",
+    "console_oidc_client_secret": "POINTGATE_CONSOLE_OIDC_CLIENT_SECRET",
     "connector_timeout_seconds": "POINTGATE_CONNECTOR_TIMEOUT",
     "partner_balance_deadline_seconds": "POINTGATE_PARTNER_BALANCE_DEADLINE",
     "background_jobs": "POINTGATE_BACKGROUND_JOBS",

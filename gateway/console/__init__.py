@@ -16,8 +16,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
+from authlib.integrations.starlette_client import OAuth, OAuthError
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -126,6 +129,8 @@ def routes(
     # Between a right password and the authenticator's code: whose sign-in it is, for a while.
     pending = TimestampSigner(keyring.derived("console-code"), salt="console-code")
     throttle = AuthenticationThrottle(store, burst=5, per_minute=2, prefix="console-sign-in")
+    provider = bool(settings.console_oidc_metadata_url and settings.console_oidc_client_id
+                    and settings.console_oidc_client_secret)  # fmt: skip
 
     def view(
         handler: Handler, *, signed_in: bool = True
@@ -185,7 +190,7 @@ def routes(
     async def sign_in_page(visit: Visit) -> Response:
         if visit.session is not None:
             return visit.redirect("/console")
-        return visit.page("sign_in.html", title="Sign in")
+        return visit.page("sign_in.html", title="Sign in", provider=provider)
 
     async def sign_in(visit: Visit) -> Response:
         form = await visit.form()
@@ -276,7 +281,7 @@ def routes(
                 Route("/sign-in", view(sign_in_page, signed_in=False)),
                 Route("/sign-in", view(sign_in, signed_in=False), methods=["POST"]),
                 Route("/sign-in/code", view(sign_in_code, signed_in=False), methods=["POST"]),
-                Route("/sign-in/code", view(sign_in_code, signed_in=False), methods=["POST"]),
+                *(_provider_routes(db, settings, view, _signed_in) if provider else []),
                 Route("/sign-out", view(sign_out), methods=["POST"]),
                 Route(
                     "/invitations/{token}",
@@ -290,5 +295,53 @@ def routes(
                 ),
                 Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
             ],
+            # What the identity provider's sign-in round trip keeps meanwhile (its state and
+            # nonce, for Authlib), in a signed cookie of its own.
+            middleware=[Middleware(
+                SessionMiddleware, secret_key=keyring.derived("console-oidc")[-1].hex(),
+                session_cookie="pointgate_console_oidc", max_age=600, path="/console",
+                same_site="lax", https_only=True,
+            )] if provider else [],
         ),
-    ]
+    ]  # fmt: skip
+
+
+def _provider_routes(
+    db: Database,
+    settings: Settings,
+    view: Callable[..., Callable[[Request], Awaitable[Response]]],
+    signed_in: Callable[[Visit, console.Session], Response],
+) -> list[Route]:
+    """Operators' sign-in through the company's OpenID Connect provider (Authlib's Starlette
+    client): the provider vouches for an e-mail address, which must be an operator's here."""
+    oauth = OAuth()
+    oauth.register(
+        "company", server_metadata_url=settings.console_oidc_metadata_url,
+        client_id=settings.console_oidc_client_id,
+        client_secret=settings.console_oidc_client_secret,
+        client_kwargs={"scope": "openid email"},
+    )  # fmt: skip
+    company: Any = oauth.create_client("company")
+
+    async def start(visit: Visit) -> Response:
+        back = visit.request.url_for("console-provider-callback")
+        answer: Response = await company.authorize_redirect(visit.request, back)
+        return answer
+
+    async def callback(visit: Visit) -> Response:
+        try:
+            token = await company.authorize_access_token(visit.request)
+            claims = token.get("userinfo") or {}
+            opened = await console.sign_in_by_identity_provider(
+                db, email=claims.get("email"), verified=bool(claims.get("email_verified"))
+            )
+        except (OAuthError, console.SignInRefused):
+            return visit.page("sign_in.html", 401, title="Sign in", provider=True,
+                              error="Your company account is not an operator's here.")  # fmt: skip
+        return signed_in(visit, opened)
+
+    return [
+        Route("/sign-in/company", view(start, signed_in=False)),
+        Route("/sign-in/company/callback", view(callback, signed_in=False),
+              name="console-provider-callback"),
+    ]  # fmt: skip
