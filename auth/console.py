@@ -439,3 +439,25 @@ async def ensure_person(
         return existing
     made = await invite(db, by, email=email, role=role, partner_id=partner_id, now=now)
     return await accept(db, made.token, password, now=now)
+
+
+async def set_disabled(
+    db: Database, by: Principal, person_id: int, *, disabled: bool, now: datetime | None = None
+) -> Any:
+    """Disable a person (their sessions stop opening anything at once, and they cannot sign
+    in) or enable them again. Only operators, and never themselves."""
+    if not by.is_admin:
+        raise NotFound("no such page")
+    now = now or datetime.now(UTC)
+    async with db.transaction() as conn:
+        person = (await conn.execute(
+            update(console_users).where(console_users.c.id == person_id)
+            .values(disabled_at=now if disabled else None).returning(*console_users.c)
+        )).first()  # fmt: skip
+        if person is None:
+            raise NotFound(f"person {person_id} does not exist")
+        if by.subject == f"console:{person.email}":
+            raise InvalidState("an operator cannot disable themselves")
+        await audit.insert_entry(conn, by, "console.disable" if disabled else "console.enable",
+                                 target=person.email, now=now)  # fmt: skip
+    return person

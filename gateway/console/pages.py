@@ -561,6 +561,39 @@ async def campaign_end(visit: Visit) -> Response:
     return visit.redirect("/console/promotions")
 
 
+async def people_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
+    """The console's people: invite an operator, disable or enable anyone but oneself."""
+    found = await console.people(visit.db, visit.principal)
+    names = {p.id: p.code for p in await registry.list_partners(visit.db)}
+    return visit.page("people.html", status, title="People", people=found, partners=names,
+                      **shown)  # fmt: skip
+
+
+async def operator_invite(visit: Visit) -> Response:
+    _operator(visit)
+    form = await visit.form()
+    try:
+        made = await console.invite(visit.db, visit.principal, email=form.get("email", ""),
+                                    role=console.Role.OPERATOR)  # fmt: skip
+    except DomainError as error:
+        return await people_page(visit, 422, error=error.message)
+    link = str(visit.request.url_for("console-invitation", token=made.token))
+    return await people_page(visit, invitation_link=link, invited=made.user.email)
+
+
+async def person_access(visit: Visit) -> Response:
+    _operator(visit)
+    person_id = _number(visit.request.path_params["person_id"])
+    disable = visit.request.path_params["change"] == "disable"
+    try:
+        await console.set_disabled(visit.db, visit.principal, person_id, disabled=disable)
+    except DomainError as error:
+        if error.code == "NOT_FOUND":
+            raise
+        return await people_page(visit, 409, error=error.message)
+    return visit.redirect("/console/people")
+
+
 async def kpis(visit: Visit) -> Response:
     """The program's KPIs per month over the last 12 months (the current one so far), each
     against its target; the tier mix as it is now."""
@@ -598,6 +631,9 @@ async def kpis(visit: Visit) -> Response:
 
 ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/kpis", kpis, ["GET"]),
+    ("/people", people_page, ["GET"]),
+    ("/people", operator_invite, ["POST"]),
+    ("/people/{person_id}/{change:str}", person_access, ["POST"]),
     ("/promotions", promotions_page, ["GET"]),
     ("/promotions/campaigns/{campaign_id}/end", campaign_end, ["POST"]),
     ("/account", account, ["GET"]),

@@ -222,7 +222,8 @@ def test_the_console_fits_a_phone(browser, demo, shoot):
         ("operator", DEMO_OPERATOR, ["/console/partners", "/console/partners/1",
                                      f"/console/partners/1/statements/{period}",
                                      "/console/kpis", "/console/exchanges", "/console/audit",
-                                     "/console/promotions", "/console/webhooks"]),
+                                     "/console/promotions", "/console/webhooks",
+                                     "/console/people"]),
         ("staff", DEMO_PARTNER_STAFF, [f"/console/partners/1/statements/{period}",
                                        f"/console/partners/1/usage/{period}",
                                        "/console/exchanges", "/console/partners/1/clients",
@@ -240,5 +241,5 @@ def test_the_console_fits_a_phone(browser, demo, shoot):
             shoot(phone.page, f"375-{name}")
         phone.context.close()
 
-    assert len(widths) == 15  # the sign-in page and 14 others
+    assert len(widths) == 16  # the sign-in page and 15 others
     assert {name: width for name, width in widths.items() if width > 375} == {}

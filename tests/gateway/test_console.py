@@ -549,3 +549,32 @@ async def test_operators_see_every_delivery_and_subscribe_the_program_to_member_
         "https://crm.example/pointgate"
     ]
     assert resent.status_code == 303 and refused.status_code == 404
+
+
+async def test_operators_invite_operators_and_disabling_a_person_ends_their_sessions(app, db):
+    partner = await a_partner(db, "acme-coffee")
+    me = await a_person(db, "ops@example.com")
+    clerk = await a_person(db, "clerk@acme.example", console.Role.PARTNER_STAFF, partner.id)
+    async with (
+        signed_in(app, "clerk@acme.example") as clerk_http,
+        signed_in(app, "ops@example.com") as http,
+    ):
+        page = await http.get("/console/people")
+        invited = await http.post("/console/people", data={
+            "csrf": csrf_of(page), "email": "second-ops@example.com"})  # fmt: skip
+        cut = await http.post(f"/console/people/{clerk.id}/disable",
+                              data={"csrf": csrf_of(page)})  # fmt: skip
+        locked_out = await clerk_http.get("/console/")
+        myself = await http.post(f"/console/people/{me.id}/disable",
+                                 data={"csrf": csrf_of(page)})  # fmt: skip
+        back = await http.post(f"/console/people/{clerk.id}/enable",
+                               data={"csrf": csrf_of(page)})  # fmt: skip
+
+    link = re.search(r'id="invitation-link" class="secret">([^<]+)<', invited.text)[1]
+    assert "/console/invitations/" in link
+    assert cut.status_code == 303
+    assert locked_out.status_code == 303 and locked_out.headers["location"] == "/console/sign-in"
+    assert myself.status_code == 409 and "cannot disable themselves" in myself.text
+    assert back.status_code == 303
+    async with signed_in(app, "clerk@acme.example") as http:  # enabled again
+        assert (await http.get("/console/")).status_code == 303
