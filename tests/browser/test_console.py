@@ -157,6 +157,8 @@ def test_partner_staff_cannot_reach_another_partners_pages(browser, demo, shoot)
         ("other-statement", f"/console/partners/2/statements/{period}"),
         ("other-download", f"/console/partners/2/statements/{period}/lines.csv"),
         ("missing-statement", f"/console/partners/999999/statements/{period}"),
+        ("other-clients", "/console/partners/2/clients"),
+        ("other-webhooks", "/console/partners/2/webhooks"),
         ("operator-partners", "/console/partners"),
         ("own-partner-page", "/console/partners/1"),
     ):
