@@ -179,9 +179,13 @@ def _to_client(row: Any, hashes: list[str]) -> OAuthClient:
     )  # fmt: skip
 
 
-async def list_clients(db: Database) -> list[Any]:
+async def list_clients(db: Database, *, partner_id: int | None = None) -> list[Any]:
+    """Every client, or one partner's (`partner_id`), oldest first."""
+    query = select(oauth_clients).order_by(oauth_clients.c.id)
+    if partner_id is not None:
+        query = query.where(oauth_clients.c.partner_id == partner_id)
     async with db.read() as conn:
-        return list(await conn.execute(select(oauth_clients).order_by(oauth_clients.c.id)))
+        return list(await conn.execute(query))
 
 
 async def rotate_secret(

@@ -410,12 +410,15 @@ async def sign_out(db: Database, current: Session, *, now: datetime | None = Non
         )
 
 
-async def people(db: Database, by: Principal) -> list[Any]:
-    """The console's people, for an operator."""
+async def people(db: Database, by: Principal, *, partner_id: int | None = None) -> list[Any]:
+    """The console's people (or one partner's staff), for an operator."""
     if not by.is_admin:
         raise NotFound("no such page")
+    query = select(console_users).order_by(console_users.c.email)
+    if partner_id is not None:
+        query = query.where(console_users.c.partner_id == partner_id)
     async with db.read() as conn:
-        return list(await conn.execute(select(console_users).order_by(console_users.c.email)))
+        return list(await conn.execute(query))
 
 
 async def ensure_person(

@@ -122,9 +122,7 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
                                             visit.now)
         for direction in registry.Direction
     }  # fmt: skip
-    people = [
-        p for p in await console.people(visit.db, visit.principal) if p.partner_id == partner_id
-    ]
+    people = await console.people(visit.db, visit.principal, partner_id=partner_id)
     period = Period.containing(visit.now, zone_of(partner))
     stored = await settlement.list_statements(visit.db, partner_id=partner_id)
     return visit.page(
@@ -255,7 +253,7 @@ async def _clients_of(visit: Visit) -> tuple[Any, frozenset[str]]:
 
 async def clients_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
     partner, allowed = await _clients_of(visit)
-    rows = [c for c in await clients.list_clients(visit.db) if c.partner_id == partner.id]
+    rows = await clients.list_clients(visit.db, partner_id=partner.id)
     return visit.page("clients.html", status, title=f"{partner.name}: OAuth clients",
                       partner=partner, clients=rows,
                       scopes=[s for s in PARTNER_SCOPES if s in allowed], **shown)  # fmt: skip
@@ -278,8 +276,8 @@ async def client_create(visit: Visit) -> Response:
 async def _own_client(visit: Visit) -> tuple[Any, str]:
     partner, _ = await _clients_of(visit)
     client_id = visit.request.path_params["client_id"]
-    owned = {c.client_id for c in await clients.list_clients(visit.db)
-             if c.partner_id == partner.id and c.status == "ACTIVE"}  # fmt: skip
+    owned = {c.client_id for c in await clients.list_clients(visit.db, partner_id=partner.id)
+             if c.status == "ACTIVE"}  # fmt: skip
     if client_id not in owned:
         raise _not_found()
     return partner, client_id
@@ -369,8 +367,6 @@ async def statement(visit: Visit) -> Response:
         charts=Markup(statement_report.charts_html(found, days)),
         chart_css=Markup(statement_report.CHART_CSS),
         period=period,
-        previous=period.preceding(),
-        following=period.following(),
     )
 
 
@@ -397,8 +393,7 @@ async def usage(visit: Visit) -> Response:
                       partner=partner, period=period, days=days,
                       total=sum(day.calls for day in days),
                       per_minute=visit.settings.rate_limit_per_minute,
-                      burst=visit.settings.rate_limit_burst, previous=period.preceding(),
-                      following=period.following())  # fmt: skip
+                      burst=visit.settings.rate_limit_burst)  # fmt: skip
 
 
 async def exchanges_page(visit: Visit) -> Response:
