@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from graphql import GraphQLError
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import ProxyTracerProvider
+from sqlalchemy.exc import SQLAlchemyError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from infra.database import is_transient
@@ -42,6 +43,10 @@ def _is_unexpected(error: GraphQLError) -> bool:
     # them on purpose; errors before execution (syntax, validation, variables) are the client's.
     # The database failing is never the client's fault, wherever it surfaces.
     if is_transient(error.original_error):
+        return True
+    # Nor is a statement the database refused: its message would show the SQL (the policy's
+    # conditions included) and its parameters.
+    if isinstance(error.original_error, SQLAlchemyError):
         return True
     return error.path is not None and not isinstance(error.original_error, DomainError)
 

@@ -59,7 +59,8 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
         return None
     try:
         prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if prefix == kind:
+        # A key outside the ids' range (BIGINT, positive) was never handed out.
+        if prefix == kind and key.isdigit() and 0 <= int(key) < 2**63:
             return int(key)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

@@ -22,6 +22,7 @@ from opentelemetry import metrics
 from strawberry.extensions import SchemaExtension
 
 from auth.ownership import plan_parameters, plan_shape
+from infra.errors import DomainError
 from loyalty.program import Program
 from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
 from resolvers.compiled.plan import MISSING, Fallback, Plan, Unplannable, compile_plan
@@ -136,7 +137,7 @@ class CompiledOperations:
             parameters = plan.parameters(
                 variables, plan_parameters(context.principal), self.program
             )
-        except Fallback:
+        except (Fallback, DomainError):  # the general path answers it (a bad cursor, ...)
             return None
         async with context.db.read() as conn:
             text: str = (await conn.exec_driver_sql(plan.sql, parameters)).scalar_one()
