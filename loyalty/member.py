@@ -255,30 +255,41 @@ async def resolve(
     *,
     presented: bool = False,
 ) -> Any:
-    """The active member a reference names and the caller may act on, or NOT_FOUND. When the
-    member `presented` the identity itself (a card shown at a till), `visible.presented_members`
-    decides instead of `visible.members`."""
+    """The active member a reference names and the caller may act on, or NOT_FOUND. A member
+    named by an identity the caller may not see, or that the caller may not see, is answered
+    exactly as an identity nobody holds (no oracle of who is enrolled). A loyalty card its
+    holder `presented` (shown at a till) is the holder's consent: `visible.presented_members`
+    decides instead of `visible.members`; an e-mail, phone or account is no such consent."""
     if ref.member_id is not None:
         return await active_member(conn, ref.member_id, visible.members)
     assert ref.identity is not None
-    value = normalize_identity(ref.identity.kind, ref.identity.value)
+    kind = ref.identity.kind
+    value = normalize_identity(kind, ref.identity.value)
     member_id = await conn.scalar(
         select(identities.c.member_id).where(
-            identities.c.kind == ref.identity.kind, identities.c.value == value
+            identities.c.kind == kind, identities.c.value == value, visible.identities
         )
     )
-    if member_id is None:
-        raise NotFound(f"no member has this {ref.identity.kind} identity")
-    condition = visible.presented_members if presented else visible.members
-    return await active_member(conn, member_id, condition)
+    card = presented and kind == IdentityKind.LOYALTY_CARD
+    condition = visible.presented_members if card else visible.members
+    try:
+        if member_id is None:
+            raise NotFound("hidden or absent")
+        return await active_member(conn, member_id, condition)
+    except NotFound:
+        raise NotFound(f"no member has this {kind} identity") from None
 
 
-async def find_by_identity(db: Database, kind: IdentityKind, value: str) -> int | None:
-    """The id of the member holding this identity."""
+async def find_by_identity(
+    db: Database, kind: IdentityKind, value: str, visible: Visibility
+) -> int | None:
+    """The id of the member holding this identity, if the caller may see the identity."""
     async with db.read() as conn:
         member_id: int | None = await conn.scalar(
             select(identities.c.member_id).where(
-                identities.c.kind == kind, identities.c.value == normalize_identity(kind, value)
+                identities.c.kind == kind,
+                identities.c.value == normalize_identity(kind, value),
+                visible.identities,
             )
         )
         return member_id

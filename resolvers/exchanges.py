@@ -47,9 +47,11 @@ async def _member_id(info: Info, ref: MemberRef) -> int:
     if ref.member_id is not None:
         return ref.member_id
     assert ref.identity is not None
-    found = await find_by_identity(info.context.db, ref.identity.kind, ref.identity.value)
-    if found is None:
-        raise NotFound("no member has this identity")
+    kind = ref.identity.kind
+    found = await find_by_identity(info.context.db, kind, ref.identity.value, info.context.visible)
+    # A member the caller may not see is answered as an identity nobody holds.
+    if found is None or await info.context.loaders.member_by_id.load(found) is None:
+        raise NotFound(f"no member has this {kind} identity")
     return found
 
 
@@ -119,6 +121,8 @@ class PartnerMutations:
             connector_kind=None if connector is None else ConnectorKind(connector.kind),
             connector_url=None if connector is None else connector.url,
             connector_secret=None if connector is None else connector.secret,
+            campaign_points_limit=input.campaign_points_limit,
+            coupon_budget_limit=input.coupon_budget_limit,
         )  # fmt: skip
         return Partner.from_row(row)
 

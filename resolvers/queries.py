@@ -64,7 +64,9 @@ class Query(ExchangeQueries, SettlementQueries, PromotionQueries):
 
     @strawberry.field(permission_classes=[READ_MEMBERS])
     async def member_by_identity(self, info: Info, kind: IdentityKind, value: str) -> Member:
-        found = await members.find_by_identity(info.context.db, DomainIdentityKind(kind), value)
+        found = await members.find_by_identity(
+            info.context.db, DomainIdentityKind(kind), value, info.context.visible
+        )
         row = None if found is None else await info.context.loaders.member_by_id.load(found)
         if row is None:
             raise NotFound(f"no member has this {kind} identity")

@@ -6,6 +6,7 @@ from infra.errors import IdempotencyConflict, IdentityTaken, NotFound, Validatio
 from loyalty import member
 from loyalty.member import IdentityKind, IdentityRef
 from loyalty.program import Program
+from loyalty.visibility import EVERYTHING
 
 
 async def test_enrolling_links_identities_and_a_replay_returns_the_same_member(db):
@@ -17,7 +18,7 @@ async def test_enrolling_links_identities_and_a_replay_returns_the_same_member(d
                                 identities_to_link=card)  # fmt: skip
 
     assert again.id == first.id
-    found = await member.find_by_identity(db, IdentityKind.LOYALTY_CARD, "CARD-1")
+    found = await member.find_by_identity(db, IdentityKind.LOYALTY_CARD, "CARD-1", EVERYTHING)
     assert found == first.id
 
 
@@ -76,7 +77,7 @@ async def test_every_spelling_of_a_taken_identity_is_taken(db, kind, spellings, 
         with pytest.raises(IdentityTaken):
             await member.enroll(db, display_name="Grace", idempotency_key=f"e2-{number}",
                                 identities_to_link=[IdentityRef(kind, spelling)])  # fmt: skip
-        assert await member.find_by_identity(db, kind, spelling) == holder.id
+        assert await member.find_by_identity(db, kind, spelling, EVERYTHING) == holder.id
     async with db.read() as conn:
         assert [row.value for row in await member.identities_of(conn, [holder.id])] == [stored]
 
@@ -99,6 +100,8 @@ async def test_an_account_at_a_partner_that_does_not_exist_is_not_found_and_noth
             identities_to_link=[IdentityRef(IdentityKind.PARTNER_ACCOUNT, "SKY-1", 987654)],
         )  # fmt: skip
 
-    assert await member.find_by_identity(db, IdentityKind.PARTNER_ACCOUNT, "SKY-1") is None
+    assert (
+        await member.find_by_identity(db, IdentityKind.PARTNER_ACCOUNT, "SKY-1", EVERYTHING) is None
+    )
     again = await member.enroll(db, display_name="Ada", idempotency_key="ghost-partner")
     assert again.display_name == "Ada"  # the key was not taken by the failed attempt
