@@ -184,6 +184,29 @@ def promotions_run_by(principal: Principal, table: Any) -> Any:
     return true() if _is_admin(principal) else false()
 
 
+def campaigns_offered(principal: Principal) -> Any:
+    """The campaigns a reader sees offered to a member: a member and operators with admin all
+    that run (they are the program's offers); a partner's clients only those its partner funds,
+    never another partner's (their budgets and codes are that partner's business)."""
+    if principal.kind is PrincipalKind.MEMBER or _is_admin(principal):
+        return true()
+    if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
+        return and_(true(), campaigns.c.funded_by_partner_id == _partner(principal))
+    return false()
+
+
+def templates_readable(principal: Principal) -> Any:
+    """The coupon templates a reader sees behind a coupon or a campaign: a member and operators
+    with admin any; a partner's clients those valid at it or that it funds (as its coupons)."""
+    if principal.kind is PrincipalKind.MEMBER or _is_admin(principal):
+        return true()
+    if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
+        partner = _partner(principal)
+        return or_(coupon_templates.c.partner_id == partner,
+                   coupon_templates.c.funded_by_partner_id == partner)  # fmt: skip
+    return false()
+
+
 def funding_partner(principal: Principal, funder: int | None, valid_at: int | None) -> int | None:
     """Who funds a new coupon template or campaign: a partner's client always its own partner,
     valid at it or anywhere (naming another partner is answered as if it did not exist); an
@@ -386,6 +409,8 @@ def _visibility(
         coupons=coupons_visible(principal),
         coupon_templates=promotions_run_by(principal, coupon_templates),
         campaigns=promotions_run_by(principal, campaigns),
+        offered_campaigns=campaigns_offered(principal),
+        readable_templates=templates_readable(principal),
         aggregated_purchases=purchase_scope,
         aggregated_interactions=interaction_scope,
         ledger_partner=ledger_partner(principal),

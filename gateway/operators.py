@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 import uvicorn
@@ -223,6 +223,29 @@ def partners_connector(
 
     with_db(Settings.from_env(), work)
     typer.echo(f"{code}: {kind} connector")
+
+
+@partners_app.command("promotion-limits")
+def partners_promotion_limits(
+    code: str,
+    points: int | None = typer.Option(
+        None, "--points", help="Points the partner's running campaigns may award in all."
+    ),
+    budget: str | None = typer.Option(
+        None, "--budget", help="Money the partner's running coupon templates may give in all."
+    ),
+) -> None:
+    """What a partner may fund (both start at 0: nothing)."""
+
+    async def work(db: Database) -> Any:
+        return await registry.update_partner(
+            db, partner_id=await partner_id_of(db, code), campaign_points_limit=points,
+            coupon_budget_limit=None if budget is None else Decimal(budget),
+        )  # fmt: skip
+
+    row = with_db(Settings.from_env(), work)
+    typer.echo(f"{code}: campaigns up to {row.campaign_points_limit:,} points, coupon templates "
+               f"up to {row.coupon_budget_limit:,}")  # fmt: skip
 
 
 @partners_app.command("terms")

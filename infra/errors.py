@@ -85,3 +85,10 @@ class PartnerUnavailable(DomainError):
     """The partner did not answer (in time); only the fields that needed it fail."""
 
     code = "PARTNER_UNAVAILABLE"
+
+
+class PromotionLimit(DomainError):
+    """A partner-funded promotion whose budget does not fit what an operator allowed the
+    partner (`limit`, and what its running promotions have `budgeted` already)."""
+
+    code = "PROMOTION_LIMIT"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 
 from infra.errors import ValidationFailed
+from loyalty import bounds
 from loyalty.program import Program
 
 
@@ -16,8 +17,8 @@ def check_amount(amount: Decimal, program: Program) -> Decimal:
         raise ValidationFailed(
             f"an amount in {program.currency} has at most {program.currency_exponent} decimals"
         )
-    if amount >= Decimal("1e15"):
-        raise ValidationFailed("the amount is too large")
+    if amount > bounds.MAX_AMOUNT:
+        raise ValidationFailed(f"an amount is at most {bounds.MAX_AMOUNT:,}")
     return amount
 
 

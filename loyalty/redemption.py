@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.errors import NotFound, ValidationFailed
 from infra.models import redemptions, rewards
-from loyalty import ledger, member
+from loyalty import bounds, ledger, member
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.promotions import coupon
 from loyalty.purchase import Channel, check_channel_partner, check_partner_active
@@ -38,8 +38,8 @@ async def redeem_points(
     now: datetime | None = None,
 ) -> Any:
     """Spend points; never more than the member's available balance, however many run at once."""
-    if points <= 0:
-        raise ValidationFailed("redeem a positive number of points")
+    if not 0 < points <= bounds.MAX_POINTS:
+        raise ValidationFailed(f"redeem 1 to {bounds.MAX_POINTS:,} points", argument="points")
     check_channel_partner(channel, partner_id)
     if reference is not None and len(reference) > 200:
         raise ValidationFailed("a reference has at most 200 characters")

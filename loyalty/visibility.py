@@ -39,6 +39,10 @@ class Visibility:
     coupons: ColumnElement[bool] = ALL
     coupon_templates: ColumnElement[bool] = ALL
     campaigns: ColumnElement[bool] = ALL
+    # What a reader may see of promotions it does not run: the campaigns offered to a member it
+    # sees (`Member.campaigns`) and the templates behind coupons and campaigns it sees.
+    offered_campaigns: ColumnElement[bool] = ALL
+    readable_templates: ColumnElement[bool] = ALL
     # Which purchases and interactions a member's aggregates (lifecycle, segment) count.
     aggregated_purchases: ColumnElement[bool] = ALL
     aggregated_interactions: ColumnElement[bool] = ALL

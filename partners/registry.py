@@ -19,7 +19,7 @@ from infra.database import Database, insert_unless_exists
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import exchange_terms, ledger_accounts, partners
 from infra.reads import keyed
-from loyalty import ledger
+from loyalty import bounds, ledger
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.visibility import EVERYTHING, Visibility
 
@@ -89,9 +89,18 @@ async def update_partner(
     connector_secret: str | None = None,
     timezone: str | None = None,
     client_scopes: Iterable[str] | None = None,
+    campaign_points_limit: int | None = None,
+    coupon_budget_limit: Decimal | None = None,
 ) -> Any:
     """Change what is given; the same values again answer the same."""
     values: dict[str, Any] = {}
+    for field, limit in (("campaign_points_limit", campaign_points_limit),
+                         ("coupon_budget_limit", coupon_budget_limit)):  # fmt: skip
+        if limit is not None:
+            out_of_bounds = bounds.problem(field, limit)
+            if out_of_bounds is not None:
+                raise ValidationFailed(f"{field} {out_of_bounds}", argument=field)
+            values[field] = limit
     if client_scopes is not None:
         values["client_scopes"] = " ".join(sorted(set(client_scopes)))
     if timezone is not None:

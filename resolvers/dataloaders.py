@@ -189,13 +189,15 @@ class CouponsByPurchaseLoader(BatchLoader):
 
 class CampaignsByTierLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[list[Any]]:
-        found = await campaign.running_for_tiers(conn, list(keys), datetime.now(UTC))
+        found = await campaign.running_for_tiers(
+            conn, list(keys), datetime.now(UTC), self.visible.offered_campaigns
+        )
         return [[row for tier, row in found if tier == key] for key in keys]
 
 
 class CouponTemplateByIdLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        return in_key_order(await coupon.templates_by_id(conn, keys), keys, "id")
+        return in_key_order(await coupon.templates_by_id(conn, keys, self.visible), keys, "id")
 
 
 class RateCardsByPartnerLoader(BatchLoader):

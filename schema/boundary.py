@@ -1,9 +1,11 @@
-"""What text may enter, checked in one place for every root field with arguments before its
-resolver runs (`InputBoundary`, added by gateway.app.build_schema): at most the argument's own
-maximum length (`MAX_LENGTH`, else `DEFAULT_MAX_LENGTH`; its column holds at least that much),
-no control characters, and idempotency keys not empty. A refusal is VALIDATION naming the
-argument by its path (`input.displayName`), before anything is read or written. (Variables and
-literals met schema.limits' coarser checks earlier: 2,000 characters, no control characters.)"""
+"""What may enter, checked in one place for every root field with arguments before its
+resolver runs (`InputBoundary`, added by gateway.app.build_schema): text at most the argument's
+own maximum length (`MAX_LENGTH`, else `DEFAULT_MAX_LENGTH`; its column holds at least that
+much), no control characters, and idempotency keys not empty; numbers within their bounds and
+instants with a zone, in range (loyalty.bounds: one table by argument name, docs/bounds.md).
+A refusal is VALIDATION naming the argument by its path (`input.displayName`), before anything
+is read or written. (Variables and literals met schema.limits' coarser checks earlier: 2,000
+characters, no control characters.)"""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.unset import UnsetType
 
 from infra.errors import ValidationFailed
+from loyalty import bounds
 from schema.limits import CONTROL
 
 DEFAULT_MAX_LENGTH = 255
@@ -45,23 +48,29 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _texts(value: Any, name: str, path: str) -> Iterator[tuple[str, str, str]]:
-    """(argument name, its path, text) for every text in an argument value."""
-    if isinstance(value, str):
-        yield name, path, value
-    elif isinstance(value, list | tuple):
+def _leaves(value: Any, name: str, path: str) -> Iterator[tuple[str, str, Any]]:
+    """(argument name, its path, value) for every leaf value (text, number, instant) in an
+    argument value."""
+    if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _texts(item, name, f"{path}[{index}]")
+            yield from _leaves(item, name, f"{path}[{index}]")
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):
             item = getattr(value, field.name)
             if not isinstance(item, UnsetType):
-                yield from _texts(item, field.name, f"{path}.{_camel(field.name)}")
+                yield from _leaves(item, field.name, f"{path}.{_camel(field.name)}")
+    elif value is not None:
+        yield name, path, value
 
 
 def check_arguments(arguments: dict[str, Any]) -> None:
     for argument, value in arguments.items():
-        for name, path, text in _texts(value, argument, _camel(argument)):
+        for name, path, text in _leaves(value, argument, _camel(argument)):
+            if not isinstance(text, str):  # a number, an instant, an enum
+                out_of_bounds = bounds.problem(name, text)
+                if out_of_bounds is not None:
+                    raise ValidationFailed(f"{path} {out_of_bounds}", argument=path)
+                continue
             if not CONTROL.isdisjoint(text):
                 raise ValidationFailed(f"{path} holds a control character", argument=path)
             limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)

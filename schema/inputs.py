@@ -199,6 +199,14 @@ class UpdatePartnerInput:
         default=None, description="IANA zone whose calendar months are settlement periods."
     )
     connector: ConnectorInput | None = None
+    campaign_points_limit: int | None = strawberry.field(
+        default=None,
+        description="The points the partner's running campaigns may award in all (0: none).",
+    )
+    coupon_budget_limit: Decimal | None = strawberry.field(
+        default=None,
+        description="The money the partner's running coupon templates may give in all (0: none).",
+    )
 
 
 @strawberry.input(description="Adds dated terms; they apply from validFrom on.")

@@ -14,7 +14,7 @@ from schema.enums import CouponKind, CouponState
 from schema.info import Info
 from schema.partner import Partner, partner_of
 from schema.rows import Row
-from schema.scalars import money
+from schema.scalars import BigInt, money
 
 
 @strawberry.type(description="What a coupon gives, where, for how long, and who pays for it.")
@@ -110,7 +110,7 @@ class Campaign(Row):
     multiplier: Decimal = strawberry.field(description="Base points are multiplied by it.")
     bonus_points: int = strawberry.field(description="Added to each purchase it applies to.")
     points_budget: int | None
-    points_awarded: int = strawberry.field(description="Counted against the budget so far.")
+    points_awarded: BigInt = strawberry.field(description="Counted against the budget so far.")
     status: str
     coupon_template_id: strawberry.Private[int | None]
     funded_by_partner_id: strawberry.Private[int | None]
@@ -175,7 +175,7 @@ class CouponRedemption:
 @strawberry.type
 class CampaignCost:
     campaign: str
-    points: int = strawberry.field(description="Awarded in the window, less refunds' share.")
+    points: BigInt = strawberry.field(description="Awarded in the window, less refunds' share.")
 
 
 @strawberry.type(description="The program's KPIs over [from, to); definitions in docs/.")

@@ -4,8 +4,11 @@ rate is refused where it enters, not by the database or a quantize deep in the d
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import NewType
 
 import strawberry
+
+from loyalty.bounds import MAX_SAFE_INTEGER
 
 # Amounts are NUMERIC(20, 4) and rates 8 decimals: 15 digits before the point, 8 after.
 MAX_INTEGER_DIGITS = 15
@@ -39,4 +42,31 @@ BOUNDED_DECIMAL = strawberry.scalar(
     description="Decimal (fixed-point), as a string",
     serialize=str,
     parse_value=parse_decimal,
+)
+
+
+def parse_big_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not an integer")
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise ValueError(f"an integer here is at most {MAX_SAFE_INTEGER} in magnitude")
+    return value
+
+
+def serialize_big_int(value: int) -> int:
+    # Past 2^53 a JSON number is no longer exact everywhere: refuse rather than round.
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise ValueError(f"{value} is beyond the exact range of a JSON number")
+    return int(value)
+
+
+# Sums of points over many calls (a balance, a campaign's awards, growth value) may pass
+# GraphQL's 32-bit Int; loyalty.bounds keeps every single call's quantity within Int. Fields
+# are annotated `BigInt`; the schema maps it to `BIG_INT` (gateway.app.build_schema).
+BigInt = NewType("BigInt", int)
+BIG_INT = strawberry.scalar(
+    name="BigInt",
+    description="An integer, exact up to 2^53 - 1 in magnitude, as a JSON number (sums of points).",
+    serialize=serialize_big_int,
+    parse_value=parse_big_int,
 )

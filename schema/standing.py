@@ -14,12 +14,13 @@ from loyalty.program import Program
 from loyalty.segment import Insight
 from schema.enums import Band, Tier, TierChangeReason
 from schema.rows import Row
+from schema.scalars import BigInt
 
 
 @strawberry.type
 class TierProgress:
     tier: Tier
-    growth_value: int = strawberry.field(description="Over the rolling growth window.")
+    growth_value: BigInt = strawberry.field(description="Over the rolling growth window.")
     next_tier: Tier | None
     next_tier_threshold: int | None
     growth_value_needed: int = strawberry.field(
@@ -32,7 +33,7 @@ class TierProgress:
         target = None if following is None else tier.threshold(program, following)
         return TierProgress(
             tier=current,
-            growth_value=growth_value,
+            growth_value=BigInt(growth_value),
             next_tier=following,
             next_tier_threshold=target,
             growth_value_needed=0 if target is None else max(0, target - growth_value),
@@ -44,7 +45,7 @@ class TierChange(Row):
     from_tier: Tier
     to_tier: Tier
     reason: TierChangeReason
-    growth_value: int
+    growth_value: BigInt
     changed_at: datetime
 
 
@@ -73,17 +74,17 @@ class Segment:
 @strawberry.type
 class PointsExpiringOn:
     expires_on: date = strawberry.field(description="The last day these points can be spent.")
-    points: int
+    points: BigInt
 
 
 @strawberry.type
 class ExpiringPoints:
-    points: int
+    points: BigInt
     by_date: list[PointsExpiringOn]
 
     @staticmethod
     def build(expiring: DomainExpiringPoints) -> ExpiringPoints:
         return ExpiringPoints(
-            points=expiring.points,
-            by_date=[PointsExpiringOn(expires_on=d, points=p) for d, p in expiring.by_date],
+            points=BigInt(expiring.points),
+            by_date=[PointsExpiringOn(expires_on=d, points=BigInt(p)) for d, p in expiring.by_date],
         )

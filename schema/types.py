@@ -32,7 +32,7 @@ from schema.pagination import (
 from schema.partner import Partner, PartnerAccount, partner_of
 from schema.promotions import Campaign, Coupon
 from schema.rows import Row
-from schema.scalars import money
+from schema.scalars import BigInt, money
 from schema.standing import ExpiringPoints, Segment, TierChange, TierProgress
 
 # Days ahead `expiringPoints(within:)` may look: the longest expiry rule is years, not decades.
@@ -56,16 +56,16 @@ class Identity(Row):
 
 @strawberry.type(description="A member's points. available = posted - pending.")
 class Balance:
-    posted: int = strawberry.field(description="Points of posted transfers, in minus out.")
-    pending: int = strawberry.field(description="Points held by pending transfers out.")
-    available: int = strawberry.field(description="Points the member can spend now.")
-    incoming: int = strawberry.field(description="Points of pending transfers in.")
+    posted: BigInt = strawberry.field(description="Points of posted transfers, in minus out.")
+    pending: BigInt = strawberry.field(description="Points held by pending transfers out.")
+    available: BigInt = strawberry.field(description="Points the member can spend now.")
+    incoming: BigInt = strawberry.field(description="Points of pending transfers in.")
 
 
 @strawberry.type
 class LedgerEntry(Row):
     id: strawberry.ID = strawberry.field(name="transferId")
-    points: int = strawberry.field(description="Effect on this account: positive adds points.")
+    points: BigInt = strawberry.field(description="Effect on this account: positive adds points.")
     phase: TransferPhase
     reason: str
     reference: str | None
@@ -288,8 +288,8 @@ class Member(Row):
         return build_connection(rows, first, "entry", LedgerEntry.from_row)
 
     @strawberry.field(description="Growth value over the rolling growth window.")
-    async def growth_value(self, info: Info) -> int:
-        value: int = await info.context.loaders.growth_value_by_member.load(int(self.id))
+    async def growth_value(self, info: Info) -> BigInt:
+        value: BigInt = await info.context.loaders.growth_value_by_member.load(int(self.id))
         return value
 
     @strawberry.field(description="The tier, growth value and what the next tier still needs.")

@@ -49,6 +49,10 @@ partners = Table(
     # The scopes the partner's own staff may give the clients they register in the console
     # (space-separated; an operator sets them).
     chars("client_scopes", 500, server_default=""),
+    # What the partner may fund (an operator sets them; loyalty.promotions.funding): the points
+    # its running campaigns may award, and the money its running coupon templates may give.
+    whole("campaign_points_limit", server_default=ZERO),
+    money("coupon_budget_limit", server_default=ZERO),
 )
 
 # Dated exchange terms per partner and direction; the terms in force at quote time apply.

@@ -22,17 +22,17 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import NotFound, ValidationFailed
 from infra.feed import ChangeFeed, announce
-from infra.models import campaign_awards, campaigns, coupon_templates
-from loyalty import ledger, segment
+from infra.models import campaign_awards, campaigns, coupon_templates, partners
+from loyalty import bounds, ledger, segment
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
-from loyalty.promotions import coupon
+from loyalty.promotions import coupon, funding
 from loyalty.visibility import EVERYTHING, Visibility
 
 CHANNEL = "pointgate_campaigns"
@@ -71,6 +71,10 @@ class CampaignTerms:
     points_budget: int | None = None
     funded_by_partner_id: int | None = None
 
+    @property
+    def gives_points(self) -> bool:
+        return self.multiplier != 1 or self.bonus_points != 0
+
     def check(self) -> None:
         if not 0 < len(self.code.strip()) <= 64 or not 0 < len(self.name.strip()) <= 200:
             raise ValidationFailed("a campaign has a code (1-64) and a name (1-200)")
@@ -82,8 +86,11 @@ class CampaignTerms:
             Decimal("0.01")
         ):
             raise ValidationFailed("a multiplier is 1 to 10 with 2 decimals", argument="multiplier")
-        if self.bonus_points < 0 or (self.points_budget is not None and self.points_budget <= 0):
-            raise ValidationFailed("bonus points are zero or more, a budget positive")
+        for name in ("bonus_points", "points_budget", "priority"):
+            value = getattr(self, name)
+            out_of_bounds = None if value is None else bounds.problem(name, value)
+            if out_of_bounds is not None:
+                raise ValidationFailed(f"{name} {out_of_bounds}", argument=name)
         if self.multiplier == 1 and not self.bonus_points and self.coupon_template_id is None:
             raise ValidationFailed("a campaign multiplies points, adds some, or grants a coupon")
         if self.tiers is not None and (not self.tiers or set(self.tiers) - set(TIERS)):
@@ -195,6 +202,8 @@ def applicable(
                 return [campaign]
             continue
         chosen.append(campaign)
+        if len(chosen) == bounds.MAX_CAMPAIGNS_PER_PURCHASE:
+            break
     return chosen
 
 
@@ -221,7 +230,14 @@ class Planned:
 
 
 def plan(chosen: list[Campaign], base: int) -> list[Planned]:
-    return [Planned(c, c.extra_points(base)) for c in chosen]
+    """Each campaign's points for a purchase of `base` points; base and campaign points
+    together are at most `bounds.MAX_POINTS` (a later campaign gets what is left)."""
+    planned, room = [], max(0, bounds.MAX_POINTS - base)
+    for campaign in chosen:
+        points = min(campaign.extra_points(base), room)
+        room -= points
+        planned.append(Planned(campaign, points))
+    return planned
 
 
 async def award(
@@ -298,6 +314,12 @@ async def create_campaign(
         async with db.transaction() as conn:
             if terms.coupon_template_id is not None:
                 await visible.check(conn, coupon_templates, terms.coupon_template_id)
+            await _check_partners(conn, terms.partner_ids or ())
+            if terms.funded_by_partner_id is not None:
+                await funding.check_campaign(
+                    conn, terms.funded_by_partner_id, gives_points=terms.gives_points,
+                    budget=terms.points_budget, now=now,
+                )  # fmt: skip
             # updated_at is when the row changed (the SQLite feed polls it), whatever `now` is.
             row = await insert_unless_exists(conn, campaigns, {
                 **values, "status": CampaignStatus.ACTIVE, "request_hash": fingerprint,
@@ -310,6 +332,17 @@ async def create_campaign(
             return row
 
     return await retry_on_race(attempt)
+
+
+async def _check_partners(conn: AsyncConnection, partner_ids: tuple[int, ...]) -> None:
+    """Every partner a campaign names exists (a missing one is NOT_FOUND, not a campaign that
+    silently applies nowhere)."""
+    if not partner_ids:
+        return
+    found = set(await conn.scalars(select(partners.c.id).where(partners.c.id.in_(partner_ids))))
+    for partner_id in partner_ids:
+        if partner_id not in found:
+            raise NotFound(f"partner {partner_id} does not exist", argument="partnerIds")
 
 
 async def end_campaign(
@@ -337,12 +370,16 @@ async def end_campaign(
         return row
 
 
-async def running_for_tiers(conn: AsyncConnection, tiers: list[str], at: datetime) -> list[Any]:
-    """(tier, campaign row) for campaigns not yet ended whose audience admits the tier: what a
-    member of that tier is offered (channels and partners aside)."""
+async def running_for_tiers(
+    conn: AsyncConnection, tiers: list[str], at: datetime, offered: ColumnElement[bool]
+) -> list[Any]:
+    """(tier, campaign row) for campaigns not yet ended whose audience admits the tier and the
+    reader may see (`offered`, the policy's): what a member of that tier is offered (channels
+    and partners aside)."""
     rows = list(await conn.execute(
         select(campaigns).where(campaigns.c.status == CampaignStatus.ACTIVE,
-                                campaigns.c.ends_at > at).order_by(campaigns.c.starts_at)
+                                campaigns.c.ends_at > at, offered)
+        .order_by(campaigns.c.starts_at)
     ))  # fmt: skip
     return [(tier, row) for tier in tiers for row in rows
             if row.tiers is None or tier in row.tiers.split(",")]  # fmt: skip

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.errors import CouponNotApplicable, InvalidState, NotFound, ValidationFailed
-from infra.models import coupon_templates, coupons, partners
+from infra.models import coupon_templates, coupons, partners, rewards
 from infra.reads import keyed
-from loyalty import event, keys
+from loyalty import bounds, event, keys
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
 from loyalty.program import Program
+from loyalty.promotions import funding
 from loyalty.visibility import EVERYTHING, Visibility
 
 CHANNELS = ("ONLINE", "OFFLINE", "PARTNER")
@@ -117,6 +118,12 @@ class TemplateTerms:
             value = getattr(self, name)
             if value is not None and (value <= 0 or value != value.quantize(program.minor_unit)):
                 raise ValidationFailed(f"{name} is a positive amount in {program.currency}")
+        for name in ("amount_off", "max_discount", "budget", "threshold", "per_member_limit",
+                     "total_limit", "valid_hours"):  # fmt: skip
+            value = getattr(self, name)
+            out_of_bounds = None if value is None else bounds.problem(name, value)
+            if out_of_bounds is not None:
+                raise ValidationFailed(f"{name} {out_of_bounds}", argument=name)
         if self.threshold < 0 or self.threshold != self.threshold.quantize(program.minor_unit):
             raise ValidationFailed(
                 "the threshold is zero or a positive amount", argument="threshold"
@@ -161,6 +168,7 @@ async def create_template(
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
+            await _check_references(conn, terms)
             if terms.funded_by_partner_id is not None:
                 # The partner is billed the discounts as they are: in the program's currency.
                 currency = await conn.scalar(select(partners.c.settlement_currency).where(
@@ -172,6 +180,9 @@ async def create_template(
                         f"a partner funding coupons settles in {program.currency}",
                         argument="fundedByPartnerId",
                     )
+                await funding.check_template(
+                    conn, terms.funded_by_partner_id, budget=terms.budget, now=now
+                )
             row = await insert_unless_exists(conn, coupon_templates, {
                 **values, "status": TemplateStatus.ACTIVE, "request_hash": fingerprint,
                 "created_at": now,
@@ -182,6 +193,18 @@ async def create_template(
                                  code=values["code"])  # fmt: skip
 
     return await retry_on_race(attempt)
+
+
+async def _check_references(conn: AsyncConnection, terms: TemplateTerms) -> None:
+    """The reward and the partner a template names exist (NOT_FOUND, not a foreign key error)."""
+    if terms.reward_id is not None and await conn.scalar(
+        select(rewards.c.id).where(rewards.c.id == terms.reward_id)
+    ) is None:  # fmt: skip
+        raise NotFound(f"reward {terms.reward_id} does not exist", argument="rewardId")
+    if terms.partner_id is not None and await conn.scalar(
+        select(partners.c.id).where(partners.c.id == terms.partner_id)
+    ) is None:  # fmt: skip
+        raise NotFound(f"partner {terms.partner_id} does not exist", argument="partnerId")
 
 
 def new_code() -> str:
@@ -480,7 +503,9 @@ coupons_of = keyed(tuple(coupons.c), coupons.c.member_id, visible=attrgetter("co
                    order_by=(coupons.c.member_id, coupons.c.id.desc()))  # fmt: skip
 coupons_of_purchases = keyed(tuple(coupons.c), coupons.c.purchase_id,
                              visible=attrgetter("coupons"), order_by=(coupons.c.id,))  # fmt: skip
-templates_by_id = keyed(tuple(coupon_templates.c), coupon_templates.c.id)
+templates_by_id = keyed(
+    tuple(coupon_templates.c), coupon_templates.c.id, visible=attrgetter("readable_templates")
+)
 
 
 async def list_templates(db: Database, visible: Visibility = EVERYTHING) -> list[Any]:

@@ -303,7 +303,7 @@ class Planner:
             return column  # type: ignore[no-any-return]
         if named.name == "ID":
             return cast(column, Text)
-        if named.name in ("String", "Int", "Boolean"):
+        if named.name in ("String", "Int", "BigInt", "Boolean"):
             return column  # type: ignore[no-any-return]
         if named.name == "DateTime":
             return iso_instant(column)

@@ -102,12 +102,13 @@ CALLS = {
     ' partnerId: "$partner"}) { id } }',
     "Query.couponTemplates": "query { couponTemplates { id } }",
     "Mutation.createCouponTemplate": 'mutation { createCouponTemplate(input: {code: "matrix",'
-    ' name: "M", kind: AMOUNT_OFF, amountOff: "1.00", validHours: 1}) { id } }',
+    ' name: "M", kind: AMOUNT_OFF, amountOff: "1.00", validHours: 1, budget: "10.00"}) { id } }',
     "Mutation.issueCoupon": 'mutation { issueCoupon(input: {templateId: "$template",'
     ' memberId: "$member", idempotencyKey: "matrix"}) { id } }',
     "Query.campaigns": "query { campaigns { id } }",
     "Mutation.createCampaign": 'mutation { createCampaign(input: {code: "matrix", name: "M",'
-    ' startsAt: "2026-01-01T00:00:00Z", endsAt: "2026-02-01T00:00:00Z", bonusPoints: 1})'
+    ' startsAt: "2026-01-01T00:00:00Z", endsAt: "2026-02-01T00:00:00Z", bonusPoints: 1,'
+    " pointsBudget: 10})"
     " { id } }",
     "Mutation.endCampaign": 'mutation { endCampaign(id: "$campaign") { id } }',
     "Query.programMetrics": 'query { programMetrics(from: "2026-01-01T00:00:00Z",'
@@ -126,8 +127,11 @@ async def given_foreign_objects(db) -> dict[str, str]:
     exchange and a quote there, and a reward other-p fulfils."""
     ours = await a_member(db)
     theirs = await a_member(db, card="FOREIGN-1")
-    await a_partner(db, "matrix-p")
+    own = await a_partner(db, "matrix-p")
     other = await a_partner_with_terms(db, "other-p")
+    for funder in (own, other):  # what an operator lets each fund
+        await registry.update_partner(db, partner_id=funder.id, campaign_points_limit=1000,
+                                      coupon_budget_limit=Decimal(1000))  # fmt: skip
     await registry.set_exchange_terms(
         db, partner_id=other.id, direction=Direction.INBOUND, terms=TERMS,
         valid_from=NOW - timedelta(days=30),
@@ -170,7 +174,7 @@ async def given_foreign_objects(db) -> dict[str, str]:
     )
     running = await campaign.create_campaign(db, CampaignTerms(
         code="other-campaign", name="Other", starts_at=NOW, ends_at=NOW + timedelta(days=1),
-        bonus_points=1, funded_by_partner_id=other.id))  # fmt: skip
+        bonus_points=1, points_budget=10, funded_by_partner_id=other.id))  # fmt: skip
     return {
         "member": str(theirs.id), "partner": str(other.id), "purchase": str(bought.id),
         "redemption": str(spent.id), "reward": str(gift.id), "exchange": moved.id,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from auth import clients
+from partners import registry
 from tests.conftest import bearer, error_codes, graphql, http_client
 from tests.factories import a_member, a_partner, a_purchase
 
@@ -178,14 +180,15 @@ async def test_a_member_sets_its_birth_date_and_reads_its_benefits(app, client, 
 PARTNER_TEMPLATE = """
 mutation {
   createCouponTemplate(input: {code: "acme-5-off", name: "5 off at Acme", kind: AMOUNT_OFF,
-                               amountOff: "5.00", validHours: 48}) {
+                               amountOff: "5.00", validHours: 48, budget: "500.00"}) {
     id code fundedBy { code } partner { code }
   }
 }"""
 PARTNER_CAMPAIGN = """
 mutation {
   createCampaign(input: {code: "acme-triple", name: "Triple points at Acme", multiplier: "3",
-                         startsAt: "2026-01-01T00:00:00Z", endsAt: "2099-01-01T00:00:00Z"}) {
+                         startsAt: "2026-01-01T00:00:00Z", endsAt: "2099-01-01T00:00:00Z",
+                         pointsBudget: 50000}) {
     code partnerIds fundedBy { code }
   }
 }"""
@@ -208,6 +211,8 @@ query S($period: String!) {
 
 async def test_a_partner_runs_the_promotions_it_funds_and_is_billed_for_them(app, client, db):
     acme = await a_partner(db, "acme-coffee")
+    await registry.update_partner(db, partner_id=acme.id, campaign_points_limit=50_000,
+                                  coupon_budget_limit=Decimal(500))  # fmt: skip
     ada = await a_member(db)
     created = await clients.create_client(
         db, name="acme", scopes=["promotions:write", "purchases:write", "settlements:read"],

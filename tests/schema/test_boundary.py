@@ -101,8 +101,12 @@ async def test_a_purchase_dated_1900_is_refused(client, db):
 
     body = await graphql(client, RECORD_PURCHASE,
                          purchase(buyer.id, purchasedAt="1900-01-01T00:00:00+00:00"))  # fmt: skip
+    naive = await graphql(client, RECORD_PURCHASE,
+                          purchase(buyer.id, purchasedAt="2026-01-01T00:00:00"))  # fmt: skip
 
-    assert refusal(body) == ("VALIDATION", "purchasedAt")
+    # refused at the boundary (instants lie in [1970, 2200) and name their zone)
+    assert refusal(body) == ("VALIDATION", "input.purchasedAt")
+    assert refusal(naive) == ("VALIDATION", "input.purchasedAt")
 
 
 @pytest.mark.parametrize(
