@@ -4,6 +4,7 @@ not see; and a plannable query costs one SQL statement."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import re
@@ -366,3 +367,21 @@ async def test_a_known_document_is_asked_its_permissions_for_every_caller(world,
             answer = (await partner.post("/graphql", json={"query": query})).json()
             assert answer["data"] is None
             assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("key", ["9223372036854775808", "-1", "1e3", "99999999999999999999"])
+async def test_a_forged_cursor_is_a_validation_error_without_sql(world, key):
+    """Found from outside: an id past BIGINT in a cursor answered the driver's message with the
+    whole statement (its ownership conditions included), then a plain-text 500."""
+    cursor = base64.urlsafe_b64encode(f"member:{key}".encode()).decode()
+    query = f'{{ members(first: 2, after: "{cursor}") {{ nodes {{ id }} }} }}'
+    for caller in ("operator", "partner"):
+        compiled, general = world.callers[caller]
+        answers = [await compiled.post("/graphql", json={"query": query}) for _ in range(2)]
+        expected = await general.post("/graphql", json={"query": query})
+        for answer in answers:
+            assert answer.status_code == expected.status_code == 200
+            assert answer.json() == expected.json()
+            (error,) = answer.json()["errors"]
+            assert error["extensions"] == {"code": "VALIDATION", "argument": "after"}
+            assert "select" not in answer.text.lower() and "acting_" not in answer.text
