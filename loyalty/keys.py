@@ -36,6 +36,11 @@ def coupon(code: str) -> str:
     return f"coupon:{code}"
 
 
+def coupon_issue(idempotency_key: str) -> str:
+    """An issue of a coupon by its caller's (namespaced) idempotency key."""
+    return f"coupon-issue:{idempotency_key}"
+
+
 async def claim(conn: AsyncConnection, key: str, member_id: int) -> int:
     """Claim `key` for the member; returns the member that holds it: this one, or the one that
     claimed it first (a concurrent claim waits for the first to commit or roll back)."""

@@ -110,6 +110,10 @@ class Campaign(Row):
     multiplier: Decimal = strawberry.field(description="Base points are multiplied by it.")
     bonus_points: int = strawberry.field(description="Added to each purchase it applies to.")
     points_budget: int | None
+    coupons_skipped: int = strawberry.field(
+        description="Coupon grants skipped because the template refused them (exhausted, "
+        "ended, the member's limit): the purchases recorded without them."
+    )
     points_awarded: BigInt = strawberry.field(description="Counted against the budget so far.")
     status: str
     coupon_template_id: strawberry.Private[int | None]

@@ -120,6 +120,9 @@ campaigns = Table(
     # The most points its awards may add up to; what they add up to so far.
     whole("points_budget", optional=True),
     whole("points_awarded", server_default=ZERO),
+    # Coupon grants skipped (the template was exhausted or ended): a promotion never stops a
+    # sale, so the purchase records without it and this counts it.
+    whole("coupons_skipped", server_default=ZERO),
     # Who pays for its points: this partner, or the program (NULL).
     ref("funded_by_partner_id", "partners", optional=True),
     chars("status", 16),
@@ -138,6 +141,8 @@ campaign_awards = Table(
     whole("points"),
     whole("points_reversed", server_default=ZERO),
     moment("created_at"),
+    # Why the campaign's coupon was not granted with this purchase (TOTAL_LIMIT, ...), if not.
+    chars("coupon_skipped", 32, optional=True),
     UniqueConstraint(
         "member_id", "campaign_id", "purchase_id", name="uq_campaign_awards_campaign_purchase"
     ),

@@ -83,11 +83,13 @@ async def grant(
         ) if code else None  # fmt: skip
         if template_id is None:
             return None
-        issued, _ = await coupon.issue_coupon(
+        issued = await coupon.grant(
             conn, template_id=template_id, member_id=member_id,
             issue_key=f"benefit:{benefit.code}:{period}", now=at,
         )  # fmt: skip
-        coupon_id = issued.id
+        if issued.coupon is None:  # the template refused it: not granted (a later try may)
+            return None
+        coupon_id = issued.coupon.id
     granted = await insert_unless_exists(conn, benefit_grants, {
         "member_id": member_id, "benefit": benefit.code, "period": period,
         "coupon_id": coupon_id, "granted_at": at,
@@ -160,10 +162,10 @@ async def offer(
     )
     if template_id is None:
         return None
-    issued, fresh = await coupon.issue_coupon(
+    issued = await coupon.grant(
         conn, template_id=template_id, member_id=member_id, issue_key=issue_key, now=at
     )
-    return issued if fresh else None
+    return issued.coupon if issued.fresh else None
 
 
 async def grants_of(conn: AsyncConnection, member_ids: list[int]) -> list[Any]:

@@ -268,17 +268,29 @@ async def award(
                 reason=ledger.TransferCode.CAMPAIGN, reference=f"campaign:{campaign.code}",
                 partner_id=campaign.funded_by_partner_id, now=at,
             )  # fmt: skip
+        skipped = None
         if campaign.coupon_template_id is not None:
-            await coupon.issue_coupon(
-                conn, template_id=campaign.coupon_template_id, member_id=purchase.member_id,
-                issue_key=f"campaign:{campaign.id}:purchase:{purchase.id}", now=at,
-            )  # fmt: skip
+            skipped = await _grant_coupon(conn, campaign, purchase, at)
         awarded.append({"campaign_id": campaign.id, "purchase_id": purchase.id,
                         "member_id": purchase.member_id, "points": points,
-                        "created_at": at})  # fmt: skip
+                        "created_at": at, "coupon_skipped": skipped})  # fmt: skip
     if awarded:
         await conn.execute(insert(campaign_awards), awarded)
     return sum(row["points"] for row in awarded)
+
+
+async def _grant_coupon(conn: AsyncConnection, campaign: Campaign, purchase: Any,
+                        at: datetime) -> str | None:  # fmt: skip
+    """Grant the campaign's coupon with the purchase; a grant its template refuses is skipped
+    (coupon.grant), counted on the campaign, and its reason returned (kept on the award)."""
+    granted = await coupon.grant(
+        conn, template_id=campaign.coupon_template_id or 0, member_id=purchase.member_id,
+        issue_key=f"campaign:{campaign.id}:purchase:{purchase.id}", now=at,
+    )  # fmt: skip
+    if granted.skipped is not None:
+        await conn.execute(update(campaigns).where(campaigns.c.id == campaign.id)
+                           .values(coupons_skipped=campaigns.c.coupons_skipped + 1))  # fmt: skip
+    return granted.skipped
 
 
 def funding_account(partner_id: int | None) -> ledger.AccountId:

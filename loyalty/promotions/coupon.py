@@ -5,6 +5,7 @@ the coupon's validity gives it back."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.errors import CouponNotApplicable, InvalidState, NotFound, ValidationFailed
+from infra.errors import (
+    CouponNotApplicable,
+    IdempotencyConflict,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
 from infra.models import coupon_templates, coupons, partners, rewards
 from infra.reads import keyed
 from loyalty import bounds, event, keys
@@ -26,6 +33,8 @@ from loyalty.membership import active_member
 from loyalty.program import Program
 from loyalty.promotions import funding
 from loyalty.visibility import EVERYTHING, Visibility
+
+log = logging.getLogger("pointgate.promotions")
 
 CHANNELS = ("ONLINE", "OFFLINE", "PARTNER")
 # Crockford's base32 without the letters people misread (I, L, O, U): 16 of them are 80 bits.
@@ -252,27 +261,21 @@ async def issue_coupon(
     if existing is not None:
         return existing, False
     if template.status != TemplateStatus.ACTIVE:
-        raise InvalidState(f"coupon template {template.code} is {template.status}")
+        raise InvalidState(f"coupon template {template.code} is {template.status}",
+                           reason="TEMPLATE_ENDED")  # fmt: skip
     valid_from, valid_until = validity(template, now)
     if valid_until <= now:
-        raise InvalidState(f"coupon template {template.code} has ended")
+        raise InvalidState(f"coupon template {template.code} has ended", reason="TEMPLATE_ENDED")
     if template.per_member_limit is not None:
+        # "Held at once": coupons the member can still use (used, expired and voided aside).
         held = await conn.scalar(select(func.count()).select_from(coupons).where(
             coupons.c.template_id == template_id, coupons.c.member_id == member_id,
-            coupons.c.state != CouponState.VOIDED))  # fmt: skip
+            coupons.c.state == CouponState.ISSUED, coupons.c.valid_until > now))  # fmt: skip
         if held >= template.per_member_limit:
             raise InvalidState("the member holds as many of these coupons as it may",
                                reason="PER_MEMBER_LIMIT")  # fmt: skip
-    row = await insert_unless_exists(conn, coupons, {
-        **key, "code": new_code(), "state": CouponState.ISSUED, "issued_at": now,
-        "valid_from": valid_from, "valid_until": valid_until, "updated_at": now,
-    })  # fmt: skip
-    if row is None:  # a concurrent request issued it first
-        found = (await conn.execute(select(coupons).where(
-            *(coupons.c[name] == value for name, value in key.items())))).one()  # fmt: skip
-        return found, False
-    # A code drawn twice (across members) rolls the transaction back to run again.
-    await keys.take(conn, keys.coupon(row.code), member_id)
+    # Every refusal comes before the first write, so a caller may skip an issue that is
+    # refused (a campaign's grant at a purchase) and go on in the same transaction.
     counted = await conn.execute(
         update(coupon_templates)
         .where(coupon_templates.c.id == template_id,
@@ -284,10 +287,50 @@ async def issue_coupon(
     if counted.first() is None:
         raise InvalidState(f"coupon template {template.code} has issued all it may",
                            reason="TOTAL_LIMIT")  # fmt: skip
+    row = await insert_unless_exists(conn, coupons, {
+        **key, "code": new_code(), "state": CouponState.ISSUED, "issued_at": now,
+        "valid_from": valid_from, "valid_until": valid_until, "updated_at": now,
+    })  # fmt: skip
+    if row is None:  # a concurrent request issued it first: it counted it
+        await conn.execute(update(coupon_templates).where(coupon_templates.c.id == template_id)
+                           .values(issued_count=coupon_templates.c.issued_count - 1))  # fmt: skip
+        found = (await conn.execute(select(coupons).where(
+            *(coupons.c[name] == value for name, value in key.items())))).one()  # fmt: skip
+        return found, False
+    # A code drawn twice (across members) rolls the transaction back to run again.
+    await keys.take(conn, keys.coupon(row.code), member_id)
     await event.emit(conn, "coupon.issued", now, member_id=member_id, coupon_id=row.id,
                      code=row.code, template=template.code, valid_from=row.valid_from,
                      valid_until=row.valid_until)  # fmt: skip
     return row, True
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """What a promotion's grant of a coupon gave: the coupon (None when skipped), whether this
+    call issued it, and why the template refused it (TOTAL_LIMIT, PER_MEMBER_LIMIT,
+    TEMPLATE_ENDED), if it did."""
+
+    coupon: Any | None
+    fresh: bool
+    skipped: str | None = None
+
+
+async def grant(
+    conn: AsyncConnection, *, template_id: int, member_id: int, issue_key: str, now: datetime
+) -> Granted:
+    """A coupon a promotion grants (a campaign's, an offer's, a benefit's) inside the
+    transaction of what triggers it (a purchase, an enrolment, a job): a promotion never stops
+    that, so a grant the template refuses is skipped (and logged) instead of raised."""
+    try:
+        issued, fresh = await issue_coupon(conn, template_id=template_id, member_id=member_id,
+                                           issue_key=issue_key, now=now)  # fmt: skip
+    except InvalidState as refused:  # raised before issue_coupon wrote anything
+        reason = str(refused.extensions.get("reason") or "REFUSED")
+        log.info("coupon grant %s of template %s to member %s skipped: %s", issue_key,
+                 template_id, member_id, reason)  # fmt: skip
+        return Granted(None, False, reason)
+    return Granted(issued, fresh)
 
 
 async def issue(
@@ -299,14 +342,24 @@ async def issue(
     visible: Visibility = EVERYTHING,
     now: datetime | None = None,
 ) -> Any:
-    """An operator's (or a funding partner's) issue: once per idempotency key."""
+    """An operator's (or a funding partner's) issue: once per idempotency key. The key names
+    one issue: the same key for another member or template is IDEMPOTENCY_CONFLICT."""
     now = now or datetime.now(UTC)
+    issue_key = f"key:{idempotency_key}"
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
             row, _ = await issue_coupon(conn, template_id=template_id, member_id=member_id,
-                                        issue_key=f"key:{idempotency_key}", now=now,
+                                        issue_key=issue_key, now=now,
                                         visible=visible)  # fmt: skip
+            holder = await keys.claim(conn, keys.coupon_issue(idempotency_key), member_id)
+            other_template = await conn.scalar(select(coupons.c.id).where(
+                coupons.c.member_id == member_id, coupons.c.issue_key == issue_key,
+                coupons.c.template_id != template_id))  # fmt: skip
+            if holder != member_id or other_template is not None:
+                raise IdempotencyConflict(
+                    "this idempotency key issued another coupon (another member or template)"
+                )
             return row
 
     return await retry_on_race(attempt)

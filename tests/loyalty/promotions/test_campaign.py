@@ -224,3 +224,30 @@ async def test_a_campaign_can_address_a_lifecycle_or_a_spend_band(db, program):
 
     # the lifecycle and bands are the member's when it buys (before this purchase counts)
     assert (returning.campaign_points, regular.campaign_points) == (500, 7)
+
+
+async def test_an_exhausted_or_ended_coupon_grant_never_refuses_the_sale(db, program):
+    """Found from outside: a campaign whose coupon template had issued all it may (or ended)
+    refused the customer's purchase with INVALID_STATE. The purchase records, the grant is
+    skipped, counted on the campaign and kept on the award with its reason."""
+    ada, bo = await a_member(db), await a_member(db, "Bo")
+    template = await create_template(db, program, TemplateTerms(
+        code="next-purchase", name="Next purchase", kind=CouponKind.AMOUNT_OFF,
+        amount_off=Decimal("5.00"), valid_hours=168, total_limit=1,
+    ), now=NOVEMBER_18 - timedelta(days=1))  # fmt: skip
+    await campaign.create_campaign(db, replace(
+        MEMBER_DAY, code="next-purchase", monthly_day=None, multiplier=Decimal(1),
+        coupon_template_id=template.id), now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+
+    first = await buy(db, program, ada.id, "100.00", order="first")
+    second = await buy(db, program, bo.id, "100.00", order="second")
+
+    assert first.points_earned == second.points_earned == 100
+    async with db.read() as conn:
+        skipped = list(await conn.execute(
+            select(campaign_awards.c.purchase_id, campaign_awards.c.coupon_skipped)
+            .order_by(campaign_awards.c.id)))  # fmt: skip
+        counted = await conn.scalar(select(campaigns.c.coupons_skipped))
+        issued = await conn.scalar(select(func.count()).select_from(coupons))
+    assert [tuple(row) for row in skipped] == [(first.id, None), (second.id, "TOTAL_LIMIT")]
+    assert counted == 1 and issued == 1

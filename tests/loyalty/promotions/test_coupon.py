@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from infra.errors import CouponNotApplicable, InvalidState
+from infra.errors import CouponNotApplicable, IdempotencyConflict, InvalidState
 from infra.models import coupons, purchases, rewards, transfers
 from loyalty import ledger, purchase, redemption, reward
 from loyalty.member import MemberRef
@@ -28,11 +28,13 @@ SPEND_200_SAVE_20 = TemplateTerms(
 )  # fmt: skip
 
 
-async def a_coupon(db, program, member_id, terms=SPEND_200_SAVE_20, key="k", at=MARCH_1):
+async def a_coupon(db, program, member_id, terms=SPEND_200_SAVE_20, key=None, at=MARCH_1):
+    """A coupon issued by an operator; a key names one issue (by default one per template)."""
     template = await coupon.create_template(db, program, terms, now=at)
     return await coupon.issue(
-        db, template_id=template.id, member_id=member_id, idempotency_key=key, now=at
-    )
+        db, template_id=template.id, member_id=member_id,
+        idempotency_key=key or f"k-{terms.code}", now=at,
+    )  # fmt: skip
 
 
 async def buy(db, program, member_id, amount, codes, *, order="o-1", at=MARCH_1, **where):
@@ -141,12 +143,12 @@ async def test_a_percentage_is_rounded_half_even_and_capped(db, program):
                           valid_hours=24, per_member_limit=2)  # fmt: skip
     first = await a_coupon(db, program, buyer.id, terms, key="1")
     second = await a_coupon(db, program, buyer.id, terms, key="2")
+    with pytest.raises(InvalidState) as limit:  # two held at once
+        await a_coupon(db, program, buyer.id, terms, key="3")
 
     # 12.5 % of 20.20 = 2.525 -> 2.52 (half-even); of 200.00 = 25 -> capped at 10
     small, _ = await buy(db, program, buyer.id, "20.20", [first.code], order="small")
     large, _ = await buy(db, program, buyer.id, "200.00", [second.code], order="large")
-    with pytest.raises(InvalidState) as limit:
-        await a_coupon(db, program, buyer.id, terms, key="3")
 
     assert (small.amount, large.amount) == (Decimal("17.68"), Decimal("190.00"))
     assert limit.value.extensions["reason"] == "PER_MEMBER_LIMIT"
@@ -159,9 +161,9 @@ async def test_issuing_is_idempotent_and_a_total_limit_holds(db, program):
 
     first = await a_coupon(db, program, ada.id, terms, key="x")
     again = await a_coupon(db, program, ada.id, terms, key="x")
-    await a_coupon(db, program, bo.id, terms, key="x")
+    await a_coupon(db, program, bo.id, terms, key="y")
     with pytest.raises(InvalidState) as limit:
-        await a_coupon(db, program, cy.id, terms, key="x")
+        await a_coupon(db, program, cy.id, terms, key="z")
 
     assert again.id == first.id and again.code == first.code and len(first.code) == 16
     assert limit.value.extensions["reason"] == "TOTAL_LIMIT"
@@ -208,7 +210,7 @@ async def test_a_budget_is_never_overspent(db, program):
     terms = TemplateTerms(code="budget", name="Budget of 25", kind=CouponKind.AMOUNT_OFF,
                           amount_off=Decimal("10.00"), valid_hours=24,
                           budget=Decimal("25.00"))  # fmt: skip
-    held = [await a_coupon(db, program, b.id, terms, key="b") for b in buyers]
+    held = [await a_coupon(db, program, b.id, terms, key=f"b-{b.id}") for b in buyers]
 
     results = await asyncio.gather(
         *(buy(db, program, b.id, "50.00", [c.code], order=f"b-{b.id}")
@@ -278,3 +280,41 @@ async def test_a_voided_coupon_cannot_be_used_and_a_used_one_cannot_be_voided(db
 
     assert voided.state == again.state == "VOIDED"
     assert refused.value.extensions["reason"] == "VOIDED"
+
+
+async def test_an_idempotency_key_names_one_issue(db, program):
+    """Found from outside: the same key for another member issued a second coupon."""
+    ada, bo = await a_member(db), await a_member(db, "Bo")
+    first = await a_coupon(db, program, ada.id, key="welcome")
+    other = await coupon.create_template(db, program, TemplateTerms(
+        code="other", name="Other", kind=CouponKind.AMOUNT_OFF, amount_off=Decimal("1.00"),
+        valid_hours=1), now=MARCH_1)  # fmt: skip
+
+    with pytest.raises(IdempotencyConflict):
+        await coupon.issue(db, template_id=first.template_id, member_id=bo.id,
+                           idempotency_key="welcome", now=MARCH_1)  # fmt: skip
+    with pytest.raises(IdempotencyConflict):
+        await coupon.issue(db, template_id=other.id, member_id=ada.id,
+                           idempotency_key="welcome", now=MARCH_1)  # fmt: skip
+    replayed = await coupon.issue(db, template_id=first.template_id, member_id=ada.id,
+                                  idempotency_key="welcome", now=MARCH_1)  # fmt: skip
+
+    assert replayed.id == first.id
+    async with db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(coupons)) == 1
+
+
+async def test_a_per_member_limit_counts_the_coupons_held_at_once(db, program):
+    """Found from outside: perMemberLimit ("held at once") counted used coupons too."""
+    ada = await a_member(db)
+    terms = TemplateTerms(code="one-at-a-time", name="One at a time", kind=CouponKind.AMOUNT_OFF,
+                          amount_off=Decimal("5.00"), valid_hours=24, per_member_limit=1)  # fmt: skip
+    held = await a_coupon(db, program, ada.id, terms, key="first")
+    with pytest.raises(InvalidState) as limit:
+        await a_coupon(db, program, ada.id, terms, key="second")
+    await buy(db, program, ada.id, "50.00", [held.code])
+
+    after_use = await a_coupon(db, program, ada.id, terms, key="third")
+
+    assert limit.value.extensions["reason"] == "PER_MEMBER_LIMIT"
+    assert after_use.state == "ISSUED" and after_use.code != held.code

@@ -60,7 +60,7 @@ async def test_the_kpis_of_a_seeded_month_match_an_independent_count(db, program
     for member_id, _ in people[::4]:
         issued_at = start + timedelta(days=rng.randint(0, 25))
         row = await coupon.issue(db, template_id=winback.id, member_id=member_id,
-                                 idempotency_key="wb", now=issued_at)  # fmt: skip
+                                 idempotency_key=f"wb-{member_id}", now=issued_at)  # fmt: skip
         offers.append((member_id, row.issued_at, row.valid_until))
     async with db.transaction() as conn:
         await conn.execute(update(members).where(members.c.id == people[1][0])
