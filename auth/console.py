@@ -233,6 +233,7 @@ async def sign_in(
         await _refuse(db, throttle, email, address, now)
     if user.totp_secret:
         raise CodeNeeded(user)
+    await throttle.succeeded(email, address)
     return await _open_session(db, user, now)
 
 
@@ -258,6 +259,7 @@ async def complete_sign_in(
         raise SignInRefused(blocked.retry_after)
     if user.disabled_at is not None or not await _take_code(db, user, code, now):
         await _refuse(db, throttle, user.email, address, now)
+    await throttle.succeeded(user.email, address)
     return await _open_session(db, user, now)
 
 

@@ -111,6 +111,8 @@ class Endpoints:
                 lambda: self.server.create_token_response(FormRequest(request, items))
             )
             if response.status_code != 401:
+                if response.status_code == 200:
+                    await self.throttle.succeeded(client_id, address)
                 return response
             refused = await self.throttle.failed(client_id, address)
             await audit.record(self.db, _caller(address), "token.denied", target=client_id,

@@ -220,6 +220,8 @@ async def test_failed_authentications_are_throttled_per_client_and_address(app, 
     answers = [(await token_response(attacker, target, secret=f"guess-{n}")).status_code
                for n in range(14)]  # fmt: skip
     right_secret_meanwhile = await token_response(attacker, target)
+    # Found from outside: 12 wrong secrets from one address made the owner's right secret
+    # from another address 429. The owner is slowed nowhere but where the guesses come from.
     same_client_elsewhere = await token_response(from_address(app, "127.0.0.8"), target)
     other_client_elsewhere = await token_response(from_address(app, "127.0.0.9"), bystander)
     log = (await graphql(client, '{ auditLog(first: 50, action: "token.denied") {'
@@ -228,7 +230,25 @@ async def test_failed_authentications_are_throttled_per_client_and_address(app, 
     assert answers == [401] * 10 + [429] * 4
     assert right_secret_meanwhile.status_code == 429
     assert int(right_secret_meanwhile.headers["Retry-After"]) >= 1
-    assert same_client_elsewhere.status_code == 429  # the client id is blocked too
+    assert same_client_elsewhere.status_code == 200
     assert other_client_elsewhere.status_code == 200
     assert log["nodes"][0] == {"subject": "address:127.0.0.7", "outcome": "INVALID_CLIENT"}
     assert len(log["nodes"]) == 11  # ten failures, then the one that spent the budget
+
+
+async def test_guesses_spread_over_addresses_slow_new_addresses_but_not_the_owners(app, db):
+    """Per account, a larger budget slows guessing from many addresses; an address the client
+    authenticated from before is never locked out by it (OWASP: a known-device allowance)."""
+    target = await a_client(db)
+    owner = from_address(app, "127.0.1.1")
+    assert (await token_response(owner, target)).status_code == 200
+
+    for host in range(2, 8):  # six addresses, nine guesses each: 54, past the account's 50
+        guesser = from_address(app, f"127.0.1.{host}")
+        for n in range(9):
+            await token_response(guesser, target, secret=f"guess-{host}-{n}")
+    stranger = await token_response(from_address(app, "127.0.1.200"), target)
+    known = await token_response(owner, target)
+
+    assert stranger.status_code == 429 and int(stranger.headers["Retry-After"]) >= 1
+    assert known.status_code == 200

@@ -34,10 +34,11 @@ OPERATOR = Principal(PrincipalKind.OPERATOR, "tests", frozenset({Scope.ADMIN.val
 PASSWORD = "correct horse battery"
 
 
-def browser_like(app) -> httpx.AsyncClient:
+def browser_like(app, address: str = "127.0.0.1") -> httpx.AsyncClient:
     """A client that keeps cookies over https (the session cookie is Secure) and does not
     follow redirects, so each answer can be looked at."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://localhost")
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="https://localhost")
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -125,6 +126,22 @@ async def test_wrong_passwords_are_refused_alike_throttled_and_audited(app, db):
         signs_in = select(audit_log.c.outcome).where(audit_log.c.action == "console.sign_in")
         outcomes = list(await conn.scalars(signs_in))
     assert outcomes.count("REFUSED") == 6 and outcomes.count("THROTTLED") == 1
+
+
+async def test_wrong_passwords_from_one_address_do_not_lock_the_person_out_elsewhere(app, db):
+    """Found from outside: 20 wrong passwords locked the person out everywhere."""
+    await a_person(db, "ops@example.com")
+    async with browser_like(app, address="127.0.2.1") as attacker:
+        token = csrf_of(await attacker.get("/console/sign-in"))
+        for n in range(20):
+            await attacker.post("/console/sign-in", data={
+                "email": "ops@example.com", "password": f"wrong {n}", "csrf": token})  # fmt: skip
+    async with browser_like(app, address="127.0.2.2") as owner:
+        token = csrf_of(await owner.get("/console/sign-in"))
+        signed = await owner.post("/console/sign-in", data={
+            "email": "ops@example.com", "password": PASSWORD, "csrf": token})  # fmt: skip
+
+    assert signed.status_code == 303
 
 
 async def test_a_form_without_its_csrf_token_changes_nothing(app, db):
