@@ -313,6 +313,11 @@ async def set_second_factor(
     confirmed by a code of the one in use)."""
     now = now or datetime.now(UTC)
     user = current.user
+    if secret is not None and user.totp_secret:
+        # Found from outside: a signed-in session replaced the factor without a code of it.
+        # Replacing is turning it off (with a code of the one in use), then on again.
+        raise ValidationFailed("two-step sign-in is on: turn it off with a code of it first",
+                               argument="code")  # fmt: skip
     checked = secret if secret is not None else user.totp_secret
     if not checked or _matching_step(checked, code, now) is None:
         raise ValidationFailed("that code is not the authenticator's current one",
@@ -328,11 +333,16 @@ async def set_second_factor(
 
 
 async def sign_in_by_identity_provider(
-    db: Database, *, email: str | None, verified: bool, now: datetime | None = None
+    db: Database, *, email: object, verified: object, now: datetime | None = None
 ) -> Session:
     """A session for the operator whose e-mail address the company's identity provider
     vouched for (an operator invited and active here; partner staff sign in with a password).
-    SignInRefused otherwise, audited."""
+    SignInRefused otherwise, audited. `verified` is the ID token's `email_verified` claim as
+    sent: only the JSON boolean true counts (OpenID Connect Core: a boolean), never a string
+    such as "false" or "0", whose truth Python would otherwise take."""
+    if not isinstance(email, str):
+        email = None
+    verified = verified is True
     now = now or datetime.now(UTC)
     address = (email or "").strip().lower()
     async with db.read() as conn:

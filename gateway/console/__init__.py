@@ -202,15 +202,21 @@ def routes(
         except console.SignInRefused as refused:
             return _refused(visit, "sign_in.html", refused, email=form.get("email", ""))
         except console.CodeNeeded as needed:
+            # Whose sign-in it is, and a nonce that a completed sign-in uses up.
+            ticket = f"{needed.user.id}.{secrets.token_urlsafe(16)}"
             return visit.page("code.html", title="Sign in: second step",
-                              pending=pending.sign(str(needed.user.id)).decode())  # fmt: skip
+                              pending=pending.sign(ticket).decode())  # fmt: skip
         return _signed_in(visit, opened)
 
     async def sign_in_code(visit: Visit) -> Response:
         form = await visit.form()
         try:
-            user_id = int(pending.unsign(form.get("pending", ""), max_age=CODE_SECONDS))
-        except (BadSignature, ValueError):
+            ticket = pending.unsign(form.get("pending", ""), max_age=CODE_SECONDS).decode()
+            user_id = int(ticket.partition(".")[0])
+        except (BadSignature, ValueError, UnicodeDecodeError):
+            return visit.redirect("/console/sign-in")
+        used = f"console-code-used:{ticket}"
+        if await store.get(used) is not None:  # this step completed a sign-in already
             return visit.redirect("/console/sign-in")
         try:
             opened = await console.complete_sign_in(
@@ -220,6 +226,7 @@ def routes(
         except console.SignInRefused as refused:
             return _refused(visit, "code.html", refused, pending=form.get("pending", ""),
                             what="code")  # fmt: skip
+        await store.set(used, "1", ttl_seconds=CODE_SECONDS + 1)
         return _signed_in(visit, opened)
 
     def _refused(
@@ -333,7 +340,7 @@ def _provider_routes(
             token = await company.authorize_access_token(visit.request)
             claims = token.get("userinfo") or {}
             opened = await console.sign_in_by_identity_provider(
-                db, email=claims.get("email"), verified=bool(claims.get("email_verified"))
+                db, email=claims.get("email"), verified=claims.get("email_verified")
             )
         except (OAuthError, console.SignInRefused):
             return visit.page("sign_in.html", 401, title="Sign in", provider=True,

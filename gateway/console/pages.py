@@ -458,6 +458,8 @@ async def account(visit: Visit) -> Response:
 
 
 async def second_factor_start(visit: Visit) -> Response:
+    if visit.user.totp_secret:  # replacing it takes a code of it: turning it off first
+        return visit.redirect("/console/account")
     secret, uri = console.new_totp_secret(visit.user)
     return _enrolment(visit, secret, uri)
 

@@ -10,7 +10,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 from auth import audit, console
 from auth.principal import Principal, PrincipalKind, Scope
 from gateway.console.pages import PAGE
-from infra.models import audit_log, webhook_deliveries
+from infra.models import audit_log, console_users, webhook_deliveries
 from loyalty.program import Program
 from loyalty.promotions import campaign
 from partners import exchange, registry, webhook
@@ -398,6 +398,49 @@ async def test_a_second_factor_is_asked_after_the_password_and_each_code_is_good
     assert good.status_code == 303 and good.headers["location"] == "/console"
     assert "pointgate_console=" in good.headers["set-cookie"]
     assert replayed.status_code == 401
+
+
+async def test_a_second_factor_is_replaced_only_with_a_code_of_it_and_a_step_is_used_once(app, db):
+    """Found from outside: a signed-in session replaced the factor without a code of the
+    current one, and the second step's form value completed a sign-in again within 300 s."""
+    await a_person(db, "ops@example.com")
+    current = pyotp.random_base32()
+    async with signed_in(app, "ops@example.com") as http:
+        page = await http.get("/console/account")
+        turned_on = await http.post("/console/account/second-factor", data={
+            "csrf": csrf_of(page), "secret": current, "code": pyotp.TOTP(current).now(),
+        })  # fmt: skip
+        start = await http.post("/console/account/second-factor/start",
+                                data={"csrf": csrf_of(page)})  # fmt: skip
+        usurper = pyotp.random_base32()
+        replaced = await http.post("/console/account/second-factor", data={
+            "csrf": csrf_of(page), "secret": usurper, "code": pyotp.TOTP(usurper).now(),
+        })  # fmt: skip
+    async with db.read() as conn:
+        kept = await conn.scalar(select(console_users.c.totp_secret))
+
+    async with browser_like(app) as http:
+        form = await http.get("/console/sign-in")
+        asked = await http.post("/console/sign-in", data={
+            "email": "ops@example.com", "password": PASSWORD, "csrf": csrf_of(form)})  # fmt: skip
+        step = re.search(r'name="pending" value="([^"]+)"', asked.text)[1]
+        totp = pyotp.TOTP(current)
+        first = await http.post("/console/sign-in/code", data={
+            "csrf": csrf_of(form), "pending": step, "code": totp.now()})  # fmt: skip
+    async with browser_like(app) as elsewhere:  # the step's value, sent again from elsewhere
+        form = await elsewhere.get("/console/sign-in")
+        # with the next code (a fresh one, not a replay of the first)
+        again = await elsewhere.post("/console/sign-in/code", data={
+            "csrf": csrf_of(form), "pending": step,
+            "code": totp.at(datetime.now(UTC) + timedelta(seconds=30))})  # fmt: skip
+
+    assert turned_on.status_code == 303, turned_on.text
+    assert start.status_code == 303, start.text
+    assert start.headers["location"] == "/console/account"
+    assert replaced.status_code == 422 and "turn it off" in replaced.text
+    assert kept == current
+    assert first.status_code == 303 and first.headers["location"] == "/console"
+    assert again.status_code == 303 and again.headers["location"] == "/console/sign-in"
 
 
 async def test_partner_staff_register_rotate_and_revoke_clients_within_the_allowed_scopes(

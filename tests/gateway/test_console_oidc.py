@@ -122,10 +122,16 @@ async def test_an_operator_signs_in_with_the_company_account(database, db, provi
     stranger, _ = await signing_in_through(provider, app)
     provider.email, provider.verified = "ops@example.com", False
     unverified, _ = await signing_in_through(provider, app)
+    # found from outside: a string claim counted as verified
+    spelled = []
+    for claim in ("false", "0", "true", 1):
+        provider.verified = claim
+        spelled.append((await signing_in_through(provider, app))[0].status_code)
 
     assert "sign in with your company account" in offered.text
     assert accepted.status_code == 303 and accepted.headers["location"] == "/console"
     assert "pointgate_console" in cookies
     assert stranger.status_code == unverified.status_code == 401
+    assert spelled == [401, 401, 401, 401]
     assert "not an operator" in stranger.text
     assert provider.codes == {}

@@ -307,8 +307,10 @@ async def test_an_idempotency_key_names_one_issue(db, program):
 async def test_a_per_member_limit_counts_the_coupons_held_at_once(db, program):
     """Found from outside: perMemberLimit ("held at once") counted used coupons too."""
     ada = await a_member(db)
-    terms = TemplateTerms(code="one-at-a-time", name="One at a time", kind=CouponKind.AMOUNT_OFF,
-                          amount_off=Decimal("5.00"), valid_hours=24, per_member_limit=1)  # fmt: skip
+    terms = TemplateTerms(
+        code="one-at-a-time", name="One at a time", kind=CouponKind.AMOUNT_OFF,
+        amount_off=Decimal("5.00"), valid_hours=24, per_member_limit=1,
+    )  # fmt: skip
     held = await a_coupon(db, program, ada.id, terms, key="first")
     with pytest.raises(InvalidState) as limit:
         await a_coupon(db, program, ada.id, terms, key="second")
