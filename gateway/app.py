@@ -46,7 +46,16 @@ from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
 from gateway import console, exports, ide
 from gateway.audit import AuditMutation
 from gateway.background import run_background_jobs
-from gateway.protection import BodySizeLimit, PersistedQueries, RateLimiter, Refusal
+from gateway.protection import (
+    REQUEST_ERROR,
+    BodySizeLimit,
+    PersistedQueries,
+    RateLimiter,
+    Refusal,
+    as_graphql_response,
+    media_type,
+    wants_graphql_response,
+)
 from gateway.settings import Settings
 from infra import secrets
 from infra.database import Database, is_transient
@@ -243,7 +252,9 @@ class GraphQLApp(GraphQL[Context, None]):
             headers = {}
             if "retryAfter" in refusal.extensions:
                 headers["Retry-After"] = str(refusal.extensions["retryAfter"])
-            return JSONResponse(refusal.body(), status_code=refusal.status, headers=headers)
+            accept = request.headers.get("accept")
+            return JSONResponse(refusal.body(), status_code=refusal.status_for(accept),
+                                headers=headers, media_type=media_type(accept))  # fmt: skip
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -255,6 +266,8 @@ class GraphQLApp(GraphQL[Context, None]):
             response.status_code = 503
         if response.status_code == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        if wants_graphql_response(request.headers.get("accept")):
+            as_graphql_response(response)
         return response
 
     async def compiled_answer(self, request: Request, principal: Any, span: Any) -> Response | None:
@@ -329,11 +342,11 @@ class GraphQLApp(GraphQL[Context, None]):
         problem = oversized_variables(variables, self.limits, representations)
         if problem is not None:
             code, message, extensions = problem
-            raise Refusal(code, message, 400, **extensions)
+            raise Refusal(code, message, REQUEST_ERROR, **extensions)
         graphql_schema = self.schema._schema  # type: ignore[attr-defined]
         figures = entities_figures(graphql_schema, query, operation, variables)
         for code, message, extra in over_limits(figures, self.limits) if figures else ():
-            raise Refusal(code, message, 400, **extra)
+            raise Refusal(code, message, REQUEST_ERROR, **extra)
 
     async def first_fetch_of_operation(self, request: Any, principal: Any) -> bool:
         """Whether this request starts a client operation (billed and rate-limited once). A

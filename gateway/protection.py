@@ -8,6 +8,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,12 +21,62 @@ from infra.store import Store
 APQ_TTL_SECONDS = 7 * 24 * 3600
 
 
+# GraphQL over HTTP: a client that accepts this media type is told a request error (the
+# operation did not run: invalid document or variables, over a limit) by HTTP 400; a client of
+# the legacy `application/json` gets 200 for every well-formed GraphQL request's answer, so a
+# federation router (Apollo's gateway sends `application/json`) passes the error and its code
+# on instead of reporting a failed fetch. Transport errors (not JSON, a batch, the wrong method
+# or content type) are 4xx for both; rate limits 429; an unavailable database 503.
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+REQUEST_ERROR = -1
+
+
+def wants_graphql_response(accept: str | None) -> bool:
+    return GRAPHQL_RESPONSE in (accept or "")
+
+
+def request_error_status(accept: str | None) -> int:
+    return 400 if wants_graphql_response(accept) else 200
+
+
+def media_type(accept: str | None) -> str:
+    return GRAPHQL_RESPONSE if wants_graphql_response(accept) else "application/json"
+
+
+def as_graphql_response(response: Any) -> None:
+    """A response for a client that accepts application/graphql-response+json: that media type,
+    and HTTP 400 when the operation did not run (a request error)."""
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return
+    response.headers["content-type"] = GRAPHQL_RESPONSE
+    if response.status_code == 200 and _request_error(bytes(getattr(response, "body", b"") or b"")):
+        response.status_code = 400
+
+
+def _request_error(body: bytes) -> bool:
+    """Whether the answer is a request error: errors, no data, and none of them raised while
+    executing a field (those have a `path`)."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(parsed, dict) or parsed.get("data") is not None:
+        return False
+    errors = parsed.get("errors")
+    return bool(errors) and all(isinstance(e, dict) and "path" not in e for e in errors)
+
+
 class Refusal(Exception):
-    """A request refused before it reaches GraphQL execution, answered as a GraphQL error."""
+    """A request refused before it reaches GraphQL execution, answered as a GraphQL error.
+    `status` REQUEST_ERROR: the status GraphQL over HTTP gives a request error for the client's
+    Accept header (request_error_status)."""
 
     def __init__(self, code: str, message: str, status: int = 200, **extensions: Any) -> None:
         super().__init__(message)
         self.code, self.message, self.status, self.extensions = code, message, status, extensions
+
+    def status_for(self, accept: str | None) -> int:
+        return request_error_status(accept) if self.status == REQUEST_ERROR else self.status
 
     def body(self) -> dict[str, Any]:
         return {"errors": [{"message": self.message,

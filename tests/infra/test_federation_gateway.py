@@ -66,6 +66,8 @@ class Stack:
     partner_token: str
     linked_id: int
     stranger_id: int
+    # the header names each request to the reviews subgraph brought
+    reviews_headers: Path
 
 
 class Processes:
@@ -137,7 +139,8 @@ async def stack(processes: Processes) -> AsyncIterator[Stack]:
     await asyncio.to_thread(
         processes.serve, "reviews",
         [sys.executable, "-m", "uvicorn", "reviews:app", "--port", str(reviews)],
-        {**env, "REVIEW_AUTHORS": f"{linked.id},{stranger.id}"}, REVIEWS.parent,
+        {**env, "REVIEW_AUTHORS": f"{linked.id},{stranger.id}",
+         "REVIEWS_HEADER_LOG": str(folder / "reviews-headers.log")}, REVIEWS.parent,
         f"http://127.0.0.1:{reviews}/graphql?query=%7B__typename%7D",
     )  # fmt: skip
     await asyncio.to_thread(
@@ -150,7 +153,14 @@ async def stack(processes: Processes) -> AsyncIterator[Stack]:
                                  data={"grant_type": "client_credentials"},
                                  auth=(client.client_id, client.client_secret))  # fmt: skip
     token = answer.json()["access_token"]
-    yield Stack(f"http://127.0.0.1:{router}/graphql", db, token, linked.id, stranger.id)
+    yield Stack(
+        f"http://127.0.0.1:{router}/graphql",
+        db,
+        token,
+        linked.id,
+        stranger.id,
+        folder / "reviews-headers.log",
+    )
     await db.dispose()
 
 
@@ -210,3 +220,17 @@ async def test_errors_keep_their_codes_through_the_router(stack):
 
     assert codes(anonymous) == ["UNAUTHENTICATED"]
     assert "UNAUTHENTICATED" in codes(forged)
+
+
+async def test_the_router_credential_reaches_pointgate_only(stack):
+    """Found from outside: Hive Gateway sent X-Pointgate-Router to every subgraph, so any
+    subgraph's owner could act as the router."""
+    before = stack.reviews_headers.read_text() if stack.reviews_headers.exists() else ""
+    body = await ask(stack, BOTH, stack.partner_token)
+    seen = stack.reviews_headers.read_text()[len(before) :].split("\n")
+
+    assert body.get("data"), body
+    fetches = [line.split() for line in seen if line]
+    assert fetches and all("authorization" in names for names in fetches)
+    assert not any({"x-pointgate-router", "x-pointgate-operation"} & set(names)
+                   for names in fetches)  # fmt: skip

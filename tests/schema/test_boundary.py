@@ -127,3 +127,29 @@ async def test_transport_errors_are_graphql_shaped(client, content, content_type
     assert [e["extensions"]["code"] for e in response.json()["errors"]] in (
         ["BAD_REQUEST"], ["BATCHING_DISABLED"],
     )  # fmt: skip
+
+
+async def test_request_errors_follow_graphql_over_https_status_rule(client, db):
+    """One rule (GraphQL over HTTP): a well-formed request whose operation did not run is HTTP
+    200 for application/json and 400 for application/graphql-response+json, whether the
+    boundary of strings, a limit or validation refused it; a mutation's domain refusal ran,
+    so it is 200 for both."""
+    buyer = await a_member(db)
+    strict = {"accept": "application/graphql-response+json"}
+    bad_string = {"query": RECORD_PURCHASE,
+                  "variables": purchase(buyer.id, source="web\x00")}  # fmt: skip
+    invalid = {"query": "{ nosuchfield }"}
+    domain = {"query": RECORD_PURCHASE, "variables": purchase(buyer.id, amount="-1.00")}
+
+    answers = {}
+    for name, payload in (("string", bad_string), ("invalid", invalid), ("domain", domain)):
+        legacy = await client.post("/graphql", json=payload)
+        graphql_response = await client.post("/graphql", json=payload, headers=strict)
+        answers[name] = (legacy.status_code, graphql_response.status_code,
+                         graphql_response.headers["content-type"].split(";")[0])  # fmt: skip
+
+    assert answers == {
+        "string": (200, 400, "application/graphql-response+json"),
+        "invalid": (200, 400, "application/graphql-response+json"),
+        "domain": (200, 200, "application/graphql-response+json"),
+    }

@@ -7,10 +7,12 @@ service behind the same federation router would. Run: uvicorn reviews:app --app-
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import strawberry
 from starlette.applications import Starlette
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 
@@ -54,7 +56,27 @@ class Query:
 
 
 schema = strawberry.federation.Schema(query=Query, federation_version="2.9")
-app = Starlette(routes=[Route("/graphql", GraphQL(schema), methods=["GET", "POST"])])
+
+
+class HeaderLog:
+    """The GraphQL app; with REVIEWS_HEADER_LOG set (tests), the names of the headers each
+    request brought are appended to that file: what a router forwards to another team's
+    subgraph."""
+
+    def __init__(self, inner: GraphQL) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        log = os.environ.get("REVIEWS_HEADER_LOG")
+        if log and scope["type"] == "http":
+            names = sorted(name.decode("latin-1") for name, _ in scope["headers"])
+            line = " ".join(names) + "\n"
+            with Path(log).open("a") as seen:  # noqa: ASYNC230 - a test's few short lines
+                seen.write(line)
+        await self.inner(scope, receive, send)
+
+
+app = Starlette(routes=[Route("/graphql", HeaderLog(GraphQL(schema)), methods=["GET", "POST"])])
 
 if __name__ == "__main__":
     print(schema.as_str())
