@@ -63,7 +63,9 @@ def _request_error(body: bytes) -> bool:
     if not isinstance(parsed, dict) or parsed.get("data") is not None:
         return False
     errors = parsed.get("errors")
-    return bool(errors) and all(isinstance(e, dict) and "path" not in e for e in errors)
+    if not isinstance(errors, list) or not errors:
+        return False
+    return all(isinstance(e, dict) and "path" not in e for e in errors)
 
 
 class Refusal(Exception):

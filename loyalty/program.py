@@ -10,6 +10,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 
+def time_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone of that name, or None for anything else: an unknown name, a folder
+    of the zone database ("Europe"), a path, an over-long or otherwise unreadable name (the
+    zoneinfo module raises KeyError, ValueError or OSError for these, and an OSError would
+    otherwise pass for the database being unavailable)."""
+    if not name or len(name) > 64:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class BenefitSpec:
     """One benefit of the catalogue (loyalty.promotions.benefit): for which tiers, what kind
@@ -168,10 +181,8 @@ class Program:
             raise ValueError("negative_balance_limit is zero or positive")
         if self.phone_region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"phone_region {self.phone_region!r} is not an ISO 3166 region")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
+        if time_zone(self.timezone) is None:
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone")
         self._check_benefits()
 
     def _check_benefits(self) -> None:

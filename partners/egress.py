@@ -25,11 +25,34 @@ class EgressRefused(Exception):
     """A delivery whose address may not be reached; it is not attempted."""
 
 
+# IPv6 prefixes that carry an IPv4 address in their low 32 bits, which a translator or relay
+# may deliver to: IPv4-compatible (::/96, deprecated), NAT64 (64:ff9b::/96 and the local-use
+# 64:ff9b:1::/48), and IPv4/IPv4 translation (::ffff:0:0:0/96, RFC 2765).
+_EMBEDDING = [ipaddress.IPv6Network(n) for n in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48",
+                                                 "::ffff:0:0:0/96")]  # fmt: skip
+
+
+def _embedded(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches through (mapped, 6to4, Teredo, NAT64, ...)."""
+    found = [address.ipv4_mapped] if address.ipv4_mapped is not None else []
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in network for network in _EMBEDDING):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def _public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     # is_global excludes loopback, private, link-local (169.254.169.254), shared (100.64/10),
-    # multicast, reserved and unspecified addresses.
+    # multicast, reserved and unspecified addresses; an IPv6 address is public only if every
+    # IPv4 address it embeds is too ([::7f00:1], [64:ff9b::7f00:1], [2002:7f00:1::1] are not).
+    if isinstance(address, ipaddress.IPv6Address):
+        if any(not _public(inner) for inner in _embedded(address)):
+            return False
+        if any(address in network for network in _EMBEDDING[:1]):  # ::/96 is never routable
+            return False
     return address.is_global and not address.is_multicast
 
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 from enum import StrEnum
 from operator import attrgetter
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,6 +20,7 @@ from infra.models import exchange_terms, ledger_accounts, partners
 from infra.reads import keyed
 from loyalty import bounds, ledger
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
+from loyalty.program import time_zone
 from loyalty.visibility import EVERYTHING, Visibility
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
@@ -104,10 +104,9 @@ async def update_partner(
     if client_scopes is not None:
         values["client_scopes"] = " ".join(sorted(set(client_scopes)))
     if timezone is not None:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationFailed(f"{timezone!r} is not an IANA time zone") from None
+        if time_zone(timezone) is None:
+            raise ValidationFailed(f"{timezone[:64]!r} is not an IANA time zone",
+                                   argument="timezone")  # fmt: skip
         values["timezone"] = timezone
     if name is not None:
         if not name.strip() or len(name.strip()) > 200:

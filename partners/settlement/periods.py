@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
 from infra.errors import InvalidState, ValidationFailed
+from loyalty.program import time_zone
 
 # Minor units of currencies whose exponent is not 2.
 CURRENCY_EXPONENTS = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
@@ -52,10 +53,10 @@ class Period:
 
 
 def zone_of(partner: Any) -> ZoneInfo:
-    try:
-        return ZoneInfo(partner.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidState(f"partner {partner.id} has an unknown time zone") from None
+    zone = time_zone(partner.timezone)
+    if zone is None:
+        raise InvalidState(f"partner {partner.id} has an unknown time zone")
+    return zone
 
 
 def minor_unit(currency: str) -> Decimal:
