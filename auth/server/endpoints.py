@@ -102,7 +102,10 @@ class Endpoints:
 
     async def token(self, request: Request) -> Response:
         """Tokens for clients that authenticate; too many failures slow a client down (429)."""
-        items = await _form_items(request)
+        try:
+            items = await _form_items(request)
+        except InvalidForm:
+            return _invalid_form()
         client_id = client_id_of(request.headers.get("authorization"), dict(items))
         address = request.client.host if request.client else None
         refused = await self.throttle.blocked(client_id, address)
@@ -131,7 +134,10 @@ class Endpoints:
         return await self._form_endpoint("revocation", request)
 
     async def _form_endpoint(self, name: str, request: Request) -> Response:
-        wrapped = FormRequest(request, await _form_items(request))
+        try:
+            wrapped = FormRequest(request, await _form_items(request))
+        except InvalidForm:
+            return _invalid_form()
         return await _run(lambda: self.server.create_endpoint_response(name, wrapped))
 
     async def register(self, request: Request) -> Response:
@@ -170,9 +176,38 @@ async def _run(work: Callable[[], tuple[int, Any, Any]]) -> Response:
         return JSONResponse({"error": "insecure_transport"}, status_code=400)
 
 
+class InvalidForm(Exception):
+    """A form no OAuth request can be: a value with control characters (NUL), over-long, or
+    not text. Answered `invalid_request` before anything reads the database."""
+
+
+FORM_VALUE_LIMIT = 2000
+_CONTROL = frozenset(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
 async def _form_items(request: Request) -> list[tuple[str, str]]:
-    form = await request.form()
-    return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+    try:
+        form = await request.form()
+    except (ValueError, UnicodeDecodeError, AssertionError) as error:  # a body form parsing refuses
+        raise InvalidForm(str(error)) from None
+    items = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+    for key, value in items:
+        text = key + value
+        if (
+            len(value) > FORM_VALUE_LIMIT
+            or len(key) > 100
+            or not _CONTROL.isdisjoint(text)
+            or "\ufffd" in text
+        ):
+            raise InvalidForm(key[:100])
+    return items
+
+
+def _invalid_form() -> Response:
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": "a form value is not valid"},
+        status_code=400,
+    )
 
 
 async def _json(request: Request) -> Any:

@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth import console
 from auth.throttle import AuthenticationThrottle
@@ -65,6 +66,55 @@ templates.env.filters["money"] = money
 templates.env.filters["plain"] = plain
 
 Handler = Callable[["Visit"], Awaitable[Response]]
+
+
+# What every console answer tells the browser: only this origin's scripts, styles and
+# forms, never in a frame, no referrer to other sites, no type sniffing, HTTPS only, and
+# nothing kept in caches (pages show people's data and secrets shown once).
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+     b"frame-ancestors 'none'; form-action 'self'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"cache-control", b"no-store"),
+]  # fmt: skip
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                static = scope["path"].startswith("/console/static/")
+                named = {name for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(
+                        (name, value)
+                        for name, value in SECURITY_HEADERS
+                        if name not in named and not (static and name == b"cache-control")
+                    ),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _plain(value: str) -> bool:
+    return (
+        len(value) <= 10_000
+        and "\ufffd" not in value
+        and not any(ord(c) < 32 and c not in "\t\r\n" for c in value)
+    )
 
 
 def _address(visit: Visit) -> str | None:
@@ -115,7 +165,10 @@ class Visit:
         return RedirectResponse(path, status_code=303)
 
     async def form(self) -> dict[str, str]:
-        return {key: str(value) for key, value in (await self.request.form()).items()}
+        """The form's text values; a value no field takes (control characters such as NUL,
+        over 10,000 characters, undecodable bytes) is dropped, as if not sent."""
+        return {key: str(value) for key, value in (await self.request.form()).items()
+                if isinstance(value, str) and _plain(value)}  # fmt: skip
 
 
 def routes(
@@ -145,7 +198,9 @@ def routes(
             if request.method == "POST":
                 expected = session.csrf_token if session else request.cookies.get(FORM_COOKIE)
                 sent = (await request.form()).get("csrf")
-                if not expected or not hmac.compare_digest(str(sent or ""), expected):
+                # as bytes: compare_digest refuses str with non-ASCII characters (a 500)
+                given = str(sent or "").encode("utf-8", "surrogatepass")
+                if not expected or not hmac.compare_digest(given, expected.encode()):
                     return visit.page(
                         "message.html",
                         403,
@@ -304,11 +359,11 @@ def routes(
             ],
             # What the identity provider's sign-in round trip keeps meanwhile (its state and
             # nonce, for Authlib), in a signed cookie of its own.
-            middleware=[Middleware(
+            middleware=[Middleware(SecurityHeaders), *([Middleware(
                 SessionMiddleware, secret_key=keyring.derived("console-oidc")[-1].hex(),
                 session_cookie="pointgate_console_oidc", max_age=600, path="/console",
                 same_site="lax", https_only=True,
-            )] if provider else [],
+            )] if provider else [])],
         ),
     ]  # fmt: skip
 

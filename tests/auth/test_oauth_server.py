@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from auth import clients, keys
@@ -252,3 +253,23 @@ async def test_guesses_spread_over_addresses_slow_new_addresses_but_not_the_owne
 
     assert stranger.status_code == 429 and int(stranger.headers["Retry-After"]) >= 1
     assert known.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"grant_type=client_credentials&client_id=a%00b&client_secret=x",
+        b"grant_type=client_credentials&client_id=" + b"c" * 5000 + b"&client_secret=x",
+        b"grant_type=client_credentials&client_id=%ff%fe&client_secret=%c3",
+        b"grant_type=client_credentials&client_secret=%00",
+    ],
+)
+async def test_a_token_request_with_values_no_client_has_is_invalid_not_a_500(anonymous, body):
+    """Found from outside: NUL, over-long and non-UTF-8 values answered 500."""
+    answer = await anonymous.post(
+        "/oauth/token", content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_request"

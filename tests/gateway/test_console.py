@@ -638,3 +638,34 @@ async def test_operators_invite_operators_and_disabling_a_person_ends_their_sess
     assert back.status_code == 303
     async with signed_in(app, "clerk@acme.example") as http:  # enabled again
         assert (await http.get("/console/")).status_code == 303
+
+
+async def test_console_answers_carry_security_headers_and_odd_input_is_no_500(app, db):
+    """Found from outside: no security headers on console pages, and a non-ASCII CSRF token
+    or NUL, over-long and non-UTF-8 sign-in values answered 500."""
+    await a_person(db, "ops@example.com")
+    async with browser_like(app) as http:
+        page = await http.get("/console/sign-in")
+        token = csrf_of(page)
+        odd = [
+            await http.post("/console/sign-in", data={"email": "ops@example.com",
+                                                      "password": "x", "csrf": "ü" * 10}),
+            await http.post("/console/sign-in", data={"email": "a\x00b", "password": "p\x00",
+                                                      "csrf": token}),
+            await http.post("/console/sign-in", data={"email": "e" * 100_000,
+                                                      "password": "p" * 100_000, "csrf": token}),
+            await http.post("/console/sign-in", content=b"email=%ff%fe&password=%c3&csrf=" +
+                            token.encode(),
+                            headers={"content-type": "application/x-www-form-urlencoded"}),
+        ]  # fmt: skip
+    async with signed_in(app, "ops@example.com") as http:
+        shown = await http.get("/console/partners")
+
+    for answer in (page, shown):
+        headers = answer.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+        assert headers["strict-transport-security"].startswith("max-age=")
+        assert headers["cache-control"] == "no-store"
+    assert [answer.status_code for answer in odd] == [403, 401, 401, 401]
