@@ -61,7 +61,7 @@ from infra import secrets
 from infra.database import Database, is_transient
 from infra.errors import NotFound, Unauthenticated, ValidationFailed
 from infra.logs import configure_logging
-from infra.store import Store, open_store
+from infra.store import Store, StoreUnavailable, open_store
 from infra.telemetry import HttpTelemetry, configure_providers, instrument_engine
 from loyalty import member as members
 from loyalty.promotions.campaign import CampaignBook
@@ -444,16 +444,29 @@ def _middleware(settings: Settings, verifier: TokenVerifier) -> list[Middleware]
     ]
 
 
-def _readiness(database: Database) -> Callable[[Request], Awaitable[Response]]:
+def _readiness(database: Database, store: Store) -> Callable[[Request], Awaitable[Response]]:
+    """Ready when the database and the shared store (Redis, when configured) both answer:
+    without either, GraphQL, the token endpoint and the console answer 503."""
+
     async def readyz(_: Request) -> Response:
         try:
             async with database.read() as conn:
                 await conn.execute(text("SELECT 1"))
+            await store.ping()
         except Exception as error:  # any failure means "not ready", and says why
             return JSONResponse({"status": "unavailable", "error": type(error).__name__}, 503)
         return JSONResponse({"status": "ok"})
 
     return readyz
+
+
+async def _store_unavailable(_: Request, error: Exception) -> Response:
+    """The shared store failed outside GraphQL (the token endpoint, the console's sign-in):
+    retryable, as GraphQL answers it."""
+    log.warning("shared store unavailable: %s", error)
+    return JSONResponse({"error": "temporarily_unavailable",
+                         "error_description": "retry shortly"}, 503,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
 
 
 def _serving(
@@ -516,7 +529,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", _healthz),
-            Route("/readyz", _readiness(database)),
+            Route("/readyz", _readiness(database, store)),
             *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
             *exports.routes(database),
             *console.routes(database, settings, keyring, store, directory),
@@ -524,6 +537,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         ],
         middleware=_middleware(settings, verifier),
         lifespan=_serving(settings, database, owns_db),
+        exception_handlers={StoreUnavailable: _store_unavailable},
     )
     app.state.db = database
     app.state.settings = settings

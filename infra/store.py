@@ -4,9 +4,12 @@ buckets. Redis when REDIS_URL is set (every replica sees the same), process memo
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 # Atomic token bucket: refill by elapsed time, take one token if there is one.
 # Returns {allowed (0/1), seconds until the next token}.
@@ -45,6 +48,10 @@ class Store(Protocol):
         """Take one token from the bucket `key`: (allowed, seconds to wait if not)."""
         ...
 
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -79,8 +86,24 @@ class MemoryStore:
         self.buckets[key] = (tokens, now)
         return allowed, 0.0 if allowed else (1 - tokens) / per_second
 
+    async def ping(self) -> None:
+        """Memory always answers."""
+
     async def close(self) -> None:
         """Nothing to release."""
+
+
+class StoreUnavailable(ConnectionError):
+    """The shared store (Redis) did not answer: retryable, like the database being down (a
+    ConnectionError, so infra.database.is_transient says so), answered 503 everywhere."""
+
+
+@contextmanager
+def _answered() -> Iterator[None]:
+    try:
+        yield
+    except RedisError as error:
+        raise StoreUnavailable(f"the shared store is unavailable: {error}") from error
 
 
 class RedisStore:
@@ -90,20 +113,28 @@ class RedisStore:
         self.bucket = self.redis.register_script(TOKEN_BUCKET)
 
     async def get(self, key: str) -> str | None:
-        value = await self.redis.get(self.prefix + key)
+        with _answered():
+            value = await self.redis.get(self.prefix + key)
         return None if value is None else str(value)
 
     async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None:
-        await self.redis.set(self.prefix + key, value, ex=ttl_seconds)
+        with _answered():
+            await self.redis.set(self.prefix + key, value, ex=ttl_seconds)
 
     async def add(self, key: str, value: str, ttl_seconds: int) -> bool:
-        return bool(await self.redis.set(self.prefix + key, value, ex=ttl_seconds, nx=True))
+        with _answered():
+            return bool(await self.redis.set(self.prefix + key, value, ex=ttl_seconds, nx=True))
 
     async def take(self, key: str, capacity: int, per_second: float) -> tuple[bool, float]:
-        allowed, wait = await self.bucket(
-            keys=[self.prefix + "bucket:" + key], args=[capacity, per_second, time.time()]
-        )
+        with _answered():
+            allowed, wait = await self.bucket(
+                keys=[self.prefix + "bucket:" + key], args=[capacity, per_second, time.time()]
+            )
         return bool(int(allowed)), float(wait)
+
+    async def ping(self) -> None:
+        with _answered():
+            await self.redis.ping()
 
     async def close(self) -> None:
         await self.redis.aclose()

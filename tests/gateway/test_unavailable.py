@@ -4,16 +4,20 @@ nothing ran), no raw driver message, and a committed mutation always has its aud
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import exc, func, select, text
 
 from auth import audit
 from auth.tokens import TokenVerifier
+from gateway.app import create_app
 from infra.models import audit_log, purchases
 from loyalty import purchase
-from tests.conftest import error_codes, graphql
+from tests.conftest import error_codes, graphql, http_client
 from tests.factories import a_member
 
 RECORD = """mutation R($m: ID!) { recordPurchase(input: {member: {id: $m}, channel: ONLINE,
@@ -102,3 +106,26 @@ async def test_pooled_connections_killed_by_a_restart_cost_no_request(client, db
 
     assert killed >= 2
     assert [error_codes(a) for a in answers] == [[]] * 10
+
+
+async def test_with_redis_down_every_entrance_is_503_and_not_ready(db, settings):
+    """Found from outside: with Redis down /readyz stayed 200 while GraphQL answered 503, and
+    the token endpoint and the console's sign-in answered 500."""
+    app = create_app(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"), db)
+    async with http_client(app) as http:
+        ready = await http.get("/readyz")
+        token = await http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                auth=("some-client", "some-secret"))  # fmt: skip
+        graphql_answer = await http.post("/graphql", json={"query": "{ program { currency } }"})
+    console = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                base_url="https://localhost")  # fmt: skip
+    async with console:
+        page = await console.get("/console/sign-in")
+        token_field = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+        sign_in = await console.post("/console/sign-in", data={
+            "email": "ops@example.com", "password": "x" * 12, "csrf": token_field})  # fmt: skip
+
+    assert ready.status_code == 503 and ready.json()["error"] == "StoreUnavailable"
+    for answer in (token, graphql_answer, sign_in):
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == "2"
