@@ -16,6 +16,7 @@ import anyio
 import orjson
 import strawberry
 from cross_web import HTTPException
+from graphql import GraphQLError, ValidationRule, parse, specified_rules, validate
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -107,6 +108,8 @@ log = logging.getLogger("pointgate.gateway")
 
 class Schema(strawberry.federation.Schema):
     compiled_operations: CompiledOperations
+    # The limits as a validation rule, built once (the validation cache keys on it).
+    limits_rule: type[ValidationRule]
 
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
         """Client errors are answers, not incidents: only the unexpected ones are logged, with
@@ -191,6 +194,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
         ],
     )
     schema.compiled_operations = operations
+    schema.limits_rule = rule
     return schema
 
 
@@ -219,7 +223,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self.campaigns = CampaignBook()
         # Partners' admitted operations, counted in memory (flushed by the lifespan).
         self.usage = settlement.UsageMeter(db)
-        self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only)
+        self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only,
+                                          valid=self.validates)  # fmt: skip
         self.limiter = RateLimiter(
             store, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
@@ -332,6 +337,16 @@ class GraphQLApp(GraphQL[Context, None]):
         if data.variables and data.query:
             self.check_variables(data.query, data.operation_name, data.variables)
         return data
+
+    def validates(self, query: str) -> bool:
+        """Whether a document parses and validates against the schema, the limits included."""
+        try:
+            document = parse(query, max_tokens=10_000)
+        except GraphQLError:
+            return False
+        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
+        rules = [*specified_rules, self.schema.limits_rule]  # type: ignore[attr-defined]
+        return not validate(graphql_schema, document, rules)
 
     def check_variables(self, query: str, operation: str | None, variables: Any) -> None:
         """Variable sizes, and the cost of `_entities` with the representations actually sent

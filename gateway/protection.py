@@ -5,6 +5,7 @@ request body size limit."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from infra.models import registered_operations
 from infra.store import Store
 
 APQ_TTL_SECONDS = 7 * 24 * 3600
+APQ_MAX_CHARACTERS = 50_000
 
 
 # GraphQL over HTTP: a client that accepts this media type is told a request error (the
@@ -94,8 +96,14 @@ class PersistedQueries:
     and the query is kept (in the shared store) for everyone. In allow-list mode only documents
     registered by an operator (`pointgate operations register`) run."""
 
-    def __init__(self, store: Store, db: Database, *, allow_list: bool) -> None:
+    def __init__(
+        self, store: Store, db: Database, *, allow_list: bool,
+        valid: Callable[[str], bool] = lambda _: True,
+    ) -> None:  # fmt: skip
         self.store, self.db, self.allow_list = store, db, allow_list
+        # Only a document that validates against the schema is kept (found from outside: any
+        # 900 KB body was stored for anyone for 7 days).
+        self.valid = valid
 
     async def resolve(self, extension: Any, query: str | None) -> str:
         if not isinstance(extension, dict) or extension.get("version", 1) != 1:
@@ -109,8 +117,9 @@ class PersistedQueries:
             if sha256(query) != digest:
                 raise Refusal("PERSISTED_QUERY_HASH_MISMATCH",
                               "the query does not match its sha256Hash", 400)  # fmt: skip
-            await self.store.set(f"apq:{digest}", query, APQ_TTL_SECONDS)
-            return query
+            if len(query) <= APQ_MAX_CHARACTERS and self.valid(query):
+                await self.store.set(f"apq:{digest}", query, APQ_TTL_SECONDS)
+            return query  # an invalid one runs (and is refused) as any other request
         found = await self.store.get(f"apq:{digest}")
         if found is None:
             raise Refusal("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")

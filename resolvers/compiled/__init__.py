@@ -31,20 +31,25 @@ meter = metrics.get_meter("pointgate.graphql")
 outcomes_counter = meter.create_counter(
     "pointgate.graphql.compiled", description="Queries by path: compiled or general"
 )
-# Documents remembered (each with its plans per caller shape and @skip/@include outcome).
+# Documents remembered, and plans (one per document, caller shape and @skip/@include
+# outcome), each least recently used first out: a document with many @include outcomes
+# (2^12 of them) cannot grow the memory without bound (found from outside: 3,000 variants of
+# one document took 80 MiB).
 DOCUMENTS = 512
+PLANS = 1024
 
 
 class _Document:
-    __slots__ = ("conditional", "fragments", "operation", "plans")
+    __slots__ = ("conditional", "fragments", "key", "operation")
 
-    def __init__(self, document: Any, operation_name: str | None) -> None:
+    def __init__(self, key: tuple[str, str | None], document: Any,
+                 operation_name: str | None) -> None:  # fmt: skip
+        self.key = key
         self.operation = operation_of(document, operation_name)
         self.fragments = fragments_of(document)
         self.conditional = (
             conditional_nodes(self.operation, self.fragments) if self.operation else []
         )
-        self.plans: dict[tuple[Any, ...], Plan | None] = {}
 
 
 class CompiledOperations:
@@ -54,6 +59,7 @@ class CompiledOperations:
         self.schema: GraphQLSchema | None = None
         self.program = program
         self.documents: OrderedDict[tuple[str, str | None], _Document] = OrderedDict()
+        self.plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
         self.dialect: Any = None
         # Queries answered by a compiled statement, and those that took the general path.
         self.outcomes: Counter[str] = Counter()
@@ -62,25 +68,33 @@ class CompiledOperations:
         key = (query, name)
         found = self.documents.get(key)
         if found is None:
-            found = self.documents[key] = _Document(parsed, name)
+            found = self.documents[key] = _Document(key, parsed, name)
             if len(self.documents) > DOCUMENTS:
                 self.documents.popitem(last=False)
         else:
             self.documents.move_to_end(key)
         return found
 
-    def plan(self, document: _Document, variables: Any, context: Any) -> Plan | None:
+    def plan_key(self, document: _Document, variables: Any, context: Any) -> tuple[Any, ...]:
         outcome = tuple(included(node, variables) for node in document.conditional)
-        key = (plan_shape(context.principal), outcome)
-        if key not in document.plans:
-            try:
-                document.plans[key] = compile_plan(
-                    self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
-                    context.visible, self.program, self.dialect,
-                )  # fmt: skip
-            except Unplannable:
-                document.plans[key] = None
-        return document.plans[key]
+        return (document.key, plan_shape(context.principal), outcome)
+
+    def plan(self, document: _Document, variables: Any, context: Any) -> Plan | None:
+        key = self.plan_key(document, variables, context)
+        if key in self.plans:
+            self.plans.move_to_end(key)
+            return self.plans[key]
+        try:
+            plan: Plan | None = compile_plan(
+                self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
+                context.visible, self.program, self.dialect,
+            )  # fmt: skip
+        except Unplannable:
+            plan = None
+        self.plans[key] = plan
+        if len(self.plans) > PLANS:
+            self.plans.popitem(last=False)
+        return plan
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
@@ -127,8 +141,7 @@ class CompiledOperations:
         if compile:
             plan = self.plan(document, variables, context)
         else:
-            outcome = tuple(included(node, variables) for node in document.conditional)
-            plan = document.plans.get((plan_shape(context.principal), outcome))
+            plan = self.plans.get(self.plan_key(document, variables, context))
         if plan is None or not await _permitted(plan, context):
             return None
         if plan.sql is None:

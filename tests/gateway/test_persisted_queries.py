@@ -136,3 +136,24 @@ async def test_a_client_over_its_budget_is_rate_limited_and_another_is_not(db, s
     for http in (first, second):
         await http.aclose()
     await app.state.store.close()
+
+
+async def test_only_a_document_that_validates_is_persisted(client):
+    """Found from outside: APQ stored any 900 KB body for anyone, for 7 days, before it was
+    validated. Now an invalid or oversized document runs (and is refused) but is not kept."""
+    invalid = f"query Bad_{uuid.uuid4().hex} {{ nosuchfield }}"
+    padded = f"query Big_{uuid.uuid4().hex} {{ program {{ currency }} }}" + " " * 60_000
+    valid, _ = a_query()
+    answers = {}
+    for name, document in (("invalid", invalid), ("padded", padded), ("valid", valid)):
+        digest = hashlib.sha256(document.encode()).hexdigest()
+        extension = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+        await client.post("/graphql", json={"query": document, "extensions": extension})
+        again = await client.post("/graphql", json={"extensions": extension})
+        answers[name] = error_codes(again.json()) or ["OK"]
+
+    assert answers == {
+        "invalid": ["PERSISTED_QUERY_NOT_FOUND"],
+        "padded": ["PERSISTED_QUERY_NOT_FOUND"],
+        "valid": ["OK"],
+    }

@@ -24,6 +24,7 @@ from loyalty import member, purchase
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.program import Program
 from loyalty.purchase import Channel
+from resolvers import compiled as compiled_reads
 from schema.pagination import encode_cursor
 from tests.auth.test_revocations import serving
 from tests.conftest import bearer, http_client
@@ -385,3 +386,24 @@ async def test_a_forged_cursor_is_a_validation_error_without_sql(world, key):
             (error,) = answer.json()["errors"]
             assert error["extensions"] == {"code": "VALIDATION", "argument": "after"}
             assert "select" not in answer.text.lower() and "acting_" not in answer.text
+
+
+async def test_plans_are_bounded_however_many_include_outcomes_a_document_has(world, monkeypatch):
+    """Found from outside: plans were kept per @include/@skip outcome without a cap (3,000
+    variants of one document: RSS 136 -> 218 MiB). They are one LRU of PLANS entries."""
+    monkeypatch.setattr(compiled_reads, "PLANS", 8)
+    flags = [f"f{n}" for n in range(5)]
+    query = ("query V(" + ", ".join(f"${f}: Boolean!" for f in flags) + ") { members(first: 3)"
+             " { nodes { id " + " ".join(f"displayName @include(if: ${f})" for f in flags)
+             + " tier } } }")  # fmt: skip
+    compiled_client, general = world.callers["operator"]
+    operations = world.app.state.compiled_operations
+
+    for outcome in range(2 ** len(flags)):
+        variables = {f: bool(outcome >> n & 1) for n, f in enumerate(flags)}
+        payload = {"query": query, "variables": variables}
+        answer = await compiled_client.post("/graphql", json=payload)
+        assert answer.json() == (await general.post("/graphql", json=payload)).json()
+        assert len(operations.plans) <= 8
+
+    assert operations.outcomes["compiled"] >= 2 ** len(flags)
