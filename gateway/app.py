@@ -31,7 +31,6 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
@@ -91,6 +90,7 @@ from schema.limits import (
     representation_variables,
 )
 from schema.scalars import BIG_INT, BOUNDED_DECIMAL, BigInt
+from schema.validation import ValidationMemo, bounded_overlap_rule
 
 # Composes with both Apollo's and The Guild's composition (the latter accepts up to 2.9).
 FEDERATION_VERSION: Final = "2.9"
@@ -160,6 +160,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
     introspection (`_service { sdl }` stays available to the federation gateway)."""
     settings = settings or Settings()
     rule = limits_rule(settings.limits())  # once: the validation cache keys on rule classes
+    overlap = bounded_overlap_rule(settings.limits())
     limits = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: AddValidationRules([rule]),
@@ -190,7 +191,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
             lambda: MaskUnexpectedErrors(show_details=settings.is_development),
             *limits,
             lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            lambda: ValidationMemo(overlap),
         ],
     )
     schema.compiled_operations = operations

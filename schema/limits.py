@@ -15,7 +15,7 @@ QUERY_TOO_COMPLEX."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -61,6 +61,9 @@ class Limits:
     # Any string argument: at most this long, and no control characters (NUL included) but
     # tab and line breaks; each field's own, tighter limit is its domain's rule.
     max_string_length: int = 2000
+    # Fields selected in one selection set (fragments' included): validation's overlapping-
+    # fields rule is quadratic in it (1,990 copies of one field cost 250 ms).
+    max_breadth: int = 200
 
 
 CONTROL = frozenset(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), 127])
@@ -80,6 +83,10 @@ class Figures:
     depth: int = 0
     aliases: int = 0
     spreads: int = 0
+    # Fields selected at this level (fragments' fields included), and the most at any level:
+    # the overlapping-fields rule is quadratic in it.
+    width: int = 0
+    breadth: int = 0
 
     def __add__(self, other: Figures) -> Figures:
         return Figures(
@@ -87,6 +94,8 @@ class Figures:
             max(self.depth, other.depth),
             self.aliases + other.aliases,
             self.spreads + other.spreads,
+            self.width + other.width,
+            max(self.breadth, other.breadth),
         )
 
 
@@ -150,6 +159,11 @@ class Measure:
         return self.selections(node.selection_set, root)
 
     def selections(self, node: SelectionSetNode | None, parent: Any) -> Figures:
+        """The figures of a selection set: its width, and its breadth counting it."""
+        total = self.level(node, parent)
+        return replace(total, breadth=max(total.breadth, total.width))
+
+    def level(self, node: SelectionSetNode | None, parent: Any) -> Figures:
         total = NOTHING
         if node is None:
             return total
@@ -160,7 +174,7 @@ class Measure:
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.selections(selection.selection_set, target)
+                total += self.level(selection.selection_set, target)
             elif isinstance(selection, FragmentSpreadNode):
                 total += self.fragment(selection.name.value) + Figures(spreads=1)
         return total
@@ -168,7 +182,7 @@ class Measure:
     def field(self, node: FieldNode, definition: Any) -> Figures:
         alias = 1 if node.alias else 0
         if node.selection_set is None:
-            return Figures(cost=1, aliases=alias)
+            return Figures(cost=1, aliases=alias, width=1)
         child = get_named_type(definition.type) if definition else None
         below = self.selections(node.selection_set, child)
         if node.name.value == ENTITIES:
@@ -180,6 +194,8 @@ class Measure:
             depth=1 + below.depth,
             aliases=alias + below.aliases,
             spreads=below.spreads,
+            width=1,
+            breadth=below.breadth,
         )
 
     def fragment(self, name: str) -> Figures:
@@ -190,7 +206,8 @@ class Measure:
             return NOTHING
         self.visiting.add(name)
         target = self.schema.get_type(fragment.type_condition.name.value)
-        figures = self.selections(fragment.selection_set, target)
+        # spread into a selection set, its fields count at that level
+        figures = self.level(fragment.selection_set, target)
         self.visiting.discard(name)
         self.measured[name] = figures
         return figures
@@ -211,6 +228,10 @@ def over_limits(figures: Figures, limits: Limits) -> list[tuple[str, str, dict[s
         found.append(("TOO_MANY_FRAGMENTS",
                       f"fragments are spread {figures.spreads} times, more than "
                       f"{limits.max_fragment_spreads}", {"spreads": figures.spreads}))  # fmt: skip
+    if figures.breadth > limits.max_breadth:
+        found.append(("TOO_MANY_FIELDS",
+                      f"{figures.breadth} fields are selected in one place, more than "
+                      f"{limits.max_breadth}", {"fields": figures.breadth}))  # fmt: skip
     if figures.cost > limits.max_cost:
         found.append(("QUERY_TOO_COMPLEX",
                       f"the operation costs {figures.cost}, more than the budget of "

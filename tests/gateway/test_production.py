@@ -13,6 +13,7 @@ import pytest
 
 from gateway.app import create_app
 from partners import registry
+from schema import validation
 from tests.conftest import bearer, error_codes, http_client
 
 PROGRAM = "{ program { currency } }"
@@ -263,3 +264,23 @@ async def test_nul_bytes_and_oversized_keys_are_validation_errors_not_database_e
     assert nul_variable.status_code == 200 and error_codes(nul_variable.json()) == ["VALIDATION"]
     assert error_codes(long_key) == error_codes(blank_key) == ["VALIDATION"]
     assert fine["data"]["enrollMember"]["id"]
+
+
+async def test_a_wide_document_is_refused_cheaply_and_comments_do_not_defeat_the_cache(
+    production, monkeypatch
+):
+    """Found from outside: `{program{currency x1990}}` cost ~250 ms in the overlapping-fields
+    rule, and a trailing comment made every request validate again."""
+    wide = "{ program {" + " currency" * 1990 + " } }"
+    refused_wide = await post(production, wide)
+    validated = []
+    real = validation.validate_document
+    monkeypatch.setattr(validation, "validate_document",
+                        lambda *a: validated.append(1) or real(*a))  # fmt: skip
+    for n in range(5):
+        answer = await post(production, f"{{ program {{ currency }} }} # {n}")
+        assert answer["data"] == {"program": {"currency": "USD"}}
+
+    assert refused(refused_wide, "TOO_MANY_FIELDS")
+    assert refused_wide["errors"][0]["extensions"]["fields"] == 1990
+    assert len(validated) <= 1  # once (or not at all: an earlier test validated it)
