@@ -52,10 +52,20 @@ def _operator(visit: Visit) -> None:
         raise _not_found()
 
 
+def _whole(text: str | None, most: int = 2**63 - 1) -> int | None:
+    """A whole number as typed in an address (ASCII digits, at most `most`), or None: "²" is a
+    digit to str.isdigit but not to int(), and 10^30 fits no column."""
+    if not text or len(text) > 19 or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= most else None
+
+
 def _number(text: str) -> int:
-    if not text.isdigit():
+    found = _whole(text)
+    if found is None:
         raise _not_found()
-    return int(text)
+    return found
 
 
 async def home(visit: Visit) -> Response:
@@ -286,12 +296,12 @@ async def _own_client(visit: Visit) -> tuple[Any, str]:
 async def client_rotate(visit: Visit) -> Response:
     """A new secret, shown once; the old one keeps working for the grace period asked."""
     _, client_id = await _own_client(visit)
-    hours = (await visit.form()).get("grace_hours", "24")
-    if not hours.isdigit() or int(hours) > 168:
+    hours = _whole((await visit.form()).get("grace_hours", "24"), most=168)
+    if hours is None:
         return await clients_page(visit, 422, client_error="a grace period of 0 to 168 hours")
-    secret = await clients.rotate_secret(visit.db, client_id, grace=timedelta(hours=int(hours)))
+    secret = await clients.rotate_secret(visit.db, client_id, grace=timedelta(hours=hours))
     await audit.record(visit.db, visit.principal, "console.rotate_secret", target=client_id)
-    return await clients_page(visit, new_client=client_id, secret=secret, grace=int(hours))
+    return await clients_page(visit, new_client=client_id, secret=secret, grace=hours)
 
 
 async def client_revoke(visit: Visit) -> Response:
@@ -436,7 +446,7 @@ async def audit_page(visit: Visit) -> Response:
     query = visit.request.query_params
     before = query.get("before")
     action, subject = query.get("action") or None, query.get("subject") or None
-    before_id = int(before) if before and before.isdigit() else None
+    before_id = _whole(before)
     rows = await audit.entries(visit.db, limit=PAGE + 1, action=action, subject=subject,
                                before_id=before_id)  # fmt: skip
     more = len(rows) > PAGE
@@ -448,8 +458,7 @@ async def audit_page(visit: Visit) -> Response:
 
 
 def _offset(visit: Visit) -> int:
-    text = visit.request.query_params.get("offset", "0")
-    return int(text) if text.isdigit() else 0
+    return _whole(visit.request.query_params.get("offset"), most=1_000_000) or 0
 
 
 async def account(visit: Visit) -> Response:
@@ -509,7 +518,7 @@ async def webhooks_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
     before = visit.request.query_params.get("before", "")
     rows = await webhook.recent_deliveries(
         visit.db, partner_id=partner_id, limit=PAGE + 1,
-        before_id=int(before) if before.isdigit() else None,
+        before_id=_whole(before),
     )  # fmt: skip
     return visit.page("webhooks.html", status,
                       title=f"{partner.name}: webhooks" if partner else "Webhooks",
