@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth.principal import Principal, PrincipalKind, Scope
 from infra.errors import NotFound, ValidationFailed
 from infra.models import (
+    benefit_grants,
     campaigns,
     consents,
     coupon_templates,
@@ -205,6 +206,14 @@ def templates_readable(principal: Principal) -> Any:
         return or_(coupon_templates.c.partner_id == partner,
                    coupon_templates.c.funded_by_partner_id == partner)  # fmt: skip
     return false()
+
+
+def grants_visible(principal: Principal) -> Any:
+    """A member's grants (gifts, coupon grants) are the member's own and operators' business: a
+    birthday gift tells a birthday."""
+    if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
+        return and_(true(), benefit_grants.c.member_id == _member(principal))
+    return true() if _is_admin(principal) else false()
 
 
 def funding_partner(principal: Principal, funder: int | None, valid_at: int | None) -> int | None:
@@ -411,6 +420,7 @@ def _visibility(
         campaigns=promotions_run_by(principal, campaigns),
         offered_campaigns=campaigns_offered(principal),
         readable_templates=templates_readable(principal),
+        benefit_grants=grants_visible(principal),
         aggregated_purchases=purchase_scope,
         aggregated_interactions=interaction_scope,
         ledger_partner=ledger_partner(principal),

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.errors import NotFound, ValidationFailed
-from infra.models import purchases, refunds
+from infra.models import members, purchases, refunds
 from loyalty import growth, ledger, referral, tier
 from loyalty.earning import check_amount, points_due_back
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
-from loyalty.promotions import campaign, coupon
+from loyalty.promotions import benefit, campaign, coupon
 from loyalty.purchase import earning_account
 from loyalty.visibility import EVERYTHING, Visibility
 
@@ -80,11 +80,22 @@ async def refund_purchase(
                 )  # fmt: skip
                 recovered += taken
                 await campaign.mark_award_reversed(conn, award.id, award_due[award.id])
-            await tier.revert_upgrade_if_refunded(
+            held = str(await conn.scalar(select(members.c.tier).where(
+                members.c.id == purchase.member_id)))  # fmt: skip
+            lowered = await tier.revert_upgrade_if_refunded(
                 conn, program, member_id=purchase.member_id, purchase_id=purchase_id, at=now
             )
+            if lowered is not None:
+                left = [t.value for t in tier.between(lowered, tier.Tier(held))]
+                await benefit.on_revert(conn, program, member_id=purchase.member_id,
+                                        left=left, at=now)  # fmt: skip
             if purchase.refunded_amount == purchase.amount:
                 await coupon.give_back(conn, purchase_id, now)
+                # the coupons its campaigns granted with it (a next-purchase coupon) go too
+                await coupon.void_unused(
+                    conn, member_id=purchase.member_id, at=now,
+                    issue_key_like=f"campaign:%:purchase:{purchase_id}",
+                )  # fmt: skip
             return (
                 await conn.execute(
                     insert(refunds)

@@ -63,6 +63,12 @@ def higher(first: Tier, second: Tier) -> Tier:
     return max(first, second, key=TIERS.index)
 
 
+def between(lower: Tier, upper: Tier) -> list[Tier]:
+    """The tiers above `lower`, up to and including `upper` (what a fall from `upper` to
+    `lower` leaves)."""
+    return list(TIERS[TIERS.index(lower) + 1 : TIERS.index(upper) + 1])
+
+
 def bonus_points(program: Program, tier: Tier, amount: Decimal) -> int:
     """The tier bonus: a percentage of the amount, as points worth `point_value` each, floored
     (DIAMOND 5 % of 100.00 = 5.00 = 500 points at 0.01)."""

@@ -42,6 +42,8 @@ class Visibility:
     # What a reader may see of promotions it does not run: the campaigns offered to a member it
     # sees (`Member.campaigns`) and the templates behind coupons and campaigns it sees.
     offered_campaigns: ColumnElement[bool] = ALL
+    # What a member was granted (gifts, coupon grants): personal, like a birth date.
+    benefit_grants: ColumnElement[bool] = ALL
     readable_templates: ColumnElement[bool] = ALL
     # Which purchases and interactions a member's aggregates (lifecycle, segment) count.
     aggregated_purchases: ColumnElement[bool] = ALL

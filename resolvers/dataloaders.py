@@ -20,7 +20,7 @@ from infra.errors import PartnerUnavailable
 from infra.reads import PageKey
 from loyalty import expiry, growth, ledger, member, purchase, referral, reward, segment, tier
 from loyalty.program import Program
-from loyalty.promotions import campaign, coupon
+from loyalty.promotions import benefit, campaign, coupon
 from loyalty.visibility import Visibility
 from partners import exchange, rate_card, registry
 from partners.connector import ConnectorError
@@ -41,6 +41,13 @@ class BatchLoader(DataLoader):  # type: ignore[misc]
         self.visible = visible
         # A loader of pages primes the by-id loader of the rows on them.
         self.primes: DataLoader | None = None
+
+    def load(self, key: Any) -> Any:
+        """The key's future, shielded: many fields await one cached future, and graphql-core
+        cancels a field's task when a sibling's error ends its branch; unshielded, that cancels
+        the shared future and every other field awaiting it gets a CancelledError, which no
+        error handling catches (found by the schema fuzz test: a member's campaigns)."""
+        return asyncio.shield(super().load(key))
 
     async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
         name = type(self).__name__
@@ -181,6 +188,12 @@ class CouponsByMemberLoader(BatchLoader):
         return grouped_in_key_order(rows, keys, "member_id")
 
 
+class GrantsByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        rows = await benefit.grants_of(conn, keys, self.visible)
+        return grouped_in_key_order(rows, keys, "member_id")
+
+
 class CouponsByPurchaseLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
         rows = await coupon.coupons_of_purchases(conn, keys, self.visible)
@@ -282,6 +295,10 @@ class Loaders:
     @cached_property
     def coupons_by_member(self) -> CouponsByMemberLoader:
         return CouponsByMemberLoader(*self._arguments)
+
+    @cached_property
+    def grants_by_member(self) -> GrantsByMemberLoader:
+        return GrantsByMemberLoader(*self._arguments)
 
     @cached_property
     def coupons_by_purchase(self) -> CouponsByPurchaseLoader:

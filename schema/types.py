@@ -47,6 +47,24 @@ class MemberBenefit:
     value: str
 
 
+@strawberry.type(description="Something the member was granted: a gift or a coupon grant.")
+class BenefitGrant(Row):
+    benefit: str = strawberry.field(description="The benefit's code (birthday-gift, ...).")
+    period: str = strawberry.field(description="once, year-N (membership year) or a year.")
+    granted_at: datetime
+    coupon_code: str | None = strawberry.field(description="The coupon, for a coupon grant.")
+
+    @strawberry.field(description="The benefit's name and kind in the program's catalogue.")
+    def name(self, info: Info) -> str | None:
+        found = benefit.find(info.context.program, self.benefit)
+        return None if found is None else found.name
+
+    @strawberry.field(description="GIFT, COUPON_GRANT, ... (null: no longer in the catalogue).")
+    def kind(self, info: Info) -> str | None:
+        found = benefit.find(info.context.program, self.benefit)
+        return None if found is None else found.kind
+
+
 @strawberry.type
 class Identity(Row):
     kind: IdentityKind
@@ -247,6 +265,14 @@ class Member(Row):
                           value=benefit.value_of(b, program))
             for b in benefit.benefits_of(program, self.tier.value)
         ]  # fmt: skip
+
+    @strawberry.field(
+        description="What the member was granted (gift packs, birthday and annual target "
+        "gifts, coupon grants), oldest first: the member's own and operators' to see."
+    )
+    async def grants(self, info: Info) -> list[BenefitGrant]:
+        rows = await info.context.loaders.grants_by_member.load(int(self.id))
+        return [BenefitGrant.from_row(row) for row in rows]
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Member | None:

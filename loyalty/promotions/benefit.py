@@ -4,19 +4,21 @@ member, benefit and period however often the event happens."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
-from infra.models import benefit_grants, coupon_templates, members
+from infra.models import benefit_grants, coupon_templates, coupons, members
 from loyalty import event, tier
 from loyalty.program import BenefitSpec, Program
 from loyalty.promotions import coupon
+from loyalty.visibility import Visibility
 
 
 class BenefitKind(StrEnum):
@@ -55,6 +57,11 @@ def benefits_of(program: Program, tier: str, unlock: Unlock | None = None) -> li
     """What a member of `tier` has now (those granted on `unlock`, if given)."""
     return [b for b in program.benefits
             if tier in b.tiers and (unlock is None or b.unlock == unlock)]  # fmt: skip
+
+
+def find(program: Program, code: str) -> Benefit | None:
+    """The benefit of that code in the program's catalogue, if it is still there."""
+    return next((b for b in program.benefits if b.code == code), None)
 
 
 def membership_year(enrolled_at: datetime, at: datetime) -> int:
@@ -138,6 +145,36 @@ async def on_upgrade(
     return [g for g in granted if g is not None]
 
 
+async def on_revert(
+    conn: AsyncConnection, program: Program, *, member_id: int, left: list[str], at: datetime
+) -> int:
+    """A refund reverted an upgrade: the benefits the tiers `left` unlocked on that upgrade are
+    withdrawn for this membership year (the grant row goes, so reaching the tier again grants
+    them again, and a coupon it granted is voided while still unused: a coupon for reaching
+    GOLD does not outlive the purchase that reached it). Returns how many were withdrawn."""
+    enrolled_at = (
+        await conn.execute(select(members.c.enrolled_at).where(members.c.id == member_id))
+    ).scalar_one()
+    period = f"year-{membership_year(enrolled_at, at)}"
+    withdrawn = 0
+    for reached in left:
+        for unlocked in benefits_of(program, reached, Unlock.UPGRADE):
+            grant = (await conn.execute(select(benefit_grants).where(
+                benefit_grants.c.member_id == member_id, benefit_grants.c.benefit == unlocked.code,
+                benefit_grants.c.period == period))).first()  # fmt: skip
+            if grant is None:
+                continue
+            if grant.coupon_id is not None and not await coupon.void_unused(
+                conn, member_id=member_id, coupon_id=grant.coupon_id, at=at
+            ):
+                continue  # its coupon was used: what was given stays given
+            await conn.execute(delete(benefit_grants).where(
+                benefit_grants.c.member_id == member_id, benefit_grants.c.id == grant.id,
+            ))  # fmt: skip
+            withdrawn += 1
+    return withdrawn
+
+
 async def on_enrolment(
     conn: AsyncConnection, program: Program, *, member_id: int, at: datetime
 ) -> list[Any]:
@@ -168,8 +205,16 @@ async def offer(
     return issued.coupon if issued.fresh else None
 
 
-async def grants_of(conn: AsyncConnection, member_ids: list[int]) -> list[Any]:
+async def grants_of(
+    conn: AsyncConnection, member_ids: Sequence[int], visible: Visibility
+) -> list[Any]:
+    """What the members were granted (gift packs, birthday and annual target gifts, coupon
+    grants), oldest first, with the coupon's code where the grant was one; those the caller may
+    see (`visible.benefit_grants`)."""
     return list(await conn.execute(
-        select(benefit_grants).where(benefit_grants.c.member_id.in_(member_ids))
+        select(benefit_grants, coupons.c.code.label("coupon_code"))
+        .outerjoin(coupons, (coupons.c.member_id == benefit_grants.c.member_id)
+                   & (coupons.c.id == benefit_grants.c.coupon_id))
+        .where(benefit_grants.c.member_id.in_(member_ids), visible.benefit_grants)
         .order_by(benefit_grants.c.member_id, benefit_grants.c.id)
     ))  # fmt: skip

@@ -14,7 +14,7 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
@@ -529,6 +529,25 @@ async def give_back(
                     redeemed_count=coupon_templates.c.redeemed_count - 1)
         )  # fmt: skip
     return len(used)
+
+
+async def void_unused(
+    conn: AsyncConnection, *, member_id: int, coupon_id: int | None = None,
+    issue_key_like: str | None = None, at: datetime,
+) -> int:  # fmt: skip
+    """Void the member's still ISSUED coupons (one by id, or those whose issue key matches a
+    LIKE pattern) because what granted them was taken back; returns how many. Their issue key
+    is set aside (`...:withdrawn:<id>`), so the same reason may grant a coupon again."""
+    which = (coupons.c.id == coupon_id if coupon_id is not None
+             else coupons.c.issue_key.like(issue_key_like or ""))  # fmt: skip
+    voided = await conn.execute(
+        update(coupons).where(coupons.c.member_id == member_id, which,
+                              coupons.c.state == CouponState.ISSUED)
+        .values(state=CouponState.VOIDED, updated_at=at,
+                issue_key=coupons.c.issue_key + ":withdrawn:" + cast(coupons.c.id, String))
+        .returning(coupons.c.id)
+    )  # fmt: skip
+    return len(voided.all())
 
 
 async def void(

@@ -279,3 +279,35 @@ async def test_a_member_takes_a_reward_with_a_free_item_coupon(app, client, db):
 
     assert template["createCouponTemplate"]["rewardId"] == reward_id
     assert taken["data"]["redeemReward"] == {"points": 0, "reward": {"stock": 2}}
+
+
+GRANTS = "{ me { grants { benefit name kind period couponCode } } }"
+GRANTS_OF = "query G($id: ID!) { member(id: $id) { grants { benefit } } }"
+
+
+async def test_a_member_reads_what_it_was_granted_and_a_partner_does_not(app, client, db, program):
+    """Found from outside: gifts existed only as webhook events."""
+    ada = await a_member(db)
+    await graphql(client, CREATE)  # spend-200-save-20: the GOLD threshold coupon's template
+    await a_purchase(db, program, ada.id, "5000.00")  # reaches GOLD
+    as_ada = http_client(app, await bearer(app, f"member:{ada.id}"))
+    shop = await a_partner(db, "shop-p")
+    await graphql(client, LINK, {"member": str(ada.id), "partner": str(shop.id)})
+    created = await clients.create_client(db, name="shop", scopes=["members:read"],
+                                          partner_code="shop-p")  # fmt: skip
+    as_shop = http_client(
+        app, await bearer(app, created.client_id, "members:read", client_id=created.client_id)
+    )
+
+    mine = (await graphql(as_ada, GRANTS))["data"]["me"]["grants"]
+    seen_by_operator = await graphql(client, GRANTS_OF, {"id": str(ada.id)})
+    seen_by_shop = await graphql(as_shop, GRANTS_OF, {"id": str(ada.id)})
+
+    assert [(g["benefit"], g["kind"], g["period"]) for g in mine] == [
+        ("new-member-gift-pack", "GIFT", "once"),
+        ("threshold-coupons", "COUPON_GRANT", "year-1"),
+    ]
+    assert mine[0]["name"] and mine[0]["couponCode"] is None
+    assert len(mine[1]["couponCode"]) == 16
+    assert len(seen_by_operator["data"]["member"]["grants"]) == 2
+    assert seen_by_shop["data"]["member"]["grants"] == []

@@ -251,3 +251,30 @@ async def test_an_exhausted_or_ended_coupon_grant_never_refuses_the_sale(db, pro
         issued = await conn.scalar(select(func.count()).select_from(coupons))
     assert [tuple(row) for row in skipped] == [(first.id, None), (second.id, "TOTAL_LIMIT")]
     assert counted == 1 and issued == 1
+
+
+async def test_a_next_purchase_coupon_goes_with_its_fully_refunded_purchase(db, program):
+    """Decided (found from outside: it stayed usable): a coupon a campaign granted with a
+    purchase is voided when that purchase is refunded in full, while unused; a partial refund
+    leaves it."""
+    ada = await a_member(db)
+    template = await create_template(db, program, TemplateTerms(
+        code="next-purchase", name="Next purchase", kind=CouponKind.AMOUNT_OFF,
+        amount_off=Decimal("5.00"), valid_hours=168,
+    ), now=NOVEMBER_18 - timedelta(days=1))  # fmt: skip
+    await campaign.create_campaign(db, replace(
+        MEMBER_DAY, code="next-purchase", monthly_day=None, multiplier=Decimal(1),
+        coupon_template_id=template.id), now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+    kept = await buy(db, program, ada.id, "100.00", order="kept")
+    gone = await buy(db, program, ada.id, "100.00", order="gone")
+
+    for row, amount in ((kept, "40.00"), (gone, "100.00")):
+        await refund_purchase(db, program, purchase_id=row.id, amount=Decimal(amount),
+                              idempotency_key=f"r-{row.id}",
+                              now=NOVEMBER_18 + timedelta(hours=1))  # fmt: skip
+
+    async with db.read() as conn:
+        states = dict(list(await conn.execute(
+            select(coupons.c.issue_key, coupons.c.state).order_by(coupons.c.id))))  # fmt: skip
+    by_purchase = {key.split(":")[3]: state for key, state in states.items()}
+    assert by_purchase == {str(kept.id): "ISSUED", str(gone.id): "VOIDED"}

@@ -44,6 +44,15 @@ async def coupons_of(db, member_id):
             .where(coupons.c.member_id == member_id).order_by(coupons.c.id))]  # fmt: skip
 
 
+async def coupon_states(db, member_id, template):
+    async with db.read() as conn:
+        return list(await conn.scalars(
+            select(coupons.c.state).join(coupon_templates,
+                                         coupons.c.template_id == coupon_templates.c.id)
+            .where(coupons.c.member_id == member_id, coupon_templates.c.code == template)
+            .order_by(coupons.c.id)))  # fmt: skip
+
+
 async def grants_of(db, member_id):
     async with db.read() as conn:
         return [(row.benefit, row.period) for row in await conn.execute(
@@ -90,12 +99,15 @@ async def test_reaching_gold_grants_the_threshold_coupon_once_a_membership_year(
         await conn.execute(update(members).where(members.c.id == buyer.id).values(tier="SILVER"))
     await a_purchase(db, program, buyer.id, "5000.00", at=next_year)
 
-    # GOLD reached three times: twice in the first membership year, once in the second
+    # GOLD reached three times: twice in the first membership year (the refund reverted the
+    # first upgrade, withdrawing its grant and voiding its unused coupon), once in the second
     assert await grants_of(db, buyer.id) == [
         ("new-member-gift-pack", "once"), ("threshold-coupons", "year-1"),
         ("threshold-coupons", "year-2"),
     ]  # fmt: skip
-    assert (await coupons_of(db, buyer.id)).count("spend-200-save-20") == 2
+    assert (await coupons_of(db, buyer.id)).count("spend-200-save-20") == 3
+    assert await coupon_states(db, buyer.id, "spend-200-save-20") == [
+        "VOIDED", "ISSUED", "ISSUED"]  # fmt: skip
 
 
 async def test_a_dormant_member_gets_one_win_back_coupon_per_episode(db, program):
