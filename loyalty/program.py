@@ -139,6 +139,10 @@ class Program:
     repurchase_lift_target: Decimal = Decimal("30")
     referred_share_target: Decimal = Decimal("20")
     diamond_attainment_target: Decimal = Decimal("60")
+    member_coverage_target: Decimal = Decimal("50")
+    high_tier_retention_target: Decimal = Decimal("85")
+    # Net spend per member over the membership so far, in the program currency.
+    lifetime_value_target: Decimal = Decimal("1000")
     diamond_mix_target: Decimal = Decimal("10")
     gold_mix_target: Decimal = Decimal("30")
     silver_mix_target: Decimal = Decimal("60")

@@ -70,6 +70,9 @@ class ProgramRules:
     repurchase_lift_target: Decimal
     referred_share_target: Decimal
     diamond_attainment_target: Decimal
+    member_coverage_target: Decimal
+    high_tier_retention_target: Decimal
+    lifetime_value_target: Decimal
     diamond_mix_target: Decimal
     gold_mix_target: Decimal
     silver_mix_target: Decimal

@@ -194,6 +194,11 @@ class ProgramMetrics:
     tier_mix: list[TierShare]
     coupon_redemption: list[CouponRedemption]
     campaign_cost: list[CampaignCost]
+    lifetime_value: Decimal | None = strawberry.field(
+        description="Net spend per active member (purchases less refunds) before the window's "
+        "end, in the program currency; null with no members."
+    )
+    lifetime_value_target: Decimal
 
     @staticmethod
     def of(found: Any) -> ProgramMetrics:
@@ -207,5 +212,8 @@ class ProgramMetrics:
                       for t, n, p, target in found.tier_mix],
             coupon_redemption=[CouponRedemption(template=c, issued=i, redeemed=r)
                                for c, i, r in found.coupon_redemption],
-            campaign_cost=[CampaignCost(campaign=c, points=p) for c, p in found.campaign_cost],
+            campaign_cost=[CampaignCost(campaign=c, points=BigInt(p))
+                           for c, p in found.campaign_cost],
+            lifetime_value=found.lifetime_value,
+            lifetime_value_target=found.lifetime_value_target,
         )  # fmt: skip

@@ -624,13 +624,16 @@ async def kpis(visit: Visit) -> Response:
     lift = charts.Series("Repurchase lift with a coupon", "%", labels,
                          [m.repurchase_lift for m in measured],
                          measured[-1].repurchase_lift_target)  # fmt: skip
+    value = charts.Series(f"Lifetime value per member ({program.currency})", f" {program.currency}",
+                          labels, [m.lifetime_value for m in measured],
+                          measured[-1].lifetime_value_target)  # fmt: skip
     mix = measured[-1].tier_mix
     tier_chart = charts.bar_chart(
         charts.Series("Tier mix of active members now", "%", [tier for tier, *_ in mix],
                       [percent for _, _, percent, _ in mix], None),
         [target for *_, target in mix],
     )  # fmt: skip
-    shown = [charts.line_chart(series) for series in (*rates, lift)] + [tier_chart]
+    shown = [charts.line_chart(series) for series in (*rates, lift, value)] + [tier_chart]
     return visit.page("kpis.html", title="Program KPIs", charts=[Markup(c) for c in shown],
                       first=labels[0], last=labels[-1], zone=program.timezone)  # fmt: skip
 

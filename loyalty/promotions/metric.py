@@ -22,6 +22,7 @@ from infra.models import (
     coupons,
     members,
     purchases,
+    tier_changes,
 )
 from infra.types import PlusDays
 from loyalty.program import Program
@@ -64,6 +65,9 @@ class Metrics:
     tier_mix: list[tuple[str, int, Decimal | None, Decimal]]
     coupon_redemption: list[tuple[str, int, int]]
     campaign_cost: list[tuple[str, int]]
+    # Net spend per member (purchases less refunds, before the window's end) and its target.
+    lifetime_value: Decimal | None
+    lifetime_value_target: Decimal
 
 
 def _in(column: Any, start: datetime, end: datetime) -> Any:
@@ -98,6 +102,7 @@ async def program_metrics(
         winback = await _offer_success(conn, program.winback_coupon, start, end)
         retention = await _offer_success(conn, program.retention_coupon, start, end)
         with_coupon, without_coupon = await _repurchase(conn, start, end)
+        coverage, high_tier, spend = await _standing(conn, start, end)
         diamond = await _counts(conn, select(
             _share(exists().where(
                 benefit_grants.c.member_id == members.c.id,
@@ -136,11 +141,6 @@ async def program_metrics(
     ]
     with_rate = Rate("repurchase with coupon", *with_coupon, Decimal(0))
     without_rate = Rate("repurchase without coupon", *without_coupon, Decimal(0))
-    lift = None
-    if with_rate.percent is not None and without_rate.percent:
-        lift = ((with_rate.percent - without_rate.percent) * 100 / without_rate.percent).quantize(
-            Decimal("0.1"), ROUND_HALF_EVEN
-        )
     return Metrics(
         start=start, end=end,
         rates=[
@@ -149,11 +149,61 @@ async def program_metrics(
             Rate("retention", *retention, program.retention_target),
             Rate("referred share", *referred, program.referred_share_target),
             Rate("diamond target attainment", *diamond, program.diamond_attainment_target),
+            Rate("member coverage", *coverage, program.member_coverage_target),
+            Rate("high-tier retention", *high_tier, program.high_tier_retention_target),
         ],
-        repurchase_with=with_rate, repurchase_without=without_rate, repurchase_lift=lift,
+        repurchase_with=with_rate, repurchase_without=without_rate,
+        repurchase_lift=lift(with_coupon, without_coupon),
         repurchase_lift_target=program.repurchase_lift_target, tier_mix=tier_mix,
         coupon_redemption=redemption, campaign_cost=cost,
+        lifetime_value=None if not spend[1] else (spend[0] / spend[1]).quantize(
+            program.minor_unit, ROUND_HALF_EVEN),
+        lifetime_value_target=program.lifetime_value_target,
     )  # fmt: skip
+
+
+def lift(with_coupon: tuple[int, int], without_coupon: tuple[int, int]) -> Decimal | None:
+    """(with - without) / without in percent, from the counts (found from outside: dividing
+    the rounded percentages gave 249.7 for 250.0), rounded once, half-even."""
+    (again_with, with_total), (again_without, without_total) = with_coupon, without_coupon
+    if not with_total or not without_total or not again_without:
+        return None
+    exact = (Decimal(again_with * without_total - again_without * with_total) * 100
+             / (again_without * with_total))  # fmt: skip
+    return exact.quantize(Decimal("0.1"), ROUND_HALF_EVEN)
+
+
+def _tier_at(at: datetime) -> Any:
+    """A member's tier at an instant: the last change before it (SILVER before any)."""
+    last = (
+        select(tier_changes.c.to_tier)
+        .where(tier_changes.c.member_id == members.c.id, tier_changes.c.changed_at < at)
+        .order_by(tier_changes.c.changed_at.desc(), tier_changes.c.id.desc())
+        .limit(1).scalar_subquery()
+    )  # fmt: skip
+    return func.coalesce(last, "SILVER")
+
+
+async def _standing(
+    conn: AsyncConnection, start: datetime, end: datetime
+) -> tuple[tuple[int, int], tuple[int, int], tuple[Decimal, int]]:
+    """Member coverage (of the active members enrolled before the end, those who bought in the
+    window), high-tier retention (of those GOLD or DIAMOND at the start, those still so at the
+    end) and lifetime value (net spend before the end, and the members it is shared by)."""
+    active = and_(members.c.status == "ACTIVE", members.c.enrolled_at < end)
+    bought = exists().where(purchases.c.member_id == members.c.id,
+                            _in(purchases.c.purchased_at, start, end))  # fmt: skip
+    coverage = await _counts(conn, select(_share(bought), func.count()).where(active))
+    high = ("GOLD", "DIAMOND")
+    high_tier = await _counts(conn, select(_share(_tier_at(end).in_(high)), func.count())
+                              .where(active, members.c.enrolled_at < start,
+                                     _tier_at(start).in_(high)))  # fmt: skip
+    spent = await conn.scalar(
+        select(func.coalesce(func.sum(purchases.c.amount - purchases.c.refunded_amount), 0))
+        .join(members, members.c.id == purchases.c.member_id)
+        .where(active, purchases.c.purchased_at < end)
+    )  # fmt: skip
+    return coverage, high_tier, (Decimal(spent or 0), coverage[1])
 
 
 async def _offer_success(

@@ -278,7 +278,8 @@ async def test_the_kpi_dashboard_charts_each_target_for_operators_only(app, db):
     titles = re.findall(r'<figure class="chart">\s*<figcaption><strong>([^<]+)</strong>',
                         shown.text)  # fmt: skip
     assert titles == ["Activation", "Win-back", "Retention", "Referred share",
-                      "Diamond target attainment", "Repurchase lift with a coupon",
+                      "Diamond target attainment", "Member coverage", "High-tier retention",
+                      "Repurchase lift with a coupon", "Lifetime value per member (USD)",
                       "Tier mix of active members now"]  # fmt: skip
     assert shown.text.count('class="target"') >= 9  # a line per chart, one per tier
     assert refused.status_code == 404

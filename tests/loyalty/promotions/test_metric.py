@@ -14,6 +14,7 @@ from loyalty import member
 from loyalty.promotions import campaign, coupon, metric
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
+from loyalty.refund import refund_purchase
 from tests.factories import a_purchase
 
 JANUARY = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
@@ -39,7 +40,7 @@ async def test_the_kpis_of_a_seeded_month_match_an_independent_count(db, program
         code="repurchase", name="R", starts_at=start, ends_at=start + timedelta(days=15),
         coupon_template_id=next_purchase.id, bonus_points=3), now=start)  # fmt: skip
 
-    enrolled, purchases, offers = [], [], []
+    enrolled, purchases, offers, paid = [], [], [], []
     someone_before = await member.enroll(db, display_name="Old", idempotency_key="old",
                                          now=start - timedelta(days=40))  # fmt: skip
     for n in range(24):
@@ -57,6 +58,7 @@ async def test_the_kpis_of_a_seeded_month_match_an_independent_count(db, program
                 break
             row = await a_purchase(db, program, member_id, f"{rng.randint(5, 80)}.00", at=at)
             purchases.append((member_id, at, row.id))
+            paid.append((member_id, at, row.id, row.amount))
     for member_id, _ in people[::4]:
         issued_at = start + timedelta(days=rng.randint(0, 25))
         row = await coupon.issue(db, template_id=winback.id, member_id=member_id,
@@ -103,3 +105,45 @@ async def test_the_kpis_of_a_seeded_month_match_an_independent_count(db, program
     assert issued["next-purchase"] == (len(with_coupon), 0)
     assert issued["win-back"] == (len(offers), 0)
     assert len(cohort) > 10 and len(with_coupon) > 0 and len(without) > 0  # the data says something
+    # member coverage: of the members enrolled before the end, those who bought in January
+    members_by_end = [m for m, joined in people if joined < end]
+    buyers = {m for m, at, _ in purchases if start <= at < end}
+    assert (rates["member coverage"].numerator, rates["member coverage"].denominator) == (
+        len(buyers & set(members_by_end)), len(members_by_end))  # fmt: skip
+    # lifetime value: net spend before the end per member enrolled before it
+    spent = sum(amount for m, at, _, amount in paid if at < end and m in members_by_end)
+    assert found.lifetime_value == (spent / len(members_by_end)).quantize(Decimal("0.01"))
+    # high-tier retention: nobody was GOLD or DIAMOND at the start (the tier set by hand
+    # above made no tier change): nothing to count
+    assert rates["high-tier retention"].denominator == 0
+    assert rates["high-tier retention"].percent is None
+
+
+def test_the_repurchase_lift_divides_the_counts_not_rounded_percentages():
+    """Found from outside: 249.7 instead of 250.0 from dividing rounded percentages."""
+    # with: 7 of 9 (77.777...%), without: 2 of 9 (22.222...%): (7 - 2) / 2 = 250 %
+    assert metric.lift((7, 9), (2, 9)) == Decimal("250.0")
+    assert metric.lift((1, 3), (1, 6)) == Decimal("100.0")
+    assert metric.lift((1, 3), (0, 6)) is None and metric.lift((0, 0), (1, 2)) is None
+
+
+async def test_high_tier_retention_counts_who_stayed_gold_or_diamond(db, program):
+    """Of the members GOLD or DIAMOND when the window starts, those still so when it ends."""
+    start, end = JANUARY
+    kept = await member.enroll(db, display_name="Kept", idempotency_key="kept",
+                               now=start - timedelta(days=60))  # fmt: skip
+    lost = await member.enroll(db, display_name="Lost", idempotency_key="lost",
+                               now=start - timedelta(days=60))  # fmt: skip
+    late = await member.enroll(db, display_name="Late", idempotency_key="late",
+                               now=start - timedelta(days=60))  # fmt: skip
+    await a_purchase(db, program, kept.id, "5000.00", at=start - timedelta(days=10))
+    reached = await a_purchase(db, program, lost.id, "5000.00", at=start - timedelta(days=10))
+    await refund_purchase(db, program, purchase_id=reached.id, amount=reached.amount,
+                          idempotency_key="back", now=start + timedelta(days=3))  # fmt: skip
+    await a_purchase(db, program, late.id, "5000.00", at=start + timedelta(days=5))
+
+    found = await metric.program_metrics(db, program, start=start, end=end)
+    retention = {rate.name: rate for rate in found.rates}["high-tier retention"]
+
+    assert (retention.numerator, retention.denominator) == (1, 2)
+    assert retention.percent == Decimal("50.0")
