@@ -45,6 +45,9 @@ from graphql import (
 from schema.pagination import MAX_PAGE_SIZE
 
 ENTITIES = "_entities"
+# Figures are counted up to this: past it any limit is passed already, and an answer must be
+# able to say the figure (JSON numbers of 64 bits; `first: 99999999999999999999` was a 500).
+FIGURE_CAP = 10**15
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +110,10 @@ def _page_size(field: FieldNode, definition: Any, variables: Mapping[str, Any] |
         if argument.name.value == "first":
             value = argument.value
             if isinstance(value, IntValueNode):
-                return max(0, int(value.value))
+                return min(max(0, int(value.value)), FIGURE_CAP)
             if isinstance(value, VariableNode):
                 given = (variables or {}).get(value.name.value)
-                return max(0, given) if isinstance(given, int) else MAX_PAGE_SIZE
+                return min(max(0, given), FIGURE_CAP) if isinstance(given, int) else MAX_PAGE_SIZE
     if definition is not None and "first" in definition.args:
         default = definition.args["first"].default_value
         return int(default) if isinstance(default, int) else MAX_PAGE_SIZE
@@ -190,7 +193,7 @@ class Measure:
         else:
             multiplier = _page_size(node, definition, self.variables)
         return Figures(
-            cost=1 + multiplier * below.cost,
+            cost=min(FIGURE_CAP, 1 + multiplier * below.cost),
             depth=1 + below.depth,
             aliases=alias + below.aliases,
             spreads=below.spreads,
