@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth import console
 from auth.throttle import AuthenticationThrottle
-from gateway.console import pages
+from gateway.console import members, pages
 from gateway.settings import Settings
 from infra.database import Database
 from infra.errors import DomainError, ValidationFailed
@@ -353,7 +353,7 @@ def routes(
                 ),
                 *(
                     Route(path, view(handler), methods=methods)
-                    for path, handler, methods in pages.ROUTES
+                    for path, handler, methods in (*pages.ROUTES, *members.ROUTES)
                 ),
                 Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
             ],

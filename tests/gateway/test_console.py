@@ -27,7 +27,13 @@ from partners import exchange, registry, webhook
 from partners.settlement import usage
 from partners.simulated import Fault
 from tests.conftest import graphql
-from tests.factories import NOW, a_member_with_an_account, a_partner, a_partner_with_terms
+from tests.factories import (
+    NOW,
+    a_member,
+    a_member_with_an_account,
+    a_partner,
+    a_partner_with_terms,
+)
 from tests.loyalty.promotions.test_campaign import MEMBER_DAY
 
 OPERATOR = Principal(PrincipalKind.OPERATOR, "tests", frozenset({Scope.ADMIN.value}))
@@ -670,3 +676,22 @@ async def test_console_answers_carry_security_headers_and_odd_input_is_no_500(ap
         assert headers["strict-transport-security"].startswith("max-age=")
         assert headers["cache-control"] == "no-store"
     assert [answer.status_code for answer in odd] == [403, 401, 401, 401]
+
+
+async def test_an_operator_reads_what_a_member_was_granted(app, db, program):
+    """Found from outside: granted gifts existed only as webhook events."""
+    ada = await a_member(db)
+    await a_person(db, "ops@example.com")
+    shop = await a_partner(db, "shop-p")
+    await a_person(db, "clerk@shop.example", console.Role.PARTNER_STAFF, shop.id)
+    async with signed_in(app, "ops@example.com") as http:
+        shown = await http.get("/console/members", params={"id": str(ada.id)})
+        missing = await http.get("/console/members", params={"id": "987654"})
+        odd = await http.get("/console/members", params={"id": "1e23"})
+    async with signed_in(app, "clerk@shop.example") as http:
+        refused = await http.get("/console/members", params={"id": str(ada.id)})
+
+    assert shown.status_code == 200 and "New-member gift pack" in shown.text
+    assert "What the member was granted" in shown.text and "once" in shown.text
+    assert missing.status_code == odd.status_code == 404
+    assert refused.status_code == 404

@@ -288,8 +288,10 @@ async def test_a_wide_document_is_refused_cheaply_and_comments_do_not_defeat_the
 
 async def test_a_huge_first_literal_is_too_complex_not_a_500(production):
     """Found from outside: `first: 99999999999999999999` made a cost no JSON encoder takes."""
-    for query in ("{ members(first: 99999999999999999999) { nodes { id } } }",
-                  "{ me { ledger(first: 99999999999999999999999) { nodes { points } } } }"):
+    for query in (
+        "{ members(first: 99999999999999999999) { nodes { id } } }",
+        "{ me { ledger(first: 99999999999999999999999) { nodes { points } } } }",
+    ):
         body = await post(production, query)
         assert refused(body, "QUERY_TOO_COMPLEX")
         assert body["errors"][0]["extensions"]["cost"] <= 10**15
