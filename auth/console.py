@@ -8,7 +8,6 @@ may see and do, as the graph does."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NoReturn
 
-import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, insert, select, update
 
-from auth import audit
+from auth import audit, totp
 from auth.principal import Principal, PrincipalKind, Scope
 from auth.throttle import AuthenticationThrottle, Refused
 from infra.database import Database
@@ -219,10 +217,7 @@ async def sign_in(
     per address and audited, as successes are."""
     now = now or datetime.now(UTC)
     email = email.strip().lower()[:254]
-    blocked = await throttle.blocked(email, address)
-    if blocked is not None:
-        await _audit_refusal(db, email, "THROTTLED", now)
-        raise SignInRefused(blocked.retry_after)
+    await _unless_throttled(db, throttle, email, address, now)
     async with db.read() as conn:
         user = (
             await conn.execute(select(console_users).where(console_users.c.email == email))
@@ -253,14 +248,21 @@ async def complete_sign_in(
         user = (
             await conn.execute(select(console_users).where(console_users.c.id == user_id))
         ).one()
-    blocked = await throttle.blocked(user.email, address)
-    if blocked is not None:
-        await _audit_refusal(db, user.email, "THROTTLED", now)
-        raise SignInRefused(blocked.retry_after)
-    if user.disabled_at is not None or not await _take_code(db, user, code, now):
+    await _unless_throttled(db, throttle, user.email, address, now)
+    if user.disabled_at is not None or not await totp.take_code(db, user, code, now):
         await _refuse(db, throttle, user.email, address, now)
     await throttle.succeeded(user.email, address)
     return await _open_session(db, user, now)
+
+
+async def _unless_throttled(
+    db: Database, throttle: AuthenticationThrottle, email: str, address: str | None,
+    now: datetime,
+) -> None:  # fmt: skip
+    blocked = await throttle.blocked(email, address)
+    if blocked is not None:
+        await _audit_refusal(db, email, "THROTTLED", now)
+        raise SignInRefused(blocked.retry_after)
 
 
 async def _refuse(
@@ -272,39 +274,6 @@ async def _refuse(
     raise SignInRefused(refused.retry_after if refused else None)
 
 
-async def _take_code(db: Database, user: Any, code: str, now: datetime) -> bool:
-    """Whether `code` is the person's current TOTP code (or the one just before or after, for
-    clock drift) and not used before; a good code is used up."""
-    step = _matching_step(user.totp_secret, code, now)
-    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-        return False
-    async with db.transaction() as conn:
-        taken = await conn.execute(
-            update(console_users)
-            .where(console_users.c.id == user.id,
-                   (console_users.c.totp_last_step.is_(None))
-                   | (console_users.c.totp_last_step < step))
-            .values(totp_last_step=step)
-        )  # fmt: skip
-    return bool(taken.rowcount)
-
-
-def _matching_step(secret: str, code: str, now: datetime) -> int | None:
-    totp = pyotp.TOTP(secret)
-    code = code.strip().replace(" ", "")
-    for drift in (0, -1, 1):
-        at = now + timedelta(seconds=drift * totp.interval)
-        if hmac.compare_digest(totp.at(at), code):
-            return int(at.timestamp()) // totp.interval
-    return None
-
-
-def new_totp_secret(user: Any) -> tuple[str, str]:
-    """A new TOTP secret for the person, and its otpauth:// URI for an authenticator app."""
-    secret = pyotp.random_base32()
-    return secret, pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Pointgate")
-
-
 async def set_second_factor(
     db: Database, current: Session, *, secret: str | None, code: str,
     now: datetime | None = None,
@@ -313,13 +282,11 @@ async def set_second_factor(
     confirmed by a code of the one in use)."""
     now = now or datetime.now(UTC)
     user = current.user
-    if secret is not None and user.totp_secret:
-        # Found from outside: a signed-in session replaced the factor without a code of it.
-        # Replacing is turning it off (with a code of the one in use), then on again.
+    if secret is not None and user.totp_secret:  # replacing it takes a code of it: off first
         raise ValidationFailed("two-step sign-in is on: turn it off with a code of it first",
                                argument="code")  # fmt: skip
     checked = secret if secret is not None else user.totp_secret
-    if not checked or _matching_step(checked, code, now) is None:
+    if not checked or totp.matching_step(checked, code, now) is None:
         raise ValidationFailed("that code is not the authenticator's current one",
                                argument="code")  # fmt: skip
     async with db.transaction() as conn:
@@ -336,13 +303,9 @@ async def sign_in_by_identity_provider(
     db: Database, *, email: object, verified: object, now: datetime | None = None
 ) -> Session:
     """A session for the operator whose e-mail address the company's identity provider
-    vouched for (an operator invited and active here; partner staff sign in with a password).
-    SignInRefused otherwise, audited. `verified` is the ID token's `email_verified` claim as
-    sent: only the JSON boolean true counts (OpenID Connect Core: a boolean), never a string
-    such as "false" or "0", whose truth Python would otherwise take."""
-    if not isinstance(email, str):
-        email = None
-    verified = verified is True
+    vouched for (an operator invited and active here); SignInRefused otherwise, audited. Only
+    the JSON boolean true is a `verified` claim (OIDC Core), never a string such as "false"."""
+    email, verified = email if isinstance(email, str) else None, verified is True
     now = now or datetime.now(UTC)
     address = (email or "").strip().lower()
     async with db.read() as conn:

@@ -6,7 +6,7 @@ import gc
 import hmac
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from decimal import Decimal
 from types import SimpleNamespace
@@ -14,10 +14,8 @@ from typing import Any, Final
 
 import anyio
 import orjson
-import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError, ValidationRule, parse, specified_rules, validate
-from sqlalchemy import text
+from graphql import GraphQLError, parse, specified_rules, validate
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -32,7 +30,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
 )
-from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.unset import UNSET
 
@@ -43,7 +40,7 @@ from auth.principal import PrincipalKind
 from auth.revocations import TokenStates
 from auth.throttle import AuthenticationThrottle
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
-from gateway import console, exports, ide
+from gateway import console, exports, health, ide
 from gateway.audit import AuditMutation
 from gateway.background import run_background_jobs
 from gateway.protection import (
@@ -59,7 +56,6 @@ from gateway.protection import (
 from gateway.settings import Settings
 from infra import secrets
 from infra.database import Database, is_transient
-from infra.errors import NotFound, Unauthenticated, ValidationFailed
 from infra.logs import configure_logging
 from infra.store import Store, StoreUnavailable, open_store
 from infra.telemetry import HttpTelemetry, configure_providers, instrument_engine
@@ -82,6 +78,7 @@ from schema.extensions import (
     name_operation,
     operation_span,
 )
+from schema.federation import Schema
 from schema.limits import (
     entities_figures,
     limits_rule,
@@ -106,53 +103,9 @@ UNAVAILABLE_MESSAGE: Final = "the service is temporarily unavailable; retry shor
 log = logging.getLogger("pointgate.gateway")
 
 
-class Schema(strawberry.federation.Schema):
-    compiled_operations: CompiledOperations
-    # The limits as a validation rule, built once (the validation cache keys on it).
-    limits_rule: type[ValidationRule]
-
-    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
-        """Client errors are answers, not incidents: only the unexpected ones are logged, with
-        their trace id, by MaskUnexpectedErrors."""
-
-    def entities_resolver(
-        self, info: strawberry.Info, representations: list[FederationAny]
-    ) -> list[FederationAny]:
-        """Every representation answers an entity or an error with a code: a malformed one is
-        VALIDATION, one the caller may not see NOT_FOUND (a router turns a bare null into
-        "Cannot return null"); anonymous callers get UNAUTHENTICATED for the whole field."""
-        if info.context.principal.kind is PrincipalKind.ANONYMOUS:
-            raise Unauthenticated("fetching entities needs an access token")
-        return [self._entity(info, index, item) for index, item in enumerate(representations)]
-
-    def _entity(self, info: Any, index: int, representation: Any) -> Any:
-        name = representation.get("__typename") if isinstance(representation, dict) else None
-        entity = self._entity_class(name) if isinstance(name, str) else None
-        if entity is None:
-            return ValidationFailed(f"representation {index} names no entity of this subgraph",
-                                    argument="representations")  # fmt: skip
-        key = representation.get("id")
-        if not isinstance(key, str | int) or isinstance(key, bool):
-            return ValidationFailed(f"representation {index} needs an id",
-                                    argument="representations")  # fmt: skip
-        return _found(entity.resolve_reference(info=info, id=strawberry.ID(str(key))), entity, key)
-
-    def _entity_class(self, name: str) -> Any:
-        concrete = self.schema_converter.type_map.get(name)
-        origin = getattr(getattr(concrete, "definition", None), "origin", None)
-        return origin if hasattr(origin, "resolve_reference") else None
-
-
 def _trace_id(traceparent: str | None) -> str | None:
     parts = (traceparent or "").split("-")
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
-
-
-async def _found(pending: Awaitable[Any], entity_class: Any, key: Any) -> Any:
-    entity = await pending
-    if entity is None:
-        raise NotFound(f"{entity_class.__name__} {key} does not exist")
-    return entity
 
 
 def build_schema(settings: Settings | None = None) -> Schema:
@@ -433,10 +386,6 @@ class GraphQLApp(GraphQL[Context, None]):
 GC_YOUNG_THRESHOLD = 20_000
 
 
-async def _healthz(_: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def _middleware(settings: Settings, verifier: TokenVerifier) -> list[Middleware]:
     """Outermost first: traces, the body limit, CORS (when origins are configured), and
     authentication of the bearer token."""
@@ -458,31 +407,6 @@ def _middleware(settings: Settings, verifier: TokenVerifier) -> list[Middleware]
             on_error=on_authentication_error,
         ),
     ]
-
-
-def _readiness(database: Database, store: Store) -> Callable[[Request], Awaitable[Response]]:
-    """Ready when the database and the shared store (Redis, when configured) both answer:
-    without either, GraphQL, the token endpoint and the console answer 503."""
-
-    async def readyz(_: Request) -> Response:
-        try:
-            async with database.read() as conn:
-                await conn.execute(text("SELECT 1"))
-            await store.ping()
-        except Exception as error:  # any failure means "not ready", and says why
-            return JSONResponse({"status": "unavailable", "error": type(error).__name__}, 503)
-        return JSONResponse({"status": "ok"})
-
-    return readyz
-
-
-async def _store_unavailable(_: Request, error: Exception) -> Response:
-    """The shared store failed outside GraphQL (the token endpoint, the console's sign-in):
-    retryable, as GraphQL answers it."""
-    log.warning("shared store unavailable: %s", error)
-    return JSONResponse({"error": "temporarily_unavailable",
-                         "error_description": "retry shortly"}, 503,
-                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
 
 
 def _serving(
@@ -544,8 +468,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", _healthz),
-            Route("/readyz", _readiness(database, store)),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readiness(database, store)),
             *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
             *exports.routes(database),
             *console.routes(database, settings, keyring, store, directory),
@@ -553,7 +477,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         ],
         middleware=_middleware(settings, verifier),
         lifespan=_serving(settings, database, owns_db),
-        exception_handlers={StoreUnavailable: _store_unavailable},
+        exception_handlers={StoreUnavailable: health.store_unavailable},
     )
     app.state.db = database
     app.state.settings = settings

@@ -80,22 +80,7 @@ async def refund_purchase(
                 )  # fmt: skip
                 recovered += taken
                 await campaign.mark_award_reversed(conn, award.id, award_due[award.id])
-            held = str(await conn.scalar(select(members.c.tier).where(
-                members.c.id == purchase.member_id)))  # fmt: skip
-            lowered = await tier.revert_upgrade_if_refunded(
-                conn, program, member_id=purchase.member_id, purchase_id=purchase_id, at=now
-            )
-            if lowered is not None:
-                left = [t.value for t in tier.between(lowered, tier.Tier(held))]
-                await benefit.on_revert(conn, program, member_id=purchase.member_id,
-                                        left=left, at=now)  # fmt: skip
-            if purchase.refunded_amount == purchase.amount:
-                await coupon.give_back(conn, purchase_id, now)
-                # the coupons its campaigns granted with it (a next-purchase coupon) go too
-                await coupon.void_unused(
-                    conn, member_id=purchase.member_id, at=now,
-                    issue_key_like=f"campaign:%:purchase:{purchase_id}",
-                )  # fmt: skip
+            await _undo_what_it_reached(conn, program, purchase, now)
             return (
                 await conn.execute(
                     insert(refunds)
@@ -116,6 +101,26 @@ async def refund_purchase(
     refund = await retry_on_race(attempt)
     await referral.settle_after(db, program, [purchase_id], now)
     return refund
+
+
+async def _undo_what_it_reached(
+    conn: AsyncConnection, program: Program, purchase: Any, now: datetime
+) -> None:
+    """A refund that takes the growth value below the tier the purchase reached reverts that
+    upgrade and withdraws what it unlocked; a full refund gives back the coupons the purchase
+    used (still valid) and voids those its campaigns granted with it (a next-purchase coupon)."""
+    held = tier.Tier(str(await conn.scalar(
+        select(members.c.tier).where(members.c.id == purchase.member_id))))  # fmt: skip
+    lowered = await tier.revert_upgrade_if_refunded(
+        conn, program, member_id=purchase.member_id, purchase_id=purchase.id, at=now
+    )
+    if lowered is not None:
+        left = [t.value for t in tier.between(lowered, held)]
+        await benefit.on_revert(conn, program, member_id=purchase.member_id, left=left, at=now)
+    if purchase.refunded_amount == purchase.amount:
+        await coupon.give_back(conn, purchase.id, now)
+        await coupon.void_unused(conn, member_id=purchase.member_id, at=now,
+                                 issue_key_like=f"campaign:%:purchase:{purchase.id}")  # fmt: skip
 
 
 async def _take_refund(conn: AsyncConnection, purchase_id: int, amount: Decimal) -> Any:

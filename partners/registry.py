@@ -77,6 +77,16 @@ class Direction(StrEnum):
     INBOUND = "INBOUND"
 
 
+def _promotion_limits(points: int | None, budget: Decimal | None) -> dict[str, Any]:
+    """What an operator lets the partner fund (loyalty.promotions.funding), within bounds."""
+    given = {"campaign_points_limit": points, "coupon_budget_limit": budget}
+    for field, limit in given.items():
+        out_of_bounds = None if limit is None else bounds.problem(field, limit)
+        if out_of_bounds is not None:
+            raise ValidationFailed(f"{field} {out_of_bounds}", argument=field)
+    return {field: limit for field, limit in given.items() if limit is not None}
+
+
 async def update_partner(
     db: Database,
     *,
@@ -93,14 +103,7 @@ async def update_partner(
     coupon_budget_limit: Decimal | None = None,
 ) -> Any:
     """Change what is given; the same values again answer the same."""
-    values: dict[str, Any] = {}
-    for field, limit in (("campaign_points_limit", campaign_points_limit),
-                         ("coupon_budget_limit", coupon_budget_limit)):  # fmt: skip
-        if limit is not None:
-            out_of_bounds = bounds.problem(field, limit)
-            if out_of_bounds is not None:
-                raise ValidationFailed(f"{field} {out_of_bounds}", argument=field)
-            values[field] = limit
+    values: dict[str, Any] = _promotion_limits(campaign_points_limit, coupon_budget_limit)
     if client_scopes is not None:
         values["client_scopes"] = " ".join(sorted(set(client_scopes)))
     if timezone is not None:

@@ -11,164 +11,52 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
-from jinja2 import Environment, FileSystemLoader
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import gateway.console.kpis as kpis
+import gateway.console.members as members
+import gateway.console.pages as pages
 from auth import console
 from auth.throttle import AuthenticationThrottle
-from gateway.console import members, pages
+from gateway.console.headers import SecurityHeaders
+from gateway.console.visit import HERE, Handler, Visit
 from gateway.settings import Settings
 from infra.database import Database
 from infra.errors import DomainError, ValidationFailed
 from infra.secrets import Keyring
 from infra.store import Store
 from partners.directory import ConnectorDirectory
-from partners.settlement.periods import minor_unit
 
-HERE = Path(__file__).parent
 COOKIE = "pointgate_console"
 # Before a session exists (signing in, accepting an invitation), forms carry this cookie's
 # value as their CSRF token (a double submit).
 FORM_COOKIE = "pointgate_console_form"
 # How long the second step of a sign-in waits for the code.
 CODE_SECONDS = 300
-templates = Jinja2Templates(
-    env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
-)
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """An amount in its currency's minor units, grouped: 1,234.50 USD."""
-    exponent = -minor_unit(currency).as_tuple().exponent  # type: ignore[operator]
-    return f"{amount.quantize(minor_unit(currency), ROUND_HALF_EVEN):,.{exponent}f} {currency}"
-
-
-def plain(value: Decimal) -> str:
-    """A rate as written, without the trailing zeros of its stored scale: 0.008, 3."""
-    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
-
-
-templates.env.filters["money"] = money
-templates.env.filters["plain"] = plain
-
-Handler = Callable[["Visit"], Awaitable[Response]]
-
-
-# What every console answer tells the browser: only this origin's scripts, styles and
-# forms, never in a frame, no referrer to other sites, no type sniffing, HTTPS only, and
-# nothing kept in caches (pages show people's data and secrets shown once).
-SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-     b"frame-ancestors 'none'; form-action 'self'"),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
-    (b"cache-control", b"no-store"),
-]  # fmt: skip
-
-
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                static = scope["path"].startswith("/console/static/")
-                named = {name for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *(
-                        (name, value)
-                        for name, value in SECURITY_HEADERS
-                        if name not in named and not (static and name == b"cache-control")
-                    ),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-def _plain(value: str) -> bool:
-    return (
-        len(value) <= 10_000
-        and "\ufffd" not in value
-        and not any(ord(c) < 32 and c not in "\t\r\n" for c in value)
-    )
 
 
 def _address(visit: Visit) -> str | None:
     return visit.request.client.host if visit.request.client else None
 
 
-class Visit:
-    """One request to the console: the request, the signed-in session (or None) and helpers to
-    answer it."""
+EXPIRED = "This form is out of date: reload the page and send it again."
 
-    def __init__(
-        self,
-        request: Request,
-        session: console.Session | None,
-        db: Database,
-        settings: Settings,
-        directory: ConnectorDirectory,
-    ) -> None:
-        self.request, self.session, self.db, self.settings = request, session, db, settings
-        self.program, self.directory = settings.program, directory
-        self.now = datetime.now(UTC)
-        self.form_token = ""
 
-    @property
-    def principal(self) -> Any:
-        assert self.session is not None
-        return self.session.principal
-
-    @property
-    def user(self) -> Any:
-        assert self.session is not None
-        return self.session.user
-
-    def page(self, template: str, status: int = 200, **values: Any) -> Response:
-        return templates.TemplateResponse(
-            self.request,
-            template,
-            {
-                "session": self.session,
-                "user": self.session.user if self.session else None,
-                "csrf": self.session.csrf_token if self.session else self.form_token,
-                **values,
-            },
-            status_code=status,
-        )
-
-    def redirect(self, path: str) -> Response:
-        return RedirectResponse(path, status_code=303)
-
-    async def form(self) -> dict[str, str]:
-        """The form's text values; a value no field takes (control characters such as NUL,
-        over 10,000 characters, undecodable bytes) is dropped, as if not sent."""
-        return {key: str(value) for key, value in (await self.request.form()).items()
-                if isinstance(value, str) and _plain(value)}  # fmt: skip
+async def _csrf_matches(request: Request, session: console.Session | None) -> bool:
+    """A form's CSRF token is its session's (or, before one, the form cookie's: a double
+    submit); compared as bytes, since compare_digest refuses non-ASCII str (a 500)."""
+    expected = session.csrf_token if session else request.cookies.get(FORM_COOKIE)
+    sent = str((await request.form()).get("csrf") or "").encode("utf-8", "surrogatepass")
+    return bool(expected) and hmac.compare_digest(sent, str(expected).encode())
 
 
 def routes(
@@ -195,18 +83,8 @@ def routes(
             visit = Visit(request, session, db, settings, directory)
             if session is None:
                 visit.form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
-            if request.method == "POST":
-                expected = session.csrf_token if session else request.cookies.get(FORM_COOKIE)
-                sent = (await request.form()).get("csrf")
-                # as bytes: compare_digest refuses str with non-ASCII characters (a 500)
-                given = str(sent or "").encode("utf-8", "surrogatepass")
-                if not expected or not hmac.compare_digest(given, expected.encode()):
-                    return visit.page(
-                        "message.html",
-                        403,
-                        title="Form expired",
-                        message="This form is out of date: reload the page and send it again.",
-                    )
+            if request.method == "POST" and not await _csrf_matches(request, session):
+                return visit.page("message.html", 403, title="Form expired", message=EXPIRED)
             try:
                 answer = await handler(visit)
                 if session is None and FORM_COOKIE not in request.cookies:
@@ -353,7 +231,7 @@ def routes(
                 ),
                 *(
                     Route(path, view(handler), methods=methods)
-                    for path, handler, methods in (*pages.ROUTES, *members.ROUTES)
+                    for path, handler, methods in (*pages.ROUTES, *members.ROUTES, *kpis.ROUTES)
                 ),
                 Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
             ],

@@ -4,24 +4,22 @@ domain reads and ownership policy as the graph's `member { grants }`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.responses import Response
 
 from auth import ownership
-from gateway.console import pages
+from gateway.console.pages import _operator, _whole
+from gateway.console.visit import Visit
 from loyalty import member
 from loyalty.promotions import benefit
-
-if TYPE_CHECKING:
-    from gateway.console import Visit
 
 
 async def member_page(visit: Visit) -> Response:
     """`/console/members?id=N`: the member's standing and grants (operators)."""
-    pages._operator(visit)
+    _operator(visit)
     asked = visit.request.query_params.get("id", "")
-    member_id = pages._whole(asked)
+    member_id = _whole(asked)
     found: Any = None
     grants: list[Any] = []
     if member_id is not None:

@@ -7,29 +7,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 import pyotp
 import segno
 from markupsafe import Markup
 from starlette.responses import Response
 
-from auth import audit, clients, console, ownership
+from auth import audit, clients, console, ownership, totp
 from auth.principal import Scope
 from gateway import exports
-from gateway.console import charts
+from gateway.console.visit import Visit
 from infra.errors import DomainError, ValidationFailed
-from loyalty.promotions import campaign, coupon, metric
+from loyalty.promotions import campaign, coupon
 from partners import exchange, rate_card, registry, settlement, statement_report, webhook
 from partners.settlement import Period
 from partners.settlement import usage as settlement_usage
 from partners.settlement.periods import zone_of
 from partners.settlement.statements import rate_cards_of_partner
-
-if TYPE_CHECKING:
-    from gateway.console import Visit
 
 # Scopes an operator may give a partner's client from the console (admin is never a partner's).
 PARTNER_SCOPES = tuple(scope.value for scope in Scope if scope is not Scope.ADMIN)
@@ -469,7 +465,7 @@ async def account(visit: Visit) -> Response:
 async def second_factor_start(visit: Visit) -> Response:
     if visit.user.totp_secret:  # replacing it takes a code of it: turning it off first
         return visit.redirect("/console/account")
-    secret, uri = console.new_totp_secret(visit.user)
+    secret, uri = totp.new_secret(visit.user)
     return _enrolment(visit, secret, uri)
 
 
@@ -600,46 +596,7 @@ async def person_access(visit: Visit) -> Response:
     return visit.redirect("/console/people")
 
 
-async def kpis(visit: Visit) -> Response:
-    """The program's KPIs per month over the last 12 months (the current one so far), each
-    against its target; the tier mix as it is now."""
-    _operator(visit)
-    program = visit.program
-    zone = ZoneInfo(program.timezone)
-    month = Period.containing(visit.now, zone)
-    months = [month]
-    while len(months) < 12:
-        months.insert(0, months[0].preceding())
-    measured = []
-    for period in months:
-        start, end = period.bounds(zone)
-        measured.append(await metric.program_metrics(visit.db, program, start=start,
-                                                     end=min(end, visit.now)))  # fmt: skip
-    labels = [str(period) for period in months]
-    rates = [
-        charts.Series(rate.name.capitalize(), "%", labels,
-                      [m.rates[index].percent for m in measured], rate.target)
-        for index, rate in enumerate(measured[-1].rates)
-    ]  # fmt: skip
-    lift = charts.Series("Repurchase lift with a coupon", "%", labels,
-                         [m.repurchase_lift for m in measured],
-                         measured[-1].repurchase_lift_target)  # fmt: skip
-    value = charts.Series(f"Lifetime value per member ({program.currency})", f" {program.currency}",
-                          labels, [m.lifetime_value for m in measured],
-                          measured[-1].lifetime_value_target)  # fmt: skip
-    mix = measured[-1].tier_mix
-    tier_chart = charts.bar_chart(
-        charts.Series("Tier mix of active members now", "%", [tier for tier, *_ in mix],
-                      [percent for _, _, percent, _ in mix], None),
-        [target for *_, target in mix],
-    )  # fmt: skip
-    shown = [charts.line_chart(series) for series in (*rates, lift, value)] + [tier_chart]
-    return visit.page("kpis.html", title="Program KPIs", charts=[Markup(c) for c in shown],
-                      first=labels[0], last=labels[-1], zone=program.timezone)  # fmt: skip
-
-
 ROUTES: list[tuple[str, Any, list[str]]] = [
-    ("/kpis", kpis, ["GET"]),
     ("/people", people_page, ["GET"]),
     ("/people", operator_invite, ["POST"]),
     ("/people/{person_id}/{change:str}", person_access, ["POST"]),

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.errors import NotFound, ValidationFailed
 from infra.feed import ChangeFeed, announce
-from infra.models import campaign_awards, campaigns, coupon_templates, partners
+from infra.models import campaign_awards, campaigns, coupon_templates
 from loyalty import bounds, ledger, segment
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
@@ -326,7 +326,7 @@ async def create_campaign(
         async with db.transaction() as conn:
             if terms.coupon_template_id is not None:
                 await visible.check(conn, coupon_templates, terms.coupon_template_id)
-            await _check_partners(conn, terms.partner_ids or ())
+            await funding.check_partners(conn, terms.partner_ids or ())
             if terms.funded_by_partner_id is not None:
                 await funding.check_campaign(
                     conn, terms.funded_by_partner_id, gives_points=terms.gives_points,
@@ -344,17 +344,6 @@ async def create_campaign(
             return row
 
     return await retry_on_race(attempt)
-
-
-async def _check_partners(conn: AsyncConnection, partner_ids: tuple[int, ...]) -> None:
-    """Every partner a campaign names exists (a missing one is NOT_FOUND, not a campaign that
-    silently applies nowhere)."""
-    if not partner_ids:
-        return
-    found = set(await conn.scalars(select(partners.c.id).where(partners.c.id.in_(partner_ids))))
-    for partner_id in partner_ids:
-        if partner_id not in found:
-            raise NotFound(f"partner {partner_id} does not exist", argument="partnerIds")
 
 
 async def end_campaign(

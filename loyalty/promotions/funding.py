@@ -79,3 +79,14 @@ async def check_template(
             f"{budgeted:,} are budgeted already",
             limit=str(money_limit), budgeted=str(budgeted),
         )  # fmt: skip
+
+
+async def check_partners(conn: AsyncConnection, partner_ids: tuple[int, ...]) -> None:
+    """Every partner a campaign names exists (a missing one is NOT_FOUND, not a campaign that
+    silently applies nowhere)."""
+    if not partner_ids:
+        return
+    found = set(await conn.scalars(select(partners.c.id).where(partners.c.id.in_(partner_ids))))
+    for partner_id in partner_ids:
+        if partner_id not in found:
+            raise NotFound(f"partner {partner_id} does not exist", argument="partnerIds")

@@ -115,23 +115,7 @@ async def program_metrics(
                 select(members.c.tier, func.count().label("members"))
                 .where(members.c.status == "ACTIVE").group_by(members.c.tier))
         )  # fmt: skip
-        redemption = [
-            (row.code, int(row.issued), int(row.redeemed or 0)) for row in await conn.execute(
-                select(coupon_templates.c.code, func.count().label("issued"),
-                       _share(coupons.c.state == "REDEEMED").label("redeemed"))
-                .join(coupons, coupons.c.template_id == coupon_templates.c.id)
-                .where(_in(coupons.c.issued_at, start, end))
-                .group_by(coupon_templates.c.code).order_by(coupon_templates.c.code))
-        ]  # fmt: skip
-        cost = [
-            (row.code, int(row.points)) for row in await conn.execute(
-                select(campaigns.c.code,
-                       func.sum(campaign_awards.c.points - campaign_awards.c.points_reversed)
-                       .label("points"))
-                .join(campaign_awards, campaign_awards.c.campaign_id == campaigns.c.id)
-                .where(_in(campaign_awards.c.created_at, start, end))
-                .group_by(campaigns.c.code).order_by(campaigns.c.code))
-        ]  # fmt: skip
+        redemption, cost = await _promotion_spend(conn, start, end)
     total = sum(mix.values())
     targets = {"DIAMOND": program.diamond_mix_target, "GOLD": program.gold_mix_target,
                "SILVER": program.silver_mix_target}  # fmt: skip
@@ -160,6 +144,31 @@ async def program_metrics(
             program.minor_unit, ROUND_HALF_EVEN),
         lifetime_value_target=program.lifetime_value_target,
     )  # fmt: skip
+
+
+async def _promotion_spend(
+    conn: AsyncConnection, start: datetime, end: datetime
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, int]]]:
+    """Per template, coupons issued in the window and of them redeemed; per campaign, points
+    awarded in the window less what refunds took back."""
+    redemption = [
+        (row.code, int(row.issued), int(row.redeemed or 0)) for row in await conn.execute(
+            select(coupon_templates.c.code, func.count().label("issued"),
+                   _share(coupons.c.state == "REDEEMED").label("redeemed"))
+            .join(coupons, coupons.c.template_id == coupon_templates.c.id)
+            .where(_in(coupons.c.issued_at, start, end))
+            .group_by(coupon_templates.c.code).order_by(coupon_templates.c.code))
+    ]  # fmt: skip
+    cost = [
+        (row.code, int(row.points)) for row in await conn.execute(
+            select(campaigns.c.code,
+                   func.sum(campaign_awards.c.points - campaign_awards.c.points_reversed)
+                   .label("points"))
+            .join(campaign_awards, campaign_awards.c.campaign_id == campaigns.c.id)
+            .where(_in(campaign_awards.c.created_at, start, end))
+            .group_by(campaigns.c.code).order_by(campaigns.c.code))
+    ]  # fmt: skip
+    return redemption, cost
 
 
 def lift(with_coupon: tuple[int, int], without_coupon: tuple[int, int]) -> Decimal | None:

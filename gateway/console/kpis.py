@@ -1,0 +1,57 @@
+"""The console's KPI dashboard: each program KPI per month over the last 12 months against its
+target, and the tier mix now (server-drawn SVG with the figures in a table)."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+from starlette.responses import Response
+
+import gateway.console.charts as charts
+from gateway.console.pages import _operator
+from gateway.console.visit import Visit
+from loyalty.promotions import metric
+from partners.settlement import Period
+
+
+async def kpis(visit: Visit) -> Response:
+    """The program's KPIs per month over the last 12 months (the current one so far), each
+    against its target; the tier mix as it is now."""
+    _operator(visit)
+    program = visit.program
+    zone = ZoneInfo(program.timezone)
+    month = Period.containing(visit.now, zone)
+    months = [month]
+    while len(months) < 12:
+        months.insert(0, months[0].preceding())
+    measured = []
+    for period in months:
+        start, end = period.bounds(zone)
+        measured.append(await metric.program_metrics(visit.db, program, start=start,
+                                                     end=min(end, visit.now)))  # fmt: skip
+    labels = [str(period) for period in months]
+    rates = [
+        charts.Series(rate.name.capitalize(), "%", labels,
+                      [m.rates[index].percent for m in measured], rate.target)
+        for index, rate in enumerate(measured[-1].rates)
+    ]  # fmt: skip
+    lift = charts.Series("Repurchase lift with a coupon", "%", labels,
+                         [m.repurchase_lift for m in measured],
+                         measured[-1].repurchase_lift_target)  # fmt: skip
+    value = charts.Series(f"Lifetime value per member ({program.currency})", f" {program.currency}",
+                          labels, [m.lifetime_value for m in measured],
+                          measured[-1].lifetime_value_target)  # fmt: skip
+    mix = measured[-1].tier_mix
+    tier_chart = charts.bar_chart(
+        charts.Series("Tier mix of active members now", "%", [tier for tier, *_ in mix],
+                      [percent for _, _, percent, _ in mix], None),
+        [target for *_, target in mix],
+    )  # fmt: skip
+    shown = [charts.line_chart(series) for series in (*rates, lift, value)] + [tier_chart]
+    return visit.page("kpis.html", title="Program KPIs", charts=[Markup(c) for c in shown],
+                      first=labels[0], last=labels[-1], zone=program.timezone)  # fmt: skip
+
+
+ROUTES: list[tuple[str, Any, list[str]]] = [("/kpis", kpis, ["GET"])]

@@ -1,0 +1,101 @@
+"""One request to the console (`Visit`): the request, the signed-in session and helpers to
+answer it with the console's templates."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from auth import console
+from gateway.settings import Settings
+from infra.database import Database
+from partners.directory import ConnectorDirectory
+from partners.settlement.periods import minor_unit
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+)
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """An amount in its currency's minor units, grouped: 1,234.50 USD."""
+    exponent = -minor_unit(currency).as_tuple().exponent  # type: ignore[operator]
+    return f"{amount.quantize(minor_unit(currency), ROUND_HALF_EVEN):,.{exponent}f} {currency}"
+
+
+def plain(value: Decimal) -> str:
+    """A rate as written, without the trailing zeros of its stored scale: 0.008, 3."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
+templates.env.filters["money"] = money
+templates.env.filters["plain"] = plain
+
+Handler = Callable[["Visit"], Awaitable[Response]]
+
+
+def _plain(value: str) -> bool:
+    return (
+        len(value) <= 10_000
+        and "\ufffd" not in value
+        and not any(ord(c) < 32 and c not in "\t\r\n" for c in value)
+    )
+
+
+class Visit:
+    """One request to the console: the request, the signed-in session (or None) and helpers to
+    answer it."""
+
+    def __init__(
+        self,
+        request: Request,
+        session: console.Session | None,
+        db: Database,
+        settings: Settings,
+        directory: ConnectorDirectory,
+    ) -> None:
+        self.request, self.session, self.db, self.settings = request, session, db, settings
+        self.program, self.directory = settings.program, directory
+        self.now = datetime.now(UTC)
+        self.form_token = ""
+
+    @property
+    def principal(self) -> Any:
+        assert self.session is not None
+        return self.session.principal
+
+    @property
+    def user(self) -> Any:
+        assert self.session is not None
+        return self.session.user
+
+    def page(self, template: str, status: int = 200, **values: Any) -> Response:
+        return templates.TemplateResponse(
+            self.request,
+            template,
+            {
+                "session": self.session,
+                "user": self.session.user if self.session else None,
+                "csrf": self.session.csrf_token if self.session else self.form_token,
+                **values,
+            },
+            status_code=status,
+        )
+
+    def redirect(self, path: str) -> Response:
+        return RedirectResponse(path, status_code=303)
+
+    async def form(self) -> dict[str, str]:
+        """The form's text values; a value no field takes (control characters such as NUL,
+        over 10,000 characters, undecodable bytes) is dropped, as if not sent."""
+        return {key: str(value) for key, value in (await self.request.form()).items()
+                if isinstance(value, str) and _plain(value)}  # fmt: skip
