@@ -335,7 +335,9 @@ class GraphQLApp(GraphQL[Context, None]):
     def from_router(self, request: Any) -> bool:
         expected = self.settings.router_token
         offered = request.headers.get(ROUTER_HEADER)
-        return bool(expected and offered and hmac.compare_digest(offered, expected))
+        # as bytes (headers are latin-1): compare_digest refuses non-ASCII str (was a 500)
+        return bool(expected and offered and hmac.compare_digest(
+            offered.encode("latin-1"), expected.encode("utf-8")))  # fmt: skip
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request)

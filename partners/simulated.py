@@ -147,7 +147,8 @@ class _PartnerEndpoints:
         body = await request.body()
         timestamp = request.headers.get("x-pointgate-timestamp", "")
         offered = request.headers.get("x-pointgate-signature", "")
-        if not hmac.compare_digest(offered, signature(self.secret, timestamp, body)):
+        expected = signature(self.secret, timestamp, body).encode()
+        if not hmac.compare_digest(offered.encode("latin-1"), expected):
             return None
         data = orjson.loads(body) if body else {}
         return data if isinstance(data, dict) else None

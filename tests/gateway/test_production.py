@@ -295,3 +295,18 @@ async def test_a_huge_first_literal_is_too_complex_not_a_500(production):
         body = await post(production, query)
         assert refused(body, "QUERY_TOO_COMPLEX")
         assert body["errors"][0]["extensions"]["cost"] <= 10**15
+
+
+async def test_a_non_ascii_router_header_is_no_credential_and_no_500(db, settings):
+    """Found from outside: a non-ASCII X-Pointgate-Router answered 500."""
+    app = create_app(replace(settings, environment="production", router_token="r" * 32), db)
+    async with http_client(app) as anonymous:
+        answers = [
+            await anonymous.post("/graphql", json={"query": "{ _service { sdl } }"},
+                                 headers=[(b"x-pointgate-router", token)])
+            for token in ("routér".encode("latin-1"), b"r" * 32)
+        ]  # fmt: skip
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert error_codes(answers[0].json()) == ["UNAUTHENTICATED"]
+    assert "type _Service" in answers[1].json()["data"]["_service"]["sdl"]

@@ -311,3 +311,45 @@ async def test_a_member_reads_what_it_was_granted_and_a_partner_does_not(app, cl
     assert len(mine[1]["couponCode"]) == 16
     assert len(seen_by_operator["data"]["member"]["grants"]) == 2
     assert seen_by_shop["data"]["member"]["grants"] == []
+
+
+BAD_TEMPLATE = """
+mutation T($reward: ID, $partner: ID, $funder: ID, $kind: CouponKind!, $off: Decimal = "1.00") {
+  createCouponTemplate(input: {code: "bad", name: "Bad", kind: $kind, rewardId: $reward,
+                               amountOff: $off, validHours: 1, partnerId: $partner,
+                               fundedByPartnerId: $funder}) { id }
+}"""
+BAD_CAMPAIGN = """
+mutation C($partners: [ID!], $funder: ID) {
+  createCampaign(input: {code: "bad", name: "Bad", bonusPoints: 1, pointsBudget: 10,
+                         startsAt: "2026-01-01T00:00:00Z", endsAt: "2099-01-01T00:00:00Z",
+                         partnerIds: $partners, fundedByPartnerId: $funder}) { id }
+}"""
+TIMEZONE = """
+mutation Z($partner: ID!, $zone: String!) {
+  updatePartner(input: {partnerId: $partner, timezone: $zone}) { timezone }
+}"""
+
+
+async def test_promotions_naming_what_does_not_exist_are_not_found(client, db):
+    """Found from outside: a missing reward or partner was a foreign key failure
+    (INTERNAL_SERVER_ERROR) and partnerIds: ["999999"] was accepted; a time zone the zone
+    database cannot read ("Europe", a folder) was a retryable 503."""
+    shop = await a_partner(db, "shop-p")
+    answers = {
+        "reward": await graphql(client, BAD_TEMPLATE, {"reward": "999999", "kind": "FREE_ITEM",
+                                                       "off": None}),
+        "valid at": await graphql(client, BAD_TEMPLATE, {"partner": "999999",
+                                                         "kind": "AMOUNT_OFF"}),
+        "funder": await graphql(client, BAD_TEMPLATE, {"funder": "999999", "kind": "AMOUNT_OFF"}),
+        "campaign partners": await graphql(client, BAD_CAMPAIGN, {"partners": ["999999"]}),
+        "campaign funder": await graphql(client, BAD_CAMPAIGN, {"funder": "999999"}),
+    }  # fmt: skip
+    zones = [await graphql(client, TIMEZONE, {"partner": str(shop.id), "zone": zone})
+             for zone in ("Europe", "America/Argentina", "x" * 60)]  # fmt: skip
+    listed = await graphql(client, "{ couponTemplates { code } campaigns { code } }")
+
+    assert {name: error_codes(body) for name, body in answers.items()} == {
+        name: ["NOT_FOUND"] for name in answers}  # fmt: skip
+    assert [error_codes(body) for body in zones] == [["VALIDATION"]] * 3
+    assert listed["data"] == {"couponTemplates": [], "campaigns": []}
