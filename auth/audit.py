@@ -29,6 +29,10 @@ async def record(db: Database, principal: Principal, action: str, **details: Any
 _INSERT = insert(audit_log).returning(audit_log.c.id)
 
 
+# The subject and target columns are 200 characters (infra.models.access).
+SUBJECT_LENGTH = 200
+
+
 async def insert_entry(
     conn: AsyncConnection,
     principal: Principal,
@@ -38,12 +42,14 @@ async def insert_entry(
     outcome: str = "OK",
     now: datetime | None = None,
 ) -> int:
-    """One row in the caller's transaction; its id."""
+    """One row in the caller's transaction; its id. What a caller typed (a subject, a target)
+    is kept to its column's length: an audit row never fails for a long input."""
     entry_id: int = (
         await conn.execute(_INSERT, {
             "at": now or datetime.now(UTC), "principal_kind": principal.kind,
-            "subject": principal.subject, "client_id": principal.client_id,
-            "partner_id": principal.partner_id, "action": action, "target": target,
+            "subject": principal.subject[:SUBJECT_LENGTH], "client_id": principal.client_id,
+            "partner_id": principal.partner_id, "action": action,
+            "target": None if target is None else target[:SUBJECT_LENGTH],
             "outcome": outcome, "trace_id": _trace_id(),
         })
     ).scalar_one()  # fmt: skip

@@ -282,6 +282,8 @@ async def set_second_factor(
     confirmed by a code of the one in use)."""
     now = now or datetime.now(UTC)
     user = current.user
+    if secret is not None and not totp.valid_secret(secret):
+        raise ValidationFailed("that is not a secret this console made", argument="secret")
     if secret is not None and user.totp_secret:  # replacing it takes a code of it: off first
         raise ValidationFailed("two-step sign-in is on: turn it off with a code of it first",
                                argument="code")  # fmt: skip

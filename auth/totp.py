@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import hmac
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +32,12 @@ async def take_code(db: Database, user: Any, code: str, now: datetime) -> bool:
 
 
 def matching_step(secret: str, code: str, now: datetime) -> int | None:
-    totp = pyotp.TOTP(secret)
+    """The time step whose code `code` is (this one, the one before or after), or None; a
+    secret that is not base32 (a form's tampered value) matches nothing."""
+    try:
+        totp = pyotp.TOTP(secret)
+    except (ValueError, binascii.Error):
+        return None
     code = code.strip().replace(" ", "")
     for drift in (0, -1, 1):
         at = now + timedelta(seconds=drift * totp.interval)
@@ -45,3 +51,15 @@ def new_secret(user: Any) -> tuple[str, str]:
     """A new TOTP secret for the person, and its otpauth:// URI for an authenticator app."""
     secret = pyotp.random_base32()
     return secret, pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Pointgate")
+
+
+def valid_secret(secret: str) -> bool:
+    """Whether `secret` is a TOTP secret as new_secret makes them (base32, 16 to 128
+    characters): a form's value is checked before anything uses it."""
+    if not 16 <= len(secret) <= 128 or not secret.isascii():
+        return False
+    try:
+        pyotp.TOTP(secret).byte_secret()
+    except (ValueError, binascii.Error):
+        return False
+    return True

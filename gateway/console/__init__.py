@@ -28,7 +28,7 @@ import gateway.console.pages as pages
 from auth import console
 from auth.throttle import AuthenticationThrottle
 from gateway.console.headers import SecurityHeaders
-from gateway.console.visit import HERE, Handler, Visit
+from gateway.console.visit import HERE, Handler, Visit, acceptable_text
 from gateway.settings import Settings
 from infra.database import Database
 from infra.errors import DomainError, ValidationFailed
@@ -49,6 +49,7 @@ def _address(visit: Visit) -> str | None:
 
 
 EXPIRED = "This form is out of date: reload the page and send it again."
+NO_PAGE = "There is no such page."
 
 
 async def _csrf_matches(request: Request, session: console.Session | None) -> bool:
@@ -81,6 +82,8 @@ def routes(
             if signed_in and session is None:
                 return RedirectResponse("/console/sign-in", status_code=303)
             visit = Visit(request, session, db, settings, directory)
+            if not all(acceptable_text(value) for value in request.query_params.values()):
+                return visit.page("message.html", 404, title="Not found", message=NO_PAGE)
             if session is None:
                 visit.form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
             if request.method == "POST" and not await _csrf_matches(request, session):

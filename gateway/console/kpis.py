@@ -40,7 +40,7 @@ async def kpis(visit: Visit) -> Response:
     lift = charts.Series("Repurchase lift with a coupon", "%", labels,
                          [m.repurchase_lift for m in measured],
                          measured[-1].repurchase_lift_target)  # fmt: skip
-    value = charts.Series(f"Lifetime value per member ({program.currency})", f" {program.currency}",
+    value = charts.Series(f"Lifetime value per member ({program.currency})", "",
                           labels, [m.lifetime_value for m in measured],
                           measured[-1].lifetime_value_target)  # fmt: skip
     mix = measured[-1].tier_mix

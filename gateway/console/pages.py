@@ -483,7 +483,7 @@ async def second_factor_set(visit: Visit) -> Response:
         await console.set_second_factor(visit.db, visit.session, secret=turning_on,
                                         code=form.get("code", ""))  # fmt: skip
     except DomainError as error:
-        if turning_on:
+        if turning_on and totp.valid_secret(turning_on):
             uri = pyotp.TOTP(turning_on).provisioning_uri(name=visit.user.email,
                                                           issuer_name="Pointgate")  # fmt: skip
             return _enrolment(visit, turning_on, uri, error.message)

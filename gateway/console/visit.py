@@ -43,7 +43,9 @@ templates.env.filters["plain"] = plain
 Handler = Callable[["Visit"], Awaitable[Response]]
 
 
-def _plain(value: str) -> bool:
+def acceptable_text(value: str) -> bool:
+    """Text a field may take: no control characters but tab and line breaks, no undecodable
+    bytes, at most 10,000 characters."""
     return (
         len(value) <= 10_000
         and "\ufffd" not in value
@@ -98,4 +100,4 @@ class Visit:
         """The form's text values; a value no field takes (control characters such as NUL,
         over 10,000 characters, undecodable bytes) is dropped, as if not sent."""
         return {key: str(value) for key, value in (await self.request.form()).items()
-                if isinstance(value, str) and _plain(value)}  # fmt: skip
+                if isinstance(value, str) and acceptable_text(value)}  # fmt: skip

@@ -26,6 +26,9 @@ mutation R($partner: ID!) {
                          channel: PARTNER, partnerId: $partner, source: "till",
                          externalOrderId: "browser-1", amount: "120.00"}) { id pointsEarned }
 }"""
+ENROL = """
+mutation { enrollMember(input: {displayName: "Browser Bea", idempotencyKey: "browser-bea"}) {
+  id } }"""
 STATEMENT = """
 query S($partner: ID!, $period: String!) {
   settlementStatement(partnerId: $partner, period: $period) { net }
@@ -209,11 +212,34 @@ def test_the_kpi_dashboard_charts_the_demo_against_its_targets(browser, demo, sh
     charts = page.locator("figure.chart")
     activation = page.locator("figure.chart", has_text="Activation")
 
-    assert charts.count() == 7
-    assert all(charts.nth(i).locator("svg line.target").count() >= 1 for i in range(7))
+    # seven rates, the repurchase lift, lifetime value, the tier mix
+    assert charts.count() == 10
+    assert all(charts.nth(i).locator("svg line.target").count() >= 1 for i in range(10))
     # the demo's members enrolled over the last months: activation has measured points
     assert activation.locator("svg circle.measured").count() >= 6
-    assert operator.blocked == []
+    assert operator.blocked == [] and operator.errors == []
+
+
+def test_an_operator_reads_a_members_grants_under_the_security_headers(browser, demo, shoot):
+    """The member page shows what a member enrolled now was granted (the new-member gift
+    pack); no page of the visit breaks the Content-Security-Policy (the browser would log a
+    refusal)."""
+    base, operator_header = demo
+    enrolled = httpx.post(f"{base}/graphql", headers=operator_header, json={"query": ENROL})
+    member_id = enrolled.json()["data"]["enrollMember"]["id"]
+    operator = OfflinePage(browser)
+    page = operator.page
+    sign_in(page, base, *DEMO_OPERATOR)
+    page.get_by_role("link", name="Members").click()
+    page.get_by_label("Member id").fill(member_id)
+    page.get_by_role("button", name="Show the member").click()
+    page.wait_for_url(re.compile(rf".*/console/members\?id={member_id}$"))
+    shoot(page, "operator-member")
+    grants = page.locator("table", has_text="What the member was granted")
+
+    assert grants.locator("tbody tr").count() >= 1
+    assert "gift pack" in grants.inner_text().lower()
+    assert operator.blocked == [] and operator.errors == []
 
 
 def test_the_console_fits_a_phone(browser, demo, shoot):
