@@ -68,15 +68,22 @@ class ValidationMemo(SchemaExtension):
             self.overlap_rule if rule is OverlappingFieldsCanBeMergedRule else rule
             for rule in execution.validation_rules
         )
-        key = (print_ast(document), rules)
-        if key in _valid:
-            _valid.move_to_end(key)
+        # The text as sent first (no printing on the hot path), then its printed form.
+        as_sent = (execution.query or "", rules)
+        if as_sent in _valid or (printed := (print_ast(document), rules)) in _valid:
+            _remember(as_sent)
             execution.pre_execution_errors = []
         else:
             errors = validate_document(execution.schema._schema, document, rules)
             if not errors:
-                _valid[key] = None
-                if len(_valid) > VALID_DOCUMENTS:
-                    _valid.popitem(last=False)
+                _remember(printed)
+                _remember(as_sent)
             execution.pre_execution_errors = errors
         yield
+
+
+def _remember(key: tuple[str, tuple[Any, ...]]) -> None:
+    _valid[key] = None
+    _valid.move_to_end(key)
+    if len(_valid) > VALID_DOCUMENTS:
+        _valid.popitem(last=False)
