@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,19 +43,9 @@ async def check_campaign(
     if budget is None:
         raise ValidationFailed("a partner-funded campaign has a pointsBudget",
                                argument="pointsBudget")  # fmt: skip
-    running = await conn.scalar(
-        select(func.coalesce(func.sum(campaigns.c.points_budget), 0)).where(
-            campaigns.c.funded_by_partner_id == partner_id,
-            campaigns.c.status == "ACTIVE",
-            campaigns.c.ends_at > now,
-        )
-    )
-    if int(running or 0) + budget > points_limit:
-        raise PromotionLimit(
-            f"the partner's campaigns may award {points_limit:,} points in all; "
-            f"{int(running or 0):,} are budgeted already",
-            limit=points_limit, budgeted=int(running or 0),
-        )  # fmt: skip
+    running = campaigns.c.ends_at > now
+    budgeted = int(await _budgeted(conn, campaigns.c.points_budget, partner_id, running))
+    _fits(budget, budgeted, points_limit, "campaigns may award", " points")
 
 
 async def check_template(
@@ -65,19 +56,27 @@ async def check_template(
     if budget is None:
         raise ValidationFailed("a partner-funded coupon template has a budget",
                                argument="budget")  # fmt: skip
-    running = await conn.scalar(
-        select(func.coalesce(func.sum(coupon_templates.c.budget), 0)).where(
-            coupon_templates.c.funded_by_partner_id == partner_id,
-            coupon_templates.c.status == "ACTIVE",
-            or_(coupon_templates.c.valid_until.is_(None), coupon_templates.c.valid_until > now),
-        )
-    )
-    budgeted = Decimal(running or 0)
-    if budgeted + budget > money_limit:
+    templates = coupon_templates.c
+    running = or_(templates.valid_until.is_(None), templates.valid_until > now)
+    budgeted = await _budgeted(conn, templates.budget, partner_id, running)
+    _fits(budget, budgeted, money_limit, "coupon templates may give", "")
+
+
+async def _budgeted(conn: AsyncConnection, budget: Any, partner_id: int, running: Any) -> Decimal:
+    """What the partner's promotions still running (of `budget`'s table) have budgeted."""
+    table = budget.table
+    total = await conn.scalar(select(func.coalesce(func.sum(budget), 0)).where(
+        table.c.funded_by_partner_id == partner_id, table.c.status == "ACTIVE", running,
+    ))  # fmt: skip
+    return Decimal(total or 0)
+
+
+def _fits(asked: Any, budgeted: Any, limit: Any, what: str, unit: str) -> None:
+    if budgeted + asked > limit:
         raise PromotionLimit(
-            f"the partner's coupon templates may give {money_limit:,} in all; "
-            f"{budgeted:,} are budgeted already",
-            limit=str(money_limit), budgeted=str(budgeted),
+            f"the partner's {what} {limit:,}{unit} in all; {budgeted:,} are budgeted already",
+            limit=limit if isinstance(limit, int) else str(limit),
+            budgeted=budgeted if isinstance(budgeted, int) else str(budgeted),
         )  # fmt: skip
 
 
