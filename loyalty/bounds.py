@@ -48,7 +48,7 @@ class Bound:
         return self.low <= value <= self.high
 
     def describe(self) -> str:
-        return f"{self.what}: {self.low:,} to {self.high:,}"
+        return f"{self.low:,} to {self.high:,} ({self.what})"
 
 
 _POINTS = Bound(1, MAX_POINTS, "points")
