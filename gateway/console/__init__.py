@@ -49,7 +49,6 @@ def _address(visit: Visit) -> str | None:
 
 
 EXPIRED = "This form is out of date: reload the page and send it again."
-NO_PAGE = "There is no such page."
 
 
 async def _csrf_matches(request: Request, session: console.Session | None) -> bool:
@@ -58,6 +57,11 @@ async def _csrf_matches(request: Request, session: console.Session | None) -> bo
     expected = session.csrf_token if session else request.cookies.get(FORM_COOKIE)
     sent = str((await request.form()).get("csrf") or "").encode("utf-8", "surrogatepass")
     return bool(expected) and hmac.compare_digest(sent, str(expected).encode())
+
+
+def _no_page(visit: Visit) -> Response:
+    """What a person may not see is answered as a page that does not exist."""
+    return visit.page("message.html", 404, title="Not found", message="There is no such page.")
 
 
 def routes(
@@ -83,7 +87,7 @@ def routes(
                 return RedirectResponse("/console/sign-in", status_code=303)
             visit = Visit(request, session, db, settings, directory)
             if not all(acceptable_text(value) for value in request.query_params.values()):
-                return visit.page("message.html", 404, title="Not found", message=NO_PAGE)
+                return _no_page(visit)
             if session is None:
                 visit.form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
             if request.method == "POST" and not await _csrf_matches(request, session):
@@ -101,14 +105,10 @@ def routes(
                     )
                 return answer
             except pages.NotFoundPage:
-                return visit.page(
-                    "message.html", 404, title="Not found", message="There is no such page."
-                )
+                return _no_page(visit)
             except DomainError as error:
                 if error.code == "NOT_FOUND":
-                    return visit.page(
-                        "message.html", 404, title="Not found", message="There is no such page."
-                    )
+                    return _no_page(visit)
                 raise
 
         return endpoint
