@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -272,12 +273,10 @@ async def resolve(
     )
     card = presented and kind == IdentityKind.LOYALTY_CARD
     condition = visible.presented_members if card else visible.members
-    try:
-        if member_id is None:
-            raise NotFound("hidden or absent")
-        return await active_member(conn, member_id, condition)
-    except NotFound:
-        raise NotFound(f"no member has this {kind} identity") from None
+    if member_id is not None:
+        with suppress(NotFound):  # hidden from the caller: answered as nobody below
+            return await active_member(conn, member_id, condition)
+    raise NotFound(f"no member has this {kind} identity")
 
 
 async def find_by_identity(
