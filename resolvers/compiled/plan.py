@@ -545,6 +545,10 @@ RELATIONS: dict[tuple[str, str], PlanField] = {
     ("Member", "lifecycle"): Planner.lifecycle,
     ("Member", "segment"): Planner.segment,
     ("Purchase", "member"): _related_member(purchases.c.member_id),
+    # As Purchase.priced computes it: the basket before coupons, the amount when none applied.
+    ("Purchase", "grossAmount"): lambda planner, field, _: planner.scalar(
+        func.coalesce(purchases.c.gross_amount, purchases.c.amount), get_named_type(field.type)
+    ),
 }
 
 

@@ -407,3 +407,17 @@ async def test_plans_are_bounded_however_many_include_outcomes_a_document_has(wo
         assert len(operations.plans) <= 8
 
     assert operations.outcomes["compiled"] >= 2 ** len(flags)
+
+
+async def test_a_purchase_without_a_coupon_has_its_gross_amount_on_both_paths(world):
+    """Issue 26, item 2: the compiled path answered grossAmount null for a purchase made
+    without a coupon (the planner took the column; Purchase.priced computes it)."""
+    query = f'{{ purchase(id: "{world.purchases[0]}") {{ amount grossAmount }} }}'
+    compiled, general = world.callers["operator"]
+
+    answers = [(await compiled.post("/graphql", json={"query": query})).json() for _ in range(2)]
+    expected = (await general.post("/graphql", json={"query": query})).json()
+
+    assert answers == [expected, expected]
+    purchase = expected["data"]["purchase"]
+    assert purchase["grossAmount"] == purchase["amount"] is not None
