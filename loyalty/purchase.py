@@ -10,7 +10,7 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, literal, select, update
+from sqlalchemy import Select, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
@@ -283,6 +283,8 @@ async def _credit_earnings(conn: AsyncConnection, row: Any, now: datetime) -> No
 PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")
 
 
+# A purchase's basket before coupons: the amount paid when none applied (gross_amount is null).
+GROSS = func.coalesce(purchases.c.gross_amount, purchases.c.amount)
 purchases_by_id = keyed(PURCHASE_COLUMNS, purchases.c.id, visible=attrgetter("purchases"))
 
 

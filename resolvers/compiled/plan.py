@@ -55,7 +55,7 @@ from sqlalchemy.sql.elements import BindParameter
 from auth.ownership import ACTING_MEMBER
 from infra.errors import DomainError
 from infra.models import accounts, identities, members, purchases
-from loyalty import ledger
+from loyalty import ledger, purchase
 from loyalty.program import Program
 from loyalty.segment import Measures, instants
 from loyalty.visibility import Visibility
@@ -241,11 +241,8 @@ class Planner:
     def purchase_by_id(self, field: GraphQLField, nodes: list[FieldNode]) -> ColumnElement[Any]:
         purchase_id = self.parameter()
         self.bind(field, nodes, lambda args: {purchase_id.key: parse_id(args["id"])})
-        found = (
-            select(self.object("Purchase", nodes))
-            .where(purchases.c.id == purchase_id, self.visible.purchases)
-            .correlate_except(purchases)
-        )
+        mine = (purchases.c.id == purchase_id) & self.visible.purchases
+        found = select(self.object("Purchase", nodes)).where(mine).correlate_except(purchases)
         return _present(found.scalar_subquery())
 
     def members_page(self, field: GraphQLField, nodes: list[FieldNode]) -> ColumnElement[Any]:
@@ -545,10 +542,7 @@ RELATIONS: dict[tuple[str, str], PlanField] = {
     ("Member", "lifecycle"): Planner.lifecycle,
     ("Member", "segment"): Planner.segment,
     ("Purchase", "member"): _related_member(purchases.c.member_id),
-    # As Purchase.priced computes it: the basket before coupons, the amount when none applied.
-    ("Purchase", "grossAmount"): lambda planner, field, _: planner.scalar(
-        func.coalesce(purchases.c.gross_amount, purchases.c.amount), get_named_type(field.type)
-    ),
+    ("Purchase", "grossAmount"): lambda p, f, _: p.scalar(purchase.GROSS, get_named_type(f.type)),
 }
 
 

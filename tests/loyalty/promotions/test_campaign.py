@@ -226,18 +226,23 @@ async def test_a_campaign_can_address_a_lifecycle_or_a_spend_band(db, program):
     assert (returning.campaign_points, regular.campaign_points) == (500, 7)
 
 
+async def a_next_purchase_campaign(db, program, total_limit=None):
+    """A campaign granting a 5.00 next-purchase coupon (valid 7 days) with every purchase."""
+    template = await create_template(db, program, TemplateTerms(
+        code="next-purchase", name="Next purchase", kind=CouponKind.AMOUNT_OFF,
+        amount_off=Decimal("5.00"), valid_hours=168, total_limit=total_limit,
+    ), now=NOVEMBER_18 - timedelta(days=1))  # fmt: skip
+    await campaign.create_campaign(db, replace(
+        MEMBER_DAY, code="next-purchase", monthly_day=None, multiplier=Decimal(1),
+        coupon_template_id=template.id), now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+
+
 async def test_an_exhausted_or_ended_coupon_grant_never_refuses_the_sale(db, program):
     """Found from outside: a campaign whose coupon template had issued all it may (or ended)
     refused the customer's purchase with INVALID_STATE. The purchase records, the grant is
     skipped, counted on the campaign and kept on the award with its reason."""
     ada, bo = await a_member(db), await a_member(db, "Bo")
-    template = await create_template(db, program, TemplateTerms(
-        code="next-purchase", name="Next purchase", kind=CouponKind.AMOUNT_OFF,
-        amount_off=Decimal("5.00"), valid_hours=168, total_limit=1,
-    ), now=NOVEMBER_18 - timedelta(days=1))  # fmt: skip
-    await campaign.create_campaign(db, replace(
-        MEMBER_DAY, code="next-purchase", monthly_day=None, multiplier=Decimal(1),
-        coupon_template_id=template.id), now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+    await a_next_purchase_campaign(db, program, total_limit=1)
 
     first = await buy(db, program, ada.id, "100.00", order="first")
     second = await buy(db, program, bo.id, "100.00", order="second")
@@ -258,13 +263,7 @@ async def test_a_next_purchase_coupon_goes_with_its_fully_refunded_purchase(db, 
     purchase is voided when that purchase is refunded in full, while unused; a partial refund
     leaves it."""
     ada = await a_member(db)
-    template = await create_template(db, program, TemplateTerms(
-        code="next-purchase", name="Next purchase", kind=CouponKind.AMOUNT_OFF,
-        amount_off=Decimal("5.00"), valid_hours=168,
-    ), now=NOVEMBER_18 - timedelta(days=1))  # fmt: skip
-    await campaign.create_campaign(db, replace(
-        MEMBER_DAY, code="next-purchase", monthly_day=None, multiplier=Decimal(1),
-        coupon_template_id=template.id), now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+    await a_next_purchase_campaign(db, program)
     kept = await buy(db, program, ada.id, "100.00", order="kept")
     gone = await buy(db, program, ada.id, "100.00", order="gone")
 
