@@ -43,6 +43,7 @@ from infra.models import (
     rate_cards,
     redemptions,
     rewards,
+    transfers,
 )
 from loyalty.purchase import Channel
 from loyalty.visibility import Visibility
@@ -252,9 +253,20 @@ def aggregate_scopes(principal: Principal) -> tuple[ColumnElement[bool], ColumnE
     return true(), true()
 
 
-def ledger_partner(principal: Principal) -> int | None:
+def transfers_visible(principal: Principal) -> ColumnElement[bool]:
     """A partner sees only the transfers that concern it on a member's account."""
-    return principal.partner_id if principal.kind is PrincipalKind.PARTNER else None
+    if principal.kind is PrincipalKind.PARTNER:
+        return and_(true(), transfers.c.partner_id == _partner(principal))
+    return true()
+
+
+def birth_dates_visible(principal: Principal) -> ColumnElement[bool]:
+    """`may_see_birth_date` as a condition on members rows."""
+    if _is_admin(principal):
+        return true()
+    if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
+        return and_(true(), members.c.id == _member(principal))
+    return false()
 
 
 async def may_know_member(conn: AsyncConnection, principal: Principal, member_id: int) -> bool:
@@ -423,5 +435,6 @@ def _visibility(
         benefit_grants=grants_visible(principal),
         aggregated_purchases=purchase_scope,
         aggregated_interactions=interaction_scope,
-        ledger_partner=ledger_partner(principal),
+        transfers=transfers_visible(principal),
+        birth_dates=birth_dates_visible(principal),
     )

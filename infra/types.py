@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, Numeric, String
+from sqlalchemy import BigInteger, ColumnElement, Date, DateTime, Integer, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -117,6 +117,31 @@ def _plus_days_sqlite(element: PlusDays, compiler: Any, **kw: Any) -> str:
     # The stored text has six fractional digits; strftime's %f gives three.
     column = compiler.process(element.column, **kw)
     return f"(strftime('%Y-%m-%d %H:%M:%f', {column}, '+{element.days} days') || '000')"
+
+
+class MonthEnd(ColumnElement[date]):
+    """The last day of the UTC calendar month `months` months after a timestamp column's month
+    (2026-01-15 and 24: 2028-01-31), as a date, on PostgreSQL and on SQLite."""
+
+    inherit_cache = True
+    type = Date()
+
+    def __init__(self, column: ColumnElement[datetime], months: int) -> None:
+        self.column = column
+        self.months = int(months)
+
+
+@compiles(MonthEnd, "postgresql")
+def _month_end_postgresql(element: MonthEnd, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return (f"CAST(date_trunc('month', {column} AT TIME ZONE 'UTC') + interval "
+            f"'{element.months + 1} months' - interval '1 day' AS DATE)")  # fmt: skip
+
+
+@compiles(MonthEnd, "sqlite")
+def _month_end_sqlite(element: MonthEnd, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"date({column}, 'start of month', '+{element.months + 1} months', '-1 day')"
 
 
 class MonthKey(ColumnElement[int]):

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import point_lots
 from infra.progress import Progress, quiet
+from infra.types import MonthEnd, UtcDateTime
 from loyalty import ledger, lot
 from loyalty.program import Program
 
@@ -96,6 +97,21 @@ class ExpiringPoints:
     by_date: list[tuple[date, int]]
 
 
+def expiring_lots(member_id: Any, cutoff: Any) -> ColumnElement[bool]:
+    """The member's open lots earned before `cutoff` (those that expire by then)."""
+    return and_(point_lots.c.member_id == member_id, point_lots.c.remaining > 0,
+                point_lots.c.earned_at < cutoff)  # fmt: skip
+
+
+def lot_expires_on(program: Program) -> ColumnElement[date]:
+    """The last day a lot's points can be spent, in SQL (`expires_on`)."""
+    return MonthEnd(point_lots.c.earned_at, program.expiry_months)
+
+
+def expiring_cutoff(program: Program, now: datetime, within_days: int) -> datetime:
+    return lot.expired_before(now + timedelta(days=within_days), program.expiry_months)
+
+
 async def expiring_points(
     conn: AsyncConnection,
     program: Program,
@@ -105,28 +121,23 @@ async def expiring_points(
     within_days: int,
 ) -> dict[int, ExpiringPoints]:
     """Points of open lots that expire within `within_days` of `now`, per member."""
-    cutoff = lot.expired_before(now + timedelta(days=within_days), program.expiry_months)
+    cutoff = literal(expiring_cutoff(program, now, within_days), UtcDateTime())
+    day = lot_expires_on(program)
     rows = await conn.execute(
-        select(point_lots.c.member_id, point_lots.c.earned_at, point_lots.c.remaining)
-        .where(
-            point_lots.c.member_id.in_(member_ids),
-            point_lots.c.remaining > 0,
-            point_lots.c.earned_at < cutoff,
-        )
-        .order_by(point_lots.c.member_id, point_lots.c.earned_at)
-    )
-    per_member: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+        select(point_lots.c.member_id, day.label("day"),
+               func.sum(point_lots.c.remaining).label("points"))
+        .where(expiring_lots(point_lots.c.member_id, cutoff),
+               point_lots.c.member_id.in_(member_ids))
+        .group_by(point_lots.c.member_id, day)
+        .order_by(point_lots.c.member_id, day)
+    )  # fmt: skip
+    per_member: dict[int, list[tuple[date, int]]] = defaultdict(list)
     for row in rows:
-        per_member[row.member_id][expires_on(row.earned_at, program)] += row.remaining
+        per_member[row.member_id].append((row.day, int(row.points)))
     return {
         member_id: ExpiringPoints(
-            points=sum(per_member[member_id].values()),
-            by_date=sorted(per_member[member_id].items()),
+            points=sum(points for _, points in per_member[member_id]),
+            by_date=per_member[member_id],
         )
         for member_id in member_ids
     }
-
-
-def expires_on(earned_at: datetime, program: Program) -> date:
-    """The last day a lot's points can be spent (earned 2026-01-15: 2028-01-31)."""
-    return (lot.expires_at(earned_at, program.expiry_months) - timedelta(days=1)).date()

@@ -20,11 +20,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ClauseElement
 
-from infra.models import growth_buckets, interactions, purchases
+from infra.models import growth_buckets, interactions, members, purchases
 from infra.types import MonthKey, UtcDateTime
 from loyalty.program import Program
 
@@ -196,15 +209,43 @@ async def _events(conn: AsyncConnection, member_ids: list[int], start: datetime,
     )))  # fmt: skip
 
 
+def value_expression(member_id: Any, start: Any, at: Any) -> ColumnElement[int]:
+    """A member's growth value in (start, at] as one SQL expression (PostgreSQL and SQLite):
+    the buckets the window covers whole, and the events of the months it covers only in part.
+    `values` reads it; compiled operations embed it (resolvers.compiled)."""
+    start, at = _instant(start), _instant(at)
+    bucket = growth_buckets.alias("window_bucket")
+
+    def events(table: Any, column: Any, growth: Any) -> Any:
+        return select(func.coalesce(func.sum(growth), 0)).where(
+            table.c.member_id == bucket.c.member_id, column > start, column <= at,
+            MonthKey(column) == bucket.c.month,
+        ).scalar_subquery()  # fmt: skip
+
+    whole = and_(bucket.c.first_at > start, bucket.c.last_at <= at)
+    some = and_(bucket.c.last_at > start, bucket.c.first_at <= at)
+    in_part = events(purchases, purchases.c.purchased_at,
+                     purchases.c.growth_value - purchases.c.growth_reversed) + events(
+        interactions, interactions.c.occurred_at, interactions.c.growth_value)  # fmt: skip
+    counted = case((whole, bucket.c.growth), (some, in_part), else_=0)
+    return select(func.coalesce(func.sum(counted), 0)).where(
+        bucket.c.member_id == member_id,
+        bucket.c.month >= MonthKey(start), bucket.c.month <= MonthKey(at),
+    ).scalar_subquery()  # fmt: skip
+
+
+def _instant(value: Any) -> Any:
+    return value if isinstance(value, ClauseElement) else literal(value, UtcDateTime())
+
+
 async def values(
     conn: AsyncConnection, program: Program, member_ids: Sequence[int], at: datetime
 ) -> dict[int, int]:
-    """Growth value per member at `at`: one statement over the buckets, and one over the events
-    of partly covered months if any member has such a month."""
-    start = window_start(program, at)
-    member_ids = list(member_ids)
-    rows = await conn.execute(_buckets_in(member_ids, start, at))
-    return await exact(conn, program, list(_fold(rows, member_ids, start, at).values()))
+    """Growth value per member at `at`, in one statement (`value_expression`)."""
+    value = value_expression(members.c.id, window_start(program, at), at)
+    rows = await conn.execute(select(members.c.id, value).where(members.c.id.in_(list(member_ids))))
+    found = {row[0]: int(row[1]) for row in rows}
+    return {member_id: found.get(member_id, 0) for member_id in member_ids}
 
 
 def _from_events(member_ids: Sequence[int] | None) -> Any:

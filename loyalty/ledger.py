@@ -11,7 +11,7 @@ so the many writers that share them never queue on one row.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -19,7 +19,6 @@ from typing import Any, NewType, NoReturn
 
 from sqlalchemy import (
     BigInteger,
-    Select,
     and_,
     bindparam,
     func,
@@ -32,10 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import insert_unless_exists
 from infra.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from infra.models import accounts, ledger_accounts, transfers
-from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty import lot, posting
 from loyalty.idempotency import earlier, request_hash
-from loyalty.visibility import EVERYTHING, Visibility
 
 # An account's id says whose it is: "member:<id>", "partner:<id>:clearing" or "program:<name>".
 AccountId = NewType("AccountId", str)
@@ -431,33 +428,6 @@ async def member_balances(conn: AsyncConnection, member_ids: Iterable[int]) -> l
     )
 
 
-def entries_for_accounts(account_ids: list[str]) -> Any:
-    """Transfers touching the given accounts, one row per (account, transfer), with the signed
-    effect on that account: the union of the two indexed sides (debit, credit)."""
-    columns = (
-        transfers.c.id,
-        transfers.c.partner_id,
-        transfers.c.phase,
-        transfers.c.reason,
-        transfers.c.reference,
-        transfers.c.pending_id,
-        transfers.c.created_at,
-    )
-    debits = select(
-        transfers.c.debit_account_id.label("account_id"),
-        (-transfers.c.amount).label("points"),
-        transfers.c.credit_account_id.label("counterparty"),
-        *columns,
-    ).where(transfers.c.debit_account_id.in_(account_ids))
-    credits = select(
-        transfers.c.credit_account_id.label("account_id"),
-        transfers.c.amount.label("points"),
-        transfers.c.debit_account_id.label("counterparty"),
-        *columns,
-    ).where(transfers.c.credit_account_id.in_(account_ids))
-    return union_all(debits, credits).subquery("entries")
-
-
 async def verify(conn: AsyncConnection, *, negative_limit: int = 0) -> list[str]:
     """The ledger's invariants; returns the violations found (an empty list when sound).
 
@@ -539,24 +509,3 @@ async def _check_accounts(
         if in_lots != max(0, available):
             problems.append(f"{row.id}: open lots hold {in_lots}, available is {available}")
     return problems
-
-
-async def entry_pages(
-    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility = EVERYTHING
-) -> list[list[Any]]:
-    """Pages of members' ledger entries, newest first (keys: member id, first, after id); a
-    caller limited to one partner's transfers (`visible.ledger_partner`) sees only those."""
-
-    def page_query(owners: list[str], limit: int, after: int | None) -> Select[Any]:
-        entries = entries_for_accounts(owners)
-        inner = select(
-            entries.c.account_id.label("owner"), *[c for c in entries.c if c.name != "account_id"]
-        )
-        if visible.ledger_partner is not None:
-            inner = inner.where(entries.c.partner_id == visible.ledger_partner)
-        if after is not None:
-            inner = inner.where(entries.c.id < after)
-        return top_n_per_owner(inner, entries.c.account_id, entries.c.id, limit)
-
-    by_account = [(member_account(int(owner)), first, after) for owner, first, after in keys]  # type: ignore[call-overload]
-    return await load_pages(conn, by_account, page_query)

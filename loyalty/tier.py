@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, func, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
@@ -57,6 +57,23 @@ def tier_for_growth(program: Program, growth_value: int) -> Tier:
 def next_tier(tier: Tier) -> Tier | None:
     position = TIERS.index(tier)
     return TIERS[position + 1] if position + 1 < len(TIERS) else None
+
+
+def progress_expressions(program: Program, tier_column: Any, growth: Any) -> dict[str, Any]:
+    """What the next tier still needs, as SQL over a member's tier and growth value (what
+    schema.standing.TierProgress.build computes from `next_tier` and `threshold`)."""
+    following = {t: next_tier(t) for t in TIERS}
+    targets = {t: threshold(program, n) for t, n in following.items() if n is not None}
+    target = case(*((tier_column == t.value, value) for t, value in targets.items()),
+                  else_=null())  # fmt: skip
+    steps = [(tier_column == t.value, n.value) for t, n in following.items() if n is not None]
+    return {
+        "tier": tier_column,
+        "growth_value": growth,
+        "next_tier": case(*steps, else_=null()),
+        "next_tier_threshold": target,
+        "growth_value_needed": func.coalesce(func.greatest(target - growth, 0), 0),
+    }
 
 
 def higher(first: Tier, second: Tier) -> Tier:

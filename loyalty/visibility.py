@@ -48,8 +48,10 @@ class Visibility:
     # Which purchases and interactions a member's aggregates (lifecycle, segment) count.
     aggregated_purchases: ColumnElement[bool] = ALL
     aggregated_interactions: ColumnElement[bool] = ALL
-    # A member's ledger shows only the transfers concerning this partner (None: all).
-    ledger_partner: int | None = None
+    # Which transfers a member's ledger shows (a partner: those concerning it).
+    transfers: ColumnElement[bool] = ALL
+    # Whose birth dates (members rows) the caller may read.
+    birth_dates: ColumnElement[bool] = ALL
 
     async def check(self, conn: AsyncConnection, table: Table, row_id: Any) -> None:
         """NOT_FOUND unless the row exists and the principal may act on it."""

@@ -18,7 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.errors import PartnerUnavailable
 from infra.reads import PageKey
-from loyalty import expiry, growth, ledger, member, purchase, referral, reward, segment, tier
+from loyalty import (
+    entries,
+    expiry,
+    growth,
+    ledger,
+    member,
+    purchase,
+    referral,
+    reward,
+    segment,
+    tier,
+)
 from loyalty.program import Program
 from loyalty.promotions import benefit, campaign, coupon
 from loyalty.visibility import Visibility
@@ -169,7 +180,7 @@ class PurchasesByMemberLoader(BatchLoader):
 
 class LedgerEntriesByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[PageKey]) -> list[Any]:
-        return await ledger.entry_pages(conn, keys, self.visible)
+        return await entries.entry_pages(conn, keys, self.visible)
 
 
 class ReferralsByMemberLoader(BatchLoader):

@@ -212,9 +212,19 @@ async def grants_of(
     grants), oldest first, with the coupon's code where the grant was one; those the caller may
     see (`visible.benefit_grants`)."""
     return list(await conn.execute(
-        select(benefit_grants, coupons.c.code.label("coupon_code"))
-        .outerjoin(coupons, (coupons.c.member_id == benefit_grants.c.member_id)
-                   & (coupons.c.id == benefit_grants.c.coupon_id))
+        select(benefit_grants, grant_coupon_code().label("coupon_code"))
         .where(benefit_grants.c.member_id.in_(member_ids), visible.benefit_grants)
         .order_by(benefit_grants.c.member_id, benefit_grants.c.id)
     ))  # fmt: skip
+
+
+def grant_coupon_code() -> Any:
+    """The code of a grant's coupon (null for a gift), of a benefit_grants row."""
+    return (
+        select(coupons.c.code)
+        .where(
+            coupons.c.member_id == benefit_grants.c.member_id,
+            coupons.c.id == benefit_grants.c.coupon_id,
+        )
+        .scalar_subquery()
+    )

@@ -25,7 +25,9 @@ from auth.ownership import plan_parameters, plan_shape
 from infra.errors import DomainError
 from loyalty.program import Program
 from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
-from resolvers.compiled.plan import MISSING, Fallback, Plan, Unplannable, compile_plan
+from resolvers.compiled.fields import FIELDS
+from resolvers.compiled.plan import Fallback, Plan, compile_plan
+from resolvers.compiled.sql import MISSING, Unplannable
 
 meter = metrics.get_meter("pointgate.graphql")
 outcomes_counter = meter.create_counter(
@@ -87,7 +89,7 @@ class CompiledOperations:
         try:
             plan: Plan | None = compile_plan(
                 self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
-                context.visible, self.program, self.dialect,
+                context.visible, self.program, self.dialect, FIELDS,
             )  # fmt: skip
         except Unplannable:
             plan = None

@@ -33,9 +33,16 @@ async def expired_total(db) -> int:
         return sum(rows)
 
 
-def test_a_lot_earned_on_15_january_2026_expires_at_the_end_of_january_2028(program):
-    assert expiry.expires_on(at(2026, 1, 15), program) == date(2028, 1, 31)
-    assert expiry.expires_on(at(2026, 12, 31, 23), program) == date(2028, 12, 31)
+async def test_a_lot_earned_on_15_january_2026_expires_at_the_end_of_january_2028(db, program):
+    """The expiry date is SQL (loyalty.expiry.lot_expires_on) on both backends."""
+    holder = await a_member(db, now=at(2025, 12, 1))
+    await a_purchase(db, program, holder.id, "100.00", at=at(2026, 1, 15))
+    await a_purchase(db, program, holder.id, "50.00", at=at(2026, 12, 31, 23))
+    async with db.read() as conn:
+        found = await expiry.expiring_points(conn, program, [holder.id], now=at(2027, 1, 2),
+                                             within_days=800)  # fmt: skip
+    assert [day for day, _ in found[holder.id].by_date] == [date(2028, 1, 31), date(2028, 12, 31)]
+    assert found[holder.id].points == sum(points for _, points in found[holder.id].by_date) > 0
 
 
 async def test_spending_draws_the_oldest_lots_first(db, program):
