@@ -215,12 +215,17 @@ async def set_statement_log(database: str, on: bool) -> None:
 # --- the run ---------------------------------------------------------------------------------
 
 
+# Two Pointgate servers and PostGraphile share the server's 100 connections: each Pointgate
+# sizes its default pool from its part (1 worker: 30; 2 workers: 15 each).
+SHARED = {**SERVED, "POINTGATE_DB_MAX_CONNECTIONS": "40"}
+
+
 @contextmanager
 def servers(url: str) -> Iterator[dict[str, str]]:
     with ExitStack() as stack:
         yield {
-            "pointgate 1w": stack.enter_context(served_gateway(url, 1, SERVED)),
-            "pointgate 2w": stack.enter_context(served_gateway(url, 2, SERVED)),
+            "pointgate 1w": stack.enter_context(served_gateway(url, 1, SHARED)),
+            "pointgate 2w": stack.enter_context(served_gateway(url, 2, SHARED)),
             "postgraphile": stack.enter_context(served_peer(url)),
         }
 

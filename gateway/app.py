@@ -451,7 +451,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     secrets.configure(lambda: keyring)
     members.use_phone_region(settings.program.phone_region)
     owns_db = db is None
-    database = db or Database(settings.database_url, pool_size=settings.database_pool_size)
+    database = db or Database(settings.database_url, pool_size=settings.pool_size(),
+                              pool_timeout=settings.database_pool_timeout_seconds)  # fmt: skip
     instrument_engine(database.engine)
     directory = ConnectorDirectory(timeout=settings.connector_timeout_seconds)
     store = open_store(settings.redis_url)

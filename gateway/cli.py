@@ -101,6 +101,8 @@ def serve(
     ),
 ) -> None:
     """Serve the gateway with uvicorn."""
+    # Each worker sizes its database pool by the number of workers (Settings.pool_size).
+    os.environ.setdefault("POINTGATE_WORKERS", str(workers))
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

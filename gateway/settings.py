@@ -24,6 +24,9 @@ def _split(value: str) -> tuple[str, ...]:
 
 
 # How each type of setting is read from its variable; an unset variable leaves the default.
+# Connections left for migrations, background jobs and administrators (`Settings.pool_size`).
+RESERVED_CONNECTIONS = 10
+
 PARSERS: dict[str, Callable[[str], object]] = {
     "str": str,
     "str | None": lambda value: value or None,
@@ -39,7 +42,12 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     environment: str = "production"
     program: Program = field(default_factory=Program)
-    database_pool_size: int = 10
+    # PostgreSQL connections per worker; 0: sized from the two below (`pool_size`). The pool
+    # never opens more: a request waits up to `database_pool_timeout_seconds` for one.
+    database_pool_size: int = 0
+    database_max_connections: int = 100
+    workers: int = 1
+    database_pool_timeout_seconds: float = 10.0
     # OpenTelemetry exporters: "none", "console" or "otlp" (the OTLP endpoint itself is read by
     # the exporter from OTEL_EXPORTER_OTLP_ENDPOINT, as the SDK specifies).
     traces_exporter: str = "none"
@@ -106,6 +114,15 @@ class Settings:
             member_audience=self.member_audience,
         )
 
+    def pool_size(self) -> int:
+        """The connections each worker keeps: the server's `max_connections` less what
+        migrations, jobs and administrators need, shared by the workers, at most 32 (more
+        than a worker keeps busy on two cores), at least 4."""
+        if self.database_pool_size > 0:
+            return self.database_pool_size
+        spare = self.database_max_connections - RESERVED_CONNECTIONS
+        return max(4, min(32, spare // max(1, self.workers)))
+
     def limits(self) -> Limits:
         return Limits(
             max_depth=self.max_depth,
@@ -161,6 +178,9 @@ ENVIRONMENT: dict[str, str] = {
     "database_url": "DATABASE_URL",
     "environment": "POINTGATE_ENV",
     "database_pool_size": "POINTGATE_DB_POOL_SIZE",
+    "database_max_connections": "POINTGATE_DB_MAX_CONNECTIONS",
+    "database_pool_timeout_seconds": "POINTGATE_DB_POOL_TIMEOUT",
+    "workers": "POINTGATE_WORKERS",
     "traces_exporter": "OTEL_TRACES_EXPORTER",
     "metrics_exporter": "OTEL_METRICS_EXPORTER",
     "issuer": "POINTGATE_ISSUER",

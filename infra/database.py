@@ -82,10 +82,21 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
 
 class Database:
     def __init__(
-        self, url: str, *, pool_size: int = 10, echo: bool = False, foreign_keys: bool = True
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 10.0,
+        echo: bool = False,
+        foreign_keys: bool = True,
     ) -> None:
         """`foreign_keys=False` is for SQLite migrations only: Alembic changes a SQLite table by
-        copying it, which enforced foreign keys would refuse while other rows point at it."""
+        copying it, which enforced foreign keys would refuse while other rows point at it.
+
+        On PostgreSQL the pool keeps `pool_size` connections and opens no more: a checkout
+        beyond them waits (up to `pool_timeout` seconds) instead of opening an overflow
+        connection that is closed when returned (measured: about 350 sessions opened and
+        closed in one benchmark run at 16 connections with 10 + 10 overflow)."""
         self.url = url
         options: dict[str, Any] = {"echo": echo}
         if url.startswith("sqlite"):
@@ -99,7 +110,8 @@ class Database:
             # restart the first statement on a dead connection fails as a disconnect, which
             # invalidates every older pooled connection at once; `read_once_more` retries the
             # request's first read (its token check) on a fresh one.
-            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+            options.update(pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout,
+                           pool_pre_ping=False)  # fmt: skip
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":

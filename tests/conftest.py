@@ -68,7 +68,7 @@ async def new_empty_database(backend: str, tmp_path: Any) -> tuple[Database, str
     if backend == "sqlite":
         return Database(f"sqlite+aiosqlite:///{tmp_path / 'pointgate.db'}"), None
     url, name = await _fresh_postgres_database()
-    # A bounded pool (at most 2 x TEST_POOL_SIZE connections per test database), so the suite
+    # A bounded pool (at most TEST_POOL_SIZE connections per test database), so the suite
     # stays well inside the shared server's max_connections; a burst of concurrent requests
     # in a test waits for a connection rather than failing.
     return Database(url, pool_size=TEST_POOL_SIZE), name

@@ -369,7 +369,7 @@ async def test_objects_the_caller_may_not_see_get_the_general_paths_error(world)
     assert answer["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-MIN_EXAMPLES = 500
+MIN_EXAMPLES = 2000
 
 
 @pytest.mark.slow
