@@ -8,8 +8,8 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any, Final
 
 import anyio
@@ -79,6 +79,7 @@ from schema.extensions import (
     operation_span,
 )
 from schema.federation import Schema
+from schema.graphql_schema import graphql_schema
 from schema.limits import (
     entities_figures,
     limits_rule,
@@ -101,6 +102,8 @@ OPERATION_HEADER: Final = "x-pointgate-operation"
 OPERATION_WINDOW_SECONDS: Final = 300
 UNAVAILABLE_MESSAGE: Final = "the service is temporarily unavailable; retry shortly"
 log = logging.getLogger("pointgate.gateway")
+# The operation parse_http_body read from this request's body (one per request: set by `run`).
+_BODY: ContextVar[Any] = ContextVar("pointgate_graphql_body", default=None)
 
 
 def _trace_id(traceparent: str | None) -> str | None:
@@ -188,6 +191,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return ide.page()
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        _BODY.set(None)  # requests of one keep-alive connection share a task's context
         if not isinstance(request, Request) or self.should_render_graphql_ide(
             self.request_adapter_class(request)
         ):
@@ -201,7 +205,7 @@ class GraphQLApp(GraphQL[Context, None]):
                     # The admitted operations of a partner's client are what settlement bills.
                     await self.usage.count(principal.partner_id, principal.client_id)
             with operation_span(request.headers) as span:
-                answered = await self.compiled_answer(request, principal, span)
+                answered = await self.compiled_answer(request, span)
                 if answered is not None:
                     return answered
                 response = await super().run(request, context, root_value)
@@ -229,40 +233,24 @@ class GraphQLApp(GraphQL[Context, None]):
             as_graphql_response(response)
         return response
 
-    async def compiled_answer(self, request: Request, principal: Any, span: Any) -> Response | None:
-        """A query this process already validated and compiled (for this caller's shape) is
-        answered here, without parsing, validating or executing it again: its variables are
-        checked as parse_http_body checks them, its root fields' permissions asked, its span
+    async def compiled_answer(self, request: Request, span: Any) -> Response | None:
+        """The one seam where a query skips Strawberry's execution: a document this process
+        already validated and compiled (for this caller's shape) is answered here, without
+        parsing, validating or executing it again. The request is read by `parse_http_body`
+        and the context made by `get_context`, as Strawberry's own `run` does (which then
+        reads the same body again if it answers); the root fields' permissions are asked
+        through their own PermissionExtension (resolvers.compiled.permission); its span is
         recorded. Anything else (and any doubt) goes the whole way through Strawberry."""
         operations = self.schema.compiled_operations  # type: ignore[attr-defined]
-        if (
-            request.method != "POST"
-            or not self.settings.compiled_reads
-            or request.headers.get("content-type") != "application/json"
-        ):
+        if request.method != "POST" or not self.settings.compiled_reads:
             return None
+        data = await self.parse_http_body(self.request_adapter_class(request))
+        if not isinstance(data.query, str):
+            return None
+        context = await self.get_context(request, await self.get_sub_response(request))
         try:
-            data = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict):
-            return None
-        query, name, variables = data.get("query"), data.get("operationName"), data.get("variables")
-        extensions = data.get("extensions")
-        if extensions:  # a persisted query (resolved as parse_http_body resolves it), or nothing
-            if not isinstance(extensions, dict) or set(extensions) != {"persistedQuery"}:
-                return None
-            query = await self.persisted.resolve(extensions["persistedQuery"], query)
-        elif self.settings.persisted_only:
-            return None
-        if not isinstance(query, str) or not isinstance(name, str | None):
-            return None
-        if variables:
-            self.check_variables(query, name, variables)
-        context = SimpleNamespace(db=self.db, principal=principal,
-                                  visible=ownership.visibility(principal))  # fmt: skip
-        try:
-            known = await operations.known(query, name, variables, context)
+            known = await operations.known(data.query, data.operation_name, data.variables,
+                                           context)  # fmt: skip
         except Exception as error:
             if is_transient(error):
                 raise
@@ -277,6 +265,16 @@ class GraphQLApp(GraphQL[Context, None]):
         return Response(body, media_type="application/json")
 
     async def parse_http_body(self, request: Any) -> Any:
+        """The request's operation, read once per request (the compiled seam reads it first,
+        and Strawberry's run gets the same)."""
+        parsed = _BODY.get()
+        if parsed is not None:
+            return parsed
+        data = await self._parse_http_body(request)
+        _BODY.set(data)
+        return data
+
+    async def _parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)
         if isinstance(data, list):  # batching is off; the base class refuses lists already
             raise Refusal("BATCHING_DISABLED", "send one operation per request", 400)
@@ -298,9 +296,9 @@ class GraphQLApp(GraphQL[Context, None]):
             document = parse(query, max_tokens=10_000)
         except GraphQLError:
             return False
-        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
+        graphql = graphql_schema(self.schema)
         rules = [*specified_rules, self.schema.limits_rule]  # type: ignore[attr-defined]
-        return not validate(graphql_schema, document, rules)
+        return not validate(graphql, document, rules)
 
     def check_variables(self, query: str, operation: str | None, variables: Any) -> None:
         """Variable sizes, and the cost of `_entities` with the representations actually sent
@@ -312,8 +310,8 @@ class GraphQLApp(GraphQL[Context, None]):
         if problem is not None:
             code, message, extensions = problem
             raise Refusal(code, message, REQUEST_ERROR, **extensions)
-        graphql_schema = self.schema._schema  # type: ignore[attr-defined]
-        figures = entities_figures(graphql_schema, query, operation, variables)
+        graphql = graphql_schema(self.schema)
+        figures = entities_figures(graphql, query, operation, variables)
         for code, message, extra in over_limits(figures, self.limits) if figures else ():
             raise Refusal(code, message, REQUEST_ERROR, **extra)
 

@@ -22,6 +22,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from schema.graphql_schema import graphql_schema
 from schema.limits import Limits, Measure
 
 VALID_DOCUMENTS = 1024
@@ -74,7 +75,7 @@ class ValidationMemo(SchemaExtension):
             _remember(as_sent)
             execution.pre_execution_errors = []
         else:
-            errors = validate_document(execution.schema._schema, document, rules)
+            errors = validate_document(graphql_schema(execution.schema), document, rules)
             if not errors:
                 _remember(printed)
                 _remember(as_sent)

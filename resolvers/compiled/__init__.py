@@ -10,14 +10,12 @@ the general path, which gives the same answer or its error."""
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from graphql import ExecutionResult, GraphQLSchema, get_variable_values
+from graphql import ExecutionResult, GraphQLSchema, OperationDefinitionNode, get_variable_values
 from opentelemetry import metrics
 from strawberry.extensions import SchemaExtension
 
@@ -26,8 +24,10 @@ from infra.errors import DomainError
 from loyalty.program import Program
 from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
 from resolvers.compiled.fields import FIELDS
+from resolvers.compiled.permission import permitted
 from resolvers.compiled.plan import Fallback, Plan, compile_plan
 from resolvers.compiled.sql import MISSING, Unplannable
+from schema.graphql_schema import graphql_schema
 
 meter = metrics.get_meter("pointgate.graphql")
 outcomes_counter = meter.create_counter(
@@ -42,16 +42,15 @@ PLANS = 1024
 
 
 class _Document:
+    """A parsed document and the operation a request names in it."""
+
     __slots__ = ("conditional", "fragments", "key", "operation")
 
-    def __init__(self, key: tuple[str, str | None], document: Any,
-                 operation_name: str | None) -> None:  # fmt: skip
+    def __init__(self, key: tuple[str, str | None], operation: Any, fragments: Any) -> None:
         self.key = key
-        self.operation = operation_of(document, operation_name)
-        self.fragments = fragments_of(document)
-        self.conditional = (
-            conditional_nodes(self.operation, self.fragments) if self.operation else []
-        )
+        self.operation = operation
+        self.fragments = fragments
+        self.conditional = conditional_nodes(operation, fragments)
 
 
 class CompiledOperations:
@@ -60,21 +59,32 @@ class CompiledOperations:
     def __init__(self, program: Program) -> None:
         self.schema: GraphQLSchema | None = None
         self.program = program
-        self.documents: OrderedDict[tuple[str, str | None], _Document] = OrderedDict()
+        # By query text and operation name; and the documents of one operation by query text
+        # alone (a request may send such a document with or without its operation's name).
+        self.named: OrderedDict[tuple[str, str | None], _Document | None] = OrderedDict()
+        self.lone: OrderedDict[str, _Document] = OrderedDict()
         self.plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
         self.dialect: Any = None
         # Queries answered by a compiled statement, and those that took the general path.
         self.outcomes: Counter[str] = Counter()
 
-    def document(self, query: str, name: str | None, parsed: Any) -> _Document:
+    def document(self, query: str, name: str | None, parsed: Any) -> _Document | None:
         key = (query, name)
-        found = self.documents.get(key)
-        if found is None:
-            found = self.documents[key] = _Document(key, parsed, name)
-            if len(self.documents) > DOCUMENTS:
-                self.documents.popitem(last=False)
-        else:
-            self.documents.move_to_end(key)
+        if key in self.named:
+            self.named.move_to_end(key)
+            return self.named[key]
+        operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
+        operation = operation_of(parsed, name)
+        found = None
+        if operation is not None:
+            found = _Document(key, operation, fragments_of(parsed))
+            if len(operations) == 1:
+                self.lone[query] = found
+        self.named[key] = found
+        if len(self.named) > DOCUMENTS:
+            self.named.popitem(last=False)
+        if len(self.lone) > DOCUMENTS:
+            self.lone.popitem(last=False)
         return found
 
     def plan_key(self, document: _Document, variables: Any, context: Any) -> tuple[Any, ...]:
@@ -108,11 +118,12 @@ class CompiledOperations:
         context = execution.context
         if context.db.dialect != "postgresql" or execution.query is None:
             return None
-        # Keyed by the operation name the request gave (None for a lone operation), as the
-        # next request of the same document will give it (`known`).
-        name = execution._provided_operation_name
-        document = self.document(execution.query, name, execution.graphql_document)
-        self.schema = self.schema or execution.schema._schema
+        # Strawberry's `operation_name`: the one the request gave, else the lone operation's.
+        document = self.document(execution.query, execution.operation_name,
+                                 execution.graphql_document)  # fmt: skip
+        if document is None:
+            return None
+        self.schema = self.schema or graphql_schema(execution.schema)
         self.dialect = self.dialect or context.db.engine.dialect
         return await self.answer(document, execution.variables, context, compile=True)
 
@@ -121,8 +132,10 @@ class CompiledOperations:
     ) -> tuple[str, str] | None:
         """For a document this process validated and planned before (for the caller's shape),
         its name and answer without parsing or validating it again; else None."""
-        document = self.documents.get((query, name))
-        if document is None or document.operation is None:
+        document = self.named.get((query, name))
+        if document is None and name is None:  # a lone operation, sent without its name
+            document = self.lone.get(query)
+        if document is None or context.db.dialect != "postgresql":
             return None
         text = await self.answer(document, variables, context, compile=False)
         if text is None:
@@ -133,7 +146,7 @@ class CompiledOperations:
     async def answer(
         self, document: _Document, raw_variables: Any, context: Any, *, compile: bool
     ) -> str | None:
-        if document.operation is None or self.schema is None:
+        if self.schema is None:
             return None
         variables = get_variable_values(
             self.schema, document.operation.variable_definitions or (), raw_variables or {}
@@ -144,7 +157,9 @@ class CompiledOperations:
             plan = self.plan(document, variables, context)
         else:
             plan = self.plans.get(self.plan_key(document, variables, context))
-        if plan is None or not await _permitted(plan, context):
+        if plan is None:
+            return None
+        if not await permitted(plan, self.schema, document, variables, context):
             return None
         if plan.sql is None:
             return plan.constant
@@ -157,21 +172,6 @@ class CompiledOperations:
         async with context.db.read() as conn:
             text: str = (await conn.exec_driver_sql(plan.sql, parameters)).scalar_one()
         return None if MISSING in text else text
-
-
-async def _permitted(plan: Plan, context: Any) -> bool:
-    info = SimpleNamespace(context=context)
-    for permission_classes in plan.permissions:
-        for permission_class in permission_classes:
-            try:
-                allowed = permission_class().has_permission(None, info)
-                if inspect.isawaitable(allowed):
-                    allowed = await allowed
-            except Exception:  # the general path raises it again, as the field's error
-                return False
-            if not allowed:
-                return False
-    return True
 
 
 class CompiledReads(SchemaExtension):

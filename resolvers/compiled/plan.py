@@ -103,8 +103,9 @@ class Plan:
     order: tuple[str, ...]
     constants: dict[str, Any]
     bindings: tuple[Binding, ...]
-    # The root fields' permission classes, asked per request as Strawberry asks them.
-    permissions: tuple[tuple[Any, ...], ...]
+    # The root fields (response key, nodes) whose permissions are asked per request
+    # (resolvers.compiled.permission).
+    roots: tuple[tuple[str, list[FieldNode]], ...]
     constant: str = ""
 
     def parameters(
@@ -154,7 +155,7 @@ class Planner:
         self.exponent = program.currency_exponent
         self._measures: Measures | None = None
         self.bindings: list[Binding] = []
-        self.permissions: list[tuple[Any, ...]] = []
+        self.roots: list[tuple[str, list[FieldNode]]] = []
         self.count = 0
         self.aliases = 0
         self.typenames_only: dict[str, str] = {}
@@ -168,11 +169,8 @@ class Planner:
         assert root is not None
         fields = collect(self.schema, self.fragments, self.variables, root.name,
                          [operation.selection_set])  # fmt: skip
-        for nodes in fields.values():
-            if nodes[0].name.value != "__typename":
-                field = root.fields[nodes[0].name.value]
-                definition = field.extensions["strawberry-definition"]
-                self.permissions.append(tuple(definition.permission_classes))
+        self.roots = [(key, nodes) for key, nodes in fields.items()
+                      if nodes[0].name.value != "__typename"]  # fmt: skip
         pairs = [(key, self.field(root.name, nodes, None)) for key, nodes in fields.items()]
         if all(nodes[0].name.value == "__typename" for nodes in fields.values()):
             self.typenames_only = {key: root.name for key in fields}
@@ -404,5 +402,5 @@ def compile_plan(
         order=tuple(compiled.positiontup or ()),
         constants=dict(compiled.params),
         bindings=tuple(planner.bindings),
-        permissions=tuple(planner.permissions),
+        roots=tuple(planner.roots),
     )

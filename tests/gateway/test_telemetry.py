@@ -9,8 +9,8 @@ from partners import registry
 from tests.conftest import graphql
 from tests.factories import a_member_with_points
 
-# growthValue is not plannable: this operation takes the general path on every database.
-QUERY = "query Balance($id: ID!) { member(id: $id) { balance { available } growthValue } }"
+# Member.campaigns has no plan (resolvers.compiled.fields.UNPLANNABLE): the general path answers.
+QUERY = "query Balance($id: ID!) { member(id: $id) { balance { available } campaigns { id } } }"
 COMPILED = "query Balance($id: ID!) { member(id: $id) { balance { available } } }"
 
 

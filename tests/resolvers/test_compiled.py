@@ -33,6 +33,7 @@ from loyalty.purchase import Channel
 from resolvers import compiled as compiled_reads
 from resolvers.compiled.fields import FIELDS
 from schema.pagination import encode_cursor
+from schema.permissions import READ_MEMBERS
 from tests.auth.test_revocations import serving
 from tests.conftest import bearer, http_client
 from tests.factories import a_partner
@@ -464,3 +465,21 @@ async def test_a_purchase_without_a_coupon_has_its_gross_amount_on_both_paths(wo
     assert answers == [expected, expected]
     purchase = expected["data"]["purchase"]
     assert purchase["grossAmount"] == purchase["amount"] is not None
+
+
+async def test_a_permission_answering_a_truthy_non_boolean_denies_on_both_paths(world, monkeypatch):
+    """Issue 26: the early answer counted any truthy result as allowed; Strawberry requires a
+    real boolean. Both paths now ask through the field's own PermissionExtension."""
+    operator, general = world.callers["operator"]
+    query = "{ members(first: 1) { nodes { id } } }"
+    for _ in range(2):  # planned, then known to the early answer
+        assert "errors" not in (await operator.post("/graphql", json={"query": query})).json()
+    before = world.app.state.compiled_operations.outcomes["compiled"]
+    monkeypatch.setattr(READ_MEMBERS, "has_permission", lambda self, source, info, **kw: 1)
+
+    answers = [(await client.post("/graphql", json={"query": query})).json()
+               for client in (operator, operator, general)]  # fmt: skip
+
+    for answer in answers:
+        assert answer["data"] is None and answer["errors"], answer
+    assert world.app.state.compiled_operations.outcomes["compiled"] == before
