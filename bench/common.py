@@ -76,16 +76,23 @@ class Served:
 
 @contextmanager
 def served_gateway(
-    database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None
+    database_url: str,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+    tree: str | None = None,
 ) -> Iterator[str]:
-    """Run `pointgate serve` in a subprocess until the block ends; yield its /graphql URL."""
-    with serving(database_url, workers, extra_env) as served:
+    """Run `pointgate serve` in a subprocess until the block ends; yield its /graphql URL.
+    `tree`: serve the code of another checkout (an earlier commit, for "before" figures)."""
+    with serving(database_url, workers, extra_env, tree) as served:
         yield served.url
 
 
 @contextmanager
 def serving(
-    database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None
+    database_url: str,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+    tree: str | None = None,
 ) -> Iterator[Served]:
     """Run `pointgate serve` in a subprocess until the block ends."""
     port = free_port()
@@ -94,7 +101,7 @@ def serving(
     server = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
          "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60

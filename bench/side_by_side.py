@@ -6,8 +6,13 @@ both answer the nested query (50 members with identities, balance and 10 latest 
 the same data, and loads each with wrk: the nested query and `{ __typename }` at 16 and 1
 connections, three interleaved rounds. Prints req/s, p50/p99, the SQL statements per request
 (counted from PostgreSQL's own statement log) and, per round, the ratio to PostGraphile v5.
+Also (issue 26): the nested query with one more Member field each (rate against the plain
+nested query), a member app's `me` view and a partner's dashboard (with `--before`, the same on
+an earlier commit's gateway), each server's nested statement under EXPLAIN (ANALYZE, BUFFERS)
+(auto_explain) and its mean PostgreSQL time under load (pg_stat_statements; bench/sql_cost.py).
 
     .venv/bin/python -m bench.side_by_side [--seconds 10] [--rounds 3] [--members 10000]
+        [--before /path/to/checkout]
 
 Needs wrk (Debian package) and npm (for bench/peer; `npm ci` runs there when needed). The load
 generator and the servers share this machine: compare ratios, not absolute figures.
@@ -35,8 +40,16 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench import sql_cost
 from bench.common import ADMIN_DSN, SERVED, free_port, served_gateway
 from bench.gateway_load import NESTED, seeded
+from bench.read_queries import (
+    EXTRA_FIELDS,
+    MEMBER_APP,
+    PARTNER_DASHBOARD,
+    caller_headers,
+    nested_with,
+)
 
 PEER = Path(__file__).parent / "peer"
 PEER_NESTED = """{ allMembers(first: 50, orderBy: PRIMARY_KEY_ASC) { nodes {
@@ -245,6 +258,64 @@ def check_same_data(endpoints: dict[str, str], headers: dict[str, str]) -> None:
           f"{sum(len(m[6]) for m in first)} purchases, from every server")  # fmt: skip
 
 
+def _statement_counts(log: Path | None, database: str, endpoints: dict[str, str],
+                      queries: dict[str, tuple[str, str, dict[str, str]]]) -> None:  # fmt: skip
+    print("SQL statements per request (PostgreSQL's statement log):")
+    for query, (mine, peers, headers) in queries.items():
+        for name in ("pointgate 1w", "postgraphile"):
+            if name == "postgraphile" and not peers:
+                continue
+            body = json.dumps({"query": peers if name == "postgraphile" else mine})
+            count = statements_per_request(log, database, endpoints[name], body, headers)
+            print(f"  {query:<26} {name:<13} {count}")
+
+
+def _explain(log: Path | None, database: str, url: str, headers: dict[str, str]) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of each server's nested statement, by auto_explain."""
+    if log is None:
+        print("plans: n/a (no readable PostgreSQL log)")
+        return
+    asyncio.run(sql_cost.set_auto_explain(database, True))
+    try:
+        with servers(url) as endpoints:
+            print("the nested query's statement, EXPLAIN (ANALYZE, BUFFERS) by auto_explain:")
+            for name in ("pointgate 1w", "postgraphile"):
+                body = json.dumps({"query": PEER_NESTED if name == "postgraphile" else NESTED})
+                with httpx.Client(headers=headers, timeout=30) as http:
+                    for _ in range(3):  # plan, learn, warm
+                        http.post(endpoints[name], content=body,
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+                    time.sleep(0.5)
+                    since = log.stat().st_size
+                    http.post(endpoints[name], content=body,
+                              headers={"Content-Type": "application/json"})  # fmt: skip
+                    time.sleep(1.0)
+                plans = sql_cost.plans_logged(log, since)
+                main = max(plans, key=len, default="")
+                saved = Path(tempfile.gettempdir()) / f"explain-{name.split()[0]}.txt"
+                saved.write_text(main)
+                print(f"  {name:<13} {sql_cost.plan_summary(main)}  (plan: {saved})")
+    finally:
+        asyncio.run(sql_cost.set_auto_explain(database, False))
+
+
+def _postgres_time(database: str, endpoints: dict[str, str], headers: dict[str, str],
+                   seconds: int) -> None:  # fmt: skip
+    if not asyncio.run(sql_cost.statements_available(database)):
+        print("PostgreSQL time per nested request: n/a (pg_stat_statements is not preloaded)")
+        return
+    means = {}
+    for name, server in (("pointgate 1w", "pointgate"), ("postgraphile", "postgraphile")):
+        body = json.dumps({"query": PEER_NESTED if name == "postgraphile" else NESTED})
+        asyncio.run(sql_cost.reset_statements(database))
+        figures = wrk(endpoints[name], body, headers, 16, seconds)
+        calls, means[name] = asyncio.run(sql_cost.main_statement_cost(database, server))
+        print(f"  {name:<13} {calls} statements at {figures.rate:.1f} req/s: "
+              f"mean {means[name]:.2f} ms (pg_stat_statements)")  # fmt: skip
+    if means["postgraphile"]:
+        print(f"  ratio pointgate/postgraphile {means['pointgate 1w'] / means['postgraphile']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
@@ -252,49 +323,84 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", default="pointgate_side_by_side")
+    parser.add_argument(
+        "--before",
+        help="a checkout of an earlier commit: its gateway (1 "
+        "worker) answers the member app and dashboard too, for 'before' figures",
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     peer_node()
     url, headers = asyncio.run(seeded(options.database, options.members, options.purchases))
-    queries = {"nested": (NESTED, PEER_NESTED), "typename": (TYPENAME, TYPENAME)}
+    callers = asyncio.run(caller_headers(url, member_id=4))
+    queries = {"nested": (NESTED, PEER_NESTED, headers), "typename": (TYPENAME, TYPENAME, headers)}
+    extra = {f"nested+{name}": (nested_with(field), "", headers)
+             for name, field in EXTRA_FIELDS.items()}  # fmt: skip
+    apps = {"member app": (MEMBER_APP, "", callers["member"]),
+            "partner dashboard": (PARTNER_DASHBOARD, "", callers["partner"])}  # fmt: skip
 
     log = postgres_log()
     asyncio.run(set_statement_log(options.database, True))
     try:
         with servers(url) as endpoints:
             check_same_data(endpoints, headers)
-            print("SQL statements per request (PostgreSQL's statement log):")
-            for query, (mine, peers) in queries.items():
-                for name in ("pointgate 1w", "postgraphile"):
-                    body = json.dumps({"query": peers if name == "postgraphile" else mine})
-                    count = statements_per_request(log, options.database, endpoints[name], body,
-                                                   headers)  # fmt: skip
-                    print(f"  {query:<9} {name:<13} {count}")
+            _statement_counts(log, options.database, endpoints, {**queries, **extra, **apps})
     finally:
         asyncio.run(set_statement_log(options.database, False))
+    _explain(log, options.database, url, headers)
 
-    with servers(url) as endpoints:
+    with servers(url) as endpoints, ExitStack() as before:
+        if options.before:
+            endpoints["before 1w"] = before.enter_context(
+                served_gateway(url, 1, SHARED, tree=options.before)
+            )
         for name, endpoint in endpoints.items():  # warm every server up
             body = json.dumps({"query": queries["nested"][name == "postgraphile"]})
             wrk(endpoint, body, headers, 4, 2)
+        print("\nPostgreSQL time per nested request, 16 connections:")
+        _postgres_time(options.database, endpoints, headers, options.seconds)
         for round_number in range(1, options.rounds + 1):
             print(f"\nround {round_number}")
-            for query, (mine, peers) in queries.items():
-                for connections in (16, 1):
-                    figures = {}
-                    for name, endpoint in endpoints.items():
-                        body = json.dumps({"query": peers if name == "postgraphile" else mine})
-                        figures[name] = wrk(endpoint, body, headers, connections, options.seconds)
-                    peer, one, two = (figures["postgraphile"], figures["pointgate 1w"],
-                                      figures["pointgate 2w"])  # fmt: skip
-                    print(f"  {query:<9} c={connections:<3}"
-                          f" pointgate 1w {one.cell()} | 2w {two.cell()} |"
-                          f" postgraphile v5 {peer.cell()}")  # fmt: skip
-                    print(f"  {'':<15} ratio 1w/peer {one.rate / peer.rate:5.2f}"
-                          f"  2w/peer {two.rate / peer.rate:5.2f}  2w/1w {two.rate / one.rate:4.2f}"
-                          f"  p50 1w/peer {one.p50 / peer.p50:5.2f}"
-                          f"  p99/p50 1w {one.p99 / one.p50:4.2f}")  # fmt: skip
+            _round(endpoints, queries, extra, apps, options.seconds)
+
+
+def _round(endpoints: dict[str, str], queries: dict[str, tuple[str, str, dict[str, str]]],
+           extra: dict[str, tuple[str, str, dict[str, str]]],
+           apps: dict[str, tuple[str, str, dict[str, str]]], seconds: int) -> None:  # fmt: skip
+    plain = 0.0
+    for query, (mine, peers, headers) in queries.items():
+        for connections in (16, 1):
+            figures = {}
+            for name in ("pointgate 1w", "pointgate 2w", "postgraphile"):
+                body = json.dumps({"query": peers if name == "postgraphile" else mine})
+                figures[name] = wrk(endpoints[name], body, headers, connections, seconds)
+            peer, one, two = (figures["postgraphile"], figures["pointgate 1w"],
+                              figures["pointgate 2w"])  # fmt: skip
+            if query == "nested" and connections == 16:
+                plain = one.rate
+            print(f"  {query:<9} c={connections:<3}"
+                  f" pointgate 1w {one.cell()} | 2w {two.cell()} |"
+                  f" postgraphile v5 {peer.cell()}")  # fmt: skip
+            print(f"  {'':<15} ratio 1w/peer {one.rate / peer.rate:5.2f}"
+                  f"  2w/peer {two.rate / peer.rate:5.2f}  2w/1w {two.rate / one.rate:4.2f}"
+                  f"  p50 1w/peer {one.p50 / peer.p50:5.2f}"
+                  f"  p99/p50 1w {one.p99 / one.p50:4.2f}")  # fmt: skip
+    for query, (mine, _, headers) in extra.items():
+        one = wrk(endpoints["pointgate 1w"], json.dumps({"query": mine}), headers, 16, seconds)
+        print(f"  {query:<26} c=16 pointgate 1w {one.cell()}  /plain nested "
+              f"{one.rate / plain:5.2f}")  # fmt: skip
+    for query, (mine, _, headers) in apps.items():
+        cells = []
+        rates = {}
+        for name in ("pointgate 1w", "before 1w"):
+            if name in endpoints:
+                rates[name] = wrk(endpoints[name], json.dumps({"query": mine}), headers, 16,
+                                  seconds)  # fmt: skip
+                cells.append(f"{name} {rates[name].cell()}")
+        if len(rates) == 2:
+            cells.append(f"now/before {rates['pointgate 1w'].rate / rates['before 1w'].rate:5.1f}x")
+        print(f"  {query:<26} c=16 " + " | ".join(cells))
 
 
 if __name__ == "__main__":

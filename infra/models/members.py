@@ -35,6 +35,8 @@ members = Table(
 )
 
 Index("ix_members_tier_id", members.c.tier, members.c.id)
+# A member's referrals, newest first (Member.referrals).
+Index("ix_members_referred_by_id", members.c.referred_by, members.c.id)
 
 # Growth value from interactions (a review, a check-in, ...), once per idempotency key.
 interactions = Table(

@@ -60,15 +60,12 @@ def present(expression: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def iso_instant(column: Any) -> ColumnElement[Any]:
-    """As Python's `datetime.isoformat()` writes a UTC instant (what Strawberry answers)."""
+    """As Python's `datetime.isoformat()` writes a UTC instant (what Strawberry answers): the
+    microseconds only when there are some. One to_char per value (three, with a CASE on the
+    fraction, cost the nested query about a tenth of its time)."""
     utc = column.op("AT TIME ZONE")(literal_column("'UTC'"))
-    fraction = case(
-        (func.to_char(column, literal_column("'US'")) == literal_column("'000000'"),
-         literal_column("''")),
-        else_=func.to_char(utc, literal_column("'.US'")),
-    )  # fmt: skip
-    seconds = func.to_char(utc, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS'"))
-    return seconds.concat(fraction).concat(literal_column("'+00:00'"))
+    written = func.to_char(utc, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'"))
+    return func.replace(written, literal_column("'.000000+'"), literal_column("'+'"))
 
 
 def iso_date(column: Any) -> ColumnElement[Any]:
