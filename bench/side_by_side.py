@@ -291,10 +291,10 @@ def _explain(log: Path | None, database: str, url: str, headers: dict[str, str])
                               headers={"Content-Type": "application/json"})  # fmt: skip
                     time.sleep(1.0)
                 plans = sql_cost.plans_logged(log, since)
-                main = max(plans, key=len, default="")
+                duration, main = max(plans, key=lambda found: len(found[1]), default=(0.0, ""))
                 saved = Path(tempfile.gettempdir()) / f"explain-{name.split()[0]}.txt"
                 saved.write_text(main)
-                print(f"  {name:<13} {sql_cost.plan_summary(main)}  (plan: {saved})")
+                print(f"  {name:<13} {sql_cost.plan_summary(duration, main)}  (plan: {saved})")
     finally:
         asyncio.run(sql_cost.set_auto_explain(database, False))
 

@@ -78,27 +78,24 @@ async def set_auto_explain(database: str, on: bool) -> None:
         await conn.close()
 
 
-PLAN_START = re.compile(r"LOG:  duration: [\d.]+ ms  plan:\n")
+PLAN_START = re.compile(r"LOG:  duration: ([\d.]+) ms  plan:\n")
 
 
-def plans_logged(log: Path, since: int) -> list[str]:
-    """The plans auto_explain wrote to the log after byte `since`."""
+def plans_logged(log: Path, since: int) -> list[tuple[float, str]]:
+    """(duration in ms, plan) of each statement auto_explain logged after byte `since`."""
     with log.open("rb") as handle:
         handle.seek(since)
         text = handle.read().decode(errors="replace")
     plans = []
     for match in PLAN_START.finditer(text):
         end = text.find("\n20", match.end())  # the next log line starts with its timestamp
-        plans.append(text[match.end() : end if end > 0 else None])
+        plans.append((float(match[1]), text[match.end() : end if end > 0 else None]))
     return plans
 
 
-def plan_summary(plan: str) -> str:
-    """Execution time, shared buffers hit/read of the top node, and the number of SubPlans."""
-    executed = re.search(r"Execution Time: ([\d.]+) ms", plan)
+def plan_summary(duration: float, plan: str) -> str:
+    """Its duration, the shared buffers its top node hit and read, its SubPlans."""
     hits = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", plan)
     subplans = len(re.findall(r"SubPlan \d+", plan))
-    loops = max((int(n) for n in re.findall(r"loops=(\d+)", plan)), default=0)
-    return (f"execution {executed[1] if executed else '?'} ms, shared hit "
-            f"{hits[1] if hits else '?'} read {hits[2] or 0 if hits else '?'}, "
-            f"{subplans} subplans, most loops {loops}")  # fmt: skip
+    buffers = f"shared hit {hits[1]} read {hits[2] or 0}" if hits else "buffers ?"
+    return f"{duration:.2f} ms (timed per node), {buffers}, {subplans} subplans"

@@ -63,7 +63,7 @@ from loyalty import member as members
 from loyalty.promotions.campaign import CampaignBook
 from partners import settlement
 from partners.directory import ConnectorDirectory
-from resolvers.compiled import CompiledOperations, CompiledReads
+from resolvers.compiled import Caller, CompiledOperations, CompiledReads
 from resolvers.dataloaders import Loaders
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
@@ -247,10 +247,15 @@ class GraphQLApp(GraphQL[Context, None]):
         data = await self.parse_http_body(self.request_adapter_class(request))
         if not isinstance(data.query, str):
             return None
-        context = await self.get_context(request, await self.get_sub_response(request))
+        principal = principal_of(request)
+
+        async def context() -> Context:
+            return await self.get_context(request, await self.get_sub_response(request))
+
+        caller = Caller(principal, self.db, ownership.visibility(principal), context)
         try:
             known = await operations.known(data.query, data.operation_name, data.variables,
-                                           context)  # fmt: skip
+                                           caller)  # fmt: skip
         except Exception as error:
             if is_transient(error):
                 raise

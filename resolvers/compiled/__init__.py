@@ -11,7 +11,8 @@ the general path, which gives the same answer or its error."""
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -87,19 +88,19 @@ class CompiledOperations:
             self.lone.popitem(last=False)
         return found
 
-    def plan_key(self, document: _Document, variables: Any, context: Any) -> tuple[Any, ...]:
+    def plan_key(self, document: _Document, variables: Any, caller: Caller) -> tuple[Any, ...]:
         outcome = tuple(included(node, variables) for node in document.conditional)
-        return (document.key, plan_shape(context.principal), outcome)
+        return (document.key, plan_shape(caller.principal), outcome)
 
-    def plan(self, document: _Document, variables: Any, context: Any) -> Plan | None:
-        key = self.plan_key(document, variables, context)
+    def plan(self, document: _Document, variables: Any, caller: Caller) -> Plan | None:
+        key = self.plan_key(document, variables, caller)
         if key in self.plans:
             self.plans.move_to_end(key)
             return self.plans[key]
         try:
             plan: Plan | None = compile_plan(
                 self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
-                context.visible, self.program, self.dialect, FIELDS,
+                caller.visible, self.program, self.dialect, FIELDS,
             )  # fmt: skip
         except Unplannable:
             plan = None
@@ -125,26 +126,27 @@ class CompiledOperations:
             return None
         self.schema = self.schema or graphql_schema(execution.schema)
         self.dialect = self.dialect or context.db.engine.dialect
-        return await self.answer(document, execution.variables, context, compile=True)
+        caller = Caller(context.principal, context.db, context.visible, lambda: _ready(context))
+        return await self.answer(document, execution.variables, caller, compile=True)
 
     async def known(
-        self, query: str, name: str | None, variables: Any, context: Any
+        self, query: str, name: str | None, variables: Any, caller: Caller
     ) -> tuple[str, str] | None:
         """For a document this process validated and planned before (for the caller's shape),
         its name and answer without parsing or validating it again; else None."""
         document = self.named.get((query, name))
         if document is None and name is None:  # a lone operation, sent without its name
             document = self.lone.get(query)
-        if document is None or context.db.dialect != "postgresql":
+        if document is None or caller.db.dialect != "postgresql":
             return None
-        text = await self.answer(document, variables, context, compile=False)
+        text = await self.answer(document, variables, caller, compile=False)
         if text is None:
             return None
         operation_name = document.operation.name
         return (operation_name.value if operation_name else "anonymous"), text
 
     async def answer(
-        self, document: _Document, raw_variables: Any, context: Any, *, compile: bool
+        self, document: _Document, raw_variables: Any, caller: Caller, *, compile: bool
     ) -> str | None:
         if self.schema is None:
             return None
@@ -154,24 +156,39 @@ class CompiledOperations:
         if isinstance(variables, list):  # the general path reports them
             return None
         if compile:
-            plan = self.plan(document, variables, context)
+            plan = self.plan(document, variables, caller)
         else:
-            plan = self.plans.get(self.plan_key(document, variables, context))
+            plan = self.plans.get(self.plan_key(document, variables, caller))
         if plan is None:
             return None
-        if not await permitted(plan, self.schema, document, variables, context):
+        if plan.roots and not await permitted(
+            plan, self.schema, document, variables, await caller.make_context()
+        ):
             return None
         if plan.sql is None:
             return plan.constant
         try:
-            parameters = plan.parameters(
-                variables, plan_parameters(context.principal), self.program
-            )
+            parameters = plan.parameters(variables, plan_parameters(caller.principal), self.program)
         except (Fallback, DomainError):  # the general path answers it (a bad cursor, ...)
             return None
-        async with context.db.read() as conn:
+        async with caller.db.read() as conn:
             text: str = (await conn.exec_driver_sql(plan.sql, parameters)).scalar_one()
         return None if MISSING in text else text
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks (what plans and parameters depend on), and how to make the request's context
+    when a root field's permission is asked (only then: `{ __typename }` needs none)."""
+
+    principal: Any
+    db: Any
+    visible: Any
+    make_context: Callable[[], Awaitable[Any]]
+
+
+async def _ready(context: Any) -> Any:
+    return context
 
 
 class CompiledReads(SchemaExtension):

@@ -64,7 +64,7 @@ def iso_instant(column: Any) -> ColumnElement[Any]:
     microseconds only when there are some. One to_char per value (three, with a CASE on the
     fraction, cost the nested query about a tenth of its time)."""
     utc = column.op("AT TIME ZONE")(literal_column("'UTC'"))
-    written = func.to_char(utc, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'"))
+    written = func.to_char(utc, literal_column('\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\''))
     return func.replace(written, literal_column("'.000000+'"), literal_column("'+'"))
 
 
