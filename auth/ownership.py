@@ -43,6 +43,7 @@ from infra.models import (
     rate_cards,
     redemptions,
     rewards,
+    statements,
     transfers,
 )
 from loyalty.purchase import Channel
@@ -260,6 +261,16 @@ def transfers_visible(principal: Principal) -> ColumnElement[bool]:
     return true()
 
 
+def statements_visible(principal: Principal) -> ColumnElement[bool]:
+    """`statements_of(principal, None)` as a condition: an admin's every statement, a
+    partner's client its own partner's; nobody else lists any."""
+    if _is_admin(principal):
+        return true()
+    if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
+        return and_(true(), statements.c.partner_id == _partner(principal))
+    return false()
+
+
 def birth_dates_visible(principal: Principal) -> ColumnElement[bool]:
     """`may_see_birth_date` as a condition on members rows."""
     if _is_admin(principal):
@@ -437,4 +448,5 @@ def _visibility(
         aggregated_interactions=interaction_scope,
         transfers=transfers_visible(principal),
         birth_dates=birth_dates_visible(principal),
+        statements=statements_visible(principal),
     )

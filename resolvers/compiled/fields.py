@@ -16,18 +16,33 @@ from datetime import datetime
 from typing import Any
 
 from graphql import FieldNode, GraphQLField
-from sqlalchemy import ColumnElement, Numeric, and_, bindparam, case, cast, func, null, select
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    null,
+    select,
+)
 
 from auth.ownership import ACTING_MEMBER
 from infra.models import (
     accounts,
     benefit_grants,
     coupons,
+    exchange_events,
+    exchanges,
     identities,
     members,
     partners,
     point_lots,
     purchases,
+    statements,
     tier_changes,
 )
 from infra.types import UtcDateTime
@@ -106,6 +121,53 @@ def _partner_where(
     partner = planner.alias(partners)
     visible = planner.over(partner, planner.visible.partners)
     return planner.one("Partner", nodes, partner, and_(condition(partner), visible))
+
+
+def _exchange_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    if any(argument.name.value == "filter" for argument in nodes[0].arguments or ()):
+        raise Unplannable("exchanges(filter:) takes the general path")
+    made = planner.alias(exchanges)
+    visible = planner.over(made, planner.visible.exchanges)
+    order = (made.c.created_at.desc(), made.c.id)  # partners.exchange.list_exchanges
+    return planner.connection(field, nodes, made, visible, "offset", ascending=True,
+                              ordered_by=order)  # fmt: skip
+
+
+def _exchange(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    key = planner.parameter(String())
+    planner.bind(field, nodes, lambda args, now: {key.key: str(args["id"])})
+    made = planner.alias(exchanges)
+    condition = and_(made.c.id == key, planner.over(made, planner.visible.exchanges))
+    return present(planner.one("Exchange", nodes, made, condition))
+
+
+def _history(planner: Planner, field: GraphQLField, nodes: list[FieldNode], made: Any) -> Any:
+    event = planner.alias(exchange_events)
+    return planner.rows("ExchangeEvent", nodes, event, event.c.exchange_id == made.c.id,
+                        event.c.id)  # fmt: skip
+
+
+def _statements(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    if nodes[0].arguments:
+        raise Unplannable("settlementStatements(partnerId:) takes the general path")
+    stated = planner.alias(statements)
+    visible = planner.over(stated, planner.visible.statements)
+    return planner.rows("StatementSummary", nodes, stated, visible, stated.c.period.desc(),
+                        stated.c.partner_id)  # fmt: skip
+
+
+def _partner_of(name: str) -> PlanField:
+    """The partner a row names: null where there is none or the caller may not see it."""
+
+    def plan(planner: Planner, field: GraphQLField, nodes: list[FieldNode], source: Any) -> Any:
+        return _partner_where(planner, nodes, lambda p: p.c.id == source.c[name])
+
+    return plan
+
+
+def text_of(name: str) -> PlanField:
+    """A column as its text (a Decimal that is not an amount: a rate, a stored total)."""
+    return lambda planner, field, nodes, source: cast(source.c[name], Text)
 
 
 # --- Member ----------------------------------------------------------------------------------
@@ -305,6 +367,9 @@ FIELDS: dict[tuple[str, str], PlanField] = {
     ("Query", "members"): _member_page,
     ("Query", "purchase"): _purchase,
     ("Query", "partner"): _partner,
+    ("Query", "exchange"): _exchange,
+    ("Query", "exchanges"): _exchange_page,
+    ("Query", "settlementStatements"): _statements,
     **columns("Member", {"id": "id", "displayName": "display_name", "tier": "tier",
                          "status": "status", "enrolledAt": "enrolled_at",
                          "referralCode": "referral_code", "referredAt": "referred_at",
@@ -379,6 +444,22 @@ FIELDS: dict[tuple[str, str], PlanField] = {
     ("Purchase", "grossAmount"): _gross,
     ("Purchase", "discounts"): _discounts,
     **columns("PageInfo", {"hasNextPage": "has_next_page", "endCursor": "end_cursor"}),
+    **columns("Exchange", {"id": "id", "direction": "direction", "state": "state",
+                           "points": "points", "units": "units", "feePoints": "fee_points",
+                           "externalAccount": "external_account",
+                           "partnerReference": "partner_reference",
+                           "createdAt": "created_at", "updatedAt": "updated_at"}),
+    ("Exchange", "rate"): text_of("rate"),
+    ("Exchange", "member"): _related_member("member_id"),
+    ("Exchange", "partner"): _partner_of("partner_id"),
+    ("Exchange", "history"): _history,
+    **columns("ExchangeEvent", {"fromState": "from_state", "toState": "to_state",
+                                "reason": "reason", "at": "at"}),
+    **columns("StatementSummary", {"period": "period", "status": "status",
+                                   "currency": "currency", "closedAt": "closed_at"}),
+    ("StatementSummary", "payableByPartner"): text_of("payable_by_partner"),
+    ("StatementSummary", "payableByProgram"): text_of("payable_by_program"),
+    ("StatementSummary", "partner"): _partner_of("partner_id"),
 }
 # fmt: on
 
@@ -389,10 +470,7 @@ UNPLANNABLE: dict[str | tuple[str, str], str] = {
     ("Query", "_service"): "the SDL, from the schema in memory",
     ("Query", "program"): "the program's rules, from the configuration in memory",
     ("Query", "memberByIdentity"): "looks an identity up through loyalty.member.resolve",
-    ("Query", "exchange"): "not planned yet (exchanges)",
-    ("Query", "exchanges"): "not planned yet (exchanges)",
     ("Query", "settlementStatement"): "an open period's statement is computed on read",
-    ("Query", "settlementStatements"): "an open period's statement is computed on read",
     ("Query", "couponTemplates"): "not planned yet (promotions)",
     ("Query", "campaigns"): "not planned yet (promotions)",
     ("Query", "programMetrics"): "the KPIs: several aggregates over the whole program",
@@ -411,8 +489,6 @@ UNPLANNABLE: dict[str | tuple[str, str], str] = {
     "CampaignCost": "program metrics",
     "CouponRedemption": "program metrics",
     "CouponTemplate": "not planned yet (promotions)",
-    "Exchange": "not planned yet (exchanges)",
-    "ExchangeEvent": "not planned yet (exchanges)",
     "ExchangeTerms": "not planned yet (exchange terms)",
     "Interaction": "a mutation's payload (recordInteraction)",
     "MetricRate": "program metrics",
@@ -425,7 +501,6 @@ UNPLANNABLE: dict[str | tuple[str, str], str] = {
     "Reward": "not planned yet (rewards)",
     "SettlementStatement": "an open period's statement is computed on read",
     "StatementLine": "an open period's statement is computed on read",
-    "StatementSummary": "an open period's statement is computed on read",
     "TierShare": "program metrics",
     "WebhookSubscription": "a mutation's payload (subscribeWebhook)",
     "_Service": "the SDL (Query._service)",

@@ -261,10 +261,14 @@ class Planner:
         kind: str,
         *,
         ascending: bool,
+        ordered_by: tuple[Any, ...] = (),
     ) -> ColumnElement[Any]:
         """A page as schema.pagination.build_connection makes it: `first` rows after the
-        cursor's id in id order, read with one more to tell whether another page follows."""
+        cursor's id in id order, read with one more to tell whether another page follows.
+        With `ordered_by`, rows in that order and cursors their positions (kind "offset", as
+        for exchanges, whose ids are random)."""
         first, after, limit = self.parameter(), self.parameter(), self.parameter()
+        by_offset = bool(ordered_by)
 
         def read(args: dict[str, Any], now: datetime) -> dict[str, Any]:
             size = check_page_size(args["first"])
@@ -285,22 +289,27 @@ class Planner:
 
         builders = self.page_builders(connection_type, nodes, kind, first, node_column,
                                       ascending)  # fmt: skip
-        order = source.c.id.asc() if ascending else source.c.id.desc()
-        after_condition = source.c.id > after if ascending else source.c.id < after
-        page = (
-            select(
-                source.c.id.label("key"),
-                func.row_number().over(order_by=order).label("n"),
-                *node_columns,
+        if by_offset:
+            order: Any = ordered_by
+            number = func.row_number().over(order_by=order)
+            # Window functions count before OFFSET: `number` is the row's position overall.
+            page = select(number.label("key"), (number - after).label("n"), *node_columns)
+            page = page.where(condition).order_by(*order).offset(after)
+        else:
+            order = (source.c.id.asc() if ascending else source.c.id.desc(),)
+            after_condition = source.c.id > after if ascending else source.c.id < after
+            page = (
+                select(
+                    source.c.id.label("key"),
+                    func.row_number().over(order_by=order).label("n"),
+                    *node_columns,
+                )
+                .where(condition, after_condition)
+                .order_by(*order)
             )
-            .where(condition, after_condition)
-            .order_by(order)
-            .limit(limit)
-            .correlate_except(source)
-            .subquery()
-        )
+        rows = page.limit(limit).correlate_except(source).subquery()
         return select(
-            json_object([(key, build(page)) for key, build in builders])
+            json_object([(key, build(rows)) for key, build in builders])
         ).scalar_subquery()
 
     def page_builders(

@@ -25,6 +25,10 @@ from gateway.app import build_schema, create_app
 from infra.models import members as members_table
 from infra.models import transfers as transfers_table
 from loyalty import member, purchase
+from partners import exchange, registry
+from partners.directory import ConnectorDirectory
+from partners.registry import Direction
+from tests.factories import TERMS
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.program import Program
 from loyalty.promotions import coupon
@@ -63,6 +67,7 @@ class World:
     callers: dict[str, Any]  # name -> (compiled client, general client)
     transfers: list[int]
     partners: list[int]
+    exchanges: list[str]
     app: Any  # the compiled one
     examples: list[str] = dataclasses.field(default_factory=list)
 
@@ -150,6 +155,17 @@ async def world(db, settings) -> AsyncIterator[World]:
     async with db.transaction() as conn:
         await conn.execute(update(members_table).where(members_table.c.id == mine[1].id)
                            .values(birth_date=date(1990, 5, 17)))  # fmt: skip
+    # Exchanges of points for the partner's miles (its connector simulated), one per state.
+    await registry.set_exchange_terms(db, partner_id=ours.id, direction=Direction.OUTBOUND,
+                                      terms=TERMS, valid_from=days_ago(30))  # fmt: skip
+    directory = ConnectorDirectory()
+    exchanged = []
+    for n, points in enumerate((1000, 500, 250)):
+        quote = await exchange.quote_exchange(db, Program(), member_id=mine[3].id,
+                                              partner_id=ours.id, points=points)  # fmt: skip
+        done = await exchange.request_exchange(db, directory, quote_id=quote.id,
+                                               idempotency_key=f"x-{n}")  # fmt: skip
+        exchanged.append(str(done.id))
     # Thousands of requests a minute from three callers: the rate limit is not under test.
     settings = dataclasses.replace(settings, compiled_reads=True, rate_limit_per_minute=10**9,
                                    rate_limit_burst=10**9)  # fmt: skip
@@ -172,7 +188,7 @@ async def world(db, settings) -> AsyncIterator[World]:
         ordered_ids = select(transfers_table.c.id).order_by(transfers_table.c.id)
         transfers = list((await conn.execute(ordered_ids)).scalars())
     world = World([m.id for m in mine], [m.id for m in canaries], bought, callers, transfers,
-                  [ours.id, canary.id], compiled)  # fmt: skip
+                  [ours.id, canary.id], exchanged, compiled)  # fmt: skip
     yield world
     for pair in callers.values():
         for http in pair:
@@ -197,9 +213,11 @@ async def world(db, settings) -> AsyncIterator[World]:
 
 SCHEMA = build_schema()._schema
 # The kind of object an argument names (its placeholder is replaced when the operation runs).
-ROOT_IDS = {"member": "member", "purchase": "purchase", "partner": "partner"}
+ROOT_IDS = {"member": "member", "purchase": "purchase", "partner": "partner",
+            "exchange": "exchange"}  # fmt: skip
 CURSORS = {"MemberConnection": "member", "PurchaseConnection": "purchase",
-           "LedgerEntryConnection": "entry", "ReferralConnection": "member"}  # fmt: skip
+           "LedgerEntryConnection": "entry", "ReferralConnection": "member",
+           "ExchangeConnection": "offset"}  # fmt: skip
 names = st.sampled_from(["a", "b", "c", "x1", "y_2"])
 
 
@@ -317,6 +335,8 @@ def in_world(query: str, world: World) -> str:
         "purchase": world.purchases,
         "entry": world.transfers,
         "partner": world.partners,
+        "exchange": world.exchanges,
+        "offset": list(range(1, 9)),
     }
 
     def real(match: re.Match[str]) -> str:
