@@ -213,8 +213,12 @@ def templates_readable(principal: Principal) -> Any:
 def grants_visible(principal: Principal) -> Any:
     """A member's grants (gifts, coupon grants) are the member's own and operators' business: a
     birthday gift tells a birthday."""
+    return _own_or_admin(principal, benefit_grants.c.member_id)
+
+
+def _own_or_admin(principal: Principal, member_column: Any) -> Any:
     if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
-        return and_(true(), benefit_grants.c.member_id == _member(principal))
+        return and_(true(), member_column == _member(principal))
     return true() if _is_admin(principal) else false()
 
 
@@ -261,23 +265,17 @@ def transfers_visible(principal: Principal) -> ColumnElement[bool]:
     return true()
 
 
-def statements_visible(principal: Principal) -> ColumnElement[bool]:
+def statements_visible(principal: Principal) -> Any:
     """`statements_of(principal, None)` as a condition: an admin's every statement, a
     partner's client its own partner's; nobody else lists any."""
-    if _is_admin(principal):
-        return true()
-    if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-        return and_(true(), statements.c.partner_id == _partner(principal))
-    return false()
+    if principal.kind is PrincipalKind.MEMBER:
+        return false()
+    return _owned_by(principal, None, statements.c.partner_id)
 
 
-def birth_dates_visible(principal: Principal) -> ColumnElement[bool]:
+def birth_dates_visible(principal: Principal) -> Any:
     """`may_see_birth_date` as a condition on members rows."""
-    if _is_admin(principal):
-        return true()
-    if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
-        return and_(true(), members.c.id == _member(principal))
-    return false()
+    return _own_or_admin(principal, members.c.id)
 
 
 async def may_know_member(conn: AsyncConnection, principal: Principal, member_id: int) -> bool:

@@ -235,12 +235,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def compiled_answer(self, request: Request, span: Any) -> Response | None:
         """The one seam where a query skips Strawberry's execution: a document this process
-        already validated and compiled (for this caller's shape) is answered here, without
-        parsing, validating or executing it again. The request is read by `parse_http_body`
-        and the context made by `get_context`, as Strawberry's own `run` does (which then
-        reads the same body again if it answers); the root fields' permissions are asked
-        through their own PermissionExtension (resolvers.compiled.permission); its span is
-        recorded. Anything else (and any doubt) goes the whole way through Strawberry."""
+        validated and compiled (for this caller's shape) before is answered here. The body is
+        read by `parse_http_body` (once per request), the context made by `get_context` when
+        a root field's permission is asked (through its own PermissionExtension). Anything
+        else, and any doubt, goes the whole way through Strawberry."""
         operations = self.schema.compiled_operations  # type: ignore[attr-defined]
         if request.method != "POST" or not self.settings.compiled_reads:
             return None
@@ -258,8 +256,7 @@ class GraphQLApp(GraphQL[Context, None]):
                                            caller)  # fmt: skip
         except Exception as error:
             if is_transient(error):
-                raise
-            # Any doubt goes the whole way: the general path answers it, masked and logged.
+                raise  # else any doubt goes the whole way: the general path answers it
             log.warning("compiled answer failed, answering on the general path: %r", error)
             return None
         if known is None:
@@ -270,8 +267,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return Response(body, media_type="application/json")
 
     async def parse_http_body(self, request: Any) -> Any:
-        """The request's operation, read once per request (the compiled seam reads it first,
-        and Strawberry's run gets the same)."""
+        """The request's operation, read once per request (first by the compiled seam)."""
         parsed = _BODY.get()
         if parsed is not None:
             return parsed

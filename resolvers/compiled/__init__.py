@@ -24,9 +24,9 @@ from auth.ownership import plan_parameters, plan_shape
 from infra.errors import DomainError
 from loyalty.program import Program
 from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
-from resolvers.compiled.fields import FIELDS
 from resolvers.compiled.permission import permitted
 from resolvers.compiled.plan import Fallback, Plan, compile_plan
+from resolvers.compiled.registry import FIELDS
 from resolvers.compiled.sql import MISSING, Unplannable
 from schema.graphql_schema import graphql_schema
 

@@ -1,7 +1,5 @@
-"""How each read field is read in SQL: the one registry of declared plans (`FIELDS`), and the
-fields that have none, with the reason (`UNPLANNABLE`). tests/resolvers/test_declared_plans.py
-checks that every field of every object type of the schema is in exactly one of the two, so a
-new field is never read by a guess.
+"""How members' and purchases' fields are read in SQL (`MEMBER_FIELDS`, part of the registry
+of declared plans: resolvers.compiled.registry), and the helpers every plan is written with.
 
 A plan is a column of the object's source (`column`), or an expression the domain provides
 (loyalty.growth.value_expression, loyalty.tier.progress_expressions, loyalty.expiry,
@@ -19,7 +17,6 @@ from graphql import FieldNode, GraphQLField
 from sqlalchemy import (
     ColumnElement,
     Numeric,
-    String,
     Text,
     and_,
     bindparam,
@@ -35,14 +32,11 @@ from infra.models import (
     accounts,
     benefit_grants,
     coupons,
-    exchange_events,
-    exchanges,
     identities,
     members,
     partners,
     point_lots,
     purchases,
-    statements,
     tier_changes,
 )
 from infra.types import UtcDateTime
@@ -65,7 +59,7 @@ def columns(type_name: str, names: dict[str, str]) -> dict[tuple[str, str], Plan
     return {(type_name, graphql): column(name) for graphql, name in names.items()}
 
 
-def _members(planner: Planner, nodes: list[FieldNode], condition: Callable[[Any], Any],
+def members_where(planner: Planner, nodes: list[FieldNode], condition: Callable[[Any], Any],
              *, required: bool) -> ColumnElement[Any]:  # fmt: skip
     """The member meeting `condition(alias)` that the caller may see: null, or MISSING where
     the general path answers NOT_FOUND (`required`)."""
@@ -75,7 +69,7 @@ def _members(planner: Planner, nodes: list[FieldNode], condition: Callable[[Any]
     return present(found) if required else found
 
 
-def _argument_id(planner: Planner, field: GraphQLField, nodes: list[FieldNode]) -> Any:
+def argument_id(planner: Planner, field: GraphQLField, nodes: list[FieldNode]) -> Any:
     key = planner.parameter()
     planner.bind(field, nodes, lambda args, now: {key.key: parse_id(args["id"])})
     return key
@@ -85,14 +79,16 @@ def _argument_id(planner: Planner, field: GraphQLField, nodes: list[FieldNode]) 
 
 
 def _member(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    key = _argument_id(planner, field, nodes)
-    return _members(planner, nodes, lambda m: m.c.id == key, required=True)
+    key = argument_id(planner, field, nodes)
+    return members_where(planner, nodes, lambda m: m.c.id == key, required=True)
 
 
 def _me(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
     # The caller's own member id (auth.ownership.plan_parameters); `me` needs a member's
     # token (its permission), and one without a member id takes the general path.
-    return _members(planner, nodes, lambda m: m.c.id == bindparam(ACTING_MEMBER), required=True)
+    return members_where(
+        planner, nodes, lambda m: m.c.id == bindparam(ACTING_MEMBER), required=True
+    )
 
 
 def _member_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
@@ -104,63 +100,23 @@ def _member_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], 
 
 
 def _purchase(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    key = _argument_id(planner, field, nodes)
+    key = argument_id(planner, field, nodes)
     bought = planner.alias(purchases)
     condition = and_(bought.c.id == key, planner.over(bought, planner.visible.purchases))
     return present(planner.one("Purchase", nodes, bought, condition))
 
 
-def _partner(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    key = _argument_id(planner, field, nodes)
-    return present(_partner_where(planner, nodes, lambda p: p.c.id == key))
-
-
-def _partner_where(
-    planner: Planner, nodes: list[FieldNode], condition: Callable[[Any], Any]
-) -> Any:
+def partner_where(planner: Planner, nodes: list[FieldNode], condition: Callable[[Any], Any]) -> Any:
     partner = planner.alias(partners)
     visible = planner.over(partner, planner.visible.partners)
     return planner.one("Partner", nodes, partner, and_(condition(partner), visible))
 
 
-def _exchange_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    if any(argument.name.value == "filter" for argument in nodes[0].arguments or ()):
-        raise Unplannable("exchanges(filter:) takes the general path")
-    made = planner.alias(exchanges)
-    visible = planner.over(made, planner.visible.exchanges)
-    order = (made.c.created_at.desc(), made.c.id)  # partners.exchange.list_exchanges
-    return planner.connection(field, nodes, made, visible, "offset", ascending=True,
-                              ordered_by=order)  # fmt: skip
-
-
-def _exchange(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    key = planner.parameter(String())
-    planner.bind(field, nodes, lambda args, now: {key.key: str(args["id"])})
-    made = planner.alias(exchanges)
-    condition = and_(made.c.id == key, planner.over(made, planner.visible.exchanges))
-    return present(planner.one("Exchange", nodes, made, condition))
-
-
-def _history(planner: Planner, field: GraphQLField, nodes: list[FieldNode], made: Any) -> Any:
-    event = planner.alias(exchange_events)
-    return planner.rows("ExchangeEvent", nodes, event, event.c.exchange_id == made.c.id,
-                        event.c.id)  # fmt: skip
-
-
-def _statements(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    if nodes[0].arguments:
-        raise Unplannable("settlementStatements(partnerId:) takes the general path")
-    stated = planner.alias(statements)
-    visible = planner.over(stated, planner.visible.statements)
-    return planner.rows("StatementSummary", nodes, stated, visible, stated.c.period.desc(),
-                        stated.c.partner_id)  # fmt: skip
-
-
-def _partner_of(name: str) -> PlanField:
+def partner_of(name: str) -> PlanField:
     """The partner a row names: null where there is none or the caller may not see it."""
 
     def plan(planner: Planner, field: GraphQLField, nodes: list[FieldNode], source: Any) -> Any:
-        return _partner_where(planner, nodes, lambda p: p.c.id == source.c[name])
+        return partner_where(planner, nodes, lambda p: p.c.id == source.c[name])
 
     return plan
 
@@ -173,13 +129,13 @@ def text_of(name: str) -> PlanField:
 # --- Member ----------------------------------------------------------------------------------
 
 
-def _related_member(name: str) -> PlanField:
+def related_member(name: str) -> PlanField:
     """A member a row refers to: null where the reference is, MISSING where the caller may not
     see it (the general path answers NOT_FOUND there)."""
 
     def plan(planner: Planner, field: GraphQLField, nodes: list[FieldNode], source: Any) -> Any:
         reference = source.c[name]
-        found = _members(planner, nodes, lambda m: m.c.id == reference, required=True)
+        found = members_where(planner, nodes, lambda m: m.c.id == reference, required=True)
         return case((reference.is_(None), null()), else_=found)
 
     return plan
@@ -332,22 +288,14 @@ def _referrals(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m:
 
 
 def _referee_member(planner: Planner, field: GraphQLField, nodes: list[FieldNode], r: Any) -> Any:
-    return _members(planner, nodes, lambda m: m.c.id == r.c.id, required=False)
+    return members_where(planner, nodes, lambda m: m.c.id == r.c.id, required=False)
 
 
 def _qualified(planner: Planner, field: GraphQLField, nodes: list[FieldNode], r: Any) -> Any:
     return planner.over(r, referral.referee_qualified())
 
 
-def _account_partner(planner: Planner, field: GraphQLField, nodes: list[FieldNode], i: Any) -> Any:
-    return _partner_where(planner, nodes, lambda p: p.c.id == i.c.partner_id)
-
-
 # --- Purchase --------------------------------------------------------------------------------
-
-
-def _purchase_partner(planner: Planner, field: GraphQLField, nodes: list[FieldNode], p: Any) -> Any:
-    return _partner_where(planner, nodes, lambda partner: partner.c.id == p.c.partner_id)
 
 
 def _gross(planner: Planner, field: GraphQLField, nodes: list[FieldNode], p: Any) -> Any:
@@ -361,15 +309,11 @@ def _discounts(planner: Planner, field: GraphQLField, nodes: list[FieldNode], p:
 
 
 # fmt: off
-FIELDS: dict[tuple[str, str], PlanField] = {
+MEMBER_FIELDS: dict[tuple[str, str], PlanField] = {
     ("Query", "member"): _member,
     ("Query", "me"): _me,
     ("Query", "members"): _member_page,
     ("Query", "purchase"): _purchase,
-    ("Query", "partner"): _partner,
-    ("Query", "exchange"): _exchange,
-    ("Query", "exchanges"): _exchange_page,
-    ("Query", "settlementStatements"): _statements,
     **columns("Member", {"id": "id", "displayName": "display_name", "tier": "tier",
                          "status": "status", "enrolledAt": "enrolled_at",
                          "referralCode": "referral_code", "referredAt": "referred_at",
@@ -388,17 +332,17 @@ FIELDS: dict[tuple[str, str], PlanField] = {
     ("Member", "lifecycle"): _measure("lifecycle"),
     ("Member", "segment"): _segment,
     ("Member", "expiringPoints"): _expiring_points,
-    ("Member", "referredBy"): _related_member("referred_by"),
+    ("Member", "referredBy"): related_member("referred_by"),
     ("Member", "referrals"): _referrals,
     ("Member", "partnerAccounts"): _partner_accounts,
-    ("Member", "mergedInto"): _related_member("merged_into"),
+    ("Member", "mergedInto"): related_member("merged_into"),
     **columns("MemberBenefit", {"code": "code", "name": "name", "kind": "kind", "value": "value"}),
     **columns("BenefitGrant", {"benefit": "benefit", "period": "period",
                                "grantedAt": "granted_at", "couponCode": "coupon_code",
                                "name": "name", "kind": "kind"}),
     **columns("Identity", {"kind": "kind", "value": "value", "linkedAt": "linked_at"}),
     ("PartnerAccount", "externalId"): column("value"),
-    ("PartnerAccount", "partner"): _account_partner,
+    ("PartnerAccount", "partner"): partner_of("partner_id"),
     **columns("Balance", {"posted": "posted", "pending": "pending", "available": "available",
                           "incoming": "incoming"}),
     **columns("LedgerEntry", {"transferId": "id", "points": "points", "phase": "phase",
@@ -427,9 +371,6 @@ FIELDS: dict[tuple[str, str], PlanField] = {
                            "status": "status"}),
     ("Referral", "qualified"): _qualified,
     ("Referral", "member"): _referee_member,
-    **columns("Partner", {"id": "id", "code": "code", "name": "name", "status": "status",
-                          "settlementCurrency": "settlement_currency",
-                          "connectorKind": "connector_kind", "timezone": "timezone"}),
     **columns("Purchase", {"id": "id", "channel": "channel", "source": "source",
                            "externalOrderId": "external_order_id", "amount": "amount",
                            "currency": "currency", "pointsEarned": "points_earned",
@@ -439,69 +380,10 @@ FIELDS: dict[tuple[str, str], PlanField] = {
                            "tier": "tier", "growthValue": "growth_value",
                            "referralPoints": "referral_points",
                            "campaignPoints": "campaign_points"}),
-    ("Purchase", "member"): _related_member("member_id"),
-    ("Purchase", "partner"): _purchase_partner,
+    ("Purchase", "member"): related_member("member_id"),
+    ("Purchase", "partner"): partner_of("partner_id"),
     ("Purchase", "grossAmount"): _gross,
     ("Purchase", "discounts"): _discounts,
     **columns("PageInfo", {"hasNextPage": "has_next_page", "endCursor": "end_cursor"}),
-    **columns("Exchange", {"id": "id", "direction": "direction", "state": "state",
-                           "points": "points", "units": "units", "feePoints": "fee_points",
-                           "externalAccount": "external_account",
-                           "partnerReference": "partner_reference",
-                           "createdAt": "created_at", "updatedAt": "updated_at"}),
-    ("Exchange", "rate"): text_of("rate"),
-    ("Exchange", "member"): _related_member("member_id"),
-    ("Exchange", "partner"): _partner_of("partner_id"),
-    ("Exchange", "history"): _history,
-    **columns("ExchangeEvent", {"fromState": "from_state", "toState": "to_state",
-                                "reason": "reason", "at": "at"}),
-    **columns("StatementSummary", {"period": "period", "status": "status",
-                                   "currency": "currency", "closedAt": "closed_at"}),
-    ("StatementSummary", "payableByPartner"): text_of("payable_by_partner"),
-    ("StatementSummary", "payableByProgram"): text_of("payable_by_program"),
-    ("StatementSummary", "partner"): _partner_of("partner_id"),
 }
 # fmt: on
-
-# The fields without a plan, and why: an operation selecting one takes the general path (the
-# README lists them). A type named alone stands for all its fields.
-UNPLANNABLE: dict[str | tuple[str, str], str] = {
-    ("Query", "_entities"): "not planned yet: representations of several types in one list",
-    ("Query", "_service"): "the SDL, from the schema in memory",
-    ("Query", "program"): "the program's rules, from the configuration in memory",
-    ("Query", "memberByIdentity"): "looks an identity up through loyalty.member.resolve",
-    ("Query", "settlementStatement"): "an open period's statement is computed on read",
-    ("Query", "couponTemplates"): "not planned yet (promotions)",
-    ("Query", "campaigns"): "not planned yet (promotions)",
-    ("Query", "programMetrics"): "the KPIs: several aggregates over the whole program",
-    ("Query", "reward"): "not planned yet (rewards)",
-    ("Query", "rewards"): "not planned yet (rewards)",
-    ("Query", "auditLog"): "operators' audit trail, read rarely",
-    ("Query", "partners"): "not planned yet (the partner list)",
-    ("Member", "campaigns"): "the campaigns running for a tier, from the campaign book's rules",
-    ("Coupon", "template"): "not planned yet (promotions)",
-    ("Partner", "exchangeTerms"): "not planned yet (exchange terms)",
-    ("Partner", "rateCards"): "not planned yet (rate cards)",
-    ("PartnerAccount", "balance"): "asks the partner's own system (a connector call)",
-    "AuditEntry": "operators' audit trail (Query.auditLog)",
-    "BenefitRule": "the program's catalogue (Query.program)",
-    "Campaign": "not planned yet (promotions)",
-    "CampaignCost": "program metrics",
-    "CouponRedemption": "program metrics",
-    "CouponTemplate": "not planned yet (promotions)",
-    "ExchangeTerms": "not planned yet (exchange terms)",
-    "Interaction": "a mutation's payload (recordInteraction)",
-    "MetricRate": "program metrics",
-    "ProgramMetrics": "program metrics",
-    "ProgramRules": "the program's rules (Query.program)",
-    "Quote": "a mutation's payload (quoteExchange)",
-    "RateCard": "not planned yet (rate cards)",
-    "Redemption": "a mutation's payload (redeemPoints, redeemReward)",
-    "Refund": "a mutation's payload (refundPurchase)",
-    "Reward": "not planned yet (rewards)",
-    "SettlementStatement": "an open period's statement is computed on read",
-    "StatementLine": "an open period's statement is computed on read",
-    "TierShare": "program metrics",
-    "WebhookSubscription": "a mutation's payload (subscribeWebhook)",
-    "_Service": "the SDL (Query._service)",
-}

@@ -25,22 +25,21 @@ from gateway.app import build_schema, create_app
 from infra.models import members as members_table
 from infra.models import transfers as transfers_table
 from loyalty import member, purchase
-from partners import exchange, registry
-from partners.directory import ConnectorDirectory
-from partners.registry import Direction
-from tests.factories import TERMS
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.program import Program
 from loyalty.promotions import coupon
 from loyalty.promotions.template import CouponKind, TemplateTerms, create_template
 from loyalty.purchase import Channel
+from partners import exchange, registry
+from partners.directory import ConnectorDirectory
+from partners.registry import Direction
 from resolvers import compiled as compiled_reads
-from resolvers.compiled.fields import FIELDS
+from resolvers.compiled.registry import FIELDS
 from schema.pagination import encode_cursor
 from schema.permissions import READ_MEMBERS
 from tests.auth.test_revocations import serving
 from tests.conftest import bearer, http_client
-from tests.factories import a_partner
+from tests.factories import TERMS, a_partner
 
 pytestmark = pytest.mark.usefixtures("postgres_only")
 

@@ -12,7 +12,7 @@ from graphql import GraphQLObjectType, parse
 from gateway.app import build_schema
 from loyalty.program import Program
 from loyalty.visibility import EVERYTHING
-from resolvers.compiled import fields
+from resolvers.compiled import registry as fields
 from resolvers.compiled.plan import compile_plan
 from resolvers.compiled.sql import Unplannable
 
