@@ -266,8 +266,7 @@ def transfers_visible(principal: Principal) -> ColumnElement[bool]:
 
 
 def statements_visible(principal: Principal) -> Any:
-    """`statements_of(principal, None)` as a condition: an admin's every statement, a
-    partner's client its own partner's; nobody else lists any."""
+    """`statements_of(principal, None)` as a condition: an admin's all, a partner's own."""
     if principal.kind is PrincipalKind.MEMBER:
         return false()
     return _owned_by(principal, None, statements.c.partner_id)
@@ -447,4 +446,5 @@ def _visibility(
         transfers=transfers_visible(principal),
         birth_dates=birth_dates_visible(principal),
         statements=statements_visible(principal),
+        entities=false() if kind is PrincipalKind.ANONYMOUS else true(),
     )

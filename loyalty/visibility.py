@@ -50,6 +50,8 @@ class Visibility:
     aggregated_interactions: ColumnElement[bool] = ALL
     # Which transfers a member's ledger shows (a partner: those concerning it).
     transfers: ColumnElement[bool] = ALL
+    # Whether federation's `_entities` answers the caller at all (not an anonymous one).
+    entities: ColumnElement[bool] = ALL
     # Settlement statements (a partner's own).
     statements: ColumnElement[bool] = ALL
     # Whose birth dates (members rows) the caller may read.

@@ -6,16 +6,16 @@ by a guess."""
 
 from __future__ import annotations
 
+from resolvers.compiled.entities import ENTITY_FIELDS
 from resolvers.compiled.fields import MEMBER_FIELDS
 from resolvers.compiled.partner_fields import PARTNER_FIELDS
 from resolvers.compiled.plan import PlanField
 
-FIELDS: dict[tuple[str, str], PlanField] = {**MEMBER_FIELDS, **PARTNER_FIELDS}
+FIELDS: dict[tuple[str, str], PlanField] = {**MEMBER_FIELDS, **PARTNER_FIELDS, **ENTITY_FIELDS}
 
 # The fields without a plan, and why: an operation selecting one takes the general path (the
 # README lists them). A type named alone stands for all its fields.
 UNPLANNABLE: dict[str | tuple[str, str], str] = {
-    ("Query", "_entities"): "not planned yet: representations of several types in one list",
     ("Query", "_service"): "the SDL, from the schema in memory",
     ("Query", "program"): "the program's rules, from the configuration in memory",
     ("Query", "memberByIdentity"): "looks an identity up through loyalty.member.resolve",

@@ -15,7 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from graphql import Undefined, get_named_type, is_leaf_type, is_non_null_type
+from graphql import (
+    GraphQLUnionType,
+    Undefined,
+    get_named_type,
+    is_leaf_type,
+    is_non_null_type,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
@@ -218,6 +224,16 @@ CURSORS = {"MemberConnection": "member", "PurchaseConnection": "purchase",
            "LedgerEntryConnection": "entry", "ReferralConnection": "member",
            "ExchangeConnection": "offset"}  # fmt: skip
 names = st.sampled_from(["a", "b", "c", "x1", "y_2"])
+# Federation's representations: entities of the world, and some the general path answers.
+REPRESENTATIONS = [
+    *(f'{{__typename: "Member", id: "<member:{i}>"}}' for i in range(8)),
+    *(f'{{__typename: "Purchase", id: "<purchase:{i}>"}}' for i in range(4)),
+    *(f'{{__typename: "Partner", id: "<partner:{i}>"}}' for i in range(2)),
+    '{__typename: "Reward", id: "1"}',
+    '{__typename: "Member", id: "x"}',
+    '{__typename: "Member"}',
+    '{__typename: "Member", id: "999999"}',
+]
 
 
 def planned(type_name: str) -> list[str]:
@@ -249,6 +265,9 @@ def arguments(draw, type_name: str, name: str) -> str:
             kind = CURSORS[connection]
             after = draw(st.sampled_from([f"<cursor-{kind}:{i}>" for i in range(8)] + ["bad"]))
             written.append(f'after: "{after}"')
+        elif argument_name == "representations":
+            items = draw(st.lists(st.sampled_from(REPRESENTATIONS), min_size=1, max_size=4))
+            written.append(f"representations: [{', '.join(items)}]")
         elif argument_name == "within":
             written.append(f"within: {draw(st.sampled_from([0, 7, 30, 800, 3660, 3661, -1]))}")
         elif required:
@@ -264,6 +283,11 @@ def field_selection(draw, type_name: str, name: str, depth: int) -> str | None:
     named = get_named_type(SCHEMA.get_type(type_name).fields[name].type).name
     if leaf(type_name, name):
         return f"{name}{written}"
+    if isinstance(SCHEMA.get_type(named), GraphQLUnionType):  # _Entity: a fragment per type
+        kinds = [kind.name for kind in SCHEMA.get_type(named).types if planned(kind.name)]
+        chosen = draw(st.lists(st.sampled_from(kinds), min_size=1, unique=True))
+        parts = [f"... on {kind} {{ {draw(selection(kind, depth))} }}" for kind in chosen]
+        return f"{name}{written} {{ __typename {' '.join(parts)} }}"
     if named in CURSORS:
         node = named.removesuffix("Connection")
         parts = draw(st.lists(st.sampled_from(["edges", "nodes", "pageInfo", "__typename"]),
@@ -502,3 +526,45 @@ async def test_a_permission_answering_a_truthy_non_boolean_denies_on_both_paths(
     for answer in answers:
         assert answer["data"] is None and answer["errors"], answer
     assert world.app.state.compiled_operations.outcomes["compiled"] == before
+
+
+ENTITIES = """query Entities($representations: [_Any!]!) {
+  _entities(representations: $representations) { __typename ... on Member { id displayName tier balance { available } }
+  ... on Purchase { id amount grossAmount member { id } } ... on Partner { id code } } }"""
+
+
+async def test_federation_entities_are_one_statement_answered_as_the_general_path(
+    world, sql_statements
+):
+    """The router's main call: representations of members, purchases and partners, in order."""
+    representations = [
+        {"__typename": "Purchase", "id": str(world.purchases[1])},
+        {"__typename": "Member", "id": str(world.members[2])},
+        {"__typename": "Partner", "id": str(world.partners[0])},
+        {"__typename": "Member", "id": str(world.members[0])},
+    ]
+    payload = {"query": ENTITIES, "variables": {"representations": representations}}
+    compiled, general = world.callers["operator"]
+    async with AsyncExitStack() as lifespan:
+        await serving(lifespan, world.app)
+        await compiled.post("/graphql", json=payload)  # plans it
+        sql_statements.count = 0
+        answer = await compiled.post("/graphql", json=payload)
+
+    assert sql_statements.count == 1
+    expected = await general.post("/graphql", json=payload)
+    assert ordered(answer.content) == ordered(expected.content)
+    entities = answer.json()["data"]["_entities"]
+    assert [e["__typename"] for e in entities] == ["Purchase", "Member", "Partner", "Member"]
+    assert entities[1]["id"] == str(world.members[2])
+
+
+async def test_entities_the_caller_may_not_see_get_the_general_paths_errors(world):
+    representations = [{"__typename": "Member", "id": str(world.canaries[0])}]
+    payload = {"query": ENTITIES, "variables": {"representations": representations}}
+    compiled, general = world.callers["partner"]
+    answers = [(await compiled.post("/graphql", json=payload)).json() for _ in range(2)]
+    expected = (await general.post("/graphql", json=payload)).json()
+    assert answers == [expected, expected]
+    assert expected["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert CANARY not in str(answers)
