@@ -529,7 +529,8 @@ async def test_a_permission_answering_a_truthy_non_boolean_denies_on_both_paths(
 
 
 ENTITIES = """query Entities($representations: [_Any!]!) {
-  _entities(representations: $representations) { __typename ... on Member { id displayName tier balance { available } }
+  _entities(representations: $representations) { __typename
+  ... on Member { id displayName tier balance { available } }
   ... on Purchase { id amount grossAmount member { id } } ... on Partner { id code } } }"""
 
 
