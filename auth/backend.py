@@ -41,7 +41,8 @@ class BearerTokenBackend(AuthenticationBackend):
         scheme, _, token = conn.headers.get("authorization", "").partition(" ")
         # Other schemes (HTTP Basic at the token endpoint) are not ours to judge, nor are the
         # OAuth endpoints' own credentials (a registration access token is not a JWT).
-        if scheme.lower() != "bearer" or conn.url.path.startswith(OAUTH_PATH_PREFIX):
+        # The scope's path, not `conn.url` (which builds the whole URL: ~10 µs a request).
+        if scheme.lower() != "bearer" or conn.scope["path"].startswith(OAUTH_PATH_PREFIX):
             return None
         try:
             principal = await self.verifier.principal(token.strip())

@@ -72,6 +72,11 @@ class TokenStates:
             self._known[jti] = state
         return state
 
+    def epoch(self) -> int | None:
+        """While the feed is live, a number that changes with every revocation heard (a
+        principal derived from a token's state holds until it changes); else None."""
+        return self._heard if self._live else None
+
     def forget(self, payload: str) -> None:
         """A revocation heard: `token:<jti>` or `client:<client id>`."""
         self._heard += 1

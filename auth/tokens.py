@@ -161,10 +161,13 @@ class TokenVerifier:
         self.states = states or TokenStates(db)
         # Our own tokens already verified: token -> (claims, kid, verified until).
         self._verified: dict[str, tuple[dict[str, Any], Any, float]] = {}
+        # Their principals, with the revocation epoch they were derived in.
+        self._principals: dict[str, tuple[Principal, int]] = {}
 
     def _remember(self, token: str, claims: dict[str, Any], kid: Any) -> None:
         if len(self._verified) >= VERIFIED_TOKENS:
             self._verified.clear()
+            self._principals.clear()
         until = float(claims["exp"]) + EXPIRY_LEEWAY_SECONDS
         self._verified[token] = (claims, kid, until)
 
@@ -179,8 +182,17 @@ class TokenVerifier:
         if remembered is not None:
             claims, kid, until = remembered
             if time.time() < until and await self._still_published(kid):
-                return await self._own_principal(claims)
+                # The principal of an unchanged token state (no revocation heard since).
+                known = self._principals.get(token)
+                epoch = self.states.epoch()
+                if known is not None and epoch is not None and known[1] == epoch:
+                    return known[0]
+                principal = await self._own_principal(claims)
+                if epoch is not None and epoch == self.states.epoch():
+                    self._principals[token] = (principal, epoch)
+                return principal
             del self._verified[token]
+            self._principals.pop(token, None)
         header, unverified = _unverified(token)
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise InvalidToken(f"the algorithm {header.get('alg')!r} is not accepted")
