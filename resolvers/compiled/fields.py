@@ -45,9 +45,7 @@ from loyalty.promotions import benefit
 from resolvers.compiled.plan import CLOCK, Fallback, PlanField, Planner, Source
 from resolvers.compiled.sql import Unplannable, half_even, json_list, present, text
 from schema.pagination import parse_id
-
-# The longest look-ahead of Member.expiringPoints(within:) (schema.types).
-MAX_EXPIRY_LOOKAHEAD_DAYS = 3660
+from schema.types import MAX_EXPIRY_LOOKAHEAD_DAYS
 
 
 def column(name: str) -> PlanField:
@@ -59,8 +57,9 @@ def columns(type_name: str, names: dict[str, str]) -> dict[tuple[str, str], Plan
     return {(type_name, graphql): column(name) for graphql, name in names.items()}
 
 
-def members_where(planner: Planner, nodes: list[FieldNode], condition: Callable[[Any], Any],
-             *, required: bool) -> ColumnElement[Any]:  # fmt: skip
+def members_where(
+    planner: Planner, nodes: list[FieldNode], condition: Callable[[Any], Any], *, required: bool
+) -> ColumnElement[Any]:
     """The member meeting `condition(alias)` that the caller may see: null, or MISSING where
     the general path answers NOT_FOUND (`required`)."""
     member = planner.alias(members)
