@@ -86,7 +86,7 @@ class Database:
         url: str,
         *,
         pool_size: int = 10,
-        pool_timeout: float = 10.0,
+        pool_timeout: float = 30.0,
         echo: bool = False,
         foreign_keys: bool = True,
     ) -> None:

@@ -36,7 +36,9 @@ async def test_the_subgraph_sdl_declares_the_entities(client):
     assert '@link(url: "https://specs.apollo.dev/federation/v2.9"' in sdl
 
 
-async def test_entities_resolve_in_batches_through_the_loaders(client, db, program, sql_statements):
+async def test_entities_resolve_in_batches_through_the_loaders_or_in_one_statement(
+    client, db, program, sql_statements
+):
     buyers = [await a_member(db, name=f"Member {n}") for n in range(3)]
     bought = []
     for number, buyer in enumerate(buyers):
@@ -57,8 +59,10 @@ async def test_entities_resolve_in_batches_through_the_loaders(client, db, progr
     assert [e["displayName"] for e in entities[:3]] == ["Member 0", "Member 1", "Member 2"]
     assert [e["member"]["id"] for e in entities[3:]] == [str(b.id) for b in buyers]
     assert entities[3]["amount"] == "5.00"
-    # the token check, members by id (shared with purchase.member), balances, purchases by id
-    assert sql_statements.count == 4
+    if db.dialect == "postgresql":  # the token check and the compiled statement
+        assert sql_statements.count == 2
+    else:  # the token check, members by id (shared with purchase.member), balances, purchases
+        assert sql_statements.count == 4
 
 
 async def test_a_reward_resolves_as_an_entity(client, db):
