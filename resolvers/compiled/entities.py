@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from graphql import FieldNode, GraphQLField
-from sqlalchemy import BigInteger, Text, and_, case, func, select
+from sqlalchemy import BigInteger, Text, and_, case, func, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from infra.models import members, partners, purchases
 from resolvers.compiled.plan import Fallback, PlanField, Planner
-from resolvers.compiled.sql import json_list, present
+from resolvers.compiled.sql import JsonText, json_list, present
 from schema.pagination import parse_id
 
 # The entity types read here, each with its table and the caller's condition on it.
@@ -51,7 +51,8 @@ def _entities(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: 
         condition = and_(row.c.id == wanted.c.id, visible, planner.visible.entities)
         found = planner.one(name, nodes, row, condition)
         choices.append((wanted.c.type == name, present(found)))
-    return select(json_list(case(*choices), wanted.c.ord)).scalar_subquery()
+    entity = type_coerce(case(*choices), JsonText())
+    return select(json_list(entity, wanted.c.ord)).scalar_subquery()
 
 
 ENTITY_FIELDS: dict[tuple[str, str], PlanField] = {("Query", "_entities"): _entities}

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     null,
     select,
+    type_coerce,
 )
 
 from auth.ownership import ACTING_MEMBER
@@ -43,7 +44,16 @@ from infra.types import UtcDateTime
 from loyalty import entries, expiry, growth, ledger, purchase, referral, tier
 from loyalty.promotions import benefit
 from resolvers.compiled.plan import CLOCK, Fallback, PlanField, Planner, Source
-from resolvers.compiled.sql import Unplannable, half_even, json_list, present, text
+from resolvers.compiled.sql import (
+    JsonText,
+    Unplannable,
+    half_even,
+    json_array,
+    json_list,
+    plain,
+    present,
+    text,
+)
 from schema.pagination import parse_id
 from schema.types import MAX_EXPIRY_LOOKAHEAD_DAYS
 
@@ -122,7 +132,7 @@ def partner_of(name: str) -> PlanField:
 
 def text_of(name: str) -> PlanField:
     """A column as its text (a Decimal that is not an amount: a rate, a stored total)."""
-    return lambda planner, field, nodes, source: cast(source.c[name], Text)
+    return lambda planner, field, nodes, source: plain(cast(source.c[name], Text))
 
 
 # --- Member ----------------------------------------------------------------------------------
@@ -135,7 +145,7 @@ def related_member(name: str) -> PlanField:
     def plan(planner: Planner, field: GraphQLField, nodes: list[FieldNode], source: Any) -> Any:
         reference = source.c[name]
         found = members_where(planner, nodes, lambda m: m.c.id == reference, required=True)
-        return case((reference.is_(None), null()), else_=found)
+        return type_coerce(case((reference.is_(None), null()), else_=found), JsonText())
 
     return plan
 
@@ -157,8 +167,8 @@ def _benefits(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: 
             ))
             for b in benefit.benefits_of(program, level.value)
         ]  # fmt: skip
-        listed.append((m.c.tier == level.value, func.json_build_array(*objects)))
-    return case(*listed, else_=func.json_build_array())
+        listed.append((m.c.tier == level.value, json_array(objects)))
+    return type_coerce(case(*listed, else_=json_array([])), JsonText())
 
 
 def _grants(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:

@@ -40,6 +40,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     DateTime,
+    Integer,
     Select,
     Text,
     bindparam,
@@ -47,7 +48,6 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -59,11 +59,11 @@ from resolvers.compiled.collect import collect
 from resolvers.compiled.sql import (
     Unplannable,
     cursor,
-    empty_list,
     iso_date,
     iso_instant,
     json_list,
     json_object,
+    plain,
     text,
 )
 from schema.pagination import check_page_size, decode_cursor
@@ -174,7 +174,7 @@ class Planner:
         pairs = [(key, self.field(root.name, nodes, None)) for key, nodes in fields.items()]
         if all(nodes[0].name.value == "__typename" for nodes in fields.values()):
             self.typenames_only = {key: root.name for key in fields}
-        return select(cast(json_object(pairs), Text))
+        return select(json_object(pairs))
 
     # --- objects -----------------------------------------------------------------------------
 
@@ -204,9 +204,10 @@ class Planner:
             definition = named.extensions["strawberry-definition"]
             if any(value.name != value.value for value in definition.values):
                 raise Unplannable(f"enum {named.name} is not stored by name")
-            return expression  # type: ignore[no-any-return]
+            return plain(cast(expression, Text))  # enum names: [_A-Za-z][_0-9A-Za-z]*
         if named.name == "ID":
-            return cast(expression, Text)
+            written = cast(expression, Text)
+            return plain(written) if isinstance(expression.type, Integer) else written
         if named.name in ("String", "Int", "BigInt", "Boolean"):
             return expression  # type: ignore[no-any-return]
         if named.name == "DateTime":
@@ -214,7 +215,7 @@ class Planner:
         if named.name == "Date":
             return iso_date(expression)
         if named.name == "Decimal":  # amounts at the program's currency exponent (priced)
-            return cast(func.round(expression, self.exponent), Text)
+            return plain(cast(func.round(expression, self.exponent), Text))
         raise Unplannable(f"scalar {named.name}")
 
     def alias(self, table: Any) -> Any:
@@ -229,9 +230,13 @@ class Planner:
     def rows(
         self, type_name: str, nodes: list[FieldNode], source: Any, condition: Any, *order: Any
     ) -> ColumnElement[Any]:
-        """A list of objects: the rows of `source` meeting `condition`, in `order`."""
-        listed = json_list(self.object(type_name, nodes, source), *order)
-        return select(listed).where(condition).correlate_except(source).scalar_subquery()
+        """A list of objects: the rows of `source` meeting `condition`, in `order` (the
+        aggregate reads them in the order of their subquery)."""
+        item = self.object(type_name, nodes, source).label("item")
+        items = select(item).select_from(source).where(condition).order_by(*order)
+        items = items.correlate_except(source)
+        listed = items.subquery()
+        return select(json_list(listed.c.item)).scalar_subquery()
 
     def one(
         self, type_name: str, nodes: list[FieldNode], source: Any, condition: Any
@@ -287,8 +292,13 @@ class Planner:
             node_columns.append(self.object(node_type, node_nodes, source).label(label))
             return lambda page: page.c[label]
 
-        builders = self.page_builders(connection_type, nodes, kind, first, node_column,
-                                      ascending)  # fmt: skip
+        selections = [node.selection_set for node in nodes if node.selection_set]
+        fields = collect(self.schema, self.fragments, self.variables, connection_type, selections)
+        # pageInfo needs one row more (is there another page?) and the rows' numbers; without
+        # it the page is `first` rows, listed in the order the subquery reads them.
+        paged = any(found[0].name.value == "pageInfo" for found in fields.values())
+        builders = self.page_builders(connection_type, fields, kind, first, node_column,
+                                      ascending, paged)  # fmt: skip
         if by_offset:
             order: Any = ordered_by
             number = func.row_number().over(order_by=order)
@@ -298,16 +308,10 @@ class Planner:
         else:
             order = (source.c.id.asc() if ascending else source.c.id.desc(),)
             after_condition = source.c.id > after if ascending else source.c.id < after
-            page = (
-                select(
-                    source.c.id.label("key"),
-                    func.row_number().over(order_by=order).label("n"),
-                    *node_columns,
-                )
-                .where(condition, after_condition)
-                .order_by(*order)
-            )
-        rows = page.limit(limit).correlate_except(source).subquery()
+            numbered = [func.row_number().over(order_by=order).label("n")] if paged else []
+            page = select(source.c.id.label("key"), *numbered, *node_columns)
+            page = page.where(condition, after_condition).order_by(*order)
+        rows = page.limit(limit if paged else first).correlate_except(source).subquery()
         return select(
             json_object([(key, build(rows)) for key, build in builders])
         ).scalar_subquery()
@@ -315,25 +319,24 @@ class Planner:
     def page_builders(
         self,
         connection_type: str,
-        nodes: list[FieldNode],
+        fields: dict[str, list[FieldNode]],
         kind: str,
         first: Any,
         node_column: Callable[[list[FieldNode]], Callable[[Any], Any]],
         ascending: bool,
+        paged: bool,
     ) -> list[tuple[str, Callable[[Any], Any]]]:
         edge_type = connection_type.removesuffix("Connection") + "Edge"
         builders: list[tuple[str, Callable[[Any], Any]]] = []
-        selections = [node.selection_set for node in nodes if node.selection_set]
-        for key, found in collect(self.schema, self.fragments, self.variables, connection_type,
-                                  selections).items():  # fmt: skip
+        for key, found in fields.items():
             name = found[0].name.value
             if name == "__typename":
                 builders.append((key, _constant(connection_type)))
             elif name == "edges":
                 edge = self.edge_builders(edge_type, found, kind, node_column)
-                builders.append((key, _listed(first, edge)))
+                builders.append((key, _listed(first, edge, paged)))
             elif name == "nodes":
-                builders.append((key, _listed(first, node_column(found))))
+                builders.append((key, _listed(first, node_column(found), paged)))
             else:  # pageInfo
                 builders.append((key, self.page_info(found, kind, first, ascending)))
         return builders
@@ -383,10 +386,11 @@ def _constant(value: str) -> Callable[[Any], Any]:
     return lambda page: text(value)
 
 
-def _listed(first: Any, item: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def _listed(first: Any, item: Callable[[Any], Any], paged: bool) -> Callable[[Any], Any]:
+    """The page's items (its first `first` rows, when it holds one more for pageInfo)."""
+
     def build(page: Any) -> Any:
-        listed = func.json_agg(aggregate_order_by(item(page), page.c.n)).filter(page.c.n <= first)
-        return func.coalesce(listed, empty_list())
+        return json_list(item(page), condition=page.c.n <= first if paged else None)
 
     return build
 
