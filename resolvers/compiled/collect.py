@@ -114,3 +114,8 @@ def _visit(
             if _applies(schema, fragment.type_condition, type_name):
                 _visit(schema, fragments, variables, type_name, fragment.selection_set, fields,
                        visited)  # fmt: skip
+
+
+def argument_node(node: FieldNode, name: str) -> Any:
+    """The value node of a field's argument as the document writes it, None without one."""
+    return next((a.value for a in node.arguments or () if a.name.value == name), None)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Integer,
@@ -80,8 +81,8 @@ def json_value(expression: Any) -> ColumnElement[Any]:
     if isinstance(kind, JsonText):
         written = expression
     elif isinstance(kind, PlainText):
-        written = literal_column("'\"'", Text).concat(expression).concat(
-            literal_column("'\"'", Text)
+        written = (
+            literal_column("'\"'", Text).concat(expression).concat(literal_column("'\"'", Text))
         )
     elif isinstance(kind, Integer | Numeric | Boolean):
         written = cast(expression, Text)
@@ -113,8 +114,9 @@ def json_list(item: ColumnElement[Any], *order: Any, condition: Any = None) -> C
     ordered subquery and nothing else happens at this level, as PostgreSQL's documentation on
     aggregates says), `[]` when there are none; with `condition`, of the rows meeting it."""
     separator = literal_column("','", Text)
-    joined: Any = func.string_agg(json_value(item),
-                                  aggregate_order_by(separator, *order) if order else separator)
+    joined: Any = func.string_agg(
+        json_value(item), aggregate_order_by(separator, *order) if order else separator
+    )
     if condition is not None:
         joined = joined.filter(condition)
     return _concat(["[", func.coalesce(joined, literal_column("''", Text)), "]"])
@@ -139,6 +141,11 @@ def present(expression: ColumnElement[Any]) -> ColumnElement[Any]:
     """A non-null object, or the MISSING marker."""
     found = func.coalesce(expression, json_text(f'"{MISSING}"'))
     return type_coerce(found, JsonText())
+
+
+def written(value: int) -> ColumnElement[Any]:
+    """An integer the document fixes, written into the statement (not a parameter)."""
+    return literal_column(str(int(value)), BigInteger())
 
 
 def plain(expression: Any) -> ColumnElement[Any]:

@@ -224,6 +224,7 @@ CURSORS = {"MemberConnection": "member", "PurchaseConnection": "purchase",
            "LedgerEntryConnection": "entry", "ReferralConnection": "member",
            "ExchangeConnection": "offset"}  # fmt: skip
 names = st.sampled_from(["a", "b", "c", "x1", "y_2"])
+PAGE_SIZES = [0, 1, 2, 3, 5, 101, -1]
 # Federation's representations: entities of the world, and some the general path answers.
 REPRESENTATIONS = [
     *(f'{{__typename: "Member", id: "<member:{i}>"}}' for i in range(8)),
@@ -259,8 +260,9 @@ def arguments(draw, type_name: str, name: str) -> str:
             kind = ROOT_IDS[name]
             value = draw(st.sampled_from([f"<{kind}:{i}>" for i in range(8)] + ["999999", "x"]))
             written.append(f'id: "{value}"')
-        elif argument_name == "first":
-            written.append(f"first: {draw(st.sampled_from([0, 1, 2, 3, 5, 101, -1]))}")
+        elif argument_name == "first":  # a literal is written into the plan, $size is not
+            size = draw(st.sampled_from(["$size", *map(str, PAGE_SIZES)]))
+            written.append(f"first: {size}")
         elif argument_name == "after":
             kind = CURSORS[connection]
             after = draw(st.sampled_from([f"<cursor-{kind}:{i}>" for i in range(8)] + ["bad"]))
@@ -344,10 +346,13 @@ def operations(draw) -> tuple[str, dict[str, Any]]:
     text = " ".join(roots)
     if draw(st.booleans()):  # a named fragment on Member, where one fits
         text = text.replace("displayName", "...Names", 1)
-    uses_variable = "$yes" in text
-    header = "query Generated($yes: Boolean!)" if uses_variable else "query Generated"
+    declared, variables = [], {}
+    if "$yes" in text:
+        declared, variables["yes"] = ["$yes: Boolean!"], draw(st.booleans())
+    if "$size" in text:
+        declared, variables["size"] = [*declared, "$size: Int!"], draw(st.sampled_from(PAGE_SIZES))
+    header = f"query Generated({', '.join(declared)})" if declared else "query Generated"
     fragment = " fragment Names on Member { displayName tier }" if "...Names" in text else ""
-    variables = {"yes": draw(st.booleans())} if uses_variable else {}
     return f"{header} {{ {text} }}{fragment}", variables
 
 
