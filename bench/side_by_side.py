@@ -9,7 +9,8 @@ connections, three interleaved rounds. Prints req/s, p50/p99, the SQL statements
 Also (issue 26): the nested query with one more Member field each (rate against the plain
 nested query), a member app's `me` view and a partner's dashboard (with `--before`, the same on
 an earlier commit's gateway), each server's nested statement under EXPLAIN (ANALYZE, BUFFERS)
-(auto_explain) and its mean PostgreSQL time under load (pg_stat_statements; bench/sql_cost.py).
+(auto_explain), its mean PostgreSQL time (pg_stat_statements) and PostgreSQL's CPU per request
+(/proc), at 16 connections and at 1 (bench/sql_cost.py).
 
     .venv/bin/python -m bench.side_by_side [--seconds 10] [--rounds 3] [--members 10000]
         [--before /path/to/checkout]
@@ -312,16 +313,24 @@ def _postgres_time(database: str, endpoints: dict[str, str], headers: dict[str, 
     if not asyncio.run(sql_cost.statements_available(database)):
         print("PostgreSQL time per nested request: n/a (pg_stat_statements is not preloaded)")
         return
-    means = {}
-    for name, server in (("pointgate 1w", "pointgate"), ("postgraphile", "postgraphile")):
-        body = json.dumps({"query": PEER_NESTED if name == "postgraphile" else NESTED})
-        asyncio.run(sql_cost.reset_statements(database))
-        figures = wrk(endpoints[name], body, headers, 16, seconds)
-        calls, means[name] = asyncio.run(sql_cost.main_statement_cost(database, server))
-        print(f"  {name:<13} {calls} statements at {figures.rate:.1f} req/s: "
-              f"mean {means[name]:.2f} ms (pg_stat_statements)")  # fmt: skip
-    if means["postgraphile"]:
-        print(f"  ratio pointgate/postgraphile {means['pointgate 1w'] / means['postgraphile']:.2f}")
+    for connections in (16, 1):
+        means, cpu = {}, {}
+        print(f" {connections} connection{'s' * (connections > 1)}:")
+        for name, server in (("pointgate 1w", "pointgate"), ("postgraphile", "postgraphile")):
+            body = json.dumps({"query": PEER_NESTED if name == "postgraphile" else NESTED})
+            asyncio.run(sql_cost.reset_statements(database))
+            used = sql_cost.postgres_cpu_seconds()
+            figures = wrk(endpoints[name], body, headers, connections, seconds)
+            used = sql_cost.postgres_cpu_seconds() - used
+            cpu[name] = used * 1000 / max(figures.rate * seconds, 1)
+            calls, means[name] = asyncio.run(sql_cost.main_statement_cost(database, server))
+            print(f"  {name:<13} {calls} statements at {figures.rate:.1f} req/s: "
+                  f"mean {means[name]:.2f} ms (pg_stat_statements), "
+                  f"PostgreSQL CPU {cpu[name]:.2f} ms per request")  # fmt: skip
+        if means["postgraphile"]:
+            print(f"  ratio pointgate/postgraphile: mean "
+                  f"{means['pointgate 1w'] / means['postgraphile']:.2f}, CPU per request "
+                  f"{cpu['pointgate 1w'] / cpu['postgraphile']:.2f}")  # fmt: skip
 
 
 def main() -> None:
@@ -366,7 +375,7 @@ def main() -> None:
         for name, endpoint in endpoints.items():  # warm every server up
             body = json.dumps({"query": queries["nested"][name == "postgraphile"]})
             wrk(endpoint, body, headers, 4, 2)
-        print("\nPostgreSQL time per nested request, 16 connections:")
+        print("\nPostgreSQL time per nested request:")
         _postgres_time(options.database, endpoints, headers, options.seconds)
         for round_number in range(1, options.rounds + 1):
             print(f"\nround {round_number}")

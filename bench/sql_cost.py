@@ -7,6 +7,7 @@ pg_stat_statements must be preloaded (`shared_preload_libraries = 'pg_stat_state
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -99,3 +100,22 @@ def plan_summary(duration: float, plan: str) -> str:
     subplans = len(re.findall(r"SubPlan \d+", plan))
     buffers = f"shared hit {hits[1]} read {hits[2] or 0}" if hits else "buffers ?"
     return f"{duration:.2f} ms (timed per node), {buffers}, {subplans} subplans"
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds (user and system) that PostgreSQL's processes on this machine have used:
+    read before and after a load, it gives the server's CPU per request whatever the
+    concurrency (a statement's mean time under load also counts its waits for a core)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended
+            continue
+        name_end = text.rfind(")")
+        if text[text.find("(") + 1 : name_end] != "postgres":
+            continue
+        fields = text[name_end + 2 :].split()
+        # utime, stime, and the children's that ended (the postmaster's: closed sessions)
+        ticks += sum(int(field) for field in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
