@@ -26,13 +26,24 @@ ENTRY_COLUMNS = (
 )
 
 
-def entries_for_accounts(account_ids: Any, visible: Any = ALL) -> Any:
+def entries_for_accounts(
+    account_ids: Any, visible: Any = ALL, newest: tuple[Any, Any] | None = None
+) -> Any:
     """Transfers touching the given accounts (a list of ids, or one account as an SQL
     expression), one row per (account, transfer), with the signed effect on that account: the
-    union of the two indexed sides (debit, credit), of the transfers `visible` lets through."""
+    union of the two indexed sides (debit, credit), of the transfers `visible` lets through.
+    `newest` (a count, and an id to read below or None): only that many newest of each side,
+    each read backwards on its index, for one account's page."""
 
     def touching(column: Any) -> Any:
         return column.in_(account_ids) if isinstance(account_ids, list) else column == account_ids
+
+    def side(query: Any) -> Any:
+        if newest is None:
+            return query
+        count, below = newest
+        query = query if below is None else query.where(transfers.c.id < below)
+        return query.order_by(transfers.c.id.desc()).limit(count)
 
     debits = (
         select(
@@ -54,7 +65,7 @@ def entries_for_accounts(account_ids: Any, visible: Any = ALL) -> Any:
         .where(touching(transfers.c.credit_account_id), visible)
         .correlate_except(transfers)
     )
-    return union_all(debits, credits).subquery("entries")
+    return union_all(side(debits), side(credits)).subquery("entries")
 
 
 def member_account_of(member_id: Any) -> ColumnElement[str]:

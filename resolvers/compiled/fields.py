@@ -217,7 +217,10 @@ def _purchases(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m:
 
 def _ledger(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:
     account = entries.member_account_of(m.c.id)
-    listed = entries.entries_for_accounts(account, planner.visible.transfers)
+
+    def listed(after: Any, count: Any) -> Any:  # the page's newest of each side, at most
+        return entries.entries_for_accounts(account, planner.visible.transfers, (count, after))
+
     return planner.connection(field, nodes, listed, True, "entry", ascending=False)
 
 

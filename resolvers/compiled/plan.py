@@ -276,8 +276,7 @@ class Planner:
         cursor's id in id order, read with one more to tell whether another page follows.
         With `ordered_by`, rows in that order and cursors their positions (kind "offset", as
         for exchanges, whose ids are random)."""
-        # A page from the start (no `after` in the document) has no cursor condition at all.
-        given = argument_node(nodes[0], "after")
+        given = argument_node(nodes[0], "after")  # none: from the start, no condition
         after = None if given is None or isinstance(given, NullValueNode) else self.parameter()
         first, limit = self.page_size(field, nodes[0])
 
@@ -303,9 +302,10 @@ class Planner:
 
         selections = [node.selection_set for node in nodes if node.selection_set]
         fields = collect(self.schema, self.fragments, self.variables, connection_type, selections)
-        # pageInfo needs one row more (is there another page?) and the rows' numbers; without
-        # it the page is `first` rows, listed in the order the subquery reads them.
+        # pageInfo needs one row more (is there another page?) and the rows' numbers.
         paged = any(found[0].name.value == "pageInfo" for found in fields.values())
+        if callable(source):  # rows read knowing the page: (cursor or None, rows wanted)
+            source = source(after, limit if paged else first)
         builders = self.page_builders(connection_type, fields, kind, first, node_column,
                                       ascending, paged)  # fmt: skip
         page = self.page(source, condition, node_columns, after, ordered_by, ascending, paged)

@@ -81,9 +81,7 @@ def json_value(expression: Any) -> ColumnElement[Any]:
     if isinstance(kind, JsonText):
         written = expression
     elif isinstance(kind, PlainText):
-        written = (
-            literal_column("'\"'", Text).concat(expression).concat(literal_column("'\"'", Text))
-        )
+        written = _concat(['"', expression, '"'])
     elif isinstance(kind, Integer | Numeric | Boolean):
         written = cast(expression, Text)
     else:
@@ -131,10 +129,6 @@ def text(value: str) -> ColumnElement[Any]:
 def json_text(value: str) -> ColumnElement[Any]:
     """A constant JSON document (quoted as `text` quotes)."""
     return _literal(value, JsonText())
-
-
-def empty_list() -> ColumnElement[Any]:
-    return json_text("[]")
 
 
 def present(expression: ColumnElement[Any]) -> ColumnElement[Any]:
