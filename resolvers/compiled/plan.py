@@ -6,15 +6,15 @@ provides); a field without one makes the operation `Unplannable`, and it takes t
 path. Each object is read from its own alias of its table (its "source"), so a member nested
 in a member's referrer refers to its own row, never to the enclosing one; the caller's
 conditions (loyalty.visibility, decided by auth.ownership) are adapted to that alias. Lists
-become ordered `json_agg`s and connection pages subqueries ordered and limited exactly as the
-general path's loaders read them.
+and connection pages are subqueries ordered and limited exactly as the general path's loaders
+read them, written as JSON text (resolvers.compiled.sql).
 
 A plan depends on the document, the operation, which `@skip`/`@include` selections apply and
-the caller's shape (auth.ownership.plan_shape), never on argument values, the caller's ids or
-the time: those are parameters, read per request (`Plan.parameters`). Errors are the general
-path's to give: an argument it would refuse raises `Fallback` before the statement runs, and a
-non-null object the caller may not see comes back as `MISSING`, after which the operation runs
-again on the general path, which answers it."""
+the caller's shape (auth.ownership.plan_shape), never on argument values (but page sizes the
+document writes), the caller's ids or the time: those are parameters, read per request
+(`Plan.parameters`). Errors are the general path's to give: an argument it would refuse raises
+`Fallback` before the statement runs, and a non-null object the caller may not see comes back
+as `MISSING`, after which the operation runs again on the general path, which answers it."""
 
 from __future__ import annotations
 
@@ -273,7 +273,7 @@ class Planner:
         ordered_by: tuple[Any, ...] = (),
     ) -> ColumnElement[Any]:
         """A page as schema.pagination.build_connection makes it: `first` rows after the
-        cursor's id in id order, read with one more to tell whether another page follows.
+        cursor's id in id order (one more with pageInfo: does another page follow?).
         With `ordered_by`, rows in that order and cursors their positions (kind "offset", as
         for exchanges, whose ids are random)."""
         given = argument_node(nodes[0], "after")  # none: from the start, no condition
