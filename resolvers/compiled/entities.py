@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from graphql import FieldNode, GraphQLField
-from sqlalchemy import BigInteger, Text, and_, case, func, select, type_coerce
+from sqlalchemy import BigInteger, Text, and_, case, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from infra.models import members, partners, purchases
 from resolvers.compiled.plan import Fallback, PlanField, Planner
-from resolvers.compiled.sql import JsonText, json_list, present
+from resolvers.compiled.sql import json_list, json_typed, present
 from schema.pagination import parse_id
 
 # The entity types read here, each with its table and the caller's condition on it.
@@ -51,7 +51,7 @@ def _entities(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: 
         condition = and_(row.c.id == wanted.c.id, visible, planner.visible.entities)
         found = planner.one(name, nodes, row, condition)
         choices.append((wanted.c.type == name, present(found)))
-    entity = type_coerce(case(*choices), JsonText())
+    entity = json_typed(case(*choices))
     return select(json_list(entity, wanted.c.ord)).scalar_subquery()
 
 

@@ -25,7 +25,6 @@ from sqlalchemy import (
     func,
     null,
     select,
-    type_coerce,
 )
 
 from auth.ownership import ACTING_MEMBER
@@ -45,11 +44,11 @@ from loyalty import entries, expiry, growth, ledger, purchase, referral, tier
 from loyalty.promotions import benefit
 from resolvers.compiled.plan import CLOCK, Fallback, PlanField, Planner, Source
 from resolvers.compiled.sql import (
-    JsonText,
     Unplannable,
     half_even,
     json_array,
     json_list,
+    json_typed,
     plain,
     present,
     text,
@@ -145,7 +144,7 @@ def related_member(name: str) -> PlanField:
     def plan(planner: Planner, field: GraphQLField, nodes: list[FieldNode], source: Any) -> Any:
         reference = source.c[name]
         found = members_where(planner, nodes, lambda m: m.c.id == reference, required=True)
-        return type_coerce(case((reference.is_(None), null()), else_=found), JsonText())
+        return json_typed(case((reference.is_(None), null()), else_=found))
 
     return plan
 
@@ -168,7 +167,7 @@ def _benefits(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: 
             for b in benefit.benefits_of(program, level.value)
         ]  # fmt: skip
         listed.append((m.c.tier == level.value, json_array(objects)))
-    return type_coerce(case(*listed, else_=json_array([])), JsonText())
+    return json_typed(case(*listed, else_=json_array([])))
 
 
 def _grants(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:
