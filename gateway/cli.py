@@ -16,6 +16,7 @@ from strawberry.printer import print_schema
 from auth.tokens import KeyCache, mint
 from gateway import operators
 from gateway.app import build_schema
+from gateway.http import PROTOCOL
 from gateway.seed import (
     DEMO_OPERATOR,
     DEMO_PARTNER_STAFF,
@@ -111,6 +112,7 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        http=PROTOCOL,
     )
 
 

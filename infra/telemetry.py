@@ -20,8 +20,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 _configured = False
-# Whether spans or metrics leave the process (an exporter or a processor was added).
+# Whether spans or metrics leave the process (an exporter or a processor was added), and
+# whether an SDK tracer provider is installed. Flags, not a look at the global providers per
+# request: while none is installed, OpenTelemetry's getters read os.environ on every call (4 %
+# of a `{ __typename }` request, py-spy). The providers are set once per process, here or
+# before the app is created (opentelemetry-instrument), which configure_providers notes.
 _exporting = False
+_tracing = False
 
 
 def _span_exporter(name: str) -> SpanExporter | None:
@@ -58,12 +63,20 @@ def tracer_provider() -> TracerProvider:
     """The process's SDK tracer provider, installed on first use (by an exporter). Without
     one, the operation's span is a cheap non-recording one that still has ids
     (schema.extensions.operation_span)."""
+    global _tracing
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
+        _tracing = True
         return current
     provider = TracerProvider(resource=_resource())
     trace.set_tracer_provider(provider)
+    _tracing = True
     return provider
+
+
+def tracing() -> bool:
+    """Whether an SDK tracer provider records spans (else spans are non-recording)."""
+    return _tracing
 
 
 def add_span_processor(processor: SpanProcessor) -> None:
@@ -76,10 +89,13 @@ def add_span_processor(processor: SpanProcessor) -> None:
 def configure_providers(traces_exporter: str, metrics_exporter: str) -> None:
     """Install the global tracer and meter providers once per process, where an exporter is
     configured; with both "none" the API's no-op providers keep instrumentation nearly free."""
-    global _configured, _exporting
+    global _configured, _exporting, _tracing
     if _configured:
         return
     _configured = True
+    # Providers installed before the app (opentelemetry-instrument) are used as they are.
+    _tracing = _tracing or isinstance(trace.get_tracer_provider(), TracerProvider)
+    _exporting = _exporting or _tracing or isinstance(metrics.get_meter_provider(), MeterProvider)
     exporter = _span_exporter(traces_exporter)
     if exporter is not None:
         add_span_processor(BatchSpanProcessor(exporter))
@@ -110,7 +126,7 @@ def instrument_engine(engine: AsyncEngine) -> None:
 
 
 def exporting() -> bool:
-    return _exporting or isinstance(metrics.get_meter_provider(), MeterProvider)
+    return _exporting
 
 
 class HttpTelemetry:

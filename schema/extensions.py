@@ -11,12 +11,12 @@ from contextvars import ContextVar
 
 from graphql import GraphQLError
 from opentelemetry import metrics, propagate, trace
-from opentelemetry.trace import ProxyTracerProvider
 from sqlalchemy.exc import SQLAlchemyError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from infra.database import is_transient
 from infra.errors import DomainError
+from infra.telemetry import tracing
 
 logger = logging.getLogger("pointgate.errors")
 tracer = trace.get_tracer("pointgate.graphql")
@@ -152,7 +152,7 @@ def operation_span(headers: Mapping[str, str] | None = None) -> Iterator[trace.S
     parent = None
     if headers is not None and "traceparent" in headers and not current.is_recording():
         parent = propagate.extract(headers)
-    if isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
+    if not tracing():
         caller = trace.get_current_span(parent).get_span_context()
         trace_id = caller.trace_id if caller.is_valid else random.getrandbits(128)
         span: trace.Span = trace.NonRecordingSpan(
