@@ -15,12 +15,14 @@ import asyncpg
 
 from bench.common import ADMIN_DSN
 
-# How each server's main statement is told apart in pg_stat_statements, which shows constants
-# as $n: Pointgate's compiled statement writes its JSON as text (a concatenation that starts
-# with the `members` key) over `members AS members_1`; PostGraphile v5's names its
-# `__members__` table alias.
+# How each server's main statement is told apart in pg_stat_statements. Pointgate's compiled
+# statement writes its JSON as text, a concatenation that starts with the `members` key, over
+# `members AS members_1`; pg_stat_statements shows its constants as $n when it parsed the
+# statement itself, and the text as sent when a prepared statement (asyncpg's cache) ran again
+# after a reset. PostGraphile v5's names its `__members__` table alias.
 MAIN_STATEMENT = {
-    "pointgate": "query LIKE 'SELECT $1 || %FROM members AS members_1 %'",
+    "pointgate": "(query LIKE 'SELECT ''{\"members\":''%'"
+    " OR query LIKE 'SELECT $1 || %FROM members AS members_1 %')",
     "postgraphile": "position('__members__' in query) > 0",
 }
 
