@@ -179,6 +179,31 @@ def wrk(url: str, body: str, headers: dict[str, str], connections: int, seconds:
     return Figures(rate, p50, p99, int(failed[1]) if failed else 0)
 
 
+# This machine's speed drifts over tens of seconds (a shared VM: the same server measured 4,600
+# and 9,600 req/s five minutes apart). Servers compared with each other are therefore loaded
+# in turns of a few seconds each (A B C A B C ...), so a slow phase falls on all of them.
+SLICES = 3
+
+
+def interleaved(runs: dict[str, tuple[str, str]], headers: dict[str, str], connections: int,
+                seconds: float) -> dict[str, Figures]:  # fmt: skip
+    """{name: (url, body)} loaded in turns, `seconds` in all for each: each one's rate over its
+    turns, and the median of its turns' percentiles."""
+    turns: dict[str, list[Figures]] = {name: [] for name in runs}
+    for _ in range(SLICES):
+        for name, (url, body) in runs.items():
+            turns[name].append(wrk(url, body, headers, connections, max(1, seconds / SLICES)))
+    return {
+        name: Figures(
+            sum(f.rate for f in figures) / len(figures),
+            sorted(f.p50 for f in figures)[len(figures) // 2],
+            sorted(f.p99 for f in figures)[len(figures) // 2],
+            sum(f.failed for f in figures),
+        )
+        for name, figures in turns.items()
+    }
+
+
 # --- statements per request, as PostgreSQL logs them -----------------------------------------
 
 
@@ -385,17 +410,14 @@ def main() -> None:
 def _round(endpoints: dict[str, str], queries: dict[str, tuple[str, str, dict[str, str]]],
            extra: dict[str, tuple[str, str, dict[str, str]]],
            apps: dict[str, tuple[str, str, dict[str, str]]], seconds: int) -> None:  # fmt: skip
-    plain = 0.0
     for query, (mine, peers, headers) in queries.items():
         for connections in (16, 1):
-            figures = {}
-            for name in ("pointgate 1w", "pointgate 2w", "postgraphile"):
-                body = json.dumps({"query": peers if name == "postgraphile" else mine})
-                figures[name] = wrk(endpoints[name], body, headers, connections, seconds)
+            runs = {name: (endpoints[name],
+                           json.dumps({"query": peers if name == "postgraphile" else mine}))
+                    for name in ("pointgate 1w", "pointgate 2w", "postgraphile")}  # fmt: skip
+            figures = interleaved(runs, headers, connections, seconds)
             peer, one, two = (figures["postgraphile"], figures["pointgate 1w"],
                               figures["pointgate 2w"])  # fmt: skip
-            if query == "nested" and connections == 16:
-                plain = one.rate
             print(f"  {query:<9} c={connections:<3}"
                   f" pointgate 1w {one.cell()} | 2w {two.cell()} |"
                   f" postgraphile v5 {peer.cell()}")  # fmt: skip
@@ -403,18 +425,20 @@ def _round(endpoints: dict[str, str], queries: dict[str, tuple[str, str, dict[st
                   f"  2w/peer {two.rate / peer.rate:5.2f}  2w/1w {two.rate / one.rate:4.2f}"
                   f"  p50 1w/peer {one.p50 / peer.p50:5.2f}"
                   f"  p99/p50 1w {one.p99 / one.p50:4.2f}")  # fmt: skip
+    nested = json.dumps({"query": queries["nested"][0]})
     for query, (mine, _, headers) in extra.items():
-        one = wrk(endpoints["pointgate 1w"], json.dumps({"query": mine}), headers, 16, seconds)
+        # paired with the plain nested query in turns (its own rate for this comparison)
+        pair = interleaved({"plain": (endpoints["pointgate 1w"], nested),
+                            "extra": (endpoints["pointgate 1w"], json.dumps({"query": mine}))},
+                           headers, 16, seconds)  # fmt: skip
+        one = pair["extra"]
         print(f"  {query:<26} c=16 pointgate 1w {one.cell()}  /plain nested "
-              f"{one.rate / plain:5.2f}")  # fmt: skip
+              f"{one.rate / pair['plain'].rate:5.2f}")  # fmt: skip
     for query, (mine, _, headers) in apps.items():
-        cells = []
-        rates = {}
-        for name in ("pointgate 1w", "before 1w"):
-            if name in endpoints:
-                rates[name] = wrk(endpoints[name], json.dumps({"query": mine}), headers, 16,
-                                  seconds)  # fmt: skip
-                cells.append(f"{name} {rates[name].cell()}")
+        body = json.dumps({"query": mine})
+        rates = interleaved({name: (endpoints[name], body) for name in ("pointgate 1w", "before 1w")
+                             if name in endpoints}, headers, 16, seconds)  # fmt: skip
+        cells = [f"{name} {figures.cell()}" for name, figures in rates.items()]
         if len(rates) == 2:
             cells.append(f"now/before {rates['pointgate 1w'].rate / rates['before 1w'].rate:5.1f}x")
         print(f"  {query:<26} c=16 " + " | ".join(cells))
