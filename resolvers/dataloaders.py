@@ -36,6 +36,7 @@ from loyalty.visibility import Visibility
 from partners import exchange, rate_card, registry
 from partners.connector import ConnectorError
 from partners.directory import ConnectorDirectory
+from schema.context import Loader
 
 tracer = trace.get_tracer("pointgate.dataloaders")
 
@@ -74,7 +75,7 @@ class BatchLoader(DataLoader):  # type: ignore[misc]
         raise NotImplementedError
 
 
-def prime_rows(loader: DataLoader, rows: Iterable[Any]) -> None:
+def prime_rows(loader: Loader, rows: Iterable[Any]) -> None:
     """Rows a list or a page loaded answer later loads of the same ids from the cache."""
     for row in rows:
         loader.prime(row.id, row)

@@ -1,11 +1,13 @@
 """The per-request context every resolver sees through `info.context`. It lives with the schema
-so types can name it without reaching up; the loaders are built by `resolvers/` and are named
-here for type checking only (the one import against the layers' direction, and never run)."""
+so types can name it without reaching up; the loaders are built by `resolvers/` (its
+`dataloaders.Loaders`), and named here by what the schema's types ask of them (`Loaders`), so
+the schema does not import resolvers even for type checking."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from auth.principal import Principal
 from infra.database import Database
@@ -15,8 +17,64 @@ from loyalty.visibility import Visibility
 from partners.directory import ConnectorDirectory
 from partners.egress import EgressPolicy
 
-if TYPE_CHECKING:
-    from resolvers.dataloaders import Loaders
+
+class Loader(Protocol):
+    """One batching loader: a key's value (None when the caller may not see it)."""
+
+    def load(self, key: Any) -> Awaitable[Any]: ...
+
+    def prime(self, key: Any, value: Any) -> Any: ...
+
+
+class Loaders(Protocol):
+    """The per-request loaders, one per thing and key (resolvers.dataloaders.Loaders)."""
+
+    @property
+    def member_by_id(self) -> Loader: ...
+    @property
+    def partner_by_id(self) -> Loader: ...
+    @property
+    def purchase_by_id(self) -> Loader: ...
+    @property
+    def reward_by_id(self) -> Loader: ...
+    @property
+    def identities_by_member(self) -> Loader: ...
+    @property
+    def balance_by_member(self) -> Loader: ...
+    @property
+    def ledger_entries_by_member(self) -> Loader: ...
+    @property
+    def growth_value_by_member(self) -> Loader: ...
+    @property
+    def insight_by_member(self) -> Loader: ...
+    @property
+    def tier_changes_by_member(self) -> Loader: ...
+    @property
+    def expiring_points_by_member(self) -> Loader: ...
+    @property
+    def referrals_by_member(self) -> Loader: ...
+    @property
+    def terms_by_partner(self) -> Loader: ...
+    @property
+    def coupons_by_member(self) -> Loader: ...
+    @property
+    def grants_by_member(self) -> Loader: ...
+    @property
+    def coupons_by_purchase(self) -> Loader: ...
+    @property
+    def campaigns_by_tier(self) -> Loader: ...
+    @property
+    def coupon_template_by_id(self) -> Loader: ...
+    @property
+    def rate_cards_by_partner(self) -> Loader: ...
+    @property
+    def events_by_exchange(self) -> Loader: ...
+    @property
+    def exchange_by_id(self) -> Loader: ...
+    @property
+    def purchases_by_member(self) -> Loader: ...
+    @property
+    def partner_balance(self) -> Loader: ...
 
 
 @dataclass(slots=True)
