@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from infra import secrets
 from infra.database import Database
 from infra.errors import DomainError
 from infra.rekey import reencrypt_secrets
+from loyalty.visibility import EVERYTHING
 from partners import rate_card, registry
 from partners.simulated import SimulatedPartner, simulated_app
 
@@ -193,13 +195,13 @@ def partners_create(
 @partners_app.command("list")
 def partners_list() -> None:
     """Every partner: id, code, status, connector kind and name, tab-separated."""
-    for row in with_db(Settings.from_env(), registry.list_partners):
+    for row in with_db(Settings.from_env(), partial(registry.list_partners, visible=EVERYTHING)):
         typer.echo(f"{row.id}\t{row.code}\t{row.status}\t{row.connector_kind}\t{row.name}")
 
 
 def partner_id_of(db: Database, code: str) -> Awaitable[int]:
     async def find() -> int:
-        for row in await registry.list_partners(db):
+        for row in await registry.list_partners(db, visible=EVERYTHING):
             if row.code == code:
                 return int(row.id)
         raise typer.BadParameter(f"no partner has the code {code!r}")

@@ -35,6 +35,7 @@ from loyalty.promotions import campaign, coupon
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel, earning_account
+from loyalty.visibility import EVERYTHING
 from partners.rate_card import RateCardTerms, add_rate_card, rate_cards_of
 from partners.registry import Direction, Terms, create_partner, set_exchange_terms, terms_of
 
@@ -274,11 +275,12 @@ async def demo_promotions(db: Database, program: Program, now: datetime) -> None
     await campaign.create_campaign(db, CampaignTerms(
         code="member-day", name="Member day: double points on the 18th", monthly_day=18,
         starts_at=now - year, ends_at=now + year, multiplier=Decimal(2),
-        points_budget=10_000_000), now=now)  # fmt: skip
+        points_budget=10_000_000), now=now, visible=EVERYTHING)  # fmt: skip
     await campaign.create_campaign(db, CampaignTerms(
         code="next-purchase", name="A next-purchase coupon with every purchase",
         starts_at=now, ends_at=now + year,
-        coupon_template_id=templates["next-purchase"].id), now=now)  # fmt: skip
+        coupon_template_id=templates["next-purchase"].id), now=now,
+        visible=EVERYTHING)  # fmt: skip
 
 
 # The demo's console logins (development only: `pointgate demo` prints them).

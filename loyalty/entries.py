@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.models import transfers
 from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty.ledger import MEMBER_PREFIX, member_account
-from loyalty.visibility import ALL, EVERYTHING, Visibility
+from loyalty.visibility import ALL, Visibility
 
 ENTRY_COLUMNS = (
     transfers.c.id,
@@ -74,7 +74,7 @@ def member_account_of(member_id: Any) -> ColumnElement[str]:
 
 
 async def entry_pages(
-    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility = EVERYTHING
+    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility
 ) -> list[list[Any]]:
     """Pages of members' ledger entries, newest first (keys: member id, first, after id); a
     caller limited to some transfers (`visible.transfers`: a partner's) sees only those."""

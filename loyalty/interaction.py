@@ -15,7 +15,7 @@ from loyalty import member, tier
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
 from loyalty.promotions import benefit
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 
 class InteractionKind(StrEnum):
@@ -33,7 +33,7 @@ async def record_interaction(
     kind: InteractionKind,
     idempotency_key: str,
     occurred_at: datetime | None = None,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """Record an interaction once per key; its growth value may upgrade the member at once. It

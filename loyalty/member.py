@@ -23,7 +23,7 @@ from loyalty.membership import active_member
 from loyalty.program import Program
 from loyalty.promotions import benefit
 from loyalty.segment import Measures, SegmentCriteria
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 
 class IdentityKind(StrEnum):
@@ -181,7 +181,7 @@ async def set_birth_date(
     *,
     member_id: int,
     birth_date: date | None,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     today: date | None = None,
 ) -> Any:
     """Set (or clear, with None) the member's birth date: a day between 1900 and today."""
@@ -203,7 +203,7 @@ async def link_identity(
     kind: IdentityKind,
     value: str,
     partner_id: int | None = None,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """Link an identity to a member. Linking it again to the same member is a no-op that answers
@@ -252,7 +252,7 @@ async def _link(
 async def resolve(
     conn: AsyncConnection,
     ref: MemberRef,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     *,
     presented: bool = False,
 ) -> Any:
@@ -305,7 +305,7 @@ async def list_members(
     enrolled_before: datetime | None = None,
     identity_kind: IdentityKind | None = None,
     segment: SegmentCriteria | None = None,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> list[Any]:
     """The members the caller may see, in id order after `after_id`, filtered in SQL (lifecycle

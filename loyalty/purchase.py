@@ -23,7 +23,7 @@ from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
 from loyalty.promotions import benefit, campaign, coupon
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 
 class Channel(StrEnum):
@@ -95,7 +95,7 @@ async def record_purchase(
     namespace: str = "",
     coupon_codes: Sequence[str] = (),
     campaigns: campaign.CampaignBook = campaign.READ_THROUGH,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> tuple[Any, bool]:
     """Record a purchase and credit what it earns, once per (source, external order id) in the
@@ -289,7 +289,7 @@ purchases_by_id = keyed(PURCHASE_COLUMNS, purchases.c.id, visible=attrgetter("pu
 
 
 async def purchase_pages(
-    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility = EVERYTHING
+    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility
 ) -> list[list[Any]]:
     """Pages of members' purchases, newest first (keys: member id, first, after id)."""
 

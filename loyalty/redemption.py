@@ -16,7 +16,7 @@ from loyalty import bounds, ledger, member
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.promotions import coupon
 from loyalty.purchase import Channel, check_channel_partner, check_partner_active
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 
 def _redemption_account(partner_id: int | None) -> ledger.AccountId:
@@ -34,7 +34,7 @@ async def redeem_points(
     idempotency_key: str,
     partner_id: int | None = None,
     reference: str | None = None,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """Spend points; never more than the member's available balance, however many run at once."""
@@ -138,7 +138,7 @@ async def cancel_redemption(
     db: Database,
     *,
     redemption_id: int,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """Give a redemption's points back (and a reward's stock). Cancelling a cancelled

@@ -29,7 +29,7 @@ from loyalty.idempotency import retry_on_race
 from loyalty.membership import MemberStatus, active_member
 from loyalty.program import Program
 from loyalty.tier import percent_as_points
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 log = logging.getLogger("pointgate.referrals")
 
@@ -119,7 +119,7 @@ async def claim_referral(
     *,
     member_id: int,
     code: str,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """A member enrolled recently enters a referral code after the fact. Entering the code of
@@ -234,7 +234,7 @@ def referee_qualified() -> ColumnElement[bool]:
 
 
 async def referral_pages(
-    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility = EVERYTHING
+    conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility
 ) -> list[list[Any]]:
     """Pages of whom members referred, newest first (keys: referrer id, first, after id)."""
 

@@ -25,7 +25,7 @@ from loyalty.ledger import TransferCode
 from loyalty.program import Program
 from loyalty.promotions import benefit, campaign, coupon
 from loyalty.purchase import earning_account
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 
 async def refund_purchase(
@@ -35,7 +35,7 @@ async def refund_purchase(
     purchase_id: int,
     amount: Decimal,
     idempotency_key: str,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """Refund part or all of a purchase and take back the points that part earned.

@@ -22,7 +22,7 @@ from loyalty.program import Program
 from loyalty.promotions import coupon
 from loyalty.purchase import Channel, check_partner_active
 from loyalty.redemption import spend, spend_once
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 
 class RewardStatus(StrEnum):
@@ -138,7 +138,7 @@ async def list_rewards(
     after_id: int | None = None,
     status: RewardStatus | None = None,
     partner_id: int | None = None,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
 ) -> list[Any]:
     query = select(rewards).where(visible.rewards).order_by(rewards.c.id).limit(limit)
     if after_id is not None:
@@ -161,7 +161,7 @@ async def redeem_reward(
     channel: Channel = Channel.ONLINE,
     coupon_code: str | None = None,
     program: Program | None = None,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """Redeem `quantity` of a reward for its point cost each. Stock and points are taken in one

@@ -4,11 +4,12 @@ statements that read or act, inside the transaction that acts.
 The domain only applies these conditions; `auth.ownership.visibility(principal)` is the one
 policy that decides them. A row the principal may not see is answered exactly like a row that
 does not exist (NOT_FOUND). `EVERYTHING` is the program's own view, for its jobs, the CLI and
-seeding."""
+seeding; every domain function takes the visibility it applies as a required argument, so a
+caller that forgets it fails to type-check and to run instead of seeing everything."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, select, true
@@ -21,41 +22,43 @@ ALL: ColumnElement[bool] = true()
 
 @dataclass(frozen=True, slots=True)
 class Visibility:
-    members: ColumnElement[bool] = ALL
+    """Every field is required: a condition nobody set is a construction error, never "all"."""
+
+    members: ColumnElement[bool]
     # A member named by an identity it presents itself (a card shown at a till).
-    presented_members: ColumnElement[bool] = ALL
-    identities: ColumnElement[bool] = ALL
+    presented_members: ColumnElement[bool]
+    identities: ColumnElement[bool]
     # Whom a member referred, as summaries (loyalty.referral.REFEREE_COLUMNS).
-    referees: ColumnElement[bool] = ALL
-    purchases: ColumnElement[bool] = ALL
-    redemptions: ColumnElement[bool] = ALL
-    rewards: ColumnElement[bool] = ALL
-    partners: ColumnElement[bool] = ALL
-    exchanges: ColumnElement[bool] = ALL
-    quotes: ColumnElement[bool] = ALL
+    referees: ColumnElement[bool]
+    purchases: ColumnElement[bool]
+    redemptions: ColumnElement[bool]
+    rewards: ColumnElement[bool]
+    partners: ColumnElement[bool]
+    exchanges: ColumnElement[bool]
+    quotes: ColumnElement[bool]
     # A partner's rate cards: its commercial terms.
-    rate_cards: ColumnElement[bool] = ALL
+    rate_cards: ColumnElement[bool]
     # Issued coupons; the coupon templates and campaigns the caller runs.
-    coupons: ColumnElement[bool] = ALL
-    coupon_templates: ColumnElement[bool] = ALL
-    campaigns: ColumnElement[bool] = ALL
+    coupons: ColumnElement[bool]
+    coupon_templates: ColumnElement[bool]
+    campaigns: ColumnElement[bool]
     # What a reader may see of promotions it does not run: the campaigns offered to a member it
     # sees (`Member.campaigns`) and the templates behind coupons and campaigns it sees.
-    offered_campaigns: ColumnElement[bool] = ALL
+    offered_campaigns: ColumnElement[bool]
     # What a member was granted (gifts, coupon grants): personal, like a birth date.
-    benefit_grants: ColumnElement[bool] = ALL
-    readable_templates: ColumnElement[bool] = ALL
+    benefit_grants: ColumnElement[bool]
+    readable_templates: ColumnElement[bool]
     # Which purchases and interactions a member's aggregates (lifecycle, segment) count.
-    aggregated_purchases: ColumnElement[bool] = ALL
-    aggregated_interactions: ColumnElement[bool] = ALL
+    aggregated_purchases: ColumnElement[bool]
+    aggregated_interactions: ColumnElement[bool]
     # Which transfers a member's ledger shows (a partner: those concerning it).
-    transfers: ColumnElement[bool] = ALL
+    transfers: ColumnElement[bool]
     # Whether federation's `_entities` answers the caller at all (not an anonymous one).
-    entities: ColumnElement[bool] = ALL
+    entities: ColumnElement[bool]
     # Settlement statements (a partner's own).
-    statements: ColumnElement[bool] = ALL
+    statements: ColumnElement[bool]
     # Whose birth dates (members rows) the caller may read.
-    birth_dates: ColumnElement[bool] = ALL
+    birth_dates: ColumnElement[bool]
 
     async def check(self, conn: AsyncConnection, table: Table, row_id: Any) -> None:
         """NOT_FOUND unless the row exists and the principal may act on it."""
@@ -65,4 +68,5 @@ class Visibility:
             raise NotFound(f"{table.name[:-1]} {row_id} does not exist")
 
 
-EVERYTHING = Visibility()
+# The program's own view (jobs, the CLI, seeding): passed explicitly, never a default.
+EVERYTHING = Visibility(**{field.name: ALL for field in fields(Visibility)})

@@ -21,7 +21,7 @@ from infra.reads import keyed
 from loyalty import bounds, ledger
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.program import time_zone
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 
@@ -55,7 +55,7 @@ async def create_partner(db: Database, *, code: str, name: str, now: datetime | 
     return await retry_on_race(attempt)
 
 
-async def list_partners(db: Database, *, visible: Visibility = EVERYTHING) -> list[Any]:
+async def list_partners(db: Database, *, visible: Visibility) -> list[Any]:
     """Partners by code, those the caller may see."""
     query = select(partners).where(visible.partners).order_by(partners.c.code)
     async with db.read() as conn:

@@ -1,8 +1,9 @@
 """Who may call which root field, declared on the field as a permission class.
 
 One rule per field: `allow(...)` names the principal kinds let through (operators need the
-admin scope; partners the given scope). Which rows a let-through principal then sees (its own
-members, purchases, ...) is decided in one place, `auth.ownership`, which the loaders apply.
+admin scope; partners the given scope): an `auth.access.Rule`, which auth/ decides. Which rows
+a let-through principal then sees (its own members, purchases, ...) is decided in one place,
+`auth.ownership`, which the loaders apply.
 The authorization matrix test holds every root field to `tests/auth/authorization_matrix.csv`."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
+from auth import access
 from auth.principal import Principal, PrincipalKind, Scope
 from infra.errors import Forbidden, Unauthenticated
 
@@ -32,20 +34,11 @@ def allow(
     parts += ["Member" if member else "", "Anyone" if anyone else "", "Admin" if admin else ""]
     name = "Allow" + "".join(parts)
 
-    def permits(principal: Principal) -> bool:
-        if anyone:
-            return True
-        if principal.kind is PrincipalKind.OPERATOR:
-            return admin and principal.has(Scope.ADMIN)
-        if principal.kind is PrincipalKind.PARTNER:
-            return any_partner or (partner is not None and principal.has(partner))
-        if principal.kind is PrincipalKind.MEMBER:
-            return member
-        return False
+    rule = access.Rule(partner, any_partner, member, anyone, admin)
 
     def has_permission(self: BasePermission, source: Any, info: Any, **kwargs: Any) -> bool:
         principal: Principal = info.context.principal
-        if permits(principal):
+        if access.permits(rule, principal):
             return True
         if principal.kind is PrincipalKind.ANONYMOUS:
             raise Unauthenticated("this field needs an access token")
@@ -65,7 +58,7 @@ class RouterOrAdmin(BasePermission):
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         context = info.context
-        if context.from_router or context.principal.is_admin:
+        if access.may_read_sdl(context.principal, context.from_router):
             return True
         if context.principal.kind is PrincipalKind.ANONYMOUS:
             raise Unauthenticated("the SDL is served to the federation router and operators")

@@ -13,6 +13,7 @@ from loyalty import ledger, member, purchase
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.program import Program
 from loyalty.purchase import Channel
+from loyalty.visibility import EVERYTHING
 from partners import registry
 from partners.rate_card import RateCardTerms, add_rate_card
 from partners.registry import Direction, Terms, create_partner
@@ -49,7 +50,7 @@ async def a_purchase(
     row, _ = await purchase.record_purchase(
         db, program, member_ref=MemberRef(member_id=member_id), channel=Channel.ONLINE,
         source="web-shop", external_order_id=f"order-{next(_sequence)}", amount=Decimal(amount),
-        purchased_at=at, now=at,
+        purchased_at=at, now=at, visible=EVERYTHING
     )  # fmt: skip
     return row
 
@@ -65,6 +66,7 @@ async def a_member_with_points(db: Database, points: int, program: Program | Non
         source="web-shop",
         external_order_id=f"order-{next(_sequence)}",
         amount=Decimal(points),
+        visible=EVERYTHING,
     )
     return buyer
 
@@ -134,6 +136,7 @@ async def a_member_with_an_account(db, partner, points=10_000, account=None):
         kind=IdentityKind.PARTNER_ACCOUNT,
         value=account or f"SKY-{holder.id}",
         partner_id=partner.id,
+        visible=EVERYTHING,
     )
     if points:
         async with db.transaction() as conn:

@@ -25,7 +25,8 @@ from starlette.staticfiles import StaticFiles
 import gateway.console.kpis as kpis
 import gateway.console.members as members
 import gateway.console.pages as pages
-from auth import console
+from auth import access, console
+from auth.access import Need
 from auth.throttle import AuthenticationThrottle
 from gateway.console.headers import SecurityHeaders
 from gateway.console.visit import HERE, Handler, Visit, acceptable_text
@@ -59,6 +60,16 @@ async def _csrf_matches(request: Request, session: console.Session | None) -> bo
     return bool(expected) and hmac.compare_digest(sent, str(expected).encode())
 
 
+def _may_open(visit: Visit, need: Need) -> bool:
+    """auth.access's answer for the page's need and the partner in its address (an address
+    naming no valid partner id opens nothing)."""
+    named = visit.request.path_params.get("partner_id")
+    partner_id = pages._whole(named)
+    if named is not None and partner_id is None:
+        return False
+    return access.may_open(need, visit.principal, partner_id)
+
+
 def _no_page(visit: Visit) -> Response:
     """What a person may not see is answered as a page that does not exist."""
     return visit.page("message.html", 404, title="Not found", message="There is no such page.")
@@ -79,14 +90,19 @@ def routes(
                     and settings.console_oidc_client_secret)  # fmt: skip
 
     def view(
-        handler: Handler, *, signed_in: bool = True
+        handler: Handler, need: Need | None = Need.SIGNED_IN
     ) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind the session, the CSRF check and what the page needs of the
+        signed-in person (None: a page for people not signed in)."""
+
         async def endpoint(request: Request) -> Response:
             session = await _session_of(request)
-            if signed_in and session is None:
+            if need is not None and session is None:
                 return RedirectResponse("/console/sign-in", status_code=303)
             visit = Visit(request, session, db, settings, directory)
             if not all(acceptable_text(value) for value in request.query_params.values()):
+                return _no_page(visit)
+            if need is not None and not _may_open(visit, need):
                 return _no_page(visit)
             if session is None:
                 visit.form_token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
@@ -221,20 +237,21 @@ def routes(
             "/console",
             routes=[
                 Route("/", view(pages.home)),
-                Route("/sign-in", view(sign_in_page, signed_in=False)),
-                Route("/sign-in", view(sign_in, signed_in=False), methods=["POST"]),
-                Route("/sign-in/code", view(sign_in_code, signed_in=False), methods=["POST"]),
+                Route("/sign-in", view(sign_in_page, None)),
+                Route("/sign-in", view(sign_in, None), methods=["POST"]),
+                Route("/sign-in/code", view(sign_in_code, None), methods=["POST"]),
                 *(_provider_routes(db, settings, view, _signed_in) if provider else []),
                 Route("/sign-out", view(sign_out), methods=["POST"]),
                 Route(
                     "/invitations/{token}",
-                    view(invitation, signed_in=False),
+                    view(invitation, None),
                     methods=["GET", "POST"],
                     name="console-invitation",
                 ),
                 *(
-                    Route(path, view(handler), methods=methods)
-                    for path, handler, methods in (*pages.ROUTES, *members.ROUTES, *kpis.ROUTES)
+                    Route(path, view(handler, need), methods=methods)
+                    for path, handler, methods, need in (*pages.ROUTES, *members.ROUTES,
+                                                         *kpis.ROUTES)
                 ),
                 Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
             ],
@@ -284,7 +301,7 @@ def _provider_routes(
         return signed_in(visit, opened)
 
     return [
-        Route("/sign-in/company", view(start, signed_in=False)),
-        Route("/sign-in/company/callback", view(callback, signed_in=False),
+        Route("/sign-in/company", view(start, None)),
+        Route("/sign-in/company/callback", view(callback, None),
               name="console-provider-callback"),
     ]  # fmt: skip

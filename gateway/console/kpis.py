@@ -10,7 +10,7 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 import gateway.console.charts as charts
-from gateway.console.pages import _operator
+from auth.access import Need
 from gateway.console.visit import Visit
 from loyalty.promotions import metric
 from partners.settlement import Period
@@ -19,7 +19,6 @@ from partners.settlement import Period
 async def kpis(visit: Visit) -> Response:
     """The program's KPIs per month over the last 12 months (the current one so far), each
     against its target; the tier mix as it is now."""
-    _operator(visit)
     program = visit.program
     zone = ZoneInfo(program.timezone)
     month = Period.containing(visit.now, zone)
@@ -54,4 +53,4 @@ async def kpis(visit: Visit) -> Response:
                       first=labels[0], last=labels[-1], zone=program.timezone)  # fmt: skip
 
 
-ROUTES: list[tuple[str, Any, list[str]]] = [("/kpis", kpis, ["GET"])]
+ROUTES: list[tuple[str, Any, list[str], Need]] = [("/kpis", kpis, ["GET"], Need.OPERATOR)]

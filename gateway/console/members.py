@@ -8,8 +8,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from auth import ownership
-from gateway.console.pages import _operator, _whole
+from auth.access import Need
+from gateway.console.pages import _whole
 from gateway.console.visit import Visit
 from loyalty import member
 from loyalty.promotions import benefit
@@ -17,13 +17,12 @@ from loyalty.promotions import benefit
 
 async def member_page(visit: Visit) -> Response:
     """`/console/members?id=N`: the member's standing and grants (operators)."""
-    _operator(visit)
     asked = visit.request.query_params.get("id", "")
     member_id = _whole(asked)
     found: Any = None
     grants: list[Any] = []
     if member_id is not None:
-        visible = ownership.visibility(visit.principal)
+        visible = visit.visible
         async with visit.db.read() as conn:
             rows = await member.members_by_id(conn, [member_id], visible)
             found = rows[0] if rows else None
@@ -34,4 +33,4 @@ async def member_page(visit: Visit) -> Response:
                       asked=asked, member=found, grants=grants, named=named)  # fmt: skip
 
 
-ROUTES: list[tuple[str, Any, list[str]]] = [("/members", member_page, ["GET"])]
+ROUTES: list[tuple[str, Any, list[str], Need]] = [("/members", member_page, ["GET"], Need.OPERATOR)]

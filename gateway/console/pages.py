@@ -15,7 +15,8 @@ import segno
 from markupsafe import Markup
 from starlette.responses import Response
 
-from auth import audit, clients, console, ownership, totp
+from auth import access, audit, clients, console, ownership, totp
+from auth.access import Need
 from auth.principal import Scope
 from gateway import exports
 from gateway.console.visit import Visit
@@ -43,11 +44,6 @@ def _not_found() -> Exception:
     return NotFoundPage()
 
 
-def _operator(visit: Visit) -> None:
-    if not visit.principal.is_admin:
-        raise _not_found()
-
-
 def _whole(text: str | None, most: int = 2**63 - 1) -> int | None:
     """A whole number as typed in an address (ASCII digits, at most `most`), or None: "²" is a
     digit to str.isdigit but not to int(), and 10^30 fits no column."""
@@ -65,14 +61,12 @@ def _number(text: str) -> int:
 
 
 async def home(visit: Visit) -> Response:
-    if visit.principal.is_admin:
+    if access.is_operator(visit.principal):
         return visit.redirect("/console/partners")
     return visit.redirect(await _this_month(visit, "statements"))
 
 
 async def own_usage(visit: Visit) -> Response:
-    if visit.principal.is_admin:
-        raise _not_found()
     return visit.redirect(await _this_month(visit, "usage"))
 
 
@@ -84,13 +78,11 @@ async def _this_month(visit: Visit, page: str) -> str:
 
 
 async def partner_list(visit: Visit) -> Response:
-    _operator(visit)
-    found = await registry.list_partners(visit.db)
+    found = await registry.list_partners(visit.db, visible=visit.visible)
     return visit.page("partners.html", title="Partners", partners=found)
 
 
 async def partner_create(visit: Visit) -> Response:
-    _operator(visit)
     form = await visit.form()
     try:
         created = await registry.create_partner(
@@ -103,7 +95,7 @@ async def partner_create(visit: Visit) -> Response:
             settlement_currency=(form.get("currency") or "USD").upper(),
         )
     except DomainError as error:
-        found = await registry.list_partners(visit.db)
+        found = await registry.list_partners(visit.db, visible=visit.visible)
         return visit.page(
             "partners.html",
             422,
@@ -152,7 +144,6 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
 
 
 async def partner_detail(visit: Visit) -> Response:
-    _operator(visit)
     return await _partner_page(visit)
 
 
@@ -181,7 +172,6 @@ async def _change_partner(
     """An operator's form on a partner's page: `change` acts and names what it changed (the
     audit log's target); a refusal shows the page again with the reason at `error_key`
     (`hint` when the form itself did not parse)."""
-    _operator(visit)
     partner_id = _number(visit.request.path_params["partner_id"])
     form = await visit.form()
     try:
@@ -309,7 +299,6 @@ async def client_revoke(visit: Visit) -> Response:
 
 async def client_scopes_set(visit: Visit) -> Response:
     """What the partner's staff may give their clients (an operator's decision)."""
-    _operator(visit)
     partner_id = _number(visit.request.path_params["partner_id"])
     form = await visit.request.form()
     scopes = [str(s) for s in form.getlist("scopes") if s in PARTNER_SCOPES]
@@ -322,7 +311,6 @@ async def client_scopes_set(visit: Visit) -> Response:
 
 async def statement_close(visit: Visit) -> Response:
     """Freeze a finished month's statement (closing again answers the same)."""
-    _operator(visit)
     partner_id = _number(visit.request.path_params["partner_id"])
     try:
         period = Period.parse(visit.request.path_params["period"])
@@ -337,7 +325,6 @@ async def statement_close(visit: Visit) -> Response:
 
 
 async def staff_invite(visit: Visit) -> Response:
-    _operator(visit)
     partner_id = _number(visit.request.path_params["partner_id"])
     form = await visit.form()
     try:
@@ -356,8 +343,6 @@ async def staff_invite(visit: Visit) -> Response:
 
 async def statement(visit: Visit) -> Response:
     partner_id = _number(visit.request.path_params["partner_id"])
-    if not ownership.may_read_statement(visit.principal, partner_id):
-        raise _not_found()
     try:
         period = Period.parse(visit.request.path_params["period"])
     except DomainError:
@@ -386,8 +371,6 @@ async def statement_download(visit: Visit) -> Response:
 async def usage(visit: Visit) -> Response:
     """A partner's API operations per day and client in a month, against its rate limit."""
     partner_id = _number(visit.request.path_params["partner_id"])
-    if not ownership.may_read_statement(visit.principal, partner_id):
-        raise _not_found()
     try:
         period = Period.parse(visit.request.path_params["period"])
     except DomainError:
@@ -405,9 +388,7 @@ async def usage(visit: Visit) -> Response:
 async def exchanges_page(visit: Visit) -> Response:
     """Operators: the exchanges needing attention (UNKNOWN, RESERVED past the reconciliation
     delay) with a "reconcile now"; partner staff: their partner's exchanges, newest first."""
-    if not visit.principal.is_admin:
-        if not visit.principal.has(Scope.EXCHANGES_READ):
-            raise _not_found()
+    if not access.is_operator(visit.principal):
         rows = await exchange.list_exchanges(
             visit.db,
             limit=PAGE,
@@ -425,7 +406,6 @@ async def exchanges_page(visit: Visit) -> Response:
 
 
 async def reconcile_now(visit: Visit) -> Response:
-    _operator(visit)
     stale = timedelta(seconds=visit.settings.reconcile_after_seconds)
     report = await exchange.reconcile(visit.db, visit.directory, stale_after=stale)
     await audit.record(visit.db, visit.principal, "console.reconcile",
@@ -438,7 +418,6 @@ async def reconcile_now(visit: Visit) -> Response:
 async def audit_page(visit: Visit) -> Response:
     """The audit log, newest first, filtered by action and subject, a page at a time (the
     cursor is the last entry's id)."""
-    _operator(visit)
     query = visit.request.query_params
     before = query.get("before")
     action, subject = query.get("action") or None, query.get("subject") or None
@@ -492,15 +471,11 @@ async def second_factor_set(visit: Visit) -> Response:
 
 
 def _webhooks_of(visit: Visit) -> int | None:
-    """Whose webhooks the page is about: the partner in its address (its own staff or an
-    operator), or the program's (no partner: operators; deliveries of every subscription)."""
+    """Whose webhooks the page is about: the partner in its address, or the program's (no
+    partner: deliveries of every subscription). Who may open it: Need.INTEGRATION."""
     if "partner_id" not in visit.request.path_params:
-        _operator(visit)
         return None
-    partner_id = _number(visit.request.path_params["partner_id"])
-    if not ownership.may_run_integration(visit.principal, partner_id):
-        raise _not_found()
-    return partner_id
+    return _number(visit.request.path_params["partner_id"])
 
 
 def _webhooks_path(partner_id: int | None) -> str:
@@ -549,16 +524,14 @@ async def webhook_resend(visit: Visit) -> Response:
 
 async def promotions_page(visit: Visit) -> Response:
     """The campaigns and coupon templates, with what each has spent against its budget."""
-    _operator(visit)
     return visit.page("promotions.html", title="Campaigns and coupons",
-                      campaigns=await campaign.list_campaigns(visit.db),
-                      templates=await coupon.list_templates(visit.db))  # fmt: skip
+                      campaigns=await campaign.list_campaigns(visit.db, visit.visible),
+                      templates=await coupon.list_templates(visit.db, visit.visible))  # fmt: skip
 
 
 async def campaign_end(visit: Visit) -> Response:
-    _operator(visit)
     campaign_id = _number(visit.request.path_params["campaign_id"])
-    ended = await campaign.end_campaign(visit.db, campaign_id)
+    ended = await campaign.end_campaign(visit.db, campaign_id, visible=visit.visible)
     await audit.record(visit.db, visit.principal, "console.end_campaign", target=ended.code)
     return visit.redirect("/console/promotions")
 
@@ -566,13 +539,12 @@ async def campaign_end(visit: Visit) -> Response:
 async def people_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
     """The console's people: invite an operator, disable or enable anyone but oneself."""
     found = await console.people(visit.db, visit.principal)
-    names = {p.id: p.code for p in await registry.list_partners(visit.db)}
+    names = {p.id: p.code for p in await registry.list_partners(visit.db, visible=visit.visible)}
     return visit.page("people.html", status, title="People", people=found, partners=names,
                       **shown)  # fmt: skip
 
 
 async def operator_invite(visit: Visit) -> Response:
-    _operator(visit)
     form = await visit.form()
     try:
         made = await console.invite(visit.db, visit.principal, email=form.get("email", ""),
@@ -584,7 +556,6 @@ async def operator_invite(visit: Visit) -> Response:
 
 
 async def person_access(visit: Visit) -> Response:
-    _operator(visit)
     person_id = _number(visit.request.path_params["person_id"])
     disable = visit.request.path_params["change"] == "disable"
     try:
@@ -596,39 +567,50 @@ async def person_access(visit: Visit) -> Response:
     return visit.redirect("/console/people")
 
 
-ROUTES: list[tuple[str, Any, list[str]]] = [
-    ("/people", people_page, ["GET"]),
-    ("/people", operator_invite, ["POST"]),
-    ("/people/{person_id}/{change:str}", person_access, ["POST"]),
-    ("/promotions", promotions_page, ["GET"]),
-    ("/promotions/campaigns/{campaign_id}/end", campaign_end, ["POST"]),
-    ("/account", account, ["GET"]),
-    ("/account/second-factor/start", second_factor_start, ["POST"]),
-    ("/account/second-factor", second_factor_set, ["POST"]),
-    ("/exchanges", exchanges_page, ["GET"]),
-    ("/exchanges/reconcile", reconcile_now, ["POST"]),
-    ("/audit", audit_page, ["GET"]),
-    ("/usage", own_usage, ["GET"]),
-    ("/partners", partner_list, ["GET"]),
-    ("/partners", partner_create, ["POST"]),
-    ("/partners/{partner_id}", partner_detail, ["GET"]),
-    ("/partners/{partner_id}/rate-cards", rate_card_add, ["POST"]),
-    ("/partners/{partner_id}/exchange-terms", exchange_terms_add, ["POST"]),
-    ("/partners/{partner_id}/settings", partner_settings, ["POST"]),
-    ("/partners/{partner_id}/clients", clients_page, ["GET"]),
-    ("/partners/{partner_id}/clients", client_create, ["POST"]),
-    ("/partners/{partner_id}/clients/{client_id}/rotate", client_rotate, ["POST"]),
-    ("/partners/{partner_id}/clients/{client_id}/revoke", client_revoke, ["POST"]),
-    ("/partners/{partner_id}/client-scopes", client_scopes_set, ["POST"]),
-    ("/partners/{partner_id}/webhooks", webhooks_page, ["GET"]),
-    ("/partners/{partner_id}/webhooks", webhook_subscribe, ["POST"]),
-    ("/partners/{partner_id}/webhooks/{delivery_id}/resend", webhook_resend, ["POST"]),
-    ("/webhooks", webhooks_page, ["GET"]),
-    ("/webhooks", webhook_subscribe, ["POST"]),
-    ("/webhooks/{delivery_id}/resend", webhook_resend, ["POST"]),
-    ("/partners/{partner_id}/staff", staff_invite, ["POST"]),
-    ("/partners/{partner_id}/statements/{period}", statement, ["GET"]),
-    ("/partners/{partner_id}/statements/{period}/close", statement_close, ["POST"]),
-    ("/partners/{partner_id}/usage/{period}", usage, ["GET"]),
-    ("/partners/{partner_id}/statements/{period}/{what}", statement_download, ["GET"]),
+# Each page with what it needs of the signed-in person (auth.access decides, before it runs).
+ROUTES: list[tuple[str, Any, list[str], Need]] = [
+    ("/people", people_page, ["GET"], Need.SIGNED_IN),
+    ("/people", operator_invite, ["POST"], Need.OPERATOR),
+    ("/people/{person_id}/{change:str}", person_access, ["POST"], Need.OPERATOR),
+    ("/promotions", promotions_page, ["GET"], Need.OPERATOR),
+    ("/promotions/campaigns/{campaign_id}/end", campaign_end, ["POST"], Need.OPERATOR),
+    ("/account", account, ["GET"], Need.SIGNED_IN),
+    ("/account/second-factor/start", second_factor_start, ["POST"], Need.SIGNED_IN),
+    ("/account/second-factor", second_factor_set, ["POST"], Need.SIGNED_IN),
+    ("/exchanges", exchanges_page, ["GET"], Need.EXCHANGES),
+    ("/exchanges/reconcile", reconcile_now, ["POST"], Need.OPERATOR),
+    ("/audit", audit_page, ["GET"], Need.OPERATOR),
+    ("/usage", own_usage, ["GET"], Need.PARTNER_STAFF),
+    ("/partners", partner_list, ["GET"], Need.OPERATOR),
+    ("/partners", partner_create, ["POST"], Need.OPERATOR),
+    ("/partners/{partner_id}", partner_detail, ["GET"], Need.OPERATOR),
+    ("/partners/{partner_id}/rate-cards", rate_card_add, ["POST"], Need.OPERATOR),
+    ("/partners/{partner_id}/exchange-terms", exchange_terms_add, ["POST"], Need.OPERATOR),
+    ("/partners/{partner_id}/settings", partner_settings, ["POST"], Need.OPERATOR),
+    ("/partners/{partner_id}/clients", clients_page, ["GET"], Need.CLIENTS),
+    ("/partners/{partner_id}/clients", client_create, ["POST"], Need.CLIENTS),
+    ("/partners/{partner_id}/clients/{client_id}/rotate", client_rotate, ["POST"], Need.CLIENTS),
+    ("/partners/{partner_id}/clients/{client_id}/revoke", client_revoke, ["POST"], Need.CLIENTS),
+    ("/partners/{partner_id}/client-scopes", client_scopes_set, ["POST"], Need.OPERATOR),
+    ("/partners/{partner_id}/webhooks", webhooks_page, ["GET"], Need.INTEGRATION),
+    ("/partners/{partner_id}/webhooks", webhook_subscribe, ["POST"], Need.INTEGRATION),
+    (
+        "/partners/{partner_id}/webhooks/{delivery_id}/resend",
+        webhook_resend,
+        ["POST"],
+        Need.INTEGRATION,
+    ),
+    ("/webhooks", webhooks_page, ["GET"], Need.INTEGRATION),
+    ("/webhooks", webhook_subscribe, ["POST"], Need.INTEGRATION),
+    ("/webhooks/{delivery_id}/resend", webhook_resend, ["POST"], Need.INTEGRATION),
+    ("/partners/{partner_id}/staff", staff_invite, ["POST"], Need.OPERATOR),
+    ("/partners/{partner_id}/statements/{period}", statement, ["GET"], Need.STATEMENTS),
+    ("/partners/{partner_id}/statements/{period}/close", statement_close, ["POST"], Need.OPERATOR),
+    ("/partners/{partner_id}/usage/{period}", usage, ["GET"], Need.STATEMENTS),
+    (
+        "/partners/{partner_id}/statements/{period}/{what}",
+        statement_download,
+        ["GET"],
+        Need.STATEMENTS,
+    ),
 ]

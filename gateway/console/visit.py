@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from auth import console
+from auth import console, ownership
 from gateway.settings import Settings
 from infra.database import Database
+from loyalty.visibility import Visibility
 from partners.directory import ConnectorDirectory
 from partners.settlement.periods import minor_unit
 
@@ -74,6 +75,11 @@ class Visit:
     def principal(self) -> Any:
         assert self.session is not None
         return self.session.principal
+
+    @property
+    def visible(self) -> Visibility:
+        """What the signed-in person may see and act on (the ownership policy's decision)."""
+        return ownership.visibility(self.principal)
 
     @property
     def user(self) -> Any:

@@ -33,7 +33,7 @@ from loyalty import bounds, ledger, segment
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
 from loyalty.promotions import coupon, funding
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 CHANNEL = "pointgate_campaigns"
 TIERS = ("SILVER", "GOLD", "DIAMOND")
@@ -312,7 +312,7 @@ async def mark_award_reversed(conn: AsyncConnection, award_id: int, points_rever
 
 
 async def create_campaign(
-    db: Database, terms: CampaignTerms, *, visible: Visibility = EVERYTHING,
+    db: Database, terms: CampaignTerms, *, visible: Visibility,
     now: datetime | None = None,
 ) -> Any:  # fmt: skip
     """Add a campaign (its code is its key: the same terms again answer the same campaign) and
@@ -347,7 +347,7 @@ async def create_campaign(
 
 
 async def end_campaign(
-    db: Database, campaign_id: int, *, visible: Visibility = EVERYTHING,
+    db: Database, campaign_id: int, *, visible: Visibility,
     now: datetime | None = None,
 ) -> Any:  # fmt: skip
     """End a campaign now (ending it again changes nothing)."""
@@ -386,7 +386,7 @@ async def running_for_tiers(
             if row.tiers is None or tier in row.tiers.split(",")]  # fmt: skip
 
 
-async def list_campaigns(db: Database, visible: Visibility = EVERYTHING) -> list[Any]:
+async def list_campaigns(db: Database, visible: Visibility) -> list[Any]:
     async with db.read() as conn:
         return list(await conn.execute(
             select(campaigns).where(visible.campaigns).order_by(campaigns.c.id)

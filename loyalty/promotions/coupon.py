@@ -121,7 +121,7 @@ async def issue_coupon(
     member_id: int,
     issue_key: str,
     now: datetime,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
 ) -> tuple[Any, bool]:
     """Issue a coupon of the template to the member, in the caller's transaction: once per
     (template, member, issue_key) (a repeat answers the first coupon), within the template's
@@ -188,8 +188,10 @@ async def grant(
     transaction of what triggers it (a purchase, an enrolment, a job): a promotion never stops
     that, so a grant the template refuses is skipped (and logged) instead of raised."""
     try:
+        # The program grants it (not the caller of what triggered it): its own view.
         issued, fresh = await issue_coupon(conn, template_id=template_id, member_id=member_id,
-                                           issue_key=issue_key, now=now)  # fmt: skip
+                                           issue_key=issue_key, now=now,
+                                           visible=EVERYTHING)  # fmt: skip
     except InvalidState as refused:  # raised before issue_coupon wrote anything
         reason = str(refused.extensions.get("reason") or "REFUSED")
         log.info("coupon grant %s of template %s to member %s skipped: %s", issue_key,
@@ -204,7 +206,7 @@ async def issue(
     template_id: int,
     member_id: int,
     idempotency_key: str,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """An operator's (or a funding partner's) issue: once per idempotency key. The key names
@@ -416,7 +418,7 @@ async def void_unused(
 
 
 async def void(
-    db: Database, coupon_id: int, *, visible: Visibility = EVERYTHING, now: datetime | None = None
+    db: Database, coupon_id: int, *, visible: Visibility, now: datetime | None = None
 ) -> Any:
     """Void an ISSUED coupon (it can no longer be used); voiding it again answers the same. A
     used or expired coupon cannot be voided (INVALID_STATE)."""

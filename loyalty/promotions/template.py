@@ -22,7 +22,7 @@ from loyalty import bounds
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
 from loyalty.promotions import funding
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 
 CHANNELS = ("ONLINE", "OFFLINE", "PARTNER")
 
@@ -173,7 +173,7 @@ async def _check_references(conn: AsyncConnection, terms: TemplateTerms) -> None
         raise NotFound(f"partner {terms.partner_id} does not exist", argument="partnerId")
 
 
-async def list_templates(db: Database, visible: Visibility = EVERYTHING) -> list[Any]:
+async def list_templates(db: Database, visible: Visibility) -> list[Any]:
     async with db.read() as conn:
         return list(await conn.execute(
             select(coupon_templates).where(visible.coupon_templates)

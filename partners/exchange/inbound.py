@@ -15,7 +15,7 @@ from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.membership import active_member
 from loyalty.purchase import check_partner_active
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 from partners.exchange.limits import check_amount
 from partners.exchange.state import (
     ExchangeState,
@@ -34,7 +34,7 @@ async def credit_inbound(
     member_id: int,
     units: int,
     reference: str,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """Credit a member with the points `units` are worth under the partner's INBOUND terms."""

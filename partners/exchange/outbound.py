@@ -23,7 +23,7 @@ from loyalty.ledger import TransferCode
 from loyalty.membership import active_member
 from loyalty.program import Program
 from loyalty.purchase import check_partner_active
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 from partners.connector import Answer, ConnectorError, Outcome
 from partners.directory import ConnectorDirectory
 from partners.exchange.limits import check_amount, check_daily_cap
@@ -48,7 +48,7 @@ async def quote_exchange(
     points: int,
     direction: Direction = Direction.OUTBOUND,
     requested_by: str | None = None,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """A rate-locked quote for exchanging `points` with a partner, valid `quote_seconds`, that
@@ -106,7 +106,7 @@ async def request_exchange(
     quote_id: str,
     idempotency_key: str,
     deadline: float = 10.0,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     now: datetime | None = None,
 ) -> Any:
     """Carry out a quote (one the caller may use, for a member it may act on): reserve, call

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from infra.database import Database
 from infra.models import exchange_events, exchanges
 from infra.reads import keyed
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import Visibility
 from partners.exchange.state import ExchangeState
 from partners.registry import Direction
 
@@ -28,7 +28,7 @@ async def list_exchanges(
     *,
     limit: int,
     offset: int = 0,
-    visible: Visibility = EVERYTHING,
+    visible: Visibility,
     state: ExchangeState | None = None,
     direction: Direction | None = None,
     partner_id: int | None = None,

@@ -25,6 +25,7 @@ from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel
 from loyalty.reward import RewardTerms
+from loyalty.visibility import EVERYTHING
 from partners import exchange, registry
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction
@@ -138,16 +139,16 @@ async def given_foreign_objects(db) -> dict[str, str]:
     )  # fmt: skip
     await member.link_identity(
         db, member_id=theirs.id, kind=IdentityKind.PARTNER_ACCOUNT, value="SKY-FOREIGN",
-        partner_id=other.id,
+        partner_id=other.id, visible=EVERYTHING
     )  # fmt: skip
     bought, _ = await purchase.record_purchase(
         db, Program(), member_ref=MemberRef(member_id=theirs.id), channel=Channel.PARTNER,
         partner_id=other.id, source="other-p", external_order_id="foreign-1",
-        amount=Decimal("900.00"),
+        amount=Decimal("900.00"), visible=EVERYTHING
     )  # fmt: skip
     spent = await redemption.redeem_points(
         db, member_ref=MemberRef(member_id=theirs.id), points=1, channel=Channel.ONLINE,
-        idempotency_key="foreign-redemption",
+        idempotency_key="foreign-redemption", visible=EVERYTHING
     )  # fmt: skip
     gift = await reward.create_reward(
         db, code="other-gift", terms=RewardTerms(name="Gift", point_cost=1), partner_id=other.id
@@ -160,21 +161,31 @@ async def given_foreign_objects(db) -> dict[str, str]:
             partner_id=other.id,
             points=100,
             requested_by=f"member:{theirs.id}",
+            visible=EVERYTHING,
         )
         for _ in range(2)
     ]
     moved = await exchange.request_exchange(
-        db, ConnectorDirectory(), quote_id=quotes[0].id, idempotency_key="foreign-exchange"
+        db,
+        ConnectorDirectory(),
+        quote_id=quotes[0].id,
+        idempotency_key="foreign-exchange",
+        visible=EVERYTHING,
     )
     template = await coupon.create_template(db, Program(), TemplateTerms(
         code="other-coupon", name="Other", kind=CouponKind.AMOUNT_OFF, amount_off=Decimal(1),
         valid_hours=1, partner_id=other.id))  # fmt: skip
     held = await coupon.issue(
-        db, template_id=template.id, member_id=theirs.id, idempotency_key="foreign-coupon"
+        db,
+        template_id=template.id,
+        member_id=theirs.id,
+        idempotency_key="foreign-coupon",
+        visible=EVERYTHING,
     )
     running = await campaign.create_campaign(db, CampaignTerms(
         code="other-campaign", name="Other", starts_at=NOW, ends_at=NOW + timedelta(days=1),
-        bonus_points=1, points_budget=10, funded_by_partner_id=other.id))  # fmt: skip
+        bonus_points=1, points_budget=10, funded_by_partner_id=other.id),
+        visible=EVERYTHING)  # fmt: skip
     return {
         "member": str(theirs.id), "partner": str(other.id), "purchase": str(bought.id),
         "redemption": str(spent.id), "reward": str(gift.id), "exchange": moved.id,

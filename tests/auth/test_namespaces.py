@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from loyalty import member
 from loyalty.member import IdentityKind
+from loyalty.visibility import EVERYTHING
 from tests.auth.test_ownership import a_partner_client
 from tests.conftest import error_codes, graphql
 from tests.factories import a_member
@@ -42,7 +43,8 @@ async def two_partners_sharing_a_member(app, db):
     shared = await a_member(db, "Shared", card="CARD-SHARED")
     for partner, account in ((acme, "ACME-1"), (sky, "SKY-1")):
         await member.link_identity(db, member_id=shared.id, kind=IdentityKind.PARTNER_ACCOUNT,
-                                   value=account, partner_id=partner.id)  # fmt: skip
+                                   value=account, partner_id=partner.id,
+                                   visible=EVERYTHING)  # fmt: skip
     return shared, as_acme, as_sky
 
 

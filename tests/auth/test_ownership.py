@@ -13,6 +13,7 @@ from loyalty.program import Program
 from loyalty.promotions import campaign, coupon
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
+from loyalty.visibility import EVERYTHING
 from partners import registry
 from tests.conftest import bearer, error_codes, graphql, http_client
 from tests.factories import NOW, a_member, a_partner, a_purchase, balance_of
@@ -47,7 +48,8 @@ async def test_a_partner_sees_only_its_linked_members_and_a_foreign_id_is_not_fo
     skyway = await a_partner(db, "skyway-air")
     for partner, account in ((acme, "ACME-1"), (skyway, "SKY-1")):
         await member.link_identity(db, member_id=linked.id, kind=IdentityKind.PARTNER_ACCOUNT,
-                                   value=account, partner_id=partner.id)  # fmt: skip
+                                   value=account, partner_id=partner.id,
+                                   visible=EVERYTHING)  # fmt: skip
     stranger = await a_member(db, "Stranger")
 
     listed = await graphql(as_acme, MEMBERS)
@@ -137,9 +139,11 @@ async def test_by_identity_a_hidden_member_and_nobody_answer_alike(app, db, prog
     theirs = await a_member(db, "Theirs", card="CARD-T")
     for kind, value in ((IdentityKind.EMAIL, "theirs@example.com"),
                         (IdentityKind.PHONE, "+14155550100")):  # fmt: skip
-        await member.link_identity(db, member_id=theirs.id, kind=kind, value=value)
+        await member.link_identity(
+            db, member_id=theirs.id, kind=kind, value=value, visible=EVERYTHING
+        )
     await member.link_identity(db, member_id=theirs.id, kind=IdentityKind.PARTNER_ACCOUNT,
-                               value="SKY-9", partner_id=skyway.id)  # fmt: skip
+                               value="SKY-9", partner_id=skyway.id, visible=EVERYTHING)  # fmt: skip
     await a_purchase(db, program, theirs.id, "100.00")
     pairs = [
         ({"kind": "EMAIL", "value": "theirs@example.com"},
@@ -190,7 +194,8 @@ async def test_a_partner_sees_only_its_own_campaigns_on_a_shared_member(app, cli
     shared = await a_member(db, "Shared")
     for partner, account in ((acme, "ACME-1"), (skyway, "SKY-1")):
         await member.link_identity(db, member_id=shared.id, kind=IdentityKind.PARTNER_ACCOUNT,
-                                   value=account, partner_id=partner.id)  # fmt: skip
+                                   value=account, partner_id=partner.id,
+                                   visible=EVERYTHING)  # fmt: skip
         await registry.update_partner(db, partner_id=partner.id, campaign_points_limit=10_000,
                                       coupon_budget_limit=Decimal(1000))  # fmt: skip
     for partner in (acme, skyway):
@@ -201,10 +206,11 @@ async def test_a_partner_sees_only_its_own_campaigns_on_a_shared_member(app, cli
         await campaign.create_campaign(db, CampaignTerms(
             code=f"{partner.code}-c", name="C", starts_at=NOW, ends_at=NOW + timedelta(days=400),
             bonus_points=5, points_budget=1000, funded_by_partner_id=partner.id,
-            partner_ids=(partner.id,), coupon_template_id=template.id))  # fmt: skip
+            partner_ids=(partner.id,), coupon_template_id=template.id),
+            visible=EVERYTHING)  # fmt: skip
     await campaign.create_campaign(db, CampaignTerms(
         code="program-c", name="P", starts_at=NOW, ends_at=NOW + timedelta(days=400),
-        bonus_points=5))  # fmt: skip
+        bonus_points=5), visible=EVERYTHING)  # fmt: skip
     as_member = http_client(app, await bearer(app, f"member:{shared.id}"))
 
     seen_by_acme = await graphql(as_acme, CAMPAIGNS_OF, {"id": str(shared.id)})

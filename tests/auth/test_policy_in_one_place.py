@@ -1,5 +1,6 @@
-"""Who may see or act on what is decided in auth/ownership.py only: no other module of the
-product builds a Visibility, or compares a principal's partner or member with a row's."""
+"""Who may see or act on what is decided in auth/ only: no other module of the product builds a
+Visibility, compares a principal's partner or member with a row's (auth/ownership.py), or looks
+at a principal's admin flag or scopes to decide what it may call or open (auth/access.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ DECISIONS = re.compile(
     r"Visibility\(|(partner_id|member_id)\s*[!=]=\s*[\w.]*principal\.(partner_id|member_id)"
     r"|principal\.(partner_id|member_id)\s*[!=]=\s*[\w.]+"
 )
+
+
+# A decision on the principal's admin flag or scopes (what auth.access.permits and may_open do).
+ADMIN_OR_SCOPE = re.compile(r"\.is_admin\b|\.has\(|principal\.scopes\b")
 
 
 def product_modules() -> list[Path]:
@@ -35,6 +40,40 @@ def test_only_the_ownership_policy_decides_who_sees_what():
     ]
 
     assert deciding == []
+
+
+def test_only_auth_decides_on_a_principals_admin_flag_or_scopes():
+    deciding = [
+        f"{path.relative_to(ROOT)}: {line.strip()}"
+        for path in product_modules()
+        if path.relative_to(ROOT).parts[0] != "auth"
+        for line in path.read_text().splitlines()
+        if ADMIN_OR_SCOPE.search(line)
+    ]
+
+    assert deciding == []
+
+
+def test_the_check_sees_a_console_page_deciding_for_itself():
+    """The pattern catches what the console's pages did before they declared their needs."""
+    before = [
+        "    if not visit.principal.is_admin:",
+        "        if not visit.principal.has(Scope.EXCHANGES_READ):",
+        "    allowed = set(principal.scopes)",
+    ]
+    assert all(ADMIN_OR_SCOPE.search(line) for line in before)
+    assert not ADMIN_OR_SCOPE.search("    if access.may_open(need, visit.principal, partner):")
+
+
+def test_every_console_page_declares_what_it_needs():
+    from auth.access import Need
+    from gateway.console import kpis, members, pages
+
+    for path, _, _, need in (*pages.ROUTES, *members.ROUTES, *kpis.ROUTES):
+        assert isinstance(need, Need), path
+    # a page about a partner is never for anyone signed in: it names whose it is
+    about_a_partner = [r for r in pages.ROUTES if "{partner_id}" in r[0]]
+    assert about_a_partner and all(r[3] is not Need.SIGNED_IN for r in about_a_partner)
 
 
 def test_the_policy_is_where_the_decisions_are():

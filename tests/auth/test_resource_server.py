@@ -19,6 +19,7 @@ from auth.tokens import RemoteKeys, TokenVerifier, mint
 from gateway.app import create_app
 from loyalty import member
 from loyalty.member import IdentityKind
+from loyalty.visibility import EVERYTHING
 from tests.conftest import bearer, graphql, http_client
 from tests.factories import a_member
 
@@ -102,7 +103,7 @@ async def test_a_member_token_from_the_identity_provider_maps_to_the_member(db, 
     verifier = TokenVerifier(db, configured.token_settings(), app.state.keys, provider_keys)
     ada = await a_member(db)
     await member.link_identity(db, member_id=ada.id, kind=IdentityKind.ONLINE_ACCOUNT,
-                               value="auth0|ada")  # fmt: skip
+                               value="auth0|ada", visible=EVERYTHING)  # fmt: skip
     now = int(time.time())
     claims = {"iss": "https://id.example", "aud": "pointgate-app", "sub": "auth0|ada",
               "iat": now, "exp": now + 300}  # fmt: skip

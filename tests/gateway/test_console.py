@@ -23,6 +23,7 @@ from gateway.console.pages import PAGE
 from infra.models import audit_log, console_users, webhook_deliveries
 from loyalty.program import Program
 from loyalty.promotions import campaign
+from loyalty.visibility import EVERYTHING
 from partners import exchange, registry, webhook
 from partners.settlement import usage
 from partners.simulated import Fault
@@ -316,9 +317,11 @@ async def test_operators_reconcile_exchanges_needing_attention_and_staff_see_the
     holder = await a_member_with_an_account(db, partner)
     app.state.directory.simulated(partner.id).inject(Fault.TIMEOUT)
     quote = await exchange.quote_exchange(db, Program(), member_id=holder.id,
-                                          partner_id=partner.id, points=1000, now=NOW)  # fmt: skip
+                                          partner_id=partner.id, points=1000, now=NOW,
+                                          visible=EVERYTHING)  # fmt: skip
     lost = await exchange.request_exchange(db, app.state.directory, quote_id=quote.id,
-                                           idempotency_key="x-1", now=NOW)  # fmt: skip
+                                           idempotency_key="x-1", now=NOW,
+                                           visible=EVERYTHING)  # fmt: skip
     rail = await a_partner(db, "rail-club")
     await a_person(db, "ops@example.com")
     await a_person(db, "clerk@sky.example", console.Role.PARTNER_STAFF, partner.id)
@@ -582,7 +585,7 @@ async def test_an_operator_sets_a_partners_status_zone_currency_and_dated_exchan
 
 
 async def test_operators_see_campaigns_and_coupon_templates_and_end_a_campaign(app, db):
-    running = await campaign.create_campaign(db, MEMBER_DAY)
+    running = await campaign.create_campaign(db, MEMBER_DAY, visible=EVERYTHING)
     await a_person(db, "ops@example.com")
     async with signed_in(app, "ops@example.com") as http:
         listed = await http.get("/console/promotions")

@@ -8,6 +8,7 @@ from auth import clients
 from gateway.app import create_app
 from loyalty import member
 from loyalty.member import IdentityKind
+from loyalty.visibility import EVERYTHING
 from partners.registry import Direction
 from partners.simulated import Fault, SimulatedConnector
 from tests.conftest import bearer, error_codes, graphql, http_client
@@ -104,6 +105,7 @@ async def test_live_partner_balances_are_one_call_per_partner_and_partial_when_o
             kind=IdentityKind.PARTNER_ACCOUNT,
             value=f"RAIL-{holder.id}",
             partner_id=rail.id,
+            visible=EVERYTHING,
         )
     directory = app.state.directory
     directory.simulated(sky.id).balances[f"SKY-{holders[0].id}"] = 1234
@@ -200,7 +202,8 @@ async def test_a_quote_is_carried_out_only_by_whoever_asked_for_it(app, client, 
     rail = await a_partner_with_terms(db, code="rail-club")
     shared = await a_member_with_an_account(db, airline, points=5000)
     await member.link_identity(db, member_id=shared.id, kind=IdentityKind.PARTNER_ACCOUNT,
-                               value=f"RAIL-{shared.id}", partner_id=rail.id)  # fmt: skip
+                               value=f"RAIL-{shared.id}", partner_id=rail.id,
+                               visible=EVERYTHING)  # fmt: skip
     as_airline = await a_partner_client(app, db, "skyway-air")
     as_rail = await a_partner_client(app, db, "rail-club")
     as_member = http_client(app, await bearer(app, f"member:{shared.id}"))

@@ -25,6 +25,7 @@ from infra.database import Database
 from infra.models import api_usage
 from loyalty import member
 from loyalty.member import IdentityKind
+from loyalty.visibility import EVERYTHING
 from partners.settlement import usage
 from tests.conftest import TEST_DATA_KEY
 from tests.factories import a_member, a_partner
@@ -118,7 +119,8 @@ async def stack(processes: Processes) -> AsyncIterator[Stack]:
     linked = await a_member(db, "Linked Lin")
     stranger = await a_member(db, "Stranger Sam")
     await member.link_identity(db, member_id=linked.id, kind=IdentityKind.PARTNER_ACCOUNT,
-                               value="ACME-1", partner_id=partner.id)  # fmt: skip
+                               value="ACME-1", partner_id=partner.id,
+                               visible=EVERYTHING)  # fmt: skip
     client = await clients.create_client(db, name="pos", scopes=["members:read"],
                                          partner_code="acme-coffee")  # fmt: skip
     sdl = await asyncio.to_thread(run, [*cli, "sdl"])

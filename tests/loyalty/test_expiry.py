@@ -8,6 +8,7 @@ from infra.models import point_lots, transfers
 from loyalty import expiry, ledger, redemption
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_purchase, balance_of
 
 
@@ -52,7 +53,7 @@ async def test_spending_draws_the_oldest_lots_first(db, program):
 
     await redemption.redeem_points(
         db, member_ref=MemberRef(member_id=holder.id), points=120, channel=Channel.ONLINE,
-        idempotency_key="spend-1", now=at(2026, 4, 1),
+        idempotency_key="spend-1", now=at(2026, 4, 1), visible=EVERYTHING
     )  # fmt: skip
 
     assert await lots_of(db, holder.id) == [(date(2026, 1, 15), 0), (date(2026, 3, 1), 30)]
@@ -65,7 +66,7 @@ async def test_the_expiry_job_moves_what_is_left_of_expired_lots_once(db, progra
     await a_purchase(db, program, holder.id, "50.00", at=at(2026, 3, 1))
     await redemption.redeem_points(
         db, member_ref=MemberRef(member_id=holder.id), points=40, channel=Channel.ONLINE,
-        idempotency_key="spend-1", now=at(2026, 4, 1),
+        idempotency_key="spend-1", now=at(2026, 4, 1), visible=EVERYTHING
     )  # fmt: skip
 
     # when the job runs on the last day of January 2028, nothing has expired yet

@@ -9,6 +9,7 @@ from infra.errors import IdempotencyConflict, InsufficientPoints, InvalidState, 
 from loyalty import ledger, redemption
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_member_with_points, a_purchase, balance_of, move
 
 
@@ -127,7 +128,7 @@ async def test_concurrent_redemptions_never_overspend_a_balance(db):
         try:
             return await redemption.redeem_points(
                 db, member_ref=MemberRef(member_id=spender.id), points=30,
-                channel=Channel.ONLINE, idempotency_key=f"concurrent-{number}",
+                channel=Channel.ONLINE, idempotency_key=f"concurrent-{number}", visible=EVERYTHING
             )  # fmt: skip
         except InsufficientPoints as refused:
             return refused
@@ -194,7 +195,7 @@ async def test_concurrent_spending_draws_each_lot_once_from_what_it_holds(db, pr
     async def spend(n: int) -> None:
         await redemption.redeem_points(
             db, member_ref=MemberRef(member_id=spender.id), points=3, channel=Channel.ONLINE,
-            idempotency_key=f"spend-{n}",
+            idempotency_key=f"spend-{n}", visible=EVERYTHING
         )  # fmt: skip
 
     await asyncio.gather(*(spend(n) for n in range(30)))

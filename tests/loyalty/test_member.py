@@ -36,16 +36,16 @@ async def test_an_identity_belongs_to_one_member_and_a_failed_enrollment_leaves_
         await member.enroll(db, display_name="Grace", idempotency_key="e2",
                             identities_to_link=card)  # fmt: skip
 
-    assert len(await member.list_members(db, Program(), limit=10)) == 1
+    assert len(await member.list_members(db, Program(), limit=10, visible=EVERYTHING)) == 1
 
 
 async def test_linking_an_identity_twice_to_the_same_member_is_harmless(db):
     ada = await member.enroll(db, display_name="Ada", idempotency_key="e1")
 
     first = await member.link_identity(db, member_id=ada.id, kind=IdentityKind.EMAIL,
-                                       value="Ada@Example.com")  # fmt: skip
+                                       value="Ada@Example.com", visible=EVERYTHING)  # fmt: skip
     again = await member.link_identity(db, member_id=ada.id, kind=IdentityKind.EMAIL,
-                                       value="ada@example.com ")  # fmt: skip
+                                       value="ada@example.com ", visible=EVERYTHING)  # fmt: skip
 
     assert again.id == first.id
     assert first.value == "ada@example.com"
@@ -58,7 +58,7 @@ async def test_linking_an_identity_twice_to_the_same_member_is_harmless(db):
 async def test_malformed_identities_are_refused(db, kind, value):
     ada = await member.enroll(db, display_name="Ada", idempotency_key="e1")
     with pytest.raises(ValidationFailed):
-        await member.link_identity(db, member_id=ada.id, kind=kind, value=value)
+        await member.link_identity(db, member_id=ada.id, kind=kind, value=value, visible=EVERYTHING)
 
 
 @pytest.mark.parametrize(

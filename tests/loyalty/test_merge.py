@@ -10,6 +10,7 @@ from infra.models import identities, members, purchases, transfers
 from loyalty import interaction, ledger, merge, refund
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_purchase, balance_of, move
 from tests.loyalty.test_expiry import lots_of
 from tests.loyalty.test_tier import growth_of, tier_of
@@ -24,7 +25,7 @@ async def two_records_of_one_person(db, program):
     await a_purchase(db, program, in_store.id, "2500.00", at=EARLY + timedelta(days=20))
     await interaction.record_interaction(
         db, program, member_ref=MemberRef(member_id=in_store.id), kind=InteractionKind.REVIEW,
-        idempotency_key="review-1", now=EARLY + timedelta(days=21),
+        idempotency_key="review-1", now=EARLY + timedelta(days=21), visible=EVERYTHING
     )  # fmt: skip
     return online, in_store
 
@@ -88,7 +89,7 @@ async def test_a_refund_after_a_merge_takes_points_from_the_survivor(db, program
 
     await refund.refund_purchase(
         db, program, purchase_id=store_purchase.id, amount=store_purchase.amount,
-        idempotency_key="refund-1",
+        idempotency_key="refund-1", visible=EVERYTHING
     )  # fmt: skip
 
     assert (await balance_of(db, online.id)).available == 3000

@@ -29,6 +29,7 @@ from loyalty.promotions import campaign, coupon
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member
 
 # The eve of a member day.
@@ -172,7 +173,8 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
         try:
             issued = await coupon.issue(db, template_id=model.template_id,
                                         member_id=member.db_id,
-                                        idempotency_key=f"c-{next(_keys)}", now=now)  # fmt: skip
+                                        idempotency_key=f"c-{next(_keys)}", now=now,
+                                        visible=EVERYTHING)  # fmt: skip
         except InvalidState:
             assert member.merged
             return
@@ -188,7 +190,7 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
         cents = max(1, left * operation[2] // 100)
         await refund.refund_purchase(
             db, program, purchase_id=bought.db_id, amount=Decimal(cents).scaleb(-2),
-            idempotency_key=f"r-{next(_keys)}", now=now,
+            idempotency_key=f"r-{next(_keys)}", now=now, visible=EVERYTHING
         )  # fmt: skip
         bought.refunded_cents += cents
         due = (
@@ -218,6 +220,7 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
             await interaction.record_interaction(
                 db, program, member_ref=MemberRef(member_id=member.db_id),
                 kind=InteractionKind.EVENT, idempotency_key=f"i-{next(_keys)}", now=now,
+                visible=EVERYTHING
             )  # fmt: skip
         except InvalidState:
             assert member.merged
@@ -231,6 +234,7 @@ async def apply(db, program: Program, model: Model, operation: tuple) -> None:
             await redemption.redeem_points(
                 db, member_ref=MemberRef(member_id=member.db_id), points=points,
                 channel=Channel.ONLINE, idempotency_key=f"x-{next(_keys)}", now=now,
+                visible=EVERYTHING
             )  # fmt: skip
         except InsufficientPoints:
             assert points > member.available
@@ -281,7 +285,7 @@ async def _purchase(db, program: Program, model: Model, index: int, cents: int,
         row, _ = await purchase.record_purchase(
             db, program, member_ref=MemberRef(member_id=member.db_id), channel=Channel.ONLINE,
             source="model", external_order_id=f"o-{next(_keys)}",
-            amount=Decimal(cents).scaleb(-2), coupon_codes=codes, now=now,
+            amount=Decimal(cents).scaleb(-2), coupon_codes=codes, now=now, visible=EVERYTHING
         )  # fmt: skip
     except InvalidState:
         assert member.merged
@@ -380,7 +384,7 @@ async def test_the_database_agrees_with_the_model_after_every_step(db, steps):
     program = Program()
     model = Model([(await a_member(db, now=START - timedelta(days=1))).id for _ in range(MEMBERS)])
     model.template_id = (await coupon.create_template(db, program, FIVE_OFF_TWENTY)).id
-    await campaign.create_campaign(db, MEMBER_DAY)
+    await campaign.create_campaign(db, MEMBER_DAY, visible=EVERYTHING)
     for step in steps:
         await apply(db, program, model, step)
         await check_agreement(db, program, model)

@@ -11,6 +11,7 @@ from loyalty import ledger, member, purchase, redemption
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.purchase import Channel
 from loyalty.refund import refund_purchase
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_partner, balance_of
 
 
@@ -37,7 +38,9 @@ async def test_base_earning_is_one_point_per_whole_currency_unit(db, program):
 
 async def test_an_offline_purchase_finds_the_member_by_card_or_phone(db, program):
     buyer = await a_member(db, card="CARD-7")
-    await member.link_identity(db, member_id=buyer.id, kind=IdentityKind.PHONE, value="+1 555-0100")
+    await member.link_identity(
+        db, member_id=buyer.id, kind=IdentityKind.PHONE, value="+1 555-0100", visible=EVERYTHING
+    )
 
     card = MemberRef(identity=IdentityRef(IdentityKind.LOYALTY_CARD, "CARD-7"))
     phone = MemberRef(identity=IdentityRef(IdentityKind.PHONE, "+15550100"))
@@ -130,7 +133,12 @@ async def a_member_who_bought(db, program, amount):
 
 async def refund(db, program, purchase_id, amount, key):
     return await refund_purchase(
-        db, program, purchase_id=purchase_id, amount=Decimal(amount), idempotency_key=key
+        db,
+        program,
+        purchase_id=purchase_id,
+        amount=Decimal(amount),
+        idempotency_key=key,
+        visible=EVERYTHING,
     )
 
 
@@ -184,7 +192,7 @@ async def test_spent_points_are_reversed_only_down_to_zero_and_the_rest_is_recor
     bought, _ = await buy(db, program, MemberRef(member_id=buyer.id), "100.00")
     await redemption.redeem_points(
         db, member_ref=MemberRef(member_id=buyer.id), points=80, channel=Channel.ONLINE,
-        idempotency_key="spend",
+        idempotency_key="spend", visible=EVERYTHING
     )  # fmt: skip
 
     refunded = await refund(db, program, bought.id, "100.00", "r1")
@@ -198,11 +206,11 @@ async def test_a_redemption_can_be_cancelled_once_and_gives_the_points_back(db, 
     await buy(db, program, MemberRef(member_id=buyer.id), "100.00")
     spent = await redemption.redeem_points(
         db, member_ref=MemberRef(member_id=buyer.id), points=60, channel=Channel.OFFLINE,
-        idempotency_key="spend", reference="till-4",
+        idempotency_key="spend", reference="till-4", visible=EVERYTHING
     )  # fmt: skip
 
-    cancelled = await redemption.cancel_redemption(db, redemption_id=spent.id)
-    again = await redemption.cancel_redemption(db, redemption_id=spent.id)
+    cancelled = await redemption.cancel_redemption(db, redemption_id=spent.id, visible=EVERYTHING)
+    again = await redemption.cancel_redemption(db, redemption_id=spent.id, visible=EVERYTHING)
 
     assert cancelled.status == again.status == "CANCELLED"
     assert again.cancel_transfer_id == cancelled.cancel_transfer_id is not None
@@ -216,7 +224,7 @@ async def test_a_partner_redemption_records_the_partner_for_settlement(db, progr
 
     spent = await redemption.redeem_points(
         db, member_ref=MemberRef(member_id=buyer.id), points=40, channel=Channel.PARTNER,
-        partner_id=partner.id, idempotency_key="spend",
+        partner_id=partner.id, idempotency_key="spend", visible=EVERYTHING
     )  # fmt: skip
 
     async with db.read() as conn:

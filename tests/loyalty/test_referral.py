@@ -7,6 +7,7 @@ import pytest
 from infra.errors import InvalidState, NotFound, ValidationFailed
 from loyalty import referral
 from loyalty.refund import refund_purchase
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_purchase, balance_of
 
 DAY_0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -52,7 +53,12 @@ async def test_a_refund_takes_back_the_referrers_share(db, program):
     row = await a_purchase(db, program, referee.id, "200.00", at=DAY_0 + timedelta(days=1))
 
     refund = await refund_purchase(
-        db, program, purchase_id=row.id, amount=row.amount / 4, idempotency_key="r-1"
+        db,
+        program,
+        purchase_id=row.id,
+        amount=row.amount / 4,
+        idempotency_key="r-1",
+        visible=EVERYTHING,
     )
 
     assert (refund.points_reversed, refund.referral_points_reversed) == (50, 150)
@@ -74,17 +80,23 @@ async def test_claiming_a_code_rejects_self_referral_and_cycles(db, program):
     second = await a_member(db, "Second", referral_code=first.referral_code, program=program)
 
     with pytest.raises(ValidationFailed) as own_code:
-        await referral.claim_referral(db, program, member_id=first.id, code=first.referral_code)
+        await referral.claim_referral(
+            db, program, member_id=first.id, code=first.referral_code, visible=EVERYTHING
+        )
     # first -> second would close the loop second -> first
     with pytest.raises(ValidationFailed) as cycle:
-        await referral.claim_referral(db, program, member_id=first.id, code=second.referral_code)
+        await referral.claim_referral(
+            db, program, member_id=first.id, code=second.referral_code, visible=EVERYTHING
+        )
 
     assert own_code.value.extensions["reason"] == "SELF_REFERRAL"
     assert cycle.value.extensions["reason"] == "REFERRAL_CYCLE"
     # the longer loop first -> third -> second -> first is a cycle too
     third = await a_member(db, "Third", referral_code=second.referral_code, program=program)
     with pytest.raises(ValidationFailed):
-        await referral.claim_referral(db, program, member_id=first.id, code=third.referral_code)
+        await referral.claim_referral(
+            db, program, member_id=first.id, code=third.referral_code, visible=EVERYTHING
+        )
     assert (await balance_of(db, second.id)).available == 500
 
 
@@ -95,17 +107,23 @@ async def test_a_code_is_claimed_within_30_days_and_only_once(db, program):
     newcomer = await a_member(db, "New")
 
     with pytest.raises(InvalidState):
-        await referral.claim_referral(db, program, member_id=late.id, code=referrer.referral_code)
+        await referral.claim_referral(
+            db, program, member_id=late.id, code=referrer.referral_code, visible=EVERYTHING
+        )
     claimed = await referral.claim_referral(
-        db, program, member_id=newcomer.id, code=referrer.referral_code.lower()
+        db, program, member_id=newcomer.id, code=referrer.referral_code.lower(), visible=EVERYTHING
     )
     again = await referral.claim_referral(
-        db, program, member_id=newcomer.id, code=referrer.referral_code
+        db, program, member_id=newcomer.id, code=referrer.referral_code, visible=EVERYTHING
     )
     with pytest.raises(InvalidState):
-        await referral.claim_referral(db, program, member_id=newcomer.id, code=other.referral_code)
+        await referral.claim_referral(
+            db, program, member_id=newcomer.id, code=other.referral_code, visible=EVERYTHING
+        )
     with pytest.raises(NotFound):
-        await referral.claim_referral(db, program, member_id=newcomer.id, code="NOSUCHCODE")
+        await referral.claim_referral(
+            db, program, member_id=newcomer.id, code="NOSUCHCODE", visible=EVERYTHING
+        )
 
     assert claimed.referred_by == again.referred_by == referrer.id
     assert (await balance_of(db, referrer.id)).available == 500
@@ -140,7 +158,12 @@ async def test_a_refund_before_the_share_was_paid_pays_and_takes_back_its_part(
         patched.setattr(referral, "settle_after", _not_now)
         row = await a_purchase(db, program, referee.id, "200.00", at=DAY_0 + timedelta(days=1))
         refund = await refund_purchase(
-            db, program, purchase_id=row.id, amount=row.amount / 2, idempotency_key="r-half"
+            db,
+            program,
+            purchase_id=row.id,
+            amount=row.amount / 2,
+            idempotency_key="r-half",
+            visible=EVERYTHING,
         )
     assert (await balance_of(db, referrer.id)).available == 500
 

@@ -10,6 +10,7 @@ from infra.models import redemptions, rewards
 from loyalty import redemption, reward
 from loyalty.member import MemberRef
 from loyalty.reward import RewardStatus, RewardTerms
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member_with_points, a_partner, balance_of
 
 
@@ -32,7 +33,7 @@ async def test_50_concurrent_redemptions_of_a_reward_with_stock_10_give_exactly_
     async def redeem(buyer):
         return await reward.redeem_reward(
             db, member_ref=MemberRef(member_id=buyer.id), reward_id=mug.id,
-            idempotency_key=f"mug-{buyer.id}",
+            idempotency_key=f"mug-{buyer.id}", visible=EVERYTHING
         )  # fmt: skip
 
     outcomes = await asyncio.gather(*(redeem(b) for b in buyers), return_exceptions=True)
@@ -55,7 +56,11 @@ async def test_without_enough_points_the_stock_is_untouched(db):
 
     with pytest.raises(InsufficientPoints):
         await reward.redeem_reward(
-            db, member_ref=MemberRef(member_id=poor.id), reward_id=mug.id, idempotency_key="k"
+            db,
+            member_ref=MemberRef(member_id=poor.id),
+            reward_id=mug.id,
+            idempotency_key="k",
+            visible=EVERYTHING,
         )
 
     assert await stock_of(db, mug.id) == 3
@@ -67,17 +72,19 @@ async def test_a_redemption_is_idempotent_and_cancelling_it_restocks(db):
     ref = MemberRef(member_id=buyer.id)
 
     first = await reward.redeem_reward(
-        db, member_ref=ref, reward_id=mug.id, idempotency_key="k", quantity=2
+        db, member_ref=ref, reward_id=mug.id, idempotency_key="k", quantity=2, visible=EVERYTHING
     )
     again = await reward.redeem_reward(
-        db, member_ref=ref, reward_id=mug.id, idempotency_key="k", quantity=2
+        db, member_ref=ref, reward_id=mug.id, idempotency_key="k", quantity=2, visible=EVERYTHING
     )
     with pytest.raises(IdempotencyConflict):
-        await reward.redeem_reward(db, member_ref=ref, reward_id=mug.id, idempotency_key="k")
+        await reward.redeem_reward(
+            db, member_ref=ref, reward_id=mug.id, idempotency_key="k", visible=EVERYTHING
+        )
     assert again == first
     assert (first.points, first.reward_id, await stock_of(db, mug.id)) == (80, mug.id, 3)
 
-    await redemption.cancel_redemption(db, redemption_id=first.id)
+    await redemption.cancel_redemption(db, redemption_id=first.id, visible=EVERYTHING)
 
     assert await stock_of(db, mug.id) == 5
     assert (await balance_of(db, buyer.id)).available == 100
@@ -89,7 +96,11 @@ async def test_inactive_rewards_cannot_be_redeemed_and_partner_rewards_pay_the_p
     buyer = await a_member_with_points(db, 100)
 
     spent = await reward.redeem_reward(
-        db, member_ref=MemberRef(member_id=buyer.id), reward_id=voucher.id, idempotency_key="a"
+        db,
+        member_ref=MemberRef(member_id=buyer.id),
+        reward_id=voucher.id,
+        idempotency_key="a",
+        visible=EVERYTHING,
     )
     await reward.update_reward(
         db, reward_id=voucher.id, terms=RewardTerms(status=RewardStatus.INACTIVE)
@@ -97,7 +108,7 @@ async def test_inactive_rewards_cannot_be_redeemed_and_partner_rewards_pay_the_p
     with pytest.raises(InvalidState):
         await reward.redeem_reward(
             db, member_ref=MemberRef(member_id=buyer.id), reward_id=voucher.id,
-            idempotency_key="b",
+            idempotency_key="b", visible=EVERYTHING
         )  # fmt: skip
 
     assert (spent.partner_id, spent.points) == (partner.id, 30)

@@ -8,6 +8,7 @@ from loyalty import interaction, member, segment
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.segment import Band, Lifecycle, SegmentCriteria
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_purchase
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -54,6 +55,7 @@ async def test_value_segment_bands_over_the_last_12_months(db, program):
         await interaction.record_interaction(
             db, program, member_ref=MemberRef(member_id=big.id), kind=InteractionKind.CHECK_IN,
             idempotency_key=f"check-in-{number}", occurred_at=days_ago(number * 10 + 1), now=NOW,
+            visible=EVERYTHING
         )  # fmt: skip
     small = await a_member_buying(db, program, 800, [5, 50, 100], amount="999.99")
 
@@ -73,7 +75,9 @@ async def test_lifecycle_and_segment_filters_run_in_one_statement_at_any_size(
 ):
     async def filtered(criteria: SegmentCriteria) -> tuple[list[int], int]:
         sql_statements.count = 0
-        rows = await member.list_members(db, program, limit=50, segment=criteria, now=NOW)
+        rows = await member.list_members(
+            db, program, limit=50, segment=criteria, now=NOW, visible=EVERYTHING
+        )
         return [row.id for row in rows], sql_statements.count
 
     # given 100 members, then 10,000

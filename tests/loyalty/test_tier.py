@@ -13,6 +13,7 @@ from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.refund import refund_purchase
 from loyalty.tier import Tier
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_purchase, balance_of
 
 JAN_1 = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -81,7 +82,7 @@ async def test_refunds_take_back_the_tier_bonus_and_the_growth_value(db, program
 
     refund = await refund_purchase(
         db, program, purchase_id=diamond_purchase.id, amount=diamond_purchase.amount / 2,
-        idempotency_key="r-1",
+        idempotency_key="r-1", visible=EVERYTHING
     )  # fmt: skip
 
     assert refund.points_reversed == 300
@@ -96,13 +97,18 @@ async def test_interactions_add_growth_value_once_per_key(db, program):
     for key in ("review-1", "review-1", "check-in-1"):
         kind = InteractionKind.REVIEW if key.startswith("review") else InteractionKind.CHECK_IN
         await interaction.record_interaction(
-            db, program, member_ref=ref, kind=kind, idempotency_key=key
+            db, program, member_ref=ref, kind=kind, idempotency_key=key, visible=EVERYTHING
         )
 
     assert await growth_of(db, program, actor.id, datetime.now(UTC)) == 4
     try:
         await interaction.record_interaction(
-            db, program, member_ref=ref, kind=InteractionKind.SURVEY, idempotency_key="review-1"
+            db,
+            program,
+            member_ref=ref,
+            kind=InteractionKind.SURVEY,
+            idempotency_key="review-1",
+            visible=EVERYTHING,
         )
     except IdempotencyConflict:
         pass
@@ -119,6 +125,7 @@ async def test_an_interaction_dated_before_the_backdating_limit_is_refused(db, p
         await interaction.record_interaction(
             db, program, member_ref=MemberRef(member_id=actor.id), kind=InteractionKind.REVIEW,
             idempotency_key="old", occurred_at=now - timedelta(days=days_ago), now=now,
+            visible=EVERYTHING
         )  # fmt: skip
 
     assert refused.value.extensions["argument"] == "occurredAt"
@@ -173,7 +180,12 @@ async def test_refunding_the_purchase_that_made_a_member_gold_reverts_the_upgrad
     assert await tier_of(db, buyer.id) is Tier.GOLD
 
     await refund_purchase(
-        db, program, purchase_id=bought.id, amount=bought.amount, idempotency_key="r-all"
+        db,
+        program,
+        purchase_id=bought.id,
+        amount=bought.amount,
+        idempotency_key="r-all",
+        visible=EVERYTHING,
     )
 
     assert await tier_of(db, buyer.id) is Tier.SILVER
@@ -194,12 +206,22 @@ async def test_a_refund_reverts_only_what_the_growth_value_no_longer_holds(db, p
 
     # a part of the GOLD purchase: 20,000 still reached, nothing changes
     await refund_purchase(
-        db, program, purchase_id=to_gold.id, amount=Decimal("500.00"), idempotency_key="r-1"
+        db,
+        program,
+        purchase_id=to_gold.id,
+        amount=Decimal("500.00"),
+        idempotency_key="r-1",
+        visible=EVERYTHING,
     )
     assert await tier_of(db, buyer.id) is Tier.DIAMOND
     # the DIAMOND purchase, in part: 15,000 left, GOLD (not below the GOLD it came from)
     await refund_purchase(
-        db, program, purchase_id=to_diamond.id, amount=Decimal("5000.00"), idempotency_key="r-2"
+        db,
+        program,
+        purchase_id=to_diamond.id,
+        amount=Decimal("5000.00"),
+        idempotency_key="r-2",
+        visible=EVERYTHING,
     )
     assert await tier_of(db, buyer.id) is Tier.GOLD
     assert await history_of(db, buyer.id) == [
@@ -214,7 +236,12 @@ async def test_refunding_a_purchase_that_caused_no_upgrade_reverts_nothing(db, p
     await a_purchase(db, program, buyer.id, "1000.00")
 
     await refund_purchase(
-        db, program, purchase_id=earlier.id, amount=earlier.amount, idempotency_key="r-all"
+        db,
+        program,
+        purchase_id=earlier.id,
+        amount=earlier.amount,
+        idempotency_key="r-all",
+        visible=EVERYTHING,
     )
 
     # below GOLD's threshold, but the GOLD was another purchase's: the anniversary review decides
@@ -226,7 +253,12 @@ async def test_a_fully_refunded_purchase_counts_toward_no_band(db, program):
     kept = await a_purchase(db, program, buyer.id, "10.00")
     refunded = await a_purchase(db, program, buyer.id, "2000.00")
     await refund_purchase(
-        db, program, purchase_id=refunded.id, amount=refunded.amount, idempotency_key="r-all"
+        db,
+        program,
+        purchase_id=refunded.id,
+        amount=refunded.amount,
+        idempotency_key="r-all",
+        visible=EVERYTHING,
     )
 
     async with db.read() as conn:

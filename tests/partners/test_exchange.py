@@ -21,7 +21,7 @@ from infra.models import exchange_events, exchanges, members, transfers
 from loyalty import ledger, member
 from loyalty.member import IdentityKind
 from loyalty.program import Program
-from loyalty.visibility import Visibility
+from loyalty.visibility import EVERYTHING, Visibility
 from partners import exchange
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction, Terms
@@ -38,7 +38,13 @@ from tests.factories import (
 
 async def an_exchange(db, directory, holder, partner, points=1000, key="x-1", **options):
     quote = await exchange.quote_exchange(
-        db, Program(), member_id=holder.id, partner_id=partner.id, points=points, now=NOW
+        db,
+        Program(),
+        member_id=holder.id,
+        partner_id=partner.id,
+        points=points,
+        now=NOW,
+        visible=EVERYTHING,
     )
     return await exchange.request_exchange(
         db,
@@ -115,6 +121,7 @@ async def test_limits_and_bad_quotes_change_nothing(db):
         kind=IdentityKind.PARTNER_ACCOUNT,
         value="T-1",
         partner_id=thirds.id,
+        visible=EVERYTHING,
     )
 
     reasons = []
@@ -122,14 +129,26 @@ async def test_limits_and_bad_quotes_change_nothing(db):
     for points, at in ((50, partner), (6000, partner), (125, partner), (100, thirds)):
         with pytest.raises(ExchangeLimit) as refused:
             await exchange.quote_exchange(
-                db, Program(), member_id=holder.id, partner_id=at.id, points=points, now=NOW
+                db,
+                Program(),
+                member_id=holder.id,
+                partner_id=at.id,
+                points=points,
+                now=NOW,
+                visible=EVERYTHING,
             )
         reasons.append(refused.value.extensions["reason"])
     await an_exchange(db, directory, holder, partner, points=1000, key="first")
     with pytest.raises(ExchangeLimit) as capped:
         await an_exchange(db, directory, holder, partner, points=1000, key="second")
     quote = await exchange.quote_exchange(
-        db, Program(), member_id=holder.id, partner_id=partner.id, points=500, now=NOW
+        db,
+        Program(),
+        member_id=holder.id,
+        partner_id=partner.id,
+        points=500,
+        now=NOW,
+        visible=EVERYTHING,
     )
     with pytest.raises(QuoteExpired):
         await exchange.request_exchange(
@@ -138,6 +157,7 @@ async def test_limits_and_bad_quotes_change_nothing(db):
             quote_id=quote.id,
             idempotency_key="late",
             now=NOW + timedelta(seconds=61),
+            visible=EVERYTHING,
         )
     with pytest.raises(NotFound):
         # a caller who may act on `other` only cannot carry out the holder's quote
@@ -159,12 +179,18 @@ async def test_a_replayed_request_answers_the_same_exchange_and_quotes_are_used_
     holder = await a_member_with_an_account(db, partner)
     directory = ConnectorDirectory()
     quote = await exchange.quote_exchange(
-        db, Program(), member_id=holder.id, partner_id=partner.id, points=1000, now=NOW
+        db,
+        Program(),
+        member_id=holder.id,
+        partner_id=partner.id,
+        points=1000,
+        now=NOW,
+        visible=EVERYTHING,
     )
 
     async def request(key):
         return await exchange.request_exchange(
-            db, directory, quote_id=quote.id, idempotency_key=key, now=NOW
+            db, directory, quote_id=quote.id, idempotency_key=key, now=NOW, visible=EVERYTHING
         )
 
     first = await request("k1")
@@ -192,10 +218,22 @@ async def test_an_inbound_credit_is_once_per_partner_reference(db):
     holder = await a_member_with_an_account(db, partner, points=0)
 
     first = await exchange.credit_inbound(
-        db, partner_id=partner.id, member_id=holder.id, units=400, reference="SKY-TX-1", now=NOW
+        db,
+        partner_id=partner.id,
+        member_id=holder.id,
+        units=400,
+        reference="SKY-TX-1",
+        now=NOW,
+        visible=EVERYTHING,
     )
     again = await exchange.credit_inbound(
-        db, partner_id=partner.id, member_id=holder.id, units=400, reference="SKY-TX-1", now=NOW
+        db,
+        partner_id=partner.id,
+        member_id=holder.id,
+        units=400,
+        reference="SKY-TX-1",
+        now=NOW,
+        visible=EVERYTHING,
     )
 
     assert (first.state, first.points) == ("POSTED", 1000)
@@ -279,7 +317,13 @@ async def test_concurrent_requests_never_pass_the_daily_cap_together(db):
     directory = ConnectorDirectory()
     quotes = [
         await exchange.quote_exchange(
-            db, Program(), member_id=holder.id, partner_id=partner.id, points=1000, now=NOW
+            db,
+            Program(),
+            member_id=holder.id,
+            partner_id=partner.id,
+            points=1000,
+            now=NOW,
+            visible=EVERYTHING,
         )
         for _ in range(4)
     ]
@@ -291,6 +335,7 @@ async def test_concurrent_requests_never_pass_the_daily_cap_together(db):
             quote_id=quote.id,
             idempotency_key=f"c-{number}",
             now=NOW,
+            visible=EVERYTHING,
         )
 
     outcomes = await asyncio.gather(

@@ -17,6 +17,7 @@ from loyalty import purchase, redemption, refund
 from loyalty.member import MemberRef
 from loyalty.program import Program
 from loyalty.purchase import Channel
+from loyalty.visibility import EVERYTHING
 from partners import exchange, rate_card, registry, settlement, statement_report
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction, Terms
@@ -82,16 +83,23 @@ async def buy_at_partner(db, partner, holder, amount, at, order):
         partner_id=partner.id,
         purchased_at=at,
         now=at,
+        visible=EVERYTHING,
     )
     return row
 
 
 async def exchange_out(db, directory, holder, partner, points, at, key):
     quote = await exchange.quote_exchange(
-        db, Program(), member_id=holder.id, partner_id=partner.id, points=points, now=at
+        db,
+        Program(),
+        member_id=holder.id,
+        partner_id=partner.id,
+        points=points,
+        now=at,
+        visible=EVERYTHING,
     )
     return await exchange.request_exchange(
-        db, directory, quote_id=quote.id, idempotency_key=key, now=at
+        db, directory, quote_id=quote.id, idempotency_key=key, now=at, visible=EVERYTHING
     )
 
 
@@ -110,6 +118,7 @@ async def a_month_of_activity(db, partner, month=11):
         amount=Decimal("50.00"),
         idempotency_key="r-1",
         now=berlin(month, 5),
+        visible=EVERYTHING,
     )
     await redemption.redeem_points(
         db,
@@ -119,6 +128,7 @@ async def a_month_of_activity(db, partner, month=11):
         partner_id=partner.id,
         idempotency_key="red-1",
         now=berlin(month, 6),
+        visible=EVERYTHING,
     )
     await exchange_out(db, directory, holder, partner, 1000, berlin(month, 7), "x-1")
     await exchange_out(db, directory, holder, partner, 500, berlin(month, 8), "x-2")
@@ -129,6 +139,7 @@ async def a_month_of_activity(db, partner, month=11):
         units=520,
         reference="SKY-IN-1",
         now=berlin(month, 9),
+        visible=EVERYTHING,
     )
     for day in range(1, 8):
         await settlement.record_api_call(
@@ -260,15 +271,15 @@ async def test_a_partner_without_a_rate_card_in_force_cannot_transact(db):
         buy_at_partner(db, ended, ended_holder, "10.00", berlin(11, 3), "o-2"),
         redemption.redeem_points(
             db, member_ref=MemberRef(member_id=holder.id), points=100, channel=Channel.PARTNER,
-            partner_id=partner.id, idempotency_key="red-1", now=berlin(11, 3),
+            partner_id=partner.id, idempotency_key="red-1", now=berlin(11, 3), visible=EVERYTHING
         ),
         exchange.quote_exchange(
             db, Program(), member_id=ended_holder.id, partner_id=ended.id, points=100,
-            now=berlin(11, 3),
+            now=berlin(11, 3), visible=EVERYTHING
         ),
         exchange.credit_inbound(
             db, partner_id=ended.id, member_id=ended_holder.id, units=40, reference="IN-1",
-            now=berlin(11, 3),
+            now=berlin(11, 3), visible=EVERYTHING
         ),
     ]  # fmt: skip
     for attempt in attempts:

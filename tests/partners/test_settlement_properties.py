@@ -17,6 +17,7 @@ from infra.errors import InsufficientPoints
 from loyalty import redemption
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
+from loyalty.visibility import EVERYTHING
 from partners import settlement
 from partners.settlement import Period
 from tests.factories import a_member_with_an_account
@@ -48,6 +49,7 @@ async def replay(db, partner, holder, timeline):
                     partner_id=partner.id,
                     idempotency_key=f"r-{next(_codes)}",
                     now=at,
+                    visible=EVERYTHING,
                 )
 
 

@@ -36,6 +36,7 @@ from loyalty.program import Program
 from loyalty.promotions import coupon
 from loyalty.promotions.template import CouponKind, TemplateTerms, create_template
 from loyalty.purchase import Channel
+from loyalty.visibility import EVERYTHING
 from partners import exchange, registry
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction
@@ -106,6 +107,7 @@ async def buy(
         channel=Channel.PARTNER if partner_id else Channel.ONLINE, partner_id=partner_id,
         source="shop", external_order_id=order, amount=Decimal(amount),
         purchased_at=days_ago(days), now=days_ago(days), coupon_codes=coupon_codes,
+        visible=EVERYTHING
     )  # fmt: skip
     return int(row.id)
 
@@ -120,7 +122,8 @@ async def coupons_of_partner(db, code: str, partner_id: int, holders: list[int])
     for holder in holders:
         async with db.transaction() as conn:
             issued, _ = await coupon.issue_coupon(conn, template_id=template.id, member_id=holder,
-                                                  issue_key=code, now=days_ago(1))  # fmt: skip
+                                                  issue_key=code, now=days_ago(1),
+                                                  visible=EVERYTHING)  # fmt: skip
         codes.append(issued.code)
     return codes
 
@@ -138,7 +141,8 @@ async def world(db, settings) -> AsyncIterator[World]:
     bought = []
     for index, someone in enumerate(mine):
         await member.link_identity(db, member_id=someone.id, kind=IdentityKind.PARTNER_ACCOUNT,
-                                   value=f"DIFF-{index}", partner_id=ours.id)  # fmt: skip
+                                   value=f"DIFF-{index}", partner_id=ours.id,
+                                   visible=EVERYTHING)  # fmt: skip
         for n in range(index % 4):
             days = 0 if index > 2 else 50 * (index + n)
             bought.append(await buy(db, someone.id, f"o-{index}-{n}", f"{10 + n}.5", ours.id,
@@ -148,7 +152,7 @@ async def world(db, settings) -> AsyncIterator[World]:
     for index, someone in enumerate([*canaries, mine[2]]):
         await member.link_identity(
             db, member_id=someone.id, kind=IdentityKind.PARTNER_ACCOUNT,
-            value=f"{CANARY}-ACCOUNT-{index}", partner_id=canary.id,
+            value=f"{CANARY}-ACCOUNT-{index}", partner_id=canary.id, visible=EVERYTHING
         )  # fmt: skip
         bought.append(await buy(db, someone.id, f"{CANARY}-{index}", "99.99", canary.id))
     # Coupons at both partners (one used), a tier reached (its change and gifts), a birth date.
@@ -167,9 +171,11 @@ async def world(db, settings) -> AsyncIterator[World]:
     exchanged = []
     for n, points in enumerate((1000, 500, 250)):
         quote = await exchange.quote_exchange(db, Program(), member_id=mine[3].id,
-                                              partner_id=ours.id, points=points)  # fmt: skip
+                                              partner_id=ours.id, points=points,
+                                              visible=EVERYTHING)  # fmt: skip
         done = await exchange.request_exchange(db, directory, quote_id=quote.id,
-                                               idempotency_key=f"x-{n}")  # fmt: skip
+                                               idempotency_key=f"x-{n}",
+                                               visible=EVERYTHING)  # fmt: skip
         exchanged.append(str(done.id))
     # Thousands of requests a minute from three callers: the rate limit is not under test.
     settings = dataclasses.replace(settings, compiled_reads=True, rate_limit_per_minute=10**9,

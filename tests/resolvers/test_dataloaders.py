@@ -8,6 +8,7 @@ import pytest
 from loyalty import purchase
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
+from loyalty.visibility import EVERYTHING
 from tests.conftest import graphql
 from tests.factories import a_member
 
@@ -37,6 +38,7 @@ async def given_members_with_purchases(db, program, members: int, purchases_each
             await purchase.record_purchase(
                 db, program, member_ref=MemberRef(member_id=buyer.id), channel=Channel.ONLINE,
                 source="web", external_order_id=f"{number}-{order}", amount=Decimal("10.00"),
+                visible=EVERYTHING
             )  # fmt: skip
 
 

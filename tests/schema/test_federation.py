@@ -12,6 +12,7 @@ from loyalty import purchase
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
 from loyalty.reward import RewardTerms, create_reward
+from loyalty.visibility import EVERYTHING
 from tests.conftest import bearer, error_codes, graphql, http_client
 from tests.factories import a_member, a_partner
 
@@ -44,7 +45,7 @@ async def test_entities_resolve_in_batches_through_the_loaders_or_in_one_stateme
     for number, buyer in enumerate(buyers):
         row, _ = await purchase.record_purchase(
             db, program, member_ref=MemberRef(member_id=buyer.id), channel=Channel.ONLINE,
-            source="web", external_order_id=f"o{number}", amount=Decimal("5.00"),
+            source="web", external_order_id=f"o{number}", amount=Decimal("5.00"), visible=EVERYTHING
         )  # fmt: skip
         bought.append(row)
     representations = [{"__typename": "Member", "id": str(b.id)} for b in buyers] + [

@@ -18,6 +18,7 @@ from loyalty.promotions.campaign import CampaignBook, CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms, create_template
 from loyalty.purchase import Channel
 from loyalty.refund import refund_purchase
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_partner, a_purchase, balance_of
 
 # The 18th of each month is member day, in the program's time zone.
@@ -45,7 +46,9 @@ async def buy(db, program, member_id, amount, *, order, at=NOVEMBER_18, book=Non
 
 async def test_a_gold_member_earns_double_base_points_on_member_day_only(db, program):
     buyer = await a_gold_member(db, program)
-    await campaign.create_campaign(db, MEMBER_DAY, now=NOVEMBER_18 - timedelta(days=60))
+    await campaign.create_campaign(
+        db, MEMBER_DAY, now=NOVEMBER_18 - timedelta(days=60), visible=EVERYTHING
+    )
     before = (await balance_of(db, buyer.id)).available
 
     on_the_day = await buy(db, program, buyer.id, "100.00", order="day")
@@ -62,7 +65,9 @@ async def test_a_gold_member_earns_double_base_points_on_member_day_only(db, pro
 
 async def test_the_member_day_is_a_day_of_the_programs_time_zone(db, program):
     buyer = await a_member(db)
-    await campaign.create_campaign(db, MEMBER_DAY, now=NOVEMBER_18 - timedelta(days=60))
+    await campaign.create_campaign(
+        db, MEMBER_DAY, now=NOVEMBER_18 - timedelta(days=60), visible=EVERYTHING
+    )
     tokyo = replace(program, timezone="Asia/Tokyo")
 
     # 17 November 20:00 UTC is already the 18th in Tokyo; 18 November 20:00 UTC is not
@@ -86,7 +91,7 @@ async def test_audiences_priorities_and_exclusivity(db, program):
         CampaignTerms(code="triple", name="T", multiplier=Decimal(3), priority=5, **base),
         CampaignTerms(code="exclusive-low", name="X", exclusive=True, bonus_points=999, **base),
     ]:
-        await campaign.create_campaign(db, terms, now=start)
+        await campaign.create_campaign(db, terms, now=start, visible=EVERYTHING)
 
     online = await buy(db, program, buyer.id, "10.00", order="online")
     at_shop = await buy(db, program, buyer.id, "10.00", order="shop", channel=Channel.PARTNER,
@@ -94,7 +99,7 @@ async def test_audiences_priorities_and_exclusivity(db, program):
     # an exclusive campaign of the highest priority applies alone
     await campaign.create_campaign(db, CampaignTerms(
         code="exclusive-top", name="XX", exclusive=True, priority=9, bonus_points=1, **base),
-        now=start)  # fmt: skip
+        now=start, visible=EVERYTHING)  # fmt: skip
     alone = await buy(db, program, buyer.id, "10.00", order="alone")
 
     # online: triple (10 x 2 extra = 20); the lower exclusive one is skipped after it
@@ -106,7 +111,8 @@ async def test_audiences_priorities_and_exclusivity(db, program):
 async def test_a_budget_of_1000_points_is_never_overspent_by_50_concurrent_purchases(db, program):
     buyers = [await a_member(db, f"M{n}") for n in range(50)]
     await campaign.create_campaign(db, replace(MEMBER_DAY, points_budget=1000),
-                                   now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+                                   now=NOVEMBER_18 - timedelta(days=60),
+                                   visible=EVERYTHING)  # fmt: skip
 
     rows = await asyncio.gather(
         *(buy(db, program, b.id, "150.00", order=f"o-{b.id}") for b in buyers)
@@ -123,13 +129,17 @@ async def test_a_budget_of_1000_points_is_never_overspent_by_50_concurrent_purch
 
 async def test_a_refund_takes_campaign_points_back_to_the_funder(db, program):
     buyer = await a_member(db)
-    await campaign.create_campaign(db, MEMBER_DAY, now=NOVEMBER_18 - timedelta(days=60))
+    await campaign.create_campaign(
+        db, MEMBER_DAY, now=NOVEMBER_18 - timedelta(days=60), visible=EVERYTHING
+    )
     bought = await buy(db, program, buyer.id, "100.00", order="day")
 
     half = await refund_purchase(db, program, purchase_id=bought.id, amount=Decimal("50.00"),
-                                 idempotency_key="r-1", now=NOVEMBER_18)  # fmt: skip
+                                 idempotency_key="r-1", now=NOVEMBER_18,
+                                 visible=EVERYTHING)  # fmt: skip
     rest = await refund_purchase(db, program, purchase_id=bought.id, amount=Decimal("50.00"),
-                                 idempotency_key="r-2", now=NOVEMBER_18)  # fmt: skip
+                                 idempotency_key="r-2", now=NOVEMBER_18,
+                                 visible=EVERYTHING)  # fmt: skip
 
     async with db.read() as conn:
         reasons = [
@@ -153,7 +163,7 @@ async def test_a_campaign_can_grant_a_coupon_once_per_purchase(db, program):
     await campaign.create_campaign(db, CampaignTerms(
         code="repurchase", name="R", starts_at=NOVEMBER_18 - timedelta(days=1),
         ends_at=NOVEMBER_18 + timedelta(days=30), coupon_template_id=template.id),
-        now=NOVEMBER_18)  # fmt: skip
+        now=NOVEMBER_18, visible=EVERYTHING)  # fmt: skip
 
     await buy(db, program, buyer.id, "20.00", order="a")
     await buy(db, program, buyer.id, "20.00", order="a")  # the same order again
@@ -183,7 +193,8 @@ async def test_the_book_serves_purchases_from_memory_and_follows_changes(
         await buy(db, program, buyer.id, "10.00", order="none", book=book)
         without = sql_statements.count
         await campaign.create_campaign(db, replace(MEMBER_DAY, tiers=("DIAMOND",)),
-                                       now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+                                       now=NOVEMBER_18 - timedelta(days=60),
+                                       visible=EVERYTHING)  # fmt: skip
         await asyncio.sleep(1.5)  # the feed hears it (PostgreSQL at once, SQLite by its poll)
         await buy(db, program, buyer.id, "10.00", order="warm-2", book=book)
         sql_statements.count = 0
@@ -193,7 +204,8 @@ async def test_the_book_serves_purchases_from_memory_and_follows_changes(
         await buy(db, program, other.id, "10.00", order="read-through")
         read_through = sql_statements.count
         await campaign.create_campaign(db, replace(MEMBER_DAY, code="everyone"),
-                                       now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+                                       now=NOVEMBER_18 - timedelta(days=60),
+                                       visible=EVERYTHING)  # fmt: skip
         await asyncio.sleep(1.5)
         heard = await buy(db, program, other.id, "10.00", order="heard", book=book)
     finally:
@@ -209,11 +221,11 @@ async def test_a_campaign_can_address_a_lifecycle_or_a_spend_band(db, program):
     await campaign.create_campaign(db, CampaignTerms(
         code="welcome-back", name="Back after a while", lifecycles=("DORMANT",),
         bonus_points=500, starts_at=NOVEMBER_18 - timedelta(days=400),
-        ends_at=NOVEMBER_18 + timedelta(days=30)), now=NOVEMBER_18)  # fmt: skip
+        ends_at=NOVEMBER_18 + timedelta(days=30)), now=NOVEMBER_18, visible=EVERYTHING)  # fmt: skip
     await campaign.create_campaign(db, CampaignTerms(
         code="big-spenders", name="High spend", spend_bands=("HIGH",), bonus_points=7,
         starts_at=NOVEMBER_18 - timedelta(days=400), ends_at=NOVEMBER_18 + timedelta(days=30)),
-        now=NOVEMBER_18)  # fmt: skip
+        now=NOVEMBER_18, visible=EVERYTHING)  # fmt: skip
     quiet = await a_member(db, now=NOVEMBER_18 - timedelta(days=300))
     await a_purchase(db, program, quiet.id, "20.00", at=NOVEMBER_18 - timedelta(days=200))
     busy = await a_member(db, "Bo", now=NOVEMBER_18 - timedelta(days=300))
@@ -234,7 +246,8 @@ async def a_next_purchase_campaign(db, program, total_limit=None):
     ), now=NOVEMBER_18 - timedelta(days=1))  # fmt: skip
     await campaign.create_campaign(db, replace(
         MEMBER_DAY, code="next-purchase", monthly_day=None, multiplier=Decimal(1),
-        coupon_template_id=template.id), now=NOVEMBER_18 - timedelta(days=60))  # fmt: skip
+        coupon_template_id=template.id), now=NOVEMBER_18 - timedelta(days=60),
+        visible=EVERYTHING)  # fmt: skip
 
 
 async def test_an_exhausted_or_ended_coupon_grant_never_refuses_the_sale(db, program):
@@ -270,7 +283,7 @@ async def test_a_next_purchase_coupon_goes_with_its_fully_refunded_purchase(db, 
     for row, amount in ((kept, "40.00"), (gone, "100.00")):
         await refund_purchase(db, program, purchase_id=row.id, amount=Decimal(amount),
                               idempotency_key=f"r-{row.id}",
-                              now=NOVEMBER_18 + timedelta(hours=1))  # fmt: skip
+                              now=NOVEMBER_18 + timedelta(hours=1), visible=EVERYTHING)  # fmt: skip
 
     async with db.read() as conn:
         states = dict(list(await conn.execute(

@@ -19,6 +19,7 @@ from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.purchase import Channel
 from loyalty.refund import refund_purchase
 from loyalty.reward import RewardTerms
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_partner, balance_of
 
 MARCH_1 = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -33,7 +34,7 @@ async def a_coupon(db, program, member_id, terms=SPEND_200_SAVE_20, key=None, at
     template = await coupon.create_template(db, program, terms, now=at)
     return await coupon.issue(
         db, template_id=template.id, member_id=member_id,
-        idempotency_key=key or f"k-{terms.code}", now=at,
+        idempotency_key=key or f"k-{terms.code}", now=at, visible=EVERYTHING
     )  # fmt: skip
 
 
@@ -49,7 +50,7 @@ async def buy(db, program, member_id, amount, codes, *, order="o-1", at=MARCH_1,
 async def refund(db, program, row, amount, key, *, days):
     await refund_purchase(
         db, program, purchase_id=row.id, amount=Decimal(amount), idempotency_key=key,
-        now=MARCH_1 + timedelta(days=days),
+        now=MARCH_1 + timedelta(days=days), visible=EVERYTHING
     )  # fmt: skip
 
 
@@ -238,6 +239,7 @@ async def test_a_free_item_coupon_takes_its_reward_without_points_once(db, progr
         return await reward.redeem_reward(
             db, member_ref=MemberRef(member_id=buyer.id), reward_id=item.id,
             idempotency_key=key, coupon_code=code, now=MARCH_1 + timedelta(hours=1),
+            visible=EVERYTHING
         )  # fmt: skip
 
     refusals = {}
@@ -252,7 +254,9 @@ async def test_a_free_item_coupon_takes_its_reward_without_points_once(db, progr
     again = await take(tote, "t-1")  # the same request: the same redemption
     with pytest.raises(CouponNotApplicable) as used:
         await take(tote, "t-2")
-    await redemption.cancel_redemption(db, redemption_id=taken.id, now=MARCH_1 + timedelta(hours=2))
+    await redemption.cancel_redemption(
+        db, redemption_id=taken.id, now=MARCH_1 + timedelta(hours=2), visible=EVERYTHING
+    )
     back = await state_of(db, free_tote.code)
 
     assert refusals == {"other reward": "KIND", "at a purchase": "KIND"}
@@ -271,12 +275,12 @@ async def test_a_voided_coupon_cannot_be_used_and_a_used_one_cannot_be_voided(db
     used = await a_coupon(db, program, buyer.id, key="u")
     await buy(db, program, buyer.id, "250.00", [used.code], order="o-u")
 
-    voided = await coupon.void(db, held.id)
-    again = await coupon.void(db, held.id)
+    voided = await coupon.void(db, held.id, visible=EVERYTHING)
+    again = await coupon.void(db, held.id, visible=EVERYTHING)
     with pytest.raises(CouponNotApplicable) as refused:
         await buy(db, program, buyer.id, "250.00", [held.code], order="o-v")
     with pytest.raises(InvalidState):
-        await coupon.void(db, used.id)
+        await coupon.void(db, used.id, visible=EVERYTHING)
 
     assert voided.state == again.state == "VOIDED"
     assert refused.value.extensions["reason"] == "VOIDED"
@@ -292,12 +296,13 @@ async def test_an_idempotency_key_names_one_issue(db, program):
 
     with pytest.raises(IdempotencyConflict):
         await coupon.issue(db, template_id=first.template_id, member_id=bo.id,
-                           idempotency_key="welcome", now=MARCH_1)  # fmt: skip
+                           idempotency_key="welcome", now=MARCH_1, visible=EVERYTHING)  # fmt: skip
     with pytest.raises(IdempotencyConflict):
         await coupon.issue(db, template_id=other.id, member_id=ada.id,
-                           idempotency_key="welcome", now=MARCH_1)  # fmt: skip
+                           idempotency_key="welcome", now=MARCH_1, visible=EVERYTHING)  # fmt: skip
     replayed = await coupon.issue(db, template_id=first.template_id, member_id=ada.id,
-                                  idempotency_key="welcome", now=MARCH_1)  # fmt: skip
+                                  idempotency_key="welcome", now=MARCH_1,
+                                  visible=EVERYTHING)  # fmt: skip
 
     assert replayed.id == first.id
     async with db.read() as conn:

@@ -15,6 +15,7 @@ from loyalty.promotions import campaign, coupon, metric
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from loyalty.refund import refund_purchase
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_purchase
 
 JANUARY = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
@@ -38,7 +39,8 @@ async def test_the_kpis_of_a_seeded_month_match_an_independent_count(db, program
     # the next-purchase coupon comes with purchases of the first half of the month
     await campaign.create_campaign(db, CampaignTerms(
         code="repurchase", name="R", starts_at=start, ends_at=start + timedelta(days=15),
-        coupon_template_id=next_purchase.id, bonus_points=3), now=start)  # fmt: skip
+        coupon_template_id=next_purchase.id, bonus_points=3), now=start,
+        visible=EVERYTHING)  # fmt: skip
 
     enrolled, purchases, offers, paid = [], [], [], []
     someone_before = await member.enroll(db, display_name="Old", idempotency_key="old",
@@ -62,7 +64,8 @@ async def test_the_kpis_of_a_seeded_month_match_an_independent_count(db, program
     for member_id, _ in people[::4]:
         issued_at = start + timedelta(days=rng.randint(0, 25))
         row = await coupon.issue(db, template_id=winback.id, member_id=member_id,
-                                 idempotency_key=f"wb-{member_id}", now=issued_at)  # fmt: skip
+                                 idempotency_key=f"wb-{member_id}", now=issued_at,
+                                 visible=EVERYTHING)  # fmt: skip
         offers.append((member_id, row.issued_at, row.valid_until))
     async with db.transaction() as conn:
         await conn.execute(update(members).where(members.c.id == people[1][0])
@@ -139,7 +142,8 @@ async def test_high_tier_retention_counts_who_stayed_gold_or_diamond(db, program
     await a_purchase(db, program, kept.id, "5000.00", at=start - timedelta(days=10))
     reached = await a_purchase(db, program, lost.id, "5000.00", at=start - timedelta(days=10))
     await refund_purchase(db, program, purchase_id=reached.id, amount=reached.amount,
-                          idempotency_key="back", now=start + timedelta(days=3))  # fmt: skip
+                          idempotency_key="back", now=start + timedelta(days=3),
+                          visible=EVERYTHING)  # fmt: skip
     await a_purchase(db, program, late.id, "5000.00", at=start + timedelta(days=5))
 
     found = await metric.program_metrics(db, program, start=start, end=end)

@@ -15,6 +15,7 @@ from loyalty import member
 from loyalty.promotions import benefit, offer
 from loyalty.promotions.coupon import CouponKind, TemplateTerms, create_template
 from loyalty.refund import refund_purchase
+from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_purchase
 
 DAY_0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -92,7 +93,8 @@ async def test_reaching_gold_grants_the_threshold_coupon_once_a_membership_year(
 
     to_gold = await a_purchase(db, program, buyer.id, "5000.00", at=DAY_0 + timedelta(days=1))
     await refund_purchase(db, program, purchase_id=to_gold.id, amount=to_gold.amount,
-                          idempotency_key="r", now=DAY_0 + timedelta(days=2))  # fmt: skip
+                          idempotency_key="r", now=DAY_0 + timedelta(days=2),
+                          visible=EVERYTHING)  # fmt: skip
     await a_purchase(db, program, buyer.id, "5000.00", at=DAY_0 + timedelta(days=3))
     next_year = DAY_0 + timedelta(days=400)
     async with db.transaction() as conn:
