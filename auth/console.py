@@ -23,8 +23,8 @@ from auth import audit, totp
 from auth.principal import Principal, PrincipalKind, Scope
 from auth.throttle import AuthenticationThrottle, Refused
 from infra.database import Database
-from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import console_sessions, console_users, partners
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
 
 INVITATION_LIFETIME = timedelta(days=7)
 SESSION_LIFETIME = timedelta(hours=12)

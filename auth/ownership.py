@@ -28,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.principal import Principal, PrincipalKind, Scope
-from infra.errors import NotFound, ValidationFailed
 from infra.models import (
     benefit_grants,
     campaigns,
@@ -47,6 +46,7 @@ from infra.models import (
     statements,
     transfers,
 )
+from loyalty.errors import NotFound, ValidationFailed
 from loyalty.purchase import Channel
 from loyalty.visibility import Visibility
 

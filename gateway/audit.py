@@ -16,7 +16,7 @@ from strawberry.extensions import FieldExtension
 from auth import audit
 from auth.principal import Principal
 from infra.database import Database, before_commit, is_transient
-from infra.errors import DomainError
+from loyalty.errors import DomainError
 
 log = logging.getLogger("pointgate.audit")
 

@@ -28,10 +28,10 @@ from gateway.seed import (
 from gateway.settings import Settings
 from gateway.shell import moment, progress_bar, with_db
 from infra.database import Database
-from infra.errors import DomainError
 from infra.migrate import upgrade
 from infra.rekey import has_unsealed_secrets, reencrypt_secrets
 from loyalty import referral
+from loyalty.errors import DomainError
 from loyalty.expiry import expire_points
 from loyalty.promotions.offer import run_lifecycle_offers
 from loyalty.tier import review_tiers

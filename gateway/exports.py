@@ -12,7 +12,7 @@ from auth import ownership
 from auth.backend import principal_of
 from auth.principal import Principal, PrincipalKind
 from infra.database import Database
-from infra.errors import DomainError
+from loyalty.errors import DomainError
 from partners import registry, settlement, statement_report
 from partners.settlement import Period
 

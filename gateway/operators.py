@@ -27,8 +27,8 @@ from gateway.settings import Settings
 from gateway.shell import moment, with_db
 from infra import secrets
 from infra.database import Database
-from infra.errors import DomainError
 from infra.rekey import reencrypt_secrets
+from loyalty.errors import DomainError
 from loyalty.visibility import EVERYTHING
 from partners import rate_card, registry
 from partners.simulated import SimulatedPartner, simulated_app

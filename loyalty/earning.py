@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
-from infra.errors import ValidationFailed
 from loyalty import bounds
+from loyalty.errors import ValidationFailed
 from loyalty.program import Program
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from infra.errors import IdempotencyConflict
+from loyalty.errors import IdempotencyConflict
 
 T = TypeVar("T")
 

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import insert
 
 from infra.database import Database
-from infra.errors import ValidationFailed
 from infra.models import interactions
 from loyalty import member, tier
+from loyalty.errors import ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
 from loyalty.promotions import benefit

@@ -29,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
-from infra.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from infra.models import accounts, ledger_accounts, transfers
 from loyalty import lot, posting
+from loyalty.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash
 
 # An account's id says whose it is: "member:<id>", "partner:<id>:clearing" or "program:<name>".

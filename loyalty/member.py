@@ -14,10 +14,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.errors import IdentityTaken, NotFound, ValidationFailed
 from infra.models import accounts, consents, identities, members, partners
 from infra.reads import keyed
 from loyalty import keys, ledger, referral
+from loyalty.errors import IdentityTaken, NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
 from loyalty.program import Program

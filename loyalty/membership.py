@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from infra.errors import InvalidState, NotFound
 from infra.models import members
+from loyalty.errors import InvalidState, NotFound
 
 
 class MemberStatus(StrEnum):

@@ -16,7 +16,6 @@ from sqlalchemy import delete, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import (
     campaign_awards,
     identities,
@@ -28,6 +27,7 @@ from infra.models import (
     refunds,
 )
 from loyalty import growth, ledger, lot, tier
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.ledger import TransferCode
 from loyalty.membership import MemberStatus
 from loyalty.program import Program

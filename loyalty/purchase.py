@@ -14,11 +14,11 @@ from sqlalchemy import Select, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.errors import InvalidState, NotFound, PartnerNotContracted, ValidationFailed
 from infra.models import partners, purchases, rate_cards
 from infra.reads import PageKey, keyed, load_pages, top_n_per_owner
 from loyalty import keys, ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount
+from loyalty.errors import InvalidState, NotFound, PartnerNotContracted, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.program import Program

@@ -10,9 +10,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.errors import NotFound, ValidationFailed
 from infra.models import redemptions, rewards
 from loyalty import bounds, ledger, member
+from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.promotions import coupon
 from loyalty.purchase import Channel, check_channel_partner, check_partner_active

@@ -21,10 +21,10 @@ from sqlalchemy import ColumnElement, Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import identities, members, purchases
 from infra.reads import PageKey, load_pages, top_n_per_owner
 from loyalty import ledger
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import retry_on_race
 from loyalty.membership import MemberStatus, active_member
 from loyalty.program import Program

@@ -16,10 +16,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.errors import NotFound, ValidationFailed
 from infra.models import members, purchases, refunds
 from loyalty import growth, ledger, referral, tier
 from loyalty.earning import check_amount, points_due_back
+from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.program import Program

@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.errors import InvalidState, NotFound, OutOfStock, ValidationFailed
 from infra.models import rewards
 from infra.reads import keyed
 from loyalty import member
+from loyalty.errors import InvalidState, NotFound, OutOfStock, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
 from loyalty.promotions import coupon

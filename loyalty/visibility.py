@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from infra.errors import NotFound
+from loyalty.errors import NotFound
 
 ALL: ColumnElement[bool] = true()
 

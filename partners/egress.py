@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from infra.errors import ValidationFailed
+from loyalty.errors import ValidationFailed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -10,9 +10,9 @@ from operator import attrgetter
 from typing import Any
 
 from infra.database import Database
-from infra.errors import ValidationFailed
 from infra.models import rate_cards
 from infra.reads import keyed
+from loyalty.errors import ValidationFailed
 from partners.registry import add_dated
 
 

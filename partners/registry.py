@@ -15,10 +15,10 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.errors import InvalidState, NotFound, ValidationFailed
 from infra.models import exchange_terms, ledger_accounts, partners
 from infra.reads import keyed
 from loyalty import bounds, ledger
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.program import time_zone
 from loyalty.visibility import Visibility

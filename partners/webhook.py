@@ -15,8 +15,8 @@ import httpx
 from sqlalchemy import insert, select, update
 
 from infra.database import Database
-from infra.errors import NotFound, ValidationFailed
 from infra.models import webhook_deliveries, webhook_subscriptions
+from loyalty.errors import NotFound, ValidationFailed
 from loyalty.event import MEMBER_EVENTS
 from partners.egress import EgressPolicy, EgressRefused
 from partners.registry import partner_row

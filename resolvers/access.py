@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from auth import ownership
 from auth.principal import Principal
-from infra.errors import DomainError, IdentityTaken, ValidationFailed
+from loyalty.errors import DomainError, IdentityTaken, ValidationFailed
 from loyalty.purchase import Channel
 from schema.info import Info
 

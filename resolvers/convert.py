@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import TYPE_CHECKING, TypeVar
 
-from infra.errors import ValidationFailed
+from loyalty.errors import ValidationFailed
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from schema.inputs import IdentityInput, MemberRefInput
 from schema.pagination import parse_id

@@ -16,7 +16,6 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.errors import PartnerUnavailable
 from infra.reads import PageKey
 from loyalty import (
     entries,
@@ -30,6 +29,7 @@ from loyalty import (
     segment,
     tier,
 )
+from loyalty.errors import PartnerUnavailable
 from loyalty.program import Program
 from loyalty.promotions import benefit, campaign, coupon
 from loyalty.visibility import Visibility

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from auth import ownership
-from infra.errors import NotFound
+from loyalty.errors import NotFound
 from loyalty.member import MemberRef, find_by_identity
 from partners import exchange, registry, webhook
 from partners.registry import ConnectorKind, Direction, PartnerStatus, Terms

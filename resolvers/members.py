@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from infra.errors import IdentityTaken
 from loyalty import interaction, member, merge, referral
+from loyalty.errors import IdentityTaken
 from loyalty.member import IdentityKind
 from partners import exchange
 from resolvers import access

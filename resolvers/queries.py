@@ -9,9 +9,9 @@ import strawberry
 from strawberry.printer import print_schema
 
 from auth import audit
-from infra.errors import NotFound, Unauthenticated
 from loyalty import member as members
 from loyalty import reward as rewards
+from loyalty.errors import NotFound, Unauthenticated
 from loyalty.member import IdentityKind as DomainIdentityKind
 from loyalty.segment import SegmentCriteria
 from partners import registry

@@ -16,8 +16,8 @@ from typing import Any
 from strawberry.extensions import FieldExtension
 from strawberry.types.unset import UnsetType
 
-from infra.errors import ValidationFailed
 from loyalty import bounds
+from loyalty.errors import ValidationFailed
 from schema.limits import CONTROL
 
 DEFAULT_MAX_LENGTH = 255

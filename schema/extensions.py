@@ -15,8 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from infra.database import is_transient
-from infra.errors import DomainError
 from infra.telemetry import tracing
+from loyalty.errors import DomainError
 
 logger = logging.getLogger("pointgate.errors")
 tracer = trace.get_tracer("pointgate.graphql")

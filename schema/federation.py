@@ -11,7 +11,7 @@ from graphql import ValidationRule
 from strawberry.federation.schema import FederationAny
 
 from auth.principal import PrincipalKind
-from infra.errors import NotFound, Unauthenticated, ValidationFailed
+from loyalty.errors import NotFound, Unauthenticated, ValidationFailed
 
 
 class Schema(strawberry.federation.Schema):

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from infra.errors import NotFound, ValidationFailed
+from loyalty.errors import NotFound, ValidationFailed
 
 T = TypeVar("T")
 Node = TypeVar("Node")

@@ -15,7 +15,7 @@ from strawberry.permission import BasePermission
 
 from auth import access
 from auth.principal import Principal, PrincipalKind, Scope
-from infra.errors import Forbidden, Unauthenticated
+from loyalty.errors import Forbidden, Unauthenticated
 
 
 @cache

@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 
 from auth import ownership
-from infra.errors import NotFound, ValidationFailed
+from loyalty.errors import NotFound, ValidationFailed
 from loyalty.promotions import benefit
 from schema.enums import (
     Channel,

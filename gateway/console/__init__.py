@@ -32,9 +32,9 @@ from gateway.console.headers import SecurityHeaders
 from gateway.console.visit import HERE, Handler, Visit, acceptable_text
 from gateway.settings import Settings
 from infra.database import Database
-from infra.errors import DomainError, ValidationFailed
 from infra.secrets import Keyring
 from infra.store import Store
+from loyalty.errors import DomainError, ValidationFailed
 from partners.directory import ConnectorDirectory
 
 COOKIE = "pointgate_console"

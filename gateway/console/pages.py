@@ -20,7 +20,7 @@ from auth.access import Need
 from auth.principal import Scope
 from gateway import exports
 from gateway.console.visit import Visit
-from infra.errors import DomainError, ValidationFailed
+from loyalty.errors import DomainError, ValidationFailed
 from loyalty.promotions import campaign, coupon
 from partners import exchange, rate_card, registry, settlement, statement_report, webhook
 from partners.settlement import Period

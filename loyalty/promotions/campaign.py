@@ -26,10 +26,10 @@ from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.errors import NotFound, ValidationFailed
 from infra.feed import ChangeFeed, announce
 from infra.models import campaign_awards, campaigns, coupon_templates
 from loyalty import bounds, ledger, segment
+from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
 from loyalty.promotions import coupon, funding

@@ -18,16 +18,16 @@ from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.errors import (
+from infra.models import coupon_templates, coupons
+from infra.reads import keyed
+from loyalty import event, keys
+from loyalty.errors import (
     CouponNotApplicable,
     IdempotencyConflict,
     InvalidState,
     NotFound,
     ValidationFailed,
 )
-from infra.models import coupon_templates, coupons
-from infra.reads import keyed
-from loyalty import event, keys
 from loyalty.idempotency import retry_on_race
 from loyalty.membership import active_member
 from loyalty.program import Program

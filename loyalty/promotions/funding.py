@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from infra.errors import NotFound, PromotionLimit, ValidationFailed
 from infra.models import campaigns, coupon_templates, partners
+from loyalty.errors import NotFound, PromotionLimit, ValidationFailed
 
 
 async def _partner_limits(conn: AsyncConnection, partner_id: int) -> tuple[int, Decimal]:

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from infra.database import Database
-from infra.errors import ValidationFailed
 from infra.models import (
     benefit_grants,
     campaign_awards,
@@ -25,6 +24,7 @@ from infra.models import (
     tier_changes,
 )
 from infra.types import PlusDays
+from loyalty.errors import ValidationFailed
 from loyalty.program import Program
 
 REPURCHASE_DAYS = 7

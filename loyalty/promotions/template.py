@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
-from infra.errors import NotFound, ValidationFailed
 from infra.models import coupon_templates, partners, rewards
 from infra.reads import keyed
 from loyalty import bounds
+from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
 from loyalty.promotions import funding

@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from infra.database import Database
-from infra.errors import ExchangeLimit, InvalidState, ValidationFailed
 from infra.models import exchanges
 from loyalty import ledger
+from loyalty.errors import ExchangeLimit, InvalidState, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.membership import active_member

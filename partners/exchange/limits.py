@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from infra.errors import ExchangeLimit
 from infra.models import exchanges
+from loyalty.errors import ExchangeLimit
 from partners.exchange.state import ExchangeState
 
 

@@ -15,9 +15,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.errors import InvalidState, NotFound, PartnerUnavailable, QuoteExpired, ValidationFailed
 from infra.models import exchange_terms, exchanges, quotes
 from loyalty import ledger
+from loyalty.errors import (
+    InvalidState,
+    NotFound,
+    PartnerUnavailable,
+    QuoteExpired,
+    ValidationFailed,
+)
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
 from loyalty.membership import active_member

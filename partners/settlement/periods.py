@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-from infra.errors import InvalidState, ValidationFailed
+from loyalty.errors import InvalidState, ValidationFailed
 from loyalty.program import time_zone
 
 # Minor units of currencies whose exponent is not 2.

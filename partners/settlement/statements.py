@@ -16,7 +16,6 @@ from sqlalchemy import delete, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.errors import InvalidState
 from infra.models import (
     api_usage,
     coupon_templates,
@@ -28,6 +27,7 @@ from infra.models import (
     statements,
     transfers,
 )
+from loyalty.errors import InvalidState
 from partners.registry import partner_row as registry_partner
 from partners.settlement.aggregation import (
     ACTIVITY_KINDS,

@@ -21,7 +21,7 @@ from opentelemetry import metrics
 from strawberry.extensions import SchemaExtension
 
 from auth.ownership import plan_parameters, plan_shape
-from infra.errors import DomainError
+from loyalty.errors import DomainError
 from loyalty.program import Program
 from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
 from resolvers.compiled.permission import permitted

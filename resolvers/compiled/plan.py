@@ -54,7 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.util import ClauseAdapter
 
-from infra.errors import DomainError
+from loyalty.errors import DomainError
 from loyalty.program import Program
 from loyalty.segment import Measures, instants
 from loyalty.visibility import Visibility

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from infra.database import Database
-from infra.errors import IdempotencyConflict, InsufficientPoints, InvalidState, ValidationFailed
 from loyalty import ledger, redemption
+from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidState, ValidationFailed
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
 from loyalty.visibility import EVERYTHING

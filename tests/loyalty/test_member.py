@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.errors import IdempotencyConflict, IdentityTaken, NotFound, ValidationFailed
 from loyalty import member
+from loyalty.errors import IdempotencyConflict, IdentityTaken, NotFound, ValidationFailed
 from loyalty.member import IdentityKind, IdentityRef
 from loyalty.program import Program
 from loyalty.visibility import EVERYTHING

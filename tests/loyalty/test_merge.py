@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from infra.errors import InvalidState, ValidationFailed
 from infra.models import identities, members, purchases, transfers
 from loyalty import interaction, ledger, merge, refund
+from loyalty.errors import InvalidState, ValidationFailed
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.visibility import EVERYTHING

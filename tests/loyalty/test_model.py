@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from infra.errors import CouponNotApplicable, InsufficientPoints, InvalidState
 from infra.models import coupons, members, point_lots
 from loyalty import expiry, growth, interaction, ledger, merge, purchase, redemption, refund
+from loyalty.errors import CouponNotApplicable, InsufficientPoints, InvalidState
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.program import Program

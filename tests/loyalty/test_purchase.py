@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from infra.errors import IdempotencyConflict, NotFound, ValidationFailed
 from infra.models import purchases, transfers
 from loyalty import ledger, member, purchase, redemption
+from loyalty.errors import IdempotencyConflict, NotFound, ValidationFailed
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.purchase import Channel
 from loyalty.refund import refund_purchase

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.errors import InvalidState, NotFound, ValidationFailed
 from loyalty import referral
+from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.refund import refund_purchase
 from loyalty.visibility import EVERYTHING
 from tests.factories import a_member, a_purchase, balance_of

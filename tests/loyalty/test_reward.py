@@ -5,9 +5,9 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from infra.errors import IdempotencyConflict, InsufficientPoints, InvalidState, OutOfStock
 from infra.models import redemptions, rewards
 from loyalty import redemption, reward
+from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidState, OutOfStock
 from loyalty.member import MemberRef
 from loyalty.reward import RewardStatus, RewardTerms
 from loyalty.visibility import EVERYTHING

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from infra.errors import IdempotencyConflict, ValidationFailed
 from infra.models import members
 from loyalty import growth, interaction, segment, tier
+from loyalty.errors import IdempotencyConflict, ValidationFailed
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
 from loyalty.refund import refund_purchase

@@ -10,15 +10,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from infra.errors import (
+from infra.models import exchange_events, exchanges, members, transfers
+from loyalty import ledger, member
+from loyalty.errors import (
     ExchangeLimit,
     InsufficientPoints,
     InvalidState,
     NotFound,
     QuoteExpired,
 )
-from infra.models import exchange_events, exchanges, members, transfers
-from loyalty import ledger, member
 from loyalty.member import IdentityKind
 from loyalty.program import Program
 from loyalty.visibility import EVERYTHING, Visibility

@@ -11,9 +11,9 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select, update
 
-from infra.errors import InvalidState, PartnerNotContracted
 from infra.models import exchanges, purchases, quotes, rate_cards, transfers
 from loyalty import purchase, redemption, refund
+from loyalty.errors import InvalidState, PartnerNotContracted
 from loyalty.member import MemberRef
 from loyalty.program import Program
 from loyalty.purchase import Channel

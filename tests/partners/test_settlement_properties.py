@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.errors import InsufficientPoints
 from loyalty import redemption
+from loyalty.errors import InsufficientPoints
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
 from loyalty.visibility import EVERYTHING

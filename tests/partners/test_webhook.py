@@ -12,8 +12,8 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from infra.errors import ValidationFailed
 from infra.models import webhook_deliveries
+from loyalty.errors import ValidationFailed
 from partners import webhook
 from partners.directory import ConnectorDirectory
 from partners.egress import EgressPolicy

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from infra.errors import CouponNotApplicable, IdempotencyConflict, InvalidState
 from infra.models import coupons, purchases, rewards, transfers
 from loyalty import ledger, purchase, redemption, reward
+from loyalty.errors import CouponNotApplicable, IdempotencyConflict, InvalidState
 from loyalty.member import MemberRef
 from loyalty.promotions import coupon
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
