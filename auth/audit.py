@@ -1,8 +1,15 @@
 """The audit log: who did what, through which client, with what outcome. Token issuance, client
-changes and every GraphQL mutation write one row; `auditLog` (admin) reads them."""
+changes, every GraphQL mutation and every console form write one row; `auditLog` (admin) and
+the console's audit page read them. An action's row is written in the first transaction the
+action commits (`Audited`), so an action that committed has its row, and one whose row could
+not be written did not commit."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import Token
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,8 +18,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.principal import Principal
-from infra.database import Database
+from infra.database import Database, before_commit, is_transient
 from infra.models import audit_log
+from loyalty.errors import DomainError
 
 
 def _trace_id() -> str | None:
@@ -78,3 +86,62 @@ async def entries(
         query = query.where(audit_log.c.subject == subject)
     async with db.read() as conn:
         return list(await conn.execute(query))
+
+
+log = logging.getLogger("pointgate.audit")
+
+
+class Audited:
+    """One action's row: written inside the first transaction the action commits (through
+    `infra.database.before_commit`, from `start()` until `finish()`). An action that committed
+    nothing (refused, failed) gets its row in `finish`, in a transaction of its own; one that
+    failed after committing has its row's outcome corrected there."""
+
+    def __init__(
+        self, db: Database, principal: Principal, action: str, target: str | None = None
+    ) -> None:
+        self.db, self.principal, self.action, self.target = db, principal, action, target
+        self.entry_id: int | None = None
+        self._token: Token[Callable[..., Any] | None] | None = None
+
+    async def write_in(self, conn: AsyncConnection) -> None:
+        if self.entry_id is None:
+            self.entry_id = await insert_entry(conn, self.principal, self.action,
+                                               target=self.target)  # fmt: skip
+
+    def start(self) -> None:
+        self._token = before_commit.set(self.write_in)
+
+    async def finish(self, outcome: str) -> None:
+        if self._token is not None:
+            before_commit.reset(self._token)
+            self._token = None
+        if self.entry_id is not None and outcome == "OK":
+            return
+        try:
+            async with self.db.transaction() as conn:
+                if self.entry_id is None:
+                    await insert_entry(conn, self.principal, self.action, target=self.target,
+                                       outcome=outcome)  # fmt: skip
+                else:
+                    await set_outcome(conn, self.entry_id, outcome)
+        except Exception as error:  # the database may be the reason the action failed
+            if not is_transient(error):
+                raise
+            log.warning("audit row for %s not written: %s", self.action, error)
+
+
+@asynccontextmanager
+async def audited(
+    db: Database, principal: Principal, action: str, target: str | None = None
+) -> AsyncIterator[Audited]:
+    """The block's action with its row (`Audited`): written in its first commit; a refusal's
+    code, or INTERNAL_ERROR, as the outcome of a block that raised."""
+    entry = Audited(db, principal, action, target)
+    entry.start()
+    try:
+        yield entry
+    except Exception as error:
+        await entry.finish(error.code if isinstance(error, DomainError) else "INTERNAL_ERROR")
+        raise
+    await entry.finish("OK")

@@ -62,11 +62,10 @@ def clients_create(
     """Register a client; prints its secret, which is not shown again."""
 
     async def create(db: Database) -> clients.NewClient:
-        created = await clients.create_client(
-            db, name=name, scopes=scopes.replace(",", " ").split(), partner_code=partner
-        )
-        await audit.record(db, CLI_OPERATOR, "client.create", target=created.client_id)
-        return created
+        async with audit.audited(db, CLI_OPERATOR, "client.create", target=name):
+            return await clients.create_client(
+                db, name=name, scopes=scopes.replace(",", " ").split(), partner_code=partner
+            )
 
     created = client_command(create)
     typer.echo(f"client_id:     {created.client_id}")
@@ -90,9 +89,8 @@ def clients_rotate(
     """A new secret; the old one keeps working for the grace period."""
 
     async def rotate(db: Database) -> str:
-        secret = await clients.rotate_secret(db, client_id, grace=timedelta(hours=grace_hours))
-        await audit.record(db, CLI_OPERATOR, "client.rotate_secret", target=client_id)
-        return secret
+        async with audit.audited(db, CLI_OPERATOR, "client.rotate_secret", target=client_id):
+            return await clients.rotate_secret(db, client_id, grace=timedelta(hours=grace_hours))
 
     secret = client_command(rotate)
     typer.echo(f"client_secret: {secret}")
@@ -111,10 +109,10 @@ def clients_scopes(
     """Set a client's scopes: widening is an operator's decision, recorded in the audit log."""
 
     async def change(db: Database) -> None:
-        await clients.update_client(
-            db, client_id, scopes=scopes.replace(",", " ").split(), widen=True
-        )
-        await audit.record(db, CLI_OPERATOR, "client.scopes", target=client_id)
+        async with audit.audited(db, CLI_OPERATOR, "client.scopes", target=client_id):
+            await clients.update_client(
+                db, client_id, scopes=scopes.replace(",", " ").split(), widen=True
+            )
 
     client_command(change)
     typer.echo(f"{client_id}: {' '.join(sorted(scopes.replace(',', ' ').split()))}")
@@ -125,8 +123,8 @@ def clients_revoke(client_id: str) -> None:
     """The client gets no more tokens, and its live tokens stop working now."""
 
     async def revoke(db: Database) -> None:
-        await clients.revoke_client(db, client_id)
-        await audit.record(db, CLI_OPERATOR, "client.revoke", target=client_id)
+        async with audit.audited(db, CLI_OPERATOR, "client.revoke", target=client_id):
+            await clients.revoke_client(db, client_id)
 
     client_command(revoke)
     typer.echo(f"revoked {client_id}")
@@ -139,12 +137,11 @@ def _mint(subject: str, scope: str, minutes: int) -> str:
     settings = Settings.from_env()
 
     async def work(db: Database) -> str:
-        token = await mint(
-            db, settings.token_settings(), KeyCache(db, settings.token_settings()),
-            subject=subject, scope=scope, lifetime=timedelta(minutes=minutes),
-        )  # fmt: skip
-        await audit.record(db, CLI_OPERATOR, "token.mint", target=subject)
-        return token
+        async with audit.audited(db, CLI_OPERATOR, "token.mint", target=subject):
+            return await mint(
+                db, settings.token_settings(), KeyCache(db, settings.token_settings()),
+                subject=subject, scope=scope, lifetime=timedelta(minutes=minutes),
+            )  # fmt: skip
 
     return with_db(settings, work)
 

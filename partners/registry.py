@@ -26,24 +26,37 @@ from loyalty.visibility import Visibility
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 
 
-async def create_partner(db: Database, *, code: str, name: str, now: datetime | None = None) -> Any:
-    """Register a partner under a unique code (its natural idempotency key)."""
+async def create_partner(
+    db: Database,
+    *,
+    code: str,
+    name: str,
+    timezone: str | None = None,
+    settlement_currency: str | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Register a partner under a unique code (its natural idempotency key), in one
+    transaction with its clearing account; its time zone and settlement currency when given
+    (else the table's defaults, UTC and USD), checked as `update_partner` checks them."""
     if not _CODE.fullmatch(code):
         raise ValidationFailed("a partner code is 2-64 lowercase letters, digits and dashes")
     name = name.strip()
     if not name or len(name) > 200:
         raise ValidationFailed("a partner name has 1 to 200 characters")
+    settings = _settings(timezone, settlement_currency)
 
     async def attempt() -> Any:
         async with db.transaction() as conn:
-            row = await insert_unless_exists(
-                conn, partners, {"code": code, "name": name, "created_at": now or datetime.now(UTC)}
-            )
+            row = await insert_unless_exists(conn, partners, {
+                "code": code, "name": name, "created_at": now or datetime.now(UTC), **settings,
+            })  # fmt: skip
             if row is None:
                 existing = (
                     await conn.execute(select(partners).where(partners.c.code == code))
                 ).one()
-                check_replay(request_hash(name=existing.name), request_hash(name=name), code)
+                asked = {"name": name, **settings}
+                check_replay(request_hash(**{key: existing._mapping[key] for key in asked}),
+                             request_hash(**asked), code)  # fmt: skip
                 return existing
             await conn.execute(
                 insert(ledger_accounts).values(
@@ -87,6 +100,21 @@ def _promotion_limits(points: int | None, budget: Decimal | None) -> dict[str, A
     return {field: limit for field, limit in given.items() if limit is not None}
 
 
+def _settings(timezone: str | None, settlement_currency: str | None) -> dict[str, str]:
+    """A partner's time zone (IANA) and settlement currency (ISO 4217), those given."""
+    values = {}
+    if timezone is not None:
+        if time_zone(timezone) is None:
+            raise ValidationFailed(f"{timezone[:64]!r} is not an IANA time zone",
+                                   argument="timezone")  # fmt: skip
+        values["timezone"] = timezone
+    if settlement_currency is not None:
+        if not re.fullmatch(r"[A-Z]{3}", settlement_currency):
+            raise ValidationFailed("a settlement currency is an ISO 4217 code like EUR")
+        values["settlement_currency"] = settlement_currency
+    return values
+
+
 async def update_partner(
     db: Database,
     *,
@@ -104,23 +132,15 @@ async def update_partner(
 ) -> Any:
     """Change what is given; the same values again answer the same."""
     values: dict[str, Any] = _promotion_limits(campaign_points_limit, coupon_budget_limit)
+    values.update(_settings(timezone, settlement_currency))
     if client_scopes is not None:
         values["client_scopes"] = " ".join(sorted(set(client_scopes)))
-    if timezone is not None:
-        if time_zone(timezone) is None:
-            raise ValidationFailed(f"{timezone[:64]!r} is not an IANA time zone",
-                                   argument="timezone")  # fmt: skip
-        values["timezone"] = timezone
     if name is not None:
         if not name.strip() or len(name.strip()) > 200:
             raise ValidationFailed("a partner name has 1 to 200 characters")
         values["name"] = name.strip()
     if status is not None:
         values["status"] = status
-    if settlement_currency is not None:
-        if not re.fullmatch(r"[A-Z]{3}", settlement_currency):
-            raise ValidationFailed("a settlement currency is an ISO 4217 code like EUR")
-        values["settlement_currency"] = settlement_currency
     if connector_kind is not None:
         if connector_kind is ConnectorKind.HTTP and not (connector_url and connector_secret):
             raise ValidationFailed("an HTTP connector needs a URL and a shared secret")

@@ -3,7 +3,6 @@ target, and the tier mix now (server-drawn SVG with the figures in a table)."""
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
@@ -11,7 +10,7 @@ from starlette.responses import Response
 
 import gateway.console.charts as charts
 from auth.access import Need
-from gateway.console.visit import Visit
+from gateway.console.visit import Page, Visit
 from loyalty.promotions import metric
 from partners.settlement import Period
 
@@ -53,4 +52,4 @@ async def kpis(visit: Visit) -> Response:
                       first=labels[0], last=labels[-1], zone=program.timezone)  # fmt: skip
 
 
-ROUTES: list[tuple[str, Any, list[str], Need]] = [("/kpis", kpis, ["GET"], Need.OPERATOR)]
+ROUTES: list[Page] = [Page("/kpis", kpis, ["GET"], Need.OPERATOR)]

@@ -9,8 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from auth.access import Need
-from gateway.console.pages import _whole
-from gateway.console.visit import Visit
+from gateway.console.visit import Page, Visit, whole
 from loyalty import member
 from loyalty.promotions import benefit
 
@@ -18,7 +17,7 @@ from loyalty.promotions import benefit
 async def member_page(visit: Visit) -> Response:
     """`/console/members?id=N`: the member's standing and grants (operators)."""
     asked = visit.request.query_params.get("id", "")
-    member_id = _whole(asked)
+    member_id = whole(asked)
     found: Any = None
     grants: list[Any] = []
     if member_id is not None:
@@ -33,4 +32,4 @@ async def member_page(visit: Visit) -> Response:
                       asked=asked, member=found, grants=grants, named=named)  # fmt: skip
 
 
-ROUTES: list[tuple[str, Any, list[str], Need]] = [("/members", member_page, ["GET"], Need.OPERATOR)]
+ROUTES: list[Page] = [Page("/members", member_page, ["GET"], Need.OPERATOR)]

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from auth import console, ownership
+from auth.access import Need
 from gateway.settings import Settings
 from infra.database import Database
 from loyalty.visibility import Visibility
@@ -42,6 +43,19 @@ templates.env.filters["money"] = money
 templates.env.filters["plain"] = plain
 
 Handler = Callable[["Visit"], Awaitable[Response]]
+
+
+class Page(NamedTuple):
+    """A console route: what it needs of the signed-in person (auth.access decides before the
+    handler runs) and, for a form that changes something, the action its audit row names (the
+    row goes into the action's own commit: auth.audit.Audited). None: the form's command writes
+    its own row (auth.console's invitations, access changes and second factors)."""
+
+    path: str
+    handler: Handler
+    methods: list[str]
+    need: Need
+    audit: str | None = None
 
 
 def acceptable_text(value: str) -> bool:
@@ -107,3 +121,31 @@ class Visit:
         over 10,000 characters, undecodable bytes) is dropped, as if not sent."""
         return {key: str(value) for key, value in (await self.request.form()).items()
                 if isinstance(value, str) and acceptable_text(value)}  # fmt: skip
+
+
+# Rows per page of a long table.
+PAGE = 50
+
+
+class NotFoundPage(Exception):
+    """What the person may not see, answered as a missing page."""
+
+
+def not_found() -> Exception:
+    return NotFoundPage()
+
+
+def whole(text: str | None, most: int = 2**63 - 1) -> int | None:
+    """A whole number as typed in an address (ASCII digits, at most `most`), or None: "²" is a
+    digit to str.isdigit but not to int(), and 10^30 fits no column."""
+    if not text or len(text) > 19 or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= most else None
+
+
+def number(text: str) -> int:
+    found = whole(text)
+    if found is None:
+        raise not_found()
+    return found

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 
 from auth import audit, console
 from auth.principal import Principal, PrincipalKind, Scope
-from gateway.console.pages import PAGE
+from gateway.console.visit import PAGE
 from infra.models import audit_log, console_users, webhook_deliveries
 from loyalty.program import Program
 from loyalty.promotions import campaign
@@ -509,7 +509,8 @@ async def test_partner_staff_subscribe_see_deliveries_and_resend_one_of_their_ow
             "csrf": csrf_of(page), "url": "http://127.0.0.1/hook"})  # fmt: skip
         made = await http.post(f"/console/partners/{mine.id}/webhooks", data={
             "csrf": csrf_of(page), "url": "https://hooks.acme.example/pointgate"})  # fmt: skip
-        subscription_id = int(re.search(r"subscription:(\d+)", await _last_target(db))[1])
+        (subscription,) = await webhook.subscriptions_of(db, mine.id)
+        subscription_id = subscription.id
         delivered = await _a_delivery(db, subscription_id, "DELIVERED")
         foreign = await _a_delivery(db, theirs.id, "FAILED")
         listed = await http.get(f"/console/partners/{mine.id}/webhooks")
@@ -529,11 +530,6 @@ async def test_partner_staff_subscribe_see_deliveries_and_resend_one_of_their_ow
         states = dict(list(await conn.execute(
             select(webhook_deliveries.c.id, webhook_deliveries.c.status))))  # fmt: skip
     assert states == {delivered: "PENDING", foreign: "FAILED"}
-
-
-async def _last_target(db) -> str:
-    async with db.read() as conn:
-        return await conn.scalar(select(audit_log.c.target).order_by(audit_log.c.id.desc()))
 
 
 async def _a_delivery(db, subscription_id: int, status: str) -> int:
