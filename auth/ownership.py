@@ -121,7 +121,7 @@ def referees_visible(principal: Principal) -> ColumnElement[bool]:
     return members_visible(principal)
 
 
-def _owned_by(principal: Principal, member_column: Any, partner_column: Any) -> Any:
+def _owned_by(principal: Principal, member_column: Any, partner_column: Any) -> ColumnElement[bool]:
     if _is_admin(principal):
         return true()
     if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
@@ -131,15 +131,15 @@ def _owned_by(principal: Principal, member_column: Any, partner_column: Any) -> 
     return false()
 
 
-def purchases_visible(principal: Principal) -> Any:
+def purchases_visible(principal: Principal) -> ColumnElement[bool]:
     return _owned_by(principal, purchases.c.member_id, purchases.c.partner_id)
 
 
-def redemptions_visible(principal: Principal) -> Any:
+def redemptions_visible(principal: Principal) -> ColumnElement[bool]:
     return _owned_by(principal, redemptions.c.member_id, redemptions.c.partner_id)
 
 
-def rewards_visible(principal: Principal) -> Any:
+def rewards_visible(principal: Principal) -> ColumnElement[bool]:
     """The catalog is for members and operators; a partner sees the rewards it fulfils."""
     if principal.kind is PrincipalKind.PARTNER:
         return and_(true(), rewards.c.partner_id == _partner(principal))
@@ -148,7 +148,7 @@ def rewards_visible(principal: Principal) -> Any:
     return true()
 
 
-def partners_visible(principal: Principal) -> Any:
+def partners_visible(principal: Principal) -> ColumnElement[bool]:
     if principal.kind is PrincipalKind.PARTNER:
         return and_(true(), partners.c.id == _partner(principal))
     if principal.kind is PrincipalKind.ANONYMOUS:
@@ -156,7 +156,7 @@ def partners_visible(principal: Principal) -> Any:
     return true()
 
 
-def rate_cards_visible(principal: Principal) -> Any:
+def rate_cards_visible(principal: Principal) -> ColumnElement[bool]:
     """A partner's rate cards are its contract: operators with admin see every partner's, a
     partner's clients their own, nobody else any."""
     if principal.kind is PrincipalKind.PARTNER:
@@ -164,7 +164,7 @@ def rate_cards_visible(principal: Principal) -> Any:
     return true() if _is_admin(principal) else false()
 
 
-def coupons_visible(principal: Principal) -> Any:
+def coupons_visible(principal: Principal) -> ColumnElement[bool]:
     """A member sees its own coupons; a partner the coupons of templates valid at it or that it
     funds; operators with admin every coupon; nobody else any."""
     if principal.kind is PrincipalKind.MEMBER:
@@ -179,7 +179,7 @@ def coupons_visible(principal: Principal) -> Any:
     return true() if _is_admin(principal) else false()
 
 
-def promotions_run_by(principal: Principal, table: Any) -> Any:
+def promotions_run_by(principal: Principal, table: Any) -> ColumnElement[bool]:
     """Coupon templates and campaigns: operators with admin run every one, a partner's clients
     those the partner funds, nobody else any."""
     if principal.kind is PrincipalKind.PARTNER:
@@ -187,7 +187,7 @@ def promotions_run_by(principal: Principal, table: Any) -> Any:
     return true() if _is_admin(principal) else false()
 
 
-def campaigns_offered(principal: Principal) -> Any:
+def campaigns_offered(principal: Principal) -> ColumnElement[bool]:
     """The campaigns a reader sees offered to a member: a member and operators with admin all
     that run (they are the program's offers); a partner's clients only those its partner funds,
     never another partner's (their budgets and codes are that partner's business)."""
@@ -198,7 +198,7 @@ def campaigns_offered(principal: Principal) -> Any:
     return false()
 
 
-def templates_readable(principal: Principal) -> Any:
+def templates_readable(principal: Principal) -> ColumnElement[bool]:
     """The coupon templates a reader sees behind a coupon or a campaign: a member and operators
     with admin any; a partner's clients those valid at it or that it funds (as its coupons)."""
     if principal.kind is PrincipalKind.MEMBER or _is_admin(principal):
@@ -210,13 +210,13 @@ def templates_readable(principal: Principal) -> Any:
     return false()
 
 
-def grants_visible(principal: Principal) -> Any:
+def grants_visible(principal: Principal) -> ColumnElement[bool]:
     """A member's grants (gifts, coupon grants) are the member's own and operators' business: a
     birthday gift tells a birthday."""
     return _own_or_admin(principal, benefit_grants.c.member_id)
 
 
-def _own_or_admin(principal: Principal, member_column: Any) -> Any:
+def _own_or_admin(principal: Principal, member_column: Any) -> ColumnElement[bool]:
     if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
         return and_(true(), member_column == _member(principal))
     return true() if _is_admin(principal) else false()
@@ -265,14 +265,14 @@ def transfers_visible(principal: Principal) -> ColumnElement[bool]:
     return true()
 
 
-def statements_visible(principal: Principal) -> Any:
+def statements_visible(principal: Principal) -> ColumnElement[bool]:
     """`statements_of(principal, None)` as a condition: an admin's all, a partner's own."""
     if principal.kind is PrincipalKind.MEMBER:
         return false()
     return _owned_by(principal, None, statements.c.partner_id)
 
 
-def birth_dates_visible(principal: Principal) -> Any:
+def birth_dates_visible(principal: Principal) -> ColumnElement[bool]:
     """`may_see_birth_date` as a condition on members rows."""
     return _own_or_admin(principal, members.c.id)
 
@@ -312,14 +312,14 @@ def actor_key(principal: Principal) -> str:
     return f"{principal.kind.value.lower()}:{principal.subject}"
 
 
-def quotes_usable(principal: Principal) -> Any:
+def quotes_usable(principal: Principal) -> ColumnElement[bool]:
     """A quote is carried out by whoever asked for it; an admin operator may carry out any."""
     if _is_admin(principal):
         return true()
     return quotes.c.requested_by == actor_key(principal)
 
 
-def exchanges_visible(principal: Principal) -> Any:
+def exchanges_visible(principal: Principal) -> ColumnElement[bool]:
     return _owned_by(principal, exchanges.c.member_id, exchanges.c.partner_id)
 
 

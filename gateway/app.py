@@ -9,7 +9,6 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
-from decimal import Decimal
 from typing import Any, Final
 
 import anyio
@@ -24,13 +23,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-)
-from strawberry.schema.config import StrawberryConfig
 from strawberry.types.unset import UNSET
 
 from auth import ownership
@@ -41,8 +33,8 @@ from auth.revocations import TokenStates
 from auth.throttle import AuthenticationThrottle
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
 from gateway import console, exports, health, ide
-from gateway.audit import AuditMutation
 from gateway.background import run_background_jobs
+from gateway.graph import build_schema
 from gateway.protection import (
     REQUEST_ERROR,
     BodySizeLimit,
@@ -63,35 +55,24 @@ from loyalty import member as members
 from loyalty.promotions.campaign import CampaignBook
 from partners import settlement
 from partners.directory import ConnectorDirectory
-from resolvers.compiled import Caller, CompiledOperations, CompiledReads
+from resolvers.compiled import Caller
 from resolvers.dataloaders import Loaders
-from resolvers.mutations import Mutation
-from resolvers.queries import Query
-from schema.boundary import InputBoundary
 from schema.context import Context
 from schema.extensions import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE,
-    MaskUnexpectedErrors,
-    OperationTelemetry,
     add_error_codes,
     name_operation,
     operation_span,
 )
-from schema.federation import Schema
 from schema.graphql_schema import graphql_schema
 from schema.limits import (
     entities_figures,
-    limits_rule,
     over_limits,
     oversized_variables,
     representation_variables,
 )
-from schema.scalars import BIG_INT, BOUNDED_DECIMAL, BigInt
-from schema.validation import ValidationMemo, bounded_overlap_rule
 
-# Composes with both Apollo's and The Guild's composition (the latter accepts up to 2.9).
-FEDERATION_VERSION: Final = "2.9"
 SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
@@ -109,50 +90,6 @@ _BODY: ContextVar[Any] = ContextVar("pointgate_graphql_body", default=None)
 def _trace_id(traceparent: str | None) -> str | None:
     parts = (traceparent or "").split("-")
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
-
-
-def build_schema(settings: Settings | None = None) -> Schema:
-    """The schema with the abuse limits of `settings`; in production also without
-    introspection (`_service { sdl }` stays available to the federation gateway)."""
-    settings = settings or Settings()
-    rule = limits_rule(settings.limits())  # once: the validation cache keys on rule classes
-    overlap = bounded_overlap_rule(settings.limits())
-    limits = [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules([rule]),
-    ]
-    if not settings.is_development:
-        limits.append(DisableIntrospection)
-    operations = CompiledOperations(settings.program)
-    if settings.compiled_reads:
-        # One statement per plannable query on PostgreSQL (resolvers.compiled); the general
-        # path answers the rest, and every query on SQLite.
-        limits.append(lambda: CompiledReads(operations=operations))
-    for field in Mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
-        if not any(isinstance(extension, AuditMutation) for extension in field.extensions):
-            field.extensions.append(AuditMutation())
-    for root in (Query, Mutation):
-        for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
-            if field.arguments and not any(
-                isinstance(extension, InputBoundary) for extension in field.extensions
-            ):
-                field.extensions.append(InputBoundary())
-    schema = Schema(
-        query=Query,
-        mutation=Mutation,
-        federation_version=FEDERATION_VERSION,
-        config=StrawberryConfig(scalar_map={Decimal: BOUNDED_DECIMAL, BigInt: BIG_INT}),
-        extensions=[
-            OperationTelemetry,
-            lambda: MaskUnexpectedErrors(show_details=settings.is_development),
-            *limits,
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationMemo(overlap),
-        ],
-    )
-    schema.compiled_operations = operations
-    schema.limits_rule = rule
-    return schema
 
 
 class GraphQLApp(GraphQL[Context, None]):

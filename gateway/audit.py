@@ -24,7 +24,7 @@ def outcome_of(error: BaseException) -> str:
 
 
 class AuditMutation(FieldExtension):
-    """On every root mutation field (added by `gateway.app.build_schema`)."""
+    """On every root mutation field (added by `gateway.graph.build_schema`)."""
 
     def resolve(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
         raise TypeError("mutations are resolved asynchronously")

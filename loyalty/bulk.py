@@ -1,6 +1,6 @@
 """The ledger's bulk loader, for demo and benchmark data: many posted credits into member
 accounts at once, each with its transfer, its expiry lot and its share of the account's totals,
-exactly as `ledger.transfer` would leave them (`ledger.verify` holds after a load), in a few
+exactly as `ledger.transfer` would leave them (`books.verify` holds after a load), in a few
 statements per chunk instead of several per transfer.
 
 Only credits from program or partner accounts into member accounts with balances of zero or

@@ -1,5 +1,5 @@
 """What may enter, checked in one place for every root field with arguments before its
-resolver runs (`InputBoundary`, added by gateway.app.build_schema): text at most the argument's
+resolver runs (`InputBoundary`, added by gateway.graph.build_schema): text at most the argument's
 own maximum length (`MAX_LENGTH`, else `DEFAULT_MAX_LENGTH`; its column holds at least that
 much), no control characters, and idempotency keys not empty; numbers within their bounds and
 instants with a zone, in range (loyalty.bounds: one table by argument name, docs/bounds.md).

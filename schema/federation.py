@@ -15,7 +15,7 @@ from loyalty.errors import NotFound, Unauthenticated, ValidationFailed
 
 
 class Schema(strawberry.federation.Schema):
-    # resolvers.compiled.CompiledOperations (set by gateway.app.build_schema)
+    # resolvers.compiled.CompiledOperations (set by gateway.graph.build_schema)
     compiled_operations: Any
     # The limits as a validation rule, built once (the validation cache keys on it).
     limits_rule: type[ValidationRule]

@@ -62,7 +62,7 @@ def serialize_big_int(value: int) -> int:
 
 # Sums of points over many calls (a balance, a campaign's awards, growth value) may pass
 # GraphQL's 32-bit Int; loyalty.bounds keeps every single call's quantity within Int. Fields
-# are annotated `BigInt`; the schema maps it to `BIG_INT` (gateway.app.build_schema).
+# are annotated `BigInt`; the schema maps it to `BIG_INT` (gateway.graph.build_schema).
 BigInt = NewType("BigInt", int)
 BIG_INT = strawberry.scalar(
     name="BigInt",

@@ -22,7 +22,7 @@ from infra import secrets
 from infra.database import Database
 from infra.migrate import upgrade
 from infra.models import PROGRAM_ACCOUNTS, ledger_accounts, metadata
-from loyalty import growth, ledger
+from loyalty import books, growth
 from loyalty.program import Program
 
 POSTGRES_URL = os.environ.get(
@@ -111,7 +111,7 @@ async def db(database: Database) -> AsyncIterator[Database]:
     yield database
     try:
         async with database.read() as conn:
-            problems = await ledger.verify(conn) + await growth.verify(conn)
+            problems = await books.verify(conn) + await growth.verify(conn)
     finally:
         try:
             await _empty_tables(database)

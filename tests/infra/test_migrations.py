@@ -17,7 +17,7 @@ from infra.models import (
     metadata,
     point_lots,
 )
-from loyalty import growth, ledger
+from loyalty import books, growth, ledger
 from tests.conftest import BACKENDS, _drop_postgres_database, new_empty_database
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -91,7 +91,7 @@ async def test_members_from_before_expiry_get_a_code_and_one_lot_for_their_balan
         async with db.read() as conn:
             code = await conn.scalar(select(members.c.referral_code))
             lots = list(await conn.execute(select(point_lots.c.member_id, point_lots.c.remaining)))
-            problems = await ledger.verify(conn)
+            problems = await books.verify(conn)
         assert code and len(code) == 10
         assert [(row.member_id, row.remaining) for row in lots] == [(1, 120)]
         assert problems == []
@@ -256,7 +256,7 @@ async def test_members_rows_are_rekeyed_by_member_and_global_keys_claimed(backen
             share = (await conn.execute(text(
                 "SELECT referral_paid, referral_reclaimed, referral_pending FROM purchases"
             ))).one()  # fmt: skip
-            problems = await ledger.verify(conn)
+            problems = await books.verify(conn)
             later = await ledger.transfer(
                 conn, idempotency_key="after", debit=ledger.ISSUANCE,
                 credit=ledger.member_account(2), amount=10, reason=ledger.TransferCode.ADJUSTMENT,

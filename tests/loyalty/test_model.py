@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from infra.models import coupons, members, point_lots
-from loyalty import expiry, growth, interaction, ledger, merge, purchase, redemption, refund
+from loyalty import books, expiry, growth, interaction, ledger, merge, purchase, redemption, refund
 from loyalty.errors import CouponNotApplicable, InsufficientPoints, InvalidState
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
@@ -389,7 +389,7 @@ async def test_the_database_agrees_with_the_model_after_every_step(db, steps):
         await apply(db, program, model, step)
         await check_agreement(db, program, model)
     async with db.read() as conn:
-        assert await ledger.verify(conn) == []
+        assert await books.verify(conn) == []
 
 
 def _per_date(lots) -> list[tuple]:

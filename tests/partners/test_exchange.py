@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from infra.models import exchange_events, exchanges, members, transfers
-from loyalty import ledger, member
+from loyalty import books, member
 from loyalty.errors import (
     ExchangeLimit,
     InsufficientPoints,
@@ -275,7 +275,7 @@ async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
         simulated.faults.clear()
         scenarios.append((holder, points))
         async with db.read() as conn:
-            assert await ledger.verify(conn) == [], f"scenario {number}: {fault}, {crash}"
+            assert await books.verify(conn) == [], f"scenario {number}: {fault}, {crash}"
 
     report = await exchange.reconcile(
         db, directory, stale_after=timedelta(0), now=NOW + timedelta(minutes=10)
@@ -285,7 +285,7 @@ async def test_200_crash_scenarios_end_posted_or_voided_exactly_once(db):
     assert len(simulated.effects) == len(set(simulated.effects))  # one effect per id at most
     async with db.read() as conn:
         rows = {row.member_id: row for row in await conn.execute(select(exchanges))}
-        assert await ledger.verify(conn) == []
+        assert await books.verify(conn) == []
         pending = await conn.scalar(
             select(transfers.c.id)
             .where(

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from infra.models import campaign_awards, campaigns, coupons
-from loyalty import ledger, purchase
+from loyalty import books, ledger, purchase
 from loyalty.member import MemberRef
 from loyalty.promotions import campaign
 from loyalty.promotions.campaign import CampaignBook, CampaignTerms
@@ -121,7 +121,7 @@ async def test_a_budget_of_1000_points_is_never_overspent_by_50_concurrent_purch
     async with db.read() as conn:
         spent = await conn.scalar(select(campaigns.c.points_awarded))
         awarded = await conn.scalar(select(func.sum(campaign_awards.c.points)))
-        problems = await ledger.verify(conn)
+        problems = await books.verify(conn)
     assert spent == awarded == sum(r.campaign_points for r in rows) <= 1000
     # 150 extra each: 6 fit in 1,000; every purchase was recorded
     assert spent == 900 and len(rows) == 50 and problems == []
@@ -148,7 +148,7 @@ async def test_a_refund_takes_campaign_points_back_to_the_funder(db, program):
                 .where(ledger.transfers.c.reason.in_(["REFUND", "CAMPAIGN_REFUND"]))
                 .order_by(ledger.transfers.c.id))
         ]  # fmt: skip
-        problems = await ledger.verify(conn)
+        problems = await books.verify(conn)
     assert (half.points_reversed, rest.points_reversed) == (100, 100)
     assert reasons == [("REFUND", 50), ("CAMPAIGN_REFUND", 50), ("REFUND", 50),
                        ("CAMPAIGN_REFUND", 50)]  # fmt: skip

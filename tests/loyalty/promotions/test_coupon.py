@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from infra.models import coupons, purchases, rewards, transfers
-from loyalty import ledger, purchase, redemption, reward
+from loyalty import books, purchase, redemption, reward
 from loyalty.errors import CouponNotApplicable, IdempotencyConflict, InvalidState
 from loyalty.member import MemberRef
 from loyalty.promotions import coupon
@@ -265,7 +265,7 @@ async def test_a_free_item_coupon_takes_its_reward_without_points_once(db, progr
     assert back == "ISSUED" and (await balance_of(db, buyer.id)).available == 0
     async with db.read() as conn:
         stock = await conn.scalar(select(rewards.c.stock).where(rewards.c.id == tote.id))
-        assert await ledger.verify(conn) == []
+        assert await books.verify(conn) == []
     assert stock == 5
 
 
