@@ -269,18 +269,7 @@ async def transfer(
     }
     whole = _in_one_statement(conn, debit, credit, phase, carry_lots)
     if whole is not None:  # earning and spending, in a round trip or two
-        # (named apart from the accounts' columns, which the UPDATE would otherwise set)
-        parameters = {f"new_{name}": value for name, value in values.items()}
-        done = (await conn.execute(whole, {**parameters, "overdraft": overdraft})).freeze()
-        # the transfer's own columns, as a replay answers them
-        row = done().columns(*range(len(transfers.c))).first()
-        member_id = done().scalars(len(transfers.c)).first()
-        if row is not None and member_id is None:
-            await _refuse(conn, credit if is_member_account(credit) else debit, amount)
-        if row is not None and not is_member_account(credit):
-            await conn.execute(posting.draw_lots(), {
-                "owner": member_id, "for_transfer": row.id, "wanted": amount,
-            })  # fmt: skip
+        row = await _whole_transfer(conn, whole, values, overdraft)
     else:
         row = await insert_unless_exists(conn, transfers, values)
     if row is None:
@@ -290,6 +279,28 @@ async def transfer(
         )  # fmt: skip
     if whole is None:
         await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
+    return row
+
+
+async def _whole_transfer(
+    conn: AsyncConnection, whole: Any, values: dict[str, Any], overdraft: int
+) -> Any:
+    """The transfer and its member account's totals in one statement (`_in_one_statement`),
+    then a debit's lots; None when the key was used before."""
+    debit, credit = values["debit_account_id"], values["credit_account_id"]
+    amount = values["amount"]
+    # (named apart from the accounts' columns, which the UPDATE would otherwise set)
+    parameters = {f"new_{name}": value for name, value in values.items()}
+    done = (await conn.execute(whole, {**parameters, "overdraft": overdraft})).freeze()
+    # the transfer's own columns, as a replay answers them
+    row = done().columns(*range(len(transfers.c))).first()
+    member_id = done().scalars(len(transfers.c)).first()
+    if row is not None and member_id is None:
+        await _refuse(conn, credit if is_member_account(credit) else debit, amount)
+    if row is not None and not is_member_account(credit):
+        await conn.execute(posting.draw_lots(), {
+            "owner": member_id, "for_transfer": row.id, "wanted": amount,
+        })  # fmt: skip
     return row
 
 

@@ -211,25 +211,14 @@ async def _record(
         referrer_id, referral_points = referral.referral_share(
             program, buyer, paid, request.purchased_at or now
         )
-        row = await keys.insert_claimed(
-            conn,
-            purchases,
-            {
-                "member_id": buyer.id, "channel": request.channel, "source": request.source,
-                "external_order_id": request.external_order_id, "amount": paid,
-                "gross_amount": request.amount if applied else None,
-                "currency": request.currency,
-                "points_earned": base + bonus + extra, "bonus_points": bonus,
-                "campaign_points": extra, "tier": tier_in_force,
-                "growth_value": tier.growth_for_amount(program, paid),
-                "referrer_id": referrer_id, "referral_points": referral_points,
-                "referral_pending": referrer_id is not None,
-                "partner_id": request.partner_id, "purchased_at": request.purchased_at,
-                "recorded_at": now, "request_hash": request.fingerprint,
-                "namespace": request.namespace,
-            },
-            keys.order(request.namespace, request.source, request.external_order_id),
-        )  # fmt: skip
+        row = await keys.insert_claimed(conn, purchases, {
+            "member_id": buyer.id, "amount": paid, "gross_amount": request.amount if applied
+            else None, "points_earned": base + bonus + extra, "bonus_points": bonus,
+            "campaign_points": extra, "tier": tier_in_force,
+            "growth_value": tier.growth_for_amount(program, paid), "referrer_id": referrer_id,
+            "referral_points": referral_points, "referral_pending": referrer_id is not None,
+            "recorded_at": now, **_as_requested(request),
+        }, keys.order(request.namespace, request.source, request.external_order_id))  # fmt: skip
         if row is None:
             return await _earlier(conn, request), True
         await coupon.redeem(conn, applied, row.id, now)
@@ -242,6 +231,16 @@ async def _record(
                                      at=now, purchase_id=row.id,
                                      adding=(row.purchased_at, row.growth_value))  # fmt: skip
         return row, False
+
+
+def _as_requested(request: _Request) -> dict[str, Any]:
+    """A purchase's columns as the request gave them."""
+    return {
+        "channel": request.channel, "source": request.source,
+        "external_order_id": request.external_order_id, "currency": request.currency,
+        "partner_id": request.partner_id, "purchased_at": request.purchased_at,
+        "request_hash": request.fingerprint, "namespace": request.namespace,
+    }  # fmt: skip
 
 
 async def _earlier(conn: AsyncConnection, request: _Request) -> Any | None:

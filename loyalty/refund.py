@@ -69,38 +69,41 @@ async def refund_purchase(
                 credit=earning_account(purchase.partner_id), purchase=purchase,
                 partner_id=purchase.partner_id, now=now,
             )  # fmt: skip
-            for award in awards:
-                taken, _ = await _take_back(
-                    conn, program, member_id=purchase.member_id,
-                    points=award_due[award.id] - award.points_reversed,
-                    idempotency_key=f"refund:{idempotency_key}:campaign:{award.campaign_id}",
-                    reason=TransferCode.CAMPAIGN_REFUND,
-                    credit=campaign.funding_account(award.funded_by_partner_id),
-                    purchase=purchase, partner_id=award.funded_by_partner_id, now=now,
-                )  # fmt: skip
-                recovered += taken
-                await campaign.mark_award_reversed(conn, award.id, award_due[award.id])
+            recovered += await _take_back_awards(conn, program, purchase, awards, award_due,
+                                                 idempotency_key, now)  # fmt: skip
             await _undo_what_it_reached(conn, program, purchase, now)
-            return (
-                await conn.execute(
-                    insert(refunds)
-                    .values(
-                        member_id=purchase.member_id, purchase_id=purchase_id,
-                        idempotency_key=idempotency_key, amount=amount,
-                        points_reversed=recovered,
-                        points_unrecovered=due - purchase.points_reversed - recovered,
-                        referral_points_reversed=(
-                            referral_due - purchase.referral_points_reversed
-                        ),
-                        transfer_id=reversal_id, request_hash=fingerprint, created_at=now,
-                    )
-                    .returning(*refunds.c)
-                )
-            ).one()  # fmt: skip
+            return (await conn.execute(insert(refunds).values(
+                member_id=purchase.member_id, purchase_id=purchase_id,
+                idempotency_key=idempotency_key, amount=amount, points_reversed=recovered,
+                points_unrecovered=due - purchase.points_reversed - recovered,
+                referral_points_reversed=referral_due - purchase.referral_points_reversed,
+                transfer_id=reversal_id, request_hash=fingerprint, created_at=now,
+            ).returning(*refunds.c))).one()  # fmt: skip
 
     refund = await retry_on_race(attempt)
     await referral.settle_after(db, program, [purchase_id], now)
     return refund
+
+
+async def _take_back_awards(
+    conn: AsyncConnection, program: Program, purchase: Any, awards: list[Any],
+    due: dict[int, int], idempotency_key: str, now: datetime,
+) -> int:  # fmt: skip
+    """Each campaign's share of a refund, back to whoever funded the campaign; the points
+    taken back."""
+    recovered = 0
+    for award in awards:
+        taken, _ = await _take_back(
+            conn, program, member_id=purchase.member_id,
+            points=due[award.id] - award.points_reversed,
+            idempotency_key=f"refund:{idempotency_key}:campaign:{award.campaign_id}",
+            reason=TransferCode.CAMPAIGN_REFUND,
+            credit=campaign.funding_account(award.funded_by_partner_id),
+            purchase=purchase, partner_id=award.funded_by_partner_id, now=now,
+        )  # fmt: skip
+        recovered += taken
+        await campaign.mark_award_reversed(conn, award.id, due[award.id])
+    return recovered
 
 
 async def _undo_what_it_reached(

@@ -197,20 +197,7 @@ async def redeem_reward(
                 conn, coupon_code, member_id=spender.id, reward_id=reward_id, channel=channel,
                 partner_id=None, at=now, minor_unit=minor_unit,
             )  # fmt: skip
-        if reward.status != RewardStatus.ACTIVE:
-            raise InvalidState(f"reward {reward_id} is {reward.status}")
-        if reward.stock is not None:
-            reward = (
-                await conn.execute(
-                    update(rewards)
-                    .where(rewards.c.id == reward_id, rewards.c.stock >= quantity)
-                    .values(stock=rewards.c.stock - quantity)
-                    .returning(*rewards.c)
-                )
-            ).first()
-            if reward is None:
-                raise OutOfStock(f"reward {reward_id} does not have {quantity} left in stock",
-                                 reward=str(reward_id))  # fmt: skip
+        reward = await _take_stock(conn, reward, quantity)
         if reward.partner_id is not None:
             await check_partner_active(conn, reward.partner_id, transacting_at=now)
         taken = await spend(
@@ -224,6 +211,27 @@ async def redeem_reward(
         return taken
 
     return await spend_once(db, member_ref, idempotency_key, fingerprint, visible, act)
+
+
+async def _take_stock(conn: AsyncConnection, reward: Any, quantity: int) -> Any:
+    """An active reward with `quantity` taken from its stock (a limited one, by a conditional
+    UPDATE that never takes it below zero); the reward as it is now."""
+    if reward.status != RewardStatus.ACTIVE:
+        raise InvalidState(f"reward {reward.id} is {reward.status}")
+    if reward.stock is None:
+        return reward
+    taken = (
+        await conn.execute(
+            update(rewards)
+            .where(rewards.c.id == reward.id, rewards.c.stock >= quantity)
+            .values(stock=rewards.c.stock - quantity)
+            .returning(*rewards.c)
+        )
+    ).first()
+    if taken is None:
+        raise OutOfStock(f"reward {reward.id} does not have {quantity} left in stock",
+                         reward=str(reward.id))  # fmt: skip
+    return taken
 
 
 rewards_by_id = keyed(tuple(rewards.c), rewards.c.id, visible=attrgetter("rewards"))

@@ -91,21 +91,9 @@ def _scale(top: int) -> int:
         step *= 10
 
 
-def _panel(kind: str, activity: DailyActivity, line_quantity: Decimal | None) -> str:
-    """One base line's days as a bar chart with axes, ticks, units and a legend: what each day
-    added above the axis, what it took back (refunds, cancellations) below it, and the sum
-    that makes the line's quantity."""
-    title, added_label, taken_label, unit = CHARTED[kind]
-    added = activity.added.get(kind, [0] * len(activity.days))
-    taken = activity.taken_back.get(kind, [0] * len(activity.days))
-    # One scale above and below the axis, so refunds look as large as they are.
-    up = _scale(max(added + taken, default=0) or 1)
-    down = _scale(max(taken)) if any(taken) else 0
-    left, width, plot_h, axis_gap = 64, 640, 150, 16
-    down_h = plot_h * down // up
-    height = plot_h + down_h + 40
+def _axes(left: int, width: int, plot_h: int, up: int, down: int, down_h: int) -> list[str]:
+    """A panel's axes, grid lines and value ticks (the zero line at 10 + plot_h)."""
     zero = 10 + plot_h
-    step = width / max(len(activity.days), 1)
     parts = [
         f'<line class=axis x1="{left}" y1="{zero}" x2="{left + width}" y2="{zero}"/>',
         f'<line class=axis x1="{left}" y1="10" x2="{left}" y2="{zero + down_h}"/>',
@@ -123,6 +111,25 @@ def _panel(kind: str, activity: DailyActivity, line_quantity: Decimal | None) ->
             f'<text class=tick x="{left - 6}" y="{zero + down_h + 4}" '
             f'text-anchor="end">-{down:,}</text>'
         )
+    return parts
+
+
+def _panel(kind: str, activity: DailyActivity, line_quantity: Decimal | None) -> str:
+    """One base line's days as a bar chart with axes, ticks, units and a legend: what each day
+    added above the axis, what it took back (refunds, cancellations) below it, and the sum
+    that makes the line's quantity."""
+    title, added_label, taken_label, unit = CHARTED[kind]
+    added = activity.added.get(kind, [0] * len(activity.days))
+    taken = activity.taken_back.get(kind, [0] * len(activity.days))
+    # One scale above and below the axis, so refunds look as large as they are.
+    up = _scale(max(added + taken, default=0) or 1)
+    down = _scale(max(taken)) if any(taken) else 0
+    left, width, plot_h, axis_gap = 64, 640, 150, 16
+    down_h = plot_h * down // up
+    height = plot_h + down_h + 40
+    zero = 10 + plot_h
+    step = width / max(len(activity.days), 1)
+    parts = _axes(left, width, plot_h, up, down, down_h)
     for i, day in enumerate(activity.days):
         x = left + i * step + 1
         if added[i]:

@@ -110,19 +110,8 @@ async def program_metrics(
                 _in(benefit_grants.c.granted_at, start, end))),
             func.count(),
         ).where(members.c.tier == "DIAMOND", members.c.status == "ACTIVE"))  # fmt: skip
-        mix = dict(
-            (row.tier, int(row.members)) for row in await conn.execute(
-                select(members.c.tier, func.count().label("members"))
-                .where(members.c.status == "ACTIVE").group_by(members.c.tier))
-        )  # fmt: skip
+        tier_mix = await _tier_mix(conn, program)
         redemption, cost = await _promotion_spend(conn, start, end)
-    total = sum(mix.values())
-    targets = {"DIAMOND": program.diamond_mix_target, "GOLD": program.gold_mix_target,
-               "SILVER": program.silver_mix_target}  # fmt: skip
-    tier_mix = [
-        (tier, mix.get(tier, 0), Rate(tier, mix.get(tier, 0), total, target).percent, target)
-        for tier, target in targets.items()
-    ]
     with_rate = Rate("repurchase with coupon", *with_coupon, Decimal(0))
     without_rate = Rate("repurchase without coupon", *without_coupon, Decimal(0))
     return Metrics(
@@ -144,6 +133,24 @@ async def program_metrics(
             program.minor_unit, ROUND_HALF_EVEN),
         lifetime_value_target=program.lifetime_value_target,
     )  # fmt: skip
+
+
+async def _tier_mix(
+    conn: AsyncConnection, program: Program
+) -> list[tuple[str, int, Decimal | None, Decimal]]:
+    """Active members per tier now: (tier, members, percent, target)."""
+    mix = dict(
+        (row.tier, int(row.members)) for row in await conn.execute(
+            select(members.c.tier, func.count().label("members"))
+            .where(members.c.status == "ACTIVE").group_by(members.c.tier))
+    )  # fmt: skip
+    total = sum(mix.values())
+    targets = {"DIAMOND": program.diamond_mix_target, "GOLD": program.gold_mix_target,
+               "SILVER": program.silver_mix_target}  # fmt: skip
+    return [
+        (tier, mix.get(tier, 0), Rate(tier, mix.get(tier, 0), total, target).percent, target)
+        for tier, target in targets.items()
+    ]
 
 
 async def _promotion_spend(

@@ -156,20 +156,10 @@ async def compute(
         fee = fee_line(segment, (start, end), zone, currency)
         if fee is not None:
             lines.append(fee)
-    funded = (
-        await conn.execute(
-            select(func.count().label("coupons"), func.sum(coupons.c.discount).label("total"))
-            .join(coupon_templates, coupon_templates.c.id == coupons.c.template_id)
-            .where(coupon_templates.c.funded_by_partner_id == partner_id,
-                   coupons.c.state == "REDEEMED", coupons.c.redeemed_at >= start,
-                   coupons.c.redeemed_at < end)
-        )
-    ).one()  # fmt: skip
-    if funded.coupons:
-        total = Decimal(funded.total)
-        lines.append(Line(LineKind.FUNDED_DISCOUNTS, Payer.PARTNER, None, plain(total), Decimal(1),
-                          total.quantize(minor_unit(currency)), funded.coupons))  # fmt: skip
-        fingerprint.append(["FUNDED", str(total), funded.coupons])
+    funded = await _funded_discounts(conn, partner_id, start, end, currency)
+    if funded is not None:
+        lines.append(funded[0])
+        fingerprint.append(funded[1])
 
     for late in late_periods(period, await closed_periods(conn, partner_id)):
         late_start, late_end = late.bounds(zone)
@@ -189,6 +179,29 @@ async def compute(
                      currency=currency, lines=lines, inputs_hash=digest,
                      computed_at=now or datetime.now(UTC),
                      first_unpriced=min(unpriced_ids, default=None))  # fmt: skip
+
+
+async def _funded_discounts(
+    conn: AsyncConnection, partner_id: int, start: datetime, end: datetime, currency: str
+) -> tuple[Line, list[Any]] | None:
+    """The discounts of the coupons the partner funds, redeemed in the period: what it owes
+    for them, one line, and what the statement's fingerprint takes of it (None: no such
+    coupon)."""
+    funded = (
+        await conn.execute(
+            select(func.count().label("coupons"), func.sum(coupons.c.discount).label("total"))
+            .join(coupon_templates, coupon_templates.c.id == coupons.c.template_id)
+            .where(coupon_templates.c.funded_by_partner_id == partner_id,
+                   coupons.c.state == "REDEEMED", coupons.c.redeemed_at >= start,
+                   coupons.c.redeemed_at < end)
+        )
+    ).one()  # fmt: skip
+    if not funded.coupons:
+        return None
+    total = Decimal(funded.total)
+    line = Line(LineKind.FUNDED_DISCOUNTS, Payer.PARTNER, None, plain(total), Decimal(1),
+                total.quantize(minor_unit(currency)), funded.coupons)  # fmt: skip
+    return line, ["FUNDED", str(total), funded.coupons]
 
 
 async def stored_statement(

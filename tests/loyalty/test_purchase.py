@@ -18,7 +18,8 @@ from tests.factories import a_member, a_partner, balance_of
 async def buy(db, program, member_ref, amount, order="o-1", channel=Channel.ONLINE, **options):
     return await purchase.record_purchase(
         db, program, member_ref=member_ref, channel=channel, source=options.pop("source", "web"),
-        external_order_id=order, amount=Decimal(amount), **options,
+        external_order_id=order, amount=Decimal(amount),
+        visible=options.pop("visible", EVERYTHING), **options,
     )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from loyalty.errors import (
 )
 from loyalty.member import IdentityKind
 from loyalty.program import Program
-from loyalty.visibility import EVERYTHING, Visibility
+from loyalty.visibility import EVERYTHING
 from partners import exchange
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction, Terms
@@ -52,6 +52,7 @@ async def an_exchange(db, directory, holder, partner, points=1000, key="x-1", **
         quote_id=quote.id,
         idempotency_key=key,
         now=NOW,
+        visible=options.pop("visible", EVERYTHING),
         **options,
     )
 
@@ -163,7 +164,7 @@ async def test_limits_and_bad_quotes_change_nothing(db):
         # a caller who may act on `other` only cannot carry out the holder's quote
         await exchange.request_exchange(
             db, directory, quote_id=quote.id, idempotency_key="foreign", now=NOW,
-            visible=Visibility(members=members.c.id == other.id),
+            visible=replace(EVERYTHING, members=members.c.id == other.id),
         )  # fmt: skip
 
     assert reasons == ["RANGE", "RANGE", "STEP", "RATE"]

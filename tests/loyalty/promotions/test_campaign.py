@@ -39,7 +39,8 @@ async def buy(db, program, member_id, amount, *, order, at=NOVEMBER_18, book=Non
     row, _ = await purchase.record_purchase(
         db, program, member_ref=MemberRef(member_id=member_id),
         channel=where.pop("channel", Channel.ONLINE), source="shop", external_order_id=order,
-        amount=Decimal(amount), now=at, campaigns=book or campaign.READ_THROUGH, **where,
+        amount=Decimal(amount), now=at, campaigns=book or campaign.READ_THROUGH,
+        visible=where.pop("visible", EVERYTHING), **where,
     )  # fmt: skip
     return row
 

@@ -42,7 +42,8 @@ async def buy(db, program, member_id, amount, codes, *, order="o-1", at=MARCH_1,
     row, replay = await purchase.record_purchase(
         db, program, member_ref=MemberRef(member_id=member_id),
         channel=where.pop("channel", Channel.ONLINE), source="shop", external_order_id=order,
-        amount=Decimal(amount), coupon_codes=codes, now=at, **where,
+        amount=Decimal(amount), coupon_codes=codes, now=at,
+        visible=where.pop("visible", EVERYTHING), **where,
     )  # fmt: skip
     return row, replay
 
