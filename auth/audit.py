@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth.principal import Principal
 from infra.database import Database, before_commit, is_transient
 from infra.models import audit_log
+from infra.partner_records import AuditEntryRow
 from loyalty.errors import DomainError
 
 
@@ -75,7 +76,7 @@ async def entries(
     before_id: int | None = None,
     action: str | None = None,
     subject: str | None = None,
-) -> list[Any]:
+) -> list[AuditEntryRow]:
     """Newest first."""
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if before_id is not None:

@@ -22,6 +22,7 @@ from auth.principal import ALL_SCOPES, PrincipalKind
 from auth.revocations import notify_revoked
 from infra.database import Database
 from infra.models import client_secrets, oauth_clients, partners
+from infra.partner_records import ClientRow
 
 CLIENT_CREDENTIALS = "client_credentials"
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -153,7 +154,9 @@ async def create_client(
                      scopes=allowed)  # fmt: skip
 
 
-async def find_client(db: Database, client_id: str, *, now: datetime | None = None) -> Any:
+async def find_client(
+    db: Database, client_id: str, *, now: datetime | None = None
+) -> OAuthClient | None:
     """The active client with its active secret hashes, or None."""
     now = now or datetime.now(UTC)
     async with db.read() as conn:
@@ -179,7 +182,7 @@ def _to_client(row: Any, hashes: list[str]) -> OAuthClient:
     )  # fmt: skip
 
 
-async def list_clients(db: Database, *, partner_id: int | None = None) -> list[Any]:
+async def list_clients(db: Database, *, partner_id: int | None = None) -> list[ClientRow]:
     """Every client, or one partner's (`partner_id`), oldest first."""
     query = select(oauth_clients).order_by(oauth_clients.c.id)
     if partner_id is not None:

@@ -24,6 +24,7 @@ from auth.principal import Principal, PrincipalKind, Scope
 from auth.throttle import AuthenticationThrottle, Refused
 from infra.database import Database
 from infra.models import console_sessions, console_users, partners
+from infra.partner_records import ConsoleUserRow
 from loyalty.errors import InvalidState, NotFound, ValidationFailed
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -154,7 +155,7 @@ async def invite(
     return Invitation(user=user, token=token)
 
 
-async def invited(db: Database, token: str, *, now: datetime | None = None) -> Any:
+async def invited(db: Database, token: str, *, now: datetime | None = None) -> ConsoleUserRow:
     """The person a pending invitation is for; NOT_FOUND when the link is unknown or expired."""
     now = now or datetime.now(UTC)
     async with db.read() as conn:
@@ -168,7 +169,9 @@ async def invited(db: Database, token: str, *, now: datetime | None = None) -> A
     return user
 
 
-async def accept(db: Database, token: str, password: str, *, now: datetime | None = None) -> Any:
+async def accept(
+    db: Database, token: str, password: str, *, now: datetime | None = None
+) -> ConsoleUserRow:
     """Set the password of an invited person; the link then stops working."""
     now = now or datetime.now(UTC)
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -277,7 +280,7 @@ async def _refuse(
 async def set_second_factor(
     db: Database, current: Session, *, secret: str | None, code: str,
     now: datetime | None = None,
-) -> Any:  # fmt: skip
+) -> ConsoleUserRow:  # fmt: skip
     """Turn the person's second factor on (`secret`, confirmed by a code of it) or off (None,
     confirmed by a code of the one in use)."""
     now = now or datetime.now(UTC)
@@ -387,7 +390,9 @@ async def sign_out(db: Database, current: Session, *, now: datetime | None = Non
         )
 
 
-async def people(db: Database, by: Principal, *, partner_id: int | None = None) -> list[Any]:
+async def people(
+    db: Database, by: Principal, *, partner_id: int | None = None
+) -> list[ConsoleUserRow]:
     """The console's people (or one partner's staff), for an operator."""
     if not by.is_admin:
         raise NotFound("no such page")
@@ -407,7 +412,7 @@ async def ensure_person(
     password: str,
     partner_id: int | None = None,
     now: datetime | None = None,
-) -> Any:
+) -> ConsoleUserRow:
     """A person with this password, invited and accepted at once unless they exist already
     (the demo's logins)."""
     email = normalized_email(email)
@@ -423,7 +428,7 @@ async def ensure_person(
 
 async def set_disabled(
     db: Database, by: Principal, person_id: int, *, disabled: bool, now: datetime | None = None
-) -> Any:
+) -> ConsoleUserRow:
     """Disable a person (their sessions stop opening anything at once, and they cannot sign
     in) or enable them again. Only operators, and never themselves."""
     if not by.is_admin:

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 
 from infra.database import Database
 from infra.models import interactions
+from infra.records import InteractionRow
 from loyalty import member, tier
 from loyalty.errors import ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -35,7 +36,7 @@ async def record_interaction(
     occurred_at: datetime | None = None,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> InteractionRow:
     """Record an interaction once per key; its growth value may upgrade the member at once. It
     is dated within the days a purchase may be backdated (`purchase_backdating_days`), not in
     the future."""

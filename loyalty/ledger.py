@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.models import accounts, ledger_accounts, transfers
+from infra.records import TransferRow
 from loyalty import lot, posting
 from loyalty.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash
@@ -237,7 +238,7 @@ async def transfer(
     overdraft: int = 0,
     carry_lots: bool = True,
     now: datetime | None = None,
-) -> Any:
+) -> TransferRow:
     """Move `amount` points from `debit` to `credit`, posted at once or held as PENDING.
 
     The debit of a member account must be covered by its available balance (plus `overdraft`,
@@ -273,10 +274,13 @@ async def transfer(
     else:
         row = await insert_unless_exists(conn, transfers, values)
     if row is None:
-        return await earlier(
+        replayed: TransferRow | None = await earlier(
             conn, transfers, fingerprint, idempotency_key,
             member_id=values["member_id"], idempotency_key=idempotency_key,
         )  # fmt: skip
+        if replayed is None:  # the key's transfer, in this transaction's snapshot: always there
+            raise InvalidState(f"transfer {idempotency_key!r} was not found to replay")
+        return replayed
     if whole is None:
         await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
     return row
@@ -349,14 +353,14 @@ async def take_back(
 
 async def post_pending(
     conn: AsyncConnection, pending_id: int, *, idempotency_key: str, now: datetime | None = None
-) -> Any:
+) -> TransferRow:
     """Complete a PENDING transfer: the held points move for good."""
     return await _finish_pending(conn, pending_id, Phase.POST, idempotency_key, now)
 
 
 async def void_pending(
     conn: AsyncConnection, pending_id: int, *, idempotency_key: str, now: datetime | None = None
-) -> Any:
+) -> TransferRow:
     """Cancel a PENDING transfer: the held points become available to the debit account again."""
     return await _finish_pending(conn, pending_id, Phase.VOID, idempotency_key, now)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.models import accounts, consents, identities, members, partners
 from infra.reads import keyed
+from infra.records import IdentityRow, MemberRow
 from loyalty import keys, ledger, referral
 from loyalty.errors import IdentityTaken, NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -113,7 +114,7 @@ async def enroll(
     consent_partner_id: int | None = None,
     program: Program | None = None,
     now: datetime | None = None,
-) -> Any:
+) -> MemberRow:
     """Enroll a member with its ledger account, referral code and first identities, all or
     nothing; with another member's referral code, that member gets its referral bonus. Enrolled
     through a partner (`consent_partner_id`), the member consents to that partner seeing it.
@@ -183,7 +184,7 @@ async def set_birth_date(
     birth_date: date | None,
     visible: Visibility,
     today: date | None = None,
-) -> Any:
+) -> MemberRow:
     """Set (or clear, with None) the member's birth date: a day between 1900 and today."""
     today = today or datetime.now(UTC).date()
     if birth_date is not None and not date(1900, 1, 1) <= birth_date <= today:
@@ -205,7 +206,7 @@ async def link_identity(
     partner_id: int | None = None,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> IdentityRow:
     """Link an identity to a member. Linking it again to the same member is a no-op that answers
     the same; an identity already linked to another member is IDENTITY_TAKEN."""
     kind, value, partner_id = IdentityRef(kind, value, partner_id).link()
@@ -255,7 +256,7 @@ async def resolve(
     visible: Visibility,
     *,
     presented: bool = False,
-) -> Any:
+) -> MemberRow:
     """The active member a reference names and the caller may act on, or NOT_FOUND. A member
     named by an identity the caller may not see, or that the caller may not see, is answered
     exactly as an identity nobody holds (no oracle of who is enrolled). A loyalty card its
@@ -307,7 +308,7 @@ async def list_members(
     segment: SegmentCriteria | None = None,
     visible: Visibility,
     now: datetime | None = None,
-) -> list[Any]:
+) -> list[MemberRow]:
     """The members the caller may see, in id order after `after_id`, filtered in SQL (lifecycle
     and segment too, over the purchases and interactions the caller's aggregates count)."""
     query = select(members).where(visible.members).order_by(members.c.id).limit(limit)

@@ -4,12 +4,12 @@ every action on a member starts with."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import members
+from infra.records import MemberRow
 from loyalty.errors import InvalidState, NotFound
 
 
@@ -20,7 +20,7 @@ class MemberStatus(StrEnum):
 
 async def active_member(
     conn: AsyncConnection, member_id: int, visible: ColumnElement[bool] = true()
-) -> Any:
+) -> MemberRow:
     """The member, if it exists and `visible` (the caller's view, loyalty.visibility) admits
     it, and it is active."""
     # The messages name no id: a caller who named the member by an identity must not learn it.

@@ -26,6 +26,7 @@ from infra.models import (
     redemptions,
     refunds,
 )
+from infra.records import MemberRow
 from loyalty import growth, ledger, lot, tier
 from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.ledger import TransferCode
@@ -41,7 +42,7 @@ async def merge_members(
     survivor_id: int,
     merged_id: int,
     now: datetime | None = None,
-) -> Any:
+) -> MemberRow:
     """Move identities, balance (with its lots and their dates), purchases, interactions (so
     growth value), redemptions and referees from `merged_id` to `survivor_id`. The balance moves
     by a MERGE transfer, so the ledger shows it. The survivor keeps the higher of the two tiers

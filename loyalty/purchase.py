@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import partners, purchases, rate_cards
+from infra.partner_records import PartnerRow
 from infra.reads import PageKey, keyed, load_pages, top_n_per_owner
+from infra.records import PurchaseRow
 from loyalty import keys, ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount
 from loyalty.errors import InvalidState, NotFound, PartnerNotContracted, ValidationFailed
@@ -34,7 +36,7 @@ class Channel(StrEnum):
 
 async def check_partner_active(
     conn: AsyncConnection, partner_id: int, *, transacting_at: datetime | None = None
-) -> Any:
+) -> PartnerRow:
     """The partner, if it is ACTIVE (NOT_FOUND, INVALID_STATE otherwise). With `transacting_at`,
     the gate of every purchase, redemption and exchange at a partner: a rate card must be in
     force then (PARTNER_NOT_CONTRACTED), or nothing it does could be settled."""
@@ -97,7 +99,7 @@ async def record_purchase(
     campaigns: campaign.CampaignBook = campaign.READ_THROUGH,
     visible: Visibility,
     now: datetime | None = None,
-) -> tuple[Any, bool]:
+) -> tuple[PurchaseRow, bool]:
     """Record a purchase and credit what it earns, once per (source, external order id) in the
     caller's `namespace` (a partner's order ids are its own). `amount` is the basket before
     coupons; the member's `coupon_codes` take their discounts off it (loyalty.promotions.coupon),
@@ -289,7 +291,7 @@ purchases_by_id = keyed(PURCHASE_COLUMNS, purchases.c.id, visible=attrgetter("pu
 
 async def purchase_pages(
     conn: AsyncConnection, keys: Sequence[PageKey], visible: Visibility
-) -> list[list[Any]]:
+) -> list[list[PurchaseRow]]:
     """Pages of members' purchases, newest first (keys: member id, first, after id)."""
 
     def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:

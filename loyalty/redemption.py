@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import redemptions, rewards
+from infra.records import RedemptionRow
 from loyalty import bounds, ledger, member
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -36,7 +37,7 @@ async def redeem_points(
     reference: str | None = None,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> RedemptionRow:
     """Spend points; never more than the member's available balance, however many run at once."""
     if not 0 < points <= bounds.MAX_POINTS:
         raise ValidationFailed(f"redeem 1 to {bounds.MAX_POINTS:,} points", argument="points")
@@ -68,7 +69,7 @@ async def spend_once(
     fingerprint: str,
     visible: Visibility,
     act: Callable[[AsyncConnection, Any], Awaitable[Any]],
-) -> Any:
+) -> RedemptionRow:
     """A spending request, once per key: the earlier redemption if the key was used, otherwise
     `act` for the member (one the caller may act on) in one transaction."""
 
@@ -82,7 +83,9 @@ async def spend_once(
     return await retry_on_race(attempt)
 
 
-async def find_replay(conn: AsyncConnection, idempotency_key: str, fingerprint: str) -> Any:
+async def find_replay(
+    conn: AsyncConnection, idempotency_key: str, fingerprint: str
+) -> RedemptionRow | None:
     """The redemption an earlier request with this key made, if any (checked for the same
     content)."""
     return await earlier(
@@ -103,7 +106,7 @@ async def spend(
     now: datetime,
     reward_id: int | None = None,
     quantity: int = 1,
-) -> Any:
+) -> RedemptionRow:
     """One ledger transfer out of the member's account and the redemption record for it (no
     transfer for 0 points: a reward taken with a free-item coupon)."""
     transfer = None
@@ -140,7 +143,7 @@ async def cancel_redemption(
     redemption_id: int,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> RedemptionRow:
     """Give a redemption's points back (and a reward's stock). Cancelling a cancelled
     redemption answers the same."""
     now = now or datetime.now(UTC)

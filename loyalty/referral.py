@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.models import identities, members, purchases
 from infra.reads import PageKey, load_pages, top_n_per_owner
+from infra.records import MemberRow
 from loyalty import ledger
 from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import retry_on_race
@@ -46,7 +47,7 @@ def normalize_code(code: str) -> str:
     return code.strip().upper()
 
 
-async def referrer_by_code(conn: AsyncConnection, code: str) -> Any:
+async def referrer_by_code(conn: AsyncConnection, code: str) -> MemberRow:
     row = (
         await conn.execute(select(members).where(members.c.referral_code == normalize_code(code)))
     ).first()
@@ -121,7 +122,7 @@ async def claim_referral(
     code: str,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> MemberRow:
     """A member enrolled recently enters a referral code after the fact. Entering the code of
     its current referrer again answers the same."""
     now = now or datetime.now(UTC)

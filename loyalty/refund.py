@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import members, purchases, refunds
+from infra.records import RefundRow
 from loyalty import growth, ledger, referral, tier
 from loyalty.earning import check_amount, points_due_back
 from loyalty.errors import NotFound, ValidationFailed
@@ -37,7 +38,7 @@ async def refund_purchase(
     idempotency_key: str,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> RefundRow:
     """Refund part or all of a purchase and take back the points that part earned.
 
     Points the member has already spent are taken back only down to the program's negative

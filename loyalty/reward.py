@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.models import rewards
 from infra.reads import keyed
+from infra.records import RedemptionRow, RewardRow
 from loyalty import member
 from loyalty.errors import InvalidState, NotFound, OutOfStock, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -62,7 +63,7 @@ async def create_reward(
     terms: RewardTerms,
     partner_id: int | None = None,
     now: datetime | None = None,
-) -> Any:
+) -> RewardRow:
     """Add a reward to the catalog. Its code is its key: creating it again with the same terms
     answers the same reward; with other terms, IDEMPOTENCY_CONFLICT."""
     code = code.strip()
@@ -101,7 +102,7 @@ async def create_reward(
 
 async def update_reward(
     db: Database, *, reward_id: int, terms: RewardTerms, now: datetime | None = None
-) -> Any:
+) -> RewardRow:
     """Change a reward's terms. Setting the same values again answers the same."""
     terms.check()
     changes: dict[str, Any] = {
@@ -139,7 +140,7 @@ async def list_rewards(
     status: RewardStatus | None = None,
     partner_id: int | None = None,
     visible: Visibility,
-) -> list[Any]:
+) -> list[RewardRow]:
     query = select(rewards).where(visible.rewards).order_by(rewards.c.id).limit(limit)
     if after_id is not None:
         query = query.where(rewards.c.id > after_id)
@@ -163,7 +164,7 @@ async def redeem_reward(
     program: Program | None = None,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> RedemptionRow:
     """Redeem `quantity` of a reward for its point cost each. Stock and points are taken in one
     transaction: without enough of either, nothing changes (OUT_OF_STOCK, INSUFFICIENT_POINTS).
     With the member's free-item coupon for the reward, one is taken without points (the coupon

@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any
 
 from infra.database import Database
 from infra.models import rate_cards
+from infra.partner_records import RateCardRow
 from infra.reads import keyed
 from loyalty.errors import ValidationFailed
 from partners.registry import add_dated
@@ -46,7 +46,7 @@ async def add_rate_card(
     valid_from: datetime,
     valid_to: datetime | None = None,
     now: datetime | None = None,
-) -> Any:
+) -> RateCardRow:
     terms.check()
     return await add_dated(db, rate_cards, partner_id, asdict(terms), valid_from, valid_to, now)
 

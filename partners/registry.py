@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.models import exchange_terms, ledger_accounts, partners
+from infra.partner_records import ExchangeTermsRow, PartnerRow
 from infra.reads import keyed
 from loyalty import bounds, ledger
 from loyalty.errors import InvalidState, NotFound, ValidationFailed
@@ -34,7 +35,7 @@ async def create_partner(
     timezone: str | None = None,
     settlement_currency: str | None = None,
     now: datetime | None = None,
-) -> Any:
+) -> PartnerRow:
     """Register a partner under a unique code (its natural idempotency key), in one
     transaction with its clearing account; its time zone and settlement currency when given
     (else the table's defaults, UTC and USD), checked as `update_partner` checks them."""
@@ -68,7 +69,7 @@ async def create_partner(
     return await retry_on_race(attempt)
 
 
-async def list_partners(db: Database, *, visible: Visibility) -> list[Any]:
+async def list_partners(db: Database, *, visible: Visibility) -> list[PartnerRow]:
     """Partners by code, those the caller may see."""
     query = select(partners).where(visible.partners).order_by(partners.c.code)
     async with db.read() as conn:
@@ -129,7 +130,7 @@ async def update_partner(
     client_scopes: Iterable[str] | None = None,
     campaign_points_limit: int | None = None,
     coupon_budget_limit: Decimal | None = None,
-) -> Any:
+) -> PartnerRow:
     """Change what is given; the same values again answer the same."""
     values: dict[str, Any] = _promotion_limits(campaign_points_limit, coupon_budget_limit)
     values.update(_settings(timezone, settlement_currency))
@@ -191,7 +192,9 @@ class Terms:
             raise ValidationFailed("a fee is zero or more points")
 
 
-async def partner_row(conn: AsyncConnection, partner_id: int, *, active: bool = False) -> Any:
+async def partner_row(
+    conn: AsyncConnection, partner_id: int, *, active: bool = False
+) -> PartnerRow:
     """The partner, or NOT_FOUND; with `active`, INVALID_STATE unless it is ACTIVE."""
     row = (await conn.execute(select(partners).where(partners.c.id == partner_id))).first()
     if row is None:
@@ -201,7 +204,7 @@ async def partner_row(conn: AsyncConnection, partner_id: int, *, active: bool = 
     return row
 
 
-async def find_partner(db: Database, partner_id: int) -> Any:
+async def find_partner(db: Database, partner_id: int) -> PartnerRow:
     """The partner (NOT_FOUND if there is none), read outside any transaction."""
     async with db.read() as conn:
         return await partner_row(conn, partner_id)
@@ -222,7 +225,7 @@ async def set_exchange_terms(
     valid_from: datetime,
     valid_to: datetime | None = None,
     now: datetime | None = None,
-) -> Any:
+) -> ExchangeTermsRow:
     """Add dated terms; a later `valid_from` takes over from then on (terms are never edited,
     so a quote or statement can always show the terms it used)."""
     terms.check()
@@ -251,7 +254,7 @@ async def add_dated(
         return (await conn.execute(statement.returning(*table.c))).one()
 
 
-async def exchange_terms_of(conn: AsyncConnection, partner_id: int) -> list[Any]:
+async def exchange_terms_of(conn: AsyncConnection, partner_id: int) -> list[ExchangeTermsRow]:
     """Every exchange terms of a partner, both directions, as added."""
     return list(await conn.execute(
         select(exchange_terms).where(exchange_terms.c.partner_id == partner_id)
@@ -261,7 +264,7 @@ async def exchange_terms_of(conn: AsyncConnection, partner_id: int) -> list[Any]
 
 async def terms_in_force(
     conn: AsyncConnection, partner_id: int, direction: Direction, at: datetime
-) -> Any | None:
+) -> ExchangeTermsRow | None:
     """The latest terms that started by `at` and have not ended."""
     return (
         await conn.execute(

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 
 from infra.database import Database
 from infra.models import webhook_deliveries, webhook_subscriptions
+from infra.partner_records import DeliveryRow, SubscriptionRow
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.event import MEMBER_EVENTS
 from partners.egress import EgressPolicy, EgressRefused
@@ -37,7 +38,7 @@ async def subscribe(
     events: list[str] | None = None,
     egress: EgressPolicy = STRICT,
     now: datetime | None = None,
-) -> tuple[Any, str]:
+) -> tuple[SubscriptionRow, str]:
     """A subscription and its signing secret (shown once), to a URL the egress policy allows:
     a partner's to its exchanges' state changes, or (no partner) the program's to member events
     (loyalty.event.MEMBER_EVENTS; `events` picks some, none given: all)."""
@@ -149,7 +150,7 @@ async def _send(http: httpx.AsyncClient, egress: EgressPolicy, delivery: Any) ->
     return response.is_success, f"HTTP {response.status_code}"
 
 
-async def subscriptions_of(db: Database, partner_id: int | None) -> list[Any]:
+async def subscriptions_of(db: Database, partner_id: int | None) -> list[SubscriptionRow]:
     """A partner's subscriptions (None: the program's own), oldest first."""
     whose = (webhook_subscriptions.c.partner_id.is_(None) if partner_id is None
              else webhook_subscriptions.c.partner_id == partner_id)  # fmt: skip
@@ -181,7 +182,7 @@ async def recent_deliveries(
 
 async def resend(
     db: Database, delivery_id: int, *, partner_id: int | None, now: datetime | None = None
-) -> Any:
+) -> DeliveryRow:
     """Send a delivery (delivered, failed or waiting) once more, at the next run of the
     sender; `partner_id`: only one of that partner's. NOT_FOUND otherwise."""
     owned = select(webhook_subscriptions.c.id)

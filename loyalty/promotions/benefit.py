@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import insert_unless_exists
 from infra.models import benefit_grants, coupon_templates, coupons, members
+from infra.records import CouponRow, GrantRow
 from loyalty import event, tier
 from loyalty.program import BenefitSpec, Program
 from loyalty.promotions import coupon
@@ -78,7 +79,7 @@ async def grant(
     benefit: Benefit,
     period: str,
     at: datetime,
-) -> Any | None:
+) -> GrantRow | None:
     """Grant `benefit` to the member for `period`, once: the new grant, or None when it was
     granted before (or its coupon template does not exist). A coupon grant issues its coupon in
     the same transaction."""
@@ -130,7 +131,7 @@ async def upgrade_if_due(
 
 async def on_upgrade(
     conn: AsyncConnection, program: Program, *, member_id: int, tier: str, at: datetime
-) -> list[Any]:
+) -> list[GrantRow]:
     """The benefits `tier` unlocks on upgrade, once per membership year (reaching GOLD twice
     in a year grants once)."""
     unlocked = benefits_of(program, tier, Unlock.UPGRADE)
@@ -177,7 +178,7 @@ async def on_revert(
 
 async def on_enrolment(
     conn: AsyncConnection, program: Program, *, member_id: int, at: datetime
-) -> list[Any]:
+) -> list[GrantRow | CouponRow]:
     """In the enrolment's transaction: the new-member gift pack, and the first-order coupon
     (a lifecycle offer for a NEW member)."""
     granted = [await grant(conn, program, member_id=member_id, benefit=b, period="once", at=at)
@@ -189,7 +190,7 @@ async def on_enrolment(
 
 async def offer(
     conn: AsyncConnection, template_code: str, *, member_id: int, issue_key: str, at: datetime
-) -> Any | None:
+) -> CouponRow | None:
     """A coupon of the template named `template_code` (None when the offer is off: no code, or
     no such template), once per `issue_key`."""
     if not template_code:
@@ -207,7 +208,7 @@ async def offer(
 
 async def grants_of(
     conn: AsyncConnection, member_ids: Sequence[int], visible: Visibility
-) -> list[Any]:
+) -> list[GrantRow]:
     """What the members were granted (gift packs, birthday and annual target gifts, coupon
     grants), oldest first, with the coupon's code where the grant was one; those the caller may
     see (`visible.benefit_grants`)."""

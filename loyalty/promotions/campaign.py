@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.feed import ChangeFeed, announce
 from infra.models import campaign_awards, campaigns, coupon_templates
+from infra.records import CampaignRow
 from loyalty import bounds, ledger, segment
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -314,7 +315,7 @@ async def mark_award_reversed(conn: AsyncConnection, award_id: int, points_rever
 async def create_campaign(
     db: Database, terms: CampaignTerms, *, visible: Visibility,
     now: datetime | None = None,
-) -> Any:  # fmt: skip
+) -> CampaignRow:  # fmt: skip
     """Add a campaign (its code is its key: the same terms again answer the same campaign) and
     tell every process's book. Its coupon is of a template the caller runs."""
     terms.check()
@@ -349,7 +350,7 @@ async def create_campaign(
 async def end_campaign(
     db: Database, campaign_id: int, *, visible: Visibility,
     now: datetime | None = None,
-) -> Any:  # fmt: skip
+) -> CampaignRow:  # fmt: skip
     """End a campaign now (ending it again changes nothing)."""
     now = now or datetime.now(UTC)
     async with db.transaction() as conn:
@@ -373,7 +374,7 @@ async def end_campaign(
 
 async def running_for_tiers(
     conn: AsyncConnection, tiers: list[str], at: datetime, offered: ColumnElement[bool]
-) -> list[Any]:
+) -> list[tuple[str, CampaignRow]]:
     """(tier, campaign row) for campaigns not yet ended whose audience admits the tier and the
     reader may see (`offered`, the policy's): what a member of that tier is offered (channels
     and partners aside)."""
@@ -386,7 +387,7 @@ async def running_for_tiers(
             if row.tiers is None or tier in row.tiers.split(",")]  # fmt: skip
 
 
-async def list_campaigns(db: Database, visible: Visibility) -> list[Any]:
+async def list_campaigns(db: Database, visible: Visibility) -> list[CampaignRow]:
     async with db.read() as conn:
         return list(await conn.execute(
             select(campaigns).where(visible.campaigns).order_by(campaigns.c.id)

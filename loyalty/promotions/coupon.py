@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.models import coupon_templates, coupons
 from infra.reads import keyed
+from infra.records import CouponRow
 from loyalty import event, keys
 from loyalty.errors import (
     CouponNotApplicable,
@@ -122,7 +123,7 @@ async def issue_coupon(
     issue_key: str,
     now: datetime,
     visible: Visibility,
-) -> tuple[Any, bool]:
+) -> tuple[CouponRow, bool]:
     """Issue a coupon of the template to the member, in the caller's transaction: once per
     (template, member, issue_key) (a repeat answers the first coupon), within the template's
     per-member and total limits. Returns the coupon and whether this call issued it."""
@@ -208,7 +209,7 @@ async def issue(
     idempotency_key: str,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> CouponRow:
     """An operator's (or a funding partner's) issue: once per idempotency key. The key names
     one issue: the same key for another member or template is IDEMPOTENCY_CONFLICT."""
     now = now or datetime.now(UTC)
@@ -419,7 +420,7 @@ async def void_unused(
 
 async def void(
     db: Database, coupon_id: int, *, visible: Visibility, now: datetime | None = None
-) -> Any:
+) -> CouponRow:
     """Void an ISSUED coupon (it can no longer be used); voiding it again answers the same. A
     used or expired coupon cannot be voided (INVALID_STATE)."""
     now = now or datetime.now(UTC)

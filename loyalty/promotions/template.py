@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database, insert_unless_exists
 from infra.models import coupon_templates, partners, rewards
 from infra.reads import keyed
+from infra.records import CouponTemplateRow
 from loyalty import bounds
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -124,7 +125,7 @@ class TemplateTerms:
 
 async def create_template(
     db: Database, program: Program, terms: TemplateTerms, *, now: datetime | None = None
-) -> Any:
+) -> CouponTemplateRow:
     """Add a coupon template. Its code is its key: creating it again with the same terms
     answers the same template; with other terms, IDEMPOTENCY_CONFLICT."""
     terms.check(program)
@@ -173,7 +174,7 @@ async def _check_references(conn: AsyncConnection, terms: TemplateTerms) -> None
         raise NotFound(f"partner {terms.partner_id} does not exist", argument="partnerId")
 
 
-async def list_templates(db: Database, visible: Visibility) -> list[Any]:
+async def list_templates(db: Database, visible: Visibility) -> list[CouponTemplateRow]:
     async with db.read() as conn:
         return list(await conn.execute(
             select(coupon_templates).where(visible.coupon_templates)

@@ -9,6 +9,7 @@ from typing import Any
 
 from infra.database import Database
 from infra.models import exchanges
+from infra.partner_records import ExchangeRow
 from loyalty import ledger
 from loyalty.errors import ExchangeLimit, InvalidState, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -36,7 +37,7 @@ async def credit_inbound(
     reference: str,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> ExchangeRow:
     """Credit a member with the points `units` are worth under the partner's INBOUND terms."""
     now = now or datetime.now(UTC)
     if units <= 0:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
 from infra.models import exchange_terms, exchanges, quotes
+from infra.partner_records import ExchangeRow, QuoteRow
 from loyalty import ledger
 from loyalty.errors import (
     InvalidState,
@@ -56,7 +57,7 @@ async def quote_exchange(
     requested_by: str | None = None,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> QuoteRow:
     """A rate-locked quote for exchanging `points` with a partner, valid `quote_seconds`, that
     only `requested_by` may carry out."""
     now = now or datetime.now(UTC)
@@ -114,7 +115,7 @@ async def request_exchange(
     deadline: float = 10.0,
     visible: Visibility,
     now: datetime | None = None,
-) -> Any:
+) -> ExchangeRow:
     """Carry out a quote (one the caller may use, for a member it may act on): reserve, call
     the partner, then post, void or leave UNKNOWN."""
     now = now or datetime.now(UTC)

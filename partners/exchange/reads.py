@@ -4,12 +4,12 @@ what the caller may see (`visible`, decided by auth.ownership)."""
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any
 
 from sqlalchemy import select
 
 from infra.database import Database
 from infra.models import exchange_events, exchanges
+from infra.partner_records import ExchangeRow
 from infra.reads import keyed
 from loyalty.visibility import Visibility
 from partners.exchange.state import ExchangeState
@@ -32,7 +32,7 @@ async def list_exchanges(
     state: ExchangeState | None = None,
     direction: Direction | None = None,
     partner_id: int | None = None,
-) -> list[Any]:
+) -> list[ExchangeRow]:
     """Newest first."""
     query = (
         select(exchanges)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 
 from infra.database import Database
 from infra.models import exchanges
+from infra.partner_records import ExchangeRow
 from infra.progress import Progress, quiet
 from partners.connector import ConnectorError, Outcome
 from partners.directory import ConnectorDirectory
@@ -23,7 +23,7 @@ from partners.registry import find_partner
 
 async def needing_attention(
     db: Database, *, stale_after: timedelta, now: datetime, limit: int | None = None
-) -> list[Any]:
+) -> list[ExchangeRow]:
     """UNKNOWN exchanges, and RESERVED ones not settled within `stale_after`, oldest first."""
     query = (
         select(exchanges)

@@ -22,6 +22,7 @@ from infra.models import (
     webhook_deliveries,
     webhook_subscriptions,
 )
+from infra.partner_records import ExchangeRow
 from infra.types import UtcDateTime
 from loyalty import ledger
 from loyalty.ledger import AccountId, TransferCode
@@ -59,7 +60,7 @@ async def transition(
     *,
     from_states: tuple[ExchangeState, ...],
     also: dict[str, Any] | None = None,
-) -> Any | None:
+) -> ExchangeRow | None:
     """Move to `to_state` if the exchange is in one of `from_states` (setting `also` with it),
     record the event and queue the webhooks. Returns the row, or None if another process
     settled it first."""
@@ -126,7 +127,7 @@ async def settle(
     reason: str,
     now: datetime,
     also: dict[str, Any] | None = None,
-) -> Any:
+) -> ExchangeRow:
     """POSTED or VOIDED, with the pending transfers posted or voided in the same transaction.
     Settling an exchange that is already settled answers its current state."""
     changed = await transition(conn, exchange.id, to_state, reason, now, from_states=OPEN_STATES,
@@ -177,7 +178,7 @@ class Movement:
 
 async def open_exchange(
     conn: AsyncConnection, opening: Opening, movement: Movement, now: datetime
-) -> Any:
+) -> ExchangeRow:
     """Move the exchange's points and its fee, and record it REQUESTED then `movement.opened`
     (both events): one sequence for both directions, in the caller's transaction."""
     exchange_id = uuid.uuid4().hex

@@ -27,6 +27,7 @@ from infra.models import (
     statements,
     transfers,
 )
+from infra.partner_records import RateCardRow, StatementRow
 from loyalty.errors import InvalidState
 from partners.registry import partner_row as registry_partner
 from partners.settlement.aggregation import (
@@ -91,7 +92,7 @@ class Statement:
         return self.payable_by_partner - self.payable_by_program
 
 
-async def rate_cards_of_partner(conn: AsyncConnection, partner_id: int) -> list[Any]:
+async def rate_cards_of_partner(conn: AsyncConnection, partner_id: int) -> list[RateCardRow]:
     return list(await conn.execute(select(rate_cards).where(rate_cards.c.partner_id == partner_id)))
 
 
@@ -364,7 +365,7 @@ async def _freeze_transfers(conn: AsyncConnection, frozen: Statement) -> None:
                 )
 
 
-async def list_statements(db: Database, *, partner_id: int | None = None) -> list[Any]:
+async def list_statements(db: Database, *, partner_id: int | None = None) -> list[StatementRow]:
     query = select(statements).order_by(statements.c.period.desc(), statements.c.partner_id)
     if partner_id is not None:
         query = query.where(statements.c.partner_id == partner_id)
