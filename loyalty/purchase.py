@@ -18,7 +18,7 @@ from infra.models import partners, purchases, rate_cards
 from infra.partner_records import PartnerRow
 from infra.reads import PageKey, keyed, load_pages, top_n_per_owner
 from infra.records import PurchaseRow
-from loyalty import keys, ledger, member, referral, tier
+from loyalty import dated, keys, ledger, member, referral, tier
 from loyalty.earning import base_points, check_amount
 from loyalty.errors import InvalidState, NotFound, PartnerNotContracted, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
@@ -42,11 +42,7 @@ async def check_partner_active(
     force then (PARTNER_NOT_CONTRACTED), or nothing it does could be settled."""
     contracted = (
         select(rate_cards.c.id)
-        .where(
-            rate_cards.c.partner_id == partners.c.id,
-            rate_cards.c.valid_from <= transacting_at,
-            rate_cards.c.valid_to.is_(None) | (rate_cards.c.valid_to > transacting_at),
-        )
+        .where(rate_cards.c.partner_id == partners.c.id, dated.in_force(rate_cards, transacting_at))
         .exists()
         if transacting_at is not None
         else literal(True)

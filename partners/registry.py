@@ -11,14 +11,14 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import ColumnElement, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
 from infra.models import exchange_terms, ledger_accounts, partners
 from infra.partner_records import ExchangeTermsRow, PartnerRow
 from infra.reads import keyed
-from loyalty import bounds, ledger
+from loyalty import bounds, dated, ledger
 from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import check_replay, request_hash, retry_on_race
 from loyalty.program import time_zone
@@ -266,19 +266,27 @@ async def terms_in_force(
     conn: AsyncConnection, partner_id: int, direction: Direction, at: datetime
 ) -> ExchangeTermsRow | None:
     """The latest terms that started by `at` and have not ended."""
-    return (
-        await conn.execute(
-            select(exchange_terms)
-            .where(
-                exchange_terms.c.partner_id == partner_id,
-                exchange_terms.c.direction == direction,
-                exchange_terms.c.valid_from <= at,
-                exchange_terms.c.valid_to.is_(None) | (exchange_terms.c.valid_to > at),
-            )
-            .order_by(exchange_terms.c.valid_from.desc(), exchange_terms.c.id.desc())
-            .limit(1)
-        )
-    ).first()
+    current, _ = await in_force_and_next(
+        conn, exchange_terms, at,
+        exchange_terms.c.partner_id == partner_id, exchange_terms.c.direction == direction,
+    )  # fmt: skip
+    return current
+
+
+async def in_force_and_next(
+    conn: AsyncConnection, table: Any, at: datetime, *where: ColumnElement[bool]
+) -> tuple[Any | None, Any | None]:
+    """Of dated terms (rate cards, exchange terms) matching `where`: the one in force at `at`
+    (loyalty.dated) and the next to start."""
+    current = (await conn.execute(
+        select(table).where(*where, dated.in_force(table, at))
+        .order_by(*dated.latest_first(table)).limit(1)
+    )).first()  # fmt: skip
+    upcoming = (await conn.execute(
+        select(table).where(*where, table.c.valid_from > at)
+        .order_by(table.c.valid_from, table.c.id).limit(1)
+    )).first()  # fmt: skip
+    return current, upcoming
 
 
 partners_by_id = keyed(tuple(partners.c), partners.c.id, visible=attrgetter("partners"))

@@ -17,12 +17,13 @@ from auth.access import Need
 from auth.principal import Scope
 from gateway import exports
 from gateway.console.visit import Page, Visit, not_found, number, whole
+from infra.models import exchange_terms as terms_table
+from infra.models import rate_cards
 from loyalty.errors import DomainError, ValidationFailed
 from partners import rate_card, registry, settlement, statement_report
 from partners.settlement import Period
 from partners.settlement import usage as settlement_usage
 from partners.settlement.periods import zone_of
-from partners.settlement.statements import rate_cards_of_partner
 
 # Scopes an operator may give a partner's client from the console (admin is never a partner's).
 PARTNER_SCOPES = tuple(scope.value for scope in Scope if scope is not Scope.ADMIN)
@@ -62,14 +63,16 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
     partner_id = number(visit.request.path_params["partner_id"])
     partner = await registry.find_partner(visit.db, partner_id)
     async with visit.db.read() as conn:
-        cards = await rate_cards_of_partner(conn, partner_id)
-        terms = await registry.exchange_terms_of(conn, partner_id)
-    current_card, next_card = _in_force_and_next(cards, visit.now)
-    exchange_terms = {
-        direction.value: _in_force_and_next([t for t in terms if t.direction == direction],
-                                            visit.now)
-        for direction in registry.Direction
-    }  # fmt: skip
+        current_card, next_card = await registry.in_force_and_next(
+            conn, rate_cards, visit.now, rate_cards.c.partner_id == partner_id
+        )
+        exchange_terms = {
+            direction.value: await registry.in_force_and_next(
+                conn, terms_table, visit.now, terms_table.c.partner_id == partner_id,
+                terms_table.c.direction == direction,
+            )
+            for direction in registry.Direction
+        }  # fmt: skip
     people = await console.people(visit.db, visit.principal, partner_id=partner_id)
     period = Period.containing(visit.now, zone_of(partner))
     stored = await settlement.list_statements(visit.db, partner_id=partner_id)
@@ -95,14 +98,6 @@ async def _partner_page(visit: Visit, status: int = 200, **shown: Any) -> Respon
 
 async def partner_detail(visit: Visit) -> Response:
     return await _partner_page(visit)
-
-
-def _in_force_and_next(rows: list[Any], now: datetime) -> tuple[Any | None, Any | None]:
-    """Of dated terms, the one in force now (the latest started and not ended) and the next."""
-    started = [r for r in rows if r.valid_from <= now and (r.valid_to is None or r.valid_to > now)]
-    upcoming = [r for r in rows if r.valid_from > now]
-    return (max(started, key=lambda r: (r.valid_from, r.id), default=None),
-            min(upcoming, key=lambda r: (r.valid_from, r.id), default=None))  # fmt: skip
 
 
 async def _valid_from(visit: Visit, partner_id: int, form: dict[str, str]) -> datetime:
