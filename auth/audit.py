@@ -42,6 +42,13 @@ _INSERT = insert(audit_log).returning(audit_log.c.id)
 SUBJECT_LENGTH = 200
 
 
+def storable(text: str) -> str:
+    """What a caller typed, as a text column holds it: at most its length, NUL (which
+    PostgreSQL's text refuses) as U+FFFD, an unpaired surrogate as its escape."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\ufffd")
+    return text[:SUBJECT_LENGTH]
+
+
 async def insert_entry(
     conn: AsyncConnection,
     principal: Principal,
@@ -52,13 +59,14 @@ async def insert_entry(
     now: datetime | None = None,
 ) -> int:
     """One row in the caller's transaction; its id. What a caller typed (a subject, a target)
-    is kept to its column's length: an audit row never fails for a long input."""
+    is made storable (`storable`): an audit row never fails for what was typed (a NUL in a
+    client id at the token endpoint was a 500, found by the HTTP fuzz test)."""
     entry_id: int = (
         await conn.execute(_INSERT, {
             "at": now or datetime.now(UTC), "principal_kind": principal.kind,
-            "subject": principal.subject[:SUBJECT_LENGTH], "client_id": principal.client_id,
+            "subject": storable(principal.subject), "client_id": principal.client_id,
             "partner_id": principal.partner_id, "action": action,
-            "target": None if target is None else target[:SUBJECT_LENGTH],
+            "target": None if target is None else storable(target),
             "outcome": outcome, "trace_id": _trace_id(),
         })
     ).scalar_one()  # fmt: skip

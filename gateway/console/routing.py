@@ -56,7 +56,9 @@ def no_page(visit: Visit) -> Response:
 async def _target(visit: Visit) -> str:
     """What a form acted on, for its audit row: the address it was sent to (which names the
     partner, client, delivery or campaign), and the name it gave what it creates."""
-    path = visit.request.url.path.removeprefix("/console")
+    # as it came over the wire, percent-encoded: whatever a path holds, it fits a text column
+    raw = visit.request.scope.get("raw_path") or visit.request.url.path.encode()
+    path = raw.decode("latin-1").removeprefix("/console")
     form = await visit.form()
     named = next((f"{key}={form[key]}" for key in NAMING_FIELDS if form.get(key)), "")
     return f"{path} {named}".strip()
