@@ -111,6 +111,8 @@ class Audited:
     ) -> None:
         self.db, self.principal, self.action, self.target = db, principal, action, target
         self.entry_id: int | None = None
+        # How the action ended, when it did not raise (a refused form: REFUSED).
+        self.outcome = "OK"
         self._token: Token[Callable[..., Any] | None] | None = None
 
     async def write_in(self, conn: AsyncConnection) -> None:
@@ -140,17 +142,27 @@ class Audited:
             log.warning("audit row for %s not written: %s", self.action, error)
 
 
+def _code(error: BaseException) -> str:
+    return error.code if isinstance(error, DomainError) else "INTERNAL_ERROR"
+
+
 @asynccontextmanager
 async def audited(
-    db: Database, principal: Principal, action: str, target: str | None = None
+    db: Database,
+    principal: Principal,
+    action: str,
+    target: str | None = None,
+    *,
+    outcome_of: Callable[[BaseException], str] = _code,
 ) -> AsyncIterator[Audited]:
-    """The block's action with its row (`Audited`): written in its first commit; a refusal's
-    code, or INTERNAL_ERROR, as the outcome of a block that raised."""
+    """The block's action with its row (`Audited`): written in its first commit. A block that
+    raised gets `outcome_of(error)` (a refusal's code, else INTERNAL_ERROR); one that ended
+    finishes with the entry's `outcome` (OK unless the block said otherwise)."""
     entry = Audited(db, principal, action, target)
     entry.start()
     try:
         yield entry
     except Exception as error:
-        await entry.finish(error.code if isinstance(error, DomainError) else "INTERNAL_ERROR")
+        await entry.finish(outcome_of(error))
         raise
-    await entry.finish("OK")
+    await entry.finish(entry.outcome)

@@ -31,12 +31,6 @@ class AuditMutation(FieldExtension):
 
     async def resolve_async(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
         context = info.context
-        entry = audit.Audited(context.db, context.principal, f"mutation.{info.field_name}")
-        entry.start()
-        try:
-            result = await next_(source, info, **kwargs)
-        except Exception as error:
-            await entry.finish(outcome_of(error))
-            raise
-        await entry.finish("OK")
-        return result
+        async with audit.audited(context.db, context.principal, f"mutation.{info.field_name}",
+                                 outcome_of=outcome_of):  # fmt: skip
+            return await next_(source, info, **kwargs)

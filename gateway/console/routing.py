@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from auth import access, audit, console
 from auth.access import Need
-from gateway.console.visit import Handler, NotFoundPage, Visit, acceptable_text, whole
+from gateway.console.visit import Handler, Visit, acceptable_text, whole
 from gateway.settings import Settings
 from infra.database import Database
 from loyalty.errors import DomainError
@@ -64,11 +64,6 @@ async def _target(visit: Visit) -> str:
     return f"{path} {named}".strip()
 
 
-def _outcome(answer: Response) -> str:
-    """A form answered with its page again (422, 409) changed nothing: REFUSED."""
-    return "OK" if answer.status_code < 400 else "REFUSED"
-
-
 class Views:
     """The console's routes' common serving, over one database and settings."""
 
@@ -115,8 +110,6 @@ class Views:
                     answer = await handler(visit)
                 else:
                     answer = await self._audited(visit, handler, action)
-            except NotFoundPage:
-                return no_page(visit)
             except DomainError as error:
                 if error.code == "NOT_FOUND":
                     return no_page(visit)
@@ -131,15 +124,9 @@ class Views:
     async def _audited(self, visit: Visit, handler: Handler, action: str) -> Response:
         """The form's action, with its audit row written in the action's first commit: an
         action that committed has its row, and one whose row fails commits nothing."""
-        entry = audit.Audited(self.db, visit.principal, action, await _target(visit))
-        entry.start()
-        try:
+        target = await _target(visit)
+        async with audit.audited(self.db, visit.principal, action, target) as entry:
             answer = await handler(visit)
-        except NotFoundPage:
-            await entry.finish("NOT_FOUND")
-            raise
-        except Exception as error:
-            await entry.finish(error.code if isinstance(error, DomainError) else "INTERNAL_ERROR")
-            raise
-        await entry.finish(_outcome(answer))
+            # A form answered with its page again (422, 409) changed nothing.
+            entry.outcome = "OK" if answer.status_code < 400 else "REFUSED"
         return answer

@@ -18,6 +18,7 @@ from auth import console, ownership
 from auth.access import Need
 from gateway.settings import Settings
 from infra.database import Database
+from loyalty.errors import NotFound
 from loyalty.visibility import Visibility
 from partners.directory import ConnectorDirectory
 from partners.settlement.periods import minor_unit
@@ -127,12 +128,9 @@ class Visit:
 PAGE = 50
 
 
-class NotFoundPage(Exception):
-    """What the person may not see, answered as a missing page."""
-
-
 def not_found() -> Exception:
-    return NotFoundPage()
+    """What the person may not see, answered as a missing page (the routing's 404)."""
+    return NotFound("there is no such page")
 
 
 def whole(text: str | None, most: int = 2**63 - 1) -> int | None:
