@@ -66,6 +66,7 @@ from resolvers.compiled.sql import (
     iso_instant,
     json_list,
     json_object,
+    json_rows,
     plain,
     text,
     written,
@@ -219,7 +220,7 @@ class Planner:
         if named.name == "Date":
             return iso_date(expression)
         if named.name == "Decimal":  # amounts at the program's currency exponent (priced)
-            return plain(cast(func.round(expression, written(self.exponent)), Text))
+            return plain(cast(func.round(expression, written(self.exponent)), Text), expression)
         raise Unplannable(f"scalar {named.name}")
 
     def alias(self, table: Any) -> Any:
@@ -234,13 +235,10 @@ class Planner:
     def rows(
         self, type_name: str, nodes: list[FieldNode], source: Any, condition: Any, *order: Any
     ) -> ColumnElement[Any]:
-        """A list of objects: the rows of `source` meeting `condition`, in `order` (the
-        aggregate reads them in the order of their subquery)."""
-        item = self.object(type_name, nodes, source).label("item")
+        """A list of objects: the rows of `source` meeting `condition`, in `order`."""
+        item = self.object(type_name, nodes, source)
         items = select(item).select_from(source).where(condition).order_by(*order)
-        items = items.correlate_except(source)
-        listed = items.subquery()
-        return select(json_list(listed.c.item)).scalar_subquery()
+        return json_rows(items.correlate_except(source))
 
     def one(
         self, type_name: str, nodes: list[FieldNode], source: Any, condition: Any
