@@ -263,7 +263,7 @@ async def set_statement_log(database: str, on: bool) -> None:
 
 
 # Two Pointgate servers and PostGraphile share the server's 100 connections: each Pointgate
-# sizes its default pool from its part (1 worker: 30; 2 workers: 15 each).
+# sizes its default pool from the cores and its part of them (Settings.pool_size).
 SHARED = {**SERVED, "POINTGATE_DB_MAX_CONNECTIONS": "40"}
 
 

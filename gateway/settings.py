@@ -46,6 +46,8 @@ class Settings:
     # never opens more: a request waits up to `database_pool_timeout_seconds` for one.
     database_pool_size: int = 0
     database_max_connections: int = 100
+    # The database server's CPU cores; 0: this machine's (`pool_size`).
+    database_cores: int = 0
     workers: int = 1
     database_pool_timeout_seconds: float = 10.0
     # OpenTelemetry exporters: "none", "console" or "otlp" (the OTLP endpoint itself is read by
@@ -115,13 +117,18 @@ class Settings:
         )
 
     def pool_size(self) -> int:
-        """The connections each worker keeps: the server's `max_connections` less what
-        migrations, jobs and administrators need, shared by the workers, at most 32 (more
-        than a worker keeps busy on two cores), at least 4."""
+        """The connections each worker keeps: what keeps the database's cores busy, 2 x
+        cores + 1 (statements beyond that only wait for a core inside PostgreSQL, each taking
+        longer: bench/side_by_side.py), shared by the workers, at least 5 per worker (a
+        request holds its connection while Python writes its answer), and never more than
+        their part of `max_connections` less what migrations, jobs and administrators need."""
         if self.database_pool_size > 0:
             return self.database_pool_size
-        spare = self.database_max_connections - RESERVED_CONNECTIONS
-        return max(4, min(32, spare // max(1, self.workers)))
+        cores = self.database_cores or os.cpu_count() or 1
+        workers = max(1, self.workers)
+        busy = max(5, -(-(2 * cores + 1) // workers))
+        share = (self.database_max_connections - RESERVED_CONNECTIONS) // workers
+        return max(1, min(busy, share))
 
     def limits(self) -> Limits:
         return Limits(
@@ -179,6 +186,7 @@ ENVIRONMENT: dict[str, str] = {
     "environment": "POINTGATE_ENV",
     "database_pool_size": "POINTGATE_DB_POOL_SIZE",
     "database_max_connections": "POINTGATE_DB_MAX_CONNECTIONS",
+    "database_cores": "POINTGATE_DB_CORES",
     "database_pool_timeout_seconds": "POINTGATE_DB_POOL_TIMEOUT",
     "workers": "POINTGATE_WORKERS",
     "traces_exporter": "OTEL_TRACES_EXPORTER",

@@ -1,5 +1,6 @@
 """The PostgreSQL pool queues instead of churning (issue 26): it keeps its connections and
-opens no overflow ones, and its default size follows the workers and `max_connections`."""
+opens no overflow ones, and its default size follows the database's cores, the workers and
+`max_connections`."""
 
 from __future__ import annotations
 
@@ -14,21 +15,28 @@ from tests.conftest import _drop_postgres_database, _fresh_postgres_database
 
 
 @pytest.mark.parametrize(
-    ("max_connections", "workers", "expected"),
-    [(100, 1, 32), (100, 2, 32), (100, 4, 22), (100, 8, 11), (40, 2, 15), (20, 4, 4)],
-)
-def test_the_default_pool_shares_max_connections_between_the_workers(
-    max_connections, workers, expected
+    ("cores", "max_connections", "workers", "expected"),
+    [(2, 100, 1, 5), (2, 100, 2, 5), (8, 100, 1, 17), (8, 100, 2, 9), (8, 100, 4, 5),
+     (32, 100, 1, 65), (32, 100, 2, 33), (32, 40, 2, 15), (2, 20, 4, 2), (2, 12, 4, 1)],
+)  # fmt: skip
+def test_the_default_pool_keeps_the_database_cores_busy_within_max_connections(
+    cores, max_connections, workers, expected
 ):
-    settings = Settings(database_max_connections=max_connections, workers=workers)
+    settings = Settings(database_cores=cores, database_max_connections=max_connections,
+                        workers=workers)  # fmt: skip
     assert settings.pool_size() == expected
-    if expected > 4:  # the floor may exceed a tiny server's share; above it, all fit
-        assert expected * workers <= max_connections - RESERVED_CONNECTIONS
+    assert expected * workers <= max(workers, max_connections - RESERVED_CONNECTIONS)
+
+
+def test_the_default_pool_counts_this_machines_cores(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert Settings().pool_size() == 9
+    assert Settings.from_env({"POINTGATE_DB_CORES": "16"}).pool_size() == 33
 
 
 def test_a_pool_size_that_is_set_wins():
     assert Settings(database_pool_size=7, workers=8).pool_size() == 7
-    assert Settings.from_env({"POINTGATE_WORKERS": "4"}).pool_size() == 22
+    assert Settings.from_env({"POINTGATE_DB_POOL_SIZE": "3"}).pool_size() == 3
 
 
 async def test_twenty_concurrent_reads_share_three_connections_without_opening_others():
