@@ -37,10 +37,16 @@ def parse_decimal(value: object) -> Decimal:
     return number
 
 
+def serialize_decimal(value: Decimal) -> str:
+    """Fixed-point, as PostgreSQL writes a numeric (the compiled path): 0.00000001, not
+    str()'s 1E-8."""
+    return format(value, "f")
+
+
 BOUNDED_DECIMAL = strawberry.scalar(
     name="Decimal",
     description="Decimal (fixed-point), as a string",
-    serialize=str,
+    serialize=serialize_decimal,
     parse_value=parse_decimal,
 )
 
