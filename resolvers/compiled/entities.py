@@ -13,7 +13,7 @@ from graphql import FieldNode, GraphQLField
 from sqlalchemy import BigInteger, Text, and_, case, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from infra.models import members, partners, purchases
+from infra.models import members, partners, purchases, rewards
 from resolvers.compiled.plan import Fallback, PlanField, Planner
 from resolvers.compiled.sql import json_list, json_typed, present
 from schema.pagination import parse_id
@@ -23,6 +23,7 @@ ENTITIES = {
     "Member": (members, "members"),
     "Purchase": (purchases, "purchases"),
     "Partner": (partners, "partners"),
+    "Reward": (rewards, "rewards"),
 }
 
 

@@ -1,17 +1,24 @@
 """The one registry of declared read plans (`FIELDS`: resolvers.compiled.fields for members
-and purchases, resolvers.compiled.partner_fields for partners), and the fields that have none,
-with the reason (`UNPLANNABLE`). tests/resolvers/test_declared_plans.py checks that every field
-of every object type of the schema is in exactly one of the two, so a new field is never read
-by a guess."""
+and purchases, resolvers.compiled.partner_fields for partners, resolvers.compiled.catalogue_fields
+for the partner list, terms, rate cards, rewards and coupon templates), and the fields that
+have none, with the reason (`UNPLANNABLE`). tests/resolvers/test_declared_plans.py checks that
+every field of every object type of the schema is in exactly one of the two, so a new field is
+never read by a guess."""
 
 from __future__ import annotations
 
+from resolvers.compiled.catalogue_fields import CATALOGUE_FIELDS
 from resolvers.compiled.entities import ENTITY_FIELDS
 from resolvers.compiled.fields import MEMBER_FIELDS
 from resolvers.compiled.partner_fields import PARTNER_FIELDS
 from resolvers.compiled.plan import PlanField
 
-FIELDS: dict[tuple[str, str], PlanField] = {**MEMBER_FIELDS, **PARTNER_FIELDS, **ENTITY_FIELDS}
+FIELDS: dict[tuple[str, str], PlanField] = {
+    **MEMBER_FIELDS,
+    **PARTNER_FIELDS,
+    **CATALOGUE_FIELDS,
+    **ENTITY_FIELDS,
+}
 
 # The fields without a plan, and why: an operation selecting one takes the general path (the
 # README lists them). A type named alone stands for all its fields.
@@ -20,34 +27,23 @@ UNPLANNABLE: dict[str | tuple[str, str], str] = {
     ("Query", "program"): "the program's rules, from the configuration in memory",
     ("Query", "memberByIdentity"): "looks an identity up through loyalty.member.resolve",
     ("Query", "settlementStatement"): "an open period's statement is computed on read",
-    ("Query", "couponTemplates"): "not planned yet (promotions)",
     ("Query", "campaigns"): "not planned yet (promotions)",
     ("Query", "programMetrics"): "the KPIs: several aggregates over the whole program",
-    ("Query", "reward"): "not planned yet (rewards)",
-    ("Query", "rewards"): "not planned yet (rewards)",
     ("Query", "auditLog"): "operators' audit trail, read rarely",
-    ("Query", "partners"): "not planned yet (the partner list)",
     ("Member", "campaigns"): "the campaigns running for a tier, from the campaign book's rules",
-    ("Coupon", "template"): "not planned yet (promotions)",
-    ("Partner", "exchangeTerms"): "not planned yet (exchange terms)",
-    ("Partner", "rateCards"): "not planned yet (rate cards)",
     ("PartnerAccount", "balance"): "asks the partner's own system (a connector call)",
     "AuditEntry": "operators' audit trail (Query.auditLog)",
     "BenefitRule": "the program's catalogue (Query.program)",
     "Campaign": "not planned yet (promotions)",
     "CampaignCost": "program metrics",
     "CouponRedemption": "program metrics",
-    "CouponTemplate": "not planned yet (promotions)",
-    "ExchangeTerms": "not planned yet (exchange terms)",
     "Interaction": "a mutation's payload (recordInteraction)",
     "MetricRate": "program metrics",
     "ProgramMetrics": "program metrics",
     "ProgramRules": "the program's rules (Query.program)",
     "Quote": "a mutation's payload (quoteExchange)",
-    "RateCard": "not planned yet (rate cards)",
     "Redemption": "a mutation's payload (redeemPoints, redeemReward)",
     "Refund": "a mutation's payload (refundPurchase)",
-    "Reward": "not planned yet (rewards)",
     "SettlementStatement": "an open period's statement is computed on read",
     "StatementLine": "an open period's statement is computed on read",
     "TierShare": "program metrics",

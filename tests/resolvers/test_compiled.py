@@ -30,14 +30,14 @@ from auth import clients
 from gateway.app import build_schema, create_app
 from infra.models import members as members_table
 from infra.models import transfers as transfers_table
-from loyalty import member, purchase
+from loyalty import member, purchase, reward
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.program import Program
 from loyalty.promotions import coupon
 from loyalty.promotions.template import CouponKind, TemplateTerms, create_template
 from loyalty.purchase import Channel
 from loyalty.visibility import EVERYTHING
-from partners import exchange, registry
+from partners import exchange, rate_card, registry
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction
 from resolvers import compiled as compiled_reads
@@ -74,6 +74,7 @@ class World:
     transfers: list[int]
     partners: list[int]
     exchanges: list[str]
+    rewards: list[int]
     app: Any  # the compiled one
     examples: list[str] = dataclasses.field(default_factory=list)
 
@@ -167,6 +168,18 @@ async def world(db, settings) -> AsyncIterator[World]:
     # Exchanges of points for the partner's miles (its connector simulated), one per state.
     await registry.set_exchange_terms(db, partner_id=ours.id, direction=Direction.OUTBOUND,
                                       terms=TERMS, valid_from=days_ago(30))  # fmt: skip
+    # Rate cards (the canary's seen by operators alone; 8 decimals, written fixed-point) and
+    # rewards (the catalogue: members see every one, a partner those it fulfils).
+    for partner_id, fee in ((ours.id, "0.00000001"), (canary.id, "0.5")):
+        await rate_card.add_rate_card(db, partner_id=partner_id, valid_from=days_ago(60),
+                                      terms=rate_card.RateCardTerms(
+                                          api_transaction_fee=Decimal(fee)))  # fmt: skip
+    catalogue = (("lounge", "Lounge pass", 800, 3, ours.id), ("mug", "Mug", 200, None, None),
+                 ("upgrade", "Seat upgrade", 5000, 1, canary.id))  # fmt: skip
+    given = []
+    for code, name, cost, stock, partner_id in catalogue:
+        terms = reward.RewardTerms(name=name, point_cost=cost, stock=stock)
+        given.append(await reward.create_reward(db, code=code, terms=terms, partner_id=partner_id))
     directory = ConnectorDirectory()
     exchanged = []
     for n, points in enumerate((1000, 500, 250)):
@@ -199,7 +212,7 @@ async def world(db, settings) -> AsyncIterator[World]:
         ordered_ids = select(transfers_table.c.id).order_by(transfers_table.c.id)
         transfers = list((await conn.execute(ordered_ids)).scalars())
     world = World([m.id for m in mine], [m.id for m in canaries], bought, callers, transfers,
-                  [ours.id, canary.id], exchanged, compiled)  # fmt: skip
+                  [ours.id, canary.id], exchanged, [r.id for r in given], compiled)  # fmt: skip
     yield world
     for pair in callers.values():
         for http in pair:
@@ -225,10 +238,10 @@ async def world(db, settings) -> AsyncIterator[World]:
 SCHEMA = build_schema()._schema
 # The kind of object an argument names (its placeholder is replaced when the operation runs).
 ROOT_IDS = {"member": "member", "purchase": "purchase", "partner": "partner",
-            "exchange": "exchange"}  # fmt: skip
+            "exchange": "exchange", "reward": "reward"}  # fmt: skip
 CURSORS = {"MemberConnection": "member", "PurchaseConnection": "purchase",
            "LedgerEntryConnection": "entry", "ReferralConnection": "member",
-           "ExchangeConnection": "offset"}  # fmt: skip
+           "ExchangeConnection": "offset", "RewardConnection": "reward"}  # fmt: skip
 names = st.sampled_from(["a", "b", "c", "x1", "y_2"])
 PAGE_SIZES = [0, 1, 2, 3, 5, 101, -1]
 # Federation's representations: entities of the world, and some the general path answers.
@@ -370,6 +383,7 @@ def in_world(query: str, world: World) -> str:
         "entry": world.transfers,
         "partner": world.partners,
         "exchange": world.exchanges,
+        "reward": world.rewards,
         "offset": list(range(1, 9)),
     }
 

@@ -1,0 +1,126 @@
+"""How the program's catalogues are read in SQL: the partner list with each partner's dated
+exchange terms and rate cards, the reward catalogue and the coupon templates. Part of the
+registry of declared plans (resolvers.compiled.registry); each reads the rows, order and
+visibility condition its loader or list reads on the general path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import FieldNode, GraphQLField
+from sqlalchemy import Text, and_, case, cast, func, null
+from strawberry.utils.str_converters import to_camel_case
+
+from infra.models import coupon_templates, exchange_terms, partners, rate_cards, rewards
+from resolvers.compiled.fields import argument_id, columns, partner_of, text_of
+from resolvers.compiled.plan import PlanField, Planner
+from resolvers.compiled.sql import Unplannable, json_typed, plain, present
+from schema.partner import RATE_CARD_TERMS
+
+
+def _partners(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    partner = planner.alias(partners)  # partners.registry.list_partners
+    visible = planner.over(partner, planner.visible.partners)
+    return planner.rows("Partner", nodes, partner, visible, partner.c.code)
+
+
+def _terms(planner: Planner, field: GraphQLField, nodes: list[FieldNode], p: Any) -> Any:
+    terms = planner.alias(exchange_terms)  # partners.registry.terms_of
+    return planner.rows("ExchangeTerms", nodes, terms, terms.c.partner_id == p.c.id,
+                        terms.c.valid_from, terms.c.id)  # fmt: skip
+
+
+def _rate_cards(planner: Planner, field: GraphQLField, nodes: list[FieldNode], p: Any) -> Any:
+    card = planner.alias(rate_cards)  # partners.rate_card.rate_cards_of
+    visible = and_(card.c.partner_id == p.c.id, planner.over(card, planner.visible.rate_cards))
+    return planner.rows("RateCard", nodes, card, visible, card.c.valid_from, card.c.id)
+
+
+def trimmed(name: str) -> PlanField:
+    """A rate as written (3, 0.008), as partners.settlement.plain gives it: trim_scale."""
+
+    def plan(planner: Planner, field: GraphQLField, nodes: list[FieldNode], source: Any) -> Any:
+        value = source.c[name]
+        return plain(cast(func.trim_scale(value), Text), value)
+
+    return plan
+
+
+def _reward(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    key = argument_id(planner, field, nodes)
+    given = planner.alias(rewards)
+    condition = and_(given.c.id == key, planner.over(given, planner.visible.rewards))
+    return present(planner.one("Reward", nodes, given, condition))
+
+
+def _reward_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    if any(argument.name.value == "filter" for argument in nodes[0].arguments or ()):
+        raise Unplannable("rewards(filter:) takes the general path")
+    given = planner.alias(rewards)  # loyalty.reward.list_rewards
+    return planner.connection(field, nodes, given, planner.over(given, planner.visible.rewards),
+                              "reward", ascending=True)  # fmt: skip
+
+
+def _templates(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    template = planner.alias(coupon_templates)  # loyalty.promotions.template.list_templates
+    visible = planner.over(template, planner.visible.coupon_templates)
+    return planner.rows("CouponTemplate", nodes, template, visible, template.c.id)
+
+
+def _template(planner: Planner, field: GraphQLField, nodes: list[FieldNode], held: Any) -> Any:
+    """A coupon's template, null where the caller may not read it (templates_by_id)."""
+    template = planner.alias(coupon_templates)
+    readable = planner.over(template, planner.visible.readable_templates)
+    condition = and_(template.c.id == held.c.template_id, readable)
+    return planner.one("CouponTemplate", nodes, template, condition)
+
+
+def _channels(planner: Planner, field: GraphQLField, nodes: list[FieldNode], t: Any) -> Any:
+    """Comma-separated in the row, a list (null: every channel) in the graph."""
+    listed = cast(func.to_json(func.string_to_array(t.c.channels, ",")), Text)
+    return json_typed(case((func.coalesce(t.c.channels, "") == "", null()), else_=listed))
+
+
+def _priced(name: str) -> PlanField:
+    """An amount at the program's currency exponent (CouponTemplate.priced)."""
+    return lambda planner, field, nodes, source: planner.scalar(source.c[name], field)
+
+
+# fmt: off
+CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
+    ("Query", "partners"): _partners,
+    ("Partner", "exchangeTerms"): _terms,
+    ("Partner", "rateCards"): _rate_cards,
+    **columns("ExchangeTerms", {"id": "id", "direction": "direction", "minPoints": "min_points",
+                                "maxPoints": "max_points", "stepPoints": "step_points",
+                                "dailyCapPoints": "daily_cap_points", "feePoints": "fee_points",
+                                "validFrom": "valid_from", "validTo": "valid_to"}),
+    ("ExchangeTerms", "rate"): text_of("rate"),
+    **columns("RateCard", {"id": "id", "validFrom": "valid_from", "validTo": "valid_to"}),
+    **{("RateCard", to_camel_case(name)): trimmed(name) for name in RATE_CARD_TERMS},
+    ("Query", "reward"): _reward,
+    ("Query", "rewards"): _reward_page,
+    **columns("Reward", {"id": "id", "code": "code", "name": "name",
+                         "description": "description", "pointCost": "point_cost",
+                         "stock": "stock", "status": "status", "createdAt": "created_at",
+                         "updatedAt": "updated_at"}),
+    ("Reward", "partner"): partner_of("partner_id"),
+    ("Query", "couponTemplates"): _templates,
+    ("Coupon", "template"): _template,
+    **columns("CouponTemplate", {"id": "id", "code": "code", "name": "name", "kind": "kind",
+                                 "validFrom": "valid_from", "validUntil": "valid_until",
+                                 "validHours": "valid_hours",
+                                 "perMemberLimit": "per_member_limit",
+                                 "totalLimit": "total_limit", "issuedCount": "issued_count",
+                                 "redeemedCount": "redeemed_count", "status": "status",
+                                 "rewardId": "reward_id"}),
+    **{("CouponTemplate", graphql): _priced(name) for graphql, name in (
+        ("amountOff", "amount_off"), ("maxDiscount", "max_discount"),
+        ("threshold", "threshold"), ("budget", "budget"),
+        ("discountTotal", "discount_total"))},
+    ("CouponTemplate", "percentOff"): trimmed("percent_off"),
+    ("CouponTemplate", "channels"): _channels,
+    ("CouponTemplate", "partner"): partner_of("partner_id"),
+    ("CouponTemplate", "fundedBy"): partner_of("funded_by_partner_id"),
+}
+# fmt: on
