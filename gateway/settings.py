@@ -119,14 +119,15 @@ class Settings:
     def pool_size(self) -> int:
         """The connections each worker keeps: what keeps the database's cores busy, 2 x
         cores + 1 (statements beyond that only wait for a core inside PostgreSQL, each taking
-        longer: bench/side_by_side.py), shared by the workers, at least 5 per worker (a
-        request holds its connection while Python writes its answer), and never more than
+        longer: bench/side_by_side.py), shared by the workers, at least 8 per worker (a
+        connection is held until the worker's event loop reads the answer, behind other
+        requests' Python: with 5, a member app's view ran 7 % slower), and never more than
         their part of `max_connections` less what migrations, jobs and administrators need."""
         if self.database_pool_size > 0:
             return self.database_pool_size
         cores = self.database_cores or os.cpu_count() or 1
         workers = max(1, self.workers)
-        busy = max(5, -(-(2 * cores + 1) // workers))
+        busy = max(8, -(-(2 * cores + 1) // workers))
         share = (self.database_max_connections - RESERVED_CONNECTIONS) // workers
         return max(1, min(busy, share))
 

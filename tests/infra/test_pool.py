@@ -16,7 +16,7 @@ from tests.conftest import _drop_postgres_database, _fresh_postgres_database
 
 @pytest.mark.parametrize(
     ("cores", "max_connections", "workers", "expected"),
-    [(2, 100, 1, 5), (2, 100, 2, 5), (8, 100, 1, 17), (8, 100, 2, 9), (8, 100, 4, 5),
+    [(2, 100, 1, 8), (2, 100, 2, 8), (8, 100, 1, 17), (8, 100, 2, 9), (8, 100, 4, 8),
      (32, 100, 1, 65), (32, 100, 2, 33), (32, 40, 2, 15), (2, 20, 4, 2), (2, 12, 4, 1)],
 )  # fmt: skip
 def test_the_default_pool_keeps_the_database_cores_busy_within_max_connections(
@@ -29,8 +29,8 @@ def test_the_default_pool_keeps_the_database_cores_busy_within_max_connections(
 
 
 def test_the_default_pool_counts_this_machines_cores(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 4)
-    assert Settings().pool_size() == 9
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert Settings().pool_size() == 17
     assert Settings.from_env({"POINTGATE_DB_CORES": "16"}).pool_size() == 33
 
 
