@@ -10,7 +10,7 @@ from operator import attrgetter
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
@@ -280,18 +280,22 @@ async def resolve(
     raise NotFound(f"no member has this {kind} identity")
 
 
+def identity_holder(kind: Any, value: Any, visible: Visibility) -> Select[Any]:
+    """The member holding an identity (`value` normalised), if the caller may see the
+    identity: the rule find_by_identity and the compiled `memberByIdentity` read."""
+    held = select(identities.c.member_id).where(
+        identities.c.kind == kind, identities.c.value == value, visible.identities
+    )
+    return held.order_by(identities.c.member_id).limit(1)
+
+
 async def find_by_identity(
     db: Database, kind: IdentityKind, value: str, visible: Visibility
 ) -> int | None:
     """The id of the member holding this identity, if the caller may see the identity."""
     async with db.read() as conn:
-        member_id: int | None = await conn.scalar(
-            select(identities.c.member_id).where(
-                identities.c.kind == kind,
-                identities.c.value == normalize_identity(kind, value),
-                visible.identities,
-            )
-        )
+        held = identity_holder(kind, normalize_identity(kind, value), visible)
+        member_id: int | None = await conn.scalar(held)
         return member_id
 
 

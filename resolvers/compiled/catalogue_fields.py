@@ -1,21 +1,38 @@
 """How the program's catalogues are read in SQL: the partner list with each partner's dated
-exchange terms and rate cards, the reward catalogue and the coupon templates. Part of the
-registry of declared plans (resolvers.compiled.registry); each reads the rows, order and
-visibility condition its loader or list reads on the general path."""
+exchange terms and rate cards, the reward catalogue and the coupon templates; and a member
+found by an identity. Part of the registry of declared plans (resolvers.compiled.registry);
+each reads the rows, order and visibility condition its loader or list reads on the general
+path."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from graphql import FieldNode, GraphQLField
-from sqlalchemy import Text, and_, case, cast, func, null
+from sqlalchemy import String, Text, and_, case, cast, func, null
 from strawberry.utils.str_converters import to_camel_case
 
 from infra.models import coupon_templates, exchange_terms, partners, rate_cards, rewards
-from resolvers.compiled.fields import argument_id, columns, partner_of, text_of
+from loyalty.member import IdentityKind, identity_holder, normalize_identity
+from resolvers.compiled.fields import argument_id, columns, members_where, partner_of, text_of
 from resolvers.compiled.plan import PlanField, Planner
 from resolvers.compiled.sql import Unplannable, json_typed, plain, present
 from schema.partner import RATE_CARD_TERMS
+
+
+def _member_by_identity(
+    planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any
+) -> Any:
+    """loyalty.member.find_by_identity: a value it would refuse takes the general path."""
+    kind, value = planner.parameter(String()), planner.parameter(String())
+
+    def read(args: dict[str, Any], now: Any) -> dict[str, Any]:
+        given = IdentityKind(args["kind"])
+        return {kind.key: given.value, value.key: normalize_identity(given, args["value"])}
+
+    planner.bind(field, nodes, read)
+    held = identity_holder(kind, value, planner.visible).correlate(None).scalar_subquery()
+    return members_where(planner, nodes, lambda m: m.c.id == held, required=True)
 
 
 def _partners(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
@@ -81,13 +98,9 @@ def _channels(planner: Planner, field: GraphQLField, nodes: list[FieldNode], t: 
     return json_typed(case((func.coalesce(t.c.channels, "") == "", null()), else_=listed))
 
 
-def _priced(name: str) -> PlanField:
-    """An amount at the program's currency exponent (CouponTemplate.priced)."""
-    return lambda planner, field, nodes, source: planner.scalar(source.c[name], field)
-
-
 # fmt: off
 CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
+    ("Query", "memberByIdentity"): _member_by_identity,
     ("Query", "partners"): _partners,
     ("Partner", "exchangeTerms"): _terms,
     ("Partner", "rateCards"): _rate_cards,
@@ -114,10 +127,10 @@ CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
                                  "totalLimit": "total_limit", "issuedCount": "issued_count",
                                  "redeemedCount": "redeemed_count", "status": "status",
                                  "rewardId": "reward_id"}),
-    **{("CouponTemplate", graphql): _priced(name) for graphql, name in (
-        ("amountOff", "amount_off"), ("maxDiscount", "max_discount"),
-        ("threshold", "threshold"), ("budget", "budget"),
-        ("discountTotal", "discount_total"))},
+    # amounts at the program's currency exponent (CouponTemplate.priced), as Decimal scalars
+    **columns("CouponTemplate", {"amountOff": "amount_off", "maxDiscount": "max_discount",
+                                 "threshold": "threshold", "budget": "budget",
+                                 "discountTotal": "discount_total"}),
     ("CouponTemplate", "percentOff"): trimmed("percent_off"),
     ("CouponTemplate", "channels"): _channels,
     ("CouponTemplate", "partner"): partner_of("partner_id"),

@@ -25,7 +25,6 @@ FIELDS: dict[tuple[str, str], PlanField] = {
 UNPLANNABLE: dict[str | tuple[str, str], str] = {
     ("Query", "_service"): "the SDL, from the schema in memory",
     ("Query", "program"): "the program's rules, from the configuration in memory",
-    ("Query", "memberByIdentity"): "looks an identity up through loyalty.member.resolve",
     ("Query", "settlementStatement"): "an open period's statement is computed on read",
     ("Query", "campaigns"): "not planned yet (promotions)",
     ("Query", "programMetrics"): "the KPIs: several aggregates over the whole program",

@@ -243,6 +243,14 @@ CURSORS = {"MemberConnection": "member", "PurchaseConnection": "purchase",
            "LedgerEntryConnection": "entry", "ReferralConnection": "member",
            "ExchangeConnection": "offset", "RewardConnection": "reward"}  # fmt: skip
 names = st.sampled_from(["a", "b", "c", "x1", "y_2"])
+# memberByIdentity's arguments: identities of members, of canaries, spelt otherwise, unknown,
+# and values normalize_identity refuses.
+IDENTITIES = [
+    'kind: EMAIL, value: "ada@example.com"', 'kind: EMAIL, value: " Bo@Example.COM "',
+    f'kind: EMAIL, value: "{CANARY.lower()}-1@example.com"', 'kind: EMAIL, value: "no-at"',
+    'kind: PARTNER_ACCOUNT, value: "DIFF-1"', f'kind: PARTNER_ACCOUNT, value: "{CANARY}-ACCOUNT-0"',
+    'kind: LOYALTY_CARD, value: "nobody"', 'kind: PHONE, value: "12"', 'kind: EMAIL, value: ""',
+]  # fmt: skip
 PAGE_SIZES = [0, 1, 2, 3, 5, 101, -1]
 # Federation's representations: entities of the world, and some the general path answers.
 REPRESENTATIONS = [
@@ -289,6 +297,9 @@ def arguments(draw, type_name: str, name: str) -> str:
         elif argument_name == "representations":
             items = draw(st.lists(st.sampled_from(REPRESENTATIONS), min_size=1, max_size=4))
             written.append(f"representations: [{', '.join(items)}]")
+        elif (type_name, name) == ("Query", "memberByIdentity"):  # kind and value together
+            if argument_name == "kind":
+                written.append(draw(st.sampled_from(IDENTITIES)))
         elif argument_name == "within":
             written.append(f"within: {draw(st.sampled_from([0, 7, 30, 800, 3660, 3661, -1]))}")
         elif required:
