@@ -133,12 +133,16 @@ async def test_introspection_and_suggestions_are_off_but_the_sdl_is_served(produ
     assert (await production.get("/graphql", headers={"accept": "text/html"})).status_code != 200
 
 
+# `program` has no plan: the operation takes the general path, which lists the partners.
+GENERAL_PARTNERS = "{ partners { code } program { currency } }"
+
+
 async def test_an_unexpected_error_never_reaches_the_client(production, monkeypatch, caplog):
     async def broken(*_args, **_kwargs):
         raise RuntimeError("CANARY-7f3a secret connection string")
 
     monkeypatch.setattr(registry, "list_partners", broken)
-    response = await production.post("/graphql", json={"query": "{ partners { code } }"})
+    response = await production.post("/graphql", json={"query": GENERAL_PARTNERS})
 
     assert "CANARY" not in response.text
     assert error_codes(response.json()) == ["INTERNAL_SERVER_ERROR"]
@@ -175,7 +179,7 @@ async def test_development_mode_shows_the_unexpected_error_to_the_developer(clie
         raise RuntimeError("a bug to fix")
 
     monkeypatch.setattr(registry, "list_partners", broken)
-    body = (await client.post("/graphql", json={"query": "{ partners { code } }"})).json()
+    body = (await client.post("/graphql", json={"query": GENERAL_PARTNERS})).json()
 
     assert error_codes(body) == ["INTERNAL_SERVER_ERROR"]
     assert "a bug to fix" in body["errors"][0]["message"]
