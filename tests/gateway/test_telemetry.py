@@ -84,8 +84,10 @@ async def test_a_masked_error_carries_the_trace_id_of_the_callers_traceparent(
     parent = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
 
     with caplog.at_level("ERROR", logger="pointgate.errors"):
-        body = await graphql(client, "{ partners { code } }", headers=parent)
-        unrelated = await graphql(client, "{ partners { code } }")
+        # `program` has no plan: the operation takes the general path, which lists partners.
+        body = await graphql(client, "{ partners { code } program { __typename } }",
+                             headers=parent)  # fmt: skip
+        unrelated = await graphql(client, "{ partners { code } program { __typename } }")
 
     assert body["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR",
                                                "traceId": trace_id}  # fmt: skip
@@ -100,3 +102,28 @@ def test_the_service_is_named_by_otel_service_name_when_set(monkeypatch):
     assert _resource().attributes["service.name"] == "pointgate"
     monkeypatch.setenv("OTEL_SERVICE_NAME", "pointgate-eu-1")
     assert _resource().attributes["service.name"] == "pointgate-eu-1"
+
+
+async def test_statements_get_no_tracer_until_spans_or_metrics_are_recorded(monkeypatch):
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from infra import telemetry
+
+    monkeypatch.setattr(telemetry, "_tracing", False)
+    monkeypatch.setattr(telemetry, "_exporting", False)
+    engine = create_async_engine("sqlite+aiosqlite://")
+
+    def hooks() -> int:
+        return len(engine.sync_engine.dispatch.before_cursor_execute)
+
+    try:
+        telemetry.instrument_engine(engine)
+        assert hooks() == 0
+
+        monkeypatch.setattr(telemetry, "_tracing", True)  # a provider installed later
+        telemetry._instrument_engines()
+        assert hooks() == 1
+        telemetry._instrument_engines()  # once per engine
+        assert hooks() == 1
+    finally:
+        await engine.dispose()
