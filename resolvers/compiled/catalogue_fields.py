@@ -1,21 +1,29 @@
 """How the program's catalogues are read in SQL: the partner list with each partner's dated
-exchange terms and rate cards, the reward catalogue and the coupon templates; and a member
-found by an identity. Part of the registry of declared plans (resolvers.compiled.registry);
-each reads the rows, order and visibility condition its loader or list reads on the general
-path."""
+exchange terms and rate cards, the reward catalogue, coupon templates and campaigns; a member
+found by an identity; operators' audit trail. Part of the registry of declared plans
+(resolvers.compiled.registry); each reads the rows, order and visibility condition its loader
+or list reads on the general path."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from graphql import FieldNode, GraphQLField
-from sqlalchemy import String, Text, and_, case, cast, func, null
+from sqlalchemy import String, Text, and_, case, cast, func, null, or_
 from strawberry.utils.str_converters import to_camel_case
 
-from infra.models import coupon_templates, exchange_terms, partners, rate_cards, rewards
+from infra.models import (
+    audit_log,
+    campaigns,
+    coupon_templates,
+    exchange_terms,
+    partners,
+    rate_cards,
+    rewards,
+)
 from loyalty.member import IdentityKind, identity_holder, normalize_identity
 from resolvers.compiled.fields import argument_id, columns, members_where, partner_of, text_of
-from resolvers.compiled.plan import PlanField, Planner
+from resolvers.compiled.plan import PlanField, Planner, Source
 from resolvers.compiled.sql import Unplannable, json_typed, plain, present
 from schema.partner import RATE_CARD_TERMS
 
@@ -88,20 +96,55 @@ def _template(planner: Planner, field: GraphQLField, nodes: list[FieldNode], hel
     """A coupon's template, null where the caller may not read it (templates_by_id)."""
     template = planner.alias(coupon_templates)
     readable = planner.over(template, planner.visible.readable_templates)
-    condition = and_(template.c.id == held.c.template_id, readable)
+    condition = and_(template.c.id == held.c["template_id"], readable)
     return planner.one("CouponTemplate", nodes, template, condition)
 
 
-def _channels(planner: Planner, field: GraphQLField, nodes: list[FieldNode], t: Any) -> Any:
-    """Comma-separated in the row, a list (null: every channel) in the graph."""
-    listed = cast(func.to_json(func.string_to_array(t.c.channels, ",")), Text)
-    return json_typed(case((func.coalesce(t.c.channels, "") == "", null()), else_=listed))
+def _campaigns(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    ran = planner.alias(campaigns)  # loyalty.promotions.campaign.list_campaigns
+    visible = planner.over(ran, planner.visible.campaigns)
+    return planner.rows("Campaign", nodes, ran, visible, ran.c.id)
+
+
+def _campaign_template(
+    planner: Planner, field: GraphQLField, nodes: list[FieldNode], ran: Any
+) -> Any:
+    """The template it grants, null where the caller may not read it (templates_by_id)."""
+    return _template(planner, field, nodes, Source(template_id=ran.c.coupon_template_id))
+
+
+def listed(name: str, empty_is_null: bool = False) -> PlanField:
+    """A comma-separated column as a list (null: everyone); with `empty_is_null`, '' too."""
+
+    def plan(planner: Planner, field: GraphQLField, nodes: list[FieldNode], source: Any) -> Any:
+        value = source.c[name]
+        written = cast(func.to_json(func.string_to_array(value, ",")), Text)
+        empty = func.coalesce(value, "") == "" if empty_is_null else value.is_(None)
+        return json_typed(case((empty, null()), else_=written))
+
+    return plan
+
+
+def _audit_log(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    """auth.audit.entries: newest first, filtered by action and subject when given."""
+    entry = planner.alias(audit_log)
+    action, subject = planner.parameter(String()), planner.parameter(String())
+    planner.bind(field, nodes, lambda args, now: {action.key: args.get("action"),
+                                                  subject.key: args.get("subject")})  # fmt: skip
+    condition = and_(or_(action.is_(None), entry.c.action == action),
+                     or_(subject.is_(None), entry.c.subject == subject))  # fmt: skip
+    return planner.connection(field, nodes, entry, condition, "audit", ascending=False)
 
 
 # fmt: off
 CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
     ("Query", "memberByIdentity"): _member_by_identity,
     ("Query", "partners"): _partners,
+    ("Query", "auditLog"): _audit_log,
+    **columns("AuditEntry", {"id": "id", "at": "at", "principalKind": "principal_kind",
+                             "subject": "subject", "clientId": "client_id",
+                             "partnerId": "partner_id", "action": "action", "target": "target",
+                             "outcome": "outcome", "traceId": "trace_id"}),
     ("Partner", "exchangeTerms"): _terms,
     ("Partner", "rateCards"): _rate_cards,
     **columns("ExchangeTerms", {"id": "id", "direction": "direction", "minPoints": "min_points",
@@ -132,8 +175,20 @@ CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
                                  "threshold": "threshold", "budget": "budget",
                                  "discountTotal": "discount_total"}),
     ("CouponTemplate", "percentOff"): trimmed("percent_off"),
-    ("CouponTemplate", "channels"): _channels,
+    ("CouponTemplate", "channels"): listed("channels", empty_is_null=True),
     ("CouponTemplate", "partner"): partner_of("partner_id"),
     ("CouponTemplate", "fundedBy"): partner_of("funded_by_partner_id"),
+    ("Query", "campaigns"): _campaigns,
+    **columns("Campaign", {"id": "id", "code": "code", "name": "name", "priority": "priority",
+                           "exclusive": "exclusive", "startsAt": "starts_at",
+                           "endsAt": "ends_at", "monthlyDay": "monthly_day",
+                           "bonusPoints": "bonus_points", "pointsBudget": "points_budget",
+                           "couponsSkipped": "coupons_skipped",
+                           "pointsAwarded": "points_awarded", "status": "status"}),
+    **{("Campaign", to_camel_case(name)): listed(name) for name in (
+        "tiers", "channels", "partner_ids", "lifecycles", "spend_bands", "frequency_bands")},
+    ("Campaign", "multiplier"): trimmed("multiplier"),
+    ("Campaign", "couponTemplate"): _campaign_template,
+    ("Campaign", "fundedBy"): partner_of("funded_by_partner_id"),
 }
 # fmt: on

@@ -28,12 +28,15 @@ from sqlalchemy import select, update
 
 from auth import clients
 from gateway.app import build_schema, create_app
+from infra.models import audit_log as audit_table
+from infra.models import coupon_templates as templates_table
 from infra.models import members as members_table
 from infra.models import transfers as transfers_table
 from loyalty import member, purchase, reward
 from loyalty.member import IdentityKind, IdentityRef, MemberRef
 from loyalty.program import Program
 from loyalty.promotions import coupon
+from loyalty.promotions.campaign import CampaignTerms, create_campaign
 from loyalty.promotions.template import CouponKind, TemplateTerms, create_template
 from loyalty.purchase import Channel
 from loyalty.visibility import EVERYTHING
@@ -75,6 +78,7 @@ class World:
     partners: list[int]
     exchanges: list[str]
     rewards: list[int]
+    audit: list[int]
     app: Any  # the compiled one
     examples: list[str] = dataclasses.field(default_factory=list)
 
@@ -111,6 +115,12 @@ async def buy(
         visible=EVERYTHING
     )  # fmt: skip
     return int(row.id)
+
+
+async def coupon_templates_of(db, code: str) -> int:
+    async with db.read() as conn:
+        found = select(templates_table.c.id).where(templates_table.c.code == code)
+        return int((await conn.execute(found)).scalar_one())
 
 
 async def coupons_of_partner(db, code: str, partner_id: int, holders: list[int]) -> list[str]:
@@ -190,6 +200,46 @@ async def world(db, settings) -> AsyncIterator[World]:
                                                idempotency_key=f"x-{n}",
                                                visible=EVERYTHING)  # fmt: skip
         exchanged.append(str(done.id))
+    # Campaigns (from next month: no purchase here earns by them), one with every audience
+    # and the diff-five coupon, one funded by the partner (a coupon, no points), one plain.
+    five = await coupon_templates_of(db, "diff-five")
+    month = datetime.now(UTC) + timedelta(days=31)
+    for terms in (
+        CampaignTerms(
+            code="all",
+            name="All of it",
+            starts_at=month,
+            ends_at=month + timedelta(days=9),
+            priority=2,
+            monthly_day=7,
+            tiers=("GOLD", "SILVER"),
+            channels=("ONLINE",),
+            partner_ids=(ours.id,),
+            lifecycles=("ACTIVE",),
+            spend_bands=("HIGH",),
+            frequency_bands=("LOW",),
+            multiplier=Decimal("1.5"),
+            bonus_points=10,
+            coupon_template_id=five,
+        ),
+        CampaignTerms(
+            code="funded",
+            name="Partner's",
+            starts_at=month,
+            ends_at=month + timedelta(days=2),
+            coupon_template_id=five,
+            funded_by_partner_id=ours.id,
+        ),
+        CampaignTerms(
+            code="plain",
+            name="Plain",
+            starts_at=month,
+            exclusive=True,
+            ends_at=month + timedelta(days=1),
+            multiplier=Decimal("2.00000000"),
+        ),
+    ):
+        await create_campaign(db, terms, visible=EVERYTHING)
     # Thousands of requests a minute from three callers: the rate limit is not under test.
     settings = dataclasses.replace(settings, compiled_reads=True, rate_limit_per_minute=10**9,
                                    rate_limit_burst=10**9)  # fmt: skip
@@ -211,8 +261,10 @@ async def world(db, settings) -> AsyncIterator[World]:
     async with db.read() as conn:
         ordered_ids = select(transfers_table.c.id).order_by(transfers_table.c.id)
         transfers = list((await conn.execute(ordered_ids)).scalars())
+        audited = list((await conn.execute(select(audit_table.c.id))).scalars())
     world = World([m.id for m in mine], [m.id for m in canaries], bought, callers, transfers,
-                  [ours.id, canary.id], exchanged, [r.id for r in given], compiled)  # fmt: skip
+                  [ours.id, canary.id], exchanged, [r.id for r in given], audited or [1],
+                  compiled)  # fmt: skip
     yield world
     for pair in callers.values():
         for http in pair:
@@ -241,8 +293,12 @@ ROOT_IDS = {"member": "member", "purchase": "purchase", "partner": "partner",
             "exchange": "exchange", "reward": "reward"}  # fmt: skip
 CURSORS = {"MemberConnection": "member", "PurchaseConnection": "purchase",
            "LedgerEntryConnection": "entry", "ReferralConnection": "member",
-           "ExchangeConnection": "offset", "RewardConnection": "reward"}  # fmt: skip
+           "ExchangeConnection": "offset", "RewardConnection": "reward",
+           "AuditEntryConnection": "audit"}  # fmt: skip
 names = st.sampled_from(["a", "b", "c", "x1", "y_2"])
+# auditLog's filters: the world's actions and subjects, and others.
+AUDIT_FILTERS = {"action": ["client.create", "token.issue", "mutation.recordPurchase", "x"],
+                 "subject": ["operator:diff", "system", "x"]}  # fmt: skip
 # memberByIdentity's arguments: identities of members, of canaries, spelt otherwise, unknown,
 # and values normalize_identity refuses.
 IDENTITIES = [
@@ -300,6 +356,10 @@ def arguments(draw, type_name: str, name: str) -> str:
         elif (type_name, name) == ("Query", "memberByIdentity"):  # kind and value together
             if argument_name == "kind":
                 written.append(draw(st.sampled_from(IDENTITIES)))
+        elif argument_name in AUDIT_FILTERS:
+            written.append(
+                f'{argument_name}: "{draw(st.sampled_from(AUDIT_FILTERS[argument_name]))}"'
+            )
         elif argument_name == "within":
             written.append(f"within: {draw(st.sampled_from([0, 7, 30, 800, 3660, 3661, -1]))}")
         elif required:
@@ -395,6 +455,7 @@ def in_world(query: str, world: World) -> str:
         "partner": world.partners,
         "exchange": world.exchanges,
         "reward": world.rewards,
+        "audit": world.audit,
         "offset": list(range(1, 9)),
     }
 
