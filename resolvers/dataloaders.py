@@ -31,7 +31,7 @@ from loyalty import (
 )
 from loyalty.errors import PartnerUnavailable
 from loyalty.program import Program
-from loyalty.promotions import benefit, campaign, coupon
+from loyalty.promotions import benefit, coupon, offers
 from loyalty.visibility import Visibility
 from partners import exchange, rate_card, registry
 from partners.connector import ConnectorError
@@ -214,7 +214,7 @@ class CouponsByPurchaseLoader(BatchLoader):
 
 class CampaignsByTierLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[str]) -> list[list[Any]]:
-        found = await campaign.running_for_tiers(
+        found = await offers.running_for_tiers(
             conn, list(keys), datetime.now(UTC), self.visible.offered_campaigns
         )
         return [[row for tier, row in found if tier == key] for key in keys]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from auth import ownership
-from loyalty.promotions import campaign, coupon, metric
+from loyalty.promotions import campaign, coupon, metric, offers
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from resolvers import access
@@ -57,7 +57,7 @@ class PromotionQueries:
         permission_classes=[RUN_PROMOTIONS],
     )
     async def campaigns(self, info: Info) -> list[Campaign]:
-        rows = await campaign.list_campaigns(info.context.db, info.context.visible)
+        rows = await offers.list_campaigns(info.context.db, info.context.visible)
         return [Campaign.of(row) for row in rows]
 
 

@@ -18,7 +18,7 @@ from auth import access, audit, console, ownership, totp
 from auth.access import Need
 from gateway.console.visit import PAGE, Page, Visit, number, whole
 from loyalty.errors import DomainError
-from loyalty.promotions import campaign, coupon
+from loyalty.promotions import campaign, coupon, offers
 from partners import exchange, registry, webhook
 from partners.settlement import Period
 from partners.settlement.periods import zone_of
@@ -175,7 +175,7 @@ async def webhook_resend(visit: Visit) -> Response:
 async def promotions_page(visit: Visit) -> Response:
     """The campaigns and coupon templates, with what each has spent against its budget."""
     return visit.page("promotions.html", title="Campaigns and coupons",
-                      campaigns=await campaign.list_campaigns(visit.db, visit.visible),
+                      campaigns=await offers.list_campaigns(visit.db, visit.visible),
                       templates=await coupon.list_templates(visit.db, visit.visible))  # fmt: skip
 
 

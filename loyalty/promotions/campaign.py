@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database, insert_unless_exists
@@ -370,28 +370,6 @@ async def end_campaign(
             return row
         await announce(conn, CHANNEL, row.code)
         return row
-
-
-async def running_for_tiers(
-    conn: AsyncConnection, tiers: list[str], at: datetime, offered: ColumnElement[bool]
-) -> list[tuple[str, CampaignRow]]:
-    """(tier, campaign row) for campaigns not yet ended whose audience admits the tier and the
-    reader may see (`offered`, the policy's): what a member of that tier is offered (channels
-    and partners aside)."""
-    rows = list(await conn.execute(
-        select(campaigns).where(campaigns.c.status == CampaignStatus.ACTIVE,
-                                campaigns.c.ends_at > at, offered)
-        .order_by(campaigns.c.starts_at)
-    ))  # fmt: skip
-    return [(tier, row) for tier in tiers for row in rows
-            if row.tiers is None or tier in row.tiers.split(",")]  # fmt: skip
-
-
-async def list_campaigns(db: Database, visible: Visibility) -> list[CampaignRow]:
-    async with db.read() as conn:
-        return list(await conn.execute(
-            select(campaigns).where(visible.campaigns).order_by(campaigns.c.id)
-        ))  # fmt: skip
 
 
 async def _not_ended(conn: AsyncConnection, at: datetime) -> list[Campaign]:

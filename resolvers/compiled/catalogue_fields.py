@@ -22,8 +22,9 @@ from infra.models import (
     rewards,
 )
 from loyalty.member import IdentityKind, identity_holder, normalize_identity
+from loyalty.promotions import offers
 from resolvers.compiled.fields import argument_id, columns, members_where, partner_of, text_of
-from resolvers.compiled.plan import PlanField, Planner, Source
+from resolvers.compiled.plan import CLOCK, PlanField, Planner, Source
 from resolvers.compiled.sql import Unplannable, json_typed, plain, present
 from schema.partner import RATE_CARD_TERMS
 
@@ -101,9 +102,17 @@ def _template(planner: Planner, field: GraphQLField, nodes: list[FieldNode], hel
 
 
 def _campaigns(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    ran = planner.alias(campaigns)  # loyalty.promotions.campaign.list_campaigns
+    ran = planner.alias(campaigns)  # loyalty.promotions.offers.list_campaigns
     visible = planner.over(ran, planner.visible.campaigns)
     return planner.rows("Campaign", nodes, ran, visible, ran.c.id)
+
+
+def _offered(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:
+    """The campaigns offered to the member's tier (loyalty.promotions.offers.offered)."""
+    ran = planner.alias(campaigns)
+    rule = offers.offered(m.c.tier, CLOCK["now"], planner.visible.offered_campaigns)
+    return planner.rows("Campaign", nodes, ran, planner.over(ran, rule), ran.c.starts_at,
+                        ran.c.id)  # fmt: skip
 
 
 def _campaign_template(
@@ -179,6 +188,7 @@ CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
     ("CouponTemplate", "partner"): partner_of("partner_id"),
     ("CouponTemplate", "fundedBy"): partner_of("funded_by_partner_id"),
     ("Query", "campaigns"): _campaigns,
+    ("Member", "campaigns"): _offered,
     **columns("Campaign", {"id": "id", "code": "code", "name": "name", "priority": "priority",
                            "exclusive": "exclusive", "startsAt": "starts_at",
                            "endsAt": "ends_at", "monthlyDay": "monthly_day",

@@ -27,7 +27,6 @@ UNPLANNABLE: dict[str | tuple[str, str], str] = {
     ("Query", "program"): "the program's rules, from the configuration in memory",
     ("Query", "settlementStatement"): "an open period's statement is computed on read",
     ("Query", "programMetrics"): "the KPIs: several aggregates over the whole program",
-    ("Member", "campaigns"): "the campaigns running for a tier, from the campaign book's rules",
     ("PartnerAccount", "balance"): "asks the partner's own system (a connector call)",
     "BenefitRule": "the program's catalogue (Query.program)",
     "CampaignCost": "program metrics",

@@ -9,8 +9,8 @@ from partners import registry
 from tests.conftest import graphql
 from tests.factories import a_member_with_points
 
-# Member.campaigns has no plan (resolvers.compiled.fields.UNPLANNABLE): the general path answers.
-QUERY = "query Balance($id: ID!) { member(id: $id) { balance { available } campaigns { id } } }"
+# Query.program has no plan (resolvers.compiled.registry.UNPLANNABLE): the general path answers.
+QUERY = "query Balance($id: ID!) { member(id: $id) { balance { available } } program { currency } }"
 COMPILED = "query Balance($id: ID!) { member(id: $id) { balance { available } } }"
 
 
