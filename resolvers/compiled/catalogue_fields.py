@@ -44,10 +44,16 @@ def _member_by_identity(
     return members_where(planner, nodes, lambda m: m.c.id == held, required=True)
 
 
-def _partners(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    partner = planner.alias(partners)  # partners.registry.list_partners
-    visible = planner.over(partner, planner.visible.partners)
-    return planner.rows("Partner", nodes, partner, visible, partner.c.code)
+def visible_rows(type_name: str, table: Any, scope: str, *order: str) -> PlanField:
+    """Every row of `table` the caller's `scope` condition admits, in `order` (columns): a
+    root list as its domain function reads it."""
+
+    def plan(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+        row = planner.alias(table)
+        visible = planner.over(row, getattr(planner.visible, scope))
+        return planner.rows(type_name, nodes, row, visible, *(row.c[name] for name in order))
+
+    return plan
 
 
 def _terms(planner: Planner, field: GraphQLField, nodes: list[FieldNode], p: Any) -> Any:
@@ -87,24 +93,12 @@ def _reward_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], 
                               "reward", ascending=True)  # fmt: skip
 
 
-def _templates(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    template = planner.alias(coupon_templates)  # loyalty.promotions.template.list_templates
-    visible = planner.over(template, planner.visible.coupon_templates)
-    return planner.rows("CouponTemplate", nodes, template, visible, template.c.id)
-
-
 def _template(planner: Planner, field: GraphQLField, nodes: list[FieldNode], held: Any) -> Any:
     """A coupon's template, null where the caller may not read it (templates_by_id)."""
     template = planner.alias(coupon_templates)
     readable = planner.over(template, planner.visible.readable_templates)
     condition = and_(template.c.id == held.c["template_id"], readable)
     return planner.one("CouponTemplate", nodes, template, condition)
-
-
-def _campaigns(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    ran = planner.alias(campaigns)  # loyalty.promotions.offers.list_campaigns
-    visible = planner.over(ran, planner.visible.campaigns)
-    return planner.rows("Campaign", nodes, ran, visible, ran.c.id)
 
 
 def _offered(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:
@@ -148,7 +142,8 @@ def _audit_log(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _:
 # fmt: off
 CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
     ("Query", "memberByIdentity"): _member_by_identity,
-    ("Query", "partners"): _partners,
+    # partners.registry.list_partners
+    ("Query", "partners"): visible_rows("Partner", partners, "partners", "code"),
     ("Query", "auditLog"): _audit_log,
     **columns("AuditEntry", {"id": "id", "at": "at", "principalKind": "principal_kind",
                              "subject": "subject", "clientId": "client_id",
@@ -170,7 +165,9 @@ CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
                          "stock": "stock", "status": "status", "createdAt": "created_at",
                          "updatedAt": "updated_at"}),
     ("Reward", "partner"): partner_of("partner_id"),
-    ("Query", "couponTemplates"): _templates,
+    # loyalty.promotions.template.list_templates
+    ("Query", "couponTemplates"): visible_rows("CouponTemplate", coupon_templates,
+                                               "coupon_templates", "id"),
     ("Coupon", "template"): _template,
     **columns("CouponTemplate", {"id": "id", "code": "code", "name": "name", "kind": "kind",
                                  "validFrom": "valid_from", "validUntil": "valid_until",
@@ -187,7 +184,8 @@ CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
     ("CouponTemplate", "channels"): listed("channels", empty_is_null=True),
     ("CouponTemplate", "partner"): partner_of("partner_id"),
     ("CouponTemplate", "fundedBy"): partner_of("funded_by_partner_id"),
-    ("Query", "campaigns"): _campaigns,
+    # loyalty.promotions.offers.list_campaigns
+    ("Query", "campaigns"): visible_rows("Campaign", campaigns, "campaigns", "id"),
     ("Member", "campaigns"): _offered,
     **columns("Campaign", {"id": "id", "code": "code", "name": "name", "priority": "priority",
                            "exclusive": "exclusive", "startsAt": "starts_at",
