@@ -28,6 +28,7 @@ from resolvers.compiled.permission import permitted
 from resolvers.compiled.plan import Fallback, Plan, compile_plan
 from resolvers.compiled.registry import FIELDS
 from resolvers.compiled.sql import MISSING, Unplannable
+from resolvers.compiled.writes import PAYLOAD_ID, compile_writes, run_writes
 from schema.graphql_schema import graphql_schema
 
 meter = metrics.get_meter("pointgate.graphql")
@@ -108,6 +109,56 @@ class CompiledOperations:
         if len(self.plans) > PLANS:
             self.plans.popitem(last=False)
         return plan
+
+    def writes(self, document: _Document, variables: Any, caller: Caller) -> Any:
+        """The compiled mutation of `document` for the caller's shape (None: general path)."""
+        key = ("write", *self.plan_key(document, variables, caller))
+        if key not in self.plans:
+            try:
+                self.plans[key] = compile_writes(  # type: ignore[assignment]
+                    self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
+                    caller.visible, self.program, self.dialect, FIELDS,
+                )  # fmt: skip
+            except Unplannable:
+                self.plans[key] = None
+            if len(self.plans) > PLANS:
+                self.plans.popitem(last=False)
+        self.plans.move_to_end(key)
+        return self.plans[key]
+
+    async def write(self, execution: Any) -> ExecutionResult | None:
+        """A mutation's result, its writes run by their own resolvers and its payloads read by
+        the plans (resolvers.compiled.writes); None for the general path."""
+        context = execution.context
+        if context.db.dialect != "postgresql" or execution.query is None:
+            return None
+        document = self.document(execution.query, execution.operation_name,
+                                 execution.graphql_document)  # fmt: skip
+        if document is None:
+            return None
+        self.schema = self.schema or graphql_schema(execution.schema)
+        self.dialect = self.dialect or context.db.engine.dialect
+        variables = get_variable_values(
+            self.schema, document.operation.variable_definitions or (), execution.variables or {}
+        )
+        caller = Caller(context.principal, context.db, context.visible, lambda: _ready(context))
+        writes = None if isinstance(variables, list) else self.writes(document, variables, caller)
+        if writes is None:
+            return None
+
+        async def read(plan: Plan, variables: Any, payload_id: Any) -> str | None:
+            given = {**plan_parameters(caller.principal), PAYLOAD_ID: payload_id}
+            try:
+                parameters = plan.parameters(variables, given, self.program)
+            except (Fallback, DomainError):  # the general path answers it (a page size, ...)
+                return None
+            async with caller.db.read() as conn:
+                found = (await conn.exec_driver_sql(plan.sql, parameters)).scalar()
+            return found  # type: ignore[no-any-return]
+
+        return await run_writes(writes, self.schema, document, execution.graphql_document,
+                                variables, execution.variables, context,
+                                execution.root_value, read)  # fmt: skip
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
@@ -206,4 +257,9 @@ class CompiledReads(SchemaExtension):
                 # The text goes into the response as it is (orjson writes a Fragment verbatim).
                 answer: Any = orjson.Fragment(text)
                 execution.result = ExecutionResult(data=answer, errors=None)
+        elif execution.operation_type.value == "mutation":
+            result = await self.operations.write(execution)
+            self.operations.count("compiled" if result is not None else "general")
+            if result is not None:
+                execution.result = result
         yield

@@ -23,7 +23,14 @@ from infra.models import (
 )
 from loyalty.member import IdentityKind, identity_holder, normalize_identity
 from loyalty.promotions import offers
-from resolvers.compiled.fields import argument_id, columns, members_where, partner_of, text_of
+from resolvers.compiled.fields import (
+    argument_id,
+    columns,
+    members_where,
+    partner_of,
+    related_member,
+    text_of,
+)
 from resolvers.compiled.plan import CLOCK, PlanField, Planner, Source
 from resolvers.compiled.sql import Unplannable, json_typed, plain, present
 from schema.partner import RATE_CARD_TERMS
@@ -78,11 +85,19 @@ def trimmed(name: str) -> PlanField:
     return plan
 
 
-def _reward(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    key = argument_id(planner, field, nodes)
+def reward_where(planner: Planner, nodes: list[FieldNode], key: Any) -> Any:
+    """The reward `key` names, null where there is none or the caller may not see it."""
     given = planner.alias(rewards)
     condition = and_(given.c.id == key, planner.over(given, planner.visible.rewards))
-    return present(planner.one("Reward", nodes, given, condition))
+    return planner.one("Reward", nodes, given, condition)
+
+
+def _reward(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
+    return present(reward_where(planner, nodes, argument_id(planner, field, nodes)))
+
+
+def _redeemed(planner: Planner, field: GraphQLField, nodes: list[FieldNode], taken: Any) -> Any:
+    return reward_where(planner, nodes, taken.c.reward_id)
 
 
 def _reward_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
@@ -165,6 +180,13 @@ CATALOGUE_FIELDS: dict[tuple[str, str], PlanField] = {
                          "stock": "stock", "status": "status", "createdAt": "created_at",
                          "updatedAt": "updated_at"}),
     ("Reward", "partner"): partner_of("partner_id"),
+    **columns("Redemption", {"id": "id", "points": "points", "channel": "channel",
+                             "reference": "reference", "status": "status",
+                             "quantity": "quantity", "createdAt": "created_at",
+                             "cancelledAt": "cancelled_at"}),
+    ("Redemption", "member"): related_member("member_id"),
+    ("Redemption", "partner"): partner_of("partner_id"),
+    ("Redemption", "reward"): _redeemed,
     # loyalty.promotions.template.list_templates
     ("Query", "couponTemplates"): visible_rows("CouponTemplate", coupon_templates,
                                                "coupon_templates", "id"),

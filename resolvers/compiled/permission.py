@@ -10,7 +10,13 @@ import asyncio
 from typing import Any
 
 import strawberry
-from graphql import GraphQLResolveInfo, GraphQLSchema, get_argument_values
+from graphql import (
+    FieldNode,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    get_argument_values,
+)
 from graphql.pyutils import Path, is_awaitable
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.permission import PermissionExtension
@@ -33,6 +39,19 @@ async def _allowed(source: Any, info: Any, **kwargs: Any) -> object:
     return ALLOWED
 
 
+def resolve_info(
+    schema: GraphQLSchema, root: GraphQLObjectType, key: str, nodes: list[FieldNode],
+    document: Any, variables: Any, context: Any, root_value: Any = None,
+) -> GraphQLResolveInfo:  # fmt: skip
+    """The `info` graphql-core's executor gives the root field `nodes` (response key `key`)."""
+    field = root.fields[nodes[0].name.value]
+    return GraphQLResolveInfo(
+        nodes[0].name.value, nodes, field.type, root, Path(None, key, root.name), schema,
+        document.fragments, root_value, document.operation, variables, context, is_awaitable,
+        None, HELPERS,
+    )  # fmt: skip
+
+
 async def permitted(
     plan: Plan, schema: GraphQLSchema, document: Any, variables: Any, context: Any
 ) -> bool:
@@ -44,11 +63,7 @@ async def permitted(
         checks = [e for e in definition.extensions if isinstance(e, PermissionExtension)]
         if not checks:
             continue
-        raw = GraphQLResolveInfo(
-            nodes[0].name.value, nodes, field.type, root, Path(None, key, root.name), schema,
-            document.fragments, None, document.operation, variables, context, is_awaitable,
-            None, HELPERS,
-        )  # fmt: skip
+        raw = resolve_info(schema, root, key, nodes, document, variables, context)
         info = strawberry.Info(_raw_info=raw, _field=definition)
         try:
             arguments = get_argument_values(field, nodes[0], variables)

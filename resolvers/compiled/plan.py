@@ -438,11 +438,11 @@ def compile_plan(
     statement = planner.statement(operation)
     if planner.typenames_only:
         return Plan(None, (), {}, (), (), constant=orjson.dumps(planner.typenames_only).decode())
+    return planned(planner, statement, dialect)
+
+
+def planned(planner: Planner, statement: Select[Any], dialect: Any) -> Plan:
+    """The plan of `statement`, which `planner` built."""
     compiled = statement.compile(dialect=dialect)
-    return Plan(
-        sql=compiled.string,
-        order=tuple(compiled.positiontup or ()),
-        constants=dict(compiled.params),
-        bindings=tuple(planner.bindings),
-        roots=tuple(planner.roots),
-    )
+    return Plan(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params),
+                tuple(planner.bindings), tuple(planner.roots))  # fmt: skip

@@ -36,7 +36,6 @@ UNPLANNABLE: dict[str | tuple[str, str], str] = {
     "ProgramMetrics": "program metrics",
     "ProgramRules": "the program's rules (Query.program)",
     "Quote": "a mutation's payload (quoteExchange)",
-    "Redemption": "a mutation's payload (redeemPoints, redeemReward)",
     "Refund": "a mutation's payload (refundPurchase)",
     "SettlementStatement": "an open period's statement is computed on read",
     "StatementLine": "an open period's statement is computed on read",

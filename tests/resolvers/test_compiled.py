@@ -394,6 +394,17 @@ def field_selection(draw, type_name: str, name: str, depth: int) -> str | None:
     return f"{name}{written} {{ {draw(selection(named, depth))} }}"
 
 
+def directed(field: str, directive: str) -> str:
+    """The field with `directive` where the grammar puts it: after the name and arguments,
+    before the selection set."""
+    depth = 0
+    for index, character in enumerate(field):
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if character == "{" and depth == 0:
+            return f"{field[:index]}{directive} {field[index:]}"
+    return f"{field} {directive}"
+
+
 @st.composite
 def selection(draw, type_name: str, depth: int) -> str:
     """Some of the type's planned leaf fields and, above the depth floor, some of its planned
@@ -413,9 +424,9 @@ def selection(draw, type_name: str, depth: int) -> str:
             field = f"{draw(names)}{len(parts)}: {field}"
         choice = draw(st.integers(0, 9))
         if choice == 0:
-            field = f"{field} @include(if: $yes)"
+            field = directed(field, "@include(if: $yes)")
         elif choice == 1:
-            field = f"{field} @skip(if: $yes)"
+            field = directed(field, "@skip(if: $yes)")
         elif choice == 2:
             field = f"... on {type_name} {{ {field} }}"
         parts.append(field)
