@@ -32,7 +32,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +43,7 @@ import httpx
 from bench import sql_cost
 from bench.common import ADMIN_DSN, SERVED, free_port, served_gateway
 from bench.gateway_load import NESTED, seeded
+from bench.load import interleaved, wrk
 from bench.read_queries import (
     EXTRA_FIELDS,
     MEMBER_APP,
@@ -135,73 +135,6 @@ def theirs(body: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 # --- load ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Figures:
-    rate: float
-    p50: float  # ms
-    p99: float
-    failed: int
-
-    def cell(self) -> str:
-        failed = f" ({self.failed} failed)" if self.failed else ""
-        return f"{self.rate:8.1f} req/s {self.p50:6.1f} / {self.p99:6.1f} ms{failed}"
-
-
-def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
-
-
-def wrk(url: str, body: str, headers: dict[str, str], connections: int, seconds: float) -> Figures:
-    script = "\n".join(
-        ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"',
-         *(f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in headers.items()),
-         f"wrk.body = {json.dumps(body)}"]
-    )  # fmt: skip
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as handle:
-        handle.write(script)
-        handle.flush()
-        threads = min(2, connections)
-        output = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency",
-             "-s", handle.name, url],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    try:
-        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
-        p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
-        p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
-    except (TypeError, AttributeError):
-        raise RuntimeError(f"unexpected wrk output:\n{output}") from None
-    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return Figures(rate, p50, p99, int(failed[1]) if failed else 0)
-
-
-# This machine's speed drifts over tens of seconds (a shared VM: the same server measured 4,600
-# and 9,600 req/s five minutes apart). Servers compared with each other are therefore loaded
-# in turns of a few seconds each (A B C A B C ...), so a slow phase falls on all of them.
-SLICES = 3
-
-
-def interleaved(runs: dict[str, tuple[str, str]], headers: dict[str, str], connections: int,
-                seconds: float) -> dict[str, Figures]:  # fmt: skip
-    """{name: (url, body)} loaded in turns, `seconds` in all for each: each one's rate over its
-    turns, and the median of its turns' percentiles."""
-    turns: dict[str, list[Figures]] = {name: [] for name in runs}
-    for _ in range(SLICES):
-        for name, (url, body) in runs.items():
-            turns[name].append(wrk(url, body, headers, connections, max(1, seconds / SLICES)))
-    return {
-        name: Figures(
-            sum(f.rate for f in figures) / len(figures),
-            sorted(f.p50 for f in figures)[len(figures) // 2],
-            sorted(f.p99 for f in figures)[len(figures) // 2],
-            sum(f.failed for f in figures),
-        )
-        for name, figures in turns.items()
-    }
 
 
 # --- statements per request, as PostgreSQL logs them -----------------------------------------
@@ -333,19 +266,30 @@ def _explain(log: Path | None, database: str, url: str, headers: dict[str, str])
         asyncio.run(sql_cost.set_auto_explain(database, False))
 
 
+# The rate both servers are paced to, as a share of PostGraphile's at 16 connections.
+PACED_SHARE = 0.8
+
+
 def _postgres_time(database: str, endpoints: dict[str, str], headers: dict[str, str],
                    seconds: int) -> None:  # fmt: skip
     if not asyncio.run(sql_cost.statements_available(database)):
         print("PostgreSQL time per nested request: n/a (pg_stat_statements is not preloaded)")
         return
-    for connections in (16, 1):
+    paced: float | None = None
+    for connections in (16, 1, 16):
         means, cpu = {}, {}
-        print(f" {connections} connection{'s' * (connections > 1)}:")
+        # Last, both at the same rate (most of PostGraphile's own at 16 connections): a
+        # statement's mean time counts its wait for a core, and the faster server puts more
+        # statements on PostgreSQL's cores at once; at equal rates, equal load.
+        print(f" {connections} connection{'s' * (connections > 1)}"
+              + (f", both paced to {paced:.0f} req/s:" if paced else ":"))  # fmt: skip
         for name, server in (("pointgate 1w", "pointgate"), ("postgraphile", "postgraphile")):
             body = json.dumps({"query": PEER_NESTED if name == "postgraphile" else NESTED})
             asyncio.run(sql_cost.reset_statements(database))
             used = sql_cost.postgres_cpu_seconds()
-            figures = wrk(endpoints[name], body, headers, connections, seconds)
+            figures = wrk(endpoints[name], body, headers, connections, seconds, paced)
+            if connections == 16 and name == "postgraphile" and paced is None:
+                paced = PACED_SHARE * figures.rate
             used = sql_cost.postgres_cpu_seconds() - used
             cpu[name] = used * 1000 / max(figures.rate * seconds, 1)
             calls, means[name] = asyncio.run(sql_cost.main_statement_cost(database, server))

@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 
 from bench.common import DATA_KEY, SERVED, serving
 from bench.gateway_load import seeded
-from bench.side_by_side import _ms
+from bench.load import milliseconds
 from bench.writes import add_reward, connect_airline, lua_body, simulated_partner
 from infra.database import Database
 from infra.models import exchanges, purchases, redemptions, refunds
@@ -162,8 +162,8 @@ def wrk_minute(url: str, script: str) -> dict[str, Any]:
     output = output.stdout
     return {
         "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),  # type: ignore[index]
-        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1]),  # type: ignore[index]
-        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1]),  # type: ignore[index]
+        "p50": milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1]),  # type: ignore[index]
+        "p99": milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1]),  # type: ignore[index]
         "timeouts": int((re.search(r"timeout (\d+)", output) or [0, 0])[1]),
     }
 

@@ -36,13 +36,8 @@ from sqlalchemy import select, text
 
 from bench.common import DATA_KEY, SERVED, free_port, served_gateway
 from bench.gateway_load import bare_asyncpg_rate, seeded
-from bench.side_by_side import (
-    Figures,
-    _ms,
-    postgres_log,
-    set_statement_log,
-    statements_logged,
-)
+from bench.load import Figures, milliseconds
+from bench.side_by_side import postgres_log, set_statement_log, statements_logged
 from infra.database import Database
 from infra.models import partners
 from loyalty.reward import RewardTerms, create_reward
@@ -135,8 +130,8 @@ def wrk(url: str, script: str, connections: int, seconds: float) -> Figures:
         raise RuntimeError(f"the load script failed: {run.stderr}")
     output = run.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
+    p50 = milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
+    p99 = milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"graphql errors: (\d+)", output)
     codes = re.findall(r"^code (\S+) (\d+)$", output, re.M)
