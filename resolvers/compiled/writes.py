@@ -65,12 +65,21 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Write:
     """One root mutation field (response key, nodes) and the plan of its payload (None for the
-    root's `__typename`)."""
+    root's `__typename` and for a payload of its `identity`)."""
 
     key: str
     nodes: list[FieldNode]
     payload: Plan | None
     numbered: bool = True  # ids are numbers (else text: exchanges)
+    # A payload of its `id` and `__typename` alone (response key, field): written from the id
+    # the resolver returned, with no statement.
+    identity: tuple[tuple[str, str], ...] | None = None
+
+    def identified(self, value: Any, type_name: str) -> str:
+        pairs = {
+            key: str(value.id) if name == "id" else type_name for key, name in self.identity or ()
+        }
+        return orjson.dumps(pairs).decode()
 
     def key_of(self, value: Any) -> Any:
         """The id of the row the resolver returned, as its column holds it."""
@@ -95,9 +104,16 @@ def compile_writes(
         table = PAYLOAD_TABLES.get(get_named_type(field.type).name)
         if table is None or not isinstance(field.type, GraphQLNonNull):
             raise Unplannable(f"Mutation.{name}'s payload is not a row read by its id")
+        type_name = get_named_type(field.type).name
+        selections = [node.selection_set for node in nodes if node.selection_set]
+        chosen = collect(schema, fragments, variables, type_name, selections)
+        if all(found[0].name.value in ("id", "__typename") for found in chosen.values()):
+            identity = tuple((k, found[0].name.value) for k, found in chosen.items())
+            writes.append(Write(key, nodes, None, identity=identity))
+            continue
         planner = Planner(schema, fragments, variables, visible, program, fields)
         row = planner.alias(table)
-        payload = select(planner.object(get_named_type(field.type).name, nodes, row))
+        payload = select(planner.object(type_name, nodes, row))
         payload = payload.where(row.c.id == bindparam(PAYLOAD_ID, type_=row.c.id.type))
         numbered = isinstance(row.c.id.type, Integer)
         writes.append(Write(key, nodes, planned(planner, payload, dialect), numbered))
@@ -115,7 +131,7 @@ async def run_writes(
     values: dict[str, Any] = {}
     parts = []
     for write in writes:  # in order: each write, then its payload, as serial execution does
-        if write.payload is None:
+        if write.payload is None and write.identity is None:
             parts.append((write.key, '"Mutation"'))
             continue
         field = root.fields[write.nodes[0].name.value]
@@ -127,6 +143,11 @@ async def run_writes(
             values[write.key] = await value if is_awaitable(value) else value
         except Exception as error:  # the field's error; non-null, so the data is null
             return ExecutionResult(None, [located_error(error, write.nodes, info.path.as_list())])
+        if write.payload is None:  # its id alone
+            parts.append(
+                (write.key, write.identified(values[write.key], get_named_type(field.type).name))
+            )
+            continue
         try:
             text = await read(write.payload, variables, write.key_of(values[write.key]))
         except Exception as error:  # committed: the general path's completion answers it
