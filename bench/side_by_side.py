@@ -276,19 +276,20 @@ def _postgres_time(database: str, endpoints: dict[str, str], headers: dict[str, 
         print("PostgreSQL time per nested request: n/a (pg_stat_statements is not preloaded)")
         return
     paced: float | None = None
-    for connections in (16, 1, 16):
+    for turn, connections in enumerate((16, 1, 16)):
         means, cpu = {}, {}
         # Last, both at the same rate (most of PostGraphile's own at 16 connections): a
         # statement's mean time counts its wait for a core, and the faster server puts more
         # statements on PostgreSQL's cores at once; at equal rates, equal load.
+        rate = paced if turn == 2 else None
         print(f" {connections} connection{'s' * (connections > 1)}"
-              + (f", both paced to {paced:.0f} req/s:" if paced else ":"))  # fmt: skip
+              + (f", both paced to {rate:.0f} req/s:" if rate else ":"))  # fmt: skip
         for name, server in (("pointgate 1w", "pointgate"), ("postgraphile", "postgraphile")):
             body = json.dumps({"query": PEER_NESTED if name == "postgraphile" else NESTED})
             asyncio.run(sql_cost.reset_statements(database))
             used = sql_cost.postgres_cpu_seconds()
-            figures = wrk(endpoints[name], body, headers, connections, seconds, paced)
-            if connections == 16 and name == "postgraphile" and paced is None:
+            figures = wrk(endpoints[name], body, headers, connections, seconds, rate)
+            if turn == 0 and name == "postgraphile":
                 paced = PACED_SHARE * figures.rate
             used = sql_cost.postgres_cpu_seconds() - used
             cpu[name] = used * 1000 / max(figures.rate * seconds, 1)

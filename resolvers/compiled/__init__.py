@@ -4,9 +4,11 @@ text goes into the response as it is (an `orjson.Fragment`, never decoded).
 
 The extension acts where execution would start, so parsing, validation, limits, rate limits,
 billing and the operation's span happen exactly as for any other operation; the root fields'
-permission classes are asked as the general path asks them. Everything else (mutations, fields
-that call partners, arguments the general path refuses, objects the caller may not see) runs on
-the general path, which gives the same answer or its error."""
+permission classes are asked as the general path asks them. A mutation whose payloads are rows
+runs its root fields' resolvers and reads the payloads by the same plans after the commit
+(resolvers.compiled.writes). Everything else (fields that call partners, arguments the general
+path refuses, objects the caller may not see) runs on the general path, which gives the same
+answer or its error."""
 
 from __future__ import annotations
 
