@@ -50,8 +50,6 @@ app.add_typer(operators.console_app, name="console")
 
 T = TypeVar("T")
 
-DEMO_DATABASE_URL = "sqlite+aiosqlite:///./pointgate-demo.db"
-
 
 @app.command()
 def migrate() -> None:
@@ -64,7 +62,7 @@ def migrate() -> None:
             return 0
         return await reencrypt_secrets(db)
 
-    sealed = with_db(settings, migrate_and_seal)
+    sealed = with_db(settings, migrate_and_seal, migrating=True)
     typer.echo(
         f"migrated {settings.database_url}" + (f"; sealed {sealed} secrets" if sealed else "")
     )
@@ -124,8 +122,9 @@ def demo(
     """Migrate, seed demo data if the database is empty, and serve with GraphiQL."""
     # The demo is the one place development mode is the default; the variables are set for
     # the server started below, which reads its settings from the environment like any other.
+    # Its database is every command's default (DATABASE_URL, else ./pointgate.db), so the
+    # README's commands after it work on the demo's data.
     os.environ.setdefault("POINTGATE_ENV", "development")
-    os.environ.setdefault("DATABASE_URL", DEMO_DATABASE_URL)
     settings = Settings.from_env()
 
     async def prepare(db: Database) -> None:
@@ -150,7 +149,7 @@ def demo(
                             lifetime=day)  # fmt: skip
         return [operator, member]
 
-    with_db(settings, prepare)
+    with_db(settings, prepare, migrating=True)
     operator, member = with_db(settings, demo_tokens)
     typer.echo(f"demo data ready in {settings.database_url}")
     typer.echo(f"GraphiQL: http://{host}:{port}/graphql")

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -18,26 +19,58 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import make_url
 
 from gateway.settings import Settings
 from infra import secrets
 from infra.database import Database
+from infra.migrate import current_revision
 from infra.progress import Progress as JobProgress
 
 T = TypeVar("T")
 
 
-def with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    secrets.configure(settings.keyring)
+_NO_SCHEMA = object()
 
-    async def run() -> T:
+
+def with_db(
+    settings: Settings, work: Callable[[Database], Awaitable[T]], *, migrating: bool = False
+) -> T:
+    """`work` on the settings' database. Unless the command is `migrating` (it creates the
+    schema), a database without Pointgate's schema (never migrated, or a SQLite file that is
+    not there) ends it with one line saying what to run, leaving no empty SQLite file behind."""
+    secrets.configure(settings.keyring)
+    url = make_url(settings.database_url)
+    path = Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
+    existed = path is None or path.exists()
+
+    async def run() -> T | object:
         db = Database(settings.database_url)
         try:
+            if not migrating and await current_revision(db) is None:
+                return _NO_SCHEMA
             return await work(db)
         finally:
             await db.dispose()
 
-    return asyncio.run(run())
+    try:
+        done = asyncio.run(run())
+    except Exception as error:
+        cause: BaseException | None = error
+        while cause is not None and not isinstance(cause, secrets.SecretsError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        typer.echo(str(cause), err=True)  # no data key: one line saying what to set
+        raise typer.Exit(1) from None
+    if done is _NO_SCHEMA:
+        if not existed and path is not None:
+            path.unlink(missing_ok=True)
+        shown = url.render_as_string(hide_password=True)
+        typer.echo(f"{shown} has no Pointgate schema yet: run `pointgate migrate` first "
+                   "(or `python3 dev.py demo` for the demo data)", err=True)  # fmt: skip
+        raise typer.Exit(1)
+    return done  # type: ignore[return-value]
 
 
 def moment(value: str | None) -> datetime:

@@ -1,4 +1,5 @@
-"""The README's demo command works from an empty folder: it migrates, seeds and serves."""
+"""The README's demo command works from an empty folder: it migrates, seeds and serves, and
+the other commands then work on its database."""
 
 from __future__ import annotations
 
@@ -78,7 +79,28 @@ def test_the_demo_command_serves_demo_members(tmp_path):
     assert all(edge["node"]["balance"]["available"] >= 0 for edge in members)
     assert ide.status_code == 200 and "graphiql" in ide.text.lower()
     assert [error["extensions"]["code"] for error in refused["errors"]] == ["UNAUTHENTICATED"]
-    assert (tmp_path / "pointgate-demo.db").exists()
+    # The README's commands, run after the demo in its folder, work on the demo's database.
+    token = cli(tmp_path, "token", "member", "4")
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.count(".") == 2  # a JWT
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["pointgate.db"]
+
+
+def cli(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "POINTGATE_ENV")}
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *arguments], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_a_command_on_a_database_without_the_schema_says_what_to_run_in_one_line(tmp_path):
+    for _ in range(2):  # the second time too: no empty database was left behind
+        done = cli(tmp_path, "token", "member", "4")
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines() == [
+            "sqlite+aiosqlite:///./pointgate.db has no Pointgate schema yet: run "
+            "`pointgate migrate` first (or `python3 dev.py demo` for the demo data)"
+        ]
+        assert not list(tmp_path.glob("*.db"))
 
 
 def test_stopping_the_demo_with_sigterm_leaves_nothing_on_its_port(tmp_path):
