@@ -271,3 +271,43 @@ def test_the_console_fits_a_phone(browser, demo, shoot):
 
     assert len(widths) == 16  # the sign-in page and 15 others
     assert {name: width for name, width in widths.items() if width > 375} == {}
+
+
+def _luminance(color: str) -> float:
+    red, green, blue = (int(part) / 255 for part in re.findall(r"\d+", color)[:3])
+    linear = [
+        c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    lighter, darker = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_partner_code_field_refuses_bad_codes_and_focus_stands_out(browser, demo, shoot):
+    base, _ = demo
+    visitor = OfflinePage(browser)
+    page = visitor.page
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" else None)  # fmt: skip
+    sign_in(page, base, *DEMO_OPERATOR)
+    code = page.get_by_label("Code")
+    code.fill("Bad Code!")
+    assert code.evaluate("field => field.checkValidity()") is False
+    code.fill("tea-house-2")
+    assert code.evaluate("field => field.checkValidity()") is True
+    assert errors == []  # Chromium compiles `pattern` with the v flag: it must be valid there
+    # WCAG 2.2: a focus indicator 3:1 against what surrounds it, on the page and on the dark bar
+    page.keyboard.press("Tab")
+    ring, halo = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineColor, s.boxShadow]; }"
+    )
+    bar = page.evaluate("() => getComputedStyle(document.querySelector('.bar')).backgroundColor")
+    assert contrast(ring, "rgb(255, 255, 255)") >= 3 and contrast(ring, "rgb(246, 248, 250)") >= 3
+    assert contrast(halo, bar) >= 3
+    shoot(page, "focus-ring")
+    visitor.context.close()
