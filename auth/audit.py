@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth.principal import Principal
+from infra import prepared
 from infra.database import Database, before_commit, is_transient
 from infra.models import audit_log
 from infra.partner_records import AuditEntryRow
@@ -35,7 +36,13 @@ async def record(db: Database, principal: Principal, action: str, **details: Any
         await insert_entry(conn, principal, action, **details)
 
 
-_INSERT = insert(audit_log).returning(audit_log.c.id)
+_INSERT = (
+    insert(audit_log)
+    .values({name: bindparam(name, type_=audit_log.c[name].type) for name in (
+        "at", "principal_kind", "subject", "client_id", "partner_id", "action", "target",
+        "outcome", "trace_id")})
+    .returning(audit_log.c.id)
+)  # fmt: skip
 
 
 # The subject and target columns are 200 characters (infra.models.access).
@@ -61,16 +68,14 @@ async def insert_entry(
     """One row in the caller's transaction; its id. What a caller typed (a subject, a target)
     is made storable (`storable`): an audit row never fails for what was typed (a NUL in a
     client id at the token endpoint was a 500, found by the HTTP fuzz test)."""
-    entry_id: int = (
-        await conn.execute(_INSERT, {
-            "at": now or datetime.now(UTC), "principal_kind": principal.kind,
-            "subject": storable(principal.subject), "client_id": principal.client_id,
-            "partner_id": principal.partner_id, "action": action,
-            "target": None if target is None else storable(target),
-            "outcome": outcome, "trace_id": _trace_id(),
-        })
-    ).scalar_one()  # fmt: skip
-    return entry_id
+    (entry,) = await prepared.rows(conn, _INSERT, {
+        "at": now or datetime.now(UTC), "principal_kind": principal.kind,
+        "subject": storable(principal.subject), "client_id": principal.client_id,
+        "partner_id": principal.partner_id, "action": action,
+        "target": None if target is None else storable(target),
+        "outcome": outcome, "trace_id": _trace_id(),
+    })  # fmt: skip
+    return int(entry[0])
 
 
 async def set_outcome(conn: AsyncConnection, entry_id: int, outcome: str) -> None:

@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ClauseElement
 
+from infra import prepared
 from infra.models import growth_buckets, interactions, members, purchases
 from infra.types import MonthKey, UtcDateTime
 from loyalty.program import Program
@@ -146,7 +147,7 @@ async def window(
     months = {"member": member_id, "first": month_key(start), "last": month_key(at)}
     if adding is not None and conn.dialect.name == "postgresql":
         parameters = {**months, **_upsert_parameters(member_id, *adding)}
-        rows = list(await conn.execute(_upsert_and_read(), parameters))
+        rows = await prepared.rows(conn, _upsert_and_read(), parameters)
     else:
         if adding is not None:
             await add(conn, member_id=member_id, at=adding[0], growth=adding[1])

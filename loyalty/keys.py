@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from infra import prepared
 from infra.database import insert_unless_exists
 from infra.models import member_keys
 
@@ -77,7 +78,8 @@ async def insert_claimed(
         return await insert_unless_exists(conn, table, values)
     statement = _claimed_insert(table, tuple(values))
     parameters = {f"new_{name}": value for name, value in values.items()}
-    return (await conn.execute(statement, {**parameters, "claimed_key": key})).first()
+    found = await prepared.rows(conn, statement, {**parameters, "claimed_key": key})
+    return found[0] if found else None
 
 
 @functools.cache

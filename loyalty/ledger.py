@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from infra import prepared
 from infra.database import insert_unless_exists
 from infra.models import accounts, ledger_accounts, transfers
 from infra.records import TransferRow
@@ -295,10 +296,10 @@ async def _whole_transfer(
     amount = values["amount"]
     # (named apart from the accounts' columns, which the UPDATE would otherwise set)
     parameters = {f"new_{name}": value for name, value in values.items()}
-    done = (await conn.execute(whole, {**parameters, "overdraft": overdraft})).freeze()
-    # the transfer's own columns, as a replay answers them
-    row = done().columns(*range(len(transfers.c))).first()
-    member_id = done().scalars(len(transfers.c)).first()
+    found = await prepared.rows(conn, whole, {**parameters, "overdraft": overdraft})
+    # the transfer's own columns (by name: the account's member_id comes after them)
+    row = prepared.leading(found[0], len(transfers.c)) if found else None
+    member_id = found[0][len(transfers.c)] if found else None
     if row is not None and member_id is None:
         await _refuse(conn, credit if is_member_account(credit) else debit, amount)
     if row is not None and not is_member_account(credit):
