@@ -131,19 +131,14 @@ class CompiledOperations:
     async def write(self, execution: Any) -> ExecutionResult | None:
         """A mutation's result, its writes run by their own resolvers and its payloads read by
         the plans (resolvers.compiled.writes); None for the general path."""
-        context = execution.context
-        if context.db.dialect != "postgresql" or execution.query is None:
+        found = self.registered(execution)
+        if found is None:
             return None
-        document = self.document(execution.query, execution.operation_name,
-                                 execution.graphql_document)  # fmt: skip
-        if document is None:
-            return None
-        self.schema = self.schema or graphql_schema(execution.schema)
-        self.dialect = self.dialect or context.db.engine.dialect
+        document, caller = found
+        assert self.schema is not None  # (set by registered)
         variables = get_variable_values(
             self.schema, document.operation.variable_definitions or (), execution.variables or {}
         )
-        caller = Caller(context.principal, context.db, context.visible, lambda: _ready(context))
         writes = None if isinstance(variables, list) else self.writes(document, variables, caller)
         if writes is None:
             return None
@@ -159,7 +154,7 @@ class CompiledOperations:
             return found  # type: ignore[no-any-return]
 
         return await run_writes(writes, self.schema, document, execution.graphql_document,
-                                variables, execution.variables, context,
+                                variables, execution.variables, execution.context,
                                 execution.root_value, read)  # fmt: skip
 
     def count(self, outcome: str) -> None:
@@ -169,6 +164,14 @@ class CompiledOperations:
     async def run(self, execution: Any) -> str | None:
         """The response's data as JSON text, or None for the general path (from the
         extension, after validation: the document is registered here)."""
+        found = self.registered(execution)
+        if found is None:
+            return None
+        document, caller = found
+        return await self.answer(document, execution.variables, caller, compile=True)
+
+    def registered(self, execution: Any) -> tuple[_Document, Caller] | None:
+        """The executed document, registered, and its caller (None: the general path's)."""
         context = execution.context
         if context.db.dialect != "postgresql" or execution.query is None:
             return None
@@ -180,7 +183,7 @@ class CompiledOperations:
         self.schema = self.schema or graphql_schema(execution.schema)
         self.dialect = self.dialect or context.db.engine.dialect
         caller = Caller(context.principal, context.db, context.visible, lambda: _ready(context))
-        return await self.answer(document, execution.variables, caller, compile=True)
+        return document, caller
 
     async def known(
         self, query: str, name: str | None, variables: Any, caller: Caller
