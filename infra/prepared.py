@@ -8,8 +8,7 @@ It runs inside a transaction that SQLAlchemy began (`Database.transaction`, whos
 statement went through SQLAlchemy); anywhere else (SQLite, outside a transaction) the statement
 runs through SQLAlchemy as usual, with the same rows. Bind parameters are processed by their
 SQLAlchemy types, rows come back with their columns as attributes, and PostgreSQL's errors as
-SQLAlchemy's (IntegrityError for constraint violations, OperationalError for deadlocks and
-lost connections), so callers handle them as before."""
+SQLAlchemy raises them, so callers handle them as before."""
 
 from __future__ import annotations
 
@@ -98,12 +97,16 @@ async def rows(
 
 
 def _as_sqlalchemy(error: Exception, sql: str, arguments: list[Any]) -> Exception | None:
-    """PostgreSQL's error as SQLAlchemy raises it (None: not the database's: raised as is)."""
-    state = str(getattr(error, "sqlstate", "") or "")
-    if not state:
-        return None
-    if state.startswith("23"):
+    """The error as SQLAlchemy's asyncpg dialect raises it (its `_asyncpg_error_translate`):
+    constraint violations as IntegrityError, the driver's interface errors as InterfaceError,
+    any other PostgreSQL error as DBAPIError, each with asyncpg's error as its `orig` and
+    cause (where `is_transient` and `retry_on_race` look). None: not the database's."""
+    import asyncpg
+
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         return exc.IntegrityError(sql, arguments, error)
-    if state.startswith(("40", "08", "57")):
-        return exc.OperationalError(sql, arguments, error)
-    return exc.DBAPIError(sql, arguments, error)
+    if isinstance(error, asyncpg.InterfaceError):
+        return exc.InterfaceError(sql, arguments, error)
+    if isinstance(error, asyncpg.PostgresError):
+        return exc.DBAPIError(sql, arguments, error)
+    return None
