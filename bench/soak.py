@@ -44,7 +44,7 @@ from bench.load import milliseconds
 from bench.writes import add_reward, connect_airline, lua_body, simulated_partner
 from infra.database import Database
 from infra.models import exchanges, purchases, redemptions, refunds
-from loyalty import growth, ledger
+from loyalty import books, growth
 from partners.simulated import signature
 
 CONNECTIONS = 16
@@ -190,7 +190,7 @@ async def verify(url: str, acked: dict[str, set[str]], run: str, partner_url: st
     db = Database(url)
     ok = True
     async with db.read() as conn:
-        problems = await ledger.verify(conn) + await growth.verify(conn)
+        problems = await books.verify(conn) + await growth.verify(conn)
         print(f"ledger and growth buckets: {'sound' if not problems else problems[:5]}")
         ok &= not problems
         stored = {
