@@ -17,12 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NewType, NoReturn
 
-from sqlalchemy import (
-    BigInteger,
-    bindparam,
-    select,
-    update,
-)
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra import prepared
@@ -166,7 +161,7 @@ def _account_change(phase: Phase, is_debit: bool) -> Any:
     return statement
 
 
-async def _apply_to_member_accounts(
+async def apply_to_member_accounts(
     conn: AsyncConnection,
     entry: Any,
     *,
@@ -283,7 +278,7 @@ async def transfer(
             raise InvalidState(f"transfer {idempotency_key!r} was not found to replay")
         return replayed
     if whole is None:
-        await _apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
+        await apply_to_member_accounts(conn, row, overdraft=overdraft, carry_lots=carry_lots)
     return row
 
 
@@ -352,63 +347,6 @@ async def take_back(
     return recovered, reversal.id
 
 
-async def post_pending(
-    conn: AsyncConnection, pending_id: int, *, idempotency_key: str, now: datetime | None = None
-) -> TransferRow:
-    """Complete a PENDING transfer: the held points move for good."""
-    return await _finish_pending(conn, pending_id, Phase.POST, idempotency_key, now)
-
-
-async def void_pending(
-    conn: AsyncConnection, pending_id: int, *, idempotency_key: str, now: datetime | None = None
-) -> TransferRow:
-    """Cancel a PENDING transfer: the held points become available to the debit account again."""
-    return await _finish_pending(conn, pending_id, Phase.VOID, idempotency_key, now)
-
-
-async def _finish_pending(
-    conn: AsyncConnection,
-    pending_id: int,
-    phase: Phase,
-    idempotency_key: str,
-    now: datetime | None,
-) -> Any:
-    pending = (await conn.execute(select(transfers).where(transfers.c.id == pending_id))).first()
-    if pending is None:
-        raise NotFound(f"transfer {pending_id} does not exist")
-    if pending.phase != Phase.PENDING:
-        raise ValidationFailed(f"transfer {pending_id} is not a pending transfer")
-    fingerprint = request_hash(pending_id=pending_id, phase=phase)
-    row = await insert_unless_exists(
-        conn,
-        transfers,
-        {
-            "member_id": pending.member_id,
-            "idempotency_key": idempotency_key,
-            "debit_account_id": pending.debit_account_id,
-            "credit_account_id": pending.credit_account_id,
-            "amount": pending.amount,
-            "phase": phase,
-            "pending_id": pending_id,
-            "reason": pending.reason,
-            "reference": pending.reference,
-            "partner_id": pending.partner_id,
-            "request_hash": fingerprint,
-            "created_at": now or datetime.now(UTC),
-        },
-    )
-    if row is None:
-        by_key = await earlier(
-            conn, transfers, fingerprint, idempotency_key,
-            member_id=pending.member_id, idempotency_key=idempotency_key,
-        )  # fmt: skip
-        if by_key is not None:
-            return by_key
-        raise InvalidState(f"transfer {pending_id} was already posted or voided")
-    await _apply_to_member_accounts(conn, row, overdraft=0, carry_lots=True)
-    return row
-
-
 async def lock_member_balance(conn: AsyncConnection, member_id: int) -> Balance:
     """Read a member's balance holding its row lock until the transaction ends."""
     row = (
@@ -424,6 +362,16 @@ async def lock_member_balance(conn: AsyncConnection, member_id: int) -> Balance:
     if row is None:
         raise NotFound(f"member {member_id} has no account")
     return balance_from_row(row)
+
+
+def holding_lock(statement: Select[Any], member_id: ColumnElement[Any]) -> Select[Any]:
+    """`statement`, which names one member in `member_id`, joined to that member's account and
+    holding the account's row lock (as `lock_member_balance` takes it) until the transaction
+    ends: the lock and a row it needs first (the quote that names the member) in one
+    statement. What the transaction reads next, it reads under the lock."""
+    return statement.join(accounts, accounts.c.member_id == member_id).with_for_update(
+        of=accounts, key_share=True
+    )
 
 
 async def member_balances(conn: AsyncConnection, member_ids: Iterable[int]) -> list[Any]:

@@ -3,15 +3,29 @@ A member earning (a SINGLE credit from a program or partner account) is one stat
 transfer unless its key exists, the account's totals, and the lot it opens (data-modifying
 CTEs). A member spending (a SINGLE or PENDING debit to one) is two: the transfer with the
 account's totals, then the draws on the lots. loyalty.ledger.transfer does the same one step at
-a time on SQLite. Parameters: the transfer's columns prefixed `new_` (apart from the accounts'
-columns, which an UPDATE would otherwise set from same-named parameters) and `overdraft`."""
+a time on SQLite. Finishing a member's held debits (an exchange's points and fee, posted or
+voided) is one statement too (`finish_debits`, for loyalty.pending). Parameters of the first
+two: the transfer's columns prefixed `new_` (apart from the accounts' columns, which an UPDATE
+would otherwise set from same-named parameters) and `overdraft`."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from infra.models import accounts, lot_draws, point_lots, transfers
@@ -116,4 +130,71 @@ def credit_member() -> Any:
         select(*added.c, credited.c.member_id.label("account_member"))
         .select_from(added.outerjoin(credited, true()))
         .add_cte(lot_opened)
+    )
+
+
+@functools.cache
+def finish_debits(phase: str) -> Any:
+    """POST or VOID (`phase`) the PENDING transfers out of member `owner`'s account among
+    `held` (ids; with `keys` and `hashes`, the finishing transfers' keys and request hashes, in
+    the same order): the finishing transfers (by the held ids' order), the account's totals
+    and, for a VOID, the lots the held points came from. No row for a held id: it is not such
+    a transfer, or it was finished before (loyalty.pending looks at it alone)."""
+    given = select(
+        func.unnest(bindparam("held", type_=ARRAY(BigInteger))).label("id"),
+        func.unnest(bindparam("keys", type_=ARRAY(String))).label("key"),
+        func.unnest(bindparam("hashes", type_=ARRAY(String))).label("hash"),
+    ).cte("given")
+    owner = bindparam("owner", type_=BigInteger)
+    held = (
+        select(transfers, given.c.key, given.c.hash)
+        .join(given, transfers.c.id == given.c.id)
+        .where(transfers.c.member_id == owner, transfers.c.phase == "PENDING",
+               transfers.c.debit_account_id == literal("member:") + cast(owner, String))
+        .cte("held")
+    )  # fmt: skip
+    columns = ["member_id", "idempotency_key", "debit_account_id", "credit_account_id", "amount",
+               "phase", "pending_id", "reason", "reference", "partner_id", "request_hash",
+               "created_at"]  # fmt: skip
+    added = (
+        pg_insert(transfers)
+        .from_select(columns, select(
+            held.c.member_id, held.c.key, held.c.debit_account_id, held.c.credit_account_id,
+            held.c.amount, literal(phase), held.c.id, held.c.reason, held.c.reference,
+            held.c.partner_id, held.c.hash, bindparam("at", type_=transfers.c.created_at.type),
+        ).order_by(held.c.id))
+        .on_conflict_do_nothing()
+        .returning(*transfers.c)
+        .cte("added")
+    )  # fmt: skip
+    total = select(cast(func.sum(added.c.amount), BigInteger)).scalar_subquery()
+    moved = {"pending_debits": accounts.c.pending_debits - total}
+    if phase == "POST":
+        moved["posted_debits"] = accounts.c.posted_debits + total
+    changed = (
+        update(accounts)
+        .where(accounts.c.member_id == owner, select(added.c.id).exists())
+        .values(moved)
+        .cte("changed")
+    )
+    finished = select(*added.c).order_by(added.c.id).add_cte(changed)
+    if phase == "VOID":
+        finished = finished.add_cte(_put_back(owner, added))
+    return finished
+
+
+def _put_back(owner: Any, added: Any) -> Any:
+    """The lots the voided transfers drew from get their points back (loyalty.lot.put_back)."""
+    drawn = (
+        select(lot_draws.c.lot_id, cast(func.sum(lot_draws.c.points), BigInteger).label("points"))
+        .where(lot_draws.c.member_id == owner,
+               lot_draws.c.transfer_id.in_(select(added.c.pending_id)))
+        .group_by(lot_draws.c.lot_id)
+        .cte("drawn")
+    )  # fmt: skip
+    return (
+        update(point_lots)
+        .where(point_lots.c.member_id == owner, point_lots.c.id == drawn.c.lot_id)
+        .values(remaining=point_lots.c.remaining + drawn.c.points)
+        .cte("restored")
     )

@@ -40,6 +40,13 @@ async def check_partner_active(
     """The partner, if it is ACTIVE (NOT_FOUND, INVALID_STATE otherwise). With `transacting_at`,
     the gate of every purchase, redemption and exchange at a partner: a rate card must be in
     force then (PARTNER_NOT_CONTRACTED), or nothing it does could be settled."""
+    row = (await conn.execute(partner_gate(partner_id, transacting_at))).first()
+    return check_gate(row, partner_id, transacting_at)
+
+
+def partner_gate(partner_id: Any, transacting_at: datetime | None) -> Select[Any]:
+    """The partner's row and whether a rate card is in force at `transacting_at` (`contracted`);
+    a caller may add the other columns it reads in the same statement."""
     contracted = (
         select(rate_cards.c.id)
         .where(rate_cards.c.partner_id == partners.c.id, dated.in_force(rate_cards, transacting_at))
@@ -47,11 +54,11 @@ async def check_partner_active(
         if transacting_at is not None
         else literal(True)
     )
-    row = (
-        await conn.execute(
-            select(*partners.c, contracted.label("contracted")).where(partners.c.id == partner_id)
-        )
-    ).first()
+    return select(*partners.c, contracted.label("contracted")).where(partners.c.id == partner_id)
+
+
+def check_gate(row: Any, partner_id: int, transacting_at: datetime | None) -> PartnerRow:
+    """`check_partner_active`'s verdict on a `partner_gate` row."""
     if row is None:
         raise NotFound(f"partner {partner_id} does not exist")
     if row.status != "ACTIVE":
@@ -62,7 +69,7 @@ async def check_partner_active(
             "UTC: it cannot transact until an operator adds one",
             partnerId=str(partner_id),
         )
-    return row
+    return row  # type: ignore[no-any-return]
 
 
 def earning_account(partner_id: int | None) -> ledger.AccountId:

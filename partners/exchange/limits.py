@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.models import exchanges
@@ -46,19 +46,27 @@ async def check_amount(
 async def check_daily_cap(
     conn: AsyncConnection, terms: Any, *, member_id: int, points: int, now: datetime
 ) -> None:
-    used = await conn.scalar(
-        select(func.coalesce(func.sum(exchanges.c.points), 0)).where(
-            exchanges.c.member_id == member_id,
-            exchanges.c.partner_id == terms.partner_id,
-            exchanges.c.direction == terms.direction,
-            exchanges.c.state != ExchangeState.VOIDED,
-            exchanges.c.created_at >= _start_of_day(now),
-        )
+    used = await conn.scalar(used_today(member_id, terms.partner_id, terms.direction, now))
+    check_cap(terms.daily_cap_points, int(used or 0), points)
+
+
+def used_today(member_id: Any, partner_id: Any, direction: Any, now: datetime) -> Select[Any]:
+    """The points the member's exchanges with the partner in `direction` took today (those not
+    VOIDED): read alone, or as a scalar subquery with other things in one statement."""
+    return select(func.coalesce(func.sum(exchanges.c.points), 0)).where(
+        exchanges.c.member_id == member_id,
+        exchanges.c.partner_id == partner_id,
+        exchanges.c.direction == direction,
+        exchanges.c.state != ExchangeState.VOIDED,
+        exchanges.c.created_at >= _start_of_day(now),
     )
-    used = int(used or 0)
-    if used + points > terms.daily_cap_points:
+
+
+def check_cap(cap: int, used: int, points: int) -> None:
+    """EXCHANGE_LIMIT (DAILY_CAP) when `points` more would pass the daily `cap`."""
+    if used + points > cap:
         raise ExchangeLimit(
-            f"the daily cap is {terms.daily_cap_points} points; {used} already used today",
+            f"the daily cap is {cap} points; {used} already used today",
             reason="DAILY_CAP",
-            cap=terms.daily_cap_points,
+            cap=cap,
         )

@@ -27,13 +27,13 @@ from loyalty.errors import (
 )
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.ledger import TransferCode
-from loyalty.membership import active_member
+from loyalty.membership import active_member, check_standing, standing
 from loyalty.program import Program
-from loyalty.purchase import check_partner_active
+from loyalty.purchase import check_gate, check_partner_active, partner_gate
 from loyalty.visibility import Visibility
 from partners.connector import Answer, ConnectorError, Outcome
 from partners.directory import ConnectorDirectory
-from partners.exchange.limits import check_amount, check_daily_cap
+from partners.exchange.limits import check_amount, check_cap, used_today
 from partners.exchange.state import (
     ExchangeState,
     Movement,
@@ -149,33 +149,33 @@ async def _reserve(
     """Hold the quote's points and fee (RESERVED), or find the earlier request's exchange;
     with the partner (its connector is called next)."""
     async with db.transaction() as conn:
+        # The member's lock with the quote that names the member, and before anything else is
+        # read: a retry of this request waits here for the first attempt to commit, then finds
+        # its exchange below (checked before the lock, it would insert a second one and wait
+        # on the first's settlement while holding the lock: a deadlock). Under the same lock,
+        # two requests cannot both fit under the daily cap.
         quote = (
-            await conn.execute(select(quotes).where(quotes.c.id == quote_id, visible.quotes))
-        ).first()
+            await conn.execute(ledger.holding_lock(
+                select(quotes).where(quotes.c.id == quote_id, visible.quotes), quotes.c.member_id
+            ))
+        ).first()  # fmt: skip
         if quote is None:
             raise NotFound(f"quote {quote_id} does not exist")
-        # The member's lock first: a retry of this request waits here for the first attempt
-        # to commit, then finds its exchange below (checked before the lock, it would insert
-        # a second one and wait on the first's settlement while holding the lock: a deadlock).
-        # Under the same lock, two requests cannot both fit under the daily cap.
-        await ledger.lock_member_balance(conn, quote.member_id)
+        found = (await conn.execute(_standing(quote, idempotency_key, visible, now))).one()
         fingerprint = request_hash(quote_id=quote_id, member_id=quote.member_id)
-        existing = await earlier(
-            conn, exchanges, fingerprint, idempotency_key, idempotency_key=idempotency_key
-        )
-        if existing is not None:
-            return existing, None, True
+        if found.earlier is not None:
+            existing = await earlier(
+                conn, exchanges, fingerprint, idempotency_key, idempotency_key=idempotency_key
+            )
+            if existing is not None:
+                return existing, None, True
         if quote.expires_at <= now:
             raise QuoteExpired("the quote has expired; ask for a new one")
-        used = await conn.scalar(select(exchanges.c.id).where(exchanges.c.quote_id == quote_id))
-        if used is not None:
+        if found.used is not None:
             raise InvalidState("this quote was already used by another request")
-        await active_member(conn, quote.member_id, visible.members)
-        partner = await check_partner_active(conn, quote.partner_id, transacting_at=now)
-        terms = (
-            await conn.execute(select(exchange_terms).where(exchange_terms.c.id == quote.terms_id))
-        ).one()
-        await check_daily_cap(conn, terms, member_id=quote.member_id, points=quote.points, now=now)
+        check_standing(found.member_status)
+        partner = check_gate(found, quote.partner_id, now)
+        check_cap(found.daily_cap_points, int(found.used_today), quote.points)
         opening = Opening(
             idempotency_key=idempotency_key, member_id=quote.member_id, partner_id=partner.id,
             direction=quote.direction, points=quote.points, units=quote.units, rate=quote.rate,
@@ -191,12 +191,29 @@ async def _reserve(
         return await open_exchange(conn, opening, movement, now), partner, False
 
 
+def _standing(quote: Any, idempotency_key: str, visible: Visibility, now: datetime) -> Any:
+    """Read under the member's lock, in one statement: the partner's gate, an earlier
+    request's exchange by its key, an exchange that used the quote, the member's standing, the
+    terms' daily cap and what the member used of it today."""
+    return partner_gate(quote.partner_id, now).add_columns(
+        select(exchanges.c.id).where(exchanges.c.idempotency_key == idempotency_key)
+        .limit(1).scalar_subquery().label("earlier"),
+        select(exchanges.c.id).where(exchanges.c.quote_id == quote.id)
+        .limit(1).scalar_subquery().label("used"),
+        standing(quote.member_id, visible.members).label("member_status"),
+        select(exchange_terms.c.daily_cap_points).where(exchange_terms.c.id == quote.terms_id)
+        .scalar_subquery().label("daily_cap_points"),
+        used_today(quote.member_id, quote.partner_id, quote.direction, now)
+        .scalar_subquery().label("used_today"),
+    )  # fmt: skip
+
+
 async def _record(conn: AsyncConnection, exchange: Any, verdict: Verdict, now: datetime) -> Any:
     """Settle the exchange as the partner's answer says, or mark it UNKNOWN. If reconciliation
     got there first, its state stands."""
     if verdict.state is ExchangeState.UNKNOWN:
         row = await transition(
-            conn, exchange.id, ExchangeState.UNKNOWN, verdict.reason, now,
+            conn, exchange, ExchangeState.UNKNOWN, verdict.reason, now,
             from_states=(ExchangeState.RESERVED,),
         )  # fmt: skip
     else:

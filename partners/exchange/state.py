@@ -9,12 +9,14 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 from sqlalchemy import String, bindparam, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from infra import prepared
 from infra.models import (
     exchange_events,
     exchanges,
@@ -24,8 +26,9 @@ from infra.models import (
 )
 from infra.partner_records import ExchangeRow
 from infra.types import UtcDateTime
-from loyalty import ledger
-from loyalty.ledger import AccountId, TransferCode
+from loyalty import ledger, pending
+from loyalty.ledger import AccountId, Phase, TransferCode
+from partners.exchange.moves import move_with_events, open_with_events
 
 
 class ExchangeState(StrEnum):
@@ -53,7 +56,7 @@ async def external_account(conn: AsyncConnection, member_id: int, partner_id: in
 
 async def transition(
     conn: AsyncConnection,
-    exchange_id: str,
+    exchange: Any,
     to_state: ExchangeState,
     reason: str,
     now: datetime,
@@ -61,14 +64,21 @@ async def transition(
     from_states: tuple[ExchangeState, ...],
     also: dict[str, Any] | None = None,
 ) -> ExchangeRow | None:
-    """Move to `to_state` if the exchange is in one of `from_states` (setting `also` with it),
-    record the event and queue the webhooks. Returns the row, or None if another process
-    settled it first."""
+    """Move `exchange` (its row, as it was opened) to `to_state` if it is in one of
+    `from_states` (setting `also` with it), record the event and queue the webhooks. Returns
+    the row, or None if another process settled it first."""
+    also = also or {}
+    if conn.dialect.name == "postgresql":
+        found = await prepared.rows(conn, move_with_events(from_states, tuple(sorted(also))), {
+            "exchange": exchange.id, "to_state": to_state, "at": now, **also,
+            **_step_values(exchange, [(None, to_state, reason)], now),
+        })  # fmt: skip
+        return prepared.leading(found[0], len(exchanges.c)) if found else None
     row = (
         await conn.execute(
             update(exchanges)
-            .where(exchanges.c.id == exchange_id, exchanges.c.state.in_(from_states))
-            .values(state=to_state, updated_at=now, **(also or {}))
+            .where(exchanges.c.id == exchange.id, exchanges.c.state.in_(from_states))
+            .values(state=to_state, updated_at=now, **also)
             .returning(*exchanges.c)
         )
     ).first()
@@ -77,7 +87,7 @@ async def transition(
     # The state column is the last event's: with one state possible before, it is that one.
     previous = from_states[0] if len(from_states) == 1 else await conn.scalar(
         select(exchange_events.c.to_state)
-        .where(exchange_events.c.exchange_id == exchange_id)
+        .where(exchange_events.c.exchange_id == exchange.id)
         .order_by(exchange_events.c.id.desc())
         .limit(1)
     )  # fmt: skip
@@ -97,13 +107,27 @@ async def _record_events(conn: AsyncConnection, row: Any, steps: list[Step], now
         for previous, state, reason in steps
     ])  # fmt: skip
     await conn.execute(_QUEUE, [
-        {"partner": row.partner_id, "at": now, "payload": orjson.dumps({
-            "event": "exchange.state_changed", "exchange_id": row.id, "state": state,
-            "direction": row.direction, "points": row.points, "units": row.units,
-            "account": row.external_account, "reason": reason, "at": now.isoformat(),
-        }).decode()}
+        {"partner": row.partner_id, "at": now, "payload": _payload(row, state, reason, now)}
         for _previous, state, reason in steps
     ])  # fmt: skip
+
+
+def _payload(row: Any, state: str, reason: str, now: datetime) -> str:
+    """The webhook's body for the exchange's move to `state`."""
+    return orjson.dumps({
+        "event": "exchange.state_changed", "exchange_id": row.id, "state": state,
+        "direction": row.direction, "points": row.points, "units": row.units,
+        "account": row.external_account, "reason": reason, "at": now.isoformat(),
+    }).decode()  # fmt: skip
+
+
+def _step_values(row: Any, steps: list[Step], now: datetime) -> dict[str, Any]:
+    """The events' parameters of a partners.exchange.moves statement."""
+    values: dict[str, Any] = {}
+    for n, (previous, state, reason) in enumerate(steps):
+        values.update({f"from_{n}": previous, f"to_{n}": state, f"reason_{n}": reason,
+                       f"payload_{n}": _payload(row, state, reason, now)})  # fmt: skip
+    return values
 
 
 _EVENT = insert(exchange_events)
@@ -130,17 +154,16 @@ async def settle(
 ) -> ExchangeRow:
     """POSTED or VOIDED, with the pending transfers posted or voided in the same transaction.
     Settling an exchange that is already settled answers its current state."""
-    changed = await transition(conn, exchange.id, to_state, reason, now, from_states=OPEN_STATES,
+    changed = await transition(conn, exchange, to_state, reason, now, from_states=OPEN_STATES,
                                also=also)  # fmt: skip
     if changed is None:
         return (await conn.execute(select(exchanges).where(exchanges.c.id == exchange.id))).one()
-    finish = ledger.post_pending if to_state is ExchangeState.POSTED else ledger.void_pending
-    suffix = "post" if to_state is ExchangeState.POSTED else "void"
-    for transfer_id in (exchange.transfer_id, exchange.fee_transfer_id):
-        if transfer_id is not None:
-            await finish(
-                conn, transfer_id, idempotency_key=f"transfer:{transfer_id}:{suffix}", now=now
-            )
+    phase = Phase.POST if to_state is ExchangeState.POSTED else Phase.VOID
+    held = [transfer_id for transfer_id in (exchange.transfer_id, exchange.fee_transfer_id)
+            if transfer_id is not None]  # fmt: skip
+    await pending.finish(conn, [(transfer_id, f"transfer:{transfer_id}:{phase.lower()}")
+                                for transfer_id in held],
+                         phase, member_id=exchange.member_id, now=now)  # fmt: skip
     return changed
 
 
@@ -199,16 +222,26 @@ async def open_exchange(
             pending=movement.pending, now=now,
         )  # fmt: skip
         fee_id = fee.id
-    row = (
-        await conn.execute(
-            insert(exchanges)
-            .values(id=exchange_id, state=movement.opened, created_at=now, updated_at=now,
-                    transfer_id=moved.id, fee_transfer_id=fee_id, **asdict(opening))
-            .returning(*exchanges.c)
-        )
-    ).one()  # fmt: skip
-    await _record_events(conn, row, [
+    values = {
+        "id": exchange_id,
+        "state": movement.opened,
+        "created_at": now,
+        "updated_at": now,
+        "transfer_id": moved.id,
+        "fee_transfer_id": fee_id,
+        **asdict(opening),
+    }
+    steps: list[Step] = [
         (None, ExchangeState.REQUESTED, movement.requested),
         (ExchangeState.REQUESTED, movement.opened, movement.opened_reason),
-    ], now)  # fmt: skip
+    ]
+    if conn.dialect.name == "postgresql":
+        opening_row = SimpleNamespace(**values)
+        found = await prepared.rows(conn, open_with_events(len(steps)), {
+            "at": now, **{f"new_{name}": value for name, value in values.items()},
+            **_step_values(opening_row, steps, now),
+        })  # fmt: skip
+        return prepared.leading(found[0], len(exchanges.c))  # type: ignore[no-any-return]
+    row = (await conn.execute(insert(exchanges).values(values).returning(*exchanges.c))).one()
+    await _record_events(conn, row, steps, now)
     return row

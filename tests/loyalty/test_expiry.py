@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from infra.models import point_lots, transfers
-from loyalty import expiry, ledger, redemption
+from loyalty import expiry, ledger, pending, redemption
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
 from loyalty.visibility import EVERYTHING
@@ -114,6 +114,6 @@ async def test_a_voided_hold_puts_points_back_in_their_lots(db, program):
         )  # fmt: skip
     assert await lots_of(db, holder.id) == [(date(2026, 1, 15), 30)]
     async with db.transaction() as conn:
-        await ledger.void_pending(conn, held.id, idempotency_key="hold:void")
+        await pending.void_pending(conn, held.id, idempotency_key="hold:void")
 
     assert await lots_of(db, holder.id) == [(date(2026, 1, 15), 100)]

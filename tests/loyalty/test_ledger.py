@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from infra.database import Database
-from loyalty import books, ledger, redemption
+from loyalty import books, ledger, pending, redemption
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidState, ValidationFailed
 from loyalty.member import MemberRef
 from loyalty.purchase import Channel
@@ -72,7 +72,7 @@ async def test_a_pending_transfer_holds_points_until_it_is_posted(db):
     held = await move(db, "hold", account, ledger.REDEMPTION, 30, pending=True)
     during = await balance_of(db, holder.id)
     async with db.transaction() as conn:
-        await ledger.post_pending(conn, held.id, idempotency_key="hold:post")
+        await pending.post_pending(conn, held.id, idempotency_key="hold:post")
     after = await balance_of(db, holder.id)
 
     assert (during.posted, during.held, during.available) == (100, 30, 70)
@@ -83,7 +83,7 @@ async def test_a_voided_pending_transfer_gives_the_points_back(db):
     holder, held = await a_member_with_30_of_100_points_held(db)
 
     async with db.transaction() as conn:
-        await ledger.void_pending(conn, held.id, idempotency_key="hold:void")
+        await pending.void_pending(conn, held.id, idempotency_key="hold:void")
 
     balance = await balance_of(db, holder.id)
     assert (balance.posted, balance.held, balance.available) == (100, 0, 100)
@@ -92,13 +92,13 @@ async def test_a_voided_pending_transfer_gives_the_points_back(db):
 async def test_a_pending_transfer_is_posted_or_voided_never_both(db):
     holder, held = await a_member_with_30_of_100_points_held(db)
     async with db.transaction() as conn:
-        posted = await ledger.post_pending(conn, held.id, idempotency_key="hold:post")
+        posted = await pending.post_pending(conn, held.id, idempotency_key="hold:post")
 
     async with db.transaction() as conn:
-        replay = await ledger.post_pending(conn, held.id, idempotency_key="hold:post")
+        replay = await pending.post_pending(conn, held.id, idempotency_key="hold:post")
     with pytest.raises(InvalidState):
         async with db.transaction() as conn:
-            await ledger.void_pending(conn, held.id, idempotency_key="hold:void")
+            await pending.void_pending(conn, held.id, idempotency_key="hold:void")
 
     assert replay == posted
     assert (await balance_of(db, holder.id)).available == 70

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from infra.models import identities, members, purchases, transfers
-from loyalty import interaction, ledger, merge, refund
+from loyalty import interaction, ledger, merge, pending, refund
 from loyalty.errors import InvalidState, ValidationFailed
 from loyalty.interaction import InteractionKind
 from loyalty.member import MemberRef
@@ -104,7 +104,7 @@ async def test_a_member_with_held_points_cannot_be_merged(db, program):
 
     async with db.transaction() as conn:
         held = (await conn.execute(select(transfers).where(transfers.c.phase == "PENDING"))).one()
-        await ledger.void_pending(conn, held.id, idempotency_key="hold:void")
+        await pending.void_pending(conn, held.id, idempotency_key="hold:void")
 
 
 async def test_the_survivor_keeps_the_higher_tier_even_when_its_growth_has_lapsed(db, program):

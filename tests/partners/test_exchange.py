@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 from dataclasses import replace
 from datetime import timedelta
@@ -10,8 +11,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from infra.models import exchange_events, exchanges, members, transfers
-from loyalty import books, member
+from infra.models import (
+    exchange_events,
+    exchanges,
+    members,
+    point_lots,
+    transfers,
+    webhook_deliveries,
+)
+from loyalty import books, ledger, member
 from loyalty.errors import (
     ExchangeLimit,
     InsufficientPoints,
@@ -22,7 +30,7 @@ from loyalty.errors import (
 from loyalty.member import IdentityKind
 from loyalty.program import Program
 from loyalty.visibility import EVERYTHING
-from partners import exchange
+from partners import exchange, webhook
 from partners.directory import ConnectorDirectory
 from partners.registry import Direction, Terms
 from partners.simulated import Fault
@@ -30,6 +38,7 @@ from tests.doubles import CRASH_POINTS, SimulatedCrash, crashing
 from tests.factories import (
     CAPPED,
     NOW,
+    TERMS,
     a_member_with_an_account,
     a_partner_with_terms,
     balance_of,
@@ -346,3 +355,93 @@ async def test_concurrent_requests_never_pass_the_daily_cap_together(db):
     assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
     assert all(isinstance(o, ExchangeLimit) for o in outcomes if isinstance(o, BaseException))
     assert (await balance_of(db, holder.id)).available == 9000
+
+
+async def rows_written(db, done):
+    """What an exchange wrote besides its row: events, webhook deliveries, transfers, lots."""
+    async with db.read() as conn:
+        events = await conn.execute(
+            select(exchange_events)
+            .where(exchange_events.c.exchange_id == done.id)
+            .order_by(exchange_events.c.id)
+        )
+        queued = await conn.execute(select(webhook_deliveries).order_by(webhook_deliveries.c.id))
+        moved = await conn.execute(
+            select(transfers)
+            .where(transfers.c.reference == f"exchange:{done.id}")
+            .order_by(transfers.c.id)
+        )
+        lots = await conn.scalars(
+            select(point_lots.c.remaining).where(point_lots.c.member_id == done.member_id)
+        )
+        return (
+            [(e.from_state, e.to_state, e.reason) for e in events],
+            [(d.subscription_id, json.loads(d.payload)["state"], d.status) for d in queued],
+            [(t.phase, t.amount, t.reason, t.idempotency_key, t.pending_id) for t in moved],
+            sorted(lots),
+        )
+
+
+@pytest.mark.parametrize(("fault", "ends"), [(None, "POSTED"), (Fault.REJECT, "VOIDED")])
+async def test_an_exchange_writes_its_events_webhooks_transfers_and_lots_exactly(db, fault, ends):
+    """PostgreSQL writes an exchange's moves in one statement each (partners.exchange.moves,
+    loyalty.posting.finish_debits), SQLite one step at a time: the same rows, in order."""
+    partner = await a_partner_with_terms(db, terms=replace(TERMS, fee_points=50))
+    first, _ = await webhook.subscribe(db, partner_id=partner.id, url="https://a.test/h", now=NOW)
+    second, _ = await webhook.subscribe(db, partner_id=partner.id, url="https://b.test/h", now=NOW)
+    holder = await a_member_with_an_account(db, partner, points=0)
+    async with db.transaction() as conn:  # two lots, so the exchange draws from both
+        for n, points in enumerate((600, 900)):
+            await ledger.transfer(
+                conn,
+                idempotency_key=f"lot-{n}",
+                debit=ledger.ISSUANCE,
+                credit=ledger.member_account(holder.id),
+                amount=points,
+                reason=ledger.TransferCode.ADJUSTMENT,
+                now=NOW + timedelta(days=n),
+            )
+    directory = ConnectorDirectory()
+    if fault:
+        directory.simulated(partner.id).inject(fault)
+
+    done = await an_exchange(db, directory, holder, partner, points=1000)
+
+    events, queued, moved, lots = await rows_written(db, done)
+    assert done.state == ends
+    opened = [(None, "REQUESTED", "requested"), ("REQUESTED", "RESERVED", "points held")]
+    assert events[:2] == opened and events[2][:2] == ("RESERVED", ends)
+    states = ("REQUESTED", "RESERVED", ends)
+    assert queued == [(hook.id, state, "PENDING") for state in states for hook in (first, second)]
+    finish = "POST" if ends == "POSTED" else "VOID"
+    assert moved == [
+        ("PENDING", 1000, "EXCHANGE_OUT", f"exchange:{done.id}:reserve", None),
+        ("PENDING", 50, "EXCHANGE_FEE", f"exchange:{done.id}:fee", None),
+        (finish, 1000, "EXCHANGE_OUT", f"transfer:{done.transfer_id}:{finish.lower()}",
+         done.transfer_id),
+        (finish, 50, "EXCHANGE_FEE", f"transfer:{done.fee_transfer_id}:{finish.lower()}",
+         done.fee_transfer_id),
+    ]  # fmt: skip
+    # the oldest lot went first; a VOID gives each lot back what was drawn from it
+    assert lots == ([0, 450] if ends == "POSTED" else [600, 900])
+    balance = await balance_of(db, holder.id)
+    assert (balance.available, balance.held) == ((450, 0) if ends == "POSTED" else (1500, 0))
+    async with db.read() as conn:
+        assert await books.verify(conn) == []
+
+
+async def test_an_exchange_settled_after_unknown_records_the_move_from_unknown(db):
+    partner = await a_partner_with_terms(db)
+    holder = await a_member_with_an_account(db, partner)
+    directory = ConnectorDirectory()
+    directory.simulated(partner.id).inject(Fault.LOST_ANSWER)
+    done = await an_exchange(db, directory, holder, partner)
+
+    await exchange.reconcile(db, directory, now=NOW + timedelta(minutes=1))
+
+    events, _queued, moved, _lots = await rows_written(db, done)
+    assert [event[:2] for event in events] == [
+        (None, "REQUESTED"), ("REQUESTED", "RESERVED"), ("RESERVED", "UNKNOWN"),
+        ("UNKNOWN", "POSTED"),
+    ]  # fmt: skip
+    assert [transfer[0] for transfer in moved] == ["PENDING", "POST"]
