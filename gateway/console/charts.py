@@ -19,6 +19,8 @@ class Series:
     # None: nothing to measure that month (no one to count).
     values: list[Decimal | None]
     target: Decimal | None
+    # Why a chart with no value at all is empty (what there was nothing of to count).
+    empty: str = "nothing to count in these months"
 
 
 def _top(series: Series) -> Decimal:
@@ -67,11 +69,18 @@ def _frame(series: Series, parts: list[str], description: str, targets: bool = F
         for label, value in zip(series.labels, series.values, strict=True)
     )
     target = "" if series.target is None else f"; target {series.target}{escape(series.unit)}"
-    legend = '<span class="key measured"></span> measured' + (
-        "" if series.target is None and not targets else ' <span class="key target"></span> target'
+    legend = '<span class="legend"><span class="key measured"></span> measured</span>' + (
+        ""
+        if series.target is None and not targets
+        else ' <span class="legend"><span class="key target"></span> target</span>'
+    )
+    note = (
+        f'<p class="empty">No data yet: {escape(series.empty)}.</p>'
+        if all(value is None for value in series.values)
+        else ""
     )
     return f"""<figure class="chart">
-<figcaption><strong>{escape(series.title)}</strong>{escape(target)}. {legend}</figcaption>
+<figcaption><strong>{escape(series.title)}</strong>{escape(target)}. {legend}</figcaption>{note}
 <svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(description)}">
 {"".join(parts)}</svg>
 <details><summary>Figures of {escape(series.title)}</summary>

@@ -14,6 +14,17 @@ from gateway.console.visit import Page, Visit
 from loyalty.promotions import metric
 from partners.settlement import Period
 
+# What a KPI counts when it has nothing to count (its denominator), for an empty chart's note.
+NOTHING_TO_COUNT = {
+    "activation": "no member enrolled in these months",
+    "win-back": "no win-back coupon was issued in these months",
+    "retention": "no retention coupon was issued in these months",
+    "referred share": "no member enrolled in these months",
+    "diamond target attainment": "no member was an active DIAMOND member",
+    "member coverage": "no member was active",
+    "high-tier retention": "no member was GOLD or DIAMOND when a month started",
+}
+
 
 async def kpis(visit: Visit) -> Response:
     """The program's KPIs per month over the last 12 months (the current one so far), each
@@ -32,19 +43,21 @@ async def kpis(visit: Visit) -> Response:
     labels = [str(period) for period in months]
     rates = [
         charts.Series(rate.name.capitalize(), "%", labels,
-                      [m.rates[index].percent for m in measured], rate.target)
+                      [m.rates[index].percent for m in measured], rate.target,
+                      NOTHING_TO_COUNT.get(rate.name, "nothing to count in these months"))
         for index, rate in enumerate(measured[-1].rates)
     ]  # fmt: skip
     lift = charts.Series("Repurchase lift with a coupon", "%", labels,
                          [m.repurchase_lift for m in measured],
-                         measured[-1].repurchase_lift_target)  # fmt: skip
+                         measured[-1].repurchase_lift_target,
+                         "no purchases both with and without a next-purchase coupon")  # fmt: skip
     value = charts.Series(f"Lifetime value per member ({program.currency})", "",
                           labels, [m.lifetime_value for m in measured],
-                          measured[-1].lifetime_value_target)  # fmt: skip
+                          measured[-1].lifetime_value_target, "no member was active")  # fmt: skip
     mix = measured[-1].tier_mix
     tier_chart = charts.bar_chart(
         charts.Series("Tier mix of active members now", "%", [tier for tier, *_ in mix],
-                      [percent for _, _, percent, _ in mix], None),
+                      [percent for _, _, percent, _ in mix], None, "no member is active"),
         [target for *_, target in mix],
     )  # fmt: skip
     shown = [charts.line_chart(series) for series in (*rates, lift, value)] + [tier_chart]

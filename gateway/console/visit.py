@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -40,8 +41,30 @@ def plain(value: Decimal) -> str:
     return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
 
 
-templates.env.filters["money"] = money
-templates.env.filters["plain"] = plain
+def figure(value: Any) -> str:
+    """A count or quantity grouped as the charts show it: 3,725 and 1,234.5."""
+    number = Decimal(str(value))
+    return f"{number:,}" if number == number.to_integral_value() else f"{number.normalize():,f}"
+
+
+def moment(value: datetime | None) -> str:
+    """An instant to the minute, with its zone: 2026-03-01 09:30 UTC (times are stored UTC)."""
+    if value is None:
+        return "open"
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def rate(value: Any) -> Markup:
+    """A unit rate: as written when it has at most 4 decimals; else to 4 decimals, marked as
+    rounded, with the exact rate (the one the amount was computed with) as its title."""
+    exact = Decimal(str(value)).normalize()
+    if -exact.as_tuple().exponent <= 4:  # type: ignore[operator]
+        return Markup(escape(format(exact, "f")))
+    shown = exact.quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
+    return Markup('<span title="exactly {0}">≈ {1}</span>').format(format(exact, "f"), shown)
+
+
+templates.env.filters.update(money=money, plain=plain, figure=figure, moment=moment, rate=rate)
 
 Handler = Callable[["Visit"], Awaitable[Response]]
 

@@ -75,7 +75,7 @@ async def test_the_audit_row_commits_with_the_mutation_or_not_at_all(client, db,
 
     async with db.read() as conn:
         bought = await conn.scalar(select(func.count()).select_from(purchases))
-        audited = select(audit_log.c.action, audit_log.c.outcome).where(
+        audited = select(audit_log.c.action, audit_log.c.outcome, audit_log.c.target).where(
             audit_log.c.action == "mutation.recordPurchase"
         )
         rows = list(await conn.execute(audited.order_by(audit_log.c.id)))
@@ -83,7 +83,8 @@ async def test_the_audit_row_commits_with_the_mutation_or_not_at_all(client, db,
     assert error_codes(failed) == ["INTERNAL_SERVER_ERROR"]
     assert done["data"]["recordPurchase"]["pointsEarned"] == 10
     assert bought == 1  # the purchase of the failed attempt rolled back with its audit row
-    assert [tuple(r) for r in rows] == [("mutation.recordPurchase", "OK")]
+    # the row names what the mutation acted on (the member the input names)
+    assert [tuple(r) for r in rows] == [("mutation.recordPurchase", "OK", f"member:{member.id}")]
 
 
 async def test_pooled_connections_killed_by_a_restart_cost_no_request(client, db):
