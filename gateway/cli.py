@@ -16,6 +16,7 @@ from strawberry.printer import print_schema
 from auth.tokens import KeyCache, mint
 from gateway import operators
 from gateway.app import build_schema
+from gateway.demo_year import live_a_year
 from gateway.http import PROTOCOL
 from gateway.seed import (
     DEMO_OPERATOR,
@@ -129,12 +130,17 @@ def demo(
 
     async def prepare(db: Database) -> None:
         await upgrade(db, phone_region=settings.program.phone_region)
-        if not await has_members(db):
+        now = datetime.now(UTC)
+        fresh = not await has_members(db)
+        if fresh:
             with progress_bar("seeding the demo") as progress:
                 await seed(db, settings.program, member_count=200, purchase_count=2000,
                            progress=progress)  # fmt: skip
         # A demo database from before promotions existed gets them too (once).
-        await demo_promotions(db, settings.program, datetime.now(UTC))
+        await demo_promotions(db, settings.program, now)
+        if fresh:
+            with progress_bar("living the demo's year") as progress:
+                await live_a_year(db, settings.program, now, progress)
         await demo_console_people(db)
 
     os.environ.setdefault("POINTGATE_ISSUER", f"http://{host}:{port}")

@@ -266,19 +266,20 @@ async def demo_promotions(db: Database, program: Program, now: datetime) -> None
     async with db.read() as conn:
         known = set(await conn.scalars(select(coupon_templates.c.code)))
     templates = {}
+    year = timedelta(days=366)  # the demo's program has run for a year (gateway.demo_year)
     for terms in DEMO_TEMPLATES:
         if terms.code not in known:
-            templates[terms.code] = await coupon.create_template(db, program, terms, now=now)
+            templates[terms.code] = await coupon.create_template(db, program, terms,
+                                                                 now=now - year)  # fmt: skip
     if "next-purchase" not in templates:
         return
-    year = timedelta(days=366)
     await campaign.create_campaign(db, CampaignTerms(
         code="member-day", name="Member day: double points on the 18th", monthly_day=18,
         starts_at=now - year, ends_at=now + year, multiplier=Decimal(2),
         points_budget=10_000_000), now=now, visible=EVERYTHING)  # fmt: skip
     await campaign.create_campaign(db, CampaignTerms(
         code="next-purchase", name="A next-purchase coupon with every purchase",
-        starts_at=now, ends_at=now + year,
+        starts_at=now - year, ends_at=now + year,
         coupon_template_id=templates["next-purchase"].id), now=now,
         visible=EVERYTHING)  # fmt: skip
 

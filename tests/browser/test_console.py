@@ -215,9 +215,21 @@ def test_the_kpi_dashboard_charts_the_demo_against_its_targets(browser, demo, sh
     # seven rates, the repurchase lift, lifetime value, the tier mix
     assert charts.count() == 10
     assert all(charts.nth(i).locator("svg line.target").count() >= 1 for i in range(10))
-    # the demo's members enrolled over the last months: activation has measured points
-    assert activation.locator("svg circle.measured").count() >= 6
+    # the demo lived its year (gateway.demo_year): every chart has measured values, none
+    # says it is empty, and activation has a value every month
+    measured = [charts.nth(i).locator("svg .measured").count() for i in range(10)]
+    assert all(count >= 1 for count in measured), measured
+    assert page.locator(".chart .empty").count() == 0
+    assert activation.locator("svg circle.measured").count() >= 11
+    tiers = page.locator("figure.chart", has_text="Tier mix").locator("svg rect.measured")
+    assert tiers.count() == 3  # DIAMOND, GOLD and SILVER members
     assert operator.blocked == [] and operator.errors == []
+
+    # on a phone the charts' ticks stay legible (the drawing shrinks, its text less so)
+    page.set_viewport_size({"width": 375, "height": 740})
+    shoot(page, "375-operator-kpis-ticks")
+    tick = page.locator("figure.chart svg text.tick").first.bounding_box()
+    assert tick is not None and tick["height"] >= 9, tick
 
 
 def test_an_operator_reads_a_members_grants_under_the_security_headers(browser, demo, shoot):
