@@ -20,6 +20,7 @@ import gateway.console.kpis as kpis
 import gateway.console.members as members
 import gateway.console.pages as pages
 import gateway.console.partner_pages as partner_pages
+import gateway.console.promotion_forms as promotion_forms
 from gateway.console.headers import SecurityHeaders
 from gateway.console.routing import Views
 from gateway.console.signin import SignIn, has_provider
@@ -29,6 +30,10 @@ from infra.database import Database
 from infra.secrets import Keyring
 from infra.store import Store
 from partners.directory import ConnectorDirectory
+
+# Every page of the console, with what it needs and the action its form's audit row names.
+ROUTES = (*pages.ROUTES, *partner_pages.ROUTES, *members.ROUTES, *kpis.ROUTES,
+          *promotion_forms.ROUTES)  # fmt: skip
 
 
 def routes(
@@ -50,7 +55,7 @@ def routes(
     )] if has_provider(settings) else []  # fmt: skip
     pages_routes = [
         Route(page.path, views.view(page.handler, page.need, page.audit), methods=page.methods)
-        for page in (*pages.ROUTES, *partner_pages.ROUTES, *members.ROUTES, *kpis.ROUTES)
+        for page in ROUTES
     ]
     return [
         Mount(
