@@ -1,6 +1,9 @@
 // Hive Gateway in front of Pointgate and the example reviews subgraph (infra/deploy/compose.yaml,
 // tests/infra/test_federation_gateway.py). Run from this folder:
 //   SUPERGRAPH=supergraph.graphql POINTGATE_ROUTER_TOKEN=... npx hive-gateway supergraph
+// Tracing: OPENTELEMETRY=<OTLP/HTTP traces URL> (e.g. http://otel-collector:4318/v1/traces)
+// turns on Hive's OpenTelemetry: it continues a client's `traceparent`, exports its spans and
+// passes the context on to the subgraphs, so one trace runs from the client to Pointgate's SQL.
 import { defineConfig } from "@graphql-hive/gateway";
 
 // One id per client request, the same on every subgraph fetch it causes: Pointgate bills and

@@ -6,14 +6,19 @@ and billing must hold as they do when the partner calls Pointgate directly."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -69,6 +74,38 @@ class Stack:
     stranger_id: int
     # the header names each request to the reviews subgraph brought
     reviews_headers: Path
+    # Pointgate's output (its spans, printed by the console exporter) and what the router
+    # exported over OTLP/HTTP (JSON bodies)
+    pointgate_log: Path
+    router_spans: list[dict]
+
+
+class SpanSink(ThreadingHTTPServer):
+    """An OTLP/HTTP receiver standing in for the collector: keeps each JSON body posted."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        sink = self
+
+        class Receive(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.headers.get("transfer-encoding") == "chunked":  # Node's exporter
+                    while size := int(self.rfile.readline().split(b";")[0], 16):
+                        body += self.rfile.read(size)
+                        self.rfile.readline()
+                    self.rfile.readline()
+                with contextlib.suppress(ValueError):
+                    sink.bodies.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Receive)
 
 
 class Processes:
@@ -103,13 +140,25 @@ def processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
 
 
 @pytest.fixture(scope="module")
-async def stack(processes: Processes) -> AsyncIterator[Stack]:
+def span_sink() -> Iterator[SpanSink]:
+    sink = SpanSink()
+    thread = threading.Thread(target=sink.serve_forever, daemon=True)
+    thread.start()
+    yield sink
+    sink.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def stack(processes: Processes, span_sink: SpanSink) -> AsyncIterator[Stack]:
     node = node_and_packages()
     folder = processes.folder
     ours, reviews, router = free_port(), free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'stack.db'}",
            "POINTGATE_DATA_KEYS": TEST_DATA_KEY, "POINTGATE_ROUTER_TOKEN": ROUTER_TOKEN,
            "POINTGATE_ISSUER": f"http://127.0.0.1:{ours}"}  # fmt: skip
+    # Pointgate prints its spans (exported within 100 ms); the router sends its own to the sink
+    traced = {**env, "OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    sink = f"http://127.0.0.1:{span_sink.server_address[1]}/v1/traces"
     cli = [sys.executable, "-m", "gateway.cli"]
     run = partial(subprocess.run, env=env, capture_output=True, text=True, check=True,
                   timeout=120)  # fmt: skip
@@ -135,7 +184,7 @@ async def stack(processes: Processes) -> AsyncIterator[Stack]:
     (folder / "supergraph.graphql").write_text(composed.stdout)
 
     await asyncio.to_thread(
-        processes.serve, "pointgate", [*cli, "serve", "--port", str(ours)], env, folder,
+        processes.serve, "pointgate", [*cli, "serve", "--port", str(ours)], traced, folder,
         f"http://127.0.0.1:{ours}/healthz",
     )  # fmt: skip
     await asyncio.to_thread(
@@ -148,7 +197,8 @@ async def stack(processes: Processes) -> AsyncIterator[Stack]:
     await asyncio.to_thread(
         processes.serve, "hive-gateway", [node, "node_modules/.bin/hive-gateway", "supergraph"],
         {**env, "SUPERGRAPH": str(folder / "supergraph.graphql"), "PORT": str(router),
-         "HOST": "127.0.0.1"}, COMPOSITION, f"http://127.0.0.1:{router}/healthcheck",
+         "HOST": "127.0.0.1", "OPENTELEMETRY": sink, "OTEL_BSP_SCHEDULE_DELAY": "100"},
+        COMPOSITION, f"http://127.0.0.1:{router}/healthcheck",
     )  # fmt: skip
     async with httpx.AsyncClient() as http:
         answer = await http.post(f"http://127.0.0.1:{ours}/oauth/token",
@@ -162,12 +212,15 @@ async def stack(processes: Processes) -> AsyncIterator[Stack]:
         linked.id,
         stranger.id,
         folder / "reviews-headers.log",
+        folder / "pointgate.log",
+        span_sink.bodies,
     )
     await db.dispose()
 
 
-async def ask(stack: Stack, query: str, token: str | None = None) -> dict:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
+async def ask(stack: Stack, query: str, token: str | None = None, **headers: str) -> dict:
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     async with httpx.AsyncClient(timeout=30) as http:
         response = await http.post(stack.router, json={"query": query}, headers=headers)
     return dict(response.json())
@@ -236,3 +289,55 @@ async def test_the_router_credential_reaches_pointgate_only(stack):
     assert fetches and all("authorization" in names for names in fetches)
     assert not any({"x-pointgate-router", "x-pointgate-operation"} & set(names)
                    for names in fetches)  # fmt: skip
+
+
+def router_span_ids(bodies: list[dict], trace_id: str) -> set[str]:
+    """The ids of the router's spans in trace `trace_id` (OTLP/JSON: ids in hex)."""
+    return {span["spanId"].lower()
+            for body in bodies for resource in body.get("resourceSpans", [])
+            for scope in resource.get("scopeSpans", []) for span in scope.get("spans", [])
+            if span["traceId"].lower() == trace_id}  # fmt: skip
+
+
+def pointgate_spans(log: Path, trace_id: str) -> list[dict]:
+    """Pointgate's spans in trace `trace_id`, from the console exporter's JSON in its log."""
+    text, decoder, found, at = log.read_text(errors="replace"), json.JSONDecoder(), [], 0
+    while (at := text.find('{\n    "name"', at)) >= 0:
+        try:
+            span, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        if span.get("context", {}).get("trace_id") == f"0x{trace_id}":
+            found.append(span)
+        at = end
+    return found
+
+
+async def test_one_trace_runs_from_the_client_through_the_router_to_pointgates_sql(stack):
+    """Found from outside: neither gateway continued a client's traceparent (two new trace
+    ids per operation). The router continues it and passes it on; Pointgate's spans, down to
+    its SQL statements, are children in the same trace."""
+    trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
+    body = await ask(stack, MEMBERS_WITH_REVIEWS, stack.partner_token,
+                     traceparent=f"00-{trace_id}-{parent}-01")  # fmt: skip
+    assert body.get("data"), body
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ours = pointgate_spans(stack.pointgate_log, trace_id)
+        routers = router_span_ids(stack.router_spans, trace_id)
+        if routers and any(s.get("attributes", {}).get("db.system") for s in ours):
+            break
+        await asyncio.sleep(0.2)
+    assert routers, (
+        f"the router exported no span of the client's trace ({len(stack.router_spans)}"
+        f" exports received; Pointgate's spans in it: {len(ours)})"
+    )
+    assert ours, "Pointgate has no span of the client's trace"
+    statements = [s for s in ours if s.get("attributes", {}).get("db.system")]
+    assert statements, [s["name"] for s in ours]
+    # Pointgate's outermost span is a child of one of the router's (the subgraph fetch)
+    own = {s["context"]["span_id"].removeprefix("0x") for s in ours}
+    roots = [s for s in ours if (s.get("parent_id") or "").removeprefix("0x") not in own]
+    assert roots and all(s["parent_id"].removeprefix("0x") in routers for s in roots)
