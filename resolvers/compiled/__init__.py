@@ -48,13 +48,16 @@ PLANS = 1024
 class _Document:
     """A parsed document and the operation a request names in it."""
 
-    __slots__ = ("conditional", "fragments", "key", "operation")
+    __slots__ = ("conditional", "fragments", "key", "operation", "variables")
 
     def __init__(self, key: tuple[str, str | None], operation: Any, fragments: Any) -> None:
         self.key = key
         self.operation = operation
         self.fragments = fragments
         self.conditional = conditional_nodes(operation, fragments)
+        self.variables = tuple(
+            definition.variable.name.value for definition in operation.variable_definitions or ()
+        )
 
 
 class CompiledOperations:
@@ -92,8 +95,12 @@ class CompiledOperations:
         return found
 
     def plan_key(self, document: _Document, variables: Any, caller: Caller) -> tuple[Any, ...]:
+        """A plan holds for a document, a caller's shape, its @skip/@include outcome, and
+        which variables are null (a null `filter:` is planned, another takes the general
+        path: resolvers.compiled.plan.Planner.unfiltered)."""
         outcome = tuple(included(node, variables) for node in document.conditional)
-        return (document.key, plan_shape(caller.principal), outcome)
+        nulls = tuple(variables.coerced.get(name) is None for name in document.variables)
+        return (document.key, plan_shape(caller.principal), outcome, nulls)
 
     def plan(self, document: _Document, variables: Any, caller: Caller) -> Plan | None:
         key = self.plan_key(document, variables, caller)

@@ -32,7 +32,7 @@ from resolvers.compiled.fields import (
     text_of,
 )
 from resolvers.compiled.plan import CLOCK, PlanField, Planner, Source
-from resolvers.compiled.sql import Unplannable, json_typed, plain, present
+from resolvers.compiled.sql import json_typed, plain, present
 from schema.partner import RATE_CARD_TERMS
 
 
@@ -101,8 +101,7 @@ def _redeemed(planner: Planner, field: GraphQLField, nodes: list[FieldNode], tak
 
 
 def _reward_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    if any(argument.name.value == "filter" for argument in nodes[0].arguments or ()):
-        raise Unplannable("rewards(filter:) takes the general path")
+    planner.unfiltered(nodes[0], "rewards")
     given = planner.alias(rewards)  # loyalty.reward.list_rewards
     return planner.connection(field, nodes, given, planner.over(given, planner.visible.rewards),
                               "reward", ascending=True)  # fmt: skip

@@ -44,7 +44,6 @@ from loyalty import entries, expiry, growth, ledger, purchase, referral, tier
 from loyalty.promotions import benefit
 from resolvers.compiled.plan import CLOCK, Fallback, PlanField, Planner, Source
 from resolvers.compiled.sql import (
-    Unplannable,
     half_even,
     json_array,
     json_list,
@@ -100,8 +99,7 @@ def _me(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -
 
 
 def _member_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    if any(argument.name.value == "filter" for argument in nodes[0].arguments or ()):
-        raise Unplannable("members(filter:) takes the general path")
+    planner.unfiltered(nodes[0], "members")
     member = planner.alias(members)
     return planner.connection(field, nodes, member, planner.over(member, planner.visible.members),
                               "member", ascending=True)  # fmt: skip

@@ -28,8 +28,7 @@ def _partner(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: A
 
 
 def _exchange_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    if any(argument.name.value == "filter" for argument in nodes[0].arguments or ()):
-        raise Unplannable("exchanges(filter:) takes the general path")
+    planner.unfiltered(nodes[0], "exchanges")
     made = planner.alias(exchanges)
     visible = planner.over(made, planner.visible.exchanges)
     order = (made.c.created_at.desc(), made.c.id)  # partners.exchange.list_exchanges
