@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 
-WIDTH, HEIGHT, LEFT, TOP, BOTTOM = 560, 220, 48, 12, 36
+# (LEFT holds a tick such as "100%" at the larger size a phone's width draws it: console.css)
+WIDTH, HEIGHT, LEFT, TOP, BOTTOM = 560, 220, 58, 12, 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +51,17 @@ def _axes(series: Series, top: Decimal) -> list[str]:
         y = _y(tick, top)
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - 8}" y2="{y:.1f}"/>'
                      f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                     f"{tick:g}{escape(series.unit)}</text>")  # fmt: skip
+                     f"{_tick(tick)}{escape(series.unit)}</text>")  # fmt: skip
     if series.target is not None:
         y = _y(series.target, top)
         parts.append(f'<line class="target" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - 8}" '
                      f'y2="{y:.1f}"/>')  # fmt: skip
     return parts
+
+
+def _tick(value: Decimal) -> str:
+    """An axis figure without trailing zeros: 50, 12.5, 6400."""
+    return format(value.normalize(), "f") if value else "0"
 
 
 def _x(index: int, count: int) -> float:

@@ -230,6 +230,12 @@ def test_the_kpi_dashboard_charts_the_demo_against_its_targets(browser, demo, sh
     shoot(page, "375-operator-kpis-ticks")
     tick = page.locator("figure.chart svg text.tick").first.bounding_box()
     assert tick is not None and tick["height"] >= 9, tick
+    # and none is cut off at the drawing's left edge ("100%" was drawn as "00%")
+    for index in range(charts.count()):
+        drawing = charts.nth(index).locator("svg")
+        left = drawing.bounding_box()["x"]
+        ticks = drawing.locator("text.tick[text-anchor='end']")
+        assert all(ticks.nth(n).bounding_box()["x"] >= left for n in range(ticks.count()))
 
 
 def test_an_operator_reads_a_members_grants_under_the_security_headers(browser, demo, shoot):

@@ -289,6 +289,9 @@ async def test_the_kpi_dashboard_charts_each_target_for_operators_only(app, db):
                       "Repurchase lift with a coupon", "Lifetime value per member (USD)",
                       "Tier mix of active members now"]  # fmt: skip
     assert shown.text.count('class="target"') >= 9  # a line per chart, one per tier
+    # a program without members yet: every chart is empty and says what it had nothing of
+    assert shown.text.count('<p class="empty">No data yet: ') == 10
+    assert "No data yet: no win-back coupon was issued in these months." in shown.text
     assert refused.status_code == 404
 
 
