@@ -23,6 +23,7 @@ from infra.models import (
 )
 from loyalty.member import IdentityKind, identity_holder, normalize_identity
 from loyalty.promotions import offers
+from resolvers.compiled.collect import unfiltered
 from resolvers.compiled.fields import (
     argument_id,
     columns,
@@ -101,7 +102,7 @@ def _redeemed(planner: Planner, field: GraphQLField, nodes: list[FieldNode], tak
 
 
 def _reward_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    planner.unfiltered(nodes[0], "rewards")
+    unfiltered(nodes[0], planner.variables, "rewards")
     given = planner.alias(rewards)  # loyalty.reward.list_rewards
     return planner.connection(field, nodes, given, planner.over(given, planner.visible.rewards),
                               "reward", ascending=True)  # fmt: skip

@@ -18,11 +18,15 @@ from graphql import (
     GraphQLSkipDirective,
     InlineFragmentNode,
     Node,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableNode,
     get_directive_values,
     is_abstract_type,
 )
+
+from resolvers.compiled.sql import Unplannable
 
 Fields = dict[str, list[FieldNode]]
 
@@ -119,3 +123,15 @@ def _visit(
 def argument_node(node: FieldNode, name: str) -> Any:
     """The value node of a field's argument as the document writes it, None without one."""
     return next((a.value for a in node.arguments or () if a.name.value == name), None)
+
+
+def unfiltered(node: FieldNode, variables: Any, what: str) -> None:
+    """A list field's `filter:` takes the general path unless it is null (written so, or a
+    variable null in this request: plans are kept per variables' nullness, as a router's
+    generated query passes every argument as a variable)."""
+    given = argument_node(node, "filter")
+    if given is None or isinstance(given, NullValueNode):
+        return
+    if isinstance(given, VariableNode) and variables.coerced.get(given.name.value) is None:
+        return
+    raise Unplannable(f"{what}(filter:) takes the general path")

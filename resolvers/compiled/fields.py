@@ -42,6 +42,7 @@ from infra.models import (
 from infra.types import UtcDateTime
 from loyalty import entries, expiry, growth, ledger, purchase, referral, tier
 from loyalty.promotions import benefit
+from resolvers.compiled.collect import unfiltered
 from resolvers.compiled.plan import CLOCK, Fallback, PlanField, Planner, Source
 from resolvers.compiled.sql import (
     half_even,
@@ -99,7 +100,7 @@ def _me(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -
 
 
 def _member_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    planner.unfiltered(nodes[0], "members")
+    unfiltered(nodes[0], planner.variables, "members")
     member = planner.alias(members)
     return planner.connection(field, nodes, member, planner.over(member, planner.visible.members),
                               "member", ascending=True)  # fmt: skip

@@ -10,6 +10,7 @@ from graphql import FieldNode, GraphQLField
 from sqlalchemy import String, and_
 
 from infra.models import exchange_events, exchanges, statements
+from resolvers.compiled.collect import unfiltered
 from resolvers.compiled.fields import (
     argument_id,
     columns,
@@ -28,7 +29,7 @@ def _partner(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: A
 
 
 def _exchange_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
-    planner.unfiltered(nodes[0], "exchanges")
+    unfiltered(nodes[0], planner.variables, "exchanges")
     made = planner.alias(exchanges)
     visible = planner.over(made, planner.visible.exchanges)
     order = (made.c.created_at.desc(), made.c.id)  # partners.exchange.list_exchanges

@@ -165,17 +165,6 @@ class Planner:
         self.aliases = 0
         self.typenames_only: dict[str, str] = {}
 
-    def unfiltered(self, node: FieldNode, what: str) -> None:
-        """A list field's `filter:` takes the general path unless it is null (written so, or a
-        variable null in this request: plans are kept per variables' nullness, as a router's
-        generated query passes every argument as a variable)."""
-        given = argument_node(node, "filter")
-        if given is None or isinstance(given, NullValueNode):
-            return
-        if isinstance(given, VariableNode) and self.variables.coerced.get(given.name.value) is None:
-            return
-        raise Unplannable(f"{what}(filter:) takes the general path")
-
     # --- the operation and its root fields -------------------------------------------------
 
     def statement(self, operation: OperationDefinitionNode) -> Select[Any]:
