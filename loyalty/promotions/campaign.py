@@ -30,7 +30,7 @@ from infra.feed import ChangeFeed, announce
 from infra.models import campaign_awards, campaigns, coupon_templates
 from infra.records import CampaignRow
 from loyalty import bounds, ledger, segment
-from loyalty.errors import NotFound, ValidationFailed
+from loyalty.errors import ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.program import Program
 from loyalty.promotions import coupon, funding
@@ -44,6 +44,7 @@ BANDS = tuple(band.value for band in segment.Band)
 
 class CampaignStatus(StrEnum):
     ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"  # not in force until resumed (loyalty.promotions.changes)
     ENDED = "ENDED"
 
 
@@ -345,31 +346,6 @@ async def create_campaign(
             return row
 
     return await retry_on_race(attempt)
-
-
-async def end_campaign(
-    db: Database, campaign_id: int, *, visible: Visibility,
-    now: datetime | None = None,
-) -> CampaignRow:  # fmt: skip
-    """End a campaign now (ending it again changes nothing)."""
-    now = now or datetime.now(UTC)
-    async with db.transaction() as conn:
-        await visible.check(conn, campaigns, campaign_id)
-        row = (await conn.execute(
-            update(campaigns).where(campaigns.c.id == campaign_id)
-            .values(status=CampaignStatus.ENDED, ends_at=now, updated_at=datetime.now(UTC))
-            .where(campaigns.c.status == CampaignStatus.ACTIVE)
-            .returning(*campaigns.c)
-        )).first()  # fmt: skip
-        if row is None:
-            row = (
-                await conn.execute(select(campaigns).where(campaigns.c.id == campaign_id))
-            ).first()
-            if row is None:
-                raise NotFound(f"campaign {campaign_id} does not exist")
-            return row
-        await announce(conn, CHANNEL, row.code)
-        return row
 
 
 async def _not_ended(conn: AsyncConnection, at: datetime) -> list[Campaign]:

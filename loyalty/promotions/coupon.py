@@ -103,6 +103,8 @@ async def _issuable(
     ended, or the member holds its per-member limit at once (coupons it can still use: used,
     expired and voided ones aside)."""
     valid_from, valid_until = validity(template, now)
+    if template.status == TemplateStatus.PAUSED:
+        raise InvalidState(f"coupon template {template.code} is paused", reason="TEMPLATE_PAUSED")
     if template.status != TemplateStatus.ACTIVE or valid_until <= now:
         raise InvalidState(f"coupon template {template.code} has ended", reason="TEMPLATE_ENDED")
     if template.per_member_limit is not None:
@@ -175,7 +177,7 @@ async def issue_coupon(
 class Granted:
     """What a promotion's grant of a coupon gave: the coupon (None when skipped), whether this
     call issued it, and why the template refused it (TOTAL_LIMIT, PER_MEMBER_LIMIT,
-    TEMPLATE_ENDED), if it did."""
+    TEMPLATE_ENDED, TEMPLATE_PAUSED), if it did."""
 
     coupon: Any | None
     fresh: bool

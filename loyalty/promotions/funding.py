@@ -34,9 +34,10 @@ async def _partner_limits(conn: AsyncConnection, partner_id: int) -> tuple[int, 
 
 async def check_campaign(
     conn: AsyncConnection, partner_id: int, *, gives_points: bool, budget: int | None,
-    now: datetime,
+    now: datetime, besides: int | None = None,
 ) -> None:  # fmt: skip
-    """A partner-funded campaign's points fit what an operator allowed the partner."""
+    """A partner-funded campaign's points fit what an operator allowed the partner (an edited
+    one's, `besides` its own budget as it was)."""
     points_limit, _ = await _partner_limits(conn, partner_id)
     if not gives_points:
         return
@@ -44,29 +45,38 @@ async def check_campaign(
         raise ValidationFailed("a partner-funded campaign has a pointsBudget",
                                argument="pointsBudget")  # fmt: skip
     running = campaigns.c.ends_at > now
-    budgeted = int(await _budgeted(conn, campaigns.c.points_budget, partner_id, running))
+    budgeted = int(await _budgeted(conn, campaigns.c.points_budget, partner_id, running, besides))
     _fits(budget, budgeted, points_limit, "campaigns may award", " points")
 
 
 async def check_template(
-    conn: AsyncConnection, partner_id: int, *, budget: Decimal | None, now: datetime
+    conn: AsyncConnection,
+    partner_id: int,
+    *,
+    budget: Decimal | None,
+    now: datetime,
+    besides: int | None = None,
 ) -> None:
-    """A partner-funded coupon template's budget fits what an operator allowed the partner."""
+    """A partner-funded coupon template's budget fits what an operator allowed the partner
+    (an edited one's, `besides` its own budget as it was)."""
     _, money_limit = await _partner_limits(conn, partner_id)
     if budget is None:
         raise ValidationFailed("a partner-funded coupon template has a budget",
                                argument="budget")  # fmt: skip
     templates = coupon_templates.c
     running = or_(templates.valid_until.is_(None), templates.valid_until > now)
-    budgeted = await _budgeted(conn, templates.budget, partner_id, running)
+    budgeted = await _budgeted(conn, templates.budget, partner_id, running, besides)
     _fits(budget, budgeted, money_limit, "coupon templates may give", "")
 
 
-async def _budgeted(conn: AsyncConnection, budget: Any, partner_id: int, running: Any) -> Decimal:
-    """What the partner's promotions still running (of `budget`'s table) have budgeted."""
+async def _budgeted(conn: AsyncConnection, budget: Any, partner_id: int, running: Any,
+                    besides: int | None) -> Decimal:  # fmt: skip
+    """What the partner's promotions still running (of `budget`'s table), paused ones
+    included (they may resume), have budgeted, but for `besides`."""
     table = budget.table
     total = await conn.scalar(select(func.coalesce(func.sum(budget), 0)).where(
-        table.c.funded_by_partner_id == partner_id, table.c.status == "ACTIVE", running,
+        table.c.funded_by_partner_id == partner_id, table.c.status.in_(("ACTIVE", "PAUSED")),
+        running, table.c.id != (besides or 0),
     ))  # fmt: skip
     return Decimal(total or 0)
 

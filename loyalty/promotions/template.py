@@ -37,6 +37,7 @@ class CouponKind(StrEnum):
 
 class TemplateStatus(StrEnum):
     ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"  # issues no coupon until resumed (loyalty.promotions.changes)
     RETIRED = "RETIRED"
 
 
