@@ -9,13 +9,19 @@ from typing import Annotated, Any
 import strawberry
 
 from auth import ownership
-from loyalty.promotions import campaign, coupon, metric, offers
+from loyalty.promotions import campaign, changes, coupon, metric, offers
 from loyalty.promotions.campaign import CampaignTerms
 from loyalty.promotions.coupon import CouponKind, TemplateTerms
 from resolvers import access
 from resolvers.convert import optional_id, terms
 from schema.info import Info
-from schema.inputs import CreateCampaignInput, CreateCouponTemplateInput, IssueCouponInput
+from schema.inputs import (
+    CreateCampaignInput,
+    CreateCouponTemplateInput,
+    IssueCouponInput,
+    UpdateCampaignInput,
+    UpdateCouponTemplateInput,
+)
 from schema.pagination import parse_id
 from schema.permissions import ADMIN, RUN_PROMOTIONS
 from schema.promotions import Campaign, Coupon, CouponTemplate, ProgramMetrics
@@ -133,9 +139,35 @@ class PromotionMutations:
         )
         return Campaign.of(created)
 
+    @strawberry.mutation(
+        description="Edit, pause, resume or end a campaign (a partner's client: one it funds).",
+        permission_classes=[RUN_PROMOTIONS],
+    )
+    async def update_campaign(self, info: Info, input: UpdateCampaignInput) -> Campaign:
+        asked = terms(changes.CampaignChanges, input)
+        updated = await changes.update_campaign(
+            info.context.db, parse_id(input.campaign_id), asked, visible=info.context.visible
+        )
+        return Campaign.of(updated)
+
     @strawberry.mutation(description="End a campaign now.", permission_classes=[RUN_PROMOTIONS])
     async def end_campaign(self, info: Info, id: strawberry.ID) -> Campaign:
-        ended = await campaign.end_campaign(
+        ended = await changes.end_campaign(
             info.context.db, parse_id(id), visible=info.context.visible
         )
         return Campaign.of(ended)
+
+    @strawberry.mutation(
+        description="Edit, pause, resume or retire a coupon template (a partner's client: one "
+        "it funds).",
+        permission_classes=[RUN_PROMOTIONS],
+    )
+    async def update_coupon_template(
+        self, info: Info, input: UpdateCouponTemplateInput
+    ) -> CouponTemplate:
+        context = info.context
+        updated = await changes.update_template(
+            context.db, context.program, parse_id(input.template_id),
+            terms(changes.TemplateChanges, input), visible=context.visible,
+        )  # fmt: skip
+        return CouponTemplate.priced(updated, context.program.currency_exponent)

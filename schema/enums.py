@@ -9,7 +9,9 @@ import strawberry
 from loyalty.interaction import InteractionKind
 from loyalty.member import IdentityKind
 from loyalty.membership import MemberStatus
+from loyalty.promotions.campaign import CampaignStatus
 from loyalty.promotions.coupon import CouponKind, CouponState
+from loyalty.promotions.template import TemplateStatus
 from loyalty.purchase import Channel
 from loyalty.reward import RewardStatus
 from loyalty.segment import Band, Lifecycle
@@ -21,12 +23,13 @@ from partners.registry import ConnectorKind, Direction, PartnerStatus
 for domain_enum in (
     IdentityKind, MemberStatus, Channel, Tier, TierChangeReason, InteractionKind, Lifecycle,
     Band, RewardStatus, ExchangeState, Direction, ConnectorKind, PartnerStatus, CouponKind,
-    CouponState,
+    CouponState, CampaignStatus, TemplateStatus,
 ):  # fmt: skip
     strawberry.enum(domain_enum)
 
 __all__ = [
     "Band",
+    "CampaignStatus",
     "Channel",
     "ConnectorKind",
     "CouponKind",
@@ -40,6 +43,7 @@ __all__ = [
     "PartnerStatus",
     "RedemptionStatus",
     "RewardStatus",
+    "TemplateStatus",
     "Tier",
     "TierChangeReason",
     "TransferPhase",

@@ -11,6 +11,7 @@ import strawberry
 from partners.rate_card import RateCardTerms
 from schema.enums import (
     Band,
+    CampaignStatus,
     Channel,
     ConnectorKind,
     CouponKind,
@@ -21,6 +22,7 @@ from schema.enums import (
     Lifecycle,
     PartnerStatus,
     RewardStatus,
+    TemplateStatus,
     Tier,
 )
 
@@ -334,6 +336,45 @@ class CreateCampaignInput:
     coupon_template_id: strawberry.ID | None = None
     points_budget: int | None = None
     funded_by_partner_id: strawberry.ID | None = None
+
+
+@strawberry.input(
+    description="Sets the given fields of a campaign not yet ended (its code, audience, coupon "
+    "and funder are fixed); the same values again answer the same. status: PAUSED stops it "
+    "until set ACTIVE again, ENDED ends it now."
+)
+class UpdateCampaignInput:
+    campaign_id: strawberry.ID
+    name: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    priority: int | None = None
+    exclusive: bool | None = None
+    multiplier: Decimal | None = None
+    bonus_points: int | None = None
+    points_budget: int | None = strawberry.field(
+        default=None, description="At least the points awarded so far."
+    )
+    status: CampaignStatus | None = None
+
+
+@strawberry.input(
+    description="Sets the given fields of a coupon template not retired (what a coupon gives "
+    "is fixed: issued coupons keep it); the same values again answer the same. status: PAUSED "
+    "stops issuing until set ACTIVE again, RETIRED for good."
+)
+class UpdateCouponTemplateInput:
+    template_id: strawberry.ID
+    name: str | None = None
+    valid_until: datetime | None = None
+    per_member_limit: int | None = None
+    total_limit: int | None = strawberry.field(
+        default=None, description="At least the coupons issued so far."
+    )
+    budget: Decimal | None = strawberry.field(
+        default=None, description="At least the discount given so far."
+    )
+    status: TemplateStatus | None = None
 
 
 @strawberry.input(description="A member's birth date (null clears it).")

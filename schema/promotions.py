@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 
 from partners.settlement import plain
-from schema.enums import CouponKind, CouponState
+from schema.enums import CampaignStatus, CouponKind, CouponState, TemplateStatus
 from schema.info import Info
 from schema.partner import Partner, partner_of
 from schema.rows import Row
@@ -37,7 +37,9 @@ class CouponTemplate(Row):
     issued_count: int
     redeemed_count: int
     discount_total: Decimal
-    status: str
+    status: TemplateStatus = strawberry.field(
+        description="PAUSED and RETIRED issue no coupon; issued ones stay valid as issued."
+    )
     partner_id: strawberry.Private[int | None]
     funded_by_partner_id: strawberry.Private[int | None]
     reward_id: strawberry.ID | None = strawberry.field(
@@ -115,7 +117,7 @@ class Campaign(Row):
         "ended, the member's limit): the purchases recorded without them."
     )
     points_awarded: BigInt = strawberry.field(description="Counted against the budget so far.")
-    status: str
+    status: CampaignStatus = strawberry.field(description="PAUSED: not in force until resumed.")
     coupon_template_id: strawberry.Private[int | None]
     funded_by_partner_id: strawberry.Private[int | None]
 

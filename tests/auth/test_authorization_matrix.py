@@ -112,6 +112,10 @@ CALLS = {
     " pointsBudget: 10})"
     " { id } }",
     "Mutation.endCampaign": 'mutation { endCampaign(id: "$campaign") { id } }',
+    "Mutation.updateCampaign": 'mutation { updateCampaign(input: {campaignId: "$campaign",'
+    ' name: "M"}) { id } }',
+    "Mutation.updateCouponTemplate": "mutation { updateCouponTemplate(input: {templateId:"
+    ' "$template", name: "M"}) { id } }',
     "Query.programMetrics": 'query { programMetrics(from: "2026-01-01T00:00:00Z",'
     ' to: "2026-02-01T00:00:00Z") { repurchaseLift } }',
     "Mutation.subscribeMemberEvents": "mutation { subscribeMemberEvents(input: {url:"
