@@ -20,6 +20,7 @@ import gateway.console.kpis as kpis
 import gateway.console.members as members
 import gateway.console.pages as pages
 import gateway.console.partner_pages as partner_pages
+import gateway.console.promotion_changes as promotion_changes
 import gateway.console.promotion_forms as promotion_forms
 from gateway.console.headers import SecurityHeaders
 from gateway.console.routing import Views
@@ -33,7 +34,7 @@ from partners.directory import ConnectorDirectory
 
 # Every page of the console, with what it needs and the action its form's audit row names.
 ROUTES = (*pages.ROUTES, *partner_pages.ROUTES, *members.ROUTES, *kpis.ROUTES,
-          *promotion_forms.ROUTES)  # fmt: skip
+          *promotion_forms.ROUTES, *promotion_changes.ROUTES)  # fmt: skip
 
 
 def routes(

@@ -18,7 +18,6 @@ from auth import access, audit, console, ownership, totp
 from auth.access import Need
 from gateway.console.visit import PAGE, Page, Visit, number, whole
 from loyalty.errors import DomainError
-from loyalty.promotions import campaign, coupon, offers
 from partners import exchange, registry, webhook
 from partners.settlement import Period
 from partners.settlement.periods import zone_of
@@ -172,19 +171,6 @@ async def webhook_resend(visit: Visit) -> Response:
     return visit.redirect(_webhooks_path(partner_id))
 
 
-async def promotions_page(visit: Visit) -> Response:
-    """The campaigns and coupon templates, with what each has spent against its budget."""
-    return visit.page("promotions.html", title="Campaigns and coupons",
-                      campaigns=await offers.list_campaigns(visit.db, visit.visible),
-                      templates=await coupon.list_templates(visit.db, visit.visible))  # fmt: skip
-
-
-async def campaign_end(visit: Visit) -> Response:
-    campaign_id = number(visit.request.path_params["campaign_id"])
-    await campaign.end_campaign(visit.db, campaign_id, visible=visit.visible)
-    return visit.redirect("/console/promotions")
-
-
 async def people_page(visit: Visit, status: int = 200, **shown: Any) -> Response:
     """The console's people: invite an operator, disable or enable anyone but oneself."""
     found = await console.people(visit.db, visit.principal)
@@ -222,14 +208,6 @@ ROUTES: list[Page] = [
     Page("/people", people_page, ["GET"], Need.SIGNED_IN),
     Page("/people", operator_invite, ["POST"], Need.OPERATOR),
     Page("/people/{person_id}/{change:str}", person_access, ["POST"], Need.OPERATOR),
-    Page("/promotions", promotions_page, ["GET"], Need.OPERATOR),
-    Page(
-        "/promotions/campaigns/{campaign_id}/end",
-        campaign_end,
-        ["POST"],
-        Need.OPERATOR,
-        "console.end_campaign",
-    ),
     Page("/account", account, ["GET"], Need.SIGNED_IN),
     Page("/account/second-factor/start", second_factor_start, ["POST"], Need.SIGNED_IN),
     Page("/account/second-factor", second_factor_set, ["POST"], Need.SIGNED_IN),

@@ -27,6 +27,11 @@ CHOICES = {"tiers": TIERS, "lifecycles": LIFECYCLES, "spend_bands": BANDS,
            "frequency_bands": BANDS, "channels": coupon.CHANNELS}  # fmt: skip
 
 
+def utc(text: str) -> datetime:
+    """A datetime-local value, in UTC (the forms say so)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 class Fields:
     """A form's (or a preview address's) values, read as the commands take them."""
 
@@ -41,8 +46,7 @@ class Fields:
         return read(self.text(name)) if self.text(name) else None
 
     def instant(self, name: str) -> datetime:
-        """A datetime-local value, in UTC (the form says so)."""
-        return datetime.fromisoformat(self.text(name)).replace(tzinfo=UTC)
+        return utc(self.text(name))
 
     def chosen(self, name: str) -> tuple[str, ...] | None:
         """The boxes ticked among the allowed ones; none ticked: no condition."""

@@ -331,7 +331,7 @@ def test_the_partner_code_field_refuses_bad_codes_and_focus_stands_out(browser, 
     visitor.context.close()
 
 
-def test_an_operator_previews_and_creates_a_campaign_and_a_template(browser, demo, shoot):
+def test_an_operator_creates_edits_pauses_and_retires_promotions(browser, demo, shoot):
     base, _ = demo
     operator = OfflinePage(browser)
     page = operator.page
@@ -372,5 +372,25 @@ def test_an_operator_previews_and_creates_a_campaign_and_a_template(browser, dem
     page.wait_for_url(re.compile(r".*/console/promotions$"))
     row = page.locator("tr", has_text="browser-gold-days")
     assert row.count() == 1 and "\u00d71.5" in row.inner_text()  # times 1.5
+
+    # edited: the form holds it as it stands, refuses what creation refuses, then saves
+    page.get_by_role("link", name="Edit: browser-gold-days").click()
+    assert page.get_by_label("Points multiplier").input_value() == "1.5"
+    page.get_by_label("Points multiplier").fill("12")
+    page.get_by_role("button", name="Save the changes").click()
+    assert "a multiplier is 1 to 10" in page.get_by_role("alert").inner_text()
+    page.get_by_label("Points multiplier").fill("2")
+    shoot(page, "operator-edit-campaign")
+    page.get_by_role("button", name="Save the changes").click()
+    page.wait_for_url(re.compile(r".*/console/promotions$"))
+    assert "\u00d72," in row.inner_text() and "SCHEDULED" in row.inner_text()
+    # paused and resumed; the template retired (it issues no more)
+    page.get_by_role("button", name="Pause: browser-gold-days").click()
+    assert "PAUSED" in row.inner_text()
+    page.get_by_role("button", name="Resume: browser-gold-days").click()
+    assert "SCHEDULED" in row.inner_text()
+    page.get_by_role("button", name="Retire: browser-ten-off").click()
+    assert "RETIRED" in page.locator("tr", has_text="browser-ten-off").inner_text()
+    shoot(page, "operator-promotions-changed")
     # (the browser logs the refused form's 422; nothing else went wrong)
     assert operator.blocked == [] and [e for e in operator.errors if "422" not in e] == []

@@ -592,9 +592,9 @@ async def test_operators_see_campaigns_and_coupon_templates_and_end_a_campaign(a
                                 data={"csrf": csrf_of(listed)})  # fmt: skip
         after = await http.get("/console/promotions")
 
-    assert "<code>member-day</code>" in listed.text and "End now" in listed.text
+    assert "<code>member-day</code>" in listed.text and "End: member-day" in listed.text
     assert ended.status_code == 303
-    assert "ENDED" in after.text and "End now" not in after.text
+    assert "ENDED" in after.text and "End: member-day" not in after.text
 
 
 async def test_operators_see_every_delivery_and_subscribe_the_program_to_member_events(app, db):
