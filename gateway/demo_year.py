@@ -33,11 +33,13 @@ NAMES = ("Ana", "Ben", "Chloé", "Dev", "Emeka", "Fatima", "Goran", "Hana", "Ivo
 
 @dataclass(frozen=True, slots=True)
 class Visit:
-    """One purchase of the year: who, when and how much."""
+    """One purchase of the year: who, when, how much, and whether it spends a coupon the member
+    holds (a returning visit: the coupon brought it)."""
 
     member_id: int
     at: datetime
     amount: Decimal
+    with_coupon: bool = False
 
 
 def month_starts(now: datetime, count: int = MONTHS) -> list[datetime]:
@@ -70,7 +72,8 @@ async def live_a_year(
         visits += [Visit(m, _within(rng, start, end), _amount(rng, 250, 600))
                    for m in gold if rng.random() < 0.8]  # fmt: skip
         back_by = min(end, start + timedelta(days=14))  # while the coupon is valid
-        visits += [Visit(m, _within(rng, start, back_by), _amount(rng, 100, 250))
+        visits += [Visit(m, _within(rng, start, back_by), _amount(rng, 100, 250),
+                         rng.random() < 0.7)
                    for m in await _offered(db, start) if rng.random() < 0.35]  # fmt: skip
         for newcomer, enrolled_at in await _enrol(db, program, rng, codes, start, end):
             if rng.random() < 0.85:  # most buy in their first weeks (activation)
@@ -79,13 +82,15 @@ async def live_a_year(
         for visit in list(visits):  # some come back within the week (the coupon says so)
             again = visit.at + timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 12))
             if rng.random() < 0.3 and again < end:
-                visits.append(Visit(visit.member_id, again, _amount(rng, 60, 150)))
+                visits.append(Visit(visit.member_id, again, _amount(rng, 60, 150),
+                                    rng.random() < 0.5))  # fmt: skip
         for visit in sorted(visits, key=lambda v: v.at):
             recorded += 1
             await purchase.record_purchase(
                 db, program, member_ref=MemberRef(member_id=visit.member_id),
                 channel=Channel.ONLINE, source="web-shop", external_order_id=f"year-{recorded}",
                 amount=visit.amount, purchased_at=visit.at, visible=EVERYTHING, now=visit.at,
+                coupon_codes=await _coupon_for(db, visit) if visit.with_coupon else (),
             )  # fmt: skip
         progress(1)
     return recorded
@@ -109,6 +114,21 @@ async def _offered(db: Database, at: datetime) -> list[int]:
                    coupon_templates.c.code.in_(["win-back", "retention"]))
             .order_by(coupons.c.member_id)
         ))  # fmt: skip
+
+
+async def _coupon_for(db: Database, visit: Visit) -> list[str]:
+    """The member's coupon that ends first among those it may use on the visit's purchase."""
+    async with db.read() as conn:
+        code = await conn.scalar(
+            select(coupons.c.code)
+            .join(coupon_templates, coupon_templates.c.id == coupons.c.template_id)
+            .where(coupons.c.member_id == visit.member_id, coupons.c.state == "ISSUED",
+                   coupons.c.valid_from <= visit.at, coupons.c.valid_until > visit.at,
+                   coupon_templates.c.threshold <= visit.amount,
+                   coupon_templates.c.kind != "FREE_ITEM")
+            .order_by(coupons.c.valid_until, coupons.c.id).limit(1)
+        )  # fmt: skip
+    return [] if code is None else [code]
 
 
 async def _enrol(db: Database, program: Program, rng: random.Random, codes: list[str],

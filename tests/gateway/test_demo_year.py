@@ -1,5 +1,5 @@
 """The demo's year (gateway.demo_year): after it, every KPI of the dashboard has values, the
-tier mix has every tier, and the books are sound."""
+tier mix has every tier, coupons were used, and the books are sound."""
 
 from __future__ import annotations
 
@@ -41,3 +41,6 @@ async def test_a_demo_year_gives_every_kpi_something_to_show(db):
         first_upgrade = await conn.scalar(select(func.min(tier_changes.c.changed_at)))
         assert first_upgrade < starts[3]
         assert await conn.scalar(select(func.count()).select_from(coupons)) > recorded
+        # returning members spend the coupons that brought them back
+        used = select(func.count()).select_from(coupons).where(coupons.c.state == "REDEEMED")
+        assert await conn.scalar(used) > recorded // 20
