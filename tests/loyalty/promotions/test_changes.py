@@ -5,6 +5,7 @@ promotions still fit what it is allowed."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from sqlalchemy import select, update
 from infra.models import campaigns, coupons
 from loyalty.errors import InvalidState, NotFound, PromotionLimit, ValidationFailed
 from loyalty.promotions import campaign, changes, coupon
-from loyalty.promotions.campaign import CampaignStatus, CampaignTerms
+from loyalty.promotions.campaign import CampaignBook, CampaignStatus, CampaignTerms
 from loyalty.promotions.changes import CampaignChanges, TemplateChanges
 from loyalty.promotions.template import TemplateStatus
 from loyalty.visibility import EVERYTHING
@@ -202,3 +203,29 @@ async def test_a_template_edit_keeps_what_a_coupon_gives_and_what_was_issued(db,
     assert (edited.kind, edited.amount_off, edited.threshold) == ("AMOUNT_OFF", 20, 200)
     assert below.value.extensions["argument"] == "totalLimit"
     assert past.value.extensions["argument"] == "validUntil"
+
+
+async def test_every_processs_book_hears_a_pause_and_a_resume(db, program):
+    buyer = await a_member(db)
+    made = await campaign.create_campaign(db, MEMBER_DAY, now=BEFORE, visible=EVERYTHING)
+    book = CampaignBook()
+    following = asyncio.create_task(book.follow(db))
+    try:
+        for _ in range(200):  # the feed connects (or polls) within a moment
+            if book.live:
+                break
+            await asyncio.sleep(0.05)
+        running = await buy(db, program, buyer.id, "10.00", order="running", book=book)
+        await changes.update_campaign(db, made.id, CampaignChanges(status=CampaignStatus.PAUSED),
+                                      visible=EVERYTHING)  # fmt: skip
+        await asyncio.sleep(1.5)  # PostgreSQL's NOTIFY at once, SQLite's poll within 0.5 s
+        paused = await buy(db, program, buyer.id, "10.00", order="paused", book=book)
+        await changes.update_campaign(db, made.id, CampaignChanges(status=CampaignStatus.ACTIVE,
+                                      bonus_points=7), visible=EVERYTHING)  # fmt: skip
+        await asyncio.sleep(1.5)
+        resumed = await buy(db, program, buyer.id, "10.00", order="resumed", book=book)
+    finally:
+        following.cancel()
+
+    assert book.live
+    assert [p.campaign_points for p in (running, paused, resumed)] == [10, 0, 17]
