@@ -13,11 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    BindParameter,
     ColumnElement,
     and_,
-    bindparam,
     exists,
     false,
     or_,
@@ -27,7 +24,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from auth.acting import (
+    ACTING_MEMBER,
+    ACTING_PARTNER,
+    is_admin,
+    member_param,
+    own_or_admin,
+    partner_param,
+)
 from auth.principal import Principal, PrincipalKind, Scope
+from auth.privacy import (
+    birth_dates_visible,
+    consents_visible,
+    identities_nameable,
+    identities_visible,
+)
 from infra.models import (
     benefit_grants,
     campaigns,
@@ -49,25 +60,6 @@ from infra.models import (
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.purchase import Channel
 from loyalty.visibility import Visibility
-
-
-def _is_admin(principal: Principal) -> bool:
-    return principal.kind is PrincipalKind.OPERATOR and principal.has(Scope.ADMIN)
-
-
-# The caller's ids enter the conditions as these named parameters, so a statement built for
-# one partner (or member) serves every other of the same shape with other values
-# (`plan_shape`, `plan_parameters`): compiled operations are planned once per shape.
-ACTING_PARTNER = "acting_partner"
-ACTING_MEMBER = "acting_member"
-
-
-def _partner(principal: Principal) -> BindParameter[int]:
-    return bindparam(ACTING_PARTNER, principal.partner_id, type_=BigInteger)
-
-
-def _member(principal: Principal) -> BindParameter[int]:
-    return bindparam(ACTING_MEMBER, principal.member_id, type_=BigInteger)
 
 
 def plan_shape(principal: Principal) -> tuple[object, ...]:
@@ -95,22 +87,13 @@ def linked_to_partner(partner_id: Any, member_id: Any = members.c.id) -> ColumnE
 
 
 def members_visible(principal: Principal, member_id: Any = members.c.id) -> ColumnElement[bool]:
-    if _is_admin(principal):
+    if is_admin(principal):
         return true()
     if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
-        return and_(true(), member_id == _member(principal))
+        return and_(true(), member_id == member_param(principal))
     if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-        return linked_to_partner(_partner(principal), member_id)
+        return linked_to_partner(partner_param(principal), member_id)
     return false()
-
-
-def identities_visible(principal: Principal) -> ColumnElement[bool]:
-    """A partner does not learn which other partners' programs a member belongs to."""
-    if principal.kind is PrincipalKind.PARTNER:
-        return or_(
-            identities.c.kind != "PARTNER_ACCOUNT", identities.c.partner_id == _partner(principal)
-        )
-    return true()
 
 
 def referees_visible(principal: Principal) -> ColumnElement[bool]:
@@ -122,12 +105,12 @@ def referees_visible(principal: Principal) -> ColumnElement[bool]:
 
 
 def _owned_by(principal: Principal, member_column: Any, partner_column: Any) -> ColumnElement[bool]:
-    if _is_admin(principal):
+    if is_admin(principal):
         return true()
     if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
-        return and_(true(), member_column == _member(principal))
+        return and_(true(), member_column == member_param(principal))
     if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-        return and_(true(), partner_column == _partner(principal))
+        return and_(true(), partner_column == partner_param(principal))
     return false()
 
 
@@ -142,7 +125,7 @@ def redemptions_visible(principal: Principal) -> ColumnElement[bool]:
 def rewards_visible(principal: Principal) -> ColumnElement[bool]:
     """The catalog is for members and operators; a partner sees the rewards it fulfils."""
     if principal.kind is PrincipalKind.PARTNER:
-        return and_(true(), rewards.c.partner_id == _partner(principal))
+        return and_(true(), rewards.c.partner_id == partner_param(principal))
     if principal.kind is PrincipalKind.ANONYMOUS:
         return false()
     return true()
@@ -150,7 +133,7 @@ def rewards_visible(principal: Principal) -> ColumnElement[bool]:
 
 def partners_visible(principal: Principal) -> ColumnElement[bool]:
     if principal.kind is PrincipalKind.PARTNER:
-        return and_(true(), partners.c.id == _partner(principal))
+        return and_(true(), partners.c.id == partner_param(principal))
     if principal.kind is PrincipalKind.ANONYMOUS:
         return false()
     return true()
@@ -160,51 +143,51 @@ def rate_cards_visible(principal: Principal) -> ColumnElement[bool]:
     """A partner's rate cards are its contract: operators with admin see every partner's, a
     partner's clients their own, nobody else any."""
     if principal.kind is PrincipalKind.PARTNER:
-        return and_(true(), rate_cards.c.partner_id == _partner(principal))
-    return true() if _is_admin(principal) else false()
+        return and_(true(), rate_cards.c.partner_id == partner_param(principal))
+    return true() if is_admin(principal) else false()
 
 
 def coupons_visible(principal: Principal) -> ColumnElement[bool]:
     """A member sees its own coupons; a partner the coupons of templates valid at it or that it
     funds; operators with admin every coupon; nobody else any."""
     if principal.kind is PrincipalKind.MEMBER:
-        return and_(true(), coupons.c.member_id == _member(principal))
+        return and_(true(), coupons.c.member_id == member_param(principal))
     if principal.kind is PrincipalKind.PARTNER:
-        partner = _partner(principal)
+        partner = partner_param(principal)
         theirs = select(coupon_templates.c.id).where(
             or_(coupon_templates.c.partner_id == partner,
                 coupon_templates.c.funded_by_partner_id == partner)
         )  # fmt: skip
         return coupons.c.template_id.in_(theirs)
-    return true() if _is_admin(principal) else false()
+    return true() if is_admin(principal) else false()
 
 
 def promotions_run_by(principal: Principal, table: Any) -> ColumnElement[bool]:
     """Coupon templates and campaigns: operators with admin run every one, a partner's clients
     those the partner funds, nobody else any."""
     if principal.kind is PrincipalKind.PARTNER:
-        return and_(true(), table.c.funded_by_partner_id == _partner(principal))
-    return true() if _is_admin(principal) else false()
+        return and_(true(), table.c.funded_by_partner_id == partner_param(principal))
+    return true() if is_admin(principal) else false()
 
 
 def campaigns_offered(principal: Principal) -> ColumnElement[bool]:
     """The campaigns a reader sees offered to a member: a member and operators with admin all
     that run (they are the program's offers); a partner's clients only those its partner funds,
     never another partner's (their budgets and codes are that partner's business)."""
-    if principal.kind is PrincipalKind.MEMBER or _is_admin(principal):
+    if principal.kind is PrincipalKind.MEMBER or is_admin(principal):
         return true()
     if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-        return and_(true(), campaigns.c.funded_by_partner_id == _partner(principal))
+        return and_(true(), campaigns.c.funded_by_partner_id == partner_param(principal))
     return false()
 
 
 def templates_readable(principal: Principal) -> ColumnElement[bool]:
     """The coupon templates a reader sees behind a coupon or a campaign: a member and operators
     with admin any; a partner's clients those valid at it or that it funds (as its coupons)."""
-    if principal.kind is PrincipalKind.MEMBER or _is_admin(principal):
+    if principal.kind is PrincipalKind.MEMBER or is_admin(principal):
         return true()
     if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-        partner = _partner(principal)
+        partner = partner_param(principal)
         return or_(coupon_templates.c.partner_id == partner,
                    coupon_templates.c.funded_by_partner_id == partner)  # fmt: skip
     return false()
@@ -213,13 +196,7 @@ def templates_readable(principal: Principal) -> ColumnElement[bool]:
 def grants_visible(principal: Principal) -> ColumnElement[bool]:
     """A member's grants (gifts, coupon grants) are the member's own and operators' business: a
     birthday gift tells a birthday."""
-    return _own_or_admin(principal, benefit_grants.c.member_id)
-
-
-def _own_or_admin(principal: Principal, member_column: Any) -> ColumnElement[bool]:
-    if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
-        return and_(true(), member_column == _member(principal))
-    return true() if _is_admin(principal) else false()
+    return own_or_admin(principal, benefit_grants.c.member_id)
 
 
 def funding_partner(principal: Principal, funder: int | None, valid_at: int | None) -> int | None:
@@ -254,14 +231,14 @@ def aggregate_scopes(principal: Principal) -> tuple[ColumnElement[bool], ColumnE
     spend) are computed over: a partner's over its own purchases only (not a shared member's
     spend at another partner) and no interactions; everyone else's over all of the member's."""
     if principal.kind is PrincipalKind.PARTNER:
-        return purchases.c.partner_id == _partner(principal), false()
+        return purchases.c.partner_id == partner_param(principal), false()
     return true(), true()
 
 
 def transfers_visible(principal: Principal) -> ColumnElement[bool]:
     """A partner sees only the transfers that concern it on a member's account."""
     if principal.kind is PrincipalKind.PARTNER:
-        return and_(true(), transfers.c.partner_id == _partner(principal))
+        return and_(true(), transfers.c.partner_id == partner_param(principal))
     return true()
 
 
@@ -270,11 +247,6 @@ def statements_visible(principal: Principal) -> ColumnElement[bool]:
     if principal.kind is PrincipalKind.MEMBER:
         return false()
     return _owned_by(principal, None, statements.c.partner_id)
-
-
-def birth_dates_visible(principal: Principal) -> ColumnElement[bool]:
-    """`may_see_birth_date` as a condition on members rows."""
-    return _own_or_admin(principal, members.c.id)
 
 
 async def may_know_member(conn: AsyncConnection, principal: Principal, member_id: int) -> bool:
@@ -314,7 +286,7 @@ def actor_key(principal: Principal) -> str:
 
 def quotes_usable(principal: Principal) -> ColumnElement[bool]:
     """A quote is carried out by whoever asked for it; an admin operator may carry out any."""
-    if _is_admin(principal):
+    if is_admin(principal):
         return true()
     return quotes.c.requested_by == actor_key(principal)
 
@@ -338,7 +310,7 @@ def acting_partner(principal: Principal, named: int | None) -> int:
 
 def statements_of(principal: Principal, named: int | None) -> int | None:
     """Whose statements a listing shows: an admin may ask for every partner's (None)."""
-    if named is None and _is_admin(principal):
+    if named is None and is_admin(principal):
         return None
     return acting_partner(principal, named)
 
@@ -350,13 +322,6 @@ def may_read_statement(principal: Principal, partner_id: int) -> bool:
         principal.kind is PrincipalKind.PARTNER
         and principal.partner_id == partner_id
         and principal.has(Scope.SETTLEMENTS_READ)
-    )
-
-
-def may_see_birth_date(principal: Principal, member_id: int) -> bool:
-    """A birth date is personal: the member's own, and operators' with admin."""
-    return _is_admin(principal) or (
-        principal.kind is PrincipalKind.MEMBER and principal.member_id == member_id
     )
 
 
@@ -427,6 +392,7 @@ def _visibility(
         members=members_visible(principal),
         presented_members=true(),
         identities=identities_visible(principal),
+        nameable_identities=identities_nameable(principal),
         referees=referees_visible(principal),
         purchases=purchases_visible(principal),
         redemptions=redemptions_visible(principal),
@@ -445,6 +411,7 @@ def _visibility(
         aggregated_interactions=interaction_scope,
         transfers=transfers_visible(principal),
         birth_dates=birth_dates_visible(principal),
+        data_consents=consents_visible(principal),
         statements=statements_visible(principal),
         entities=false() if kind is PrincipalKind.ANONYMOUS else true(),
     )

@@ -269,7 +269,7 @@ async def resolve(
     value = normalize_identity(kind, ref.identity.value)
     member_id = await conn.scalar(
         select(identities.c.member_id).where(
-            identities.c.kind == kind, identities.c.value == value, visible.identities
+            identities.c.kind == kind, identities.c.value == value, visible.nameable_identities
         )
     )
     card = presented and kind == IdentityKind.LOYALTY_CARD
@@ -281,10 +281,10 @@ async def resolve(
 
 
 def identity_holder(kind: Any, value: Any, visible: Visibility) -> Select[Any]:
-    """The member holding an identity (`value` normalised), if the caller may see the
-    identity: the rule find_by_identity and the compiled `memberByIdentity` read."""
+    """The member holding an identity (`value` normalised), if the caller may name a member by
+    it: the rule find_by_identity and the compiled `memberByIdentity` read."""
     held = select(identities.c.member_id).where(
-        identities.c.kind == kind, identities.c.value == value, visible.identities
+        identities.c.kind == kind, identities.c.value == value, visible.nameable_identities
     )
     return held.order_by(identities.c.member_id).limit(1)
 
@@ -347,6 +347,10 @@ MEMBER_COLUMNS = tuple(
 
 
 members_by_id = keyed(MEMBER_COLUMNS, members.c.id, visible=attrgetter("members"))
+
+# The members' birth dates the caller may see (the others load as missing).
+birth_dates_of = keyed((members.c.id, members.c.birth_date), members.c.id,
+                       visible=attrgetter("birth_dates"))  # fmt: skip
 
 # The members' identities in the order they were linked.
 identities_of = keyed(

@@ -28,6 +28,8 @@ class Visibility:
     # A member named by an identity it presents itself (a card shown at a till).
     presented_members: ColumnElement[bool]
     identities: ColumnElement[bool]
+    # The identities the caller may name a member by (a partner: also a loyalty card).
+    nameable_identities: ColumnElement[bool]
     # Whom a member referred, as summaries (loyalty.referral.REFEREE_COLUMNS).
     referees: ColumnElement[bool]
     purchases: ColumnElement[bool]
@@ -59,6 +61,8 @@ class Visibility:
     statements: ColumnElement[bool]
     # Whose birth dates (members rows) the caller may read.
     birth_dates: ColumnElement[bool]
+    # Which of members' consents to partners (loyalty.consent) the caller may read.
+    data_consents: ColumnElement[bool]
 
     async def check(self, conn: AsyncConnection, table: Table, row_id: Any) -> None:
         """NOT_FOUND unless the row exists and the principal may act on it."""

@@ -25,6 +25,7 @@ from infra.models.ledger import (
 )
 from infra.models.members import (
     consents,
+    data_consents,
     growth_buckets,
     identities,
     interactions,
@@ -73,10 +74,10 @@ class Role(StrEnum):
 
 ROLES: dict[str, Role] = {
     **dict.fromkeys(
-        ("members", "accounts", "identities", "consents", "interactions", "growth_buckets",
-         "tier_changes", "purchases", "refunds", "redemptions", "transfers", "point_lots",
-         "lot_draws", "quotes", "exchanges", "exchange_events", "coupons", "campaign_awards",
-         "benefit_grants", "statement_transfers"),
+        ("members", "accounts", "identities", "consents", "data_consents", "interactions",
+         "growth_buckets", "tier_changes", "purchases", "refunds", "redemptions", "transfers",
+         "point_lots", "lot_draws", "quotes", "exchanges", "exchange_events", "coupons",
+         "campaign_awards", "benefit_grants", "statement_transfers"),
         Role.DISTRIBUTED,
     ),
     "member_keys": Role.LOOKUP,
@@ -111,6 +112,7 @@ __all__ = [
     "console_users",
     "coupon_templates",
     "coupons",
+    "data_consents",
     "exchange_events",
     "exchange_terms",
     "exchanges",

@@ -113,6 +113,22 @@ consents = Table(
     UniqueConstraint("partner_id", "member_id", name="uq_consents_partner_id_member_id"),
 )
 
+# A member's consent to a partner for a purpose (loyalty.consent): to see its e-mail and phone,
+# its birth date, its purchases at other partners. Kept with its history: withdrawing closes the
+# open row, granting again opens another.
+data_consents = Table(
+    "data_consents",
+    metadata,
+    *member_row("data_consents"),
+    ref("partner_id", "partners"),
+    chars("purpose", 16),
+    moment("granted_at"),
+    moment("withdrawn_at", optional=True),
+)
+
+Index("ix_data_consents_member_id_partner_id", data_consents.c.member_id,
+      data_consents.c.partner_id, data_consents.c.purpose)  # fmt: skip
+
 # What must be unique across all members, whichever member holds it: an enrollment's key, a
 # referral code, an identity, an order, a coupon code (loyalty.member_keys). Sharded by member,
 # a unique constraint of a member's table holds per member only; these rows, keyed and spread

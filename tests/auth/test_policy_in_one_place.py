@@ -80,7 +80,7 @@ def test_the_policy_is_where_the_decisions_are():
     policy = POLICY.read_text()
 
     assert "Visibility(" in policy
-    assert re.search(r"\.c\.partner_id == _partner\(principal\)", policy)
+    assert re.search(r"\.c\.partner_id == partner_param\(principal\)", policy)
 
 
 def test_principals_of_one_shape_share_their_statements_with_their_own_values():
