@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from auth import ownership
 from auth.principal import Principal
-from loyalty.errors import DomainError, IdentityTaken, ValidationFailed
+from loyalty.errors import DomainError, IdentityTaken, Unauthenticated, ValidationFailed
 from loyalty.purchase import Channel
 from schema.info import Info
 
@@ -24,6 +24,14 @@ def acting_partner(
 
 def consenting_partner(info: Info) -> int | None:
     return ownership.consenting_partner(principal(info))
+
+
+def calling_member(info: Info) -> int:
+    """The member a member's token is (MEMBER_ONLY fields: `me` and its consents)."""
+    member_id = principal(info).member_id
+    if member_id is None:
+        raise Unauthenticated("this needs a member's credentials")
+    return member_id
 
 
 MAX_KEY_LENGTH = 200

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.database import Database
 from infra.reads import PageKey
 from loyalty import (
+    consent,
     entries,
     expiry,
     growth,
@@ -166,6 +167,19 @@ class IdentitiesByMemberLoader(BatchLoader):
         return grouped_in_key_order(rows, keys, "member_id")
 
 
+class BirthDateByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        rows = await member.birth_dates_of(conn, keys, self.visible)
+        by_member = {row.id: row.birth_date for row in rows}
+        return [by_member.get(key) for key in keys]
+
+
+class ConsentsByMemberLoader(BatchLoader):
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[list[Any]]:
+        rows = await consent.consents_of(conn, keys, self.visible)
+        return grouped_in_key_order(rows, keys, "member_id")
+
+
 class BalanceByMemberLoader(BatchLoader):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
         rows = await ledger.member_balances(conn, keys)
@@ -271,6 +285,14 @@ class Loaders:
     @cached_property
     def identities_by_member(self) -> IdentitiesByMemberLoader:
         return IdentitiesByMemberLoader(*self._arguments)
+
+    @cached_property
+    def birth_date_by_member(self) -> BirthDateByMemberLoader:
+        return BirthDateByMemberLoader(*self._arguments)
+
+    @cached_property
+    def consents_by_member(self) -> ConsentsByMemberLoader:
+        return ConsentsByMemberLoader(*self._arguments)
 
     @cached_property
     def balance_by_member(self) -> BalanceByMemberLoader:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
-from loyalty import interaction, member, merge, referral
+from loyalty import consent, interaction, member, merge, referral
+from loyalty.consent import ConsentPurpose
 from loyalty.errors import IdentityTaken
 from loyalty.member import IdentityKind
 from partners import exchange
@@ -13,6 +16,7 @@ from resolvers.convert import identity_ref, member_ref
 from schema.info import Info
 from schema.inputs import (
     ApplyReferralCodeInput,
+    ConsentInput,
     EnrollMemberInput,
     LinkIdentityInput,
     MergeMembersInput,
@@ -20,7 +24,8 @@ from schema.inputs import (
     SetBirthDateInput,
 )
 from schema.pagination import parse_id
-from schema.permissions import ADMIN, MEMBER_OR_ADMIN, WRITE_MEMBERS
+from schema.permissions import ADMIN, MEMBER_ONLY, MEMBER_OR_ADMIN, WRITE_MEMBERS
+from schema.privacy import Consent
 from schema.types import Identity, Interaction, Member
 
 
@@ -118,3 +123,29 @@ class MemberMutations:
             merged_id=parse_id(input.merged_id),
         )
         return Member.from_row(row)
+
+    @strawberry.mutation(
+        description="The calling member consents to a partner seeing more of it for a purpose "
+        "(docs/privacy.md); already in force, the consent as it is.",
+        permission_classes=[MEMBER_ONLY],
+    )
+    async def grant_consent(self, info: Info, input: ConsentInput) -> Consent:
+        row = await consent.grant(info.context.db, **_consent_of(info, input),
+                                  visible=info.context.visible)  # fmt: skip
+        return Consent.from_row(row)
+
+    @strawberry.mutation(
+        description="The calling member withdraws a consent, from this commit on; null when "
+        "none was in force.",
+        permission_classes=[MEMBER_ONLY],
+    )
+    async def withdraw_consent(self, info: Info, input: ConsentInput) -> Consent | None:
+        row = await consent.withdraw(info.context.db, **_consent_of(info, input),
+                                     visible=info.context.visible)  # fmt: skip
+        return None if row is None else Consent.from_row(row)
+
+
+def _consent_of(info: Info, input: ConsentInput) -> dict[str, Any]:
+    """Whose consent (the calling member's), to which partner, for what."""
+    return {"member_id": access.calling_member(info), "partner_id": parse_id(input.partner_id),
+            "purpose": ConsentPurpose(input.purpose)}  # fmt: skip

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 import strawberry
 
+from loyalty.consent import ConsentPurpose
 from loyalty.interaction import InteractionKind
 from loyalty.member import IdentityKind
 from loyalty.membership import MemberStatus
@@ -23,7 +24,7 @@ from partners.registry import ConnectorKind, Direction, PartnerStatus
 for domain_enum in (
     IdentityKind, MemberStatus, Channel, Tier, TierChangeReason, InteractionKind, Lifecycle,
     Band, RewardStatus, ExchangeState, Direction, ConnectorKind, PartnerStatus, CouponKind,
-    CouponState, CampaignStatus, TemplateStatus,
+    CouponState, CampaignStatus, TemplateStatus, ConsentPurpose,
 ):  # fmt: skip
     strawberry.enum(domain_enum)
 
@@ -32,6 +33,7 @@ __all__ = [
     "CampaignStatus",
     "Channel",
     "ConnectorKind",
+    "ConsentPurpose",
     "CouponKind",
     "CouponState",
     "Direction",

@@ -14,6 +14,7 @@ from schema.enums import (
     CampaignStatus,
     Channel,
     ConnectorKind,
+    ConsentPurpose,
     CouponKind,
     Direction,
     ExchangeState,
@@ -375,6 +376,15 @@ class UpdateCouponTemplateInput:
         default=None, description="At least the discount given so far."
     )
     status: TemplateStatus | None = None
+
+
+@strawberry.input(
+    description="A consent of the calling member (`me`) to a partner for a purpose; granting "
+    "or withdrawing it again answers the same."
+)
+class ConsentInput:
+    partner_id: strawberry.ID
+    purpose: ConsentPurpose
 
 
 @strawberry.input(description="A member's birth date (null clears it).")

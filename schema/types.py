@@ -9,7 +9,6 @@ from typing import Any
 
 import strawberry
 
-from auth import ownership
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.promotions import benefit
 from schema.enums import (
@@ -30,6 +29,7 @@ from schema.pagination import (
     parse_id,
 )
 from schema.partner import Partner, PartnerAccount, partner_of
+from schema.privacy import Consent
 from schema.promotions import Campaign, Coupon
 from schema.rows import Row
 from schema.scalars import BigInt, money
@@ -244,15 +244,23 @@ class Member(Row):
     merged_at: datetime | None
     referred_by_id: strawberry.Private[int | None]
     merged_into_id: strawberry.Private[int | None]
-    born_on: strawberry.Private[date | None]
-    __columns__ = {
-        "referred_by_id": "referred_by", "merged_into_id": "merged_into", "born_on": "birth_date"
-    }  # fmt: skip
+    __columns__ = {"referred_by_id": "referred_by", "merged_into_id": "merged_into"}
 
-    @strawberry.field(description="Shown to the member itself and to operators only.")
-    def birth_date(self, info: Info) -> date | None:
-        principal = info.context.principal
-        return self.born_on if ownership.may_see_birth_date(principal, int(self.id)) else None
+    @strawberry.field(
+        description="Shown to the member itself, to operators, and to a partner the member "
+        "consented to (BIRTH_DATE)."
+    )
+    async def birth_date(self, info: Info) -> date | None:
+        born_on: date | None = await info.context.loaders.birth_date_by_member.load(int(self.id))
+        return born_on
+
+    @strawberry.field(
+        description="The member's consents to partners, with their history, oldest first: the "
+        "member's own and operators' to see (a partner: those given to it)."
+    )
+    async def consents(self, info: Info) -> list[Consent]:
+        rows = await info.context.loaders.consents_by_member.load(int(self.id))
+        return [Consent.from_row(row) for row in rows]
 
     @strawberry.field(
         description="What the member's tier gives now, with the value a shop or app applies "

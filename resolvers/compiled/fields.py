@@ -32,6 +32,7 @@ from infra.models import (
     accounts,
     benefit_grants,
     coupons,
+    data_consents,
     identities,
     members,
     partners,
@@ -190,6 +191,13 @@ def _identities(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m
     return planner.rows("Identity", nodes, held, condition, held.c.id)
 
 
+def _consents(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:
+    held = planner.alias(data_consents)
+    condition = and_(held.c.member_id == m.c.id,
+                     planner.over(held, planner.visible.data_consents))  # fmt: skip
+    return planner.rows("Consent", nodes, held, condition, held.c.id)
+
+
 def _partner_accounts(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:
     held = planner.alias(identities)
     condition = and_(held.c.member_id == m.c.id, held.c.kind == "PARTNER_ACCOUNT",
@@ -332,6 +340,7 @@ MEMBER_FIELDS: dict[tuple[str, str], PlanField] = {
     ("Member", "benefits"): _benefits,
     ("Member", "grants"): _grants,
     ("Member", "identities"): _identities,
+    ("Member", "consents"): _consents,
     ("Member", "balance"): _balance,
     ("Member", "purchases"): _purchases,
     ("Member", "ledger"): _ledger,
@@ -351,6 +360,9 @@ MEMBER_FIELDS: dict[tuple[str, str], PlanField] = {
                                "grantedAt": "granted_at", "couponCode": "coupon_code",
                                "name": "name", "kind": "kind"}),
     **columns("Identity", {"kind": "kind", "value": "value", "linkedAt": "linked_at"}),
+    **columns("Consent", {"purpose": "purpose", "grantedAt": "granted_at",
+                          "withdrawnAt": "withdrawn_at"}),
+    ("Consent", "partner"): partner_of("partner_id"),
     ("PartnerAccount", "externalId"): column("value"),
     ("PartnerAccount", "partner"): partner_of("partner_id"),
     **columns("Balance", {"posted": "posted", "pending": "pending", "available": "available",

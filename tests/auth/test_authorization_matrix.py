@@ -121,6 +121,10 @@ CALLS = {
     "Mutation.subscribeMemberEvents": "mutation { subscribeMemberEvents(input: {url:"
     ' "https://crm.test/hook"}) { id } }',
     "Mutation.voidCoupon": 'mutation { voidCoupon(id: "$coupon") { state } }',
+    "Mutation.grantConsent": 'mutation { grantConsent(input: {partnerId: "$partner",'
+    " purpose: CONTACT}) { purpose } }",
+    "Mutation.withdrawConsent": 'mutation { withdrawConsent(input: {partnerId: "$partner",'
+    " purpose: CONTACT}) { purpose } }",
     "Mutation.setBirthDate": 'mutation { setBirthDate(input: {memberId: "$member",'
     ' birthDate: "1990-05-01"}) { id } }',
 }
