@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, or_, true
 
-from auth.acting import own_or_admin, partner_param
+from auth.acting import is_admin, own_or_admin, partner_param
 from auth.principal import Principal, PrincipalKind
 from infra.models import data_consents, identities, members
 from loyalty.consent import ConsentPurpose, consented
@@ -55,3 +55,11 @@ def consents_visible(principal: Principal) -> ColumnElement[bool]:
     if principal.kind is PrincipalKind.PARTNER:
         return data_consents.c.partner_id == partner_param(principal)
     return own_or_admin(principal, data_consents.c.member_id)
+
+
+def may_export(principal: Principal, member_id: int) -> bool:
+    """A member's copy of its data: for the member itself, or an operator with admin on its
+    behalf; never a partner."""
+    if principal.kind is PrincipalKind.MEMBER:
+        return principal.member_id == member_id
+    return is_admin(principal)
