@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.feed import ChangeFeed, announce
+from infra.feed import REVOCATIONS, ChangeFeed, announce
 from infra.models import issued_tokens, oauth_clients
 
-CHANNEL = "pointgate_revocations"
+CHANNEL = REVOCATIONS
 POLL_SECONDS = 0.5
 PROBE_SECONDS = 1.0
 CAPACITY = 100_000

@@ -44,6 +44,7 @@ jobs = typer.Typer(help="Scheduled jobs; each is safe to run again.", no_args_is
 app.add_typer(jobs, name="jobs")
 app.add_typer(operators.clients_app, name="clients")
 app.add_typer(operators.token_app, name="token")
+app.add_typer(operators.members_app, name="members")
 app.add_typer(operators.keys_app, name="keys")
 app.add_typer(operators.partners_app, name="partners")
 app.add_typer(operators.operations_app, name="operations")

@@ -28,6 +28,7 @@ from gateway.shell import moment, with_db
 from infra import secrets
 from infra.database import Database
 from infra.rekey import reencrypt_secrets
+from loyalty import erasure
 from loyalty.errors import DomainError
 from loyalty.visibility import EVERYTHING
 from partners import rate_card, registry
@@ -36,6 +37,8 @@ from partners.simulated import SimulatedPartner, simulated_app
 clients_app = typer.Typer(help="OAuth clients: onboard partners and internal tools.",
                           no_args_is_help=True)  # fmt: skip
 token_app = typer.Typer(help="Mint tokens of this gateway's own issuer.", no_args_is_help=True)
+members_app = typer.Typer(help="Members' personal data: erasure on request, retention.",
+                          no_args_is_help=True)  # fmt: skip
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 partners_app = typer.Typer(help="Partners, their connectors and exchange terms.",
                            no_args_is_help=True)  # fmt: skip
@@ -128,6 +131,36 @@ def clients_revoke(client_id: str) -> None:
 
     client_command(revoke)
     typer.echo(f"revoked {client_id}")
+
+
+async def _erase(db: Database, member_id: int) -> None:
+    async with audit.audited(db, CLI_OPERATOR, "member.erase", target=f"member:{member_id}"):
+        await erasure.erase_member(db, member_id)
+
+
+@members_app.command("erase")
+def members_erase(member_id: int) -> None:
+    """Erase a member's personal data for good, keeping its books (docs/privacy.md)."""
+    with_db(Settings.from_env(), lambda db: _erase(db, member_id))
+    typer.echo(f"erased member {member_id}")
+
+
+@members_app.command("erase-dormant")
+def members_erase_dormant(
+    days: int = typer.Option(..., "--days", min=30, help="Dormant longer than this."),
+    at: str | None = typer.Option(None, "--at", help="As of this ISO date/time (default: now)."),
+) -> None:
+    """The retention job: erase members with no purchase, interaction or transfer for `days`
+    (each audited as member.erase)."""
+
+    async def work(db: Database) -> list[int]:
+        chosen = await erasure.dormant_members(db, dormant_for=timedelta(days=days), now=moment(at))
+        for member_id in chosen:
+            await _erase(db, member_id)
+        return chosen
+
+    erased = with_db(Settings.from_env(), work)
+    typer.echo(f"erased {len(erased)} dormant members")
 
 
 MINUTES_OPTION = typer.Option(15, "--minutes", min=1, help="Lifetime of the token.")

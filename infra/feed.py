@@ -22,6 +22,10 @@ log = logging.getLogger("pointgate.feed")
 Poll = Callable[[AsyncConnection, datetime], Awaitable[list[str]]]
 
 
+# Revoked tokens and clients (auth.revocations follows it; a member's erasure announces too).
+REVOCATIONS = "pointgate_revocations"
+
+
 async def announce(conn: AsyncConnection, channel: str, payload: str) -> None:
     """Tell every process of a change when this transaction commits (PostgreSQL; SQLite
     processes find it by their poll)."""

@@ -17,6 +17,7 @@ from loyalty.errors import InvalidState, NotFound
 class MemberStatus(StrEnum):
     ACTIVE = "ACTIVE"
     MERGED = "MERGED"
+    ERASED = "ERASED"  # personal data removed on request (loyalty.erasure)
 
 
 async def active_member(

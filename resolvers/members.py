@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 
-from loyalty import consent, interaction, member, merge, referral
+from loyalty import consent, erasure, interaction, member, merge, referral
 from loyalty.consent import ConsentPurpose
 from loyalty.errors import IdentityTaken
 from loyalty.member import IdentityKind
@@ -122,6 +122,15 @@ class MemberMutations:
             survivor_id=parse_id(input.survivor_id),
             merged_id=parse_id(input.merged_id),
         )
+        return Member.from_row(row)
+
+    @strawberry.mutation(
+        description="Erase a member's personal data for good on its request, keeping its books "
+        "(docs/privacy.md); erasing it again answers it as it is.",
+        permission_classes=[ADMIN],
+    )
+    async def erase_member(self, info: Info, member_id: strawberry.ID) -> Member:
+        row = await erasure.erase_member(info.context.db, parse_id(member_id))
         return Member.from_row(row)
 
     @strawberry.mutation(

@@ -121,6 +121,7 @@ CALLS = {
     "Mutation.subscribeMemberEvents": "mutation { subscribeMemberEvents(input: {url:"
     ' "https://crm.test/hook"}) { id } }',
     "Mutation.voidCoupon": 'mutation { voidCoupon(id: "$coupon") { state } }',
+    "Mutation.eraseMember": 'mutation { eraseMember(memberId: "$erasable") { status } }',
     "Mutation.grantConsent": 'mutation { grantConsent(input: {partnerId: "$partner",'
     " purpose: CONTACT}) { purpose } }",
     "Mutation.withdrawConsent": 'mutation { withdrawConsent(input: {partnerId: "$partner",'
@@ -199,6 +200,7 @@ async def given_foreign_objects(db) -> dict[str, str]:
         "redemption": str(spent.id), "reward": str(gift.id), "exchange": moved.id,
         "quote": quotes[1].id, "code": ours.referral_code, "template": str(template.id),
         "campaign": str(running.id), "coupon": str(held.id),
+        "erasable": str((await a_member(db, "Erasable")).id),
     }  # fmt: skip
 
 

@@ -254,3 +254,19 @@ def test_an_operator_invites_console_people_from_the_cli(tmp_path):
     assert re.search(r"^https://console\.example/console/invitations/[\w-]{43}$", staff, re.M)
     assert "invited ops@example.com (OPERATOR)" in operator
     assert refused.returncode != 0 and "name@example.com" in refused.stderr
+
+
+def test_the_retention_job_and_an_erasure_on_request_from_the_cli(tmp_path):
+    pointgate(tmp_path, "migrate")
+    pointgate(tmp_path, "seed", "--members", "10", "--purchases", "60")
+
+    erased = pointgate(tmp_path, "members", "erase", "3")
+    again = pointgate(tmp_path, "members", "erase", "3")
+    # three years on, every seeded member (active within the last year) is dormant
+    later = (datetime.now(UTC) + timedelta(days=3 * 366)).date().isoformat()
+    retained = pointgate(tmp_path, "members", "erase-dormant", "--days", "730", "--at", later)
+    none_left = pointgate(tmp_path, "members", "erase-dormant", "--days", "730", "--at", later)
+
+    assert erased == again == "erased member 3\n"
+    assert retained == "erased 9 dormant members\n"  # the one erased already is not counted
+    assert none_left == "erased 0 dormant members\n"
