@@ -21,6 +21,8 @@ from auth import audit, console
 from auth.principal import Principal, PrincipalKind, Scope
 from gateway.console.visit import PAGE
 from infra.models import audit_log, console_users, webhook_deliveries
+from loyalty import consent
+from loyalty.consent import ConsentPurpose
 from loyalty.program import Program
 from loyalty.promotions import campaign
 from loyalty.visibility import EVERYTHING
@@ -686,6 +688,11 @@ async def test_an_operator_reads_what_a_member_was_granted(app, db, program):
     await a_person(db, "ops@example.com")
     shop = await a_partner(db, "shop-p")
     await a_person(db, "clerk@shop.example", console.Role.PARTNER_STAFF, shop.id)
+    for purpose in (ConsentPurpose.CONTACT, ConsentPurpose.BIRTH_DATE):
+        await consent.grant(db, member_id=ada.id, partner_id=shop.id, purpose=purpose,
+                            visible=EVERYTHING)  # fmt: skip
+    await consent.withdraw(db, member_id=ada.id, partner_id=shop.id,
+                           purpose=ConsentPurpose.BIRTH_DATE, visible=EVERYTHING)  # fmt: skip
     async with signed_in(app, "ops@example.com") as http:
         shown = await http.get("/console/members", params={"id": str(ada.id)})
         missing = await http.get("/console/members", params={"id": "987654"})
@@ -695,5 +702,8 @@ async def test_an_operator_reads_what_a_member_was_granted(app, db, program):
 
     assert shown.status_code == 200 and "New-member gift pack" in shown.text
     assert "What the member was granted" in shown.text and "once" in shown.text
+    # operators see the consents with their history: one in force, one withdrawn
+    consents = shown.text.split("What the member consented to", 1)[1]
+    assert consents.count("<td>shop-p</td>") == 2 and consents.count("in force") == 1
     assert missing.status_code == odd.status_code == 404
     assert refused.status_code == 404
