@@ -38,6 +38,7 @@ from auth.privacy import (
     consents_visible,
     identities_nameable,
     identities_visible,
+    purchases_readable,
 )
 from infra.models import (
     benefit_grants,
@@ -395,6 +396,7 @@ def _visibility(
         nameable_identities=identities_nameable(principal),
         referees=referees_visible(principal),
         purchases=purchases_visible(principal),
+        readable_purchases=purchases_readable(principal, purchases_visible(principal)),
         redemptions=redemptions_visible(principal),
         rewards=rewards_visible(principal),
         partners=partners_visible(principal),

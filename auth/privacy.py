@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, or_, true
 
 from auth.acting import is_admin, own_or_admin, partner_param
 from auth.principal import Principal, PrincipalKind
-from infra.models import data_consents, identities, members
+from infra.models import data_consents, identities, members, purchases
 from loyalty.consent import ConsentPurpose, consented
 from loyalty.member import IdentityKind
 
@@ -48,6 +48,15 @@ def birth_dates_visible(principal: Principal) -> ColumnElement[bool]:
     if principal.kind is PrincipalKind.PARTNER:
         return consented(partner_param(principal), ConsentPurpose.BIRTH_DATE, members.c.id)
     return own_or_admin(principal, members.c.id)
+
+
+def purchases_readable(principal: Principal, own: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The purchases a caller may read: those it may act on (`own`, the policy's), and for a
+    partner also the member's purchases elsewhere with its PURCHASES consent."""
+    if principal.kind is not PrincipalKind.PARTNER:
+        return own
+    shared = consented(partner_param(principal), ConsentPurpose.PURCHASES, purchases.c.member_id)
+    return or_(own, shared)
 
 
 def consents_visible(principal: Principal) -> ColumnElement[bool]:

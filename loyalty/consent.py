@@ -3,7 +3,8 @@ linked to sees its display name, tier and balance and its own account identity; 
 only with the member's consent for that purpose:
 
 - CONTACT: the member's e-mail and phone identities;
-- BIRTH_DATE: its birth date.
+- BIRTH_DATE: its birth date;
+- PURCHASES: its purchases at other partners and online (to read; never to refund).
 
 The member grants and withdraws them (`me`); each is kept with its history (withdrawing closes
 the open row, granting again opens a new one), and withdrawing takes effect with the commit:
@@ -30,6 +31,7 @@ from loyalty.visibility import Visibility
 class ConsentPurpose(StrEnum):
     CONTACT = "CONTACT"
     BIRTH_DATE = "BIRTH_DATE"
+    PURCHASES = "PURCHASES"
 
 
 def consented(partner_id: Any, purpose: ConsentPurpose, member_id: Any) -> ColumnElement[bool]:

@@ -289,7 +289,7 @@ PURCHASE_COLUMNS = tuple(c for c in purchases.c if c.name != "request_hash")
 
 # A purchase's basket before coupons: the amount paid when none applied (gross_amount is null).
 GROSS = func.coalesce(purchases.c.gross_amount, purchases.c.amount)
-purchases_by_id = keyed(PURCHASE_COLUMNS, purchases.c.id, visible=attrgetter("purchases"))
+purchases_by_id = keyed(PURCHASE_COLUMNS, purchases.c.id, visible=attrgetter("readable_purchases"))
 
 
 async def purchase_pages(
@@ -299,7 +299,7 @@ async def purchase_pages(
 
     def page_query(owners: list[int], limit: int, after: int | None) -> Select[Any]:
         inner = select(purchases.c.member_id.label("owner"), *PURCHASE_COLUMNS).where(
-            purchases.c.member_id.in_(owners), visible.purchases
+            purchases.c.member_id.in_(owners), visible.readable_purchases
         )
         if after is not None:
             inner = inner.where(purchases.c.id < after)

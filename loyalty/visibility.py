@@ -33,6 +33,8 @@ class Visibility:
     # Whom a member referred, as summaries (loyalty.referral.REFEREE_COLUMNS).
     referees: ColumnElement[bool]
     purchases: ColumnElement[bool]
+    # The purchases the caller may read (a partner: also others', with the PURCHASES consent).
+    readable_purchases: ColumnElement[bool]
     redemptions: ColumnElement[bool]
     rewards: ColumnElement[bool]
     partners: ColumnElement[bool]

@@ -17,7 +17,8 @@ from schema.rows import Row
 )
 class Consent(Row):
     purpose: ConsentPurpose = strawberry.field(
-        description="CONTACT: the member's e-mail and phone; BIRTH_DATE: its birth date."
+        description="CONTACT: the member's e-mail and phone; BIRTH_DATE: its birth date; "
+        "PURCHASES: its purchases at other partners and online, to read."
     )
     granted_at: datetime
     withdrawn_at: datetime | None = strawberry.field(description="Null: in force.")

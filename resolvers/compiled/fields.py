@@ -110,7 +110,7 @@ def _member_page(planner: Planner, field: GraphQLField, nodes: list[FieldNode], 
 def _purchase(planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any) -> Any:
     key = argument_id(planner, field, nodes)
     bought = planner.alias(purchases)
-    condition = and_(bought.c.id == key, planner.over(bought, planner.visible.purchases))
+    condition = and_(bought.c.id == key, planner.over(bought, planner.visible.readable_purchases))
     return present(planner.one("Purchase", nodes, bought, condition))
 
 
@@ -217,7 +217,8 @@ def _balance(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: A
 
 def _purchases(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:
     bought = planner.alias(purchases)
-    condition = and_(bought.c.member_id == m.c.id, planner.over(bought, planner.visible.purchases))
+    readable = planner.over(bought, planner.visible.readable_purchases)
+    condition = and_(bought.c.member_id == m.c.id, readable)
     return planner.connection(field, nodes, bought, condition, "purchase", ascending=False)
 
 

@@ -18,7 +18,7 @@ from loyalty.member import IdentityKind
 from loyalty.visibility import EVERYTHING
 from tests.auth.test_revocations import serving
 from tests.conftest import bearer, error_codes, graphql, http_client
-from tests.factories import a_member, a_partner
+from tests.factories import a_member, a_partner, a_purchase
 
 EMAIL, PHONE = "ada.canary@example.com", "+442071838750"
 MEMBER = """query M($id: ID!) { member(id: $id) {
@@ -147,3 +147,44 @@ async def test_only_the_member_grants_and_an_unknown_partner_is_not_found(world,
     assert error_codes(unknown) == ["NOT_FOUND"]
     assert nothing_to_withdraw["data"]["withdrawConsent"] is None
     assert seen_by_operator["data"]["member"] == {"consents": [], "birthDate": "1990-05-01"}
+
+
+PURCHASES = "query P($id: ID!) { member(id: $id) { purchases { nodes { id amount } } } }"
+PURCHASE = "query P($bought: ID!) { purchase(id: $bought) { id amount } }"
+REFUND = """mutation R($bought: ID!) { refundPurchase(input: {purchaseId: $bought, amount: "1.00",
+  idempotencyKey: "canary"}) { id } }"""
+
+
+async def test_purchases_elsewhere_are_read_with_consent_and_never_refunded(world, db, program):
+    ada, skyway = world["ada"], str(world["skyway"].id)
+    elsewhere = await a_purchase(db, program, ada.id, "42.00")  # online, not at skyway-air
+    asked = [(PURCHASES, {"id": str(ada.id)}), (PURCHASE, {"bought": str(elsewhere.id)})]
+    refunder = await clients.create_client(db, name="skyway-till", scopes=["purchases:write"],
+                                           partner_code="skyway-air")  # fmt: skip
+    as_till = http_client(world["compiled_app"], await bearer(
+        world["compiled_app"], refunder.client_id, "purchases:write",
+        client_id=refunder.client_id))  # fmt: skip
+
+    async def read() -> list[dict]:
+        answers = []
+        async with AsyncExitStack() as lifespan:
+            await serving(lifespan, world["compiled_app"])
+            for http in world["paths"].values():
+                for query, variables in asked:
+                    await graphql(http, query, variables)
+                    answers.append(await graphql(http, query, variables))
+        return answers
+
+    without = await read()
+    await graphql(world["me"], GRANT, {"partner": skyway, "purpose": "PURCHASES"})
+    with_consent = await read()
+    refund = await graphql(as_till, REFUND, {"bought": str(elsewhere.id)})
+
+    seen = {"id": str(elsewhere.id), "amount": "42.00"}
+    for listed, one in (without[0:2], without[2:4]):  # each path
+        assert listed["data"]["member"]["purchases"]["nodes"] == []
+        assert error_codes(one) == ["NOT_FOUND"]
+    for listed, one in (with_consent[0:2], with_consent[2:4]):
+        assert listed["data"]["member"]["purchases"]["nodes"] == [seen]
+        assert one["data"]["purchase"] == seen
+    assert error_codes(refund) == ["NOT_FOUND"]  # reading is not acting
