@@ -10,15 +10,21 @@ from contextlib import AsyncExitStack
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from auth import clients
 from gateway.app import create_app
-from loyalty import member
+from infra.models import webhook_deliveries
+from loyalty import consent, ledger, member
+from loyalty.consent import ConsentPurpose
 from loyalty.member import IdentityKind
 from loyalty.visibility import EVERYTHING
+from partners import webhook
+from partners.directory import ConnectorDirectory
 from tests.auth.test_revocations import serving
 from tests.conftest import bearer, error_codes, graphql, http_client
-from tests.factories import a_member, a_partner, a_purchase
+from tests.factories import NOW, a_member, a_partner, a_partner_with_terms, a_purchase
+from tests.partners.test_exchange import an_exchange
 
 EMAIL, PHONE = "ada.canary@example.com", "+442071838750"
 MEMBER = """query M($id: ID!) { member(id: $id) {
@@ -188,3 +194,29 @@ async def test_purchases_elsewhere_are_read_with_consent_and_never_refunded(worl
         assert listed["data"]["member"]["purchases"]["nodes"] == [seen]
         assert one["data"]["purchase"] == seen
     assert error_codes(refund) == ["NOT_FOUND"]  # reading is not acting
+
+
+async def test_a_partners_webhooks_carry_no_contact_data_or_birth_date(db):
+    """What a partner's systems are sent about its members' exchanges: ids, points, states,
+    its own account number; never the member's e-mail, phone, card or birth date, consent or
+    not (webhooks are the partner's own exchange events)."""
+    partner = await a_partner_with_terms(db, "hook-air")
+    hook, _ = await webhook.subscribe(db, partner_id=partner.id, url="https://hook.test/h",
+                                      now=NOW)  # fmt: skip
+    ada = await a_member_with_contacts(db, [partner])
+    await consent.grant(db, member_id=ada.id, partner_id=partner.id,
+                        purpose=ConsentPurpose.CONTACT, visible=EVERYTHING)  # fmt: skip
+    async with db.transaction() as conn:
+        await ledger.transfer(conn, idempotency_key="fund-canary", debit=ledger.ISSUANCE,
+                              credit=ledger.member_account(ada.id), amount=5000,
+                              reason=ledger.TransferCode.ADJUSTMENT, now=NOW)  # fmt: skip
+
+    done = await an_exchange(db, ConnectorDirectory(), ada, partner, points=1000)
+
+    async with db.read() as conn:
+        to_hook = webhook_deliveries.c.subscription_id == hook.id
+        sent = list(await conn.scalars(select(webhook_deliveries.c.payload).where(to_hook)))
+    assert done.state == "POSTED" and len(sent) == 3
+    assert all(f"ACC-{partner.code}" in payload for payload in sent)  # its own account number
+    for value in (EMAIL, PHONE, "CARD-CANARY", "1990-05-01", "Ada"):
+        assert not any(value in payload for payload in sent), value
