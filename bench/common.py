@@ -167,3 +167,10 @@ async def run_load(
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+async def timed(work: Callable[[], Awaitable[object]]) -> float:
+    """Seconds `work()` took."""
+    started = time.perf_counter()
+    await work()
+    return time.perf_counter() - started

@@ -15,11 +15,10 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from bench.common import ADMIN_DSN, fresh_database
+from bench.common import ADMIN_DSN, fresh_database, timed
 from infra.database import Database
 from infra.migrate import upgrade
 from loyalty import export, ledger, member
@@ -36,12 +35,6 @@ async def fill(db: Database, member_id: int, count: int) -> None:
                 credit=ledger.member_account(member_id), amount=1 + n % 500,
                 reason=ledger.TransferCode.ADJUSTMENT,
             )  # fmt: skip
-
-
-async def timed(work: Callable[[], Awaitable[object]]) -> float:
-    started = time.perf_counter()
-    await work()
-    return time.perf_counter() - started
 
 
 async def main() -> None:

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from bench.common import fresh_database
+from bench.common import fresh_database, timed
 from infra.database import Database
 from infra.migrate import upgrade
 from loyalty import member
@@ -48,12 +48,6 @@ async def fill(db: Database, partner_id: int, member_id: int, count: int) -> Non
         )
     async with db.read() as conn:
         await conn.execute(text("ANALYZE transfers"))
-
-
-async def timed(work) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    await work()
-    return time.perf_counter() - started
 
 
 async def main() -> None:

@@ -176,16 +176,23 @@ async def test_a_campaign_can_grant_a_coupon_once_per_purchase(db, program):
     assert held == [NOVEMBER_18 + timedelta(days=7)] * 2
 
 
+async def a_live_book(db) -> tuple[CampaignBook, asyncio.Task[None]]:
+    """A book following the change feed, once live (the feed connects or polls within a
+    moment), and the task that follows it (cancel it when done)."""
+    book = CampaignBook()
+    following = asyncio.create_task(book.follow(db))
+    for _ in range(200):
+        if book.live:
+            break
+        await asyncio.sleep(0.05)
+    return book, following
+
+
 async def test_the_book_serves_purchases_from_memory_and_follows_changes(
     db, program, sql_statements
 ):
-    book = CampaignBook()
-    following = asyncio.create_task(book.follow(db))
+    book, following = await a_live_book(db)
     try:
-        for _ in range(200):  # the feed connects (or polls) within a moment
-            if book.live:
-                break
-            await asyncio.sleep(0.05)
         buyer = await a_member(db)
         other = await a_member(db, "Bo")
         await buy(db, program, buyer.id, "10.00", order="warm", book=book)

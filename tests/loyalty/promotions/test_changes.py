@@ -16,13 +16,13 @@ from sqlalchemy import select, update
 from infra.models import campaigns, coupons
 from loyalty.errors import InvalidState, NotFound, PromotionLimit, ValidationFailed
 from loyalty.promotions import campaign, changes, coupon
-from loyalty.promotions.campaign import CampaignBook, CampaignStatus, CampaignTerms
+from loyalty.promotions.campaign import CampaignStatus, CampaignTerms
 from loyalty.promotions.changes import CampaignChanges, TemplateChanges
 from loyalty.promotions.template import TemplateStatus
 from loyalty.visibility import EVERYTHING
 from partners import registry
 from tests.factories import a_member, a_partner
-from tests.loyalty.promotions.test_campaign import MEMBER_DAY, NOVEMBER_18, buy
+from tests.loyalty.promotions.test_campaign import MEMBER_DAY, NOVEMBER_18, a_live_book, buy
 from tests.loyalty.promotions.test_coupon import MARCH_1, SPEND_200_SAVE_20
 
 BEFORE = NOVEMBER_18 - timedelta(days=60)
@@ -208,13 +208,8 @@ async def test_a_template_edit_keeps_what_a_coupon_gives_and_what_was_issued(db,
 async def test_every_processs_book_hears_a_pause_and_a_resume(db, program):
     buyer = await a_member(db)
     made = await campaign.create_campaign(db, MEMBER_DAY, now=BEFORE, visible=EVERYTHING)
-    book = CampaignBook()
-    following = asyncio.create_task(book.follow(db))
+    book, following = await a_live_book(db)
     try:
-        for _ in range(200):  # the feed connects (or polls) within a moment
-            if book.live:
-                break
-            await asyncio.sleep(0.05)
         running = await buy(db, program, buyer.id, "10.00", order="running", book=book)
         await changes.update_campaign(db, made.id, CampaignChanges(status=CampaignStatus.PAUSED),
                                       visible=EVERYTHING)  # fmt: skip
