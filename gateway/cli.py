@@ -31,7 +31,7 @@ from gateway.shell import moment, progress_bar, with_db
 from infra.database import Database
 from infra.migrate import upgrade
 from infra.rekey import has_unsealed_secrets, reencrypt_secrets
-from loyalty import referral
+from loyalty import referral, sealing
 from loyalty.errors import DomainError
 from loyalty.expiry import expire_points
 from loyalty.promotions.offer import run_lifecycle_offers
@@ -60,9 +60,10 @@ def migrate() -> None:
 
     async def migrate_and_seal(db: Database) -> int:
         await upgrade(db, phone_region=settings.program.phone_region)
+        contacts = await sealing.reseal(db, only_clear=True)
         if not await has_unsealed_secrets(db):
-            return 0
-        return await reencrypt_secrets(db)
+            return contacts
+        return contacts + await reencrypt_secrets(db)
 
     sealed = with_db(settings, migrate_and_seal, migrating=True)
     typer.echo(

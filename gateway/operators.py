@@ -28,7 +28,7 @@ from gateway.shell import moment, with_db
 from infra import secrets
 from infra.database import Database
 from infra.rekey import reencrypt_secrets
-from loyalty import erasure
+from loyalty import erasure, sealing
 from loyalty.errors import DomainError
 from loyalty.visibility import EVERYTHING
 from partners import rate_card, registry
@@ -206,9 +206,14 @@ def keys_new_data_key() -> None:
 
 @keys_app.command("reencrypt")
 def keys_reencrypt() -> None:
-    """Seal every stored secret with the first data key (after putting a new key first)."""
-    count = with_db(Settings.from_env(), reencrypt_secrets)
-    typer.echo(f"re-encrypted {count} secrets")
+    """Seal every stored secret and contact identity with the first data key (after putting a
+    new key first), and hash the identities with the key derived from it."""
+
+    async def reencrypt(db: Database) -> tuple[int, int]:
+        return await reencrypt_secrets(db), await sealing.reseal(db)
+
+    count, contacts = with_db(Settings.from_env(), reencrypt)
+    typer.echo(f"re-encrypted {count} secrets and {contacts} contact identities")
 
 
 @partners_app.command("create")

@@ -27,7 +27,7 @@ from infra.models import (
     tier_changes,
 )
 from infra.progress import Progress, quiet
-from loyalty import bulk, growth, keys, ledger, referral, tier
+from loyalty import bulk, growth, keys, ledger, referral, sealing, tier
 from loyalty.earning import base_points
 from loyalty.ledger import TransferCode
 from loyalty.program import Program
@@ -130,8 +130,8 @@ def _members(
         if member_id % 3 == 1:
             owned.append(("PARTNER_ACCOUNT", f"SKY-{member_id:08d}", airline))
         identity_rows += [
-            {"member_id": member_id, "kind": kind, "value": value, "partner_id": partner,
-             "linked_at": linked}
+            {"member_id": member_id, "kind": kind, **sealing.stored(kind, value),
+             "partner_id": partner, "linked_at": linked}
             for kind, value, partner in owned
         ]  # fmt: skip
     return member_rows, identity_rows

@@ -32,7 +32,7 @@ from infra.models import (
     transfers,
     webhook_deliveries,
 )
-from loyalty import keys
+from loyalty import keys, sealing
 from loyalty.errors import InvalidState, NotFound
 from loyalty.membership import MemberStatus
 
@@ -43,9 +43,9 @@ BLANK = "[erased]"
 async def _personal_values(conn: AsyncConnection, row: Any) -> list[str]:
     """The member's personal values that may have been copied elsewhere (display name,
     identities), longest first so that a value inside another is blanked after it."""
-    held = list(await conn.scalars(select(identities.c.value)
-                                   .where(identities.c.member_id == row.id)))  # fmt: skip
-    values = {row.display_name, *held} - {"", PSEUDONYM}
+    held = await conn.execute(select(identities.c.value, identities.c.sealed)
+                              .where(identities.c.member_id == row.id))  # fmt: skip
+    values = {row.display_name, *map(sealing.shown, held)} - {"", PSEUDONYM}
     if row.birth_date is not None:
         values.add(row.birth_date.isoformat())
     return sorted(values, key=len, reverse=True)

@@ -20,7 +20,8 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.database import Database
-from infra.models import members, metadata
+from infra.models import identities, members, metadata
+from loyalty import sealing
 from loyalty.errors import NotFound
 
 FORMAT = "pointgate.member-export/1"
@@ -33,7 +34,7 @@ NOT_EXPORTED = {
     "bookkeeping (the transfer itself is exported)",
 }
 # Columns that are the program's internal bookkeeping, not the member's data.
-INTERNAL_COLUMNS = frozenset({"request_hash", "enrollment_key", "tier_reviewed_at"})
+INTERNAL_COLUMNS = frozenset({"request_hash", "enrollment_key", "tier_reviewed_at", "sealed"})
 
 
 def member_tables() -> Iterator[Table]:
@@ -64,6 +65,8 @@ def _row(row: Any) -> dict[str, Any]:
 async def _rows(conn: AsyncConnection, table: Table, member_id: int) -> list[dict[str, Any]]:
     order = [c for c in table.primary_key.columns if c.name != "member_id"]
     found = await conn.execute(select(table).where(table.c.member_id == member_id).order_by(*order))
+    if table is identities:  # the value as the member gave it (sealed at rest: loyalty.sealing)
+        return [_row(row) | {"value": sealing.shown(row)} for row in found]
     return [_row(row) for row in found]
 
 

@@ -17,7 +17,7 @@ from infra.database import Database, insert_unless_exists
 from infra.models import accounts, consents, identities, members, partners
 from infra.reads import keyed
 from infra.records import IdentityRow, MemberRow
-from loyalty import keys, ledger, referral
+from loyalty import keys, ledger, referral, sealing
 from loyalty.errors import IdentityTaken, NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash, retry_on_race
 from loyalty.membership import active_member
@@ -231,7 +231,11 @@ async def _link(
         select(partners.c.id).where(partners.c.id == partner_id)
     ) is None:  # fmt: skip
         raise NotFound(f"partner {partner_id} does not exist")
-    holder = await keys.claim(conn, keys.identity(kind, value), member_id)
+    columns = sealing.stored(kind, value)
+    stored_as = sealing.lookups(kind, value)
+    if len(set(stored_as)) > 1 and (held := await _held_before(conn, member_id, kind, stored_as)):
+        return held
+    holder = await keys.claim(conn, keys.identity(kind, columns["value"]), member_id)
     if holder != member_id:
         raise IdentityTaken(
             f"this {kind} identity belongs to another member", kind=kind, holder_id=holder
@@ -239,15 +243,32 @@ async def _link(
     row = await insert_unless_exists(
         conn,
         identities,
-        {"member_id": member_id, "kind": kind, "value": value, "partner_id": partner_id,
+        {"member_id": member_id, "kind": kind, **columns, "partner_id": partner_id,
          "linked_at": now},
     )  # fmt: skip
     if row is not None:
         return row
     return (await conn.execute(select(identities).where(
         identities.c.member_id == member_id, identities.c.kind == kind,
-        identities.c.value == value,
+        identities.c.value == columns["value"],
     ))).one()  # fmt: skip
+
+
+async def _held_before(
+    conn: AsyncConnection, member_id: int, kind: IdentityKind, stored_as: list[str]
+) -> Any:
+    """While a rotated data key is not yet re-keyed (loyalty.sealing), an identity may be held
+    under an older key's hash: the member's own row then, IDENTITY_TAKEN for another's."""
+    for older in stored_as[1:]:
+        holder = await keys.holder(conn, keys.identity(kind, older))
+        if holder is not None and holder != member_id:
+            raise IdentityTaken(
+                f"this {kind} identity belongs to another member", kind=kind, holder_id=holder
+            )
+    return (await conn.execute(select(identities).where(
+        identities.c.member_id == member_id, identities.c.kind == kind,
+        identities.c.value.in_(stored_as),
+    ))).first()  # fmt: skip
 
 
 async def resolve(
@@ -267,11 +288,7 @@ async def resolve(
     assert ref.identity is not None
     kind = ref.identity.kind
     value = normalize_identity(kind, ref.identity.value)
-    member_id = await conn.scalar(
-        select(identities.c.member_id).where(
-            identities.c.kind == kind, identities.c.value == value, visible.nameable_identities
-        )
-    )
+    member_id = await conn.scalar(identity_holder(kind, sealing.lookups(kind, value), visible))
     card = presented and kind == IdentityKind.LOYALTY_CARD
     condition = visible.presented_members if card else visible.members
     if member_id is not None:
@@ -280,11 +297,12 @@ async def resolve(
     raise NotFound(f"no member has this {kind} identity")
 
 
-def identity_holder(kind: Any, value: Any, visible: Visibility) -> Select[Any]:
-    """The member holding an identity (`value` normalised), if the caller may name a member by
-    it: the rule find_by_identity and the compiled `memberByIdentity` read."""
+def identity_holder(kind: Any, stored: list[Any], visible: Visibility) -> Select[Any]:
+    """The member holding an identity stored as one of `stored` (loyalty.sealing.lookups of
+    the normalised value), if the caller may name a member by it: the rule find_by_identity,
+    resolve and the compiled `memberByIdentity` read."""
     held = select(identities.c.member_id).where(
-        identities.c.kind == kind, identities.c.value == value, visible.nameable_identities
+        identities.c.kind == kind, identities.c.value.in_(stored), visible.nameable_identities
     )
     return held.order_by(identities.c.member_id).limit(1)
 
@@ -294,7 +312,8 @@ async def find_by_identity(
 ) -> int | None:
     """The id of the member holding this identity, if the caller may see the identity."""
     async with db.read() as conn:
-        held = identity_holder(kind, normalize_identity(kind, value), visible)
+        held = identity_holder(kind, sealing.lookups(kind, normalize_identity(kind, value)),
+                               visible)  # fmt: skip
         member_id: int | None = await conn.scalar(held)
         return member_id
 
@@ -354,7 +373,7 @@ birth_dates_of = keyed((members.c.id, members.c.birth_date), members.c.id,
 
 # The members' identities in the order they were linked.
 identities_of = keyed(
-    (identities.c.member_id, identities.c.kind, identities.c.value, identities.c.partner_id,
-     identities.c.linked_at),
+    (identities.c.member_id, identities.c.kind, identities.c.value, identities.c.sealed,
+     identities.c.partner_id, identities.c.linked_at),
     identities.c.member_id, visible=attrgetter("identities"), order_by=(identities.c.id,),
 )  # fmt: skip

@@ -24,7 +24,7 @@ from infra.database import Database
 from infra.models import identities, members, purchases
 from infra.reads import PageKey, load_pages, top_n_per_owner
 from infra.records import MemberRow
-from loyalty import ledger
+from loyalty import ledger, sealing
 from loyalty.errors import InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import retry_on_race
 from loyalty.membership import MemberStatus, active_member
@@ -66,7 +66,7 @@ async def check_not_self(
     for kind, value in links:
         owner = await conn.scalar(
             select(identities.c.member_id).where(
-                identities.c.kind == kind, identities.c.value == value
+                identities.c.kind == kind, identities.c.value.in_(sealing.lookups(kind, value))
             )
         )
         if owner == referrer_id:

@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 
+from loyalty import sealing
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.promotions import benefit
 from schema.enums import (
@@ -70,6 +71,11 @@ class Identity(Row):
     kind: IdentityKind
     value: str
     linked_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any, **given: Any) -> Identity:
+        # An e-mail or phone is stored sealed, under a keyed hash (loyalty.sealing).
+        return super().from_row(row, value=sealing.shown(row), **given)
 
 
 @strawberry.type(description="A member's points. available = posted - pending.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Date, Index, Integer, PrimaryKeyConstraint, Table, UniqueConstraint
 
 from infra.models.base import KEY_LENGTH, chars, member_row, metadata, moment, ref, serial, whole
-from infra.types import Id
+from infra.types import Encrypted, Id
 
 members = Table(
     "members",
@@ -90,7 +90,9 @@ identities = Table(
     metadata,
     *member_row("identities"),
     chars("kind", 32),
+    # E-mail and phone: a keyed hash of the value (loyalty.sealing), which is in `sealed`.
     chars("value", 255),
+    Column("sealed", Encrypted(512, "identities.sealed"), nullable=True),
     moment("linked_at"),
     # For PARTNER_ACCOUNT identities: the partner whose program the account is in.
     ref("partner_id", "partners", optional=True),

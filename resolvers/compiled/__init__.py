@@ -23,13 +23,14 @@ from opentelemetry import metrics
 from strawberry.extensions import SchemaExtension
 
 from auth.ownership import plan_parameters, plan_shape
+from loyalty import sealing
 from loyalty.errors import DomainError
 from loyalty.program import Program
 from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
 from resolvers.compiled.permission import permitted
 from resolvers.compiled.plan import Fallback, Plan, compile_plan
 from resolvers.compiled.registry import FIELDS
-from resolvers.compiled.sql import MISSING, Unplannable
+from resolvers.compiled.sql import MISSING, Unplannable, opened
 from resolvers.compiled.writes import PAYLOAD_ID, compile_writes, run_writes
 from schema.graphql_schema import graphql_schema
 
@@ -158,7 +159,7 @@ class CompiledOperations:
                 return None
             async with caller.db.read() as conn:
                 found = (await conn.exec_driver_sql(plan.sql, parameters)).scalar()
-            return found  # type: ignore[no-any-return]
+            return None if found is None else opened(found, sealing.open_sealed)
 
         return await run_writes(writes, self.schema, document, execution.graphql_document,
                                 variables, execution.variables, execution.context,
@@ -236,7 +237,7 @@ class CompiledOperations:
             return None
         async with caller.db.read() as conn:
             text: str = (await conn.exec_driver_sql(plan.sql, parameters)).scalar_one()
-        return None if MISSING in text else text
+        return None if MISSING in text else opened(text, sealing.open_sealed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from infra.models import (
     rate_cards,
     rewards,
 )
+from loyalty import sealing
 from loyalty.member import IdentityKind, identity_holder, normalize_identity
 from loyalty.promotions import offers
 from resolvers.compiled.collect import unfiltered
@@ -41,14 +42,18 @@ def _member_by_identity(
     planner: Planner, field: GraphQLField, nodes: list[FieldNode], _: Any
 ) -> Any:
     """loyalty.member.find_by_identity: a value it would refuse takes the general path."""
-    kind, value = planner.parameter(String()), planner.parameter(String())
+    # As stored: one parameter per data key (loyalty.sealing.lookups; fixed per process).
+    kind = planner.parameter(String())
+    stored = [planner.parameter(String()) for _ in sealing.lookups(IdentityKind.EMAIL, "")]
 
     def read(args: dict[str, Any], now: Any) -> dict[str, Any]:
         given = IdentityKind(args["kind"])
-        return {kind.key: given.value, value.key: normalize_identity(given, args["value"])}
+        found = sealing.lookups(given, normalize_identity(given, args["value"]))
+        values = {p.key: found[min(n, len(found) - 1)] for n, p in enumerate(stored)}
+        return {kind.key: given.value, **values}
 
     planner.bind(field, nodes, read)
-    held = identity_holder(kind, value, planner.visible).correlate(None).scalar_subquery()
+    held = identity_holder(kind, stored, planner.visible).correlate(None).scalar_subquery()
     return members_where(planner, nodes, lambda m: m.c.id == held, required=True)
 
 

@@ -52,6 +52,7 @@ from resolvers.compiled.sql import (
     json_typed,
     plain,
     present,
+    sealed_or_plain,
     text,
 )
 from schema.pagination import parse_id
@@ -189,6 +190,11 @@ def _identities(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m
     held = planner.alias(identities)
     condition = and_(held.c.member_id == m.c.id, planner.over(held, planner.visible.identities))
     return planner.rows("Identity", nodes, held, condition, held.c.id)
+
+
+def _identity_value(planner: Planner, field: GraphQLField, nodes: list[FieldNode], i: Any) -> Any:
+    """An e-mail or phone is sealed (loyalty.sealing): opened after the statement."""
+    return sealed_or_plain(i.c.value, i.c.sealed)
 
 
 def _consents(planner: Planner, field: GraphQLField, nodes: list[FieldNode], m: Any) -> Any:
@@ -360,7 +366,8 @@ MEMBER_FIELDS: dict[tuple[str, str], PlanField] = {
     **columns("BenefitGrant", {"benefit": "benefit", "period": "period",
                                "grantedAt": "granted_at", "couponCode": "coupon_code",
                                "name": "name", "kind": "kind"}),
-    **columns("Identity", {"kind": "kind", "value": "value", "linkedAt": "linked_at"}),
+    **columns("Identity", {"kind": "kind", "linkedAt": "linked_at"}),
+    ("Identity", "value"): _identity_value,
     **columns("Consent", {"purpose": "purpose", "grantedAt": "granted_at",
                           "withdrawnAt": "withdrawn_at"}),
     ("Consent", "partner"): partner_of("partner_id"),

@@ -14,9 +14,10 @@ fewer concatenations per row (bench/side_by_side.py, PostgreSQL's time per state
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -41,6 +42,11 @@ from sqlalchemy.types import TypeDecorator
 # Stands for a non-null object the caller may not see (or that does not exist): a response
 # holding it is answered by the general path instead, with its error.
 MISSING = "pointgate:compiled:missing:6f1d"
+
+
+# The key of `{"$sealed": ciphertext}`, which stands for a value stored sealed (loyalty.sealing)
+# until the statement's answer is opened in Python (`opened`); no GraphQL response key can be it.
+SEALED = "$sealed"
 
 
 class Unplannable(Exception):
@@ -237,3 +243,30 @@ def cursor(kind: str, key: Any) -> ColumnElement[Any]:
                           literal_column("'UTF8'"))  # fmt: skip
     encoded = func.encode(raw, literal_column("'base64'"))
     return plain(func.translate(encoded, literal_column("'+/'"), literal_column("'-_'")))
+
+
+def sealed_or_plain(plain: ColumnElement[Any], sealed: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A string stored in clear (`plain`) or sealed (`sealed`, where not null): the sealed one
+    is written `{"$sealed": <ciphertext>}`, for `opened` to put in clear after the statement
+    (the database never holds the data key). Ciphertexts are base64url: no escaping."""
+    raw = type_coerce(sealed, PlainText(True))
+    wrapped = _concat([f'{{"{SEALED}":"', raw, '"}'])
+    return json_typed(case((sealed.is_(None), _concat(_json_parts(plain))), else_=wrapped))
+
+
+def opened(answer: str, open_sealed: Callable[[str], str]) -> str:
+    """A statement's answer with each sealed value put in clear (the same text when it holds
+    none: the check is a substring search)."""
+    if f'"{SEALED}"' not in answer:
+        return answer
+    return orjson.dumps(_open(orjson.loads(answer), open_sealed)).decode()
+
+
+def _open(value: Any, open_sealed: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and SEALED in value:
+            return open_sealed(value[SEALED])
+        return {key: _open(item, open_sealed) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_open(item, open_sealed) for item in value]
+    return value

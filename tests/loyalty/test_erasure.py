@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import String, Text, func, insert, select, update
+from sqlalchemy import String, Text, func, insert, select, type_coerce, update
 
 from infra.models import exchanges, metadata, quotes, webhook_deliveries, webhook_subscriptions
 from loyalty import books, erasure, member, purchase
@@ -57,7 +57,11 @@ async def a_member_with_a_life(db, partner):
 
 
 async def personal_values_left(db) -> list[str]:
-    """Every text column of every table searched for each personal value."""
+    return await text_values_holding(db, PERSONAL)
+
+
+async def text_values_holding(db, values) -> list[str]:
+    """Every text column of every table searched for each of `values` (raw: as stored)."""
     found = []
     async with db.read() as conn:
         for table in metadata.sorted_tables:
@@ -66,9 +70,10 @@ async def personal_values_left(db) -> list[str]:
                     getattr(column.type, "impl", None), String | Text
                 ):
                     continue
-                for value in PERSONAL:
+                stored = type_coerce(column, Text())
+                for value in values:
                     hits = await conn.scalar(select(func.count()).select_from(table)
-                                             .where(column.contains(value)))  # fmt: skip
+                                             .where(stored.contains(value)))  # fmt: skip
                     if hits:
                         found.append(f"{table.name}.{column.name}: {value}")
     return found
