@@ -64,13 +64,15 @@ SLICES = 3
 
 
 def interleaved(runs: dict[str, tuple[str, str]], headers: dict[str, str], connections: int,
-                seconds: float) -> dict[str, Figures]:  # fmt: skip
+                seconds: float, own: dict[str, dict[str, str]] | None = None,
+                ) -> dict[str, Figures]:  # fmt: skip
     """{name: (url, body)} loaded in turns, `seconds` in all for each: each one's rate over its
-    turns, and the median of its turns' percentiles."""
+    turns, and the median of its turns' percentiles (`own`: a run's own headers)."""
     turns: dict[str, list[Figures]] = {name: [] for name in runs}
     for _ in range(SLICES):
         for name, (url, body) in runs.items():
-            turns[name].append(wrk(url, body, headers, connections, max(1, seconds / SLICES)))
+            given = (own or {}).get(name, headers)
+            turns[name].append(wrk(url, body, given, connections, max(1, seconds / SLICES)))
     return {
         name: Figures(
             sum(f.rate for f in figures) / len(figures),
