@@ -25,7 +25,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
 
-from auth import ownership
+from auth import ownership, privacy
 from auth import server as oauth_server
 from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
 from auth.principal import PrincipalKind
@@ -51,6 +51,7 @@ from infra.database import Database, is_transient
 from infra.logs import configure_logging
 from infra.store import Store, StoreUnavailable, open_store
 from infra.telemetry import HttpTelemetry, configure_providers, instrument_engine
+from loyalty import data_reads
 from loyalty import member as members
 from loyalty.promotions.campaign import CampaignBook
 from partners import settlement
@@ -117,6 +118,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self.campaigns = CampaignBook()
         # Partners' admitted operations, counted in memory (flushed by the lifespan).
         self.usage = settlement.UsageMeter(db)
+        # Partners' clients' reads of members' data, counted in memory (flushed likewise).
+        self.reads = data_reads.ReadRecord(db)
         self.persisted = PersistedQueries(store, db, allow_list=settings.persisted_only,
                                           valid=self.validates)  # fmt: skip
         self.limiter = RateLimiter(
@@ -135,17 +138,21 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         try:
             principal = principal_of(request)
+            recorded = self.reads if privacy.reads_recorded(principal) else None
+            data_reads.watch(recorded, principal.partner_id, principal.client_id or "")
             if await self.first_fetch_of_operation(request, principal):
                 address = request.client.host if request.client else None
                 await self.limiter.admit(principal, address)
                 if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
                     # The admitted operations of a partner's client are what settlement bills.
-                    await self.usage.count(principal.partner_id, principal.client_id)
+                    await self.usage.count_call(principal.partner_id, principal.client_id)
             with operation_span(request.headers) as span:
                 answered = await self.compiled_answer(request, span)
                 if answered is not None:
+                    await data_reads.count_noted()
                     return answered
                 response = await super().run(request, context, root_value)
+                await data_reads.count_noted()
         except HTTPException as refused:  # the transport: unparsable body, content type, batch
             return JSONResponse(Refusal(BAD_REQUEST, refused.reason).body(), refused.status_code)
         except Refusal as refusal:
@@ -367,6 +374,7 @@ def _serving(
             jobs.start_soon(app.state.token_states.follow)
             jobs.start_soon(app.state.campaigns.follow, database)
             jobs.start_soon(app.state.usage.run)
+            jobs.start_soon(app.state.reads.run)
             if settings.background_jobs:
                 jobs.start_soon(run_background_jobs, database, directory, settings)
             yield
@@ -426,5 +434,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.token_states = states
     app.state.campaigns = graphql.campaigns
     app.state.usage = graphql.usage
+    app.state.reads = graphql.reads
     app.state.compiled_operations = schema.compiled_operations
     return app

@@ -1,29 +1,25 @@
 """Billable API usage: the operations a partner's clients were admitted to make, counted per
 client and minute.
 
-The gateway counts in memory (`UsageMeter.count`, no database work on the request) and adds the
-counts to `api_usage` every FLUSH_SECONDS in one statement, and once more on shutdown. A process
-killed without its shutdown (SIGKILL, power loss) loses what it counted since its last flush: at
-most FLUSH_SECONDS of its admitted operations. A flush that fails keeps its counts for the next
-one. Where no flusher runs (an app without its lifespan: tests, scripts), each count is written
-at once."""
+The gateway counts in memory (`UsageMeter.count_call`, no database work on the request) and adds
+the counts to `api_usage` every FLUSH_SECONDS in one statement, and once more on shutdown
+(infra.tally: a process killed without its shutdown loses at most FLUSH_SECONDS of its admitted
+operations)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-import anyio
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from infra.database import Database, is_transient
+from infra.database import Database
 from infra.models import api_usage
+from infra.tally import Tally
 
 FLUSH_SECONDS = 1.0
 log = logging.getLogger("pointgate.usage")
@@ -59,49 +55,17 @@ async def record_api_call(
         await add_usage(conn, {(partner_id, client_id or "", _minute(at or datetime.now(UTC))): 1})
 
 
-class UsageMeter:
-    """The admitted operations of partners' clients, counted per process."""
+class UsageMeter(Tally[Key]):
+    """The admitted operations of partners' clients, counted per process (infra.tally)."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
-        self._counts: Counter[Key] = Counter()
-        self._flushing = False
-
-    async def count(self, partner_id: int, client_id: str | None) -> None:
-        key = (partner_id, client_id or "", _minute(datetime.now(UTC)))
-        self._counts[key] += 1
-        if not self._flushing:
-            await self.flush()
-
-    async def flush(self) -> int:
-        """Store what was counted since the last flush; returns how many operations."""
-        counts, self._counts = self._counts, Counter()
-        if not counts:
-            return 0
-        try:
-            async with self.db.transaction() as conn:
-                await add_usage(conn, counts)
-        except BaseException:
-            self._counts.update(counts)  # kept for the next flush
-            raise
-        return sum(counts.values())
+        super().__init__(db, add_usage)
 
     async def run(self, seconds: float = FLUSH_SECONDS) -> None:
-        """Flush every `seconds` until cancelled, then once more (run by the app's lifespan)."""
-        self._flushing = True
-        try:
-            while True:
-                await asyncio.sleep(seconds)
-                try:
-                    await self.flush()
-                except Exception as error:
-                    if not is_transient(error):
-                        raise
-                    log.warning("usage counts kept for the next flush: %s", error)
-        finally:
-            self._flushing = False
-            with anyio.CancelScope(shield=True):
-                await self.flush()
+        await super().run(seconds)
+
+    async def count_call(self, partner_id: int, client_id: str | None) -> None:
+        await self.count((partner_id, client_id or "", _minute(datetime.now(UTC))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,17 +70,17 @@ async def test_a_flush_that_fails_keeps_its_counts_for_the_next(db, monkeypatch)
     meter = UsageMeter(db)
     meter._flushing = True  # as under the lifespan: counting does not write
     for _ in range(5):
-        await meter.count(partner.id, "client-1")
+        await meter.count_call(partner.id, "client-1")
 
     async def unavailable(*_args, **_kwargs):
         raise exc.OperationalError("INSERT", {}, ConnectionError("database restarting"))
 
-    real = usage.add_usage
-    monkeypatch.setattr(usage, "add_usage", unavailable)
+    real = meter._add
+    monkeypatch.setattr(meter, "_add", unavailable)
     with pytest.raises(exc.OperationalError):
         await meter.flush()
-    await meter.count(partner.id, "client-1")
-    monkeypatch.setattr(usage, "add_usage", real)
+    await meter.count_call(partner.id, "client-1")
+    monkeypatch.setattr(meter, "_add", real)
 
     assert await meter.flush() == 6
     assert await billed(db, partner.id) == 6
