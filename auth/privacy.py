@@ -72,3 +72,9 @@ def may_export(principal: Principal, member_id: int) -> bool:
     if principal.kind is PrincipalKind.MEMBER:
         return principal.member_id == member_id
     return is_admin(principal)
+
+
+def reads_recorded(principal: Principal) -> bool:
+    """Whether the members the caller's answers hold are counted as read (loyalty.data_reads):
+    a partner's clients' reads, which a member's export shows."""
+    return principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None

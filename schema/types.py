@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from loyalty import sealing
+from loyalty import data_reads, sealing
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.promotions import benefit
 from schema.enums import (
@@ -251,6 +251,11 @@ class Member(Row):
     referred_by_id: strawberry.Private[int | None]
     merged_into_id: strawberry.Private[int | None]
     __columns__ = {"referred_by_id": "referred_by", "merged_into_id": "merged_into"}
+
+    @classmethod
+    def from_row(cls, row: Any, **given: Any) -> Member:
+        data_reads.note(row.id)  # a partner's client reading it: counted (loyalty.data_reads)
+        return super().from_row(row, **given)
 
     @strawberry.field(
         description="Shown to the member itself, to operators, and to a partner the member "

@@ -31,6 +31,7 @@ from infra.models.members import (
     interactions,
     member_keys,
     members,
+    partner_reads,
     tier_changes,
 )
 from infra.models.partners import (
@@ -126,6 +127,7 @@ __all__ = [
     "members",
     "metadata",
     "oauth_clients",
+    "partner_reads",
     "partners",
     "point_lots",
     "purchases",

@@ -141,3 +141,16 @@ member_keys = Table(
     chars("key", 400, primary_key=True),
     Column("member_id", Id, nullable=False, index=True),
 )
+
+# Reads of a member's data by partners' clients, counted per member, client and UTC day
+# (loyalty.data_reads): what a member's export shows of who accessed its data.
+partner_reads = Table(
+    "partner_reads",
+    metadata,
+    ref("member_id", "members"),
+    ref("partner_id", "partners"),
+    chars("client_id", 64),
+    Column("day", Date, nullable=False),
+    whole("reads"),
+    PrimaryKeyConstraint("member_id", "partner_id", "client_id", "day", name="pk_partner_reads"),
+)

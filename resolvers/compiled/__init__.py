@@ -23,14 +23,15 @@ from opentelemetry import metrics
 from strawberry.extensions import SchemaExtension
 
 from auth.ownership import plan_parameters, plan_shape
-from loyalty import sealing
+from auth.privacy import reads_recorded
+from loyalty import data_reads, sealing
 from loyalty.errors import DomainError
 from loyalty.program import Program
 from resolvers.compiled.collect import conditional_nodes, fragments_of, included, operation_of
 from resolvers.compiled.permission import permitted
 from resolvers.compiled.plan import Fallback, Plan, compile_plan
 from resolvers.compiled.registry import FIELDS
-from resolvers.compiled.sql import MISSING, Unplannable, opened
+from resolvers.compiled.sql import MISSING, Unplannable, finished
 from resolvers.compiled.writes import PAYLOAD_ID, compile_writes, run_writes
 from schema.graphql_schema import graphql_schema
 
@@ -112,6 +113,7 @@ class CompiledOperations:
             plan: Plan | None = compile_plan(
                 self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
                 caller.visible, self.program, self.dialect, FIELDS,
+                marks_members=reads_recorded(caller.principal),
             )  # fmt: skip
         except Unplannable:
             plan = None
@@ -128,6 +130,7 @@ class CompiledOperations:
                 self.plans[key] = compile_writes(  # type: ignore[assignment]
                     self.schema, document.operation, document.fragments, variables,  # type: ignore[arg-type]
                     caller.visible, self.program, self.dialect, FIELDS,
+                    marks_members=reads_recorded(caller.principal),
                 )  # fmt: skip
             except Unplannable:
                 self.plans[key] = None
@@ -159,7 +162,7 @@ class CompiledOperations:
                 return None
             async with caller.db.read() as conn:
                 found = (await conn.exec_driver_sql(plan.sql, parameters)).scalar()
-            return None if found is None else opened(found, sealing.open_sealed)
+            return None if found is None else finished(found, sealing.open_sealed, data_reads.note)
 
         return await run_writes(writes, self.schema, document, execution.graphql_document,
                                 variables, execution.variables, execution.context,
@@ -237,7 +240,7 @@ class CompiledOperations:
             return None
         async with caller.db.read() as conn:
             text: str = (await conn.exec_driver_sql(plan.sql, parameters)).scalar_one()
-        return None if MISSING in text else opened(text, sealing.open_sealed)
+        return None if MISSING in text else finished(text, sealing.open_sealed, data_reads.note)
 
 
 @dataclass(frozen=True, slots=True)

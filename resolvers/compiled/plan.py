@@ -60,6 +60,7 @@ from loyalty.segment import Measures, instants
 from loyalty.visibility import Visibility
 from resolvers.compiled.collect import argument_node, collect
 from resolvers.compiled.sql import (
+    MEMBER_MARK,
     Unplannable,
     cursor,
     iso_date,
@@ -143,15 +144,13 @@ PlanField = Callable[["Planner", GraphQLField, list[FieldNode], Any], ColumnElem
 
 class Planner:
     def __init__(
-        self,
-        schema: GraphQLSchema,
-        fragments: dict[str, FragmentDefinitionNode],
-        variables: Any,
-        visible: Visibility,
-        program: Program,
-        fields: Mapping[tuple[str, str], PlanField],
-    ) -> None:
+        self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: Any,
+        visible: Visibility, program: Program, fields: Mapping[tuple[str, str], PlanField], *,
+        marks_members: bool = False,
+    ) -> None:  # fmt: skip
         self.schema = schema
+        # Each member object starts with its id under MEMBER_MARK (loyalty.data_reads).
+        self.marks_members = marks_members
         self.fragments = fragments
         self.variables = variables
         self.visible = visible
@@ -187,9 +186,10 @@ class Planner:
         """The selected fields of an object read from `source`, in selection order."""
         selections = [node.selection_set for node in nodes if node.selection_set]
         fields = collect(self.schema, self.fragments, self.variables, type_name, selections)
-        return json_object(
-            [(key, self.field(type_name, found, source)) for key, found in fields.items()]
-        )
+        pairs = [(key, self.field(type_name, found, source)) for key, found in fields.items()]
+        if self.marks_members and type_name == "Member":
+            pairs.insert(0, (MEMBER_MARK, source.c.id))
+        return json_object(pairs)
 
     def field(self, type_name: str, nodes: list[FieldNode], source: Any) -> ColumnElement[Any]:
         name = nodes[0].name.value
@@ -425,16 +425,13 @@ def _listed(first: Any, item: Callable[[Any], Any], paged: bool) -> Callable[[An
 
 
 def compile_plan(
-    schema: GraphQLSchema,
-    operation: OperationDefinitionNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: Any,
-    visible: Visibility,
-    program: Program,
-    dialect: Any,
-    fields: Mapping[tuple[str, str], PlanField],
-) -> Plan:
-    planner = Planner(schema, fragments, variables, visible, program, fields)
+    schema: GraphQLSchema, operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode], variables: Any, visible: Visibility,
+    program: Program, dialect: Any, fields: Mapping[tuple[str, str], PlanField], *,
+    marks_members: bool = False,
+) -> Plan:  # fmt: skip
+    planner = Planner(schema, fragments, variables, visible, program, fields,
+                      marks_members=marks_members)  # fmt: skip
     statement = planner.statement(operation)
     if planner.typenames_only:
         return Plan(None, (), {}, (), (), constant=orjson.dumps(planner.typenames_only).decode())

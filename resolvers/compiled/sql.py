@@ -45,8 +45,11 @@ MISSING = "pointgate:compiled:missing:6f1d"
 
 
 # The key of `{"$sealed": ciphertext}`, which stands for a value stored sealed (loyalty.sealing)
-# until the statement's answer is opened in Python (`opened`); no GraphQL response key can be it.
+# until the statement's answer is opened in Python (`finished`); no GraphQL response key can be it.
 SEALED = "$sealed"
+# The key of a member's id, first in each member object of a plan that records whose data the
+# caller read (auth.privacy.reads_recorded); `finished` takes it out.
+MEMBER_MARK = "$m"
 
 
 class Unplannable(Exception):
@@ -247,26 +250,28 @@ def cursor(kind: str, key: Any) -> ColumnElement[Any]:
 
 def sealed_or_plain(plain: ColumnElement[Any], sealed: ColumnElement[Any]) -> ColumnElement[Any]:
     """A string stored in clear (`plain`) or sealed (`sealed`, where not null): the sealed one
-    is written `{"$sealed": <ciphertext>}`, for `opened` to put in clear after the statement
+    is written `{"$sealed": <ciphertext>}`, for `finished` to put in clear after the statement
     (the database never holds the data key). Ciphertexts are base64url: no escaping."""
     raw = type_coerce(sealed, PlainText(True))
     wrapped = _concat([f'{{"{SEALED}":"', raw, '"}'])
     return json_typed(case((sealed.is_(None), _concat(_json_parts(plain))), else_=wrapped))
 
 
-def opened(answer: str, open_sealed: Callable[[str], str]) -> str:
-    """A statement's answer with each sealed value put in clear (the same text when it holds
-    none: the check is a substring search)."""
-    if f'"{SEALED}"' not in answer:
+def finished(answer: str, open_sealed: Callable[[str], str], note: Callable[[int], None]) -> str:
+    """A statement's answer with each sealed value put in clear and each member's mark taken
+    out, `note`d (the same text when it holds neither: the check is a substring search)."""
+    if f'"{SEALED}"' not in answer and f'"{MEMBER_MARK}"' not in answer:
         return answer
-    return orjson.dumps(_open(orjson.loads(answer), open_sealed)).decode()
+    return orjson.dumps(_finish(orjson.loads(answer), open_sealed, note)).decode()
 
 
-def _open(value: Any, open_sealed: Callable[[str], str]) -> Any:
+def _finish(value: Any, open_sealed: Callable[[str], str], note: Callable[[int], None]) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and SEALED in value:
             return open_sealed(value[SEALED])
-        return {key: _open(item, open_sealed) for key, item in value.items()}
+        if MEMBER_MARK in value:
+            note(value.pop(MEMBER_MARK))
+        return {key: _finish(item, open_sealed, note) for key, item in value.items()}
     if isinstance(value, list):
-        return [_open(item, open_sealed) for item in value]
+        return [_finish(item, open_sealed, note) for item in value]
     return value

@@ -88,7 +88,7 @@ class Write:
 
 def compile_writes(
     schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Any, variables: Any,
-    visible: Any, program: Any, dialect: Any, fields: Any,
+    visible: Any, program: Any, dialect: Any, fields: Any, *, marks_members: bool = False,
 ) -> tuple[Write, ...]:  # fmt: skip
     root = schema.mutation_type
     if operation.operation.value != "mutation" or root is None:
@@ -111,7 +111,8 @@ def compile_writes(
             identity = tuple((k, found[0].name.value) for k, found in chosen.items())
             writes.append(Write(key, nodes, None, identity=identity))
             continue
-        planner = Planner(schema, fragments, variables, visible, program, fields)
+        planner = Planner(schema, fragments, variables, visible, program, fields,
+                          marks_members=marks_members)  # fmt: skip
         row = planner.alias(table)
         payload = select(planner.object(type_name, nodes, row))
         payload = payload.where(row.c.id == bindparam(PAYLOAD_ID, type_=row.c.id.type))
