@@ -19,12 +19,13 @@ def _environment(tmp_path) -> dict[str, str]:
             "POINTGATE_DATA_KEYS": DATA_KEY}  # fmt: skip
 
 
-def pointgate(tmp_path, *arguments: str) -> str:
+def pointgate(tmp_path, *arguments: str, data_keys: str = DATA_KEY) -> str:
     """Run the CLI with its output piped: what it prints on stdout (and nothing on stderr,
     where only a terminal gets progress bars)."""
+    env = {**_environment(tmp_path), "POINTGATE_DATA_KEYS": data_keys}
     done = subprocess.run(
         [sys.executable, "-m", "gateway.cli", *arguments],
-        env=_environment(tmp_path), capture_output=True, text=True, timeout=120, check=False,
+        env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "━" not in done.stderr, done.stderr
@@ -270,3 +271,18 @@ def test_the_retention_job_and_an_erasure_on_request_from_the_cli(tmp_path):
     assert erased == again == "erased member 3\n"
     assert retained == "erased 9 dormant members\n"  # the one erased already is not counted
     assert none_left == "erased 0 dormant members\n"
+
+
+def test_a_data_key_rotation_reseals_the_contact_identities_from_the_cli(tmp_path):
+    pointgate(tmp_path, "migrate")
+    pointgate(tmp_path, "seed", "--members", "10", "--purchases", "0")
+    rotated = f"{secrets.new_data_key()},{DATA_KEY}"
+
+    first = pointgate(tmp_path, "keys", "reencrypt", data_keys=rotated)
+    second = pointgate(tmp_path, "keys", "reencrypt", data_keys=rotated)
+    migrated = pointgate(tmp_path, "migrate", data_keys=rotated.split(",")[0])
+
+    # ten e-mails and five phones (no secret yet: the signing key is made when serving)
+    assert first == "re-encrypted 0 secrets and 15 contact identities\n"
+    assert second == "re-encrypted 0 secrets and 0 contact identities\n"
+    assert migrated.endswith("jobs.db\n")  # the old key dropped: nothing left to seal
