@@ -131,7 +131,9 @@ class IdentityRow(Protocol):
     member_id: int
     id: int
     kind: str
+    # E-mail and phone: a keyed hash; the value is in `sealed` (loyalty.sealing.shown).
     value: str
+    sealed: str | None
     linked_at: datetime
     partner_id: int | None
 

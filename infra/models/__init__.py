@@ -78,7 +78,7 @@ ROLES: dict[str, Role] = {
         ("members", "accounts", "identities", "consents", "data_consents", "interactions",
          "growth_buckets", "tier_changes", "purchases", "refunds", "redemptions", "transfers",
          "point_lots", "lot_draws", "quotes", "exchanges", "exchange_events", "coupons",
-         "campaign_awards", "benefit_grants", "statement_transfers"),
+         "campaign_awards", "benefit_grants", "statement_transfers", "partner_reads"),
         Role.DISTRIBUTED,
     ),
     "member_keys": Role.LOOKUP,
