@@ -51,11 +51,12 @@ from bench.read_queries import (
     caller_headers,
     nested_with,
 )
+from loyalty import sealing
 
 PEER = Path(__file__).parent / "peer"
 PEER_NESTED = """{ allMembers(first: 50, orderBy: PRIMARY_KEY_ASC) { nodes {
   rowId displayName tier
-  identitiesByMemberId(orderBy: PRIMARY_KEY_ASC) { nodes { kind value } }
+  identitiesByMemberId(orderBy: PRIMARY_KEY_ASC) { nodes { kind value sealed } }
   accountByMemberId { postedCredits postedDebits pendingDebits }
   purchasesByMemberId(first: 10, orderBy: PRIMARY_KEY_DESC) {
     nodes { rowId amount pointsEarned channel purchasedAt } }
@@ -118,6 +119,13 @@ def ours(body: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]  # fmt: skip
 
 
+def _opened(identity: dict[str, Any]) -> str:
+    """PostGraphile reads an e-mail or phone as stored (loyalty.sealing): opened here to
+    compare, with the run's data key."""
+    sealed = identity["sealed"]
+    return identity["value"] if sealed is None else sealing.open_sealed(sealed)  # type: ignore[no-any-return]
+
+
 def theirs(body: dict[str, Any]) -> list[tuple[Any, ...]]:
     rows = []
     for node in body["data"]["allMembers"]["nodes"]:
@@ -125,7 +133,7 @@ def theirs(body: dict[str, Any]) -> list[tuple[Any, ...]]:
         posted = int(account["postedCredits"]) - int(account["postedDebits"])
         rows.append((
             int(node["rowId"]), node["displayName"], node["tier"],
-            [(i["kind"], i["value"]) for i in node["identitiesByMemberId"]["nodes"]],
+            [(i["kind"], _opened(i)) for i in node["identitiesByMemberId"]["nodes"]],
             posted - int(account["pendingDebits"]), int(account["pendingDebits"]),
             [(int(p["rowId"]), Decimal(p["amount"]), int(p["pointsEarned"]), p["channel"],
               datetime.fromisoformat(p["purchasedAt"]))

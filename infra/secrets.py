@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -77,6 +78,9 @@ class Keyring:
     def decrypt(self, stored: str, purpose: str) -> str:
         if not stored.startswith(PREFIX):
             return stored  # written before encryption; `pointgate keys reencrypt` seals it
+        return _opened(self, stored, purpose)
+
+    def _decrypt(self, stored: str, purpose: str) -> str:
         key_id, _, body = stored.removeprefix(PREFIX).partition(":")
         for key in self.keys:
             if _key_id(key) != key_id:
@@ -90,6 +94,17 @@ class Keyring:
 
     def is_current(self, stored: str) -> bool:
         return stored.startswith(f"{PREFIX}{self.current_id}:")
+
+
+# Values read often (members' contact identities in every answer that shows them) are opened
+# once per process: the last OPENED ones are kept, by keyring, ciphertext and purpose (a
+# ciphertext's nonce is new on every write, so a changed value is a new entry).
+OPENED = 16_384
+
+
+@functools.lru_cache(maxsize=OPENED)
+def _opened(keyring: Keyring, stored: str, purpose: str) -> str:
+    return keyring._decrypt(stored, purpose)
 
 
 _keyring: Keyring | None = None
