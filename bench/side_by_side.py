@@ -387,7 +387,8 @@ def _round(endpoints: dict[str, str], queries: dict[str, tuple[str, str, dict[st
         one = pair["extra"]
         print(f"  {query:<26} c=16 pointgate 1w {one.cell()}  /plain nested "
               f"{one.rate / pair['plain'].rate:5.2f}")  # fmt: skip
-    for query, (mine, _, headers) in apps.items():
+    # the nested query too: what this commit's changes cost or gain against the earlier one
+    for query, (mine, _, headers) in {"nested": queries["nested"], **apps}.items():
         body = json.dumps({"query": mine})
         rates = interleaved({name: (endpoints[name], body) for name in ("pointgate 1w", "before 1w")
                              if name in endpoints}, headers, 16, seconds)  # fmt: skip
