@@ -65,10 +65,6 @@ def watch(record: ReadRecord | None, partner_id: int | None = None, client_id: s
     _watched.set(watched)
 
 
-def watching() -> bool:
-    return _watched.get() is not None
-
-
 async def count_noted() -> None:
     """Count the request's members noted since (each once per request)."""
     watched = _watched.get()
