@@ -13,6 +13,7 @@ reencrypt` has sealed and hashed every identity again under the new one (`reseal
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from typing import Any
@@ -41,21 +42,31 @@ def _hash(key: bytes, kind: str, value: str) -> str:
     return HASH_PREFIX + digest
 
 
+def key_count() -> int:
+    """How many values an identity may be stored under (one per configured data key)."""
+    return len(secrets.keyring().keys)
+
+
+@functools.lru_cache(maxsize=8)
+def _lookup_keys(keyring: secrets.Keyring) -> tuple[bytes, ...]:
+    """The keyring's lookup keys, current first (derived once per keyring)."""
+    return tuple(reversed(keyring.derived(_LOOKUP)))
+
+
 def lookup(kind: str, value: str) -> str:
     """What `identities.value` holds for an identity (`value` normalised): the current key's
     hash for a contact identity, the value itself for the others."""
     if not is_sealed(kind):
         return value
-    return _hash(secrets.keyring().derived(_LOOKUP)[-1], str(kind), value)
+    return _hash(_lookup_keys(secrets.keyring())[0], str(kind), value)
 
 
 def lookups(kind: str, value: str) -> list[str]:
     """Every value the identity may be stored under, current key's first (one per data key,
     so that a plan reading them has as many parameters as the keyring has keys)."""
-    derived = list(reversed(secrets.keyring().derived(_LOOKUP)))
     if not is_sealed(kind):
-        return [value] * len(derived)
-    return [_hash(key, str(kind), value) for key in derived]
+        return [value] * key_count()  # a card or account: no hashing on the till's path
+    return [_hash(key, str(kind), value) for key in _lookup_keys(secrets.keyring())]
 
 
 def stored(kind: str, value: str) -> dict[str, Any]:
