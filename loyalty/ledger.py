@@ -24,7 +24,7 @@ from infra import prepared
 from infra.database import insert_unless_exists
 from infra.models import accounts, ledger_accounts, transfers
 from infra.records import TransferRow
-from loyalty import lot, posting
+from loyalty import live, lot, posting
 from loyalty.errors import InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from loyalty.idempotency import earlier, request_hash
 
@@ -182,6 +182,12 @@ async def apply_to_member_accounts(
         })).first()  # fmt: skip
         if changed is None:
             await _refuse(conn, account_id, amount)
+        await live.record(
+            conn, live.Kind.POINTS, entry.created_at, member_id=changed.member_id,
+            partner_id=entry.partner_id, subject=str(entry.id), state=entry.reason,
+            points=live.available_change(phase, is_debit, amount), balance=changed.available,
+            body={"phase": phase.value},
+        )  # fmt: skip
         if carry_lots:
             await _carry_lots(conn, entry, changed.member_id, changed.available, is_debit)
 

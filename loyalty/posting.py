@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from infra.models import accounts, lot_draws, point_lots, transfers
+from loyalty import live
 
 AVAILABLE = accounts.c.posted_credits - accounts.c.posted_debits - accounts.c.pending_debits
 
@@ -59,11 +60,15 @@ def debit_member(column: str) -> Any:
         .where(accounts.c.member_id == added.c.member_id,
                AVAILABLE + bindparam("overdraft", type_=BigInteger) >= added.c.amount)
         .values({column: accounts.c[column] + added.c.amount})
-        .returning(accounts.c.member_id)
+        .returning(accounts.c.member_id, AVAILABLE.label("available"))
         .cte("debited")
     )  # fmt: skip
-    return select(*added.c, debited.c.member_id.label("account_member")).select_from(
-        added.outerjoin(debited, true())
+    heard = live.transfer_events(added, debited, debited.c.member_id, -added.c.amount,
+                                 debited.c.available)  # fmt: skip
+    return (
+        select(*added.c, debited.c.member_id.label("account_member"))
+        .select_from(added.outerjoin(debited, true()))
+        .add_cte(heard)
     )
 
 
@@ -126,10 +131,12 @@ def credit_member() -> Any:
         )
         .cte("lot_opened")
     )  # fmt: skip
+    heard = live.transfer_events(added, credited, credited.c.member_id, added.c.amount,
+                                 credited.c.available)  # fmt: skip
     return (
         select(*added.c, credited.c.member_id.label("account_member"))
         .select_from(added.outerjoin(credited, true()))
-        .add_cte(lot_opened)
+        .add_cte(lot_opened, heard)
     )
 
 
@@ -175,9 +182,12 @@ def finish_debits(phase: str) -> Any:
         update(accounts)
         .where(accounts.c.member_id == owner, select(added.c.id).exists())
         .values(moved)
+        .returning(AVAILABLE.label("available"))
         .cte("changed")
     )
-    finished = select(*added.c).order_by(added.c.id).add_cte(changed)
+    back = added.c.amount if phase == "VOID" else literal(0)
+    heard = live.transfer_events(added, changed, owner, back, changed.c.available)
+    finished = select(*added.c).order_by(added.c.id).add_cte(changed, heard)
     if phase == "VOID":
         finished = finished.add_cte(_put_back(owner, added))
     return finished

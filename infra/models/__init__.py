@@ -19,6 +19,7 @@ from infra.models.ledger import (
     PROGRAM_ACCOUNTS,
     accounts,
     ledger_accounts,
+    live_events,
     lot_draws,
     point_lots,
     transfers,
@@ -91,7 +92,7 @@ ROLES: dict[str, Role] = {
     ),
     **dict.fromkeys(
         ("audit_log", "issued_tokens", "api_usage", "webhook_deliveries", "console_users",
-         "console_sessions"),
+         "console_sessions", "live_events"),
         Role.LOCAL,
     ),
 }  # fmt: skip
@@ -122,6 +123,7 @@ __all__ = [
     "interactions",
     "issued_tokens",
     "ledger_accounts",
+    "live_events",
     "lot_draws",
     "member_keys",
     "members",

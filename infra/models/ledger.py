@@ -8,6 +8,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    String,
     Table,
     UniqueConstraint,
 )
@@ -123,3 +124,29 @@ lot_draws = Table(
 
 # The program's own accounts exist from the first migration on.
 PROGRAM_ACCOUNTS = ("program:issuance", "program:redemption", "program:expired")
+
+# What apps and partners may follow live (loyalty.live): written by the transaction that makes
+# the change (inside the ledger's own statements where it can), heard by every process (a
+# trigger NOTIFYs the row on PostgreSQL; SQLite processes poll by id), and kept a few minutes
+# for subscribers that reconnect. No foreign keys: an outbox, pruned, that no row refers to.
+live_events = Table(
+    "live_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    moment("at"),
+    chars("kind", 16),
+    Column("member_id", Id, nullable=True),
+    Column("partner_id", Id, nullable=True),
+    # What changed: a transfer's or exchange's id, a statement's period, a coupon's id.
+    chars("subject", 64, optional=True),
+    # Its new state: a transfer's reason, an exchange's state, a tier, a benefit's code.
+    chars("state", 64, optional=True),
+    # A transfer's points from the member's side (negative when they leave its account), and
+    # the member's available balance after it.
+    whole("points", optional=True),
+    whole("balance", optional=True),
+    # The rest, as JSON text.
+    Column("body", String(2000), nullable=True),
+)
+
+Index("ix_live_events_at", live_events.c.at)

@@ -1,6 +1,7 @@
 """How an exchange's moves are written on PostgreSQL, each in one statement built once: the
-exchange's row (opened, or moved to its next state), its events, and a webhook delivery per
-event for every active subscription of its partner (data-modifying CTEs).
+exchange's row (opened, or moved to its next state), its events, a webhook delivery per event
+for every active subscription of its partner, and the live events (loyalty.live) (data-modifying
+CTEs).
 partners.exchange.state does the same one step at a time on SQLite. Parameters: `at`, and per
 event `to_<n>`, `reason_<n>`, `payload_<n>` (and `from_<n>` when opening); opening takes the
 exchange's columns prefixed `new_`, a move `exchange`, `to_state` and its `also` columns."""
@@ -10,11 +11,31 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, insert, literal, select, true, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy import update as sql_update
 
-from infra.models import exchange_events, exchanges, webhook_deliveries, webhook_subscriptions
+from infra.models import (
+    exchange_events,
+    exchanges,
+    live_events,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
 from infra.types import UtcDateTime
+from loyalty import live
 
 _AT = bindparam("at", type_=UtcDateTime())
 _UNION_ALL: Any = union_all  # (typed as Any: mypy 2.4 crashes on its signature's Unpack)
@@ -89,4 +110,15 @@ def _with_events(row: Any, steps: list[Any]) -> Any:
         )
         .cte("queued")
     )  # fmt: skip
-    return select(*[row.c[column.name] for column in exchanges.c]).add_cte(recorded, queued)
+    body = func.json_build_object("from", step.c.from_state, "reason", step.c.reason,
+                                  "direction", row.c.direction, "units", row.c.units)  # fmt: skip
+    heard = (
+        insert(live_events)
+        .from_select(list(live.COLUMNS), select(
+            _AT, literal(live.Kind.EXCHANGE.value), row.c.member_id, row.c.partner_id,
+            cast(row.c.id, String), step.c.to_state, row.c.points, null(), cast(body, String),
+        ).select_from(both).order_by(step.c.n))
+        .cte("heard")
+    )  # fmt: skip
+    columns = [row.c[column.name] for column in exchanges.c]
+    return select(*columns).add_cte(recorded, queued, heard)

@@ -26,7 +26,7 @@ from infra.models import (
 )
 from infra.partner_records import ExchangeRow
 from infra.types import UtcDateTime
-from loyalty import ledger, pending
+from loyalty import ledger, live, pending
 from loyalty.ledger import AccountId, Phase, TransferCode
 from partners.exchange.moves import move_with_events, open_with_events
 
@@ -110,6 +110,13 @@ async def _record_events(conn: AsyncConnection, row: Any, steps: list[Step], now
         {"partner": row.partner_id, "at": now, "payload": _payload(row, state, reason, now)}
         for _previous, state, reason in steps
     ])  # fmt: skip
+    for previous, state, reason in steps:
+        await live.record(
+            conn, live.Kind.EXCHANGE, now, member_id=row.member_id, partner_id=row.partner_id,
+            subject=str(row.id), state=state, points=row.points,
+            body={"from": previous, "reason": reason, "direction": row.direction,
+                  "units": row.units},
+        )  # fmt: skip
 
 
 def _payload(row: Any, state: str, reason: str, now: datetime) -> str:

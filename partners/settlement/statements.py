@@ -28,6 +28,7 @@ from infra.models import (
     transfers,
 )
 from infra.partner_records import RateCardRow, StatementRow
+from loyalty import live
 from loyalty.errors import InvalidState
 from partners.registry import partner_row as registry_partner
 from partners.settlement.aggregation import (
@@ -324,6 +325,12 @@ async def close(
         frozen.status, frozen.closed_at = StatementStatus.CLOSED, now
         frozen.id = await _save(conn, frozen)
         await _freeze_transfers(conn, frozen)
+        await live.record(
+            conn, live.Kind.STATEMENT, now, partner_id=partner_id, subject=str(period),
+            state=frozen.status.value, body={
+                "currency": frozen.currency, "payableByPartner": str(frozen.payable_by_partner),
+                "payableByProgram": str(frozen.payable_by_program)},
+        )  # fmt: skip
         return frozen
 
 
