@@ -55,6 +55,8 @@ class TokenStates:
         # Counts revocations heard: a lookup that overlapped one is not remembered, since it
         # may have read the state from before the revocation.
         self._heard = 0
+        # Told of every revocation heard (live subscriptions check their tokens again).
+        self.listeners: list[Callable[[], None]] = []
 
     async def state(self, jti: str, lookup: Callable[[], Awaitable[Any]]) -> TokenState | None:
         """The token's state: from memory while the feed is live, else by `lookup` (a row with
@@ -80,6 +82,8 @@ class TokenStates:
     def forget(self, payload: str) -> None:
         """A revocation heard: `token:<jti>` or `client:<client id>`."""
         self._heard += 1
+        for listener in self.listeners:
+            listener()
         kind, _, key = payload.partition(":")
         if kind == "token":
             self._known.pop(key, None)

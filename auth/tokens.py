@@ -212,6 +212,20 @@ class TokenVerifier:
             return await self._member_from_identity_provider(claims)
         raise InvalidToken("the token is from an issuer this gateway does not trust")
 
+    async def still_holds(self, token: str, principal: Principal) -> bool:
+        """Whether `token` still verifies to `principal`: not expired, not revoked, its client
+        unchanged (a live subscription asks again when a revocation is heard)."""
+        try:
+            return await self.principal(token) == principal
+        except InvalidToken:
+            return False
+
+    @staticmethod
+    def expires_at(token: str) -> float | None:
+        """A verified token's expiry (epoch seconds)."""
+        exp = _unverified(token)[1].get("exp")
+        return float(exp) if isinstance(exp, int | float) else None
+
     async def _verify(
         self, token: str, header: dict[str, Any], issuer: str, audience: str, now: float | None
     ) -> dict[str, Any]:

@@ -16,33 +16,30 @@ import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, parse, specified_rules, validate
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
 
 from auth import ownership, privacy
 from auth import server as oauth_server
-from auth.backend import BearerTokenBackend, on_authentication_error, principal_of
+from auth.backend import principal_of
 from auth.principal import PrincipalKind
 from auth.revocations import TokenStates
 from auth.throttle import AuthenticationThrottle
 from auth.tokens import KeyCache, RemoteKeys, TokenVerifier
-from gateway import console, exports, health, ide
+from gateway import console, exports, health, ide, live
 from gateway.background import run_background_jobs
 from gateway.graph import build_schema
 from gateway.protection import (
     REQUEST_ERROR,
-    BodySizeLimit,
     PersistedQueries,
     RateLimiter,
     Refusal,
     as_graphql_response,
     media_type,
+    middleware,
     wants_graphql_response,
 )
 from gateway.settings import Settings
@@ -50,9 +47,10 @@ from infra import secrets
 from infra.database import Database, is_transient
 from infra.logs import configure_logging
 from infra.store import Store, StoreUnavailable, open_store
-from infra.telemetry import HttpTelemetry, configure_providers, instrument_engine
+from infra.telemetry import configure_providers, instrument_engine
 from loyalty import data_reads
 from loyalty import member as members
+from loyalty.live_feed import LiveFeed
 from loyalty.promotions.campaign import CampaignBook
 from partners import settlement
 from partners.directory import ConnectorDirectory
@@ -101,14 +99,19 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         directory: ConnectorDirectory,
         store: Store,
+        verifier: TokenVerifier,
     ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.is_development else None,
             # Only persisted queries may use GET (checked in parse_http_body); never mutations.
             allow_queries_via_get=True,
+            subscription_protocols=live.PROTOCOLS,
         )
         self.db = db
+        self.verifier = verifier
+        # Live updates heard from every commit, for this process's subscribers (lifespan).
+        self.live = LiveFeed(db)
         self.settings = settings
         self.directory = directory
         self.store = store
@@ -125,6 +128,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self.limiter = RateLimiter(
             store, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         )
+
+    stream_transport_classes_by_protocol = live.TRANSPORTS
 
     @property
     def graphql_ide_html(self) -> str:
@@ -226,7 +231,7 @@ class GraphQLApp(GraphQL[Context, None]):
         persisted = (data.extensions or {}).get("persistedQuery")
         if persisted is not None:
             data.query = await self.persisted.resolve(persisted, data.query)
-        elif request.method == "GET":
+        elif request.method == "GET" and not live.streamed_subscription(data):
             raise Refusal("METHOD_NOT_ALLOWED", "GET is for persisted queries only; use POST",
                           405)  # fmt: skip
         elif self.settings.persisted_only:
@@ -284,6 +289,11 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request)
+        return self.context_for(principal, request, response,
+                                live.bearer_token(request.headers))  # fmt: skip
+
+    def context_for(self, principal: Any, request: Any, response: Any,
+                    token: str | None) -> Context:  # fmt: skip
         visible = ownership.visibility(principal)
         return Context(
             db=self.db,
@@ -303,7 +313,17 @@ class GraphQLApp(GraphQL[Context, None]):
             campaigns=self.campaigns,
             request=request,
             response=response,
+            live=self.live,
+            live_limit=self.settings.live_subscriptions_per_principal,
+            credential=live.credential(self.verifier, token, principal),
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """A WebSocket client without an Authorization header may send its token with
+        connection_init (`{"Authorization": "Bearer ..."}`); one that does not verify is
+        refused (4403)."""
+        await live.sign_in(self, context)
+        return UNSET
 
     async def process_result(self, request: Any, result: Any) -> Any:
         add_error_codes(result.errors or [])
@@ -331,29 +351,6 @@ class GraphQLApp(GraphQL[Context, None]):
 GC_YOUNG_THRESHOLD = 20_000
 
 
-def _middleware(settings: Settings, verifier: TokenVerifier) -> list[Middleware]:
-    """Outermost first: traces, the body limit, CORS (when origins are configured), and
-    authentication of the bearer token."""
-    cors = [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type"],
-        )
-    ]
-    return [
-        Middleware(HttpTelemetry),
-        Middleware(BodySizeLimit, limit=settings.max_body_bytes),
-        *(cors if settings.cors_origins else []),
-        Middleware(
-            AuthenticationMiddleware,
-            backend=BearerTokenBackend(verifier),
-            on_error=on_authentication_error,
-        ),
-    ]
-
-
 def _serving(
     settings: Settings, database: Database, owns_db: bool
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
@@ -375,6 +372,7 @@ def _serving(
             jobs.start_soon(app.state.campaigns.follow, database)
             jobs.start_soon(app.state.usage.run)
             jobs.start_soon(app.state.reads.run)
+            jobs.start_soon(app.state.live.follow)
             if settings.background_jobs:
                 jobs.start_soon(run_background_jobs, database, directory, settings)
             yield
@@ -401,7 +399,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     directory = ConnectorDirectory(timeout=settings.connector_timeout_seconds)
     store = open_store(settings.redis_url)
     schema = build_schema(settings)
-    graphql = GraphQLApp(schema, database, settings, directory, store)
     token_settings = settings.token_settings()
     keys = KeyCache(database, token_settings)
     member_keys = (
@@ -411,10 +408,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     states = TokenStates(database)
     verifier = TokenVerifier(database, token_settings, keys, member_keys, states)
+    graphql = GraphQLApp(schema, database, settings, directory, store, verifier)
+    states.listeners.append(graphql.live.fanout.wake)
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readiness(database, store)),
             *oauth_server.routes(database, token_settings, keys, AuthenticationThrottle(store)),
@@ -422,7 +422,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             *console.routes(database, settings, keyring, store, directory),
             *(ide.routes() if settings.is_development else []),
         ],
-        middleware=_middleware(settings, verifier),
+        middleware=middleware(settings, verifier),
         lifespan=_serving(settings, database, owns_db),
         exception_handlers={StoreUnavailable: health.store_unavailable},
     )
@@ -435,5 +435,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.campaigns = graphql.campaigns
     app.state.usage = graphql.usage
     app.state.reads = graphql.reads
+    app.state.live = graphql.live
     app.state.compiled_operations = schema.compiled_operations
     return app

@@ -18,6 +18,7 @@ from gateway import operators
 from gateway.app import build_schema
 from gateway.demo_year import live_a_year
 from gateway.http import PROTOCOL
+from gateway.live import WS
 from gateway.seed import (
     DEMO_OPERATOR,
     DEMO_PARTNER_STAFF,
@@ -114,6 +115,7 @@ def serve(
         log_level="info",
         access_log=False,
         http=PROTOCOL,
+        ws=WS,
     )
 
 

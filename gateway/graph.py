@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from gateway.audit import AuditMutation
 from gateway.settings import Settings
 from resolvers.compiled import CompiledOperations, CompiledReads
+from resolvers.live import Subscription
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
 from schema.boundary import InputBoundary
@@ -29,6 +30,7 @@ from schema.federation import Schema
 from schema.limits import (
     limits_rule,
 )
+from schema.live import TYPES as LIVE_TYPES
 from schema.scalars import BIG_INT, BOUNDED_DECIMAL, BigInt
 from schema.validation import ValidationMemo, bounded_overlap_rule
 
@@ -65,6 +67,8 @@ def build_schema(settings: Settings | None = None) -> Schema:
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
+        types=list(LIVE_TYPES.values()),  # (the subscription names only their interface)
         federation_version=FEDERATION_VERSION,
         config=StrawberryConfig(scalar_map={Decimal: BOUNDED_DECIMAL, BigInt: BIG_INT}),
         extensions=[

@@ -1,6 +1,6 @@
 """What stands between the public internet and the executor: automatic persisted queries (the
 Apollo APQ protocol) with an optional allow-list, per-client token-bucket rate limits, and a
-request body size limit."""
+request body size limit; and the middleware that applies them with CORS and authentication."""
 
 from __future__ import annotations
 
@@ -12,12 +12,19 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from auth.backend import BearerTokenBackend, on_authentication_error
 from auth.principal import Principal, PrincipalKind
+from auth.tokens import TokenVerifier
+from gateway.settings import Settings
 from infra.database import Database
 from infra.models import registered_operations
 from infra.store import Store
+from infra.telemetry import HttpTelemetry
 
 APQ_TTL_SECONDS = 7 * 24 * 3600
 APQ_MAX_CHARACTERS = 50_000
@@ -215,3 +222,26 @@ async def _too_large(send: Send) -> None:
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json")]})  # fmt: skip
     await send({"type": "http.response.body", "body": body})
+
+
+def middleware(settings: Settings, verifier: TokenVerifier) -> list[Middleware]:
+    """Outermost first: traces, the body limit, CORS (when origins are configured), and
+    authentication of the bearer token."""
+    cors = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+        )
+    ]
+    return [
+        Middleware(HttpTelemetry),
+        Middleware(BodySizeLimit, limit=settings.max_body_bytes),
+        *(cors if settings.cors_origins else []),
+        Middleware(
+            AuthenticationMiddleware,
+            backend=BearerTokenBackend(verifier),
+            on_error=on_authentication_error,
+        ),
+    ]

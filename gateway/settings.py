@@ -104,6 +104,8 @@ class Settings:
     data_key_file: str | None = None
     rate_limit_per_minute: int = 600
     rate_limit_burst: int = 120
+    # Live subscriptions one client, member or operator may hold open at once, per worker.
+    live_subscriptions_per_principal: int = 20
 
     def token_settings(self) -> TokenSettings:
         return TokenSettings(
@@ -225,4 +227,5 @@ ENVIRONMENT: dict[str, str] = {
     "data_key_file": "POINTGATE_DATA_KEY_FILE",
     "rate_limit_per_minute": "POINTGATE_RATE_LIMIT_PER_MINUTE",
     "rate_limit_burst": "POINTGATE_RATE_LIMIT_BURST",
+    "live_subscriptions_per_principal": "POINTGATE_LIVE_SUBSCRIPTIONS_PER_PRINCIPAL",
 }

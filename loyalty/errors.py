@@ -92,3 +92,15 @@ class PromotionLimit(DomainError):
     partner (`limit`, and what its running promotions have `budgeted` already)."""
 
     code = "PROMOTION_LIMIT"
+
+
+class TooManyStreams(DomainError):
+    """A principal holds as many live subscriptions as it may (`limit`)."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"
+
+
+class StreamOverflow(DomainError):
+    """A subscriber fell too far behind its events: reconnect with the last event id seen."""
+
+    code = "SUBSCRIBER_TOO_SLOW"

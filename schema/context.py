@@ -5,7 +5,7 @@ the schema does not import resolvers even for type checking."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -81,6 +81,22 @@ class Loaders(Protocol):
     def partner_balance(self) -> Loader: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """The token a request came with, as a subscription holding it open checks it again:
+    `still_good` (not revoked, same principal) and when it expires (`ends_at`, epoch seconds)."""
+
+    still_good: Callable[[], Awaitable[bool]]
+    ends_at: float | None = None
+
+
+async def _never() -> bool:
+    return False
+
+
+NO_CREDENTIAL = Credential(_never)
+
+
 @dataclass(slots=True)
 class Context:
     db: Database
@@ -98,3 +114,10 @@ class Context:
     campaigns: CampaignBook = READ_THROUGH
     request: Any = None
     response: Any = None
+    # Live updates: the process's feed (loyalty.live_feed.LiveFeed), the subscriptions a
+    # principal may hold at once, and whether the caller's credential is still good.
+    live: Any = None
+    live_limit: int = 0
+    credential: Credential = field(default_factory=lambda: NO_CREDENTIAL)
+    # What a WebSocket client sent with connection_init (Strawberry sets it).
+    connection_params: Any = None
