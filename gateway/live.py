@@ -27,7 +27,9 @@ WS = "websockets-sansio"
 
 
 class EventStream(SSETransport):
-    """graphql-sse (distinct connections) with an `id:` per event."""
+    """graphql-sse (distinct connections) with an `id:` per event, its lines ended by LF: the
+    SSE standard allows CRLF too, but Hive Gateway's reader of a subgraph's stream
+    (graphql-tools' executor-http) splits events at a blank LF line only, and heard nothing."""
 
     def __init__(self) -> None:
         super().__init__(heartbeat_interval=SSE_KEEP_ALIVE_SECONDS)
@@ -36,7 +38,13 @@ class EventStream(SSETransport):
         encoded = super().encode_next(response, encode_json)
         event_id = LAST_EVENT.get()
         LAST_EVENT.set(None)
-        return encoded if event_id is None else f"id: {event_id}\r\n{encoded}"
+        return encoded if event_id is None else f"id: {event_id}\n{encoded}"
+
+    def encode_event(self, event: str, data: str | None = None) -> str:
+        return super().encode_event(event, data).replace("\r\n", "\n")
+
+    def encode_comment(self, comment: str) -> str:
+        return super().encode_comment(comment).replace("\r\n", "\n")
 
 
 TRANSPORTS = {GRAPHQL_SSE_PROTOCOL: EventStream}

@@ -27,13 +27,13 @@ from sqlalchemy import func, select
 
 from auth import clients
 from infra.database import Database
-from infra.models import api_usage
-from loyalty import member
+from infra.models import api_usage, partners
+from loyalty import ledger, member
 from loyalty.member import IdentityKind
 from loyalty.visibility import EVERYTHING
 from partners.settlement import usage
 from tests.conftest import TEST_DATA_KEY
-from tests.factories import a_member, a_partner
+from tests.factories import a_member, a_partner, move
 from tests.infra.test_composition import COMPOSITION, REVIEWS, node_and_packages, reviews_sdl
 
 ROUTER_TOKEN = "router-credential-for-tests"
@@ -341,3 +341,41 @@ async def test_one_trace_runs_from_the_client_through_the_router_to_pointgates_s
     own = {s["context"]["span_id"].removeprefix("0x") for s in ours}
     roots = [s for s in ours if (s.get("parent_id") or "").removeprefix("0x") not in own]
     assert roots and all(s["parent_id"].removeprefix("0x") in routers for s in roots)
+
+
+FOLLOW = "subscription { liveUpdates { __typename ... on PointsMoved { memberId points } } }"
+
+
+async def test_a_partner_follows_its_members_points_through_the_router(stack):
+    """Hive Gateway forwards the subscription to Pointgate (SSE, its default for subgraphs)
+    with the partner's token: the partner sees its linked member's points at it, and not a
+    stranger's points made at no partner before them."""
+    async with stack.db.read() as conn:
+        partner_id = await conn.scalar(
+            select(partners.c.id).where(partners.c.code == "acme-coffee")
+        )
+
+    async def earn_later() -> None:
+        await asyncio.sleep(2)  # the subscription is open through the router by then
+        await move(stack.db, "router-canary", ledger.ISSUANCE,
+                   ledger.member_account(stack.stranger_id), 5)  # fmt: skip
+        await move(stack.db, "router-live", ledger.ISSUANCE,
+                   ledger.member_account(stack.linked_id), 42, partner_id=partner_id)  # fmt: skip
+
+    headers = {"authorization": f"Bearer {stack.partner_token}", "accept": "text/event-stream"}
+    earning = asyncio.create_task(earn_later())
+    received = []
+    async with (
+        asyncio.timeout(30),  # (the stream's keep-alives would hold a read timeout off)
+        httpx.AsyncClient(timeout=30) as http,
+        http.stream("POST", stack.router, json={"query": FOLLOW}, headers=headers) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        async for line in response.aiter_lines():
+            if line.startswith("data:") and line[5:].strip():
+                received.append(json.loads(line[5:]))
+                break
+    await earning
+
+    assert received == [{"data": {"liveUpdates": {
+        "__typename": "PointsMoved", "memberId": str(stack.linked_id), "points": 42}}}]  # fmt: skip
