@@ -43,7 +43,16 @@ UNPLANNABLE: dict[str | tuple[str, str], str] = {
     "WebhookSubscription": "a mutation's payload (subscribeWebhook)",
     "_Service": "the SDL (Query._service)",
     # Live updates are sent from the row their commit wrote, not read (docs/live.md).
-    **dict.fromkeys(("Subscription", "PointsMoved", "ExchangeChanged", "StatementClosed",
-                     "CouponIssued", "TierChanged", "BenefitGranted"),
-                    "a live update, sent from the row its commit wrote (docs/live.md)"),
+    **dict.fromkeys(
+        (
+            "Subscription",
+            "PointsMoved",
+            "ExchangeChanged",
+            "StatementClosed",
+            "CouponIssued",
+            "TierChanged",
+            "BenefitGranted",
+        ),
+        "a live update, sent from the row its commit wrote (docs/live.md)",
+    ),
 }
