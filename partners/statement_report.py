@@ -180,6 +180,21 @@ svg { max-width: 720px; display: block; }
 .key.added { background: #3b6ea5; } .key.taken { background: #c0504d; }
 """
 
+# The stand-alone report's styles (its one <style> element; the console's Content-Security-Policy
+# allows exactly this text and CHART_CSS by their hashes: gateway.console.headers).
+REPORT_CSS = (
+    """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; width: 100%; margin: 1em 0; }
+td, th { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }
+.n { text-align: right; font-variant-numeric: tabular-nums; }
+"""
+    + CHART_CSS
+    + """* { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+@media print { body { margin: 0; } }
+"""
+)
+
 
 def charts_html(statement: Statement, activity: DailyActivity) -> str:
     """The month's activity per day, one labelled panel per base line, and a note on the
@@ -214,14 +229,7 @@ def html_report(statement: Statement, partner: Any, activity: DailyActivity) -> 
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Statement {escape(partner.code)} {statement.period}</title>
-<style>
-body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; margin: 1em 0; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }}
-.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-{CHART_CSS}* {{ -webkit-print-color-adjust: exact; print-color-adjust: exact; }}
-@media print {{ body {{ margin: 0; }} }}
-</style></head><body>
+<style>{REPORT_CSS}</style></head><body>
 <h1>Settlement statement</h1>
 <p><strong>{escape(partner.name)}</strong> ({escape(partner.code)}), {statement.period}
 ({escape(partner.timezone)}), {statement.status.value}; amounts in {statement.currency}.</p>

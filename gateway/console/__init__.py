@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import gateway.console.kpis as kpis
+import gateway.console.live as live
 import gateway.console.members as members
 import gateway.console.pages as pages
 import gateway.console.partner_pages as partner_pages
@@ -34,7 +35,7 @@ from partners.directory import ConnectorDirectory
 
 # Every page of the console, with what it needs and the action its form's audit row names.
 ROUTES = (*pages.ROUTES, *partner_pages.ROUTES, *members.ROUTES, *kpis.ROUTES,
-          *promotion_forms.ROUTES, *promotion_changes.ROUTES)  # fmt: skip
+          *promotion_forms.ROUTES, *promotion_changes.ROUTES, *live.ROUTES)  # fmt: skip
 
 
 def routes(

@@ -7,9 +7,12 @@ page fits a phone's width. Screenshots of each page go to artifacts/screenshots/
 from __future__ import annotations
 
 import csv
+import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -394,3 +397,51 @@ def test_an_operator_creates_edits_pauses_and_retires_promotions(browser, demo, 
     shoot(page, "operator-promotions-changed")
     # (the browser logs the refused form's 422; nothing else went wrong)
     assert operator.blocked == [] and [e for e in operator.errors if "422" not in e] == []
+
+
+SUBSCRIPTION = """subscription {
+  liveUpdates(kinds: [POINTS]) { __typename eventId ... on PointsMoved { points } }
+}"""
+
+
+def purchase_at(base: str, operator_header: dict[str, str], partner_id: str, order: str) -> None:
+    query = RECORD.replace('"browser-1"', f'"{order}"')
+    answer = httpx.post(f"{base}/graphql", headers=operator_header, json={
+        "query": query, "variables": {"partner": partner_id}}).json()  # fmt: skip
+    assert "errors" not in answer, answer
+
+
+def test_the_statement_page_and_graphiql_show_a_purchase_as_it_commits(
+    browser, demo, shoot, screenshots
+):
+    base, operator_header = demo
+    clerk = OfflinePage(browser)
+    page = clerk.page
+    sign_in(page, base, *DEMO_PARTNER_STAFF)  # lands on the partner's statement of the month
+    partner_id = page.url.split("/partners/", 1)[1].split("/", 1)[0]
+    total = page.locator('[data-total="net"]')
+    before = total.inner_text()
+    chart_before = page.locator("figure").first.inner_text()
+    page.evaluate("window.notReloaded = true")
+    purchase_at(base, operator_header, partner_id, "live-statement-1")
+    page.wait_for_function(
+        "([shown]) => document.querySelector('[data-total=\"net\"]')"
+        ".textContent !== shown", arg=[before], timeout=10_000,
+    )  # fmt: skip
+    assert page.evaluate("window.notReloaded") is True  # updated in place
+    assert page.locator("figure").first.inner_text() != chart_before  # the day chart too
+    shoot(page, "staff-statement-live")
+    assert clerk.errors == [] and clerk.blocked == [], clerk.errors
+    clerk.context.close()
+
+    ide = OfflinePage(browser)
+    page = ide.page
+    link = urlencode({"q": SUBSCRIPTION, "headers": json.dumps(operator_header)})
+    page.goto(f"{base}/graphql?{link}")
+    page.locator(".graphiql-execute-button").click()
+    time.sleep(1)  # the subscription is open
+    purchase_at(base, operator_header, partner_id, "live-graphiql-1")
+    page.locator(".result-window").get_by_text('"PointsMoved"').first.wait_for(timeout=10_000)
+    page.screenshot(path=screenshots / "graphiql-subscription.png")
+    assert ide.blocked == []
+    ide.context.close()
