@@ -94,7 +94,13 @@ def lua(mutation: str, members: int, headers: dict[str, str], run: str, reward_i
         f'  local key = string.format("{run}-%d-%d", tid, counter)',
         f"  return wrk.format(nil, nil, nil, string.format({template}, {member}, key))",
         "end",
-        # a request answered with errors is a failure, though HTTP says 200
+        *ERRORS_COUNTED,
+    ])  # fmt: skip
+
+
+# The end of a wrk script: a request answered with errors is a failure, though HTTP says 200
+# (`wrk` reads the counts it prints; the script's threads are in `threads`).
+ERRORS_COUNTED = [
         "codes = {}",
         "function response(status, headers, body)",
         '  if string.find(body, \'"errors"\', 1, true) then',
@@ -114,7 +120,7 @@ def lua(mutation: str, members: int, headers: dict[str, str], run: str, reward_i
         '  io.write(string.format("graphql errors: %d\\n", total))',
         '  for code, n in pairs(by_code) do io.write(string.format("code %s %d\\n", code, n)) end',
         "end",
-    ])  # fmt: skip
+]  # fmt: skip
 
 
 def wrk(url: str, script: str, connections: int, seconds: float) -> Figures:

@@ -116,6 +116,8 @@ def serve(
         access_log=False,
         http=PROTOCOL,
         ws=WS,
+        # small events: compression would cost each idle socket ~50 KB of zlib state
+        ws_per_message_deflate=False,
     )
 
 

@@ -38,7 +38,7 @@ async def served(app: Any) -> AsyncIterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            ws=WS, lifespan="on")  # fmt: skip
+                            ws=WS, ws_per_message_deflate=False, lifespan="on")  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 10
