@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
+from auth import ownership
 from auth.acting import is_admin
 from auth.principal import Principal, PrincipalKind, Scope
 from infra.fanout import EVERYTHING
@@ -69,17 +70,13 @@ def interest(
     if asked is not None and not asked:
         raise ValidationFailed("name at least one kind, or none for all", argument="kinds")
     if principal.kind is PrincipalKind.MEMBER and principal.member_id is not None:
-        if member_id is not None and member_id != principal.member_id:
-            raise NotFound(f"member {member_id} does not exist")
+        member = ownership.own_member(principal, member_id)
         kinds_seen = _within(asked, followable(principal))
-        return LiveInterest((("member", principal.member_id),), kinds_seen, principal.member_id,
-                            partner_id)  # fmt: skip
+        return LiveInterest((("member", member),), kinds_seen, member, partner_id)
     if principal.kind is PrincipalKind.PARTNER and principal.partner_id is not None:
-        if partner_id is not None and partner_id != principal.partner_id:
-            raise NotFound(f"partner {partner_id} does not exist")
-        return LiveInterest((("partner", principal.partner_id),),
-                            _within(asked, followable(principal)),
-                            member_id, principal.partner_id)  # fmt: skip
+        partner = ownership.acting_partner(principal, partner_id)
+        kinds_seen = _within(asked, followable(principal))
+        return LiveInterest((("partner", partner),), kinds_seen, member_id, partner)
     if is_admin(principal):
         keys: tuple[Hashable, ...] = (
             (("member", member_id),) if member_id is not None

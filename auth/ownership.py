@@ -309,6 +309,15 @@ def acting_partner(principal: Principal, named: int | None) -> int:
     return named
 
 
+def own_member(principal: Principal, named: int | None) -> int:
+    """The member a member's call is about: always itself (naming another is answered as if
+    that member did not exist)."""
+    assert principal.member_id is not None
+    if named is not None and named != principal.member_id:
+        raise NotFound(f"member {named} does not exist")
+    return principal.member_id
+
+
 def statements_of(principal: Principal, named: int | None) -> int | None:
     """Whose statements a listing shows: an admin may ask for every partner's (None)."""
     if named is None and is_admin(principal):
