@@ -81,7 +81,7 @@ def credential(verifier: TokenVerifier, token: str | None, principal: Principal)
     async def still_good() -> bool:
         return await verifier.still_holds(token, principal)
 
-    return Credential(still_good, verifier.expires_at(token))
+    return Credential(still_good, lambda: verifier.expires_at(token))
 
 
 async def connection_principal(verifier: TokenVerifier, params: Any) -> tuple[Principal, str]:

@@ -62,7 +62,7 @@ class Subscription:
         events = context.live.stream(
             wanted, owner=policy.owner(context.principal), limit=context.live_limit,
             missed_since=_missed_since(after, info), still_good=credential.still_good,
-            ends_at=credential.ends_at,
+            ends_at=credential.ends_at(),
         )  # fmt: skip
         async for event in events:
             LAST_EVENT.set(event.id)

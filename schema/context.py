@@ -84,10 +84,11 @@ class Loaders(Protocol):
 @dataclass(frozen=True, slots=True)
 class Credential:
     """The token a request came with, as a subscription holding it open checks it again:
-    `still_good` (not revoked, same principal) and when it expires (`ends_at`, epoch seconds)."""
+    `still_good` (not revoked, same principal) and when it expires (`ends_at()`, epoch seconds;
+    read only by a subscription, so no other request decodes the token again)."""
 
     still_good: Callable[[], Awaitable[bool]]
-    ends_at: float | None = None
+    ends_at: Callable[[], float | None] = lambda: None
 
 
 async def _never() -> bool:
